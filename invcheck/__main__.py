@@ -1,0 +1,3 @@
+from invcheck.cli import main
+
+main()

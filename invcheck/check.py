@@ -1,0 +1,139 @@
+"""Measure a check: draw, transform, run both sides, return numbers. Never judges, never raises on math.
+
+Everything random is drawn in float64 on the CPU from one seeded generator, so a check is
+reproducible across devices and dtypes; only the two forward passes run in the checked dtype.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from invcheck import layers
+from invcheck.impls import Draw, Forward, build_forward
+from invcheck.norms import NORMS, Norm, get_norm
+from invcheck.runtime import DTYPES, device_name, numerics, resolve_device
+from invcheck.settings import CheckConfig
+from invcheck.transforms import get_transform
+
+Tensor = torch.Tensor
+
+
+@dataclass
+class Measurement:
+    """Per-trial numbers of one check; `verdict.judge` turns them into a verdict."""
+
+    check: CheckConfig
+    deviation: list[float] = field(default_factory=list)  # |y' - y|_max / |y|_max, per trial
+    kappa: list[float] = field(default_factory=list)  # amplification of stored-value rounding, per trial
+    kappa_acc: list[float] = field(default_factory=list)  # amplification of accumulation rounding
+    eps_effect: list[float] = field(default_factory=list)  # eps's share of the output, both sides
+    fan_in: int = 1  # K: length of the summed input's reduction
+    group: int = 1  # M: entries behind one statistic
+    undefined: str | None = None  # why no verdict can be given
+    where: dict[str, int] = field(default_factory=dict)  # the largest deviation: trial, case, unit
+    device: str = "cpu"
+    seconds: float = 0.0
+
+
+def draw(check: CheckConfig) -> Draw:
+    """X, W, gains and the transformed X', W' of every trial, from check.seed."""
+    gen = torch.Generator().manual_seed(check.seed)
+    t, layer = check.trials, check.layer
+    x, w = layers.sample_inputs(layer, t, gen), layers.sample_weights(layer, t, gen)
+    # Non-trivial affine parameters: |g| in [0.5, 2] with random signs, b ~ N(0, 1).
+    g = (0.5 + 1.5 * torch.rand((t, layer.channels), generator=gen, dtype=torch.float64))
+    g = g * torch.where(torch.rand(g.shape, generator=gen) < 0.5, -1.0, 1.0).double()
+    b = torch.randn((t, layer.channels), generator=gen, dtype=torch.float64)
+    warmup = [layers.sample_inputs(layer, t, gen) for _ in range(check.norm.warmup_batches)] \
+        if check.norm.mode == "eval" else []
+    x2, w2 = get_transform(check.transform.id).apply(x, w, check.transform, gen)
+    return Draw(x, w, x2, w2, g, b, warmup)
+
+
+def measure(check: CheckConfig) -> Measurement:
+    """Run one check. Bad input (an unknown device) raises InvcheckError; the math never does."""
+    start = time.perf_counter()
+    m = Measurement(check, fan_in=check.layer.fan_in)
+    stats = _statistics_norms(check)
+    reason = next((r for n in stats if (r := n.undefined_reason(check.layer, check.norm))), None)
+    if reason:
+        m.undefined = reason
+        return m
+    device = resolve_device(check.device)
+    m.device = device_name(device)
+    d = draw(check)
+    dtype = DTYPES[check.dtype]
+    with numerics(device, check.tf32), torch.no_grad():
+        fwd = build_forward(check, d, dtype, device)
+        y0 = fwd(d.x.to(device, dtype), d.w.to(device, dtype)).double().cpu()
+        y1 = fwd(d.x2.to(device, dtype), d.w2.to(device, dtype)).double().cpu()
+    scale = _deviation(m, y0, y1)
+    if m.undefined is None:
+        _bounds(m, d, fwd, stats, scale)
+    m.seconds = time.perf_counter() - start
+    return m
+
+
+def _statistics_norms(check: CheckConfig) -> list[Norm]:
+    """Norms whose statistics describe the layer: its own, or (user code) every candidate."""
+    if check.norm.id in NORMS:
+        return [get_norm(check.norm.id)]
+    return [n for n in NORMS.values()
+            if n.centered and n.undefined_reason(check.layer, check.norm) is None and n.id != "group_norm"]
+
+
+def _deviation(m: Measurement, y0: Tensor, y1: Tensor) -> Tensor:
+    """Per-trial relative deviation and where the largest one sits; returns the output scale [T]."""
+    if not (torch.isfinite(y0).all() and torch.isfinite(y1).all()):
+        m.undefined = f"non-finite output (NaN or inf) in {m.check.dtype}: overflow or zero variance"
+        return torch.ones(())
+    diff = (y1 - y0).abs().flatten(1)  # [T, rest]
+    scale = torch.maximum(y0.abs().flatten(1).amax(1), y1.abs().flatten(1).amax(1))
+    dev = diff.amax(1) / scale.clamp_min(torch.finfo(torch.float64).tiny)
+    m.deviation = dev.tolist()
+    trial = int(dev.argmax())
+    idx = torch.unravel_index(diff[trial].argmax(), y0.shape[1:])
+    m.where = {"trial": trial, "case": int(idx[0]), "unit": int(idx[1])}
+    return scale
+
+
+def _bounds(m: Measurement, d: Draw, fwd: Forward, stats: list[Norm], scale: Tensor) -> None:
+    """Amplifications and eps effect per trial (max over candidate statistics), or why degenerate."""
+    zero = torch.zeros(m.check.trials, dtype=torch.float64)
+    kappa, kappa_acc, eps = zero, zero, zero
+    for norm in stats:
+        sides = [_side(m.check, norm, x, w, fwd) for x, w in ((d.x, d.w), (d.x2, d.w2))]
+        if any(s is None for s in sides):
+            if len(stats) == 1:
+                m.undefined = f"zero variance: {norm.id}'s spread vanishes for some unit or case (degenerate)"
+                return
+            continue
+        k, k_acc, e, group = (sum(parts) for parts in zip(*sides))
+        kappa, kappa_acc = torch.maximum(kappa, k / scale + 2), torch.maximum(kappa_acc, k_acc / scale)
+        eps = torch.maximum(eps, e / scale)
+        m.group = max(m.group, group // 2)
+    m.kappa, m.kappa_acc, m.eps_effect = kappa.tolist(), kappa_acc.tolist(), eps.tolist()
+
+
+def _side(check: CheckConfig, norm: Norm, x: Tensor, w: Tensor, fwd: Forward) -> tuple[Tensor, Tensor, Tensor, int] | None:
+    """One side in float64, in output units per trial: how much rounding a stored value and an
+    accumulation can move the output, and what eps moves it by; None if the spread vanishes."""
+    layer = check.layer
+    a = layers.forward(layer, x, w)  # [T, N, C, *pos]
+    p = layers.forward(layer, x.abs(), w.abs())  # |X||W|^T: worst case of the summed input's rounding
+    r = a.abs() + layers.forward(layer, x * x, w * w).sqrt()  # stored a, and its inputs' rounding (random signs)
+    mu, var = norm.statistics(a, w, check.norm, fwd.state)
+    var = var.expand_as(a)
+    if bool((var.sqrt() <= 1e-8 * norm.group_amax(p, check.norm)).any()):
+        return None
+    g = fwd.gain.abs().reshape(layers.unit_shape(layer, check.trials))
+    sigma = (var + fwd.eps).sqrt()
+    m = norm.group_size(a, check.norm)
+    # A centered norm's mean carries its set's largest error into every entry.
+    store = g * (r + norm.group_amax(r, check.norm) if norm.centered else r) / sigma
+    acc = g * (layer.fan_in**0.5 * p + m**0.5 * norm.group_amax(p, check.norm)) / sigma
+    eps_effect = g * (a - mu).abs() * (1 / var.sqrt() - 1 / sigma)  # exact: |y(eps) - y(0)|
+    return (*(t.flatten(1).amax(1) for t in (store, acc, eps_effect)), m)

@@ -1,0 +1,54 @@
+"""One exception base. Only the CLI turns these into exit codes; only the pytest plugin formats them."""
+
+from __future__ import annotations
+
+
+class InvcheckError(Exception):
+    """Bad input or an environment problem: the CLI prints one line and exits 2."""
+
+    exit_code = 2
+
+
+class SpecError(InvcheckError):
+    """A spec that cannot be run, located at file:line, with the bad value and a hint."""
+
+    def __init__(
+        self,
+        message: str,
+        file: str | None = None,
+        line: int | None = None,
+        value: object = None,
+        hint: str | None = None,
+    ) -> None:
+        self.file, self.line, self.value, self.hint = file, line, value, hint
+        self.detail = message
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        where = self.file or "<spec>"
+        if self.line is not None:
+            where += f":{self.line}"
+        text = f"{where}: {self.detail}"
+        if self.hint:
+            text += f" ({self.hint})"
+        return text
+
+
+class DeviceError(InvcheckError):
+    """The requested device (say `cuda`) is not available here."""
+
+
+class ImportRefused(InvcheckError):
+    """A spec names user code but importing was not allowed (`--allow-import`)."""
+
+
+class UserCodeError(InvcheckError):
+    """User code (a `module:` norm or layer) failed to import, build or run as a norm must."""
+
+
+class InvarianceError(AssertionError):
+    """Raised by `assert_invariant` / `assert_not_invariant`; carries the result as evidence."""
+
+    def __init__(self, message: str, result: object = None) -> None:
+        super().__init__(message)
+        self.result = result

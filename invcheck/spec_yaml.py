@@ -1,0 +1,271 @@
+"""Reading spec YAML: a safe loader that remembers lines, and parsers for typed values.
+
+Mappings load as `YMap` and sequences as `YList`: plain dicts and lists that also know the
+1-based line of themselves, of each key and of each value, so that spec errors can point at
+file:line. Only plain data is built (a SafeLoader subclass); other tags and duplicate keys are
+refused with their line. The value parsers turn YAML values into settings fields or raise `Bad`
+with a message that names the bad value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from invcheck.errors import SpecError
+
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class YMap(dict):
+    """A mapping that remembers the line of itself, of each key and of each value."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__()
+        self.line = line
+        self.key_lines: dict[Any, int] = {}
+        self.value_lines: dict[Any, int] = {}
+
+    @classmethod
+    def one(cls, key: str, value: Any, line: int) -> "YMap":
+        """A one-key mapping written by code (`norm: x` read as `{id: x}`)."""
+        out = cls(line)
+        out.put(key, value, line)
+        return out
+
+    def put(self, key: Any, value: Any, line: int, key_line: int | None = None) -> None:
+        self[key] = value
+        self.value_lines[key] = line
+        self.key_lines[key] = key_line or line
+
+    def line_of(self, key: Any) -> int:
+        """Line of the value at `key`, or of the mapping itself when the key is absent."""
+        return self.value_lines.get(key, self.line)
+
+    def key_line(self, key: Any) -> int:
+        return self.key_lines.get(key, self.line)
+
+    def pick(self, keys: Iterable[Any]) -> "YMap":
+        """A copy holding only `keys` (those present), lines included."""
+        wanted = set(keys)
+        out = YMap(self.line)
+        for key, value in self.items():
+            if key in wanted:
+                out.put(key, value, self.line_of(key), self.key_line(key))
+        return out
+
+
+class YList(list):
+    """A sequence that remembers the line of itself and of each item."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__()
+        self.line = line
+        self.lines: list[int] = []
+
+    def line_of(self, index: int) -> int:
+        return self.lines[index]
+
+
+def _line(node: Node) -> int:
+    return node.start_mark.line + 1
+
+
+def _refuse_duplicates(node: MappingNode) -> None:
+    """YAML keeps the last of two equal keys silently; a spec with both is a mistake."""
+    first: dict[str, int] = {}
+    for key_node, _ in node.value:
+        if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE_TAG:
+            continue
+        if key_node.value in first:
+            problem = f"duplicate key {key_node.value!r} (first at line {first[key_node.value]})"
+            raise ConstructorError(None, None, problem, key_node.start_mark)
+        first[key_node.value] = _line(key_node)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader building YMap/YList; every tag beyond plain data is refused."""
+
+    def construct_ymap(self, node: MappingNode) -> YMap:
+        _refuse_duplicates(node)
+        self.flatten_mapping(node)  # `<<: *anchor` merge keys
+        out = YMap(_line(node))
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, (YMap, YList)):
+                raise ConstructorError(None, None, "a key must be a plain value", key_node.start_mark)
+            value = self.construct_object(value_node, deep=True)
+            out.put(key, value, _line(value_node), _line(key_node))
+        return out
+
+    def construct_ylist(self, node: SequenceNode) -> YList:
+        out = YList(_line(node))
+        for item in node.value:
+            out.append(self.construct_object(item, deep=True))
+            out.lines.append(_line(item))
+        return out
+
+    def refuse_tag(self, node: Node) -> None:
+        tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+        problem = f"refused YAML tag {tag!r}: specs are loaded as plain data (safe YAML only)"
+        raise ConstructorError(None, None, problem, node.start_mark)
+
+
+_Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_ymap)
+_Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_ylist)
+_Loader.add_constructor(None, _Loader.refuse_tag)
+
+
+def parse_yaml(text: str, file: str) -> Any:
+    """The data of one YAML document, or SpecError at the line of the first problem."""
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        detail = exc.problem or "invalid YAML"
+        if not isinstance(exc, ConstructorError):
+            detail = f"YAML syntax error: {detail}"
+        hint = None
+        if exc.context and exc.context_mark and exc.context_mark is not mark:
+            hint = f"{exc.context} at line {exc.context_mark.line + 1}"
+        raise SpecError(detail, file, mark.line + 1 if mark else None, hint=hint) from None
+    except yaml.YAMLError as exc:  # reader errors (bad characters) carry a position, no mark
+        raise SpecError(f"invalid YAML: {str(exc).splitlines()[0]}", file) from None
+
+
+def read_yaml(path: Path, file: str) -> Any:
+    """`parse_yaml` of a file; unreadable files are SpecErrors too."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"cannot read spec file: {exc}", file) from None
+    return parse_yaml(text, file)
+
+
+# Typed values --------------------------------------------------------------------------------
+
+Parser = Callable[[Any, str], Any]  # (value, key) -> parsed value, or raises Bad
+
+_IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+class Bad(ValueError):
+    """A bad value; the message names it, the caller adds file and line."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def show(value: Any) -> str:
+    """A value as YAML spells it, short enough for a one-line message."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def did_you_mean(value: Any, options: Iterable[str]) -> str:
+    options = list(options)
+    close = difflib.get_close_matches(str(value), options, n=1)
+    return f"did you mean {close[0]!r}?" if close else "expected one of: " + ", ".join(options)
+
+
+def plain(value: Any) -> Any:
+    """YMap/YList as plain dicts and lists, for values handed on as written (kwargs)."""
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [plain(item) for item in value]
+    return value
+
+
+def to_float(value: Any) -> float | None:
+    """A finite float from an int, a float or numeric text (YAML reads `1e-5` as text)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    try:
+        result = float(value)
+    except ValueError:
+        return None
+    return result if math.isfinite(result) else None
+
+
+def integer(low: int) -> Parser:
+    def parse(value: Any, key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise Bad(f"{key} must be an integer >= {low}, got {show(value)}")
+        return value
+
+    return parse
+
+
+def number(low: float, high: float = math.inf, strict: bool = False) -> Parser:
+    """A finite number >= low (> low when strict) and <= high."""
+    wanted = f"> {low:g}" if strict else f">= {low:g}" if high == math.inf else f"in [{low:g}, {high:g}]"
+
+    def parse(value: Any, key: str) -> float:
+        result = to_float(value)
+        if result is None or result < low or (strict and result == low) or result > high:
+            raise Bad(f"{key} must be a number {wanted}, got {show(value)}")
+        return result
+
+    return parse
+
+
+def choice(options: Sequence[str], what: str) -> Parser:
+    def parse(value: Any, key: str) -> str:
+        if isinstance(value, str) and value in options:
+            return value
+        raise Bad(f"unknown {what} {show(value)}", did_you_mean(value, options))
+
+    return parse
+
+
+def optional(parser: Parser) -> Parser:
+    """`parser`, with null meaning "not set"."""
+    return lambda value, key: None if value is None else parser(value, key)
+
+
+def flag(value: Any, key: str) -> bool:
+    if not isinstance(value, bool):
+        raise Bad(f"{key} must be true or false, got {show(value)}")
+    return value
+
+
+def text(value: Any, key: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Bad(f"{key} must be non-empty text, got {show(value)}")
+    return value
+
+
+def module_path(value: Any, key: str) -> str:
+    """An import path `package.module:Name`; checked for shape only, never imported here."""
+    if not isinstance(value, str) or not _IMPORT_PATH.fullmatch(value):
+        raise Bad(f"{key} {show(value)} is not an import path", "write it as 'package.module:Name'")
+    return value
+
+
+def kwargs(value: Any, key: str) -> dict[str, Any]:
+    if not isinstance(value, dict) or not all(isinstance(name, str) for name in value):
+        raise Bad(f"{key} must be a mapping of argument names to values, got {show(value)}")
+    return plain(value)
+
+
+def scale(value: Any, key: str) -> tuple[float, float]:
+    """A range [low, high] of positive scale factors."""
+    if isinstance(value, list) and len(value) == 2:
+        low, high = (to_float(item) for item in value)
+        if low is not None and high is not None and 0 < low <= high:
+            return (low, high)
+    raise Bad(f"{key} must be [low, high] with 0 < low <= high, got {show(value)}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from invcheck import layers
@@ -95,7 +96,8 @@ def _deviation(m: Measurement, y0: Tensor, y1: Tensor) -> Tensor:
     dev = diff.amax(1) / scale.clamp_min(torch.finfo(torch.float64).tiny)
     m.deviation = dev.tolist()
     trial = int(dev.argmax())
-    idx = torch.unravel_index(diff[trial].argmax(), y0.shape[1:])
+    # numpy's unravel_index: torch's imports sympy (half a second) on first use.
+    idx = np.unravel_index(int(diff[trial].argmax()), tuple(y0.shape[1:]))
     m.where = {"trial": trial, "case": int(idx[0]), "unit": int(idx[1])}
     return scale
 

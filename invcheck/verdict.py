@@ -39,10 +39,11 @@ class Result:
     def to_dict(self) -> dict[str, Any]:
         c = self.check
         return {
-            "name": c.title, "layer": c.layer.kind, "norm": c.norm.label, "transform": c.transform.id,
-            "dtype": c.dtype, "verdict": self.verdict, "deviation": self.deviation,
+            "file": c.file, "line": c.line, "name": c.title, "layer": c.layer.kind, "norm": c.norm.label,
+            "transform": c.transform.id, "impl": c.norm.impl, "dtype": c.dtype, "verdict": self.verdict,
+            "expect": c.expect, "passed": self.expected, "deviation": self.deviation,
             "tolerance": self.tolerance, "bound": self.bound, "why": self.why, "trial": self.trial,
-            "where": self.where, "device": self.device,
+            "where": self.where, "device": self.device, "tf32": c.tf32, "seconds": round(self.seconds, 4),
         }
 
 

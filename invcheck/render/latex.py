@@ -1,0 +1,29 @@
+"""LaTeX: a booktabs tabular per layer, for papers and reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invcheck.names import NORMS, TRANSFORM_LABELS, TRANSFORMS
+from invcheck.render.symbols import TEX, number
+
+
+def _cell(cell: Any) -> str:
+    text = f"{TEX[cell.verdict]} {{\\scriptsize {number(cell.result.deviation)}}}"
+    if cell.differs_from_paper:
+        text += r"$^\dagger$"
+    return text
+
+
+def table(report: Any) -> str:
+    out = []
+    for layer in report.layers():
+        out += [f"% layer: {layer}; dtype {report.meta.get('dtype')}, seed {report.meta.get('seed')}",
+                r"\begin{tabular}{l" + "c" * len(TRANSFORMS) + "}", r"\toprule",
+                "norm & " + " & ".join(TRANSFORM_LABELS[t] for t in TRANSFORMS) + r" \\", r"\midrule"]
+        for norm in NORMS:
+            cells = [_cell(report.cell(layer, norm, t)) for t in TRANSFORMS]
+            out.append(norm.replace("_", r"\_") + " & " + " & ".join(cells) + r" \\")
+        out += [r"\bottomrule", r"\end{tabular}",
+                r"% $\dagger$: differs from the papers' claim (made for a dense layer)", ""]
+    return "\n".join(out)

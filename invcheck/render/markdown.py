@@ -1,0 +1,35 @@
+"""Markdown: one table per layer, computed verdict and deviation, the claim beside, notes below."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from invcheck.names import NORMS, TRANSFORM_LABELS, TRANSFORMS
+from invcheck.render.symbols import SYMBOL, meta_line, number
+
+
+def _cell(cell: Any, notes: list[str]) -> str:
+    text = f"{SYMBOL[cell.verdict]} {number(cell.result.deviation)}"
+    if cell.paper is not None:
+        text += f" (paper {SYMBOL[cell.paper.verdict]})"
+    if cell.reference is not None and cell.reference.verdict != cell.verdict:
+        text += f" (reference {SYMBOL[cell.reference.verdict]})"
+    if cell.note:
+        notes.append(f"{cell.layer}/{cell.norm}/{cell.transform}: {cell.note}")
+        text += f" [{len(notes)}]"
+    return text
+
+
+def table(report: Any) -> str:
+    lines, notes = [f"_{meta_line(report.meta)}_", ""], []
+    for layer in report.layers():
+        lines += [f"### {layer}", "", "| norm | " + " | ".join(TRANSFORM_LABELS[t] for t in TRANSFORMS) + " |",
+                  "|---" * (len(TRANSFORMS) + 1) + "|"]
+        for norm in NORMS:
+            row = [_cell(report.cell(layer, norm, t), notes) for t in TRANSFORMS]
+            lines.append(f"| {norm} | " + " | ".join(row) + " |")
+        lines.append("")
+    lines.append("✓ invariant · ✗ not invariant · ? inconclusive · – undefined; number: deviation "
+                 "|y'-y|max/|y|max of the worst trial; (paper ·): the claim for a dense layer.")
+    lines += ["", *(f"{i}. {n}" for i, n in enumerate(notes, 1))] if notes else []
+    return "\n".join(lines) + "\n"

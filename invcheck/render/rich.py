@@ -1,0 +1,67 @@
+"""Terminal output with rich: the table as grids, a run as one line per check and a summary."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from invcheck.names import NORMS, TRANSFORM_LABELS, TRANSFORMS
+from invcheck.render.symbols import SYMBOL, meta_line, number
+
+STYLE = {"invariant": "green", "not_invariant": "red", "inconclusive": "yellow", "undefined": "dim"}
+
+
+def _console(buffer: io.StringIO, color: bool) -> Console:
+    # Wide enough for six columns when piped; color only where the caller's stream is a terminal.
+    return Console(file=buffer, width=150, force_terminal=color, no_color=not color, highlight=False)
+
+
+def _cell(cell: Any) -> str:
+    v = cell.verdict
+    text = f"[{STYLE[v]}]{SYMBOL[v]} {number(cell.result.deviation)}[/]"
+    if cell.paper is not None:
+        mark = "≠" if cell.differs_from_paper else "="
+        text += f"\n[dim]paper {SYMBOL[cell.paper.verdict]}[/] {mark}" if mark == "=" else \
+            f"\n[bold magenta]paper {SYMBOL[cell.paper.verdict]} ≠[/]"
+    if cell.reference is not None and cell.reference.verdict != v:
+        text += f"\n[bold magenta]reference {SYMBOL[cell.reference.verdict]}[/]"
+    return text
+
+
+def table(report: Any, color: bool = False) -> str:
+    buf = io.StringIO()
+    out = _console(buf, color)
+    out.print(f"[dim]{meta_line(report.meta)}[/]")
+    for layer in report.layers():
+        grid = Table(title=f"layer: {layer}", title_justify="left", show_lines=True)
+        grid.add_column("norm")
+        for t in TRANSFORMS:
+            grid.add_column(TRANSFORM_LABELS[t], justify="center")
+        for norm in NORMS:
+            grid.add_row(norm, *(_cell(report.cell(layer, norm, t)) for t in TRANSFORMS))
+        out.print(grid)
+        for cell in report.cells:
+            if cell.layer == layer and cell.note:
+                out.print(f"  [magenta]•[/] {cell.norm} × {cell.transform}: {cell.note}")
+    out.print("[dim]✓ invariant  ✗ not invariant  ? inconclusive  – undefined · number: deviation "
+              "|y'−y|max/|y|max of the worst trial · paper: the claim (made for a dense layer)[/]")
+    return buf.getvalue()
+
+
+def run(report: Any, color: bool = False) -> str:
+    buf = io.StringIO()
+    out = _console(buf, color)
+    for r in report.results:
+        status = {True: "[green]PASS[/]", False: "[red]FAIL[/]", None: "[dim]----[/]"}[r.expected]
+        where = f"{r.check.file}:{r.check.line}" if r.check.file else ""
+        expect = f"expect {r.check.expect}" if r.check.expect else "no expect"
+        numbers = f"dev {number(r.deviation)} tol {number(r.tolerance)}" + (f" ({r.bound})" if r.bound else "")
+        out.print(f"{status} {r.check.title}  [{STYLE[r.verdict]}]{r.verdict}[/]  {numbers}  {expect}  [dim]{where}[/]")
+        if r.expected is False or r.verdict in ("inconclusive", "undefined"):
+            out.print(f"     [dim]{r.why}[/]")
+    unchecked = sum(r.expected is None for r in report.results)
+    out.print(f"{report.passed} passed, {report.failed} failed" + (f" ({unchecked} without expect)" if unchecked else ""))
+    return buf.getvalue()

@@ -1,0 +1,20 @@
+"""How verdicts and claims read in text: one symbol and one short word each."""
+
+from __future__ import annotations
+
+SYMBOL = {"invariant": "✓", "not_invariant": "✗", "inconclusive": "?", "undefined": "–"}
+SHORT = {"invariant": "inv", "not_invariant": "not inv", "inconclusive": "inconcl.", "undefined": "undef."}
+TEX = {"invariant": r"\checkmark", "not_invariant": r"$\times$", "inconclusive": "?", "undefined": "--"}
+
+
+def number(x: float | None) -> str:
+    """Deviations and tolerances span 1e-17..1: two significant digits, always."""
+    return "-" if x is None else f"{x:.2g}"
+
+
+def meta_line(meta: dict) -> str:
+    keys = ("dtype", "device", "trials", "seed", "eps", "impl")
+    text = ", ".join(f"{k} {meta[k]}" for k in keys if k in meta)
+    if meta.get("tf32"):
+        text += ", tf32 allowed"
+    return f"invcheck {meta.get('invcheck_version')} · torch {meta.get('torch_version')} · {text}"

@@ -1,0 +1,58 @@
+"""Run checks: measure, then judge. The one place the CLI, the API and the pytest plugin go through."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from invcheck.errors import ImportRefused
+from invcheck.settings import CheckConfig
+
+
+def refuse_imports(checks: Iterable[CheckConfig], allowed: bool) -> None:
+    """Importing user code runs it: without permission, refuse before anything runs."""
+    if allowed:
+        return
+    for c in checks:
+        if c.norm.module is not None:
+            where = f"{c.file or '<spec>'}:{c.line}" if c.line else (c.file or "<spec>")
+            raise ImportRefused(
+                f"{where}: module '{c.norm.module}' would import and run user code; pass --allow-import "
+                "(or set allow-import = true under [tool.invcheck] in pyproject.toml)"
+            )
+
+
+def run_check(check: CheckConfig):  # -> verdict.Result (torch imported lazily)
+    from invcheck.check import measure
+    from invcheck.verdict import judge
+
+    return judge(measure(check))
+
+
+def run_checks(checks: Sequence[CheckConfig], allow_import: bool = False) -> list:
+    refuse_imports(checks, allow_import)
+    return [run_check(c) for c in checks]
+
+
+@dataclass
+class RunReport:
+    results: list  # verdict.Result
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> int:
+        return sum(r.expected is True for r in self.results)
+
+    @property
+    def failed(self) -> int:
+        return sum(r.expected is False for r in self.results)
+
+
+def run_report(checks: Sequence[CheckConfig], allow_import: bool = False) -> RunReport:
+    import torch
+
+    from invcheck import __version__
+
+    results = run_checks(checks, allow_import)
+    return RunReport(results, {"invcheck_version": __version__, "torch_version": torch.__version__})

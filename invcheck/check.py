@@ -71,9 +71,10 @@ def measure(check: CheckConfig) -> Measurement:
         fwd = build_forward(check, d, dtype, device)
         y0 = fwd(d.x.to(device, dtype), d.w.to(device, dtype)).double().cpu()
         y1 = fwd(d.x2.to(device, dtype), d.w2.to(device, dtype)).double().cpu()
-    scale = _deviation(m, y0, y1)
+    scale = torch.maximum(y0.abs().flatten(1).amax(1), y1.abs().flatten(1).amax(1))  # [T]
+    _bounds(m, d, fwd, stats, scale)  # first: a zero variance explains a NaN better than the NaN
     if m.undefined is None:
-        _bounds(m, d, fwd, stats, scale)
+        _deviation(m, y0, y1, scale)
     m.seconds = time.perf_counter() - start
     return m
 
@@ -86,20 +87,18 @@ def _statistics_norms(check: CheckConfig) -> list[Norm]:
             if n.centered and n.undefined_reason(check.layer, check.norm) is None and n.id != "group_norm"]
 
 
-def _deviation(m: Measurement, y0: Tensor, y1: Tensor) -> Tensor:
-    """Per-trial relative deviation and where the largest one sits; returns the output scale [T]."""
+def _deviation(m: Measurement, y0: Tensor, y1: Tensor, scale: Tensor) -> None:
+    """Per-trial relative deviation, and where the largest one sits."""
     if not (torch.isfinite(y0).all() and torch.isfinite(y1).all()):
-        m.undefined = f"non-finite output (NaN or inf) in {m.check.dtype}: overflow or zero variance"
-        return torch.ones(())
+        m.undefined = f"non-finite output (NaN or inf) in {m.check.dtype}: overflow?"
+        return
     diff = (y1 - y0).abs().flatten(1)  # [T, rest]
-    scale = torch.maximum(y0.abs().flatten(1).amax(1), y1.abs().flatten(1).amax(1))
     dev = diff.amax(1) / scale.clamp_min(torch.finfo(torch.float64).tiny)
     m.deviation = dev.tolist()
     trial = int(dev.argmax())
     # numpy's unravel_index: torch's imports sympy (half a second) on first use.
     idx = np.unravel_index(int(diff[trial].argmax()), tuple(y0.shape[1:]))
     m.where = {"trial": trial, "case": int(idx[0]), "unit": int(idx[1])}
-    return scale
 
 
 def _bounds(m: Measurement, d: Draw, fwd: Forward, stats: list[Norm], scale: Tensor) -> None:

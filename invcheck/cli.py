@@ -14,6 +14,11 @@ from typing import Annotated, Optional
 
 import typer
 
+try:  # newer typer vendors click and exposes its exception base; older typer runs on click
+    from typer import TyperException as UsageError
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import ClickException as UsageError
+
 from invcheck import __version__
 from invcheck.errors import InvcheckError
 
@@ -155,16 +160,18 @@ def _config_allows_import() -> bool:
 def main() -> None:
     """Entry point: InvcheckError -> one line and exit 2; a bug -> one line and exit 3."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # returns the exit code of typer.Exit
+    except UsageError as err:  # usage errors: bad option values, missing arguments
+        typer.echo(f"error: {err.format_message()} (see invcheck --help)", err=True)
+        sys.exit(2)
     except InvcheckError as err:
         typer.echo(f"error: {err}", err=True)
         sys.exit(err.exit_code)
-    except typer.Exit as ex:
-        sys.exit(ex.exit_code)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, typer.Abort):
         sys.exit(130)
     except Exception as err:  # noqa: BLE001 - the last line of defence: no tracebacks for users
         if os.environ.get("INVCHECK_DEBUG"):
             raise
         typer.echo(f"internal error: {type(err).__name__}: {err} (set INVCHECK_DEBUG=1 for the traceback)", err=True)
         sys.exit(3)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,124 @@
+"""The command line as a user meets it: exit codes, one-line errors, files written whole or not at all."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def invcheck(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "invcheck", *args], capture_output=True, text=True,
+                          cwd=cwd or ROOT, timeout=300)
+
+
+def test_version_and_help_do_not_import_torch() -> None:
+    code = ("import sys\nfrom invcheck.cli import main\nsys.argv = ['invcheck', '--help']\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\nassert 'torch' not in sys.modules, 'torch imported'\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "table" in proc.stdout and "run" in proc.stdout
+    version = invcheck("--version")
+    assert version.returncode == 0 and version.stdout.startswith("invcheck ")
+
+
+def test_table_json_has_the_promised_shape() -> None:
+    proc = invcheck("table", "--format", "json", "--trials", "4")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert {"invcheck_version", "torch_version", "device", "dtype", "seed", "trials", "cells"} <= set(data)
+    assert len(data["cells"]) == 2 * 6 * 6
+    cell = data["cells"][0]
+    assert {"layer", "norm", "transform", "verdict", "deviation", "tolerance", "paper"} <= set(cell)
+    assert all(c["verdict"] != "inconclusive" for c in data["cells"])
+
+
+def test_table_check_passes_in_the_papers_setting() -> None:
+    proc = invcheck("table", "--layer", "dense", "--check", "--format", "csv")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("layer,norm,transform,verdict")
+
+
+def test_table_check_fails_when_a_claim_is_contradicted(tmp_path: Path) -> None:
+    # A sitecustomize flips one claim of the paper: the computed table must then disagree with it.
+    (tmp_path / "sitecustomize.py").write_text(
+        "import invcheck.paper as p\n"
+        "p.CLAIMS = tuple(p.Claim(c.source, c.layer, c.norm, c.transform, 'not_invariant')\n"
+        "    if (c.norm, c.transform) == ('layer_norm', 'dataset_rescale') else c for c in p.CLAIMS)\n")
+    env_code = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import sitecustomize; " \
+               "from invcheck.cli import main; sys.argv=['invcheck','table','--layer','dense','--check']; main()"
+    proc = subprocess.run([sys.executable, "-c", env_code], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 1
+    assert "layer_norm/dataset_rescale" in proc.stderr
+
+
+def test_cuda_missing_is_a_clear_error() -> None:
+    pytest.importorskip("torch")
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    proc = invcheck("table", "--device", "cuda", "--layer", "dense")
+    assert proc.returncode == 2
+    assert proc.stderr.count("\n") == 1 and "cuda" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_run_exit_codes(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("norm: layer_norm\ntransform: dataset_rescale\nexpect: invariant\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("norm: layer_norm\ntransform: weight_vector_rescale\nexpect: invariant\n")
+    assert invcheck("run", str(good)).returncode == 0
+    failed = invcheck("run", str(bad), "--format", "json")
+    assert failed.returncode == 1
+    data = json.loads(failed.stdout)
+    assert data["failed"] == 1 and data["passed"] == 0
+    result = data["results"][0]
+    assert {"file", "name", "layer", "norm", "transform", "verdict", "expect", "passed", "deviation",
+            "tolerance"} <= set(result)
+    assert result["verdict"] == "not_invariant" and result["passed"] is False
+
+
+def test_broken_spec_is_one_located_line_and_exit_2(tmp_path: Path) -> None:
+    spec = tmp_path / "typo.yaml"
+    spec.write_text("norm: layer_norm\ntransform: dataset_rescal\n")
+    for command in ("run", "validate"):
+        proc = invcheck(command, str(spec))
+        assert proc.returncode == 2, (command, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "typo.yaml:2" in lines[0] and "dataset_rescal" in lines[0]
+        assert "did you mean 'dataset_rescale'" in lines[0]
+
+
+def test_validate_accepts_the_shipped_specs() -> None:
+    proc = invcheck("validate", "specs")
+    assert proc.returncode == 0, proc.stderr
+    assert "valid" in proc.stdout
+
+
+def test_run_the_shipped_specs_passes() -> None:
+    proc = invcheck("run", "specs")
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    assert " 0 failed" in proc.stdout
+
+
+def test_output_file_is_never_half_written(tmp_path: Path) -> None:
+    out = tmp_path / "table.md"
+    proc = invcheck("table", "--layer", "dense", "--format", "markdown", "--output", str(out))
+    assert proc.returncode == 0 and out.read_text().startswith("_invcheck")
+    # A failing run (bad device) leaves no file behind, not an empty one.
+    missing = tmp_path / "never.json"
+    proc = invcheck("table", "--device", "nope", "--format", "json", "--output", str(missing))
+    assert proc.returncode == 2 and not missing.exists()
+    assert list(tmp_path.iterdir()) == [out]
+
+
+def test_unknown_format_is_rejected_with_exit_2() -> None:
+    proc = invcheck("table", "--format", "html")
+    assert proc.returncode == 2
+    assert "html" in proc.stderr and "Traceback" not in proc.stderr

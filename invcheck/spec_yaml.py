@@ -4,7 +4,7 @@ Mappings load as `YMap` and sequences as `YList`: plain dicts and lists that als
 1-based line of themselves, of each key and of each value, so that spec errors can point at
 file:line. Only plain data is built (a SafeLoader subclass); other tags and duplicate keys are
 refused with their line. The value parsers turn YAML values into settings fields or raise `Bad`
-with a message that names the bad value.
+with a message that names the bad value; `Report` collects such errors so that all are listed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -269,3 +269,62 @@ def scale(value: Any, key: str) -> tuple[float, float]:
         if low is not None and high is not None and 0 < low <= high:
             return (low, high)
     raise Bad(f"{key} must be [low, high] with 0 < low <= high, got {show(value)}")
+
+
+# Validating mappings -------------------------------------------------------------------------
+
+
+class Report:
+    """The errors of one file; validation goes on after an error so that all of them are listed."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.errors: list[SpecError] = []
+
+    def add(self, message: str, line: int | None, value: Any = None, hint: str | None = None) -> None:
+        self.errors.append(SpecError(message, self.file, line, value, hint))
+
+    def unique(self) -> list[SpecError]:
+        """The errors in line order, each once (a bad default is met once per check)."""
+        seen: dict[str, SpecError] = {}
+        for err in self.errors:
+            seen.setdefault(str(err), err)
+        return sorted(seen.values(), key=lambda err: err.line or 0)
+
+
+def known(r: Report, m: YMap, allowed: Collection[str], where: str) -> YMap:
+    """`m` without its unknown keys, each of them reported with a suggestion."""
+    for key in m:
+        if key not in allowed:
+            r.add(f"unknown key {show(key)} in {where}", m.key_line(key), key, did_you_mean(key, allowed))
+    return m.pick(allowed)
+
+
+def values(r: Report, m: YMap, parsers: dict[str, Parser]) -> dict[str, Any]:
+    """The parsed values of the keys of `m` that `parsers` knows; bad ones reported and left out."""
+    out = {}
+    for key, value in m.items():
+        try:
+            if key in parsers:
+                out[key] = parsers[key](value, key)
+        except Bad as exc:
+            r.add(str(exc), m.line_of(key), value, exc.hint)
+    return out
+
+
+def id_list(r: Report, m: YMap, key: str, options: Sequence[str], what: str) -> list[tuple[str, int]]:
+    """A list of ids such as `transforms: [...]`, each with its line; empty after an error."""
+    items, before = m[key], len(r.errors)
+    if not isinstance(items, YList) or not items:
+        r.add(f"{key} must be a non-empty list of {what} ids, got {show(items)}", m.key_line(key), items)
+    out: list[tuple[str, int]] = []
+    for item, line in zip(items, getattr(items, "lines", [])):
+        try:
+            value = choice(options, what)(item, key)
+        except Bad as exc:
+            r.add(str(exc), line, item, exc.hint)
+            continue
+        if value in dict(out):
+            r.add(f"{what} {value!r} is listed twice in {key}", line, value)
+        out.append((value, line))
+    return out if len(r.errors) == before else []

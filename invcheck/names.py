@@ -39,6 +39,9 @@ MODES: tuple[str, ...] = ("train", "eval")
 # Which implementation computes the norm: the math of DESIGN.md, or PyTorch's own layers.
 IMPLS: tuple[str, ...] = ("reference", "torch")
 
+# impl torch: PyTorch's torch.nn modules, or the torch.nn.functional calls behind them.
+APIS: tuple[str, ...] = ("module", "functional")
+
 # Short column headers for tables.
 TRANSFORM_LABELS: dict[str, str] = {
     "weight_matrix_rescale": "W rescale",

@@ -56,6 +56,10 @@ class NormConfig:
     momentum: float = 0.1  # eval mode: running-statistics update rate
     # Issue 3: PyTorch's own layers, or user code by import path.
     impl: str = "reference"  # "reference" | "torch"
+    api: str = "module"  # impl torch: torch.nn "module"s | torch.nn.functional ("functional")
+    # impl torch: with eps 0 (the default), use torch's own default eps (True) or really 0 (False);
+    # a nonzero eps is always used as given.
+    torch_eps: bool = True
     module: str | None = None  # "pkg.mod:Name" (user code)
     kwargs: dict[str, Any] = field(default_factory=dict)
     role: str = "norm"  # user code: "norm" (maps a to y) | "layer" (owns its weights)

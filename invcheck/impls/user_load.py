@@ -1,0 +1,157 @@
+"""Finding and constructing user code (`module: "pkg.mod:Name"`), with one-line errors.
+
+Every failure is a UserCodeError that names the check's file:line and the module string, and,
+where the user's code raised, the line of their file that did: never a traceback.
+The current working directory is put on sys.path (at the end, when missing) so that a
+`mypkg/norms.py` next to the spec imports without installing anything.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+import re
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from invcheck.errors import UserCodeError
+from invcheck.settings import CheckConfig, LayerConfig
+
+# Frames in these directories are invcheck's or torch's, not the user's.
+_NOT_USER = tuple(str(Path(m.__file__).resolve().parent) for m in (sys.modules["invcheck"],))
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def user_error(check: CheckConfig, message: str) -> UserCodeError:
+    """`file:line: module 'pkg.mod:Name': message` (the spec's location)."""
+    where = check.file or "<spec>"
+    if check.line is not None:
+        where += f":{check.line}"
+    return UserCodeError(f"{where}: module {check.norm.module!r}: {message}")
+
+
+def first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+
+
+def raised_at(exc: BaseException) -> str:
+    """' (at mypkg/norms.py:12)': the deepest frame in user code, or '' if none."""
+    skip = (*_NOT_USER, _torch_dir(), "<frozen ")
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(skip)]
+    if not frames:
+        return ""
+    return f" (at {_shown(frames[-1].filename)}:{frames[-1].lineno})"
+
+
+def _torch_dir() -> str:
+    torch = sys.modules.get("torch")
+    return str(Path(torch.__file__).resolve().parent) if torch and torch.__file__ else "\0"
+
+
+def _shown(filename: str) -> str:
+    """A path relative to the working directory when it lies below it."""
+    try:
+        return os.path.relpath(filename) if Path(filename).resolve().is_relative_to(Path.cwd()) else filename
+    except ValueError:  # another drive (Windows)
+        return filename
+
+
+def cwd_importable() -> None:
+    """Make the working directory importable, as `python -m` would (appended: never shadows)."""
+    cwd = os.getcwd()
+    if all(os.path.abspath(p or os.curdir) != cwd for p in sys.path):
+        sys.path.append(cwd)
+
+
+def load(check: CheckConfig) -> Any:
+    """The object `pkg.mod:Name` names (Name may be dotted: `pkg.mod:Outer.Inner`)."""
+    spec = check.norm.module or ""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise user_error(check, "is not an import path (write it as 'package.module:Name')")
+    cwd_importable()
+    module = _import(check, module_name)
+    obj = module
+    for depth, part in enumerate(attr.split(".")):
+        if not hasattr(obj, part):
+            owner = ".".join([module_name, *attr.split(".")[:depth]])
+            names = [n for n in dir(obj) if not n.startswith("_")]
+            close = difflib.get_close_matches(part, names, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"it has: {', '.join(names[:12]) or 'nothing public'}"
+            raise user_error(check, f"{owner!r} has no attribute {part!r} ({hint})")
+        obj = getattr(obj, part)
+    return obj
+
+
+def _import(check: CheckConfig, name: str) -> Any:
+    try:
+        return importlib.import_module(name)
+    except SyntaxError as exc:
+        where = f"{_shown(exc.filename or '?')}:{exc.lineno}"
+        raise user_error(check, f"syntax error in {where}: {exc.msg}") from None
+    except ModuleNotFoundError as exc:
+        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+            message = f"no module named {exc.name!r} (looked in the working directory {os.getcwd()} and sys.path)"
+        else:  # the user's module imports something missing
+            message = f"importing {name!r} failed: {first_line(exc)}{raised_at(exc)}"
+        raise user_error(check, message) from None
+    except Exception as exc:  # their module raised while running
+        raise user_error(check, f"importing {name!r} raised {first_line(exc)}{raised_at(exc)}") from None
+
+
+# kwargs: "{units}" and friends become the layer's numbers ------------------------------------------
+
+
+def layer_numbers(layer: LayerConfig) -> dict[str, int]:
+    """The placeholders a kwarg may use. units = channels = out_channels: the normalized units
+    (H dense, C_out conv); inputs = in_channels: D dense, C_in conv."""
+    width = layer.inputs if layer.kind == "dense" else layer.in_channels
+    c = layer.channels
+    return {"units": c, "channels": c, "out_channels": c, "inputs": width, "in_channels": width,
+            "kernel": layer.kernel, "cases": layer.cases, "size": layer.size,
+            "out_size": layer.out_size, "padding": layer.padding}
+
+
+def fill(check: CheckConfig, value: Any) -> Any:
+    """kwargs with placeholders replaced; a string that is one placeholder becomes an int."""
+    numbers = layer_numbers(check.layer)
+    if isinstance(value, dict):
+        return {k: fill(check, v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(fill(check, v) for v in value)
+    if not isinstance(value, str):
+        return value
+    for name in _PLACEHOLDER.findall(value):
+        if name not in numbers:
+            close = difflib.get_close_matches(name, list(numbers), n=1)
+            hint = f"did you mean '{{{close[0]}}}'?" if close else "known: " + ", ".join(numbers)
+            raise user_error(check, f"kwargs: unknown placeholder '{{{name}}}' in {value!r} ({hint})")
+    whole = _PLACEHOLDER.fullmatch(value)
+    if whole:
+        return numbers[whole.group(1)]
+    return _PLACEHOLDER.sub(lambda m: str(numbers[m.group(1)]), value)
+
+
+def construct(check: CheckConfig, factory: Any, kwargs: dict[str, Any]) -> Any:
+    """factory(**kwargs): a class or a function returning an nn.Module or a plain callable."""
+    name = check.norm.module.partition(":")[2]  # type: ignore[union-attr]
+    shown = f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+    if not callable(factory) or _is_module_instance(factory):
+        raise user_error(check, f"names a {type(factory).__name__} object, not a class or a factory function")
+    try:
+        obj = factory(**kwargs)
+    except Exception as exc:
+        raise user_error(check, f"{shown} failed: {first_line(exc)}{raised_at(exc)}") from None
+    if not callable(obj):
+        raise user_error(check, f"{shown} returned a {type(obj).__name__}, which is not callable")
+    return obj
+
+
+def _is_module_instance(obj: Any) -> bool:
+    from torch import nn
+
+    return isinstance(obj, nn.Module)

@@ -9,9 +9,12 @@ from invcheck.render.symbols import SYMBOL, meta_line, number
 
 
 def _cell(cell: Any, notes: list[str]) -> str:
-    text = f"{SYMBOL[cell.verdict]} {number(cell.result.deviation)}"
+    dev = cell.result.deviation
+    text = f"{SYMBOL[cell.verdict]} {'undefined' if dev is None else number(dev)}"
     if cell.paper is not None:
         text += f" (paper {SYMBOL[cell.paper.verdict]})"
+    if cell.survey is not None:
+        text += f" (survey {SYMBOL[cell.survey.verdict]})"
     if cell.reference is not None and cell.reference.verdict != cell.verdict:
         text += f" (reference {SYMBOL[cell.reference.verdict]})"
     if cell.note:
@@ -30,6 +33,7 @@ def table(report: Any) -> str:
             lines.append(f"| {norm} | " + " | ".join(row) + " |")
         lines.append("")
     lines.append("✓ invariant · ✗ not invariant · ? inconclusive · – undefined; number: deviation "
-                 "|y'-y|max/|y|max of the worst trial; (paper ·): the claim for a dense layer.")
+                 "|y'-y|max/|y|max of the worst trial; (paper ·): the papers' claim, made for a dense layer; "
+                 "(survey ·): a claim made for conv networks.")
     lines += ["", *(f"{i}. {n}" for i, n in enumerate(notes, 1))] if notes else []
     return "\n".join(lines) + "\n"

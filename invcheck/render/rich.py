@@ -21,11 +21,15 @@ def _console(buffer: io.StringIO, color: bool) -> Console:
 
 def _cell(cell: Any) -> str:
     v = cell.verdict
-    text = f"[{STYLE[v]}]{SYMBOL[v]} {number(cell.result.deviation)}[/]"
-    if cell.paper is not None:
-        mark = "≠" if cell.differs_from_paper else "="
-        text += f"\n[dim]paper {SYMBOL[cell.paper.verdict]}[/] {mark}" if mark == "=" else \
-            f"\n[bold magenta]paper {SYMBOL[cell.paper.verdict]} ≠[/]"
+    dev = cell.result.deviation
+    text = f"[{STYLE[v]}]{SYMBOL[v]} {'undefined' if dev is None else number(dev)}[/]"
+    for label, claim in (("paper", cell.paper), ("survey", cell.survey)):
+        if claim is None:
+            continue
+        if claim.verdict == v:
+            text += f"\n[dim]{label} {SYMBOL[claim.verdict]} =[/]"
+        else:
+            text += f"\n[bold magenta]{label} {SYMBOL[claim.verdict]} ≠[/]"
     if cell.reference is not None and cell.reference.verdict != v:
         text += f"\n[bold magenta]reference {SYMBOL[cell.reference.verdict]}[/]"
     return text
@@ -47,7 +51,8 @@ def table(report: Any, color: bool = False) -> str:
             if cell.layer == layer and cell.note:
                 out.print(f"  [magenta]•[/] {cell.norm} × {cell.transform}: {cell.note}")
     out.print("[dim]✓ invariant  ✗ not invariant  ? inconclusive  – undefined · number: deviation "
-              "|y'−y|max/|y|max of the worst trial · paper: the claim (made for a dense layer)[/]")
+              "|y'−y|max/|y|max of the worst trial · paper: the papers' claim, made for a dense layer · "
+              "survey: a claim made for conv networks[/]")
     return buf.getvalue()
 
 

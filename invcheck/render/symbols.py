@@ -14,7 +14,10 @@ def number(x: float | None) -> str:
 
 def meta_line(meta: dict) -> str:
     keys = ("dtype", "device", "trials", "seed", "eps", "impl")
-    text = ", ".join(f"{k} {meta[k]}" for k in keys if k in meta)
+    shown = dict(meta)
+    if meta.get("impl") == "torch" and not meta.get("eps"):
+        shown["eps"] = "torch's defaults"  # eps 0 with impl torch means each layer's own default
+    text = ", ".join(f"{k} {shown[k]}" for k in keys if k in shown)
     if meta.get("tf32"):
         text += ", tf32 allowed"
     return f"invcheck {meta.get('invcheck_version')} · torch {meta.get('torch_version')} · {text}"

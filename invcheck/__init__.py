@@ -9,7 +9,8 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-_API = ("invariance_error", "assert_invariant", "assert_not_invariant", "check")
+# `check` stays in invcheck.api: the submodule invcheck.check would shadow it here.
+_API = ("invariance_error", "assert_invariant", "assert_not_invariant")
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,258 @@
+"""The Python API for test suites: measure with `invariance_error`, judge with `assert_invariant`.
+
+    import invcheck
+
+    def test_my_norm():
+        invcheck.assert_invariant("layer_norm", "dataset_rescale")
+        invcheck.assert_not_invariant("layer_norm", "dataset_recenter", dtype="float32")
+        # user code, by import path or by class (a module-level class is found by its import path):
+        invcheck.assert_invariant("mypkg.norms:MyNorm", "case_rescale", kwargs={"features": "{units}"})
+        invcheck.assert_invariant(MyNorm, "case_rescale", "conv", kwargs={"features": "{channels}"})
+        result = invcheck.invariance_error(MyNorm, "dataset_recenter", kwargs={...})  # numbers only
+
+Every function takes the arguments of `check()`, or a CheckConfig (say from `invcheck.spec.load_file`)
+followed by keyword changes. Options name a field of NormConfig, TransformConfig, LayerConfig or
+CheckConfig (`groups=4`, `shift=2.0`, `units=32`, `tf32=True`); values are validated by the same
+rules as YAML specs, so a typo gets the same "did you mean" as in a spec.
+
+User code is imported here without `--allow-import`: that flag guards specs read from files, while
+a caller of this API is Python code that already chose to run it. Only a class or factory that can
+be imported by `module:qualname` can be checked (invcheck builds the layer itself, with `kwargs`);
+an instance or a class defined inside a function cannot: move it to module level.
+
+torch is imported on first use, not when `invcheck` is imported. Build configs with
+`from invcheck.api import check`: once a check has run, `invcheck.check` is the measuring submodule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Union
+
+from invcheck import spec
+from invcheck.errors import InvarianceError, SpecError
+from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
+from invcheck.spec_yaml import did_you_mean
+
+if TYPE_CHECKING:
+    from invcheck.verdict import Result
+
+# A norm: a registry id ("layer_norm"), an import path ("pkg.mod:Name"), or a class / factory.
+NormArg = Union[str, type, Callable[..., Any], None]
+
+_SECTIONS: dict[str, type] = {"norm": NormConfig, "transform": TransformConfig, "layer": LayerConfig}
+_TOP = {f.name for f in dataclasses.fields(CheckConfig)} - {*_SECTIONS, "file", "line"}
+# option name -> the section holding it (None: CheckConfig itself). `id` and `kind` are reached
+# through the norm/transform/layer arguments, where they are not ambiguous.
+_ROUTES: dict[str, str | None] = {
+    **{name: section for section, cls in _SECTIONS.items()
+       for name in (f.name for f in dataclasses.fields(cls)) if name not in ("id", "kind")},
+    **{name: None for name in _TOP},
+}
+_WHERE = "invcheck.check()"  # how API-built checks are named in error messages
+
+
+# Building checks ------------------------------------------------------------------------------
+
+
+def check(
+    norm: NormArg = None,
+    transform: str = "dataset_rescale",
+    layer: str = "dense",
+    *,
+    dtype: str = "float64",
+    device: str = "cpu",
+    trials: int = 8,
+    seed: int = 0,
+    eps: float = 0.0,
+    tolerance: float | None = None,
+    module: str | None = None,
+    impl: str = "reference",
+    **options: Any,
+) -> CheckConfig:
+    """A validated CheckConfig from plain arguments.
+
+    `norm` defaults to "layer_norm", or to the label "custom" when `module` names user code
+    (a registry id given with `module` says which statistics the layer computes, for the tolerance).
+    Raises TypeError for an unknown option and SpecError for a bad value.
+    """
+    changes = dict(norm=norm, transform=transform, layer=layer, dtype=dtype, device=device, trials=trials,
+                   seed=seed, eps=eps, tolerance=tolerance, module=module, impl=impl, **options)
+    return _validated(_apply(CheckConfig(), changes))
+
+
+def _apply(base: CheckConfig, changes: dict[str, Any]) -> CheckConfig:
+    """`base` with `changes` routed to the section that owns each name; unknown names: TypeError."""
+    unknown = [name for name in changes if name not in _ROUTES and name not in _SECTIONS]
+    if unknown:
+        hints = "; ".join(f"{name!r}: {did_you_mean(name, [*_ROUTES, *_SECTIONS])}" for name in unknown)
+        raise TypeError(f"unknown check option(s) {', '.join(map(repr, unknown))} ({hints})")
+    sections = {key: {} for key in _SECTIONS}
+    top: dict[str, Any] = {}
+    for name, value in changes.items():
+        if name not in _SECTIONS:
+            (top if _ROUTES[name] is None else sections[_ROUTES[name]])[name] = value
+    for name in _SECTIONS.keys() & changes.keys():  # after `module=`, which a norm class sets
+        _ids(name, changes[name], changes, sections[name])
+    for key, fields in sections.items():
+        top[key] = dataclasses.replace(getattr(base, key), **fields)
+    return dataclasses.replace(base, **top)
+
+
+def _ids(section: str, value: Any, changes: dict[str, Any], out: dict[str, Any]) -> None:
+    """The norm/transform/layer argument: an id (or kind), or for the norm user code."""
+    if section == "layer":
+        out["kind"] = value
+    elif section == "transform":
+        out["id"] = value
+    elif value is None:
+        out["id"] = "custom" if changes.get("module") else "layer_norm"
+    elif isinstance(value, str) and ":" not in value:
+        out["id"] = value
+    else:
+        if changes.get("module"):
+            raise TypeError("give user code once: as `norm` or as `module`, not both")
+        out["id"], out["module"] = "custom", import_path(value)
+
+
+def import_path(obj: Any) -> str:
+    """"pkg.mod:Name" for an import path (as given) or a module-level class or factory."""
+    if isinstance(obj, str):
+        return obj
+    qualname = getattr(obj, "__qualname__", None) if callable(obj) else None
+    if not isinstance(qualname, str):  # an nn.Module instance, say: invcheck builds one per check
+        raise TypeError(f"norm {obj!r} is not a class or factory: pass its class (and kwargs=...)")
+    path = f"{obj.__module__}:{qualname}"
+    if _resolve(obj.__module__, qualname) is not obj:
+        raise TypeError(f"{obj!r} cannot be imported as {path!r}: define it at module level")
+    return path
+
+
+def _resolve(module: str, qualname: str) -> Any:
+    found: Any = sys.modules.get(module)
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return found
+
+
+def _validated(c: CheckConfig) -> CheckConfig:
+    """`c` unchanged, once the spec loader accepts it: one set of rules for YAML and Python."""
+    if c.norm.kwargs and c.norm.module is None:
+        raise TypeError("kwargs apply only to user code: give norm='pkg.mod:Name' or module=...")
+    if c.norm.eps and c.norm.module is not None:  # user code adds the eps it was built with
+        raise TypeError("eps of user code is its own: pass it in kwargs (kwargs={'eps': ...})")
+    if not isinstance(c.norm.kwargs, dict) or not all(isinstance(k, str) for k in c.norm.kwargs):
+        raise TypeError(f"kwargs must be a dict of argument names to values, got {c.norm.kwargs!r}")
+    try:
+        spec.load_text(json.dumps(_as_spec(c)), _WHERE)
+    except SpecError as err:
+        raise SpecError(err.detail, _WHERE, None, err.value, err.hint) from None
+    except TypeError as err:  # a value JSON cannot hold (a tensor as eps, say)
+        raise SpecError(f"a value is not plain data: {err}", _WHERE) from None
+    return c
+
+
+def _as_spec(c: CheckConfig) -> dict[str, Any]:
+    """The spec mapping of `c`: fields that differ from their defaults (kwargs checked apart)."""
+    doc: dict[str, Any] = {}
+    for key, cls in _SECTIONS.items():
+        section, default = getattr(c, key), cls()
+        doc[key] = {f.name: _plain(getattr(section, f.name)) for f in dataclasses.fields(cls)
+                    if getattr(section, f.name) != getattr(default, f.name) and f.name != "kwargs"}
+    doc["norm"].setdefault("id", c.norm.id)
+    doc["transform"].setdefault("id", c.transform.id)
+    default = CheckConfig()
+    doc.update({name: _plain(getattr(c, name)) for name in _TOP if getattr(c, name) != getattr(default, name)})
+    return doc
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def _config(args: tuple[Any, ...], changes: dict[str, Any]) -> CheckConfig:
+    """A CheckConfig (with keyword changes) or check()'s arguments -> CheckConfig."""
+    if args and isinstance(args[0], CheckConfig):
+        if len(args) > 1:
+            raise TypeError("after a CheckConfig, give changes by keyword (transform='...', dtype='...')")
+        return _validated(_apply(args[0], changes)) if changes else args[0]
+    return check(*args, **changes)
+
+
+# Measure, then judge ----------------------------------------------------------------------------
+
+
+def invariance_error(*args: Any, **changes: Any) -> Result:
+    """Run one check and return its Result: verdict, deviation, tolerance, bound, where.
+
+    Never raises on the math (a degenerate output is the verdict `undefined`); bad arguments raise
+    TypeError or SpecError, user code that cannot run raises UserCodeError.
+    """
+    from invcheck.runner import run_check  # imports torch
+
+    return run_check(_config(args, changes))
+
+
+def assert_invariant(*args: Any, **changes: Any) -> Result:
+    """Raise InvarianceError (an AssertionError) with the evidence unless the verdict is invariant."""
+    return _assert("invariant", args, changes)
+
+
+def assert_not_invariant(*args: Any, **changes: Any) -> Result:
+    """Raise InvarianceError with the evidence unless the verdict is not_invariant.
+
+    `inconclusive` and `undefined` fail both assertions: neither is evidence either way.
+    """
+    return _assert("not_invariant", args, changes)
+
+
+def _assert(wanted: str, args: tuple[Any, ...], changes: dict[str, Any]) -> Result:
+    result = invariance_error(*args, **changes)
+    if result.verdict != wanted:
+        raise InvarianceError(explain(result, wanted), result)
+    return result
+
+
+# Evidence ------------------------------------------------------------------------------------------
+
+
+def explain(result: Result, wanted: str | None = None) -> str:
+    """The evidence of a result, as lines: what was wanted and found, the numbers, where, which spec.
+
+    The first line is a summary (a JUnit message); the pytest plugin and the JUnit renderer use it too.
+    """
+    c = result.check
+    head = f"{c.title}: " + (f"expected {wanted}, got {result.verdict}" if wanted else result.verdict)
+    lines = [head, *_numbers(result)]
+    lines.append(f"  check: {c.layer.kind} layer, {c.norm.label}, {c.transform.id}, {c.dtype} on "
+                 f"{result.device}, {c.trials} trials, seed {c.seed}")
+    if location(c):
+        lines.append(f"  spec: {location(c)}")
+    return "\n".join(lines)
+
+
+def _numbers(result: Result) -> list[str]:
+    if result.verdict == "undefined":
+        return [f"  no verdict: {result.why}",
+                "  undefined is neither invariant nor not_invariant: nothing was measured to assert on"]
+    relation = "<=" if result.verdict == "invariant" else ">"
+    ratio = f"{result.ratio:.3g}x" if result.ratio is not None else "n/a"
+    lines = [f"  deviation {result.deviation:.3g} {relation} tolerance {result.tolerance:.3g} "
+             f"({ratio} the tolerance; bound: {result.bound})",
+             f"  tolerance: {result.why}"]
+    if result.where:
+        lines.append("  worst: " + ", ".join(f"{key} {value}" for key, value in result.where.items()))
+    if result.verdict == "inconclusive":
+        lines.append("  inconclusive: above the tolerance but not far beyond it, so neither invariant nor "
+                     "not_invariant can be asserted (float64, more trials or an explicit tolerance may settle it)")
+    return lines
+
+
+def location(c: CheckConfig) -> str | None:
+    """"file:line" of a check that came from a spec (None for one built in Python)."""
+    if c.file is None:
+        return None
+    return f"{c.file}:{c.line}" if c.line else c.file

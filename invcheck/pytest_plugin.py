@@ -1,0 +1,160 @@
+"""pytest plugin: every `*.invcheck.yaml` (or `.yml`) file is a test file, each of its checks an item.
+
+    pytest                               # collects specs/*.invcheck.yaml beside the tests
+    pytest --invcheck-allow-import       # also run checks whose norm is user code (`module:`)
+    pytest -m "not invcheck_user_code"   # leave those out
+
+An item fails when its verdict differs from its `expect:`; the report is the evidence (deviation,
+tolerance, bound, worst trial, spec line), not a traceback. Without `expect:` an item passes with
+whatever verdict it measured (it asserts nothing), except `undefined`, which is skipped with its
+reason: nothing was measured and nothing was claimed. A spec that does not load is a collection
+error of one line, `file:line: message (hint)`, like a test module that does not import.
+
+The plugin is loaded in every pytest session of an environment where invcheck is installed, so it
+costs nothing there: no torch, no spec parsing and no fixtures until a spec file is collected.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from invcheck.errors import ImportRefused, InvarianceError, InvcheckError
+
+if TYPE_CHECKING:
+    from invcheck.settings import CheckConfig
+    from invcheck.verdict import Result
+
+SUFFIXES = (".invcheck.yaml", ".invcheck.yml")
+_ALLOW_KEY = pytest.StashKey[dict[Path, bool]]()  # spec folder -> allowed by pyproject.toml
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("invcheck")
+    group.addoption(
+        "--invcheck-allow-import", action="store_true", default=False,
+        help="run *.invcheck.yaml checks whose norm is user code (module: ...); importing it runs it",
+    )
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.name.endswith(SUFFIXES):
+        return SpecFile.from_parent(parent, path=file_path)
+    return None
+
+
+class SpecFile(pytest.File):
+    """One spec file; its checks are the items."""
+
+    def collect(self) -> Iterator[CheckItem]:
+        from invcheck import spec
+
+        seen: set[str] = set()
+        for check in spec.load_file(_shown(self.path)):
+            name = check.title if check.title not in seen else f"{check.title}@{check.line}"
+            seen.add(name)  # a repeated title keeps its nodeid stable by its line
+            yield CheckItem.from_parent(self, name=name, check=check)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, InvcheckError):  # a SpecError: already says file:line
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style)
+
+
+class CheckItem(pytest.Item):
+    """One check: run it, compare the verdict with `expect:`."""
+
+    def __init__(self, *, check: CheckConfig, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.check = check
+        self.result: Result | None = None  # for hooks (pytest_runtest_makereport, say)
+        if check.norm.module is not None:
+            self.add_marker("invcheck_user_code")
+
+    def runtest(self) -> None:
+        from invcheck.api import explain, location
+        from invcheck.runner import run_check
+
+        if self.check.norm.module is not None and not _allow_import(self.config, self.path):
+            raise ImportRefused(
+                f"{location(self.check)}: module '{self.check.norm.module}' would import and run user code; "
+                "pass --invcheck-allow-import (or set allow-import = true under [tool.invcheck] in pyproject.toml)"
+            )
+        with _importable_from(self.path):
+            self.result = result = run_check(self.check)
+        self._record(result)
+        if result.expected is False:
+            raise InvarianceError(explain(result, self.check.expect), result)
+        if result.expected is None and result.verdict == "undefined":
+            pytest.skip(f"undefined: {result.why}")
+
+    def _record(self, result: Result) -> None:
+        """The numbers, for `pytest --junit-xml` (record_property's place) and for report hooks."""
+        for key in ("verdict", "deviation", "tolerance", "bound"):
+            self.user_properties.append((key, getattr(result, key)))
+        self.user_properties.append(("expect", self.check.expect))
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, (InvarianceError, InvcheckError)):
+            return str(excinfo.value)  # the evidence, or one line (refused import, bad user code)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        line = self.check.line - 1 if self.check.line else None  # pytest counts from 0
+        return self.path, line, f"invcheck: {self.name}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "invcheck_user_code: an invcheck check whose norm is user code")
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to where pytest runs, as the user would type it (messages name it so)."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return str(path)
+
+
+def _allow_import(config: pytest.Config, spec_path: Path) -> bool:
+    """The flag, or `allow-import = true` under [tool.invcheck] in the pyproject.toml nearest the
+    spec (read once per folder; a bad setting fails the items with its one-line InvcheckError)."""
+    if config.getoption("invcheck_allow_import"):
+        return True
+    from invcheck.project_config import allow_import_from_config
+
+    cache = config.stash.setdefault(_ALLOW_KEY, {})
+    if spec_path.parent not in cache:
+        cache[spec_path.parent] = allow_import_from_config(spec_path.parent)
+    return cache[spec_path.parent]
+
+
+class _importable_from:
+    """Put a spec's folder on sys.path while its check runs, as pytest does for a test module,
+    so that `module: "mynorms:MyNorm"` finds mynorms.py beside the spec."""
+
+    def __init__(self, spec_path: Path) -> None:
+        self.folder = str(_base_dir(spec_path))
+        self.added = False
+
+    def __enter__(self) -> None:
+        if self.folder not in sys.path:
+            sys.path.insert(0, self.folder)
+            self.added = True
+
+    def __exit__(self, *exc: object) -> None:
+        if self.added and self.folder in sys.path:
+            sys.path.remove(self.folder)
+
+
+def _base_dir(path: Path) -> Path:
+    """The first folder above `path` that is not a package (pytest's `prepend` import mode rule)."""
+    folder = path.parent
+    while (folder / "__init__.py").exists() and folder.parent != folder:
+        folder = folder.parent
+    return folder

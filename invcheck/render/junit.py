@@ -1,0 +1,126 @@
+"""Results as JUnit XML, the report format CI services show: one <testcase> per check.
+
+    <testsuites name tests failures errors skipped time>
+      <testsuite name tests failures errors skipped time>
+        <testcase classname="layer_norm" name="dense/layer_norm/dataset_rescale" time file line>
+          <properties><property name="verdict" value="invariant"/> ...</properties>
+          <failure message type>evidence</failure>      when the verdict is not the expected one
+          <error message type>evidence</error>          when it is `undefined` and something else was expected
+          <skipped message/>                            when it is `undefined` and nothing was expected
+
+Outcomes follow JUnit's words: a failure is a claim the measurement contradicts; an error is a
+check that could not measure what its claim is about (`undefined`); a skip is a check with neither
+a claim nor a measurement. A check without `expect:` and with a verdict passes. Properties hold the
+numbers in full precision (repr); absent values (no expect, no deviation) are left out.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from invcheck.api import explain
+
+if TYPE_CHECKING:
+    from invcheck.verdict import Result
+
+# XML 1.0 cannot hold these characters even escaped; ElementTree would write them as they are.
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def render(results: Sequence[Result], *, suite: str = "invcheck") -> str:
+    """The JUnit XML document of `results`, as text (with its XML declaration)."""
+    cases = [_testcase(result) for result in results]
+    counts = _counts(cases, results)
+    root = ET.Element("testsuites", name=_clean(suite), **counts)
+    testsuite = ET.SubElement(root, "testsuite", name=_clean(suite), **counts)
+    testsuite.extend(cases)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def outcome(result: Result) -> str:
+    """"passed", "failure", "error" or "skipped": what a result is in JUnit's (and CI's) words."""
+    if result.verdict == "undefined" and result.check.expect != "undefined":
+        return "error" if result.check.expect else "skipped"
+    return "failure" if result.expected is False else "passed"
+
+
+def _testcase(result: Result) -> ET.Element:
+    c = result.check
+    attrs = {"classname": _classname(result), "name": _clean(c.title), "time": _seconds(result.seconds)}
+    if c.file:
+        attrs["file"] = _clean(c.file)
+        if c.line:
+            attrs["line"] = str(c.line)
+    case = ET.Element("testcase", attrs)
+    properties = ET.SubElement(case, "properties")
+    for name, value in _properties(result).items():
+        ET.SubElement(properties, "property", name=name, value=_clean(value))
+    kind = outcome(result)
+    if kind != "passed":
+        _outcome(case, kind, result)
+    return case
+
+
+def _outcome(case: ET.Element, kind: str, result: Result) -> None:
+    evidence = explain(result, result.check.expect)
+    summary = evidence.splitlines()[0]
+    if kind == "skipped":
+        ET.SubElement(case, "skipped", message=_clean(f"undefined: {result.why}"))
+        return
+    element = ET.SubElement(case, kind, message=_clean(summary), type=result.verdict)
+    element.text = _clean(evidence)
+
+
+def _properties(result: Result) -> dict[str, str]:
+    c = result.check
+    values: dict[str, Any] = {
+        "verdict": result.verdict, "expect": c.expect, "deviation": result.deviation,
+        "tolerance": result.tolerance, "ratio": result.ratio, "bound": result.bound, "why": result.why,
+        "layer": c.layer.kind, "norm": c.norm.label, "transform": c.transform.id, "dtype": c.dtype,
+        "device": result.device, "tf32": c.tf32, "trials": c.trials, "seed": c.seed,
+    }
+    values.update({f"where.{key}": value for key, value in result.where.items()})
+    return {name: _text(value) for name, value in values.items() if value is not None}
+
+
+def _counts(cases: list[ET.Element], results: Sequence[Result]) -> dict[str, str]:
+    kinds = [outcome(result) for result in results]
+    return {
+        "tests": str(len(cases)),
+        "failures": str(kinds.count("failure")),
+        "errors": str(kinds.count("error")),
+        "skipped": str(kinds.count("skipped")),
+        "time": _seconds(sum(result.seconds for result in results)),
+    }
+
+
+def _classname(result: Result) -> str:
+    """The spec file's name without `.invcheck.yaml` / `.yaml` (CI groups by it), else the layer."""
+    c = result.check
+    if not c.file:
+        return c.layer.kind
+    name = Path(c.file).name
+    for suffix in (".invcheck.yaml", ".invcheck.yml", ".yaml", ".yml"):
+        if name.endswith(suffix):
+            return _clean(name[: -len(suffix)])
+    return _clean(Path(name).stem)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _seconds(seconds: float) -> str:
+    return f"{seconds:.6f}"
+
+
+def _clean(text: str) -> str:
+    """`text` without the characters XML 1.0 forbids (escaping of <, &, quotes is ElementTree's)."""
+    return _NOT_XML.sub("\ufffd", text)

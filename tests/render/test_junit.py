@@ -1,0 +1,95 @@
+"""JUnit XML: parsed back, it has the common testsuites > testsuite > testcase shape and our numbers."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from invcheck.api import check
+from invcheck.render.junit import outcome, render
+from invcheck.runner import run_check
+from invcheck.verdict import Result
+
+
+def spec_check(expect: str | None, **changes: object):
+    return check(**changes).with_(expect=expect, file="specs/table.invcheck.yaml", line=7)
+
+
+@pytest.fixture(scope="module")
+def results() -> list[Result]:
+    """Real runs: a kept claim, a broken one, an error, a skip and a claim-free pass."""
+    return [run_check(c) for c in (
+        spec_check("invariant", norm="layer_norm", transform="dataset_rescale"),
+        spec_check("invariant", norm="layer_norm", transform="dataset_recenter"),
+        spec_check("not_invariant", norm="instance_norm"),
+        spec_check(None, norm="instance_norm"),
+        check(norm="rms_norm", transform="case_rescale"),
+    )]
+
+
+def parse(text: str) -> ET.Element:
+    assert text.startswith('<?xml version="1.0" encoding="utf-8"?>')
+    return ET.fromstring(text.encode())
+
+
+def test_structure_and_counts(results: list[Result]) -> None:
+    root = parse(render(results, suite="nightly"))
+    assert root.tag == "testsuites" and [child.tag for child in root] == ["testsuite"]
+    suite = root[0]
+    assert {child.tag for child in suite} == {"testcase"} and len(suite) == 5
+    for element in (root, suite):
+        assert element.get("name") == "nightly"
+        assert (element.get("tests"), element.get("failures"), element.get("errors"), element.get("skipped")) \
+            == ("5", "1", "1", "1")
+        assert float(element.get("time")) == pytest.approx(sum(r.seconds for r in results), abs=1e-5)
+    for case in suite:
+        assert case.get("name") and case.get("classname") and float(case.get("time")) >= 0
+        assert case[0].tag == "properties"  # before failure/error/skipped, as JUnit readers expect
+
+
+def test_outcomes_and_messages(results: list[Result]) -> None:
+    assert [outcome(r) for r in results] == ["passed", "failure", "error", "skipped", "passed"]
+    cases = parse(render(results))[0]
+    assert [child.tag for child in cases[0]] == ["properties"]
+    failure = cases[1].find("failure")
+    assert failure.get("message") == "dense/layer_norm/dataset_recenter: expected invariant, got not_invariant"
+    assert failure.get("type") == "not_invariant"
+    assert f"deviation {results[1].deviation:.3g} > tolerance" in failure.text
+    assert "spec: specs/table.invcheck.yaml:7" in failure.text
+    error = cases[2].find("error")
+    assert error.get("type") == "undefined" and "no verdict: instance_norm needs spatial positions" in error.text
+    assert cases[3].find("skipped").get("message").startswith("undefined: instance_norm")
+
+
+def test_properties_hold_the_numbers(results: list[Result]) -> None:
+    cases = parse(render(results))[0]
+    props = {p.get("name"): p.get("value") for p in cases[1].find("properties")}
+    assert props["verdict"] == "not_invariant" and props["expect"] == "invariant"
+    assert float(props["deviation"]) == results[1].deviation  # full precision
+    assert float(props["tolerance"]) == results[1].tolerance
+    assert (props["bound"], props["dtype"], props["device"]) == ("rounding", "float64", "cpu")
+    assert props["where.trial"] == str(results[1].where["trial"])
+    undefined = {p.get("name") for p in cases[3].find("properties")}
+    assert "deviation" not in undefined and "expect" not in undefined  # absent values left out
+
+
+def test_names_and_classnames(results: list[Result]) -> None:
+    cases = parse(render(results))[0]
+    assert cases[0].get("classname") == "table" and cases[0].get("file") == "specs/table.invcheck.yaml"
+    assert cases[0].get("line") == "7" and cases[0].get("name") == "dense/layer_norm/dataset_rescale"
+    assert cases[4].get("classname") == "dense" and cases[4].get("file") is None
+
+
+def test_escaping(results: list[Result]) -> None:
+    nasty = 'a <b> & "c" \x1b[31m\x00'
+    result = results[1]
+    odd = Result(result.check.with_(name=nasty), "not_invariant", 1.0, 1e-9, "rounding", "why <&>")
+    case = parse(render([odd], suite="<s&>"))[0][0]
+    assert case.get("name") == 'a <b> & "c" \ufffd[31m\ufffd'
+    assert "why <&>" in case.find("failure").text
+
+
+def test_empty() -> None:
+    root = parse(render([]))
+    assert root[0].get("tests") == "0" and len(root[0]) == 0

@@ -1,0 +1,71 @@
+"""The examples keep working: their specs load and hold, the example test suite passes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from invcheck import spec
+from invcheck.runner import run_checks
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+CUSTOM = EXAMPLES / "custom_norm"
+
+
+def unmet(results: list) -> list[str]:
+    return [f"{r.check.title} (line {r.check.line}): expected {r.check.expect}, got {r.verdict}"
+            for r in results if r.expected is not True]
+
+
+def test_examples_folder_holds_only_valid_specs() -> None:
+    """`invcheck validate examples/` passes: the workflow sits in a hidden folder discovery skips."""
+    assert spec.validate([EXAMPLES]) == []
+    assert {p.name for p in spec.discover([EXAMPLES])} == {"layer_norm_table.yaml", "custom_norm.invcheck.yaml"}
+
+
+def test_layer_norm_table_holds() -> None:
+    checks = spec.load_file(EXAMPLES / "layer_norm_table.yaml")
+    assert len(checks) == 48 and all(c.expect for c in checks)
+    assert unmet(run_checks(checks)) == []
+
+
+def test_custom_norm_spec_holds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(CUSTOM))  # where `module: "mynorms:ScaleNorm"` is found
+    checks = spec.load_file(CUSTOM / "custom_norm.invcheck.yaml")
+    assert len(checks) == 12 and all(c.norm.module == "mynorms:ScaleNorm" and c.expect for c in checks)
+    assert unmet(run_checks(checks, allow_import=True)) == []
+
+
+def test_custom_norm_spec_needs_allow_import() -> None:
+    from invcheck.errors import ImportRefused
+
+    with pytest.raises(ImportRefused, match="custom_norm.invcheck.yaml:.*mynorms:ScaleNorm"):
+        run_checks(spec.load_file(CUSTOM / "custom_norm.invcheck.yaml"))
+
+
+def test_custom_norm_folder_passes_under_pytest() -> None:
+    """The example's own test and its spec (collected by the plugin), as a user runs them."""
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--invcheck-allow-import", "."],
+        cwd=CUSTOM, capture_output=True, text=True, timeout=300,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "22 passed" in run.stdout  # 10 API tests + 12 spec cells
+
+
+def test_github_workflow_runs_specs_and_publishes_junit() -> None:
+    workflow = yaml.safe_load((EXAMPLES / ".github" / "workflows" / "invcheck.yml").read_text())
+    steps = workflow["jobs"]["invariances"]["steps"]
+    uses = [step.get("uses", "").split("@")[0] for step in steps]
+    assert {"actions/checkout", "actions/setup-python", "actions/upload-artifact",
+            "mikepenz/action-junit-report"} <= set(uses)
+    run = "\n".join(step.get("run", "") for step in steps)
+    assert "download.pytorch.org/whl/cpu" in run and "pip install ." in run
+    assert "invcheck run specs/ --junit-xml reports/invcheck.xml" in run
+    report = next(s for s in steps if s.get("uses", "").startswith("mikepenz/"))
+    assert report["with"]["report_paths"] == "reports/invcheck.xml" and report["if"] == "${{ !cancelled() }}"
+    assert workflow["permissions"]["checks"] == "write"

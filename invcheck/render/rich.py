@@ -6,6 +6,7 @@ import io
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from invcheck.names import NORMS, TRANSFORM_LABELS, TRANSFORMS
@@ -14,9 +15,11 @@ from invcheck.render.symbols import SYMBOL, meta_line, number
 STYLE = {"invariant": "green", "not_invariant": "red", "inconclusive": "yellow", "undefined": "dim"}
 
 
-def _console(buffer: io.StringIO, color: bool) -> Console:
-    # Wide enough for six columns when piped; color only where the caller's stream is a terminal.
-    return Console(file=buffer, width=150, force_terminal=color, no_color=not color, highlight=False)
+def _console(buffer: io.StringIO, color: bool, wrap: bool = True) -> Console:
+    # Wide enough for six columns when piped; color only where the caller's stream is a terminal;
+    # run lines never wrap, so that CI logs keep one line per check.
+    return Console(file=buffer, width=150, force_terminal=color, no_color=not color, highlight=False,
+                   soft_wrap=not wrap)
 
 
 def _cell(cell: Any) -> str:
@@ -49,7 +52,7 @@ def table(report: Any, color: bool = False) -> str:
         out.print(grid)
         for cell in report.cells:
             if cell.layer == layer and cell.note:
-                out.print(f"  [magenta]•[/] {cell.norm} × {cell.transform}: {cell.note}")
+                out.print(f"  [magenta]•[/] {cell.norm} × {cell.transform}: {escape(cell.note)}")
     out.print("[dim]✓ invariant  ✗ not invariant  ? inconclusive  – undefined · number: deviation "
               "|y'−y|max/|y|max of the worst trial · paper: the papers' claim, made for a dense layer · "
               "survey: a claim made for conv networks[/]")
@@ -58,15 +61,16 @@ def table(report: Any, color: bool = False) -> str:
 
 def run(report: Any, color: bool = False) -> str:
     buf = io.StringIO()
-    out = _console(buf, color)
+    out = _console(buf, color, wrap=False)
     for r in report.results:
         status = {True: "[green]PASS[/]", False: "[red]FAIL[/]", None: "[dim]----[/]"}[r.expected]
         where = f"{r.check.file}:{r.check.line}" if r.check.file else ""
         expect = f"expect {r.check.expect}" if r.check.expect else "no expect"
         numbers = f"dev {number(r.deviation)} tol {number(r.tolerance)}" + (f" ({r.bound})" if r.bound else "")
-        out.print(f"{status} {r.check.title}  [{STYLE[r.verdict]}]{r.verdict}[/]  {numbers}  {expect}  [dim]{where}[/]")
+        out.print(f"{status} {escape(r.check.title)}  [{STYLE[r.verdict]}]{r.verdict}[/]  {numbers}  {expect}  "
+                  f"[dim]{escape(where)}[/]")
         if r.expected is False or r.verdict in ("inconclusive", "undefined"):
-            out.print(f"     [dim]{r.why}[/]")
+            out.print(f"     [dim]{escape(r.why)}[/]")
     unchecked = sum(r.expected is None for r in report.results)
     out.print(f"{report.passed} passed, {report.failed} failed" + (f" ({unchecked} without expect)" if unchecked else ""))
     return buf.getvalue()

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from invcheck import layers
+from invcheck.errors import InvcheckError
 from invcheck.impls import Draw, Forward, build_forward
 from invcheck.norms import NORMS, Norm, get_norm
 from invcheck.runtime import DTYPES, device_name, numerics, resolve_device
@@ -48,15 +49,17 @@ def draw(check: CheckConfig) -> Draw:
     g = (0.5 + 1.5 * torch.rand((t, layer.channels), generator=gen, dtype=torch.float64))
     g = g * torch.where(torch.rand(g.shape, generator=gen) < 0.5, -1.0, 1.0).double()
     b = torch.randn((t, layer.channels), generator=gen, dtype=torch.float64)
+    x2, w2 = get_transform(check.transform.id).apply(x, w, check.transform, gen)
+    # Drawn last, so that train and eval mode see the same X, W and transform for a seed.
     warmup = [layers.sample_inputs(layer, t, gen) for _ in range(check.norm.warmup_batches)] \
         if check.norm.mode == "eval" else []
-    x2, w2 = get_transform(check.transform.id).apply(x, w, check.transform, gen)
     return Draw(x, w, x2, w2, g, b, warmup)
 
 
 def measure(check: CheckConfig) -> Measurement:
     """Run one check. Bad input (an unknown device) raises InvcheckError; the math never does."""
     start = time.perf_counter()
+    _refuse_impossible(check)
     m = Measurement(check, fan_in=check.layer.fan_in)
     stats = _statistics_norms(check)
     reason = next((r for n in stats if (r := n.undefined_reason(check.layer, check.norm))), None)
@@ -77,6 +80,14 @@ def measure(check: CheckConfig) -> Measurement:
         _deviation(m, y0, y1, scale)
     m.seconds = time.perf_counter() - start
     return m
+
+
+def _refuse_impossible(check: CheckConfig) -> None:
+    """Settings no layer can have (spec.py refuses them too; this guards configs built in Python)."""
+    if check.norm.id == "group_norm" and check.layer.channels % check.norm.groups:
+        where = f"{check.file}:{check.line}: " if check.file else ""
+        raise InvcheckError(f"{where}group_norm groups {check.norm.groups} do not divide the layer's "
+                            f"{check.layer.channels} channels")
 
 
 def _statistics_norms(check: CheckConfig) -> list[Norm]:
@@ -105,36 +116,48 @@ def _bounds(m: Measurement, d: Draw, fwd: Forward, stats: list[Norm], scale: Ten
     """Amplifications and eps effect per trial (max over candidate statistics), or why degenerate."""
     zero = torch.zeros(m.check.trials, dtype=torch.float64)
     kappa, kappa_acc, eps = zero, zero, zero
+    summed = [_summed(m.check, x, w) for x, w in ((d.x, d.w), (d.x2, d.w2))]
     for norm in stats:
-        sides = [_side(m.check, norm, x, w, fwd) for x, w in ((d.x, d.w), (d.x2, d.w2))]
+        sides = [_side(m.check, norm, s, w, fwd) for s, w in zip(summed, (d.w, d.w2))]
         if any(s is None for s in sides):
             if len(stats) == 1:
                 m.undefined = f"zero variance: {norm.id}'s spread vanishes for some unit or case (degenerate)"
                 return
             continue
-        k, k_acc, e, group = (sum(parts) for parts in zip(*sides))
-        kappa, kappa_acc = torch.maximum(kappa, k / scale + 2), torch.maximum(kappa_acc, k_acc / scale)
-        eps = torch.maximum(eps, e / scale)
-        m.group = max(m.group, group // 2)
+        (k0, acc0, e0, group), (k1, acc1, e1, _) = sides
+        # + 2: each side's output is rounded once more when it is stored (|y| <= scale).
+        kappa = torch.maximum(kappa, (k0 + k1) / scale + 2)
+        kappa_acc = torch.maximum(kappa_acc, (acc0 + acc1) / scale)
+        eps = torch.maximum(eps, (e0 + e1) / scale)
+        m.group = max(m.group, group)
     m.kappa, m.kappa_acc, m.eps_effect = kappa.tolist(), kappa_acc.tolist(), eps.tolist()
 
 
-def _side(check: CheckConfig, norm: Norm, x: Tensor, w: Tensor, fwd: Forward) -> tuple[Tensor, Tensor, Tensor, int] | None:
+def _summed(check: CheckConfig, x: Tensor, w: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """a, |X||W|^T (the worst case of a's rounding) and sqrt(X^2 W^2^T) (its typical size, random
+    signs), in float64 and in one batched pass: [T, N, C, *pos] each."""
+    t = x.shape[0]
+    out = layers.forward(check.layer, torch.cat([x, x.abs(), x * x]), torch.cat([w, w.abs(), w * w]))
+    a, p, q = out.split(t)
+    return a, p, q.sqrt()
+
+
+def _side(check: CheckConfig, norm: Norm, summed: tuple[Tensor, Tensor, Tensor], w: Tensor,
+          fwd: Forward) -> tuple[Tensor, Tensor, Tensor, int] | None:
     """One side in float64, in output units per trial: how much rounding a stored value and an
     accumulation can move the output, and what eps moves it by; None if the spread vanishes."""
-    layer = check.layer
-    a = layers.forward(layer, x, w)  # [T, N, C, *pos]
-    p = layers.forward(layer, x.abs(), w.abs())  # |X||W|^T: worst case of the summed input's rounding
-    r = a.abs() + layers.forward(layer, x * x, w * w).sqrt()  # stored a, and its inputs' rounding (random signs)
+    a, p, q = summed
     mu, var = norm.statistics(a, w, check.norm, fwd.state)
     var = var.expand_as(a)
-    if bool((var.sqrt() <= 1e-8 * norm.group_amax(p, check.norm)).any()):
+    p_group = norm.group_amax(p, check.norm)
+    if bool((var.sqrt() <= 1e-8 * p_group).any()):
         return None
-    g = fwd.gain.abs().reshape(layers.unit_shape(layer, check.trials))
+    g = fwd.gain.abs().reshape(layers.unit_shape(check.layer, check.trials))
     sigma = (var + fwd.eps).sqrt()
     m = norm.group_size(a, check.norm)
+    r = a.abs() + q  # a as stored, and the rounding of its inputs
     # A centered norm's mean carries its set's largest error into every entry.
     store = g * (r + norm.group_amax(r, check.norm) if norm.centered else r) / sigma
-    acc = g * (layer.fan_in**0.5 * p + m**0.5 * norm.group_amax(p, check.norm)) / sigma
+    acc = g * (check.layer.fan_in**0.5 * p + m**0.5 * p_group) / sigma
     eps_effect = g * (a - mu).abs() * (1 / var.sqrt() - 1 / sigma)  # exact: |y(eps) - y(0)|
     return (*(t.flatten(1).amax(1) for t in (store, acc, eps_effect)), m)

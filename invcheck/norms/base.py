@@ -6,6 +6,7 @@ eps, the tolerance's view of the statistics, is written once here.
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 import torch
@@ -68,7 +69,7 @@ class Norm:
     def group_size(self, a: Tensor, cfg: NormConfig) -> int:
         """How many entries one statistic reduces over."""
         v = self.grouped(a, cfg)
-        return int(torch.tensor([v.shape[d] for d in self.dims(v)]).prod()) if self.dims(v) else 1
+        return math.prod(v.shape[d] for d in self.dims(v))
 
 
 def opmath(dtype: torch.dtype) -> torch.dtype:

@@ -1,0 +1,384 @@
+"""check.measure + verdict.judge end to end (through runner.run_check).
+
+The expectation table below is derived here, cell by cell, from DESIGN.md §2-§3's definitions
+(not imported from invcheck.paper): a norm is invariant under a transform exactly when the
+transform maps every normalized entry (a - mu) / sigma to itself, i.e. when it changes the summed
+inputs a only by a positive factor and/or an additive constant that are both constant over the
+set of entries one statistic is taken over.
+
+Notation: dense a_ni = x_n . w_i; conv a_ncp = sum_{c_in, k} X[n, c_in, p + k] W[c, c_in, k]
+(no padding). Sets: batch_norm = one unit over cases (and positions); layer_norm / rms_norm = one
+case over units (and positions); instance_norm = one case, one channel, over positions;
+group_norm = one case, one group of channels (and positions); weight_norm divides by ||w_i||.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import pytest
+import torch
+
+from invcheck import norms
+from invcheck.check import measure
+from invcheck.impls import reference
+from invcheck.names import DTYPES, NORMS, TRANSFORMS
+from invcheck.norms.batch_norm import BatchNorm
+from invcheck.norms.instance_norm import InstanceNorm
+from invcheck.norms.layer_norm import LayerNorm
+from invcheck.runner import run_check
+from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
+from invcheck.tolerance import MARGIN
+
+I, N, U = "invariant", "not_invariant", "undefined"
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors gain nothing from threads, and on a busy 2-core machine OpenMP's spinning
+    threads slow these checks down by 10-40x; restore the setting afterwards."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+# Columns, in names.TRANSFORMS order: weight_matrix_rescale, weight_matrix_recenter,
+# weight_vector_rescale, dataset_rescale, dataset_recenter, case_rescale.
+EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
+    "dense": {
+        "batch_norm": (
+            I,  # a' = d a: each unit's mu, sigma scale by d > 0
+            N,  # a'_ni = a_ni + x_n.gamma: the added term varies over cases n within a unit's set
+            I,  # a'_ni = d_i a_ni: one factor per unit, and the set is one unit
+            I,  # a' = d a: one factor for everything
+            I,  # a'_ni = a_ni + gamma.w_i: a constant per unit over cases -> removed by the unit's mean
+            N,  # a'_ni = d_n a_ni: factors differ across the cases of a unit's set
+        ),
+        "weight_norm": (
+            I,  # a' = d a and ||w_i'|| = d ||w_i||
+            N,  # a' gains x_n.gamma, ||w_i + gamma|| is not a common factor, and no mean is subtracted
+            I,  # a'_i = d_i a_i and ||w_i'|| = d_i ||w_i||
+            N,  # a' = d a but ||w_i|| is unchanged: y scales by d
+            N,  # a'_ni = a_ni + gamma.w_i: nothing subtracts the shift
+            N,  # a'_n = d_n a_n, ||w_i|| unchanged
+        ),
+        "layer_norm": (
+            I,  # a' = d a: each case's mu, sigma scale by d
+            I,  # a'_ni = a_ni + x_n.gamma: a constant per case over units -> removed by the case's mean
+            N,  # a'_ni = d_i a_ni: factors differ across the units of a case's set
+            I,  # a' = d a
+            N,  # a'_ni = a_ni + gamma.w_i: the shift varies across units within a case
+            I,  # a'_n = d_n a_n: one factor per case, and the set is one case
+        ),
+        "instance_norm": (U,) * 6,  # a dense layer has no positions: no set to take statistics over
+        "group_norm": (
+            I,  # a' = d a
+            I,  # x_n.gamma is constant over all units of case n, so over each group
+            N,  # d_i differs within a group (groups of 8 units)
+            I,  # a' = d a
+            N,  # gamma.w_i varies across the units of a group
+            I,  # d_n is constant over every group of case n
+        ),
+        "rms_norm": (
+            I,  # a' = d a: rms scales by d
+            N,  # x_n.gamma is a constant per case, but rms_norm does not subtract a mean
+            N,  # d_i differs across the units of a case
+            I,  # a' = d a
+            N,  # gamma.w_i shifts units differently and is not subtracted
+            I,  # d_n: one factor per case
+        ),
+    },
+    "conv": {
+        "batch_norm": (
+            I,  # a' = d a
+            N,  # a'_ncp = a_ncp + conv(X, gamma)_np: varies over cases and positions within a channel
+            I,  # a'_c = d_c a_c: one factor per filter = per channel's set
+            I,  # a' = d a
+            I,  # x + gamma_{c_in} (no padding): a'_c = a_c + sum gamma_{c_in} sum_k W[c, c_in, k], constant per channel
+            N,  # d_n differs across the cases of a channel's set
+        ),
+        "weight_norm": (
+            I,  # a' = d a and ||w_c'|| = d ||w_c||
+            N,  # conv(X, gamma) added, not subtracted, and ||w_c + gamma|| is no common factor
+            I,  # a'_c = d_c a_c and ||w_c'|| = d_c ||w_c||
+            N,  # a' = d a, ||w_c|| unchanged
+            N,  # a per-channel constant is added and never subtracted
+            N,  # a'_n = d_n a_n, ||w_c|| unchanged
+        ),
+        "layer_norm": (
+            I,  # a' = d a
+            N,  # conv(X, gamma)_np varies over positions p within a case's set (unlike dense)
+            N,  # d_c differs across the channels of a case
+            I,  # a' = d a
+            N,  # the added constant differs per channel c, within a case's set
+            I,  # d_n: one factor per case
+        ),
+        "instance_norm": (
+            I,  # a' = d a
+            N,  # conv(X, gamma)_np varies over positions within one case and channel
+            I,  # d_c: one factor per channel, and the set is one channel of one case
+            I,  # a' = d a
+            I,  # a per-channel constant over positions -> removed by the (case, channel) mean
+            I,  # d_n: one factor per case
+        ),
+        "group_norm": (
+            I,  # a' = d a
+            N,  # conv(X, gamma)_np varies over positions within a group's set
+            N,  # d_c differs across the channels of a group (groups of 4)
+            I,  # a' = d a
+            N,  # the per-channel constants differ within a group
+            I,  # d_n: one factor per case
+        ),
+        "rms_norm": (
+            I,  # a' = d a
+            N,  # an added term, never subtracted
+            N,  # d_c differs across the channels of a case
+            I,  # a' = d a
+            N,  # per-channel constants added, never subtracted
+            I,  # d_n: one factor per case
+        ),
+    },
+}
+
+CELLS = [(layer, norm, t) for layer in EXPECTED for norm in NORMS for t in TRANSFORMS]
+RUNS = [("float64", 0), ("float64", 1), ("float64", 2), ("float32", 0), ("float32", 1), ("float32", 2),
+        ("bfloat16", 0)]
+
+
+def expected(layer: str, norm: str, transform: str) -> str:
+    return EXPECTED[layer][norm][TRANSFORMS.index(transform)]
+
+
+def config(layer: str = "dense", norm: str = "layer_norm", transform: str = "dataset_rescale", *,
+           dtype: str = "float64", seed: int = 0, layer_kw: dict | None = None, norm_kw: dict | None = None,
+           transform_kw: dict | None = None, **kw) -> CheckConfig:
+    return CheckConfig(norm=NormConfig(id=norm, **(norm_kw or {})),
+                       transform=TransformConfig(id=transform, **(transform_kw or {})),
+                       layer=LayerConfig(kind=layer, **(layer_kw or {})), dtype=dtype, seed=seed, **kw)
+
+
+@functools.lru_cache(maxsize=None)
+def default_result(layer: str, norm: str, transform: str, dtype: str, seed: int):
+    """The default-table check, run once per session (the table and ratio tests share it)."""
+    return run_check(config(layer, norm, transform, dtype=dtype, seed=seed))
+
+
+def evidence(r) -> str:
+    return f"{r.check.title} [{r.check.dtype}, seed {r.check.seed}]: {r.verdict}, deviation {r.deviation}, " \
+           f"tolerance {r.tolerance} ({r.bound}): {r.why}"
+
+
+def test_table_covers_every_norm_and_transform():
+    for layer in ("dense", "conv"):
+        assert set(EXPECTED[layer]) == set(NORMS)
+        assert all(len(row) == len(TRANSFORMS) for row in EXPECTED[layer].values())
+
+
+# ---------------------------------------------------------------- the table, computed
+
+@pytest.mark.parametrize("dtype, seed", [pytest.param(d, s, id=f"{d}-seed{s}") for d, s in RUNS])
+@pytest.mark.parametrize("layer, norm, transform", [pytest.param(*c, id="-".join(c)) for c in CELLS])
+def test_table_verdict(layer, norm, transform, dtype, seed):
+    r = default_result(layer, norm, transform, dtype, seed)
+    assert r.verdict == expected(layer, norm, transform), evidence(r)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2], ids=lambda s: f"seed{s}")
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layer", ["dense", "conv"])
+def test_tolerance_calibration_ratios(layer, dtype, seed):
+    """Invariant cells stay below half their tolerance (tolerance.py's calibration claim);
+    not-invariant cells clear MARGIN x tolerance."""
+    bad = []
+    for norm in NORMS:
+        for transform in TRANSFORMS:
+            want = expected(layer, norm, transform)
+            r = default_result(layer, norm, transform, dtype, seed)
+            if want == I and not r.deviation <= 0.5 * r.tolerance:
+                bad.append(f"invariant cell at ratio {r.ratio:.3g} > 0.5: " + evidence(r))
+            if want == N and not r.deviation > MARGIN * r.tolerance:
+                bad.append(f"not_invariant cell at ratio {r.ratio:.3g} <= {MARGIN}: " + evidence(r))
+            if want == U:
+                assert r.verdict == U and r.deviation is None
+    assert not bad, "\n".join(bad)
+
+
+# ---------------------------------------------------------------- the numbers a Measurement carries
+
+@pytest.mark.parametrize("layer, norm, group", [
+    ("dense", "layer_norm", 16), ("dense", "batch_norm", 16), ("dense", "group_norm", 8), ("dense", "weight_norm", 1),
+    ("conv", "layer_norm", 8 * 36), ("conv", "batch_norm", 16 * 36), ("conv", "instance_norm", 36),
+])
+def test_measurement_fields(layer, norm, group):
+    c = config(layer, norm, "dataset_rescale", trials=5)
+    m = measure(c)
+    assert m.undefined is None
+    assert len(m.deviation) == len(m.kappa) == len(m.kappa_acc) == len(m.eps_effect) == 5
+    assert m.fan_in == c.layer.fan_in and m.group == group
+    assert all(k >= 2 for k in m.kappa) and all(e == 0.0 for e in m.eps_effect)  # eps = 0
+    assert set(m.where) == {"trial", "case", "unit"} and m.where["trial"] == max(range(5), key=m.deviation.__getitem__)
+    assert m.device == "cpu" and m.seconds > 0
+
+
+def test_instance_norm_dense_is_undefined_before_any_math():
+    m = measure(config("dense", "instance_norm", "dataset_rescale"))
+    assert m.undefined and "dense" in m.undefined and m.deviation == []
+
+
+# ---------------------------------------------------------------- known violations are caught
+
+class LayerNormForgetsTheMean(LayerNorm):
+    """Divides by the right sigma but never subtracts mu."""
+
+    def statistics(self, a, w, cfg, state=None):
+        mu, var = super().statistics(a, w, cfg, state)
+        return torch.zeros_like(mu), var
+
+
+class BatchNormFixedSigma(BatchNorm):
+    """Subtracts the batch mean but divides by 1 instead of the batch's spread."""
+
+    def statistics(self, a, w, cfg, state=None):
+        mu, var = super().statistics(a, w, cfg, state)
+        return mu, torch.ones_like(var)
+
+
+class InstanceNormOverChannelsToo(InstanceNorm):
+    """A 'fused' InstanceNorm that also reduces over channels: a LayerNorm in disguise."""
+
+    def dims(self, a):
+        return tuple(range(2, a.dim()))
+
+
+@pytest.mark.parametrize("broken, layer, transform, honest", [
+    pytest.param(LayerNormForgetsTheMean(), "dense", "weight_matrix_recenter", I, id="layer_norm-no-mean"),
+    pytest.param(BatchNormFixedSigma(), "dense", "dataset_rescale", I, id="batch_norm-fixed-sigma-dense"),
+    pytest.param(BatchNormFixedSigma(), "conv", "weight_matrix_rescale", I, id="batch_norm-fixed-sigma-conv"),
+    pytest.param(InstanceNormOverChannelsToo(), "conv", "weight_vector_rescale", I, id="instance_norm-over-channels"),
+])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_known_violations_are_caught(monkeypatch, broken, layer, transform, honest, dtype):
+    c = config(layer, broken.id, transform, dtype=dtype)
+    assert run_check(c).verdict == honest  # the honest norm first
+    monkeypatch.setitem(norms.NORMS, broken.id, broken)
+    r = run_check(c)
+    assert r.verdict == N, evidence(r)
+    assert r.deviation > MARGIN * r.tolerance
+
+
+# ---------------------------------------------------------------- reproducibility
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16"])
+def test_same_config_same_numbers(dtype):
+    c = config("conv", "group_norm", "case_rescale", dtype=dtype, seed=5)
+    m1, m2 = measure(c), measure(c)
+    assert m1.deviation == m2.deviation and m1.kappa == m2.kappa and m1.where == m2.where
+    assert run_check(c).to_dict() | {"seconds": 0} == run_check(c).to_dict() | {"seconds": 0}
+
+
+def test_different_seeds_differ():
+    devs = [tuple(measure(config("dense", "layer_norm", "weight_vector_rescale", seed=s)).deviation) for s in (0, 1, 2)]
+    assert len(set(devs)) == 3
+
+
+# ---------------------------------------------------------------- eps
+
+EPS_CELLS = [pytest.param(layer, norm, t, id=f"{layer}-{norm}-{t}") for layer, norm, t in CELLS
+             if expected(layer, norm, t) == I]
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("layer, norm, transform", EPS_CELLS)
+def test_small_eps_keeps_invariant_cells_invariant(layer, norm, transform, dtype):
+    r = run_check(config(layer, norm, transform, dtype=dtype, norm_kw={"eps": 1e-5}))
+    assert r.verdict == I, evidence(r)
+    assert r.bound in ("rounding", "eps")
+    if dtype == "float64":
+        assert r.bound == "eps", evidence(r)  # eps's effect (~1e-6) dwarfs float64 rounding
+
+
+@pytest.mark.parametrize("layer, norm, transform", [
+    ("dense", "layer_norm", "dataset_rescale"),
+    ("dense", "batch_norm", "weight_matrix_rescale"),
+    ("conv", "instance_norm", "case_rescale"),
+    ("conv", "rms_norm", "dataset_rescale"),
+    ("dense", "weight_norm", "weight_vector_rescale"),
+])
+def test_eps_dominating_the_variance_breaks_invariance(layer, norm, transform):
+    # factors of 1e-4 shrink the variance to ~1e-8, far below eps = 1e-3
+    r = run_check(config(layer, norm, transform, norm_kw={"eps": 1e-3}, transform_kw={"scale": (1e-4, 2e-4)}))
+    assert r.verdict == N, evidence(r)
+    assert r.bound == "eps (capped)"
+
+
+# ---------------------------------------------------------------- degenerate and non-finite
+
+@pytest.mark.parametrize("transform", ["weight_matrix_rescale", "dataset_recenter", "case_rescale"])
+@pytest.mark.parametrize("norm, layer_kw, norm_kw", [
+    pytest.param("batch_norm", {"cases": 1}, {}, id="batch_norm-one-case"),
+    pytest.param("group_norm", {"units": 16}, {"groups": 16}, id="group_norm-groups-equal-units"),
+])
+def test_zero_variance_is_undefined(norm, layer_kw, norm_kw, transform):
+    r = run_check(config("dense", norm, transform, layer_kw=layer_kw, norm_kw=norm_kw))
+    assert r.verdict == U
+    assert "zero variance" in r.why
+    assert r.deviation is None and r.tolerance is None
+
+
+def test_one_case_is_fine_for_conv_batch_norm():
+    """A conv channel still has S'^2 positions to take statistics over."""
+    r = run_check(config("conv", "batch_norm", "dataset_rescale", layer_kw={"cases": 1}))
+    assert r.verdict == I, evidence(r)
+
+
+def test_overflow_is_undefined():
+    r = run_check(config("dense", "layer_norm", "dataset_rescale", dtype="float16",
+                         transform_kw={"scale": (1e6, 1e6)}))  # X' beyond float16's 65504
+    assert r.verdict == U
+    assert "NaN" in r.why or "inf" in r.why
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf], ids=["nan", "inf", "-inf"])
+def test_non_finite_output_is_undefined(monkeypatch, bad):
+    honest = reference.normalize
+
+    def poisoned(*args, **kwargs):
+        y = honest(*args, **kwargs).clone()
+        y[0, 0, 0] = bad
+        return y
+
+    monkeypatch.setattr(reference, "normalize", poisoned)
+    r = run_check(config("dense", "layer_norm", "dataset_rescale"))
+    assert r.verdict == U, evidence(r)
+    assert "NaN" in r.why or "non-finite" in r.why
+
+
+# ---------------------------------------------------------------- settings that change verdicts
+
+def test_tolerance_override_is_used_and_reported():
+    c = config("dense", "layer_norm", "dataset_rescale", dtype="float32")
+    natural = run_check(c)
+    assert natural.verdict == I and natural.deviation > 0
+    tight = run_check(c.with_(tolerance=natural.deviation / 10))
+    assert (tight.verdict, tight.bound, tight.tolerance) == (N, "override", natural.deviation / 10)
+    loose = run_check(config("dense", "layer_norm", "dataset_recenter", tolerance=10.0))
+    assert (loose.verdict, loose.bound, loose.tolerance) == (I, "override", 10.0)
+
+
+def test_batch_norm_eval_mode_loses_its_invariances():
+    train = run_check(config("dense", "batch_norm", "dataset_rescale"))
+    evald = run_check(config("dense", "batch_norm", "dataset_rescale", norm_kw={"mode": "eval"}))
+    assert (train.verdict, evald.verdict) == (I, N), evidence(evald)
+
+
+@pytest.mark.parametrize("norm", ["batch_norm", "instance_norm"])
+def test_zero_padding_breaks_conv_dataset_recenter(norm):
+    unpadded = run_check(config("conv", norm, "dataset_recenter"))
+    padded = run_check(config("conv", norm, "dataset_recenter", layer_kw={"padding": 1}))
+    assert (unpadded.verdict, padded.verdict) == (I, N), evidence(padded)
+
+
+def test_negative_factors_flip_the_output():
+    r = run_check(config("dense", "layer_norm", "dataset_rescale", transform_kw={"negative": True}))
+    assert r.verdict == N, evidence(r)

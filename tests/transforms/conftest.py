@@ -1,0 +1,42 @@
+"""Shared draws for the transform tests: float64 X, W of a dense and a conv layer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from invcheck import layers
+from invcheck.settings import LayerConfig
+
+LAYERS = {
+    "dense": LayerConfig(kind="dense", cases=10, inputs=12, units=9),
+    "conv": LayerConfig(kind="conv", cases=5, in_channels=3, out_channels=4, kernel=3, size=6),
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny tensors gain nothing from threads, and on a busy 2-core machine OpenMP's spinning
+    threads slow these checks down by 10-40x; restore the setting afterwards."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(saved)
+
+
+def draw_xw(kind: str, trials: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    layer = LAYERS[kind]
+    gen = torch.Generator().manual_seed(seed)
+    return layers.sample_inputs(layer, trials, gen), layers.sample_weights(layer, trials, gen)
+
+
+@pytest.fixture
+def draw():
+    """draw(kind, trials=4, seed=0) -> (X, W), float64."""
+    return draw_xw
+
+
+@pytest.fixture
+def gen():
+    """gen(seed=123) -> a fresh seeded generator for the transform's own randomness."""
+    return lambda seed=123: torch.Generator().manual_seed(seed)

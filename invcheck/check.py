@@ -7,7 +7,7 @@ reproducible across devices and dtypes; only the two forward passes run in the c
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ from invcheck.errors import InvcheckError
 from invcheck.impls import Draw, Forward, build_forward
 from invcheck.norms import NORMS, Norm, get_norm
 from invcheck.runtime import DTYPES, device_name, numerics, resolve_device
-from invcheck.settings import CheckConfig
+from invcheck.settings import CheckConfig, NormConfig
 from invcheck.transforms import get_transform
 
 Tensor = torch.Tensor
@@ -62,7 +62,7 @@ def measure(check: CheckConfig) -> Measurement:
     _refuse_impossible(check)
     m = Measurement(check, fan_in=check.layer.fan_in)
     stats = _statistics_norms(check)
-    reason = next((r for n in stats if (r := n.undefined_reason(check.layer, check.norm))), None)
+    reason = get_norm(check.norm.id).undefined_reason(check.layer, check.norm) if check.norm.id in NORMS else None
     if reason:
         m.undefined = reason
         return m
@@ -90,12 +90,17 @@ def _refuse_impossible(check: CheckConfig) -> None:
                             f"{check.layer.channels} channels")
 
 
-def _statistics_norms(check: CheckConfig) -> list[Norm]:
-    """Norms whose statistics describe the layer: its own, or (user code) every candidate."""
+def _statistics_norms(check: CheckConfig) -> list[tuple[Norm, NormConfig]]:
+    """Statistics that describe the layer, for the tolerance: its own norm's, or, for user code
+    that names no built-in norm (`id:`), every centered candidate (GroupNorm with each group
+    count that divides the channels included), so that the bound holds whichever it uses."""
     if check.norm.id in NORMS:
-        return [get_norm(check.norm.id)]
-    return [n for n in NORMS.values()
-            if n.centered and n.undefined_reason(check.layer, check.norm) is None and n.id != "group_norm"]
+        return [(get_norm(check.norm.id), check.norm)]
+    c = check.layer.channels
+    groups = [replace(check.norm, groups=g) for g in range(2, c) if c % g == 0]
+    candidates = [(n, check.norm) for n in NORMS.values() if n.centered and n.id != "group_norm"]
+    candidates += [(get_norm("group_norm"), cfg) for cfg in groups]
+    return [(n, cfg) for n, cfg in candidates if n.undefined_reason(check.layer, cfg) is None]
 
 
 def _deviation(m: Measurement, y0: Tensor, y1: Tensor, scale: Tensor) -> None:
@@ -112,13 +117,13 @@ def _deviation(m: Measurement, y0: Tensor, y1: Tensor, scale: Tensor) -> None:
     m.where = {"trial": trial, "case": int(idx[0]), "unit": int(idx[1])}
 
 
-def _bounds(m: Measurement, d: Draw, fwd: Forward, stats: list[Norm], scale: Tensor) -> None:
+def _bounds(m: Measurement, d: Draw, fwd: Forward, stats: list[tuple[Norm, NormConfig]], scale: Tensor) -> None:
     """Amplifications and eps effect per trial (max over candidate statistics), or why degenerate."""
     zero = torch.zeros(m.check.trials, dtype=torch.float64)
     kappa, kappa_acc, eps = zero, zero, zero
     summed = [_summed(m.check, x, w) for x, w in ((d.x, d.w), (d.x2, d.w2))]
-    for norm in stats:
-        sides = [_side(m.check, norm, s, w, fwd) for s, w in zip(summed, (d.w, d.w2))]
+    for norm, cfg in stats:
+        sides = [_side(m.check, norm, cfg, s, w, fwd) for s, w in zip(summed, (d.w, d.w2))]
         if any(s is None for s in sides):
             if len(stats) == 1:
                 m.undefined = f"zero variance: {norm.id}'s spread vanishes for some unit or case (degenerate)"
@@ -142,22 +147,22 @@ def _summed(check: CheckConfig, x: Tensor, w: Tensor) -> tuple[Tensor, Tensor, T
     return a, p, q.sqrt()
 
 
-def _side(check: CheckConfig, norm: Norm, summed: tuple[Tensor, Tensor, Tensor], w: Tensor,
-          fwd: Forward) -> tuple[Tensor, Tensor, Tensor, int] | None:
+def _side(check: CheckConfig, norm: Norm, cfg: NormConfig, summed: tuple[Tensor, Tensor, Tensor],
+          w: Tensor, fwd: Forward) -> tuple[Tensor, Tensor, Tensor, int] | None:
     """One side in float64, in output units per trial: how much rounding a stored value and an
     accumulation can move the output, and what eps moves it by; None if the spread vanishes."""
     a, p, q = summed
-    mu, var = norm.statistics(a, w, check.norm, fwd.state)
+    mu, var = norm.statistics(a, w, cfg, fwd.state)
     var = var.expand_as(a)
-    p_group = norm.group_amax(p, check.norm)
+    p_group = norm.group_amax(p, cfg)
     if bool((var.sqrt() <= 1e-8 * p_group).any()):
         return None
     g = fwd.gain.abs().reshape(layers.unit_shape(check.layer, check.trials))
     sigma = (var + fwd.eps).sqrt()
-    m = norm.group_size(a, check.norm)
+    m = norm.group_size(a, cfg)
     r = a.abs() + q  # a as stored, and the rounding of its inputs
     # A centered norm's mean carries its set's largest error into every entry.
-    store = g * (r + norm.group_amax(r, check.norm) if norm.centered else r) / sigma
+    store = g * (r + norm.group_amax(r, cfg) if norm.centered else r) / sigma
     acc = g * (check.layer.fan_in**0.5 * p + m**0.5 * p_group) / sigma
     eps_effect = g * (a - mu).abs() * (1 / var.sqrt() - 1 / sigma)  # exact: |y(eps) - y(0)|
     return (*(t.flatten(1).amax(1) for t in (store, acc, eps_effect)), m)

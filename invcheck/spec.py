@@ -452,10 +452,9 @@ def _check_norm(r: Report, m: YMap, norm: NormConfig, layer: LayerConfig) -> Non
         if norm.impl == "torch":
             hint = "impl picks how a built-in norm is computed; remove it"
             r.add(f"impl 'torch' cannot run module {norm.module!r}", m.line_of("impl"), "torch", hint)
-        for key in ("eps", "groups") if norm.module is not None else ():
-            if key in m:  # user code keeps its own settings: pass them in kwargs
-                r.add(f"{key} does not apply to a 'module:' norm", m.key_line(key), m[key],
-                      f"pass it to the constructor in kwargs: {{{key}: ...}}")
+        if "eps" in m:  # user code keeps its own eps (read from the module for the tolerance)
+            r.add("eps does not apply to a 'module:' norm", m.key_line("eps"), m["eps"],
+                  "pass it to the constructor in kwargs: {eps: ...}")
         return
     for key in ("kwargs", "role", "weight"):
         if key in m:

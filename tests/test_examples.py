@@ -54,7 +54,7 @@ def test_custom_norm_folder_passes_under_pytest() -> None:
         cwd=CUSTOM, capture_output=True, text=True, timeout=300,
     )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert "22 passed" in run.stdout  # 10 API tests + 12 spec cells
+    assert "23 passed" in run.stdout  # 11 API tests + 12 spec cells
 
 
 def test_github_workflow_runs_specs_and_publishes_junit() -> None:

@@ -2,8 +2,9 @@
 
 Every failure is a UserCodeError that names the check's file:line and the module string, and,
 where the user's code raised, the line of their file that did: never a traceback.
-The current working directory is put on sys.path (at the end, when missing) so that a
-`mypkg/norms.py` next to the spec imports without installing anything.
+The current working directory and the spec's folder are put on sys.path (at the end, when
+missing) so that a `mypkg/norms.py` next to the spec imports without installing anything, from
+the CLI as under pytest.
 """
 
 from __future__ import annotations
@@ -60,11 +61,12 @@ def _shown(filename: str) -> str:
         return filename
 
 
-def cwd_importable() -> None:
-    """Make the working directory importable, as `python -m` would (appended: never shadows)."""
-    cwd = os.getcwd()
-    if all(os.path.abspath(p or os.curdir) != cwd for p in sys.path):
-        sys.path.append(cwd)
+def make_importable(check: CheckConfig) -> None:
+    """Make the working directory and the spec's folder importable (appended: never shadows)."""
+    folders = [os.getcwd()] + ([os.path.dirname(os.path.abspath(check.file))] if check.file else [])
+    for folder in folders:
+        if all(os.path.abspath(p or os.curdir) != folder for p in sys.path):
+            sys.path.append(folder)
 
 
 def load(check: CheckConfig) -> Any:
@@ -73,7 +75,7 @@ def load(check: CheckConfig) -> Any:
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise user_error(check, "is not an import path (write it as 'package.module:Name')")
-    cwd_importable()
+    make_importable(check)
     module = _import(check, module_name)
     obj = module
     for depth, part in enumerate(attr.split(".")):
@@ -95,7 +97,7 @@ def _import(check: CheckConfig, name: str) -> Any:
         raise user_error(check, f"syntax error in {where}: {exc.msg}") from None
     except ModuleNotFoundError as exc:
         if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
-            message = f"no module named {exc.name!r} (looked in the working directory {os.getcwd()} and sys.path)"
+            message = f"no module named {exc.name!r} (looked in the working directory {os.getcwd()}, the spec's folder and sys.path)"
         else:  # the user's module imports something missing
             message = f"importing {name!r} failed: {first_line(exc)}{raised_at(exc)}"
         raise user_error(check, message) from None

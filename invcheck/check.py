@@ -35,7 +35,7 @@ class Measurement:
     fan_in: int = 1  # K: length of the summed input's reduction
     group: int = 1  # M: entries behind one statistic
     undefined: str | None = None  # why no verdict can be given
-    where: dict[str, int] = field(default_factory=dict)  # the largest deviation: trial, case, unit
+    where: list[dict[str, int]] = field(default_factory=list)  # per trial: where it deviates most
     device: str = "cpu"
     seconds: float = 0.0
 
@@ -109,12 +109,10 @@ def _deviation(m: Measurement, y0: Tensor, y1: Tensor, scale: Tensor) -> None:
         m.undefined = f"non-finite output (NaN or inf) in {m.check.dtype}: overflow?"
         return
     diff = (y1 - y0).abs().flatten(1)  # [T, rest]
-    dev = diff.amax(1) / scale.clamp_min(torch.finfo(torch.float64).tiny)
-    m.deviation = dev.tolist()
-    trial = int(dev.argmax())
+    m.deviation = (diff.amax(1) / scale.clamp_min(torch.finfo(torch.float64).tiny)).tolist()
     # numpy's unravel_index: torch's imports sympy (half a second) on first use.
-    idx = np.unravel_index(int(diff[trial].argmax()), tuple(y0.shape[1:]))
-    m.where = {"trial": trial, "case": int(idx[0]), "unit": int(idx[1])}
+    cases, units = np.unravel_index(diff.argmax(1).numpy(), tuple(y0.shape[1:]))[:2]
+    m.where = [{"trial": t, "case": int(n), "unit": int(c)} for t, (n, c) in enumerate(zip(cases, units))]
 
 
 def _bounds(m: Measurement, d: Draw, fwd: Forward, stats: list[tuple[Norm, NormConfig]], scale: Tensor) -> None:

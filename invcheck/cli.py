@@ -150,10 +150,8 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Spec files, or fo
 
 
 def _config_allows_import() -> bool:
-    try:
-        from invcheck.project_config import allow_import_from_config
-    except ImportError:
-        return False
+    from invcheck.project_config import allow_import_from_config
+
     return allow_import_from_config(Path.cwd())
 
 

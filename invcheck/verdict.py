@@ -64,4 +64,4 @@ def judge(m: Measurement) -> Result:
     else:
         verdict = "inconclusive"
     return Result(check, verdict, m.deviation[worst], t.value, t.bound, t.why, worst,
-                  m.where if m.where.get("trial") == worst else {"trial": worst}, m.device, m.seconds)
+                  m.where[worst], m.device, m.seconds)

@@ -13,16 +13,6 @@ DENSE = LayerConfig(kind="dense", cases=5, inputs=7, units=6)
 CONV = LayerConfig(kind="conv", cases=3, in_channels=2, out_channels=5, kernel=3, size=6)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from threads, and on a busy 2-core machine OpenMP's spinning
-    threads slow these checks down by 10-40x; restore the setting afterwards."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
-
 def gen(seed: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 

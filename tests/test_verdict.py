@@ -17,7 +17,8 @@ def measurement(deviation, *, kappa=None, kappa_acc=None, eps_effect=None, dtype
     check = CheckConfig(dtype=dtype, tolerance=tolerance, tf32=tf32, expect=expect, trials=n)
     return Measurement(check, deviation=list(deviation), kappa=kappa or [10.0] * n,
                        kappa_acc=kappa_acc or [100.0] * n, eps_effect=eps_effect or [0.0] * n,
-                       where=where or {}, device="cpu", seconds=0.25)
+                       where=where or [{"trial": t, "case": 0, "unit": 0} for t in range(n)],
+                       device="cpu", seconds=0.25)
 
 
 def tol_of(kappa=10.0, kappa_acc=100.0, eps=0.0, dtype="float64", tf32=False) -> float:
@@ -138,15 +139,17 @@ def test_undefined_wins_even_with_numbers():
 
 # ---------------------------------------------------------------- where, Result
 
-def test_where_kept_for_the_decisive_trial():
-    r = judge(measurement([0.1, 0.9], tolerance=1.0, where={"trial": 1, "case": 3, "unit": 4}))
+def test_where_is_the_decisive_trials():
+    where = [{"trial": 0, "case": 1, "unit": 2}, {"trial": 1, "case": 3, "unit": 4}]
+    r = judge(measurement([0.1, 0.9], tolerance=1.0, where=where))
     assert r.where == {"trial": 1, "case": 3, "unit": 4}
 
 
-def test_where_replaced_when_it_points_at_another_trial():
-    # `where` is the largest deviation (trial 0) but the decisive ratio is trial 1's
-    m = measurement([1e-4, 1e-12], eps_effect=[1e-3, 0.0], where={"trial": 0, "case": 1, "unit": 2})
-    assert judge(m).where == {"trial": 1}
+def test_where_follows_the_ratio_not_the_largest_deviation():
+    # trial 0 deviates most, but trial 1's deviation is the larger share of its tolerance
+    where = [{"trial": 0, "case": 1, "unit": 2}, {"trial": 1, "case": 3, "unit": 4}]
+    m = measurement([1e-4, 1e-12], eps_effect=[1e-3, 0.0], where=where)
+    assert judge(m).where == {"trial": 1, "case": 3, "unit": 4}
 
 
 RESULT_KEYS = {
@@ -160,7 +163,7 @@ def test_to_dict():
                         layer=LayerConfig(kind="conv"), dtype="float32", expect="invariant",
                         file="specs/x.yaml", line=7)
     m = Measurement(check, deviation=[1e-8], kappa=[10.0], kappa_acc=[10.0], eps_effect=[0.0],
-                    where={"trial": 0, "case": 1, "unit": 2}, seconds=0.123456)
+                    where=[{"trial": 0, "case": 1, "unit": 2}], seconds=0.123456)
     d = judge(m).to_dict()
     assert set(d) == RESULT_KEYS
     assert d["name"] == "conv/rms_norm/case_rescale"

@@ -14,16 +14,6 @@ LAYERS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors gain nothing from threads, and on a busy 2-core machine OpenMP's spinning
-    threads slow these checks down by 10-40x; restore the setting afterwards."""
-    saved = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(saved)
-
-
 def draw_xw(kind: str, trials: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     layer = LAYERS[kind]
     gen = torch.Generator().manual_seed(seed)

@@ -34,9 +34,9 @@ ROUNDOFF: dict[str, tuple[float, float]] = {
 }
 # because TF32 rounds float32 matmul/conv inputs to 10 mantissa bits.
 TF32_ROUNDOFF = 2.0**-11
-# because the bounds are first-order estimates, not worst cases: calibrated so that no exactly
-# invariant cell of either table reaches half its tolerance, in any dtype, over many seeds
-# (benchmarks/calibrate.py prints the ratios).
+# because the rounding bound is a first-order estimate, not a worst case: calibrated so that no
+# exactly invariant cell of either table reaches half of it, in any dtype, over many seeds, while
+# every violation stays above MARGIN (benchmarks/calibrate.py prints the ratios).
 SAFETY = 2.0
 # because an eps effect above 1% of the output scale is a broken invariance, not a rounding detail.
 EPS_CAP = 1e-2

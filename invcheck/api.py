@@ -69,16 +69,19 @@ def check(
     seed: int = 0,
     eps: float = 0.0,
     tolerance: float | None = None,
-    module: str | None = None,
+    module: str | type | Callable[..., Any] | None = None,
     impl: str = "reference",
     **options: Any,
 ) -> CheckConfig:
     """A validated CheckConfig from plain arguments.
 
-    `norm` defaults to "layer_norm", or to the label "custom" when `module` names user code
-    (a registry id given with `module` says which statistics the layer computes, for the tolerance).
+    `norm` defaults to "layer_norm", or to the label "custom" when `module` names user code (an
+    import path, or a module-level class or factory); a registry id given with `module` says
+    which statistics the layer computes, for a tight tolerance:
+    `check("layer_norm", "dataset_rescale", module=MyLayerNorm)`.
     Raises TypeError for an unknown option and SpecError for a bad value.
     """
+    module = None if module is None else import_path(module)
     changes = dict(norm=norm, transform=transform, layer=layer, dtype=dtype, device=device, trials=trials,
                    seed=seed, eps=eps, tolerance=tolerance, module=module, impl=impl, **options)
     return _validated(_apply(CheckConfig(), changes))

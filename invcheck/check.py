@@ -7,7 +7,7 @@ reproducible across devices and dtypes; only the two forward passes run in the c
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -34,6 +34,8 @@ class Measurement:
     eps_effect: list[float] = field(default_factory=list)  # eps's share of the output, both sides
     fan_in: int = 1  # K: length of the summed input's reduction
     group: int = 1  # M: entries behind one statistic
+    eps: float = 0.0  # the eps the layer really adds (user code: read from the module)
+    tf32: bool = False  # TF32 really allowed: asked for, and on CUDA (elsewhere it means nothing)
     undefined: str | None = None  # why no verdict can be given
     where: list[dict[str, int]] = field(default_factory=list)  # per trial: where it deviates most
     device: str = "cpu"
@@ -68,10 +70,12 @@ def measure(check: CheckConfig) -> Measurement:
         return m
     device = resolve_device(check.device)
     m.device = device_name(device)
+    m.tf32 = check.tf32 and device.type == "cuda"
     d = draw(check)
     dtype = DTYPES[check.dtype]
     with numerics(device, check.tf32), torch.no_grad():
         fwd = build_forward(check, d, dtype, device)
+        m.eps = fwd.eps
         y0 = fwd(d.x.to(device, dtype), d.w.to(device, dtype)).double().cpu()
         y1 = fwd(d.x2.to(device, dtype), d.w2.to(device, dtype)).double().cpu()
     scale = torch.maximum(y0.abs().flatten(1).amax(1), y1.abs().flatten(1).amax(1))  # [T]
@@ -92,15 +96,15 @@ def _refuse_impossible(check: CheckConfig) -> None:
 
 def _statistics_norms(check: CheckConfig) -> list[tuple[Norm, NormConfig]]:
     """Statistics that describe the layer, for the tolerance: its own norm's, or, for user code
-    that names no built-in norm (`id:`), every centered candidate (GroupNorm with each group
-    count that divides the channels included), so that the bound holds whichever it uses."""
+    that names no built-in norm (`id:`), each common centred statistic (batch, layer, instance,
+    and group with the spec's `groups`), so that the bound holds whichever of them it uses."""
     if check.norm.id in NORMS:
         return [(get_norm(check.norm.id), check.norm)]
-    c = check.layer.channels
-    groups = [replace(check.norm, groups=g) for g in range(2, c) if c % g == 0]
-    candidates = [(n, check.norm) for n in NORMS.values() if n.centered and n.id != "group_norm"]
-    candidates += [(get_norm("group_norm"), cfg) for cfg in groups]
-    return [(n, cfg) for n, cfg in candidates if n.undefined_reason(check.layer, cfg) is None]
+    ids = ["batch_norm", "layer_norm", "instance_norm"]
+    if check.layer.channels % check.norm.groups == 0:
+        ids.append("group_norm")
+    norms = [get_norm(i) for i in ids]
+    return [(n, check.norm) for n in norms if n.undefined_reason(check.layer, check.norm) is None]
 
 
 def _deviation(m: Measurement, y0: Tensor, y1: Tensor, scale: Tensor) -> None:
@@ -153,7 +157,9 @@ def _side(check: CheckConfig, norm: Norm, cfg: NormConfig, summed: tuple[Tensor,
     mu, var = norm.statistics(a, w, cfg, fwd.state)
     var = var.expand_as(a)
     p_group = norm.group_amax(p, cfg)
-    if bool((var.sqrt() <= 1e-8 * p_group).any()):
+    # A spread computed from these very entries that vanishes next to their size: degenerate. (Not
+    # so for a spread from the weights or from running statistics: those can be small legitimately.)
+    if norm.from_data and fwd.state is None and bool((var.sqrt() <= 1e-8 * p_group).any()):
         return None
     g = fwd.gain.abs().reshape(layers.unit_shape(check.layer, check.trials))
     sigma = (var + fwd.eps).sqrt()

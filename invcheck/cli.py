@@ -6,6 +6,7 @@ torch is imported only by commands that compute, so `--help`, `--version` and `v
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from enum import Enum
@@ -74,6 +75,8 @@ def write_output(text: str, path: Optional[Path]) -> None:
     if path is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         return
+    if not path.name or path.is_dir():
+        raise InvcheckError(f"cannot write {path}: it is a directory")
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +91,7 @@ def write_output(text: str, path: Optional[Path]) -> None:
 def table(
     layer: Annotated[LayerChoice, typer.Option(help="dense (the paper's setting), conv, or all.")] = LayerChoice.all,
     trials: Annotated[int, typer.Option(min=1, help="Independent random trials per cell.")] = 8,
-    seed: Annotated[int, typer.Option(help="Seed of every random draw.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**63 - 1, help="Seed of every random draw.")] = 0,
     dtype: Annotated[Dtype, typer.Option(help="dtype the norms run in.")] = Dtype.float64,
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
     format: Annotated[TableFormat, typer.Option("--format", "-f", help="Output format.")] = TableFormat.rich,
@@ -103,6 +106,10 @@ def table(
     from invcheck import table as tables
 
     layers = ["dense", "conv"] if layer is LayerChoice.all else [layer.value]
+    if check and "dense" not in layers:
+        raise InvcheckError("--check compares the dense table with the papers: use --layer dense or all")
+    if not math.isfinite(eps):
+        raise InvcheckError(f"--eps must be a finite number, got {eps}")
     report = tables.build(layers, trials=trials, seed=seed, dtype=dtype.value, device=device,
                           impl=impl.value, eps=eps, tf32=tf32)
     write_output(render.table(report, format.value, color=output is None and sys.stdout.isatty()), output)
@@ -126,7 +133,7 @@ def run(
     from invcheck.runner import run_report
 
     checks = spec.load_specs(paths)
-    report = run_report(checks, allow_import or _config_allows_import())
+    report = run_report(checks, allow_import or _config_allows_import(paths))
     write_output(render.run(report, format.value, color=output is None and sys.stdout.isatty()), output)
     if junit_xml is not None:
         from invcheck.render import junit
@@ -149,17 +156,16 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Spec files, or fo
     typer.echo(f"{len(spec.load_specs(paths))} checks in {len(spec.discover(paths))} files: valid")
 
 
-def _config_allows_import() -> bool:
+def _config_allows_import(paths: list[Path]) -> bool:
+    """`allow-import = true` in the pyproject.toml of the working directory, or of every spec
+    path's project (found walking up from it, as the pytest plugin does)."""
     from invcheck.project_config import allow_import_from_config
 
-    return allow_import_from_config(Path.cwd())
+    return allow_import_from_config(Path.cwd()) or all(allow_import_from_config(p.resolve()) for p in paths)
 
 
 def main() -> None:
     """Entry point: InvcheckError -> one line and exit 2; a bug -> one line and exit 3."""
-    # The tool's tensors are tiny: one intra-op thread is as fast on a quiet machine and avoids
-    # oversubscription stalls on a busy one. Set before torch is imported.
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
     try:
         code = app(standalone_mode=False)  # returns the exit code of typer.Exit
     except UsageError as err:  # usage errors: bad option values, missing arguments

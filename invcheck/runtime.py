@@ -18,18 +18,21 @@ DTYPES: dict[str, torch.dtype] = {
 
 
 def resolve_device(name: str) -> torch.device:
-    """`cpu`, `cuda` (an error where there is none) or `auto` (cuda when present)."""
+    """`cpu`, `cuda` or `cuda:N` (an error where there is none), or `auto` (cuda when present)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise DeviceError(
-            f"device '{name}' requested, but this PyTorch ({torch.__version__}) sees no CUDA device "
-            "(use --device cpu or --device auto)"
-        )
     try:
-        return torch.device(name)
-    except RuntimeError as err:
-        raise DeviceError(f"unknown device '{name}': {err}") from None
+        device = torch.device(name)
+    except RuntimeError:
+        device = None
+    if device is None or device.type not in ("cpu", "cuda") or (device.type == "cpu" and device.index):
+        raise DeviceError(f"unknown device '{name}' (use cpu, cuda, cuda:N or auto)")
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DeviceError(f"device '{name}' requested, but this PyTorch ({torch.__version__}) sees no CUDA "
+                          "device (use --device cpu or --device auto)")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise DeviceError(f"device '{name}' requested, but only {torch.cuda.device_count()} CUDA device(s) exist")
+    return device
 
 
 def device_name(device: torch.device) -> str:
@@ -41,13 +44,20 @@ def device_name(device: torch.device) -> str:
 
 @contextlib.contextmanager
 def numerics(device: torch.device, tf32: bool) -> Iterator[None]:
-    """IEEE arithmetic for checks on CUDA: TF32 and reduced-precision reductions off unless asked.
+    """The numerics a check runs under. CUDA: TF32 and reduced-precision reductions off unless asked.
 
     TF32 rounds float32 matmul inputs to 10 mantissa bits, and fp16/bf16 GEMMs may reduce in half
     precision; both would blur a float32 or half-precision verdict. Settings are restored after.
     """
     if device.type != "cuda":
-        yield
+        # A check's tensors are tiny: one intra-op thread is as fast, and on a busy machine it
+        # avoids oversubscription stalls of 10-40x (seen on 2 cores). Restored after.
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(threads)
         return
     mm = torch.backends.cuda.matmul
     saved = (mm.allow_tf32, torch.backends.cudnn.allow_tf32,

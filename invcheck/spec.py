@@ -95,7 +95,7 @@ _TRANSFORM_FIELDS = {
     "id": choice(names.TRANSFORMS, "transform"),
     "scale": scale,
     "negative": flag,
-    "shift": number(0),
+    "shift": number(0, strict=True),  # 0 would make re-centering the identity: invariant by construction
 }
 _LAYER_KEYS = {
     "dense": ("kind", "cases", "inputs", "units"),
@@ -452,6 +452,9 @@ def _check_norm(r: Report, m: YMap, norm: NormConfig, layer: LayerConfig) -> Non
         if norm.impl == "torch":
             hint = "impl picks how a built-in norm is computed; remove it"
             r.add(f"impl 'torch' cannot run module {norm.module!r}", m.line_of("impl"), "torch", hint)
+        if "weight" in m and norm.role != "layer":
+            r.add("weight applies only to role 'layer' (a layer that owns W)", m.key_line("weight"), m["weight"],
+                  "add role: layer or remove it")
         if "eps" in m:  # user code keeps its own eps (read from the module for the tolerance)
             r.add("eps does not apply to a 'module:' norm", m.key_line("eps"), m["eps"],
                   "pass it to the constructor in kwargs: {eps: ...}")

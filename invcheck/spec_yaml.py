@@ -266,9 +266,9 @@ def scale(value: Any, key: str) -> tuple[float, float]:
     """A range [low, high] of positive scale factors."""
     if isinstance(value, list) and len(value) == 2:
         low, high = (to_float(item) for item in value)
-        if low is not None and high is not None and 0 < low <= high:
+        if low is not None and high is not None and 0 < low <= high and (low, high) != (1.0, 1.0):
             return (low, high)
-    raise Bad(f"{key} must be [low, high] with 0 < low <= high, got {show(value)}")
+    raise Bad(f"{key} must be [low, high] with 0 < low <= high, not [1, 1] (the identity), got {show(value)}")
 
 
 # Validating mappings -------------------------------------------------------------------------

@@ -94,17 +94,21 @@ def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "fl
     for layer in layers:
         for norm in NORMS:
             for transform in TRANSFORMS:
-                check = CheckConfig(norm=NormConfig(id=norm, eps=eps, impl=impl),
+                # PyTorch's weight_norm has no eps: its cells run at 0 under --impl torch, both sides.
+                cell_eps = 0.0 if impl == "torch" and norm == "weight_norm" else eps
+                check = CheckConfig(norm=NormConfig(id=norm, eps=cell_eps, impl=impl),
                                     transform=TransformConfig(id=transform), layer=LayerConfig(kind=layer),
                                     trials=trials, seed=seed, dtype=dtype, device=device, tf32=tf32)
                 result = run_check(check)
-                ref = run_check(check.with_(norm=NormConfig(id=norm, eps=eps))) if impl != "reference" else None
+                ref = run_check(check.with_(norm=NormConfig(id=norm, eps=cell_eps))) if impl != "reference" else None
                 survey = paper.claim(layer, norm, transform)
                 cells.append(Cell(layer, norm, transform, result, paper.paper_claim(norm, transform),
                                   survey if survey and survey.source == paper.SURVEY else None, ref))
     meta = {"invcheck_version": __version__, "torch_version": _torch_version(),
             "device": cells[0].result.device if cells else device, "dtype": dtype, "seed": seed,
-            "trials": trials, "impl": impl, "eps": eps, "tf32": tf32}
+            "trials": trials, "impl": impl, "eps": eps, "tf32": tf32,
+            # impl torch with eps 0: each PyTorch layer's own default eps (1e-5; RMSNorm: eps=None)
+            "torch_default_eps": impl == "torch" and eps == 0.0}
     return TableReport(cells, meta)
 
 

@@ -43,6 +43,9 @@ EPS_CAP = 1e-2
 # because "far beyond" must be far: above MARGIN x tolerance is a violation; between 1x and
 # MARGIN x, invcheck says inconclusive rather than guess.
 MARGIN = 5.0
+# because a tolerance above 10% of the output scale cannot tell rounding from a real violation
+# (violations move outputs by 30-100% at the default transforms): no verdict of invariant then.
+MAX_TOLERANCE = 0.1
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,13 @@ def rounding_unit(dtype: str, tf32: bool = False) -> tuple[float, float]:
     if tf32 and dtype == "float32":
         u = TF32_ROUNDOFF
     return u, u_acc
+
+
+def violation_floor(dtype: str, tf32: bool = False) -> float:
+    """sqrt(u): a deviation below it is never called a violation. Because a layer's own conditioning
+    (say, dividing by a mean near zero) can amplify rounding far beyond the model above, but a
+    violation's size is set by the transform, not by the dtype."""
+    return rounding_unit(dtype, tf32)[0] ** 0.5
 
 
 def rounding_bound(kappa: float, kappa_acc: float, dtype: str, tf32: bool = False) -> float:

@@ -374,3 +374,15 @@ def test_zero_padding_breaks_conv_dataset_recenter(norm):
 def test_negative_factors_flip_the_output():
     r = run_check(config("dense", "layer_norm", "dataset_rescale", transform_kw={"negative": True}))
     assert r.verdict == N, evidence(r)
+
+
+def test_tf32_means_nothing_off_cuda():
+    cpu = run_check(config("dense", "layer_norm", "dataset_rescale", dtype="float32", tf32=True))
+    ieee = run_check(config("dense", "layer_norm", "dataset_rescale", dtype="float32"))
+    assert cpu.tolerance == ieee.tolerance and cpu.tf32 is False and "tf32" not in cpu.why
+
+
+@pytest.mark.parametrize("norm_kw, norm", [({}, "weight_norm"), ({"mode": "eval"}, "batch_norm")])
+def test_huge_scales_are_not_mistaken_for_zero_variance(norm_kw, norm):
+    r = run_check(config("dense", norm, "dataset_rescale", norm_kw=norm_kw, transform_kw={"scale": (1e8, 1e9)}))
+    assert r.verdict == N

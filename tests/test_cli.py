@@ -122,3 +122,38 @@ def test_unknown_format_is_rejected_with_exit_2() -> None:
     proc = invcheck("table", "--format", "html")
     assert proc.returncode == 2
     assert "html" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("args, text", [
+    (("table", "--layer", "conv", "--check"), "--check compares the dense table"),
+    (("table", "--layer", "dense", "--output", "."), "is a directory"),
+    (("table", "--layer", "dense", "--device", "mps"), "unknown device 'mps'"),
+    (("table", "--layer", "dense", "--eps", "inf"), "--eps must be a finite number"),
+    (("table", "--layer", "dense", "--seed", "-1"), "--seed"),
+])
+def test_bad_table_options_are_one_line_and_exit_2(args: tuple[str, ...], text: str) -> None:
+    proc = invcheck(*args)
+    assert proc.returncode == 2, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and text in proc.stderr
+
+
+def test_user_code_calling_sys_exit_does_not_end_the_run(tmp_path: Path) -> None:
+    (tmp_path / "quitter.py").write_text("import sys\nsys.exit(0)\n")
+    spec = tmp_path / "quit.yaml"
+    spec.write_text('norm: {module: "quitter:Norm"}\ntransform: dataset_rescale\nexpect: invariant\n')
+    proc = invcheck("run", str(spec), "--allow-import")
+    assert proc.returncode == 2 and "SystemExit" in proc.stderr and "quit.yaml:1" in proc.stderr
+
+
+def test_pyproject_beside_the_specs_allows_imports(tmp_path: Path) -> None:
+    project = tmp_path / "proj"
+    (project / "specs").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[tool.invcheck]\nallow-import = true\n")
+    (project / "mynorm.py").write_text(
+        "import torch\nclass LN(torch.nn.Module):\n"
+        "    def forward(self, a):\n"
+        "        return (a - a.mean(1, keepdim=True)) / a.std(1, unbiased=False, keepdim=True)\n")
+    (project / "specs" / "ln.yaml").write_text(
+        'norm: {module: "mynorm:LN", id: layer_norm}\ntransform: case_rescale\nexpect: invariant\n')
+    proc = invcheck("run", str(project / "specs"), cwd=tmp_path)  # from outside the project
+    assert proc.returncode == 0, proc.stdout + proc.stderr

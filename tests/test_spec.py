@@ -108,7 +108,7 @@ def test_checks_list_with_every_key(tmp_path: Path) -> None:
 def test_numeric_text_is_accepted_where_floats_are_expected(tmp_path: Path) -> None:
     (check,) = load(tmp_path, """\
         norm: {id: layer_norm, eps: 1e-5, momentum: 1}
-        transform: {id: dataset_rescale, scale: [1e-1, 1e1], shift: 0}
+        transform: {id: dataset_rescale, scale: [1e-1, 1e1], shift: 2}
         tolerance: 1e-3
     """)
     assert check.norm.eps == 1e-5 and check.tolerance == 1e-3 and check.transform.scale == (0.1, 10.0)
@@ -379,7 +379,7 @@ def test_name_belongs_to_a_check_not_to_defaults(tmp_path: Path) -> None:
     ("transform: {id: case_rescale, scale: [0, 1]}", ("scale must be [low, high] with 0 < low <= high", "[0, 1]")),
     ("transform: {id: case_rescale, scale: [2, 1]}", ("0 < low <= high", "[2, 1]")),
     ("transform: {id: case_rescale, scale: 2}", ("scale must be [low, high]", "got 2")),
-    ("transform: {id: dataset_recenter, shift: -1}", ("shift must be a number >= 0", "got -1")),
+    ("transform: {id: dataset_recenter, shift: -1}", ("shift must be a number > 0", "got -1")),
     ("transform: {id: case_rescale, negative: 1}", ("negative must be true or false", "got 1")),
     ("layer: {cases: 0}", ("cases must be an integer >= 1", "got 0")),
     ("layer: {units: -4}", ("units must be an integer >= 1", "got -4")),
@@ -560,3 +560,17 @@ def test_loading_specs_does_not_import_torch(tmp_path: Path) -> None:
     root = Path(__file__).resolve().parents[1]
     result = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize("text, message", [
+    ('norm: {module: "m:N", weight: lin.weight}\ntransform: dataset_rescale\n', "weight applies only to role 'layer'"),
+    ("norm: layer_norm\ntransform: {id: dataset_rescale, scale: [1, 1]}\n", "not [1, 1] (the identity)"),
+    ("norm: layer_norm\ntransform: {id: dataset_recenter, shift: 0}\n", "shift must be a number > 0"),
+])
+def test_settings_that_would_test_nothing_are_refused(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    with pytest.raises(SpecError) as err:
+        spec.load_file(path)
+    text = str(err.value)
+    assert message in text and ("spec.yaml:1:" in text or "spec.yaml:2:" in text)

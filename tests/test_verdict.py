@@ -18,7 +18,7 @@ def measurement(deviation, *, kappa=None, kappa_acc=None, eps_effect=None, dtype
     return Measurement(check, deviation=list(deviation), kappa=kappa or [10.0] * n,
                        kappa_acc=kappa_acc or [100.0] * n, eps_effect=eps_effect or [0.0] * n,
                        where=where or [{"trial": t, "case": 0, "unit": 0} for t in range(n)],
-                       device="cpu", seconds=0.25)
+                       device="cpu", seconds=0.25, tf32=tf32)
 
 
 def tol_of(kappa=10.0, kappa_acc=100.0, eps=0.0, dtype="float64", tf32=False) -> float:
@@ -46,19 +46,38 @@ def test_boundaries(deviation, verdict):
 
 @pytest.mark.parametrize("dtype", names.DTYPES)
 def test_boundary_with_computed_tolerance(dtype):
-    t = tol_of(dtype=dtype)
-    assert judge(measurement([t], dtype=dtype)).verdict == "invariant"
-    assert judge(measurement([t * 1.001], dtype=dtype)).verdict == "inconclusive"
-    assert judge(measurement([t * MARGIN * 1.001], dtype=dtype)).verdict == "not_invariant"
-    r = judge(measurement([t], dtype=dtype))
+    # tolerances whose MARGIN x lies above the sqrt(u) floor, and below MAX_TOLERANCE
+    kappa = [{"float64": 1e9, "float32": 1e3}.get(dtype, 10.0)]
+    t = tol_of(kappa=kappa[0], dtype=dtype)
+    assert judge(measurement([t], kappa=kappa, dtype=dtype)).verdict == "invariant"
+    assert judge(measurement([t * 1.001], kappa=kappa, dtype=dtype)).verdict == "inconclusive"
+    assert judge(measurement([t * MARGIN * 1.001], kappa=kappa, dtype=dtype)).verdict == "not_invariant"
+    r = judge(measurement([t], kappa=kappa, dtype=dtype))
     assert r.tolerance == t and r.bound == "rounding"
 
 
 def test_the_same_deviation_is_judged_by_its_dtype():
-    """1e-9 is far beyond float64 rounding and well within float32's."""
-    dev = [1e-9]
+    """1e-6 is far beyond float64 rounding and well within float32's."""
+    dev = [1e-6]
     assert judge(measurement(dev, dtype="float64")).verdict == "not_invariant"
     assert judge(measurement(dev, dtype="float32")).verdict == "invariant"
+
+
+def test_a_deviation_below_sqrt_u_is_never_a_violation():
+    """An ill-conditioned user layer can amplify rounding past the model; sqrt(u) is the floor."""
+    r = judge(measurement([1e-12], dtype="float64"))  # ~40x the float64 tolerance, but tiny
+    assert r.verdict == "inconclusive" and "sqrt(u)" in r.why
+    assert judge(measurement([1e-7], dtype="float64")).verdict == "not_invariant"
+
+
+def test_a_tolerance_too_loose_to_decide_is_not_invariant():
+    r = judge(measurement([0.05, 0.05, 0.05], eps_effect=[0.0] * 3, kappa=[1e3] * 3, dtype="bfloat16"))
+    assert r.tolerance > 0.1 and r.verdict == "inconclusive" and "too loose" in r.why
+
+
+def test_a_capped_eps_bound_never_makes_invariant():
+    r = judge(measurement([0.005], eps_effect=[0.9]))
+    assert r.bound == "eps (capped)" and r.verdict == "inconclusive" and "eps dominates" in r.why
 
 
 # ---------------------------------------------------------------- several trials
@@ -74,14 +93,14 @@ def test_one_far_trial_makes_it_not_invariant():
 
 
 def test_the_decisive_trial_is_the_worst_ratio_not_the_worst_deviation():
-    # trial 0: large deviation, large eps tolerance; trial 1: small deviation against a tiny tolerance
-    m = measurement([1e-4, 1e-12], eps_effect=[1e-3, 0.0])
+    # trial 0: large deviation, large eps tolerance; trial 1: smaller deviation against a tiny tolerance
+    m = measurement([1e-3, 1e-6], eps_effect=[5e-3, 0.0])
     r = judge(m)
     assert r.trial == 1
-    assert r.deviation == 1e-12
+    assert r.deviation == 1e-6
     assert r.tolerance == tol_of(eps=0.0)
     assert r.bound == "rounding"
-    assert r.verdict == "not_invariant"  # 1e-12 >> 2 * 2^-53 * 210
+    assert r.verdict == "not_invariant"  # 1e-6 >> 2 * 2^-53 * 210, and above sqrt(u)
 
 
 def test_bound_reported_is_the_decisive_trials():
@@ -99,18 +118,18 @@ def test_eps_capped_bound_reported():
 
 def test_zero_tolerance():
     assert judge(measurement([0.0], tolerance=0.0)).verdict == "invariant"
-    r = judge(measurement([1e-300], tolerance=0.0))
+    r = judge(measurement([1e-3], tolerance=0.0))
     assert r.verdict == "not_invariant" and r.ratio is None
 
 
 # ---------------------------------------------------------------- override, tf32, undefined
 
 def test_override_is_used_and_reported():
-    computed = judge(measurement([1e-9], dtype="float64"))
-    overridden = judge(measurement([1e-9], dtype="float64", tolerance=1e-8))
+    computed = judge(measurement([1e-7], dtype="float64"))
+    overridden = judge(measurement([1e-7], dtype="float64", tolerance=1e-6))
     assert computed.verdict == "not_invariant"
     assert overridden.verdict == "invariant"
-    assert (overridden.tolerance, overridden.bound) == (1e-8, "override")
+    assert (overridden.tolerance, overridden.bound) == (1e-6, "override")
 
 
 def test_tf32_loosens_float32_only():
@@ -118,7 +137,7 @@ def test_tf32_loosens_float32_only():
     assert judge(measurement(dev, dtype="float32")).verdict == "not_invariant"
     r = judge(measurement(dev, dtype="float32", tf32=True))
     assert r.verdict == "invariant" and "tf32" in r.why
-    dev64 = [20 * tol_of(dtype="float64")]
+    dev64 = [1e-6]
     assert judge(measurement(dev64, dtype="float64", tf32=True)).verdict == "not_invariant"
 
 

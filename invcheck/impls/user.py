@@ -25,7 +25,7 @@ from torch import nn
 
 from invcheck.impls.base import Draw, Forward, Tensor
 from invcheck.impls.torch_layers import summed_input
-from invcheck.impls.user_load import construct, fill, first_line, load, raised_at, user_error
+from invcheck.impls.user_load import USER_FAILURES, construct, fill, first_line, load, raised_at, user_error
 from invcheck.layers import weight_shape
 from invcheck.norms.base import opmath
 from invcheck.settings import CheckConfig
@@ -96,7 +96,7 @@ def call(check: CheckConfig, obj: Any, inp: Tensor, expected: tuple[int, ...]) -
     what = f"a {str(inp.dtype).removeprefix('torch.')} tensor {list(inp.shape)}"
     try:
         y = obj(inp)
-    except Exception as exc:
+    except USER_FAILURES as exc:
         raise user_error(check, f"calling it on {what} raised {first_line(exc)}{raised_at(exc)}") from None
     if not isinstance(y, Tensor):
         hint = " (return the output tensor alone)" if isinstance(y, (tuple, list)) else ""

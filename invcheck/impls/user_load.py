@@ -2,9 +2,9 @@
 
 Every failure is a UserCodeError that names the check's file:line and the module string, and,
 where the user's code raised, the line of their file that did: never a traceback.
-The current working directory and the spec's folder are put on sys.path (at the end, when
-missing) so that a `mypkg/norms.py` next to the spec imports without installing anything, from
-the CLI as under pytest.
+The working directory, the spec's folder and its project's root are put on sys.path (at the
+end, when missing) so that a `mypkg/norms.py` next to the spec or at the project's root imports
+without installing anything, from the CLI as under pytest.
 """
 
 from __future__ import annotations
@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from invcheck.errors import UserCodeError
+from invcheck.project_config import find_pyproject
 from invcheck.settings import CheckConfig, LayerConfig
+
+# What user code may raise that must not escape as a traceback or end the run: sys.exit() and
+# argparse at import raise SystemExit, which would end `invcheck run` with exit 0 and no report.
+USER_FAILURES = (Exception, SystemExit, GeneratorExit)
 
 # Frames in these directories are invcheck's or torch's, not the user's.
 _NOT_USER = tuple(str(Path(m.__file__).resolve().parent) for m in (sys.modules["invcheck"],))
@@ -62,8 +67,13 @@ def _shown(filename: str) -> str:
 
 
 def make_importable(check: CheckConfig) -> None:
-    """Make the working directory and the spec's folder importable (appended: never shadows)."""
-    folders = [os.getcwd()] + ([os.path.dirname(os.path.abspath(check.file))] if check.file else [])
+    """Make the working directory, the spec's folder and its project's root (the folder of the
+    nearest pyproject.toml) importable; appended, so they never shadow an installed package."""
+    folders = [os.getcwd()]
+    if check.file:
+        spec = Path(check.file).resolve()
+        project = find_pyproject(spec)
+        folders += [str(spec.parent)] + ([str(project.parent)] if project else [])
     for folder in folders:
         if all(os.path.abspath(p or os.curdir) != folder for p in sys.path):
             sys.path.append(folder)
@@ -97,11 +107,11 @@ def _import(check: CheckConfig, name: str) -> Any:
         raise user_error(check, f"syntax error in {where}: {exc.msg}") from None
     except ModuleNotFoundError as exc:
         if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
-            message = f"no module named {exc.name!r} (looked in the working directory {os.getcwd()}, the spec's folder and sys.path)"
+            message = f"no module named {exc.name!r} (looked in the working directory {os.getcwd()}, the spec's folder, its project's root and sys.path)"
         else:  # the user's module imports something missing
             message = f"importing {name!r} failed: {first_line(exc)}{raised_at(exc)}"
         raise user_error(check, message) from None
-    except Exception as exc:  # their module raised while running
+    except USER_FAILURES as exc:  # their module raised while running (sys.exit and argparse too)
         raise user_error(check, f"importing {name!r} raised {first_line(exc)}{raised_at(exc)}") from None
 
 
@@ -146,7 +156,7 @@ def construct(check: CheckConfig, factory: Any, kwargs: dict[str, Any]) -> Any:
         raise user_error(check, f"names a {type(factory).__name__} object, not a class or a factory function")
     try:
         obj = factory(**kwargs)
-    except Exception as exc:
+    except USER_FAILURES as exc:
         raise user_error(check, f"{shown} failed: {first_line(exc)}{raised_at(exc)}") from None
     if not callable(obj):
         raise user_error(check, f"{shown} returned a {type(obj).__name__}, which is not callable")

@@ -26,6 +26,7 @@ class Norm:
 
     id: ClassVar[str]
     centered: ClassVar[bool] = True  # False: mu = 0 (weight_norm, rms_norm)
+    from_data: ClassVar[bool] = True  # False: sigma comes from the weights (weight_norm)
 
     def undefined_reason(self, layer: LayerConfig, cfg: NormConfig) -> str | None:
         """Why this norm does not apply to the layer, or None."""

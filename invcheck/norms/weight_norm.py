@@ -13,6 +13,7 @@ from invcheck.settings import NormConfig
 class WeightNorm(Norm):
     id = "weight_norm"
     centered = False
+    from_data = False
 
     def statistics(self, a: Tensor, w: Tensor, cfg: NormConfig, state: Any = None) -> tuple[Tensor, Tensor]:
         sq = (w * w).flatten(2).sum(-1)  # [T, C]: ||w_i||^2

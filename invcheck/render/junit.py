@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,12 +35,22 @@ _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-
 def render(results: Sequence[Result], *, suite: str = "invcheck") -> str:
     """The JUnit XML document of `results`, as text (with its XML declaration)."""
     cases = [_testcase(result) for result in results]
+    _disambiguate(cases)
     counts = _counts(cases, results)
     root = ET.Element("testsuites", name=_clean(suite), **counts)
     testsuite = ET.SubElement(root, "testsuite", name=_clean(suite), **counts)
     testsuite.extend(cases)
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _disambiguate(cases: list[ET.Element]) -> None:
+    """Give repeated (classname, name) pairs an '@line' suffix, as the pytest plugin does: report
+    tools merge testcases of the same name."""
+    seen = Counter((c.get("classname"), c.get("name")) for c in cases)
+    for case in cases:
+        if seen[(case.get("classname"), case.get("name"))] > 1 and case.get("line"):
+            case.set("name", f"{case.get('name')}@{case.get('line')}")
 
 
 def outcome(result: Result) -> str:

@@ -15,7 +15,7 @@ def number(x: float | None) -> str:
 def meta_line(meta: dict) -> str:
     keys = ("dtype", "device", "trials", "seed", "eps", "impl")
     shown = dict(meta)
-    if meta.get("impl") == "torch" and not meta.get("eps"):
+    if meta.get("torch_default_eps"):
         shown["eps"] = "torch's defaults"  # eps 0 with impl torch means each layer's own default
     text = ", ".join(f"{k} {shown[k]}" for k in keys if k in shown)
     if meta.get("tf32"):

@@ -93,3 +93,14 @@ def test_escaping(results: list[Result]) -> None:
 def test_empty() -> None:
     root = parse(render([]))
     assert root[0].get("tests") == "0" and len(root[0]) == 0
+
+
+def test_repeated_names_get_their_line() -> None:
+    from invcheck.runner import run_checks
+    from invcheck.settings import CheckConfig, NormConfig, TransformConfig
+
+    checks = [CheckConfig(norm=NormConfig(id="batch_norm", mode=mode), transform=TransformConfig(id="dataset_rescale"),
+                          trials=2, file="s.yaml", line=line) for mode, line in (("train", 3), ("eval", 7))]
+    root = ET.fromstring(render(run_checks(checks)))
+    names = [case.get("name") for case in root.iter("testcase")]
+    assert names == ["dense/batch_norm/dataset_rescale@3", "dense/batch_norm/dataset_rescale@7"]

@@ -181,12 +181,19 @@ def did_you_mean(value: Any, options: Iterable[str]) -> str:
     return f"did you mean {close[0]!r}?" if close else "expected one of: " + ", ".join(options)
 
 
-def plain(value: Any) -> Any:
+MAX_VALUES = 10_000  # because YAML aliases can nest into billions of values from a few lines
+
+
+def plain(value: Any, budget: list[int] | None = None) -> Any:
     """YMap/YList as plain dicts and lists, for values handed on as written (kwargs)."""
+    budget = [MAX_VALUES] if budget is None else budget
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise Bad(f"more than {MAX_VALUES} values (nested YAML aliases?)")
     if isinstance(value, dict):
-        return {key: plain(item) for key, item in value.items()}
+        return {key: plain(item, budget) for key, item in value.items()}
     if isinstance(value, list):
-        return [plain(item) for item in value]
+        return [plain(item, budget) for item in value]
     return value
 
 

@@ -33,7 +33,7 @@ def table(report: Any) -> str:
             lines.append(f"| {norm} | " + " | ".join(row) + " |")
         lines.append("")
     lines.append("✓ invariant · ✗ not invariant · ? inconclusive · – undefined; number: deviation "
-                 "|y'-y|max/|y|max of the worst trial; (paper ·): the papers' claim, made for a dense layer; "
+                 "|y'-y|max/max(|y|,|y'|)max of the decisive trial; (paper ·): the papers' claim, made for a dense layer; "
                  "(survey ·): a claim made for conv networks.")
     lines += ["", *(f"{i}. {n}" for i, n in enumerate(notes, 1))] if notes else []
     return "\n".join(lines) + "\n"

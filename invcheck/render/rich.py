@@ -54,7 +54,7 @@ def table(report: Any, color: bool = False) -> str:
             if cell.layer == layer and cell.note:
                 out.print(f"  [magenta]•[/] {cell.norm} × {cell.transform}: {escape(cell.note)}")
     out.print("[dim]✓ invariant  ✗ not invariant  ? inconclusive  – undefined · number: deviation "
-              "|y'−y|max/|y|max of the worst trial · paper: the papers' claim, made for a dense layer · "
+              "|y'−y|max/max(|y|,|y'|)max of the decisive trial · paper: the papers' claim, made for a dense layer · "
               "survey: a claim made for conv networks[/]")
     return buf.getvalue()
 

@@ -157,3 +157,14 @@ def test_pyproject_beside_the_specs_allows_imports(tmp_path: Path) -> None:
         'norm: {module: "mynorm:LN", id: layer_norm}\ntransform: case_rescale\nexpect: invariant\n')
     proc = invcheck("run", str(project / "specs"), cwd=tmp_path)  # from outside the project
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_a_module_shadowed_by_another_specs_module_is_refused(tmp_path: Path) -> None:
+    body = "import torch\nclass N(torch.nn.Module):\n    def forward(self, a):\n        return {}\n"
+    for folder, out in (("a", "(a - a.mean(1, keepdim=True)) / a.std(1, unbiased=False, keepdim=True)"), ("b", "a")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "mynorms.py").write_text(body.format(out))
+        (tmp_path / folder / "s.yaml").write_text(
+            'norm: {module: "mynorms:N", id: layer_norm}\ntransform: dataset_rescale\nexpect: invariant\n')
+    proc = invcheck("run", "a/s.yaml", "b/s.yaml", "--allow-import", cwd=tmp_path)
+    assert proc.returncode == 2 and "shadowed" in proc.stderr and "b/s.yaml:1" in proc.stderr

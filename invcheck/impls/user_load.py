@@ -87,6 +87,7 @@ def load(check: CheckConfig) -> Any:
         raise user_error(check, "is not an import path (write it as 'package.module:Name')")
     make_importable(check)
     module = _import(check, module_name)
+    _refuse_shadowed(check, module_name, module)
     obj = module
     for depth, part in enumerate(attr.split(".")):
         if not hasattr(obj, part):
@@ -97,6 +98,20 @@ def load(check: CheckConfig) -> Any:
             raise user_error(check, f"{owner!r} has no attribute {part!r} ({hint})")
         obj = getattr(obj, part)
     return obj
+
+
+def _refuse_shadowed(check: CheckConfig, name: str, module: Any) -> None:
+    """Python imports a name once: a `mynorms.py` beside this spec must not be silently replaced
+    by another spec's `mynorms.py` imported earlier in the same run."""
+    if not check.file:
+        return
+    top = name.split(".")[0]
+    here = Path(check.file).resolve().parent
+    local = [here / f"{top}.py", here / top / "__init__.py"]
+    loaded = getattr(sys.modules.get(top), "__file__", None)
+    if loaded and any(p.is_file() for p in local) and Path(loaded).resolve() not in [p.resolve() for p in local]:
+        raise user_error(check, f"{top!r} beside this spec is shadowed by {_shown(loaded)}, imported earlier "
+                                "in this run (give the modules distinct names)")
 
 
 def _import(check: CheckConfig, name: str) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 SYMBOL = {"invariant": "✓", "not_invariant": "✗", "inconclusive": "?", "undefined": "–"}
-SHORT = {"invariant": "inv", "not_invariant": "not inv", "inconclusive": "inconcl.", "undefined": "undef."}
 TEX = {"invariant": r"\checkmark", "not_invariant": r"$\times$", "inconclusive": "?", "undefined": "--"}
 
 

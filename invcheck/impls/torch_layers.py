@@ -20,13 +20,15 @@ from torch import nn
 from torch.nn.utils import parametrizations
 
 from invcheck import layers
-from invcheck.errors import SpecError
+from invcheck.errors import InvcheckError, SpecError
 from invcheck.impls.base import Draw, Forward, Tensor
-from invcheck.impls.torch_norms import batch_norm, first_per_unit, per_case, resolve_eps
+from invcheck.impls.torch_norms import TORCH_EPS, batch_norm, first_per_unit, per_case, resolve_eps
 from invcheck.settings import CheckConfig, LayerConfig
 
 
 def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.device) -> Forward:
+    if check.norm.id not in TORCH_EPS:  # a norm added to the registry but not mapped to PyTorch here
+        raise InvcheckError(f"{check.norm.id} has no PyTorch layer in invcheck.impls.torch_norms (use impl: reference)")
     passed, eps = resolve_eps(check, dtype)  # what torch is given, what it really adds
     with refusals(check):
         if check.norm.id == "batch_norm":

@@ -256,6 +256,4 @@ def _numbers(result: Result) -> list[str]:
 
 def location(c: CheckConfig) -> str | None:
     """"file:line" of a check that came from a spec (None for one built in Python)."""
-    if c.file is None:
-        return None
-    return f"{c.file}:{c.line}" if c.line else c.file
+    return c.location

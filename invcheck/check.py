@@ -89,7 +89,7 @@ def measure(check: CheckConfig) -> Measurement:
 def _refuse_impossible(check: CheckConfig) -> None:
     """Settings no layer can have (spec.py refuses them too; this guards configs built in Python)."""
     if check.norm.id == "group_norm" and check.layer.channels % check.norm.groups:
-        where = f"{check.file}:{check.line}: " if check.file else ""
+        where = f"{check.location}: " if check.location else ""
         raise InvcheckError(f"{where}group_norm groups {check.norm.groups} do not divide the layer's "
                             f"{check.layer.channels} channels")
 

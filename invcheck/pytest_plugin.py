@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from invcheck.errors import ImportRefused, InvarianceError, InvcheckError
+from invcheck.errors import InvarianceError, InvcheckError
 
 if TYPE_CHECKING:
     from invcheck.settings import CheckConfig
@@ -77,14 +77,11 @@ class CheckItem(pytest.Item):
             self.add_marker("invcheck_user_code")
 
     def runtest(self) -> None:
-        from invcheck.api import explain, location
-        from invcheck.runner import run_check
+        from invcheck.api import explain
+        from invcheck.runner import import_refused, run_check
 
         if self.check.norm.module is not None and not _allow_import(self.config, self.path):
-            raise ImportRefused(
-                f"{location(self.check)}: module '{self.check.norm.module}' would import and run user code; "
-                "pass --invcheck-allow-import (or set allow-import = true under [tool.invcheck] in pyproject.toml)"
-            )
+            raise import_refused(self.check, "--invcheck-allow-import")
         with _importable_from(self.path):
             self.result = result = run_check(self.check)
         self._record(result)

@@ -16,11 +16,15 @@ def refuse_imports(checks: Iterable[CheckConfig], allowed: bool) -> None:
         return
     for c in checks:
         if c.norm.module is not None:
-            where = f"{c.file or '<spec>'}:{c.line}" if c.line else (c.file or "<spec>")
-            raise ImportRefused(
-                f"{where}: module '{c.norm.module}' would import and run user code; pass --allow-import "
-                "(or set allow-import = true under [tool.invcheck] in pyproject.toml)"
-            )
+            raise import_refused(c, "--allow-import")
+
+
+def import_refused(check: CheckConfig, flag: str) -> ImportRefused:
+    """The one refusal message, naming the flag of the caller (CLI or pytest) that allows it."""
+    return ImportRefused(
+        f"{check.location or '<spec>'}: module '{check.norm.module}' would import and run user code; "
+        f"pass {flag} (or set allow-import = true under [tool.invcheck] in pyproject.toml)"
+    )
 
 
 def run_check(check: CheckConfig):  # -> verdict.Result (torch imported lazily)

@@ -102,5 +102,12 @@ class CheckConfig:
         return replace(self, **changes)
 
     @property
+    def location(self) -> str | None:
+        """"file:line" of a check that came from a spec, "file" without a line, None from Python."""
+        if self.file is None:
+            return None
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+    @property
     def title(self) -> str:
         return self.name or f"{self.layer.kind}/{self.norm.label}/{self.transform.id}"

@@ -33,10 +33,7 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 def user_error(check: CheckConfig, message: str) -> UserCodeError:
     """`file:line: module 'pkg.mod:Name': message` (the spec's location)."""
-    where = check.file or "<spec>"
-    if check.line is not None:
-        where += f":{check.line}"
-    return UserCodeError(f"{where}: module {check.norm.module!r}: {message}")
+    return UserCodeError(f"{check.location or '<spec>'}: module {check.norm.module!r}: {message}")
 
 
 def first_line(exc: BaseException) -> str:

@@ -64,7 +64,7 @@ def run(report: Any, color: bool = False) -> str:
     out = _console(buf, color, wrap=False)
     for r in report.results:
         status = {True: "[green]PASS[/]", False: "[red]FAIL[/]", None: "[dim]----[/]"}[r.expected]
-        where = f"{r.check.file}:{r.check.line}" if r.check.file else ""
+        where = r.check.location or ""
         expect = f"expect {r.check.expect}" if r.check.expect else "no expect"
         numbers = f"dev {number(r.deviation)} tol {number(r.tolerance)}" + (f" ({r.bound})" if r.bound else "")
         out.print(f"{status} {escape(r.check.title)}  [{STYLE[r.verdict]}]{r.verdict}[/]  {numbers}  {expect}  "

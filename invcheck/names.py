@@ -1,53 +1,47 @@
-"""The vocabulary of DESIGN.md as plain strings.
+"""The vocabulary, as plain strings: ids from the registries, and the fixed word lists.
 
-Kept free of torch so that `--help`, `--version` and spec validation start fast.
-The registries in `norms/` and `transforms/` must list exactly these ids
-(a test holds them together).
+The registries (`layer_kinds/`, `norms/`, `transforms/`) import no torch, so `--help`, `--version`
+and spec validation start fast. Everything that offers a choice (CLI, specs, the API, the JSON
+Schema) takes it from here.
 """
 
 from __future__ import annotations
 
-LAYERS: tuple[str, ...] = ("dense", "conv")
+from invcheck.layer_kinds import LAYER_KINDS
+from invcheck.norms import NORMS as _NORMS
+from invcheck.transforms import TRANSFORMS as _TRANSFORMS
 
-NORMS: tuple[str, ...] = (
-    "batch_norm",
-    "weight_norm",
-    "layer_norm",
-    "instance_norm",
-    "group_norm",
-    "rms_norm",
-)
+LAYERS: tuple[str, ...] = tuple(LAYER_KINDS)
+# The settings of the papers' claims (Table 1 is about a dense layer; the survey's about conv).
+PAPER_LAYERS: tuple[str, ...] = ("dense", "conv")
 
-# Column order of the paper's Table 1.
-TRANSFORMS: tuple[str, ...] = (
-    "weight_matrix_rescale",
-    "weight_matrix_recenter",
-    "weight_vector_rescale",
-    "dataset_rescale",
-    "dataset_recenter",
-    "case_rescale",
-)
+NORMS: tuple[str, ...] = tuple(_NORMS)
+
+# Column order of the paper's Table 1, then the transforms beyond it.
+TRANSFORMS: tuple[str, ...] = tuple(_TRANSFORMS)
+PAPER_TRANSFORMS: tuple[str, ...] = TRANSFORMS[:6]
 
 VERDICTS: tuple[str, ...] = ("invariant", "not_invariant", "inconclusive", "undefined")
 
 DTYPES: tuple[str, ...] = ("float64", "float32", "float16", "bfloat16")
 
-DEVICES: tuple[str, ...] = ("cpu", "cuda", "auto")
+DEVICES: tuple[str, ...] = ("cpu", "cuda", "auto")  # and cuda:N
 
 MODES: tuple[str, ...] = ("train", "eval")
 
-# Which implementation computes the norm: the math of DESIGN.md, or PyTorch's own layers.
+# Which implementation computes the norm: the math of the definitions, or PyTorch's own layers.
 IMPLS: tuple[str, ...] = ("reference", "torch")
 
 # impl torch: PyTorch's torch.nn modules, or the torch.nn.functional calls behind them.
 APIS: tuple[str, ...] = ("module", "functional")
 
+# user code: maps summed inputs to outputs ("norm"), or owns its weights and maps X ("layer").
+ROLES: tuple[str, ...] = ("norm", "layer")
+
+# Where the norm sits: on the summed inputs (the paper's), after the activation, or on the input.
+PLACEMENTS: tuple[str, ...] = ("summed", "post_activation", "input")
+
+LAYOUTS: tuple[str, ...] = ("channels_first", "channels_last")
+
 # Short column headers for tables.
-TRANSFORM_LABELS: dict[str, str] = {
-    "weight_matrix_rescale": "W rescale",
-    "weight_matrix_recenter": "W recenter",
-    "weight_vector_rescale": "w_i rescale",
-    "dataset_rescale": "data rescale",
-    "dataset_recenter": "data recenter",
-    "case_rescale": "case rescale",
-}
+TRANSFORM_LABELS: dict[str, str] = {t.id: t.label for t in _TRANSFORMS.values()}

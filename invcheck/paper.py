@@ -1,14 +1,13 @@
-"""Reference claims (DESIGN.md §5): data to compare computed verdicts against, never a source of them.
+"""Reference claims: data to compare computed verdicts against, never a source of them.
 
 Every claim is about a setting. The papers' tables are about a fully connected layer with
-BatchNorm in training mode and no eps; the survey's claims are about convolutional networks.
+BatchNorm in training mode and no eps; the survey's claims are about convolutional networks; the
+Layer Normalization paper's one sentence on its recurrent network is about that network.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from invcheck.names import TRANSFORMS
 
 
 @dataclass(frozen=True)
@@ -20,32 +19,45 @@ class Claim:
     verdict: str  # "invariant" | "not_invariant"
 
 
-def _row(source: str, layer: str, norm: str, marks: str, transforms: tuple[str, ...] = TRANSFORMS) -> list[Claim]:
-    """One table row: 'I' invariant, 'N' not invariant, '.' no claim, in the order of `transforms`."""
-    verdicts = {"I": "invariant", "N": "not_invariant"}
-    return [Claim(source, layer, norm, t, verdicts[m]) for t, m in zip(transforms, marks) if m != "."]
-
-
 LAYER_NORM_PAPER = "Ba, Kiros & Hinton 2016, Table 1"
+LAYER_NORM_RNN = "Ba, Kiros & Hinton 2016, section 3.1"
 RMS_NORM_PAPER = "Zhang & Sennrich 2019, Table 1"
 SURVEY = "survey of BN/LN/IN/GN (conv networks)"
-SURVEY_TRANSFORMS = ("weight_matrix_rescale", "weight_vector_rescale", "dataset_rescale")
 
-# Column order: weight_matrix_rescale, weight_matrix_recenter, weight_vector_rescale,
-# dataset_rescale, dataset_recenter, case_rescale.
-CLAIMS: tuple[Claim, ...] = (
-    *_row(LAYER_NORM_PAPER, "dense", "batch_norm", "INIIIN"),
-    *_row(LAYER_NORM_PAPER, "dense", "weight_norm", "ININNN"),
-    *_row(LAYER_NORM_PAPER, "dense", "layer_norm", "IININI"),
-    *_row(RMS_NORM_PAPER, "dense", "rms_norm", "INNINI"),
-    *_row(SURVEY, "conv", "batch_norm", "III", SURVEY_TRANSFORMS),
-    *_row(SURVEY, "conv", "layer_norm", "INI", SURVEY_TRANSFORMS),
-    *_row(SURVEY, "conv", "instance_norm", "III", SURVEY_TRANSFORMS),
-    *_row(SURVEY, "conv", "group_norm", "INI", SURVEY_TRANSFORMS),
+I, N = "invariant", "not_invariant"
+
+# source -> layer -> norm -> {transform: verdict}
+_CLAIMS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
+    LAYER_NORM_PAPER: {"dense": {
+        "batch_norm": {"weight_matrix_rescale": I, "weight_matrix_recenter": N, "weight_vector_rescale": I,
+                       "dataset_rescale": I, "dataset_recenter": I, "case_rescale": N},
+        "weight_norm": {"weight_matrix_rescale": I, "weight_matrix_recenter": N, "weight_vector_rescale": I,
+                        "dataset_rescale": N, "dataset_recenter": N, "case_rescale": N},
+        "layer_norm": {"weight_matrix_rescale": I, "weight_matrix_recenter": I, "weight_vector_rescale": N,
+                       "dataset_rescale": I, "dataset_recenter": N, "case_rescale": I},
+    }},
+    RMS_NORM_PAPER: {"dense": {
+        "rms_norm": {"weight_matrix_rescale": I, "weight_matrix_recenter": N, "weight_vector_rescale": N,
+                     "dataset_rescale": I, "dataset_recenter": N, "case_rescale": I},
+    }},
+    # "invariant to re-scaling all of the summed inputs to a layer": W scaled as a whole.
+    LAYER_NORM_RNN: {"recurrent": {"layer_norm": {"weight_matrix_rescale": I}}},
+    SURVEY: {"conv": {
+        norm: {"weight_matrix_rescale": I, "weight_vector_rescale": per_neuron, "dataset_rescale": I}
+        for norm, per_neuron in (("batch_norm", I), ("layer_norm", N), ("instance_norm", I), ("group_norm", N))
+    }},
+}
+
+CLAIMS: tuple[Claim, ...] = tuple(
+    Claim(source, layer, norm, transform, verdict)
+    for source, layers in _CLAIMS.items() for layer, norms in layers.items()
+    for norm, row in norms.items() for transform, verdict in row.items()
 )
 
-# The claims `invcheck table --check` asserts: the two papers, in their own (dense) setting.
-PAPER_SOURCES = (LAYER_NORM_PAPER, RMS_NORM_PAPER)
+# The claims `invcheck table --check` asserts: the papers, in their own settings.
+PAPER_SOURCES = (LAYER_NORM_PAPER, RMS_NORM_PAPER, LAYER_NORM_RNN)
+# The papers' tables, about a dense layer: shown beside other layers' cells as "the paper's claim".
+TABLE_SOURCES = (LAYER_NORM_PAPER, RMS_NORM_PAPER)
 
 
 def claims_for(norm: str, transform: str) -> list[Claim]:
@@ -59,5 +71,5 @@ def claim(layer: str, norm: str, transform: str) -> Claim | None:
 
 
 def paper_claim(norm: str, transform: str) -> Claim | None:
-    """The papers' claim for the pair (made for a dense layer), whatever layer is being checked."""
-    return next((c for c in claims_for(norm, transform) if c.source in PAPER_SOURCES), None)
+    """The papers' table claim for the pair (made for a dense layer), whatever layer is checked."""
+    return next((c for c in claims_for(norm, transform) if c.source in TABLE_SOURCES), None)

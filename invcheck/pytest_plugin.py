@@ -28,7 +28,7 @@ from invcheck.errors import InvarianceError, InvcheckError
 
 if TYPE_CHECKING:
     from invcheck.settings import CheckConfig
-    from invcheck.verdict import Result
+    from invcheck.evidence import Result
 
 SUFFIXES = (".invcheck.yaml", ".invcheck.yml")
 _ALLOW_KEY = pytest.StashKey[dict[Path, bool]]()  # spec folder -> allowed by pyproject.toml
@@ -77,7 +77,7 @@ class CheckItem(pytest.Item):
             self.add_marker("invcheck_user_code")
 
     def runtest(self) -> None:
-        from invcheck.api import explain
+        from invcheck.evidence import explain
         from invcheck.runner import import_refused, run_check
 
         if self.check.norm.module is not None and not _allow_import(self.config, self.path):

@@ -28,7 +28,7 @@ def import_refused(check: CheckConfig, flag: str) -> ImportRefused:
 
 
 def run_check(check: CheckConfig):  # -> verdict.Result (torch imported lazily)
-    from invcheck.check import measure
+    from invcheck.measure import measure
     from invcheck.verdict import judge
 
     return judge(measure(check))

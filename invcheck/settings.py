@@ -7,41 +7,73 @@ Every field has the default that `invcheck table` uses.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
 from typing import Any
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class LayerConfig:
-    """The layer that maps input cases X to summed inputs a (DESIGN.md §2)."""
+    """The layer that maps input cases X to summed inputs a, and where its norm sits.
 
-    kind: str = "dense"  # "dense" | "conv"
-    cases: int = 16  # N
-    # dense
-    inputs: int = 32  # D
-    units: int = 16  # H
-    # conv
-    in_channels: int = 4  # C_in
-    out_channels: int = 8  # C_out ("units" of a conv layer)
-    kernel: int = 3  # k
-    size: int = 8  # S (input is S x S)
-    padding: int = 0
+    Sizes belong to the layer kind (`layer_kinds/`): `LayerConfig("conv", out_channels=16)`, read
+    back as `layer.out_channels`. Only sizes that differ from the kind's defaults are stored, so
+    two configs of the same layer compare equal however they were written.
+    """
+
+    kind: str
+    sizes: tuple[tuple[str, int], ...]
+    layout: str
+    placement: str
+
+    def __init__(self, kind: str = "dense", *, layout: str = "channels_first", placement: str = "summed",
+                 sizes: Iterable[tuple[str, int]] = (), **more: int) -> None:
+        from invcheck.layer_kinds import LAYER_KINDS
+
+        defaults = {k: s.default for k, s in LAYER_KINDS[kind].sizes.items()} if kind in LAYER_KINDS else {}
+        merged = {**dict(sizes), **more}
+        kept = tuple(sorted((k, v) for k, v in merged.items() if defaults.get(k, _MISSING) != v))
+        for name, value in (("kind", kind), ("sizes", kept), ("layout", layout), ("placement", placement)):
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> int:
+        """A size of the layer's kind: the stored value, else the kind's default."""
+        if name.startswith("__"):
+            raise AttributeError(name)
+        stored = dict(self.__dict__.get("sizes", ()))
+        if name in stored:
+            return stored[name]
+        kind = self.kind_spec
+        if kind is not None and name in kind.sizes:
+            return kind.sizes[name].default
+        raise AttributeError(f"a {self.__dict__.get('kind')!r} layer has no size {name!r}")
+
+    @property
+    def kind_spec(self) -> Any:
+        """The LayerKind object (None for a kind the registry does not know)."""
+        from invcheck.layer_kinds import LAYER_KINDS
+
+        return LAYER_KINDS.get(self.__dict__.get("kind"))
+
+    def all_sizes(self) -> dict[str, int]:
+        """Every size of the kind, defaults filled in."""
+        return {key: getattr(self, key) for key in self.kind_spec.sizes}
+
+    def with_sizes(self, **sizes: int) -> "LayerConfig":
+        return LayerConfig(self.kind, layout=self.layout, placement=self.placement,
+                           sizes=self.sizes, **sizes)
 
     @property
     def channels(self) -> int:
-        """Number of normalized units: H for dense, C_out for conv."""
-        return self.units if self.kind == "dense" else self.out_channels
-
-    @property
-    def out_size(self) -> int:
-        """S' of the conv output (1 for dense, which has no positions)."""
-        if self.kind == "dense":
-            return 1
-        return self.size + 2 * self.padding - self.kernel + 1
+        """Number of normalized units C: H for dense, C_out for conv."""
+        return self.kind_spec.channels(self)
 
     @property
     def fan_in(self) -> int:
         """Length of each neuron's incoming weight vector (the matmul/conv reduction)."""
-        return self.inputs if self.kind == "dense" else self.in_channels * self.kernel**2
+        return self.kind_spec.fan_in(self)
+
+
+_MISSING = object()
 
 
 @dataclass(frozen=True)
@@ -61,6 +93,7 @@ class NormConfig:
     # a nonzero eps is always used as given.
     torch_eps: bool = True
     module: str | None = None  # "pkg.mod:Name" (user code)
+    eps_attr: str | None = None  # user code: the attribute that holds its eps, when not a usual name
     kwargs: dict[str, Any] = field(default_factory=dict)
     role: str = "norm"  # user code: "norm" (maps a to y) | "layer" (owns its weights)
     weight: str = "weight"  # role "layer": the parameter that is W

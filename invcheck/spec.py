@@ -69,52 +69,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
-from invcheck import names
+from invcheck import names, rules
 from invcheck.errors import SpecError
+from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
-from invcheck.spec_yaml import Report, YList, YMap, choice, flag, id_list, integer, known, kwargs, module_path
-from invcheck.spec_yaml import number, optional, parse_yaml, read_yaml, scale, show, text, values
+from invcheck.spec_yaml import Report, YList, YMap, id_list, known, parse_yaml, read_yaml, show, values
 
-_NORM_FIELDS = {
-    "id": choice(names.NORMS, "norm"),
-    "eps": number(0),
-    "groups": integer(1),
-    "mode": choice(names.MODES, "mode"),
-    "warmup_batches": integer(0),
-    "momentum": number(0, 1),
-    "impl": choice(names.IMPLS, "impl"),
-    "api": choice(names.APIS, "api"),
-    "torch_eps": flag,
-    "module": module_path,
-    "kwargs": kwargs,
-    "role": choice(("norm", "layer"), "role"),
-    "weight": text,
-}
-_MODULE_NORM_FIELDS = {**_NORM_FIELDS, "id": text}  # user code: its id is only a label
-_TRANSFORM_FIELDS = {
-    "id": choice(names.TRANSFORMS, "transform"),
-    "scale": scale,
-    "negative": flag,
-    "shift": number(0, strict=True),  # 0 would make re-centering the identity: invariant by construction
-}
-_LAYER_KEYS = {
-    "dense": ("kind", "cases", "inputs", "units"),
-    "conv": ("kind", "cases", "in_channels", "out_channels", "kernel", "size", "padding"),
-}
-_LAYER_FIELDS = {key: integer(1) for key in (*_LAYER_KEYS["dense"], *_LAYER_KEYS["conv"])}
-_LAYER_FIELDS.update(kind=choice(names.LAYERS, "layer"), padding=integer(0))
-_SECTIONS = {"norm": _NORM_FIELDS, "transform": _TRANSFORM_FIELDS, "layer": _LAYER_FIELDS}
+# The keys of each section, for reading YAML (their value rules are in rules.py).
+_SECTIONS = {"norm": rules.NORM_FIELDS, "transform": rules.TRANSFORM_FIELDS, "layer": rules.layer_fields(None)}
+_LAYER_KEYS = {kind: ("kind", "layout", "placement", *spec.sizes) for kind, spec in LAYER_KINDS.items()}
 _SHORTHAND = {"norm": "id", "transform": "id", "layer": "kind"}  # `norm: x` means {id: x}
-_CHECK_FIELDS = {
-    "name": optional(text),
-    "trials": integer(1),
-    "seed": integer(0),
-    "dtype": choice(names.DTYPES, "dtype"),
-    "device": choice(names.DEVICES, "device"),
-    "tf32": flag,
-    "tolerance": optional(number(0, strict=True)),
-    "expect": optional(choice(names.VERDICTS, "verdict")),
-}
+_CHECK_FIELDS = rules.CHECK_FIELDS
 CHECK_KEYS: tuple[str, ...] = (*_CHECK_FIELDS, *_SECTIONS, "impl")
 _DEFAULT_KEYS = tuple(key for key in CHECK_KEYS if key != "name")
 _FILE_KEYS = ("defaults", "checks", "matrix", *CHECK_KEYS)
@@ -324,7 +289,7 @@ def _expand(r: Report, table: YMap, defaults: YMap) -> list[CheckConfig | None]:
     table = known(r, table, _MATRIX_KEYS, "matrix")
     base = _merge(defaults, _normalize(r, table.pick(_MATRIX_CHECK_KEYS)))
     layers: Sequence[tuple[str | None, int]] = [(None, table.line)]  # None: the kind from `layer:`
-    transforms = [(transform, table.line) for transform in names.TRANSFORMS]
+    transforms = [(transform, table.line) for transform in names.PAPER_TRANSFORMS]
     if "layers" in table:
         layers = id_list(r, table, "layers", names.LAYERS, "layer")
     if "transforms" in table:
@@ -418,60 +383,32 @@ def _build(r: Report, m: YMap, require: bool = True) -> CheckConfig | None:
     for key in ("norm", "transform") if require else ():
         if key not in m:
             r.add(f"check has no {key}", m.line, None, f"add '{key}:' to the check or to 'defaults:'")
-    norm_map, layer_map = m.get("norm", YMap(m.line)), m.get("layer", YMap(m.line))
-    norm = values(r, norm_map, _MODULE_NORM_FIELDS if "module" in norm_map else _NORM_FIELDS)
-    norm = NormConfig(**({"id": "custom"} | norm if "module" in norm else norm))
-    layer = LayerConfig(**_layer_values(r, layer_map))
-    if len(r.errors) == before:  # else the values to cross-check may be stand-in defaults
-        _check_norm(r, norm_map, norm, layer)
-        _check_layer(r, layer_map, layer)
-    transform = TransformConfig(**values(r, m.get("transform", YMap(m.line)), _TRANSFORM_FIELDS))
+    maps = {key: m.get(key, YMap(m.line)) for key in _SECTIONS}
+    module = "module" in maps["norm"]
+    norm = values(r, maps["norm"], rules.MODULE_NORM_FIELDS if module else rules.NORM_FIELDS)
+    norm = NormConfig(**({"id": "custom"} | norm if module else norm))
+    layer = _layer(r, maps["layer"])
+    transform = TransformConfig(**values(r, maps["transform"], rules.TRANSFORM_FIELDS))
     top = values(r, m, _CHECK_FIELDS)
-    if len(r.errors) > before:
+    if len(r.errors) > before:  # else the values to cross-check may be stand-in defaults
         return None
-    return CheckConfig(norm=norm, transform=transform, layer=layer, file=r.file, line=m.line, **top)
+    check = CheckConfig(norm=norm, transform=transform, layer=layer, file=r.file, line=m.line, **top)
+    for p in rules.problems(check):
+        where = maps[p.section] if p.section else m
+        r.add(p.message, where.line_of(p.key) if p.key in where else where.line, p.value, p.hint)
+    return None if len(r.errors) > before else check
 
 
-def _layer_values(r: Report, m: YMap) -> dict[str, object]:
-    """Layer fields; a key of the other kind would go unused silently, so it is an error."""
-    parsed = values(r, m, _LAYER_FIELDS)
-    kind = parsed.get("kind", "dense" if "kind" not in m else None)
-    for key in m if kind else ():
+def _layer(r: Report, m: YMap) -> LayerConfig:
+    """Layer fields; a key of another kind would go unused silently, so it is an error."""
+    kind = m.get("kind", "dense")
+    known_kind = kind if isinstance(kind, str) and kind in LAYER_KINDS else None
+    parsed = values(r, m, rules.layer_fields(known_kind))
+    for key in m if known_kind else ():
         if key not in _LAYER_KEYS[kind]:
-            hint = f"a {kind} layer takes " + ", ".join(_LAYER_KEYS[kind][1:])
-            r.add(f"{key!r} is not a {kind} layer key", m.key_line(key), key, hint)
-    return parsed
-
-
-def _check_norm(r: Report, m: YMap, norm: NormConfig, layer: LayerConfig) -> None:
-    """Norm settings that are fine alone but impossible together, or with the layer."""
-    for key in ("api", "torch_eps") if norm.impl != "torch" else ():
-        if key in m:
-            r.add(f"{key} applies only to impl 'torch'", m.key_line(key), m[key], "add impl: torch or remove it")
-    if norm.module is not None:
-        if norm.impl == "torch":
-            hint = "impl picks how a built-in norm is computed; remove it"
-            r.add(f"impl 'torch' cannot run module {norm.module!r}", m.line_of("impl"), "torch", hint)
-        if "weight" in m and norm.role != "layer":
-            r.add("weight applies only to role 'layer' (a layer that owns W)", m.key_line("weight"), m["weight"],
-                  "add role: layer or remove it")
-        if "eps" in m:  # user code keeps its own eps (read from the module for the tolerance)
-            r.add("eps does not apply to a 'module:' norm", m.key_line("eps"), m["eps"],
-                  "pass it to the constructor in kwargs: {eps: ...}")
-        return
-    for key in ("kwargs", "role", "weight"):
-        if key in m:
-            r.add(f"{key} applies only to a 'module:' norm", m.key_line(key), m[key], "remove it")
-    if norm.mode == "eval" and norm.id != "batch_norm":
-        r.add(f"mode 'eval' applies only to batch_norm, not {norm.id!r}", m.line_of("mode"), "eval")
-    if norm.id == "group_norm" and layer.channels % norm.groups:
-        field = "units" if layer.kind == "dense" else "out_channels"
-        message = f"groups {norm.groups} does not divide the layer's {layer.channels} channels ({field})"
-        divisors = [d for d in range(1, layer.channels + 1) if layer.channels % d == 0]
-        r.add(message, m.line_of("groups"), norm.groups, "use one of " + ", ".join(map(str, divisors)))
-
-
-def _check_layer(r: Report, m: YMap, layer: LayerConfig) -> None:
-    if layer.kind == "conv" and layer.out_size < 1:
-        message = f"kernel {layer.kernel} does not fit in size {layer.size} + 2 * padding {layer.padding}"
-        r.add(message, m.line_of("kernel"), layer.kernel, "use a smaller kernel, a larger size or padding")
+            r.add(f"{key!r} is not a {kind} layer key", m.key_line(key), key,
+                  f"a {kind} layer takes " + ", ".join(_LAYER_KEYS[kind][1:]))
+    options = {key: parsed.pop(key) for key in ("layout", "placement") if key in parsed}
+    parsed.pop("kind", None)
+    sizes = {key: value for key, value in parsed.items() if known_kind and key in _LAYER_KEYS[kind]}
+    return LayerConfig(known_kind or "dense", **options, **sizes)

@@ -171,6 +171,8 @@ def show(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int) and value.bit_length() > 128:  # repr refuses ints of 4300+ digits
+        return f"an integer of {len(format(value.bit_length() * 0.30103, '.0f'))}+ digits"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -208,13 +210,26 @@ def to_float(value: Any) -> float | None:
     return result if math.isfinite(result) else None
 
 
-def integer(low: int) -> Parser:
+def integer(low: int, high: int | None = None) -> Parser:
+    """An integer in [low, high]: bounds keep a spec from asking for more memory than exists."""
+    wanted = f">= {low}" if high is None else f"in [{low}, {high}]"
+
     def parse(value: Any, key: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise Bad(f"{key} must be an integer >= {low}, got {show(value)}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            raise Bad(f"{key} must be an integer {wanted}, got {show(value)}")
         return value
 
     return parse
+
+
+_DEVICE = re.compile(r"cpu|cuda|auto|cuda:\d{1,3}")
+
+
+def device(value: Any, key: str) -> str:
+    """cpu, cuda, cuda:N or auto (cuda when there is one); whether it exists is checked at run time."""
+    if isinstance(value, str) and _DEVICE.fullmatch(value):
+        return value
+    raise Bad(f"unknown device {show(value)}", "use cpu, cuda, cuda:N or auto")
 
 
 def number(low: float, high: float = math.inf, strict: bool = False) -> Parser:

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from invcheck import __version__, paper
+from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.names import NORMS, TRANSFORMS
+from invcheck.transforms import get_transform
 from invcheck.paper import Claim
 from invcheck.runner import run_check
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
@@ -78,13 +80,20 @@ class TableReport:
     def layers(self) -> list[str]:
         return list(dict.fromkeys(c.layer for c in self.cells))
 
+    def norms(self, layer: str) -> list[str]:
+        return list(dict.fromkeys(c.norm for c in self.cells if c.layer == layer))
+
+    def transforms(self, layer: str) -> list[str]:
+        return list(dict.fromkeys(c.transform for c in self.cells if c.layer == layer))
+
     def cell(self, layer: str, norm: str, transform: str) -> Cell:
         return next(c for c in self.cells if (c.layer, c.norm, c.transform) == (layer, norm, transform))
 
     def failures(self) -> list[Cell]:
         """Cells that `--check` fails on: in the papers' setting, against the papers' claims."""
-        return [c for c in self.cells if c.layer == "dense" and c.paper is not None
-                and c.paper.source in paper.PAPER_SOURCES and c.differs_from_paper]
+        return [c for c in self.cells if any(
+            claim.source in paper.PAPER_SOURCES and claim.layer == c.layer and claim.verdict != c.verdict
+            for claim in paper.claims_for(c.norm, c.transform))]
 
 
 def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "float64",
@@ -92,8 +101,9 @@ def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "fl
     """Compute every cell. Nothing here reads a claim before the verdict is computed."""
     cells = []
     for layer in layers:
+        kind = LAYER_KINDS[layer]
         for norm in NORMS:
-            for transform in TRANSFORMS:
+            for transform in [t for t in TRANSFORMS if get_transform(t).undefined_reason(kind) is None]:
                 # PyTorch's weight_norm has no eps: its cells run at 0 under --impl torch, both sides.
                 cell_eps = 0.0 if impl == "torch" and norm == "weight_norm" else eps
                 check = CheckConfig(norm=NormConfig(id=norm, eps=cell_eps, impl=impl),
@@ -103,7 +113,7 @@ def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "fl
                 ref = run_check(check.with_(norm=NormConfig(id=norm, eps=cell_eps))) if impl != "reference" else None
                 survey = paper.claim(layer, norm, transform)
                 cells.append(Cell(layer, norm, transform, result, paper.paper_claim(norm, transform),
-                                  survey if survey and survey.source == paper.SURVEY else None, ref))
+                                  survey if survey and survey.source not in paper.TABLE_SOURCES else None, ref))
     meta = {"invcheck_version": __version__, "torch_version": _torch_version(),
             "device": cells[0].result.device if cells else device, "dtype": dtype, "seed": seed,
             "trials": trials, "impl": impl, "eps": eps, "tf32": tf32,

@@ -1,91 +1,179 @@
-"""Judge a measurement: deviation against tolerance, per trial, into one of DESIGN.md §4's verdicts."""
+"""Judge a measurement: each deviation against its tolerance, into one of the four verdicts.
+
+A check compares up to three things per trial (`measure.py` says how each is measured):
+- the checked dtype's deviation, against SAFETY x its measured rounding noise plus what eps
+  moves between the sides;
+- the float64 run's deviation with eps switched off (the layer's exact math), against SAFETY x its
+  own noise: it sees violations the checked dtype's rounding hides;
+- eps's own effect between the sides, against EPS_CAP: beyond it, eps breaks the invariance.
+Verdicts: not_invariant when the float64 run deviates beyond MARGIN x its tolerance, or eps moves
+the sides apart by more than EPS_CAP; invariant when every comparison is within its tolerance and
+the tolerance is tight enough to mean something; undefined when the checked dtype under- or
+overflows, or no trial can count; inconclusive otherwise, with the comparison that made it so.
+"""
 
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from invcheck import tolerance as tol
-from invcheck.check import Measurement
-from invcheck.settings import CheckConfig
+from invcheck.evidence import Measurement, Result
 
 
-@dataclass
-class Result:
-    """A verdict with its evidence. Plain data: renderers and assertions read it, nothing recomputes."""
+@dataclass(frozen=True)
+class Comparison:
+    """One deviation held against one tolerance, in one trial."""
 
-    check: CheckConfig
-    verdict: str
-    deviation: float | None  # the decisive trial's deviation (None when undefined)
-    tolerance: float | None  # what it was held against
-    bound: str | None  # which bound set the tolerance
-    why: str  # why that tolerance, or why no verdict
-    trial: int | None = None
-    where: dict[str, int] = field(default_factory=dict)
-    device: str = "cpu"
-    seconds: float = 0.0
-    tf32: bool = False  # TF32 really allowed (on CUDA)
+    run: str  # "float32", "float64", "float64, eps off", "eps"
+    trial: int
+    deviation: float
+    tolerance: float
+    bound: str  # "rounding", "eps", "override"
+    why: str
 
     @property
-    def ratio(self) -> float | None:
-        if self.deviation is None or not self.tolerance:
-            return None
-        return self.deviation / self.tolerance
-
-    @property
-    def expected(self) -> bool | None:
-        """Whether the verdict is the spec's `expect:` (None when nothing was expected)."""
-        return None if self.check.expect is None else self.verdict == self.check.expect
-
-    def to_dict(self) -> dict[str, Any]:
-        c = self.check
-        return {
-            "file": c.file, "line": c.line, "name": c.title, "layer": c.layer.kind, "norm": c.norm.label,
-            "transform": c.transform.id, "impl": c.norm.impl, "dtype": c.dtype, "verdict": self.verdict,
-            "expect": c.expect, "passed": self.expected, "deviation": self.deviation,
-            "tolerance": self.tolerance, "bound": self.bound, "why": self.why, "trial": self.trial,
-            "where": self.where, "device": self.device, "tf32": self.tf32, "seconds": round(self.seconds, 4),
-        }
+    def ratio(self) -> float:
+        if self.tolerance > 0:
+            return self.deviation / self.tolerance
+        return float("inf") if self.deviation > 0 else 0.0
 
 
 def judge(m: Measurement) -> Result:
-    """invariant: every trial within a tolerance tight enough to mean something; not_invariant: some
-    trial beyond MARGIN x its tolerance and beyond what rounding can reach at all; else inconclusive."""
-    check = m.check
+    """The verdict of a measurement, with the comparison that decided it and why."""
     if m.undefined is not None:
-        return Result(check, "undefined", None, None, None, m.undefined, device=m.device, seconds=m.seconds)
-    tols = [tol.decide(k, ka, e, check.dtype, m.tf32, check.tolerance)
-            for k, ka, e in zip(m.kappa, m.kappa_acc, m.eps_effect)]
-    ratios = [d / t.value if t.value > 0 else (float("inf") if d > 0 else 0.0) for d, t in zip(m.deviation, tols)]
-    worst = max(range(len(ratios)), key=lambda i: ratios[i])
-    # The check's power: the median trial's tolerance (one trial with a large offset may be weak).
-    typical = statistics.median(t.value for t in tols) if check.tolerance is None else 0.0
-    capped = any(t.bound == "eps (capped)" for t in tols)
-    verdict, caveat = _verdict(m.deviation[worst], ratios[worst], typical, capped, check, m.tf32)
-    t = tols[worst]
-    if check.norm.module is not None:  # say what invcheck could see of user code
-        caveat += f"; eps {m.eps:g}, read from the module's `eps` attribute"
-    return Result(check, verdict, m.deviation[worst], t.value, t.bound, t.why + caveat, worst,
-                  m.where[worst], m.device, m.seconds, m.tf32)
+        return _result(m, "undefined", None, m.undefined)
+    if m.check.tolerance is not None:
+        return _override(m)
+    live = [t for t, reason in enumerate(m.degenerate or [None] * len(m.checked.deviation)) if reason is None]
+    if not live:
+        return _result(m, "undefined", None, f"every trial is degenerate: {m.degenerate[0]}")
+    exact = [_exact(m, t) for t in live] if m.exact is not None else []
+    eps = [_eps(m, t) for t in live] if m.eps_effect else []
+    checked = [_checked(m, t) for t in live] if m.exact is not m.checked else []
+    verdict, decisive, reason = _decide(m, exact, eps, checked)
+    return _result(m, verdict, decisive, reason, (exact, eps, checked))
 
 
-def _verdict(deviation: float, ratio: float, typical: float, capped: bool, check: CheckConfig,
-             tf32: bool) -> tuple[str, str]:
-    """The verdict of the decisive trial, and what to add to `why` when it is not the ratio alone."""
-    # An override is the user's own judgement of the arithmetic: no floor under it.
-    floor = 0.0 if check.tolerance is not None else tol.violation_floor(check.dtype, tf32)
-    if ratio > tol.MARGIN:
-        if deviation > floor:
-            return "not_invariant", ""
-        return "inconclusive", (f"; the deviation is {ratio:.3g}x the tolerance but below sqrt(u) = {floor:.2g}, "
-                                "within what an ill-conditioned layer's rounding can reach")
-    if ratio <= 1.0:
-        if capped:  # eps, not rounding, sets the tolerance there: it hides violations up to the cap
-            return "inconclusive", (f"; eps dominates the variance in some trial (its effect is capped at "
-                                    f"{tol.EPS_CAP:g}): lower eps or the scale range, or name the statistics (id:)")
+def _decide(m: Measurement, exact: list[Comparison], eps: list[Comparison],
+            checked: list[Comparison]) -> tuple[str, Comparison | None, str]:
+    alone = checked or exact  # what stands for the checked dtype (float64: the exact run itself)
+    violations = [c for c in exact if c.ratio > tol.MARGIN] + [c for c in eps if c.ratio > 1]
+    if not exact:  # no float64 run: the checked dtype is all the evidence there is
+        violations += [c for c in checked if c.ratio > tol.MARGIN]
+    if violations:
+        return "not_invariant", _worst(violations), ""
+    if m.range_problem:
+        return "undefined", _worst(alone), m.range_problem
+    beyond = [c for c in checked if c.ratio > tol.MARGIN]
+    if beyond:
+        return "inconclusive", _worst(beyond), (
+            f"the {m.check.dtype} run deviates {_worst(beyond).ratio:.3g}x its tolerance, but the float64 run of "
+            f"the same layer does not: something {m.check.dtype}-specific (rounding inside the layer beyond what "
+            "dithering shows, or overflow)")
+    everything = exact + eps + checked
+    if all(c.ratio <= 1 for c in everything):
+        typical = statistics.median(c.tolerance for c in alone)
         if typical <= tol.MAX_TOLERANCE:
-            return "invariant", ""
-        return "inconclusive", (f"; a median tolerance of {typical:.2g} (above {tol.MAX_TOLERANCE:g}) is too loose to tell "
-                                "invariance from a violation (for user code, name its statistics with id:)")
-    return "inconclusive", ""
+            return "invariant", _worst(alone), ""
+        return "inconclusive", _worst(alone), (
+            f"a median tolerance of {typical:.2g} (above {tol.MAX_TOLERANCE:g}) is too loose to tell invariance from "
+            "a violation: the layer's output is that noisy")
+    return "inconclusive", _worst([c for c in everything if c.ratio > 1]), ""
+
+
+def _worst(comparisons: list[Comparison]) -> Comparison:
+    return max(comparisons, key=lambda c: c.ratio)
+
+
+# The comparisons ----------------------------------------------------------------------------------
+
+
+def _exact(m: Measurement, t: int) -> Comparison:
+    run = m.exact
+    off = m.eps.value and m.eps.switchable and m.exact is not m.checked or bool(m.eps_effect)
+    label = "float64, eps off" if off else "float64"
+    tolerance = tol.rounding(run.noise[t], "float64")
+    why = f"{label} run: {tol.SAFETY:g} x its measured rounding noise {run.noise[t]:.2g}"
+    if m.eps.value and not m.eps.switchable:
+        why += f" (eps {m.eps.value:g} could not be switched off: its effect counts as deviation)"
+    return Comparison(label, t, run.deviation[t], tolerance, "rounding", why)
+
+
+def _eps(m: Measurement, t: int) -> Comparison:
+    why = (f"eps {m.eps.value:g} ({m.eps.source}) moves the two sides apart by {m.eps_effect[t]:.2g} of the "
+           f"output (measured: the float64 run with eps and with eps off); above {tol.EPS_CAP:g}, eps does not "
+           "blur the invariance, it breaks it")
+    return Comparison("eps", t, m.eps_effect[t], tol.EPS_CAP, "eps", why)
+
+
+def _checked(m: Measurement, t: int) -> Comparison:
+    run, dtype = m.checked, m.check.dtype
+    rounding = tol.rounding(run.noise[t], dtype, m.tf32)
+    allowance = min(m.eps_effect[t], tol.EPS_CAP) if m.eps_effect else 0.0
+    why = f"{dtype} run: {tol.SAFETY:g} x its measured rounding noise {run.noise[t]:.2g}"
+    if allowance:
+        why += f" + eps's effect between the sides {allowance:.2g}"
+    bound = "eps" if allowance > rounding else "rounding"
+    return Comparison(dtype + (", tf32" if m.tf32 else ""), t, run.deviation[t], rounding + allowance, bound, why)
+
+
+def _override(m: Measurement) -> Result:
+    """A spec's own tolerance: the checked run against it, no floor (the user's judgement)."""
+    value = m.check.tolerance
+    comparisons = [Comparison(m.check.dtype, t, d, value, "override", f"tolerance {value:.3g} set by the spec")
+                   for t, d in enumerate(m.checked.deviation)]
+    worst = _worst(comparisons)
+    verdict = ("not_invariant" if worst.ratio > tol.MARGIN else "invariant" if worst.ratio <= 1
+               else "inconclusive")
+    return _result(m, verdict, worst, "", ([], [], comparisons))
+
+
+# The result ----------------------------------------------------------------------------------------
+
+
+def _result(m: Measurement, verdict: str, decisive: Comparison | None, reason: str,
+            comparisons: tuple[list[Comparison], ...] = ()) -> Result:
+    why = _why(m, verdict, decisive, reason, comparisons)
+    runs = {group[0].run: _summary(_worst(group)) for group in comparisons if group}
+    r = Result(m.check, verdict, None, None, None, why, device=m.device, seconds=m.seconds, tf32=m.tf32,
+               runs=runs, eps=m.eps.value, eps_source=m.eps.source, notes=list(m.notes),
+               eps_effect=max(m.eps_effect) if m.eps_effect else None,
+               degenerate=sum(reason is not None for reason in m.degenerate))
+    if decisive is not None and verdict != "undefined":
+        run = m.exact if decisive.run.startswith("float64") else m.checked
+        r.deviation, r.tolerance, r.bound = decisive.deviation, decisive.tolerance, decisive.bound
+        r.trial, r.run = decisive.trial, decisive.run
+        r.where = run.where[decisive.trial] if run and run.where else {}
+    return r
+
+
+def _summary(c: Comparison) -> dict[str, float | None]:
+    return {"deviation": c.deviation, "tolerance": c.tolerance, "trial": c.trial}
+
+
+def _why(m: Measurement, verdict: str, decisive: Comparison | None, reason: str,
+         comparisons: tuple[list[Comparison], ...]) -> str:
+    if verdict == "undefined":
+        return reason
+    parts = [decisive.why] if decisive else []
+    if reason:
+        parts.append(reason)
+    exact, _, checked = comparisons if comparisons else ([], [], [])
+    if verdict == "not_invariant" and decisive.run.startswith("float64") and checked:
+        worst = _worst(checked)
+        hidden = worst.ratio <= 1
+        parts.append(f"in {m.check.dtype} the deviation is {worst.deviation:.2g} against a tolerance of "
+                     f"{worst.tolerance:.2g}" + (": only the float64 run of the same layer sees the violation"
+                                                 if hidden else ""))
+    elif verdict == "invariant" and exact and checked:
+        worst = _worst(exact)
+        parts.append(f"{worst.run} run: deviation {worst.deviation:.2g} <= {worst.tolerance:.2g}")
+    degenerate = [r for r in m.degenerate if r is not None]
+    if degenerate:
+        parts.append(f"{len(degenerate)} of {len(m.degenerate)} trials degenerate ({degenerate[0]}), "
+                     "decided from the others")
+    if m.check.norm.module is not None:
+        parts.append(f"eps {m.eps.value:g} ({m.eps.source})")
+    parts += m.notes
+    return "; ".join(parts)

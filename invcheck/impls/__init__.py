@@ -8,19 +8,23 @@ from invcheck.impls.base import Draw, Forward
 from invcheck.settings import CheckConfig
 
 
-def build_forward(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.device) -> Forward:
-    """Pick the implementation the check names; imports the optional ones only when used."""
+def build_forward(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.device,
+                  eps_off: bool = False) -> Forward:
+    """Pick the implementation the check names; imports the optional ones only when used.
+
+    eps_off: the same layer with the eps inside its square root set to 0 (where it can be).
+    """
     if check.norm.module is not None:
         from invcheck.impls import user
 
-        return user.build(check, draw, dtype, device)
+        return user.build(check, draw, dtype, device, eps_off)
     if check.norm.impl == "torch":
-        from invcheck.impls import torch_layers
+        from invcheck.impls import torch_impl
 
-        return torch_layers.build(check, draw, dtype, device)
+        return torch_impl.build(check, draw, dtype, device, eps_off)
     from invcheck.impls import reference
 
-    return reference.build(check, draw, dtype, device)
+    return reference.build(check, draw, dtype, device, eps_off)
 
 
 __all__ = ["Draw", "Forward", "build_forward"]

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from invcheck.evidence import EpsInfo
+
 Tensor = torch.Tensor
 
 
@@ -14,27 +16,44 @@ Tensor = torch.Tensor
 class Draw:
     """One check's random draw, float64 on CPU, trials on axis 0."""
 
-    x: Tensor  # X  [T, N, D] or [T, N, C_in, S, S]
-    w: Tensor  # W  [T, H, D] or [T, C_out, C_in, k, k]
+    x: Tensor  # X  [T, N, ...] in the layer kind's layout
+    w: Tensor  # W  [T, H, ...]
     x2: Tensor  # X' (transformed)
     w2: Tensor  # W'
     g: Tensor  # gain [T, C]
     b: Tensor  # bias [T, C]
     warmup: list[Tensor] = field(default_factory=list)  # X batches seen in train mode before eval
+    # Work on these inputs that checks of other norms can reuse (measure.py, reference.py).
+    cache: dict[object, object] = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def trials(self) -> int:
+        return self.x.shape[0]
 
 
 @dataclass
 class Forward:
-    """y = fn(X, W) in the checked dtype and device: [T, N, C, *positions].
+    """y = fn(X, W) in the checked dtype and device, canonical: [T', N, C, *positions].
 
-    eps and gain describe the layer for the tolerance: the eps it really adds (torch's own
-    defaults for PyTorch layers) and its gain per trial and unit ([T, C], float64).
+    T' may be any multiple of the check's trials T: entry t' runs with trial t' mod T's layer
+    (its gains, its module), so that perturbed copies of the inputs run in one call.
+    eps_info says which eps the layer adds (torch's own defaults for PyTorch layers, an attribute
+    of user code) and whether it could be switched off; gain is per trial and unit ([T, C], float64).
     """
 
     fn: Callable[[Tensor, Tensor], Tensor]
-    eps: float
+    eps_info: EpsInfo
     gain: Tensor
-    state: object = None  # float64 running statistics (eval mode), for the tolerance's sigma
+    state: object = None  # float64 running statistics (eval mode)
+    # True where the layer is known to compute in the dtype it is given (invcheck's and PyTorch's
+    # layers; half types in float32, as PyTorch's kernels do): its noise is probed at one ulp.
+    computes_in_dtype: bool = False
 
     def __call__(self, x: Tensor, w: Tensor) -> Tensor:
         return self.fn(x, w)
+
+
+def tile(t: Tensor, trials_seen: int) -> Tensor:
+    """A per-trial tensor [T, ...] repeated to cover T' = k T trials (see Forward)."""
+    k = trials_seen // t.shape[0]
+    return t if k == 1 else t.repeat(k, *([1] * (t.dim() - 1)))

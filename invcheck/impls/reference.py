@@ -1,38 +1,58 @@
-"""The reference implementation: the math of DESIGN.md §2, written with plain tensor ops."""
+"""The reference implementation: each norm's definition, written with plain tensor ops."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
-from invcheck import layers
-from invcheck.impls.base import Draw, Forward, Tensor
+from invcheck.evidence import EpsInfo
+from invcheck.impls.base import Draw, Forward, Tensor, tile
 from invcheck.norms import get_norm, normalize
-from invcheck.settings import CheckConfig
+from invcheck.layer_kinds import LayerKind
+from invcheck.settings import CheckConfig, LayerConfig
 
 
 def warmup_state(check: CheckConfig, draw: Draw) -> object:
     """Float64 running statistics from the warm-up batches (None unless the norm keeps any)."""
-    norm = get_norm(check.norm.id)
-    warm = [layers.forward(check.layer, x, draw.w) for x in draw.warmup]  # through the original W
-    return norm.prepare(warm, check.norm)
+    kind, norm = check.layer.kind_spec, get_norm(check.norm.id)
+    warm = [kind.summed(check.layer, x, draw.w) for x in draw.warmup]  # through the original W
+    return norm.prepare(warm, check.norm, kind.per_token_statistics)
 
 
-def cast_state(state: object, dtype: torch.dtype, device: torch.device) -> object:
-    if isinstance(state, tuple):
-        return tuple(s.to(dtype=dtype, device=device) for s in state)
-    return state
+def _summed(draw: Draw, kind: LayerKind, layer: LayerConfig, x: Tensor, w: Tensor) -> Tensor:
+    """kind.summed, remembered for the draw's cached inputs: every norm of a table shares it."""
+    key = ("summed", id(x), id(w))
+    if key not in draw.cache and any(v is x for v in _cached_tensors(draw)):
+        draw.cache[key] = kind.summed(layer, x, w)
+    return draw.cache[key] if key in draw.cache else kind.summed(layer, x, w)
 
 
-def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.device) -> Forward:
-    norm = get_norm(check.norm.id)
-    shape = layers.unit_shape(check.layer, check.trials)
+def _cached_tensors(draw: Draw) -> list[object]:
+    return [v[0] for k, v in draw.cache.items() if k[0] == "stacked"]
+
+
+def unit_shape(check: CheckConfig, trials: int) -> tuple[int, ...]:
+    """Shape that broadcasts a per-unit quantity [T, C] against what the norm sees: [T, 1, C, *1]."""
+    kind = check.layer.kind_spec
+    return (trials, 1, check.layer.channels) + (1,) * len(kind.norm_positions(check.layer))
+
+
+def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.device, eps_off: bool = False) -> Forward:
+    kind, layer, norm = check.layer.kind_spec, check.layer, get_norm(check.norm.id)
+    cfg = replace(check.norm, eps=0.0) if eps_off else check.norm
+    shape = unit_shape(check, draw.trials)
     g = draw.g.reshape(shape).to(dtype=dtype, device=device)
     b = draw.b.reshape(shape).to(dtype=dtype, device=device)
     state64 = warmup_state(check, draw)
-    state = cast_state(state64, dtype, device)
+    state = tuple(s.to(dtype=dtype, device=device) for s in state64) if state64 else None
 
     def fn(x: Tensor, w: Tensor) -> Tensor:
-        a = layers.forward(check.layer, x, w)  # [T, N, C, *positions]
-        return normalize(norm, a, w, g, b, check.norm, state)
+        n = x.shape[0]
+        gg, bb = tile(g, n), tile(b, n)
+        st = tuple(tile(s, n) for s in state) if state else None
+        normed = lambda a: normalize(norm, a, w, gg, bb, cfg, kind.per_token_statistics, st)  # noqa: E731
+        return kind.run(layer, x, w, normed, summed=lambda *args: _summed(draw, kind, *args))
 
-    return Forward(fn, eps=check.norm.eps, gain=draw.g, state=state64)
+    info = EpsInfo(check.norm.eps, "the spec" if check.norm.eps else "none")
+    return Forward(fn, info, gain=draw.g, state=state64, computes_in_dtype=True)

@@ -1,7 +1,7 @@
 """User code as a check's norm or layer: `module: "pkg.mod:Name"`, `kwargs`, `role`, `weight`.
 
-- role "norm": the object maps summed inputs a -> y, in the layout a torch user expects:
-  a: [N, H] (dense) or [N, C, S', S'] (conv), computed with F.linear / F.conv2d.
+- role "norm": the object maps summed inputs a -> y, in the layout a torch user expects (the layer
+  kind's `to_user`: [N, H] dense, [N, C, S', S'] conv or [N, S', S', C] channels-last, [N, S, H] tokens).
 - role "layer": the object owns its weights and maps X -> y. Its parameter `weight` (a dotted
   path, e.g. "linear.weight" or "linear.parametrizations.weight.original1") is W: the check
   writes each trial's W (or W') into it before every call.
@@ -10,9 +10,10 @@ One instance per trial, each built under its own seed (torch's RNG forked, so th
 untouched): a stateful norm keeps per-trial state, as the reference's trials are independent.
 An nn.Module is cast to the checked dtype and device, and put in check.norm.mode (eval: the
 warm-up batches pass through it in train mode first, with the original W).
-For the tolerance: gain = the module's parameter `weight` when its first axis has C entries
-(role norm; max |.| over any further axes), else ones; eps = the largest numeric `eps`
-attribute of the module or its submodules (None, as RMSNorm's: finfo of the compute dtype), else 0.
+eps: the largest `eps`, `variance_epsilon` or `epsilon` (or the spec's `eps_attr`) of the object or
+its submodules (None, as RMSNorm's: finfo of the compute dtype); `eps_off` sets them to 0, so
+that eps's effect is measured. gain = the module's parameter `weight` when its first axis has C
+entries (role norm; max |.| over any further axes), else ones.
 """
 
 from __future__ import annotations
@@ -23,28 +24,36 @@ from typing import Any
 import torch
 from torch import nn
 
+from invcheck import tolerance as tol
+from invcheck.evidence import EpsInfo
 from invcheck.impls.base import Draw, Forward, Tensor
-from invcheck.impls.torch_layers import summed_input
 from invcheck.impls.user_load import USER_FAILURES, construct, fill, first_line, load, raised_at, user_error
-from invcheck.layers import weight_shape
 from invcheck.norms.base import opmath
 from invcheck.settings import CheckConfig
 
 
-def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.device) -> Forward:
+def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.device, eps_off: bool = False) -> Forward:
     factory, kwargs = load(check), fill(check, check.norm.kwargs)
     objs = [_instance(check, factory, kwargs, t, dtype, device) for t in range(check.trials)]
     weights = [_weight(check, o) for o in objs] if check.norm.role == "layer" else []
 
-    def fn(x: Tensor, w: Tensor) -> Tensor:
-        return torch.stack([_run(check, objs, weights, t, x[t], w[t]) for t in range(len(objs))])  # [T, N, C, *pos]
+    def fn(x: Tensor, w: Tensor) -> Tensor:  # [T', N, C, *pos]; trial t' runs trial t' mod T's object
+        if check.norm.role == "layer":
+            return torch.stack([_run_layer(check, objs, weights, t % len(objs), x[t], w[t]) for t in range(x.shape[0])])
+        kind = check.layer.kind_spec
+        return kind.run(check.layer, x, w, lambda a: torch.stack(
+            [_run_norm(check, objs[t % len(objs)], a[t]) for t in range(a.shape[0])]))
 
+    info = eps_info(check, objs[0], dtype)
+    if eps_off:
+        for obj in objs:
+            _switch_eps_off(check, obj)
     if check.norm.mode == "eval":
         _warm_up(check, objs, weights, draw, dtype, device)
     for obj in objs:
         if isinstance(obj, nn.Module):
             obj.train(check.norm.mode == "train")
-    return Forward(fn, eps=_eps(objs[0], dtype), gain=_gain(check, objs))
+    return Forward(fn, info, gain=_gain(check, objs))
 
 
 def _instance(check: CheckConfig, factory: Any, kwargs: dict[str, Any], trial: int,
@@ -75,20 +84,20 @@ def _check_signature(check: CheckConfig, obj: Any) -> None:
         raise user_error(check, f"is not callable with one tensor: its signature is {sig}") from None
 
 
-def _run(check: CheckConfig, objs: list[Any], weights: list[Tensor], t: int, x: Tensor, w: Tensor) -> Tensor:
-    """One trial: a -> y (role norm) or X -> y with W written into the layer (role layer)."""
-    if check.norm.role == "layer":
-        _set_weight(check, weights[t], w)
-        return call(check, objs[t], x, _layer_out_shape(check, x))
-    a = summed_input(check.layer, x, w)  # [N, H] or [N, C, S', S']
-    return call(check, objs[t], a, tuple(a.shape))
+def _run_layer(check: CheckConfig, objs: list[Any], weights: list[Tensor], t: int, x: Tensor,
+               w: Tensor) -> Tensor:
+    """One trial of a role "layer" module: W written into it, X -> y, back to the canonical layout."""
+    kind, layer = check.layer.kind_spec, check.layer
+    _set_weight(check, weights[t], w)
+    expected = tuple(kind.to_user(layer, x.new_empty(kind.output_shape(layer))).shape)
+    return kind.from_user(layer, call(check, objs[t], kind.user_input(layer, x), expected))
 
 
-def _layer_out_shape(check: CheckConfig, x: Tensor) -> tuple[int, ...]:
-    layer = check.layer
-    if layer.kind == "dense":
-        return (x.shape[0], layer.units)
-    return (x.shape[0], layer.out_channels, layer.out_size, layer.out_size)
+def _run_norm(check: CheckConfig, obj: Any, a: Tensor) -> Tensor:
+    """One trial of a role "norm" object: a (in the layout users expect) -> y, canonical again."""
+    kind, layer = check.layer.kind_spec, check.layer
+    inp = kind.to_user(layer, a)
+    return kind.from_user(layer, call(check, obj, inp, tuple(inp.shape)))
 
 
 def call(check: CheckConfig, obj: Any, inp: Tensor, expected: tuple[int, ...]) -> Tensor:
@@ -120,7 +129,7 @@ def _weight(check: CheckConfig, obj: nn.Module) -> Tensor:
         p = obj.get_parameter(path)
     except AttributeError:
         raise user_error(check, f"has no parameter {path!r} ({_parameter_hint(obj, path)})") from None
-    expected = weight_shape(check.layer)
+    expected = check.layer.kind_spec.weight_shape(check.layer)
     if tuple(p.shape) != expected:
         raise user_error(check, f"parameter {path!r} has shape {list(p.shape)}, but W is {list(expected)}")
     return p
@@ -154,19 +163,79 @@ def _warm_up(check: CheckConfig, objs: list[Any], weights: list[Tensor], draw: D
         if isinstance(obj, nn.Module):
             obj.train(True)
     w = draw.w.to(device, dtype)
+    kind = check.layer.kind_spec
     for x in draw.warmup:  # [T, N, ...]
         x = x.to(device, dtype)
-        for t in range(len(objs)):
-            _run(check, objs, weights, t, x[t], w[t])
+        if check.norm.role == "layer":
+            for t in range(len(objs)):
+                _run_layer(check, objs, weights, t, x[t], w[t])
+        else:
+            kind.run(check.layer, x, w, lambda a: torch.stack([_run_norm(check, objs[t], a[t]) for t in range(len(objs))]))
 
 
-def _eps(obj: Any, dtype: torch.dtype) -> float:
-    mods = list(obj.modules()) if isinstance(obj, nn.Module) else [obj]
-    values = [getattr(m, "eps") for m in mods if hasattr(m, "eps")]
-    numbers = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    if any(v is None for v in values):  # RMSNorm-like: torch's default, in the compute dtype
-        numbers.append(torch.finfo(opmath(dtype)).eps)
-    return max(numbers, default=0.0)
+# Where layers keep their eps: torch's and most libraries' `eps`, transformers' `variance_epsilon`.
+EPS_NAMES = ("eps", "variance_epsilon", "epsilon")
+
+
+def eps_attributes(check: CheckConfig, obj: Any) -> list[tuple[Any, str, str]]:
+    """(owner, attribute, dotted path) of every eps the object or its submodules keep: the spec's
+    `eps_attr` (a name, or a dotted path from the object), else the usual names."""
+    wanted = check.norm.eps_attr
+    owners = list(obj.named_modules()) if isinstance(obj, nn.Module) else [("", obj)]
+    if wanted and "." in wanted:
+        path, _, name = wanted.rpartition(".")
+        owners = [(p, m) for p, m in owners if p == path]
+    names = (wanted.rpartition(".")[2],) if wanted else EPS_NAMES
+    found = []
+    for path, owner in owners:
+        for name in names:
+            if _is_eps(getattr(owner, name, _ABSENT)):
+                found.append((owner, name, f"{path}.{name}" if path else name))
+    return found
+
+
+_ABSENT = object()
+
+
+def _is_eps(value: Any) -> bool:
+    if value is None:  # nn.RMSNorm(eps=None): torch's default in the compute dtype
+        return True
+    if isinstance(value, Tensor):
+        return value.numel() == 1 and value.is_floating_point()
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _eps_value(value: Any, dtype: torch.dtype) -> float:
+    if value is None:
+        return torch.finfo(opmath(dtype)).eps
+    return float(value.item() if isinstance(value, Tensor) else value)
+
+
+def eps_info(check: CheckConfig, obj: Any, dtype: torch.dtype) -> EpsInfo:
+    """The eps the layer adds: read from it, else stated in the spec (then it cannot be switched off)."""
+    found = eps_attributes(check, obj)
+    if found:
+        values = [(_eps_value(getattr(owner, name), dtype), path) for owner, name, path in found]
+        value, path = max(values)
+        return EpsInfo(value, f"read from attribute `{path}`", switchable=True)
+    if check.norm.eps:
+        return EpsInfo(check.norm.eps, "stated in the spec; not found on the layer, so not switched off",
+                       switchable=False)
+    hint = f"`{check.norm.eps_attr}`" if check.norm.eps_attr else ", ".join(f"`{n}`" for n in EPS_NAMES)
+    return EpsInfo(0.0, f"no eps attribute found ({hint}); name it with eps_attr: or state it with eps:")
+
+
+def _switch_eps_off(check: CheckConfig, obj: Any) -> None:
+    for owner, name, path in eps_attributes(check, obj):
+        value = getattr(owner, name)
+        try:
+            if isinstance(value, Tensor):
+                with torch.no_grad():
+                    value.fill_(tol.EPS_OFF)
+            else:
+                setattr(owner, name, tol.EPS_OFF)
+        except USER_FAILURES as exc:
+            raise user_error(check, f"cannot set its eps `{path}` to 0: {first_line(exc)}") from None
 
 
 def _gain(check: CheckConfig, objs: list[Any]) -> Tensor:

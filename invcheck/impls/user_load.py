@@ -131,13 +131,9 @@ def _import(check: CheckConfig, name: str) -> Any:
 
 
 def layer_numbers(layer: LayerConfig) -> dict[str, int]:
-    """The placeholders a kwarg may use. units = channels = out_channels: the normalized units
-    (H dense, C_out conv); inputs = in_channels: D dense, C_in conv."""
-    width = layer.inputs if layer.kind == "dense" else layer.in_channels
-    c = layer.channels
-    return {"units": c, "channels": c, "out_channels": c, "inputs": width, "in_channels": width,
-            "kernel": layer.kernel, "cases": layer.cases, "size": layer.size,
-            "out_size": layer.out_size, "padding": layer.padding}
+    """The placeholders a kwarg may use: the kind's sizes, and units = channels = out_channels
+    (the normalized units: H dense, C_out conv), with what follows from them (out_size, fan_in)."""
+    return layer.kind_spec.placeholders(layer)
 
 
 def fill(check: CheckConfig, value: Any) -> Any:

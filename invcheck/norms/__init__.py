@@ -1,17 +1,19 @@
-"""The norm registry: a new norm is one file here and one line below (and its id in names.py)."""
+"""The norm registry: a new norm is one file here and one line below."""
 
 from __future__ import annotations
 
-from invcheck.norms.base import Norm, normalize
+from invcheck.norms.base import Norm, TorchNorm, TorchSetup, normalize, opmath
 from invcheck.norms.batch_norm import BatchNorm
 from invcheck.norms.group_norm import GroupNorm
 from invcheck.norms.instance_norm import InstanceNorm
 from invcheck.norms.layer_norm import LayerNorm
+from invcheck.norms.layer_norm_2d import LayerNorm2d
 from invcheck.norms.rms_norm import RMSNorm
+from invcheck.norms.rms_norm_2d import RMSNorm2d
 from invcheck.norms.weight_norm import WeightNorm
 
 NORMS: dict[str, Norm] = {n.id: n for n in (
-    BatchNorm(), WeightNorm(), LayerNorm(), InstanceNorm(), GroupNorm(), RMSNorm(),
+    BatchNorm(), WeightNorm(), LayerNorm(), InstanceNorm(), GroupNorm(), RMSNorm(), LayerNorm2d(), RMSNorm2d(),
 )}
 
 
@@ -19,4 +21,4 @@ def get_norm(norm_id: str) -> Norm:
     return NORMS[norm_id]
 
 
-__all__ = ["NORMS", "Norm", "get_norm", "normalize"]
+__all__ = ["NORMS", "Norm", "TorchNorm", "TorchSetup", "get_norm", "normalize", "opmath"]

@@ -7,33 +7,70 @@ re-estimating the statistics on the transformed batch.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from invcheck.norms.base import Norm, Tensor, positions
-from invcheck.settings import NormConfig
+from invcheck.norms.base import Norm, TorchNorm, TorchSetup, affine_module
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from invcheck.settings import NormConfig
 
 
 class BatchNorm(Norm):
     id = "batch_norm"
+    doc = "one unit (channel), all cases and positions; train mode, or eval with running statistics"
+    torch_batches = "fold"  # T*C channels in one PyTorch layer: per-trial, per-channel statistics
 
-    def dims(self, a: Tensor) -> tuple[int, ...]:
-        return (1, *positions(a))
+    def axes(self, ndim: int, per_token: bool) -> tuple[int, ...]:
+        return (1, *range(3, ndim))
 
-    def prepare(self, warmup: list[Tensor], cfg: NormConfig) -> Any:
+    def prepare(self, warmup: list[Tensor], cfg: NormConfig, per_token: bool) -> Any:
         """Running mean/var updated as torch.nn.BatchNorm does: from 0 and 1, unbiased var."""
         if cfg.mode != "eval":
             return None
         mean, var, m = 0.0, 1.0, cfg.momentum
         for a in warmup:  # [T, N, C, *positions]
-            dims = self.dims(a)
+            dims = self.axes(a.dim(), per_token)
             mu = a.mean(dims, keepdim=True)  # [T, 1, C, *1]
             n = a.numel() // mu.numel()
             v = ((a - mu) ** 2).sum(dims, keepdim=True) / max(n - 1, 1)
             mean, var = (1 - m) * mean + m * mu, (1 - m) * var + m * v
         return mean, var
 
-    def statistics(self, a: Tensor, w: Tensor, cfg: NormConfig, state: Any = None) -> tuple[Tensor, Tensor]:
+    def statistics(self, a: Tensor, w: Tensor, cfg: NormConfig, per_token: bool = False,
+                   state: Any = None) -> tuple[Tensor, Tensor]:
         if state is not None:
             mean, var = state
             return mean.to(a), var.to(a)
-        return super().statistics(a, w, cfg)
+        return super().statistics(a, w, cfg, per_token)
+
+    def torch_norm(self, setup: TorchSetup) -> TorchNorm:
+        from torch import nn
+
+        eps, cfg = 1e-5 if setup.eps is None else setup.eps, setup.cfg
+        if setup.functional:
+            fbn = FunctionalBatchNorm(setup.g, setup.b, eps, cfg.momentum)
+            return TorchNorm(fbn, fbn, setup.g.double().cpu())
+        spatial = len(setup.kind.norm_positions(setup.layer))
+        cls = nn.BatchNorm2d if spatial == 2 else nn.BatchNorm1d
+        return affine_module(cls(setup.g.shape[0], eps=eps, momentum=cfg.momentum), setup)
+
+
+class FunctionalBatchNorm:
+    """F.batch_norm with its own running statistics, switched like a module by `train`."""
+
+    def __init__(self, g: Tensor, b: Tensor, eps: float, momentum: float) -> None:
+        self.g, self.b, self.eps, self.momentum = g, b, eps, momentum
+        self.running_mean = g.new_zeros(g.shape)  # torch's initial running statistics
+        self.running_var = g.new_ones(g.shape)
+        self.training = True
+
+    def __call__(self, a: Tensor) -> Tensor:
+        import torch.nn.functional as F
+
+        return F.batch_norm(a, self.running_mean, self.running_var, self.g, self.b,
+                            self.training, self.momentum, self.eps)
+
+    def train(self, mode: bool = True) -> None:
+        self.training = mode

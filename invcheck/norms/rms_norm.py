@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
-from invcheck.norms.base import Norm, Tensor, positions
+from invcheck.norms.base import Norm, TorchNorm, TorchSetup, affine_module, functional, per_unit
+from invcheck.norms.layer_norm import normalized_shape
 
 
 class RMSNorm(Norm):
     id = "rms_norm"
+    doc = "LayerNorm's entries, no mean: root mean square"
     centered = False
+    torch_eps = None  # nn.RMSNorm(eps=None): finfo(compute dtype).eps
 
-    def dims(self, a: Tensor) -> tuple[int, ...]:
-        return (2, *positions(a))
+    def axes(self, ndim: int, per_token: bool) -> tuple[int, ...]:
+        return (2,) if per_token else tuple(range(2, ndim))
+
+    def torch_norm(self, setup: TorchSetup) -> TorchNorm:
+        from torch import nn
+        import torch.nn.functional as F
+
+        shape, last = normalized_shape(setup)
+        if setup.functional:
+            g = per_unit(setup.g, shape)
+            return functional(lambda a: F.rms_norm(a, shape, g, setup.eps), setup, last, bias=True)
+        return affine_module(nn.RMSNorm(shape, eps=setup.eps), setup, last)

@@ -1,30 +1,60 @@
-"""WeightNorm (Salimans & Kingma 2016): mu = 0, sigma = ||w_i||, from the weights, not the data."""
+"""WeightNorm (Salimans & Kingma 2016): mu = 0, sigma = ||w_i||, from the weights, not the data.
+
+PyTorch's version is torch.nn.utils.parametrizations.weight_norm (or torch._weight_norm): it
+computes the effective weight g * v / ||v||, through which the layer then runs unnormalized.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
+from invcheck.norms.base import Norm, TorchNorm, TorchSetup
 
-from invcheck.norms.base import Norm, Tensor
-from invcheck.settings import NormConfig
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from invcheck.settings import NormConfig
 
 
 class WeightNorm(Norm):
     id = "weight_norm"
+    doc = "no statistics of the data: each unit divided by the norm of its weight vector"
     centered = False
     from_data = False
+    torch_eps = 0.0  # PyTorch's weight_norm has no eps
 
-    def statistics(self, a: Tensor, w: Tensor, cfg: NormConfig, state: Any = None) -> tuple[Tensor, Tensor]:
+    def statistics(self, a: Tensor, w: Tensor, cfg: NormConfig, per_token: bool = False,
+                   state: Any = None) -> tuple[Tensor, Tensor]:
         sq = (w * w).flatten(2).sum(-1)  # [T, C]: ||w_i||^2
         shape = (a.shape[0], 1, a.shape[2]) + (1,) * (a.dim() - 3)
-        return torch.zeros((), dtype=a.dtype, device=a.device), sq.to(a).reshape(shape)
+        return a.new_zeros(()), sq.to(a).reshape(shape)
 
-    def dims(self, a: Tensor) -> tuple[int, ...]:
+    def axes(self, ndim: int, per_token: bool) -> tuple[int, ...]:
         return ()  # no statistic over a: each entry stands alone
 
-    def group_amax(self, t: Tensor, cfg: NormConfig) -> Tensor:
-        return t.abs()
-
-    def group_size(self, a: Tensor, cfg: NormConfig) -> int:
+    def group_size(self, a: Tensor, cfg: NormConfig, per_token: bool = False) -> int:
         return 1
+
+    def torch_norm(self, setup: TorchSetup) -> TorchNorm:
+        """Maps one trial's V (the weights W) to PyTorch's effective weight g * V / ||V||."""
+        import torch
+        from torch import nn
+        from torch.nn.utils import parametrizations
+
+        g = setup.g.reshape(-1, *([1] * (len(setup.kind.weight_shape(setup.layer)) - 1)))  # [C, 1, *1]
+        if setup.functional:
+            return TorchNorm(lambda v: torch._weight_norm(v, g, 0), None, setup.g.double().cpu())
+        holder = nn.Module()
+        holder.weight = nn.Parameter(torch.empty(setup.kind.weight_shape(setup.layer), dtype=g.dtype,
+                                                 device=g.device))
+        parametrizations.weight_norm(holder, name="weight", dim=0)
+        with torch.no_grad():
+            holder.parametrizations.weight.original0.copy_(g)  # the spec's gain, not ||W||
+
+        def effective(v: Tensor) -> Tensor:
+            with torch.no_grad():
+                holder.parametrizations.weight.original1.copy_(v)  # V: the direction is W (or W')
+            return holder.weight
+
+        gain = holder.parametrizations.weight.original0.detach().flatten().double().cpu()
+        return TorchNorm(effective, holder, gain)

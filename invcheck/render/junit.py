@@ -23,10 +23,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from invcheck.api import explain
+from invcheck.evidence import explain
 
 if TYPE_CHECKING:
-    from invcheck.verdict import Result
+    from invcheck.evidence import Result
 
 # XML 1.0 cannot hold these characters even escaped; ElementTree would write them as they are.
 _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

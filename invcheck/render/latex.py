@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from invcheck.names import NORMS, TRANSFORM_LABELS, TRANSFORMS
+from invcheck.names import TRANSFORM_LABELS
 from invcheck.render.symbols import TEX, number
 
 
@@ -19,10 +19,10 @@ def table(report: Any) -> str:
     out = []
     for layer in report.layers():
         out += [f"% layer: {layer}; dtype {report.meta.get('dtype')}, seed {report.meta.get('seed')}",
-                r"\begin{tabular}{l" + "c" * len(TRANSFORMS) + "}", r"\toprule",
-                "norm & " + " & ".join(TRANSFORM_LABELS[t] for t in TRANSFORMS) + r" \\", r"\midrule"]
-        for norm in NORMS:
-            cells = [_cell(report.cell(layer, norm, t)) for t in TRANSFORMS]
+                r"\begin{tabular}{l" + "c" * len(report.transforms(layer)) + "}", r"\toprule",
+                "norm & " + " & ".join(TRANSFORM_LABELS[t] for t in report.transforms(layer)) + r" \\", r"\midrule"]
+        for norm in report.norms(layer):
+            cells = [_cell(report.cell(layer, norm, t)) for t in report.transforms(layer)]
             out.append(norm.replace("_", r"\_") + " & " + " & ".join(cells) + r" \\")
         out += [r"\bottomrule", r"\end{tabular}",
                 r"% $\dagger$: differs from the papers' claim (made for a dense layer)", ""]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from invcheck.names import NORMS, TRANSFORM_LABELS, TRANSFORMS
+from invcheck.names import TRANSFORM_LABELS
 from invcheck.render.symbols import SYMBOL, meta_line, number
 
 
@@ -26,10 +26,10 @@ def _cell(cell: Any, notes: list[str]) -> str:
 def table(report: Any) -> str:
     lines, notes = [f"_{meta_line(report.meta)}_", ""], []
     for layer in report.layers():
-        lines += [f"### {layer}", "", "| norm | " + " | ".join(TRANSFORM_LABELS[t] for t in TRANSFORMS) + " |",
-                  "|---" * (len(TRANSFORMS) + 1) + "|"]
-        for norm in NORMS:
-            row = [_cell(report.cell(layer, norm, t), notes) for t in TRANSFORMS]
+        lines += [f"### {layer}", "", "| norm | " + " | ".join(TRANSFORM_LABELS[t] for t in report.transforms(layer)) + " |",
+                  "|---" * (len(report.transforms(layer)) + 1) + "|"]
+        for norm in report.norms(layer):
+            row = [_cell(report.cell(layer, norm, t), notes) for t in report.transforms(layer)]
             lines.append(f"| {norm} | " + " | ".join(row) + " |")
         lines.append("")
     lines.append("✓ invariant · ✗ not invariant · ? inconclusive · – undefined; number: deviation "

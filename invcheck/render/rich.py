@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from invcheck.names import NORMS, TRANSFORM_LABELS, TRANSFORMS
+from invcheck.names import TRANSFORM_LABELS
 from invcheck.render.symbols import SYMBOL, meta_line, number
 
 STYLE = {"invariant": "green", "not_invariant": "red", "inconclusive": "yellow", "undefined": "dim"}
@@ -45,10 +45,10 @@ def table(report: Any, color: bool = False) -> str:
     for layer in report.layers():
         grid = Table(title=f"layer: {layer}", title_justify="left", show_lines=True)
         grid.add_column("norm")
-        for t in TRANSFORMS:
+        for t in report.transforms(layer):
             grid.add_column(TRANSFORM_LABELS[t], justify="center")
-        for norm in NORMS:
-            grid.add_row(norm, *(_cell(report.cell(layer, norm, t)) for t in TRANSFORMS))
+        for norm in report.norms(layer):
+            grid.add_row(norm, *(_cell(report.cell(layer, norm, t)) for t in report.transforms(layer)))
         out.print(grid)
         for cell in report.cells:
             if cell.layer == layer and cell.note:

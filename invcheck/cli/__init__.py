@@ -1,0 +1,84 @@
+"""The command line: thin commands (one module each) over table.py, spec.py and runner.py.
+
+Exit codes: 0 all good, 1 an expectation (or `table --check`) failed, 2 bad input, 3 internal error.
+torch is imported only by commands that compute, so `--help`, `--version` and `validate` start fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+try:  # newer typer vendors click and exposes its exception base; older typer runs on click
+    from typer import TyperException as UsageError
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import ClickException as UsageError
+
+from invcheck import __version__, names
+from invcheck.errors import InvcheckError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Verify invariance properties of normalization layers by computation.")
+
+
+def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
+    """A CLI choice type from a vocabulary of names.py: typer lists and checks the values."""
+    return Enum(name, {v: v for v in values}, type=str)  # type: ignore[return-value]
+
+
+LayerChoice = _choices("LayerChoice", ("all", *names.LAYERS))
+Dtype = _choices("Dtype", names.DTYPES)
+Impl = _choices("Impl", names.IMPLS)
+
+
+class TableFormat(str, Enum):
+    rich = "rich"
+    markdown = "markdown"
+    csv = "csv"
+    latex = "latex"
+    json = "json"
+
+
+class RunFormat(str, Enum):
+    rich = "rich"
+    json = "json"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"invcheck {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
+                                                          help="Print the version and exit.")] = None) -> None:
+    pass
+
+
+def main() -> None:
+    """Entry point: InvcheckError -> one line and exit 2; a bug -> one line and exit 3."""
+    try:
+        code = app(standalone_mode=False)  # returns the exit code of typer.Exit
+    except UsageError as err:  # usage errors: bad option values, missing arguments
+        typer.echo(f"error: {err.format_message()} (see invcheck --help)", err=True)
+        sys.exit(2)
+    except InvcheckError as err:
+        typer.echo(f"error: {err}", err=True)
+        sys.exit(err.exit_code)
+    except (KeyboardInterrupt, typer.Abort):
+        sys.exit(130)
+    except Exception as err:  # noqa: BLE001 - the last line of defence: no tracebacks for users
+        if os.environ.get("INVCHECK_DEBUG"):
+            raise
+        typer.echo(f"internal error: {type(err).__name__}: {err} (set INVCHECK_DEBUG=1 for the traceback)", err=True)
+        sys.exit(3)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+# The commands register themselves on `app` (imported last: they import it from here).
+from invcheck.cli import run, table, validate  # noqa: E402, F401

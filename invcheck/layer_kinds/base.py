@@ -1,0 +1,137 @@
+"""What every layer kind shares, and the conventions every other module relies on.
+
+A layer kind says how input cases X and a weight matrix W make the summed inputs a, and where
+the norm sits. Tensors carry the trials T as their first axis, and summed inputs and outputs have
+one canonical layout, a: [T, N, C, *positions] (cases, normalized units, then positions such as
+pixels or tokens), so that every norm reduces over the same numbered axes whatever the kind.
+X and W keep the kind's own layout ([T, N, D] and [T, H, D] for a dense layer).
+
+A user norm sees the layout a torch user expects (`user_layout`): [N, H] for dense, [N, C, S', S']
+for conv (or [N, S', S', C] with `layout: channels_last`), [N, S, H] for tokens.
+
+This module imports no torch: the registry is read by the spec validator and by `--help`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from invcheck.settings import LayerConfig
+
+# The norm as a layer kind calls it: canonical a [T', N, C, *positions] -> y of the same shape.
+NormFn = Callable[["Tensor"], "Tensor"]
+
+
+@dataclass(frozen=True)
+class Size:
+    """One size key of a layer kind: its default, and the bounds a spec may give it."""
+
+    default: int
+    low: int = 1
+    high: int = 1 << 20
+    doc: str = ""
+
+
+class LayerKind:
+    """One layer setting (DESIGN: dense, conv, ...): shapes, forward pass, layouts, placeholders."""
+
+    id: ClassVar[str]
+    doc: ClassVar[str]
+    sizes: ClassVar[dict[str, Size]]
+    layouts: ClassVar[tuple[str, ...]] = ("channels_first",)
+    # Axis of X ([T, N, ...]) that holds the input features or channels: dataset_recenter adds one
+    # constant per entry of it, the same at every position and token.
+    input_feature_axis: ClassVar[int] = 2
+    # Axis of X that holds tokens (token_rescale gives each its own factor); None: no tokens.
+    token_axis: ClassVar[int | None] = None
+    # layer_norm / rms_norm take statistics per token over its units (as transformers do),
+    # rather than over the units and all positions of a case.
+    per_token_statistics: ClassVar[bool] = False
+
+    # Shapes --------------------------------------------------------------------------------------
+
+    def channels(self, layer: LayerConfig) -> int:
+        """Number of normalized units C (H of a dense layer, C_out of a conv)."""
+        raise NotImplementedError
+
+    def fan_in(self, layer: LayerConfig) -> int:
+        """Length of each neuron's incoming weight vector w_i (the reduction of a = X W^T)."""
+        raise NotImplementedError
+
+    def positions(self, layer: LayerConfig) -> tuple[int, ...]:
+        """The positions of one case's output: () dense, (S', S') conv, (S,) tokens."""
+        return ()
+
+    def norm_positions(self, layer: LayerConfig) -> tuple[int, ...]:
+        """The positions of what the norm receives (a recurrent step has none of the steps)."""
+        return self.positions(layer)
+
+    def input_shape(self, layer: LayerConfig) -> tuple[int, ...]:
+        """One trial's X, in this kind's layout."""
+        raise NotImplementedError
+
+    def weight_shape(self, layer: LayerConfig) -> tuple[int, ...]:
+        """One trial's W; axis 0 indexes the neurons (filters), row i is w_i."""
+        raise NotImplementedError
+
+    def output_shape(self, layer: LayerConfig) -> tuple[int, ...]:
+        """One trial's a and y, canonical: [N, C, *positions]."""
+        return (layer.cases, self.channels(layer), *self.positions(layer))
+
+    def elements(self, layer: LayerConfig) -> int:
+        """Entries of X, W and y together, per trial: what a check allocates grows with it."""
+        return sum(math.prod(s) for s in (self.input_shape(layer), self.weight_shape(layer),
+                                          self.output_shape(layer)))
+
+    # Forward ---------------------------------------------------------------------------------------
+
+    def summed(self, layer: LayerConfig, x: Tensor, w: Tensor) -> Tensor:
+        """Summed inputs a of every trial, each with its own W: [T, N, C, *positions]."""
+        raise NotImplementedError
+
+    def run(self, layer: LayerConfig, x: Tensor, w: Tensor, norm: NormFn,
+            summed: Callable[..., Tensor] | None = None) -> Tensor:
+        """The layer's output y with its norm in place: [T, N, C, *positions].
+
+        summed: computes `self.summed` (a caller may remember it across norms)."""
+        return norm((summed or self.summed)(layer, x, w))
+
+    # Rules and names -------------------------------------------------------------------------------
+
+    def problems(self, layer: LayerConfig) -> list[tuple[str, str, object, str | None]]:
+        """Size combinations no layer of this kind can have: (key, message, value, hint)."""
+        return []
+
+    def placeholders(self, layer: LayerConfig) -> dict[str, int]:
+        """Numbers a user's kwargs may name ("{units}"): the sizes, and what follows from them."""
+        c = self.channels(layer)
+        features = self.input_shape(layer)[self.input_feature_axis - 1]  # D, or C_in
+        return {**{key: getattr(layer, key) for key in self.sizes}, "inputs": features, "in_channels": features,
+                "units": c, "channels": c, "out_channels": c, "fan_in": self.fan_in(layer)}
+
+    # What a user module sees ----------------------------------------------------------------------
+
+    def user_layout(self, layer: LayerConfig) -> str:
+        """The layout of a and y as a user norm sees them, in words (for messages)."""
+        return "[N, C" + "".join(f", {p}" for p in self.position_names()) + "]"
+
+    def position_names(self) -> tuple[str, ...]:
+        return ()
+
+    def to_user(self, layer: LayerConfig, a: Tensor) -> Tensor:
+        """One trial's canonical a [N, C, *positions] in the layout a user norm takes."""
+        return a
+
+    def from_user(self, layer: LayerConfig, y: Tensor) -> Tensor:
+        """A user norm's output back in the canonical layout (the inverse of `to_user`)."""
+        return y
+
+    def user_input(self, layer: LayerConfig, x: Tensor) -> Tensor:
+        """One trial's X in the layout a user layer (role: layer) takes."""
+        return x

@@ -1,0 +1,40 @@
+"""dense: the paper's setting. X [N, D], W [H, D], a = X W^T: [N, H]."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from invcheck.layer_kinds.base import LayerKind, Size
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+    from invcheck.settings import LayerConfig
+
+
+class Dense(LayerKind):
+    id = "dense"
+    doc = "a fully connected layer (the paper's): X [N, D], W [H, D], a = X W^T [N, H]"
+    sizes = {
+        "cases": Size(16, doc="N"),
+        "inputs": Size(32, doc="D"),
+        "units": Size(16, doc="H"),
+    }
+
+    def channels(self, layer: LayerConfig) -> int:
+        return layer.units
+
+    def fan_in(self, layer: LayerConfig) -> int:
+        return layer.inputs
+
+    def input_shape(self, layer: LayerConfig) -> tuple[int, ...]:
+        return (layer.cases, layer.inputs)
+
+    def weight_shape(self, layer: LayerConfig) -> tuple[int, ...]:
+        return (layer.units, layer.inputs)
+
+    def summed(self, layer: LayerConfig, x: Tensor, w: Tensor) -> Tensor:
+        return x @ w.transpose(-1, -2)  # [T, N, D] @ [T, D, H] -> [T, N, H]
+
+    def user_layout(self, layer: LayerConfig) -> str:
+        return "[N, H]"

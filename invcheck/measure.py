@@ -1,0 +1,282 @@
+"""Measure a check: draw, transform, run both sides, and measure the rounding noise. Numbers only.
+
+What a model of a layer cannot see (a user layer that computes in float32 inside, statistics
+invcheck has no name for, a fused kernel), a measurement can. So nothing here models the layer:
+- **noise**: each side is also run at inputs dithered by a few units in the last place of the
+  checked dtype (`stencil`); the fourth difference of those outputs cancels the smooth change
+  and leaves only rounding, so its size is the layer's own rounding noise at that input;
+- **the float64 run**: the same layer in float64 sees violations that the checked dtype's
+  rounding hides, and shows whether the layer really computes in float64;
+- **eps**: the float64 run again with eps switched off (`eps_off`) says what eps alone moves,
+  on each side and, what matters, between the two sides.
+Everything random is drawn in float64 on the CPU from one seeded generator, so a check is
+reproducible across devices and dtypes. The judge (`verdict.py`) turns the numbers into a verdict.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from invcheck import tolerance as tol
+from invcheck.evidence import Measurement, RunNumbers
+from invcheck.impls import Draw, Forward, build_forward
+from invcheck.norms import NORMS, get_norm
+from invcheck.rules import refuse_impossible
+from invcheck.runtime import DTYPES, device_name, numerics, resolve_device
+from invcheck.settings import CheckConfig, LayerConfig, TransformConfig
+from invcheck.transforms import get_transform
+
+Tensor = torch.Tensor
+# because a table runs every norm on the same draw: below this many entries, a draw keeps its
+# stacked inputs and summed inputs for the next norm (above it, memory matters more).
+CACHE_ENTRIES = 1 << 20
+CACHED_DRAWS = 16  # a table's transforms for one layer and seed
+Sides = tuple[Tensor, Tensor]  # y and y' of every trial: [T, N, C, *positions] each, float64
+
+
+@dataclass(frozen=True)
+class Probe:
+    """How a run's rounding noise is measured: the output at inputs moved by k * e (relative,
+    random signs) for each k of `points`, combined with `weights` into a difference that cancels
+    the layer's smooth response and leaves rounding, `gain` times its size."""
+
+    points: tuple[int, ...]
+    weights: tuple[float, ...]
+
+    @property
+    def gain(self) -> float:
+        return math.sqrt(sum(c * c for c in self.weights))
+
+
+# Layers known to compute in the dtype they are given (invcheck's and PyTorch's): inputs moved by
+# about one unit in the last place re-round everything, so the output moves as much as rounding
+# moves it: y(x + e) - y(x), one extra run per side.
+ULP = Probe((0, 1), (-1.0, 1.0))
+# User code, which may compute in a lower precision inside: inputs moved by several units in the
+# last place of float32 at least (2^-20), and the fourth difference sum_k c_k y(x + k e), which
+# cancels the smooth response up to e^4 times the fourth derivative (negligible) and leaves rounding.
+STENCIL = Probe((0, 1, -1, 2, -2), (6.0, -4.0, -4.0, 1.0, 1.0))
+
+
+def draw(check: CheckConfig) -> Draw:
+    """X, W, gains and the transformed X', W' of every trial, from check.seed.
+
+    The draw depends on nothing else, so checks that differ only in their norm (a table's column)
+    share one, and with it the work done on its inputs (`Draw.cache`)."""
+    warmup = check.norm.warmup_batches if check.norm.mode == "eval" else 0
+    key = (check.layer, check.transform, check.seed, check.trials, warmup)
+    if key in _DRAWS:
+        return _DRAWS[key]
+    d = _draw(*key)
+    if d.x.numel() + d.w.numel() <= CACHE_ENTRIES:
+        _DRAWS[key] = d
+        while len(_DRAWS) > CACHED_DRAWS:
+            del _DRAWS[next(iter(_DRAWS))]  # the oldest
+    return d
+
+
+_DRAWS: dict[tuple[object, ...], Draw] = {}
+
+
+def _draw(layer: LayerConfig, transform: TransformConfig, seed: int, trials: int, warmup_batches: int) -> Draw:
+    gen = torch.Generator().manual_seed(seed)
+    t, kind = trials, layer.kind_spec
+    x = _inputs(layer, t, gen)
+    w = torch.randn((t, *kind.weight_shape(layer)), generator=gen, dtype=torch.float64) / kind.fan_in(layer) ** 0.5
+    # Non-trivial affine parameters: |g| in [0.5, 2] with random signs, b ~ N(0, 1).
+    g = (0.5 + 1.5 * torch.rand((t, layer.channels), generator=gen, dtype=torch.float64))
+    g = g * torch.where(torch.rand(g.shape, generator=gen) < 0.5, -1.0, 1.0).double()
+    b = torch.randn((t, layer.channels), generator=gen, dtype=torch.float64)
+    x2, w2 = get_transform(transform.id).apply(x, w, transform, gen, kind)
+    # Drawn last, so that train and eval mode see the same X, W and transform for a seed.
+    warmup = [_inputs(layer, t, gen) for _ in range(warmup_batches)]
+    return Draw(x, w, x2, w2, g, b, warmup)
+
+
+def _inputs(layer: LayerConfig, trials: int, gen: torch.Generator) -> Tensor:
+    """X ~ N(0, 1), float64 on CPU: [T, N, ...]; W ~ N(0, 1/fan_in) keeps summed inputs at unit scale."""
+    shape = layer.kind_spec.input_shape(layer)
+    return torch.randn((trials, *shape), generator=gen, dtype=torch.float64)
+
+
+def measure(check: CheckConfig) -> Measurement:
+    """Run one check. Bad input raises InvcheckError (before anything is allocated); the math never does."""
+    start = time.perf_counter()
+    refuse_impossible(check)
+    m = Measurement(check)
+    m.undefined = _undefined_reason(check)
+    if m.undefined:
+        return m
+    device = resolve_device(check.device)
+    m.device, m.tf32 = device_name(device), check.tf32 and device.type == "cuda"
+    d = draw(check)
+    with numerics(device, check.tf32), torch.no_grad():
+        _measure(m, d, device)
+    m.seconds = time.perf_counter() - start
+    return m
+
+
+def _undefined_reason(check: CheckConfig) -> str | None:
+    kind = check.layer.kind_spec
+    if check.norm.module is None and check.norm.id in NORMS:
+        reason = get_norm(check.norm.id).undefined_reason(kind, check.layer, check.norm)
+        if reason:
+            return reason
+    return get_transform(check.transform.id).undefined_reason(kind)
+
+
+def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
+    check = m.check
+    fwd = build_forward(check, d, DTYPES[check.dtype], device)
+    m.eps = fwd.eps_info
+    m.checked, sides = _run(check, fwd, d, check.dtype, device)
+    m.range_problem = _range_problem(d, check.dtype, m.checked)
+    if check.tolerance is not None:
+        return  # the user's own tolerance: the checked run alone is judged
+    wide, sides = (m.checked, sides) if check.dtype == "float64" else _float64_run(m, d, device)
+    if wide is None:
+        return
+    if m.eps.value and m.eps.switchable:
+        exact = build_forward(check, d, torch.float64, device, eps_off=True)
+        m.exact, off = _run(check, exact, d, "float64", device, noise_from=wide)
+        m.eps_effect, m.eps_side = _eps_effect(sides, off, wide.scale)
+    else:
+        m.exact = wide
+    m.degenerate = _degenerate(m.exact, wide.moves)
+    if wide.noise and max(wide.noise) > tol.FLOAT64_NOISE_LIMIT:
+        m.notes.append(f"its float64 run has rounding noise {max(wide.noise):.2g}, far above float64's: "
+                       "it computes in lower precision (float32?) internally")
+
+
+def _float64_run(m: Measurement, d: Draw, device: torch.device) -> tuple[RunNumbers | None, Sides | None]:
+    """The same layer in float64, or None (with a note) where it cannot run in float64."""
+    from invcheck.errors import InvcheckError
+
+    try:
+        fwd = build_forward(m.check, d, torch.float64, device)
+        return _run(m.check, fwd, d, "float64", device)
+    except InvcheckError as err:
+        if m.check.norm.module is None:
+            raise
+        m.notes.append(f"no float64 run ({err}); judged on {m.check.dtype} alone")
+        return None, None
+
+
+def _run(check: CheckConfig, fwd: Forward, d: Draw, dtype: str, device: torch.device,
+         noise_from: RunNumbers | None = None) -> tuple[RunNumbers, Sides]:
+    """Both sides in `dtype`, with the noise probe (unless `noise_from` lends its noise), in one call:
+    the numbers, and the two sides' outputs (float64, CPU)."""
+    torch_dtype, t = DTYPES[dtype], check.trials
+    probe = ULP if fwd.computes_in_dtype else STENCIL
+    points = (0,) if noise_from else probe.points
+    e = tol.dither(dtype, check.tf32 and device.type == "cuda", fwd.computes_in_dtype)
+    y = fwd(*_stacked(check, d, points, e, torch_dtype, device))
+    y = y.double().cpu().reshape(2, len(points), t, *y.shape[1:])  # [side, point, T, N, C, *pos]
+    run = RunNumbers(dtype)
+    scale = torch.maximum(y[0, 0].abs().flatten(1).amax(1), y[1, 0].abs().flatten(1).amax(1))  # [T], NaN if any is
+    run.scale = scale.nan_to_num(nan=math.inf).tolist()
+    run.deviation, run.where = _deviation(y[0, 0], y[1, 0], scale)
+    if noise_from is not None:
+        run.noise = noise_from.noise
+        run.finite = [math.isfinite(s) for s in run.scale]
+    else:
+        run.noise, run.moves = _noise(y, scale, probe)
+        run.finite = [math.isfinite(s) and math.isfinite(n) for s, n in zip(run.scale, run.noise)]
+    return run, (y[0, 0], y[1, 0])
+
+
+def _stacked(check: CheckConfig, d: Draw, points: tuple[int, ...], e: float, dtype: torch.dtype,
+             device: torch.device) -> tuple[Tensor, Tensor]:
+    """Both sides' X and W at every probe point, stacked on the trial axis: [2 P T, ...], in the
+    checked dtype on the device (kept in the draw's cache while small: the table reuses them)."""
+    key = ("stacked", points, e, dtype, str(device))
+    if key in d.cache:
+        return d.cache[key]
+    signs = _signs(check, d)
+    xs = [_dithered(side_x, k * e, signs[0]) for side_x in (d.x, d.x2) for k in points]
+    ws = [_dithered(side_w, k * e, signs[1]) for side_w in (d.w, d.w2) for k in points]
+    stacked = torch.cat(xs).to(device, dtype), torch.cat(ws).to(device, dtype)
+    if stacked[0].numel() + stacked[1].numel() <= CACHE_ENTRIES:
+        d.cache[key] = stacked
+    return stacked
+
+
+def _signs(check: CheckConfig, d: Draw) -> tuple[Tensor, Tensor]:
+    """Fixed random signs of the dither, from a generator of its own: the draw is unchanged."""
+    gen = torch.Generator().manual_seed(check.seed ^ 0x5EED)
+    sign = lambda t: torch.where(torch.rand(t.shape, generator=gen) < 0.5, -1.0, 1.0).double()  # noqa: E731
+    return sign(d.x), sign(d.w)
+
+
+def _dithered(t: Tensor, step: float, signs: Tensor) -> Tensor:
+    """t with each entry moved by step * |entry| in its own random direction (k e of the stencil)."""
+    return t if step == 0 else t + step * t.abs() * signs
+
+
+def _deviation(y0: Tensor, y1: Tensor, scale: Tensor) -> tuple[list[float], list[dict[str, int]]]:
+    """Per-trial relative deviation max|y1 - y0| / scale, and where the largest one sits."""
+    diff = (y1 - y0).abs().nan_to_num(nan=math.inf).flatten(1)  # [T, rest]
+    deviation = diff.amax(1) / scale.clamp_min(torch.finfo(torch.float64).tiny)
+    # numpy's unravel_index: torch's imports sympy (half a second) on first use.
+    cases, units = np.unravel_index(diff.argmax(1).numpy(), tuple(y0.shape[1:]))[:2]
+    where = [{"trial": t, "case": int(n), "unit": int(c)} for t, (n, c) in enumerate(zip(cases, units))]
+    return deviation.tolist(), where
+
+
+def _noise(y: Tensor, scale: Tensor, probe: Probe) -> tuple[list[float], list[bool]]:
+    """Per trial: the rounding noise of the deviation, from each side's probe, and whether the
+    output moved at all when the inputs were moved."""
+    r = sum(c * y[:, i] for i, c in enumerate(probe.weights))  # [side, T, N, C, *pos]
+    per_side = r.abs().nan_to_num(nan=math.inf).flatten(2).amax(2) / probe.gain  # [side, T]
+    noise = per_side.square().sum(0).sqrt() / scale.clamp_min(torch.finfo(torch.float64).tiny)
+    moves = (y[:, 1] != y[:, 0]).flatten(2).any(2).all(0)  # [T]: both sides respond to their inputs
+    return noise.tolist(), moves.tolist()
+
+
+def _eps_effect(with_eps: Sides, off: Sides, scale: list[float]) -> tuple[list[float], list[float]]:
+    """What eps moves, per trial, relative to the output: between the sides (what can hide or
+    make a deviation) and on one side alone (what it does to a layer's output)."""
+    scale = torch.tensor(scale).clamp_min(torch.finfo(torch.float64).tiny)
+    e0, e1 = with_eps[0] - off[0], with_eps[1] - off[1]  # eps's effect on each side, entry by entry
+    between = (e1 - e0).abs().nan_to_num(nan=0.0).flatten(1).amax(1) / scale
+    side = torch.maximum(e0.abs().flatten(1).amax(1), e1.abs().flatten(1).amax(1)).nan_to_num(nan=0.0) / scale
+    return between.tolist(), side.tolist()
+
+
+def _degenerate(exact: RunNumbers, moves: list[bool]) -> list[str | None]:
+    """Per trial, why it cannot count: the layer's math divides by zero, or its output is constant."""
+    reasons: list[str | None] = []
+    for t in range(len(exact.scale)):
+        if not exact.finite[t]:
+            reasons.append("its output is not finite with eps off: a statistic's spread is zero (0/0)")
+        elif exact.scale[t] == 0.0:
+            reasons.append("its output is zero")
+        elif moves and not moves[t]:
+            reasons.append("its output does not move when its inputs do: constant")
+        else:
+            reasons.append(None)
+    return reasons
+
+
+def _range_problem(d: Draw, dtype: str, run: RunNumbers) -> str | None:
+    """Inputs or outputs the checked dtype cannot hold: overflow, or underflow that loses more of
+    a tensor than rounding would (a few tiny entries of a random matrix lose nothing that counts)."""
+    if dtype == "float64":
+        return None
+    info = torch.finfo(DTYPES[dtype])
+    for name, t in (("X", d.x), ("W", d.w), ("X'", d.x2), ("W'", d.w2)):
+        stored = t.to(DTYPES[dtype]).double()
+        if not bool(torch.isfinite(stored).all()):
+            return f"{name} overflows {dtype} (entries above {info.max:.3g})"
+        lost = float((stored - t).norm() / t.norm().clamp_min(info.tiny))
+        if tol.storage_error(lost, dtype):
+            return (f"{name} underflows {dtype}: storing it loses {lost:.2g} of it, far more than rounding "
+                    f"(entries below {dtype}'s smallest normal {info.tiny:.3g}; scale factors too small?)")
+    if not all(run.finite):
+        return f"the {dtype} output is not finite (NaN or inf): overflow inside the layer?"
+    return None

@@ -1,0 +1,24 @@
+"""LayerNorm2d: one case, one position, over its channels (ConvNeXt's channels_first LayerNorm,
+timm/torchvision's LayerNorm2d); in layers without positions it is LayerNorm."""
+
+from __future__ import annotations
+
+from invcheck.norms.base import Norm, TorchNorm, TorchSetup, affine_module, functional, per_unit
+
+
+class LayerNorm2d(Norm):
+    id = "layer_norm_2d"
+    doc = "one case, one position, over its channels (ConvNeXt, LayerNorm2d)"
+
+    def axes(self, ndim: int, per_token: bool) -> tuple[int, ...]:
+        return (2,)
+
+    def torch_norm(self, setup: TorchSetup) -> TorchNorm:
+        from torch import nn
+        import torch.nn.functional as F
+
+        c, eps = setup.layer.channels, 1e-5 if setup.eps is None else setup.eps
+        if setup.functional:  # as timm's LayerNorm2d: permute to channels-last, layer_norm over C
+            g, b = per_unit(setup.g, (c,)), per_unit(setup.b, (c,))
+            return functional(lambda a: F.layer_norm(a, (c,), g, b, eps), setup, channels_last=True)
+        return affine_module(nn.LayerNorm(c, eps=eps), setup, channels_last=True)

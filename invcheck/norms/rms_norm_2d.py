@@ -1,0 +1,25 @@
+"""RMSNorm2d: one case, one position, root mean square over its channels (no mean)."""
+
+from __future__ import annotations
+
+from invcheck.norms.base import Norm, TorchNorm, TorchSetup, affine_module, functional, per_unit
+
+
+class RMSNorm2d(Norm):
+    id = "rms_norm_2d"
+    doc = "one case, one position, root mean square over its channels"
+    centered = False
+    torch_eps = None
+
+    def axes(self, ndim: int, per_token: bool) -> tuple[int, ...]:
+        return (2,)
+
+    def torch_norm(self, setup: TorchSetup) -> TorchNorm:
+        from torch import nn
+        import torch.nn.functional as F
+
+        c = setup.layer.channels
+        if setup.functional:
+            g = per_unit(setup.g, (c,))
+            return functional(lambda a: F.rms_norm(a, (c,), g, setup.eps), setup, channels_last=True, bias=True)
+        return affine_module(nn.RMSNorm(c, eps=setup.eps), setup, channels_last=True)

@@ -1,0 +1,241 @@
+"""Every rule a check must satisfy, written once: for YAML specs, the Python API and the CLI.
+
+Two kinds of rule:
+- field rules: each value on its own (`FIELDS`: a parser per key, which names the bad value);
+- cross-field rules (`problems`): settings that are fine alone but impossible together.
+Each problem names the section ("norm", "transform", "layer", or None for the check itself) and
+the key it is about, so that spec.py can point at the YAML line and the API can name the argument.
+No torch here: validation runs before anything is imported or allocated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any
+
+from invcheck import names
+from invcheck.errors import SpecError
+from invcheck.layer_kinds import LAYER_KINDS
+from invcheck.norms import NORMS
+from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
+from invcheck.spec_yaml import Bad, Parser, choice, device, flag, integer, kwargs, module_path, number, optional
+from invcheck.spec_yaml import scale, text
+from invcheck.transforms import TRANSFORMS
+
+# because a check allocates X, W and the outputs for every trial, several times over (the
+# dithered runs, the float64 run): beyond this many entries it would not fit in memory.
+MAX_ELEMENTS = 1 << 28
+MAX_TRIALS = 100_000
+MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes at most a 64-bit signed seed
+MAX_WARMUP = 1000
+
+NORM_FIELDS: dict[str, Parser] = {
+    "id": choice(names.NORMS, "norm"),
+    "eps": number(0, 1e3),
+    "groups": integer(1, 1 << 20),
+    "mode": choice(names.MODES, "mode"),
+    "warmup_batches": integer(0, MAX_WARMUP),
+    "momentum": number(0, 1),
+    "impl": choice(names.IMPLS, "impl"),
+    "api": choice(names.APIS, "api"),
+    "torch_eps": flag,
+    "module": optional(module_path),
+    "eps_attr": optional(text),
+    "kwargs": kwargs,
+    "role": choice(names.ROLES, "role"),
+    "weight": text,
+}
+MODULE_NORM_FIELDS: dict[str, Parser] = {**NORM_FIELDS, "id": text}  # user code: its id is only a label
+TRANSFORM_FIELDS: dict[str, Parser] = {
+    "id": choice(names.TRANSFORMS, "transform"),
+    "scale": scale,
+    "negative": flag,
+    "shift": number(0, 1e6, strict=True),  # 0 would make re-centering the identity: invariant by construction
+}
+CHECK_FIELDS: dict[str, Parser] = {
+    "name": optional(text),
+    "trials": integer(1, MAX_TRIALS),
+    "seed": integer(0, MAX_SEED),
+    "dtype": choice(names.DTYPES, "dtype"),
+    "device": device,
+    "tf32": flag,
+    "tolerance": optional(number(0, 1e3, strict=True)),
+    "expect": optional(choice(names.VERDICTS, "verdict")),
+}
+
+
+def layer_fields(kind: str | None) -> dict[str, Parser]:
+    """The keys of a layer of this kind (every kind's when unknown), each with its bounds."""
+    kinds = [LAYER_KINDS[kind]] if kind in LAYER_KINDS else list(LAYER_KINDS.values())
+    out: dict[str, Parser] = {"kind": choice(names.LAYERS, "layer"), "layout": choice(names.LAYOUTS, "layout"),
+                              "placement": choice(names.PLACEMENTS, "placement")}
+    for k in kinds:
+        out.update({key: integer(size.low, size.high) for key, size in k.sizes.items()})
+    return out
+
+
+@dataclass(frozen=True)
+class Problem:
+    section: str | None  # "norm", "transform", "layer", or None: the check's own keys
+    key: str
+    message: str
+    value: Any = None
+    hint: str | None = None
+
+
+# Field rules on a built config (the API; specs parse their values on the way in) ----------------
+
+
+def field_problems(check: CheckConfig) -> list[Problem]:
+    """Each value of a CheckConfig checked by its field's parser, as a spec's would be."""
+    out = []
+    norm_fields = MODULE_NORM_FIELDS if check.norm.module is not None else NORM_FIELDS
+    sections: list[tuple[str | None, Any, dict[str, Parser]]] = [
+        ("norm", check.norm, norm_fields), ("transform", check.transform, TRANSFORM_FIELDS), (None, check, CHECK_FIELDS)]
+    for section, obj, parsers in sections:
+        for f in fields(obj):
+            if f.name in parsers:
+                out += _parsed(section, f.name, getattr(obj, f.name), parsers[f.name])
+    layer = check.layer
+    parsers = layer_fields(layer.kind)
+    out += _parsed("layer", "kind", layer.kind, parsers["kind"])
+    for key, value in (("layout", layer.layout), ("placement", layer.placement), *layer.sizes):
+        if key in parsers:
+            out += _parsed("layer", key, value, parsers[key])
+        else:
+            out.append(_not_a_key(layer.kind, key))
+    return out
+
+
+def _parsed(section: str | None, key: str, value: Any, parser: Parser) -> list[Problem]:
+    try:
+        parser(list(value) if isinstance(value, tuple) else value, key)
+    except Bad as exc:
+        return [Problem(section, key, str(exc), value, exc.hint)]
+    return []
+
+
+def _not_a_key(kind: str, key: str) -> Problem:
+    spec = LAYER_KINDS.get(kind)
+    hint = f"a {kind} layer takes " + ", ".join(spec.sizes) if spec else None
+    return Problem("layer", key, f"{key!r} is not a {kind} layer key", key, hint)
+
+
+# Cross-field rules ------------------------------------------------------------------------------
+
+
+def problems(check: CheckConfig) -> list[Problem]:
+    """Settings that are fine alone but impossible together, or with the layer."""
+    return [*_norm_problems(check.norm, check.layer), *_layer_problems(check.layer, check.norm),
+            *_transform_problems(check.transform, check.layer), *_size_problems(check)]
+
+
+def _norm_problems(norm: NormConfig, layer: LayerConfig) -> list[Problem]:
+    out = []
+    default = NormConfig()
+    if norm.impl != "torch":
+        out += [Problem("norm", key, f"{key} applies only to impl 'torch'", getattr(norm, key),
+                        "add impl: torch or remove it")
+                for key in ("api", "torch_eps") if getattr(norm, key) != getattr(default, key)]
+    if norm.module is not None:
+        return out + _module_problems(norm, layer)
+    out += [Problem("norm", key, f"{key} applies only to a 'module:' norm", getattr(norm, key), "remove it")
+            for key in ("kwargs", "role", "weight", "eps_attr") if getattr(norm, key) != getattr(default, key)]
+    if norm.id not in NORMS:
+        return out
+    if norm.mode == "eval" and norm.id != "batch_norm":
+        out.append(Problem("norm", "mode", f"mode 'eval' applies only to batch_norm, not {norm.id!r}", "eval",
+                           "only batch_norm keeps running statistics"))
+    if norm.id != "group_norm" and norm.groups != default.groups:
+        out.append(Problem("norm", "groups", f"groups applies only to group_norm, not {norm.id!r}", norm.groups,
+                           "remove it"))
+    if norm.id == "group_norm" and layer.kind in LAYER_KINDS and layer.channels % norm.groups:
+        divisors = [d for d in range(1, layer.channels + 1) if layer.channels % d == 0]
+        out.append(Problem("norm", "groups", f"groups {norm.groups} does not divide the layer's "
+                           f"{layer.channels} channels", norm.groups, "use one of " + ", ".join(map(str, divisors))))
+    if norm.id == "weight_norm" and norm.impl == "torch" and norm.eps:
+        out.append(Problem("norm", "eps", f"eps {norm.eps:g}: torch's weight_norm has no eps", norm.eps,
+                           "remove eps, or use impl: reference"))
+    return out + _eval_problems(norm)
+
+
+def _module_problems(norm: NormConfig, layer: LayerConfig) -> list[Problem]:
+    out = []
+    if norm.impl == "torch":
+        out.append(Problem("norm", "impl", f"impl 'torch' cannot run module {norm.module!r}", "torch",
+                           "impl picks how a built-in norm is computed; remove it"))
+    if norm.weight != NormConfig().weight and norm.role != "layer":
+        out.append(Problem("norm", "weight", "weight applies only to role 'layer' (a layer that owns W)",
+                           norm.weight, "add role: layer or remove it"))
+    if norm.groups != NormConfig().groups and norm.id != "group_norm":
+        out.append(Problem("norm", "groups", "groups applies only to a norm labelled id: group_norm", norm.groups,
+                           "remove it (a module norm's statistics are measured, not named)"))
+    if norm.role == "layer" and layer.placement != "summed":
+        out.append(Problem("layer", "placement", "a role 'layer' module places its own norm", layer.placement,
+                           "remove placement, or give the norm alone (role: norm)"))
+    return out + _eval_problems(norm)
+
+
+def _eval_problems(norm: NormConfig) -> list[Problem]:
+    """warmup_batches and momentum shape running statistics: meaningless in train mode."""
+    default = NormConfig()
+    return [Problem("norm", key, f"{key} applies only in mode 'eval' (running statistics)", getattr(norm, key),
+                    "add mode: eval or remove it")
+            for key in ("warmup_batches", "momentum")
+            if norm.mode != "eval" and getattr(norm, key) != getattr(default, key)]
+
+
+def _layer_problems(layer: LayerConfig, norm: NormConfig) -> list[Problem]:
+    kind = LAYER_KINDS.get(layer.kind)
+    if kind is None:
+        return []
+    out = [Problem("layer", key, message, value, hint) for key, message, value, hint in kind.problems(layer)]
+    if layer.layout not in kind.layouts:
+        out.append(Problem("layer", "layout", f"a {kind.id} layer has no layout {layer.layout!r}", layer.layout,
+                           "use one of " + ", ".join(kind.layouts)))
+    if norm.mode == "eval" and kind.id == "recurrent":
+        out.append(Problem("norm", "mode", "mode 'eval' is not supported in a recurrent layer", "eval",
+                           "check eval mode in a dense or sequence layer"))
+    return out
+
+
+def _transform_problems(transform: TransformConfig, layer: LayerConfig) -> list[Problem]:
+    spec = TRANSFORMS.get(transform.id)
+    if spec is None:
+        return []
+    default = TransformConfig()
+    out = [Problem("transform", key, f"{key} does not apply to {transform.id} (it uses {', '.join(spec.params)})",
+                   getattr(transform, key), "remove it")
+           for key in ("scale", "negative", "shift")
+           if key not in spec.params and getattr(transform, key) != getattr(default, key)]
+    kind = LAYER_KINDS.get(layer.kind)
+    reason = spec.undefined_reason(kind) if kind else None
+    if reason:
+        with_tokens = [k.id for k in LAYER_KINDS.values() if k.token_axis is not None]
+        out.append(Problem("transform", "id", reason, transform.id, "use a layer with tokens: " + ", ".join(with_tokens)))
+    return out
+
+
+def _size_problems(check: CheckConfig) -> list[Problem]:
+    """What the check would allocate, checked before anything is."""
+    kind = LAYER_KINDS.get(check.layer.kind)
+    if kind is None or kind.problems(check.layer):
+        return []
+    total = check.trials * kind.elements(check.layer)
+    if total <= MAX_ELEMENTS:
+        return []
+    return [Problem(None, "trials", f"{check.trials} trials of this layer need {total:.3g} entries of X, W and "
+                    f"outputs, above the limit of {MAX_ELEMENTS:.3g}", check.trials, "use fewer trials or a smaller layer")]
+
+
+# Raising -----------------------------------------------------------------------------------------
+
+
+def refuse_impossible(check: CheckConfig) -> None:
+    """Raise the first problem of a config built in Python (specs are checked as they load)."""
+    found = field_problems(check)
+    found = found or problems(check)
+    if found:
+        p = found[0]
+        raise SpecError(p.message, check.file or "invcheck.check()", check.line if check.file else None,
+                        p.value, p.hint)

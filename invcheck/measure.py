@@ -241,7 +241,7 @@ def _noise(y: Tensor, scale: Tensor, probe: Probe) -> tuple[list[float], list[bo
 def _eps_effect(with_eps: Sides, off: Sides, scale: list[float]) -> tuple[list[float], list[float]]:
     """What eps moves, per trial, relative to the output: between the sides (what can hide or
     make a deviation) and on one side alone (what it does to a layer's output)."""
-    scale = torch.tensor(scale).clamp_min(torch.finfo(torch.float64).tiny)
+    scale = torch.tensor(scale, dtype=torch.float64).clamp_min(torch.finfo(torch.float64).tiny)
     e0, e1 = with_eps[0] - off[0], with_eps[1] - off[1]  # eps's effect on each side, entry by entry
     between = (e1 - e0).abs().nan_to_num(nan=0.0).flatten(1).amax(1) / scale
     side = torch.maximum(e0.abs().flatten(1).amax(1), e1.abs().flatten(1).amax(1)).nan_to_num(nan=0.0) / scale
@@ -253,7 +253,7 @@ def _degenerate(exact: RunNumbers, moves: list[bool]) -> list[str | None]:
     reasons: list[str | None] = []
     for t in range(len(exact.scale)):
         if not exact.finite[t]:
-            reasons.append("its output is not finite with eps off: a statistic's spread is zero (0/0)")
+            reasons.append("zero variance: its output is not finite with eps off (a statistic's spread is 0)")
         elif exact.scale[t] == 0.0:
             reasons.append("its output is zero")
         elif moves and not moves[t]:

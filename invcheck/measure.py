@@ -86,22 +86,28 @@ _DRAWS: dict[tuple[object, ...], Draw] = {}
 def _draw(layer: LayerConfig, transform: TransformConfig, seed: int, trials: int, warmup_batches: int) -> Draw:
     gen = torch.Generator().manual_seed(seed)
     t, kind = trials, layer.kind_spec
-    x = _inputs(layer, t, gen)
-    w = torch.randn((t, *kind.weight_shape(layer)), generator=gen, dtype=torch.float64) / kind.fan_in(layer) ** 0.5
+    x, w = sample_inputs(layer, t, gen), sample_weights(layer, t, gen)
     # Non-trivial affine parameters: |g| in [0.5, 2] with random signs, b ~ N(0, 1).
     g = (0.5 + 1.5 * torch.rand((t, layer.channels), generator=gen, dtype=torch.float64))
     g = g * torch.where(torch.rand(g.shape, generator=gen) < 0.5, -1.0, 1.0).double()
     b = torch.randn((t, layer.channels), generator=gen, dtype=torch.float64)
     x2, w2 = get_transform(transform.id).apply(x, w, transform, gen, kind)
     # Drawn last, so that train and eval mode see the same X, W and transform for a seed.
-    warmup = [_inputs(layer, t, gen) for _ in range(warmup_batches)]
+    warmup = [sample_inputs(layer, t, gen) for _ in range(warmup_batches)]
     return Draw(x, w, x2, w2, g, b, warmup)
 
 
-def _inputs(layer: LayerConfig, trials: int, gen: torch.Generator) -> Tensor:
-    """X ~ N(0, 1), float64 on CPU: [T, N, ...]; W ~ N(0, 1/fan_in) keeps summed inputs at unit scale."""
+def sample_inputs(layer: LayerConfig, trials: int, gen: torch.Generator) -> Tensor:
+    """X ~ N(0, 1), float64 on CPU: [T, N, ...] in the layer kind's layout."""
     shape = layer.kind_spec.input_shape(layer)
     return torch.randn((trials, *shape), generator=gen, dtype=torch.float64)
+
+
+def sample_weights(layer: LayerConfig, trials: int, gen: torch.Generator) -> Tensor:
+    """W ~ N(0, 1/fan_in), so that summed inputs have unit scale: [T, H, ...]."""
+    kind = layer.kind_spec
+    w = torch.randn((trials, *kind.weight_shape(layer)), generator=gen, dtype=torch.float64)
+    return w / kind.fan_in(layer) ** 0.5
 
 
 def measure(check: CheckConfig) -> Measurement:
@@ -142,7 +148,7 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
     if wide is None:
         return
     if m.eps.value and m.eps.switchable:
-        exact = build_forward(check, d, torch.float64, device, eps_off=True)
+        exact = build_forward(check, d, torch.float64, device, eps_off=True, eps_dtype=DTYPES[check.dtype])
         m.exact, off = _run(check, exact, d, "float64", device, noise_from=wide)
         m.eps_effect, m.eps_side = _eps_effect(sides, off, wide.scale)
     else:
@@ -158,7 +164,7 @@ def _float64_run(m: Measurement, d: Draw, device: torch.device) -> tuple[RunNumb
     from invcheck.errors import InvcheckError
 
     try:
-        fwd = build_forward(m.check, d, torch.float64, device)
+        fwd = build_forward(m.check, d, torch.float64, device, eps_dtype=DTYPES[m.check.dtype])
         return _run(m.check, fwd, d, "float64", device)
     except InvcheckError as err:
         if m.check.norm.module is None:

@@ -2,223 +2,137 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from invcheck import names
-from invcheck.check import Measurement
-from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
-from invcheck.tolerance import MARGIN, decide
-from invcheck.verdict import Result, judge
+from invcheck import tolerance as tol
+from invcheck.evidence import EpsInfo, Measurement, RunNumbers
+from invcheck.settings import CheckConfig, NormConfig
+from invcheck.verdict import judge
+
+NOISE = 1e-15  # float64 noise of the exact run in these measurements: tolerance 4e-15 (SAFETY 4)
 
 
-def measurement(deviation, *, kappa=None, kappa_acc=None, eps_effect=None, dtype="float64", tolerance=None,
-                tf32=False, expect=None, where=None) -> Measurement:
+def run(dtype: str, deviation: list[float], noise: float) -> RunNumbers:
     n = len(deviation)
-    check = CheckConfig(dtype=dtype, tolerance=tolerance, tf32=tf32, expect=expect, trials=n)
-    return Measurement(check, deviation=list(deviation), kappa=kappa or [10.0] * n,
-                       kappa_acc=kappa_acc or [100.0] * n, eps_effect=eps_effect or [0.0] * n,
-                       where=where or [{"trial": t, "case": 0, "unit": 0} for t in range(n)],
-                       device="cpu", seconds=0.25, tf32=tf32)
+    return RunNumbers(dtype, deviation=list(deviation), noise=[noise] * n, scale=[1.0] * n,
+                      where=[{"trial": t, "case": t, "unit": 0} for t in range(n)], finite=[True] * n,
+                      moves=[True] * n)
 
 
-def tol_of(kappa=10.0, kappa_acc=100.0, eps=0.0, dtype="float64", tf32=False) -> float:
-    return decide(kappa, kappa_acc, eps, dtype, tf32).value
+def measurement(exact: list[float], checked: list[float] | None = None, dtype: str = "float32",
+                checked_noise: float = 1e-7, eps_effect: list[float] | None = None, **check) -> Measurement:
+    c = CheckConfig(dtype=dtype, trials=len(exact), **check)
+    wide = run("float64", exact, NOISE)
+    m = Measurement(c, checked=wide if checked is None else run(dtype, checked, checked_noise), exact=wide,
+                    degenerate=[None] * len(exact))
+    if eps_effect is not None:
+        m.eps, m.eps_effect, m.eps_side = EpsInfo(1e-5, "the spec"), eps_effect, eps_effect
+    return m
 
 
-# ---------------------------------------------------------------- boundaries, with an override of 1.0
+def test_exact_invariance_in_both_runs_is_invariant():
+    r = judge(measurement([1e-16, 2e-16], checked=[1e-7, 2e-7]))
+    assert r.verdict == "invariant"
+    assert (r.run, r.bound) == ("float32", "rounding")  # the checked dtype is the headline
+    assert r.tolerance == pytest.approx(tol.SAFETY * 1e-7) and r.deviation == 2e-7
+    assert "float64 run: deviation" in r.why
 
-@pytest.mark.parametrize("deviation, verdict", [
-    pytest.param(0.0, "invariant", id="zero"),
-    pytest.param(0.5, "invariant", id="half"),
-    pytest.param(1.0, "invariant", id="ratio-exactly-1"),
-    pytest.param(1.0 + 1e-12, "inconclusive", id="just-above-1"),
-    pytest.param(3.0, "inconclusive", id="between"),
-    pytest.param(MARGIN, "inconclusive", id="ratio-exactly-MARGIN"),
-    pytest.param(MARGIN * (1 + 1e-12), "not_invariant", id="just-above-MARGIN"),
-    pytest.param(1e6, "not_invariant", id="far"),
+
+@pytest.mark.parametrize("ratio, verdict", [
+    (0.99, "invariant"), (1.01, "inconclusive"), (tol.MARGIN * 0.99, "inconclusive"),
+    (tol.MARGIN * 1.01, "not_invariant"), (1e9, "not_invariant"),
 ])
-def test_boundaries(deviation, verdict):
-    r = judge(measurement([deviation], tolerance=1.0))
+def test_boundaries_of_the_float64_run(ratio, verdict):
+    limit = tol.SAFETY * NOISE
+    r = judge(measurement([ratio * limit, 0.0], checked=[1e-7, 1e-7]))
     assert r.verdict == verdict
-    assert (r.deviation, r.tolerance, r.bound) == (deviation, 1.0, "override")
-    assert r.ratio == pytest.approx(deviation)
+    assert r.run == ("float32" if verdict == "invariant" else "float64")
 
 
-@pytest.mark.parametrize("dtype", names.DTYPES)
-def test_boundary_with_computed_tolerance(dtype):
-    # tolerances whose MARGIN x lies above the sqrt(u) floor, and below MAX_TOLERANCE
-    kappa = [{"float64": 1e9, "float32": 1e3}.get(dtype, 10.0)]
-    t = tol_of(kappa=kappa[0], dtype=dtype)
-    assert judge(measurement([t], kappa=kappa, dtype=dtype)).verdict == "invariant"
-    assert judge(measurement([t * 1.001], kappa=kappa, dtype=dtype)).verdict == "inconclusive"
-    assert judge(measurement([t * MARGIN * 1.001], kappa=kappa, dtype=dtype)).verdict == "not_invariant"
-    r = judge(measurement([t], kappa=kappa, dtype=dtype))
-    assert r.tolerance == t and r.bound == "rounding"
+def test_a_violation_only_float64_sees_says_so():
+    r = judge(measurement([1e-6, 1e-6], checked=[1e-2, 1e-2], dtype="bfloat16", checked_noise=1e-2))
+    assert r.verdict == "not_invariant" and r.run == "float64"
+    assert r.deviation == 1e-6 and r.tolerance == pytest.approx(tol.SAFETY * NOISE)
+    assert "only the float64 run of the same layer sees the violation" in r.why
 
 
-def test_the_same_deviation_is_judged_by_its_dtype():
-    """1e-6 is far beyond float64 rounding and well within float32's."""
-    dev = [1e-6]
-    assert judge(measurement(dev, dtype="float64")).verdict == "not_invariant"
-    assert judge(measurement(dev, dtype="float32")).verdict == "invariant"
+def test_checked_dtype_far_off_while_float64_is_fine_is_inconclusive():
+    r = judge(measurement([1e-16, 1e-16], checked=[1e-2, 1e-7]))
+    assert r.verdict == "inconclusive" and r.run == "float32"
+    assert "float32-specific" in r.why
 
 
-def test_a_deviation_below_sqrt_u_is_never_a_violation():
-    """An ill-conditioned user layer can amplify rounding past the model; sqrt(u) is the floor."""
-    r = judge(measurement([1e-12], dtype="float64"))  # ~40x the float64 tolerance, but tiny
-    assert r.verdict == "inconclusive" and "sqrt(u)" in r.why
-    assert judge(measurement([1e-7], dtype="float64")).verdict == "not_invariant"
-
-
-def test_a_tolerance_too_loose_to_decide_is_not_invariant():
-    r = judge(measurement([0.05, 0.05, 0.05], eps_effect=[0.0] * 3, kappa=[1e3] * 3, dtype="bfloat16"))
-    assert r.tolerance > 0.1 and r.verdict == "inconclusive" and "too loose" in r.why
-
-
-def test_a_capped_eps_bound_never_makes_invariant():
-    r = judge(measurement([0.005], eps_effect=[0.9]))
-    assert r.bound == "eps (capped)" and r.verdict == "inconclusive" and "eps dominates" in r.why
-
-
-# ---------------------------------------------------------------- several trials
-
-def test_every_trial_must_be_within_tolerance():
-    r = judge(measurement([0.1, 0.2, 1.5, 0.3], tolerance=1.0))
-    assert r.verdict == "inconclusive" and r.trial == 2 and r.deviation == 1.5
-
-
-def test_one_far_trial_makes_it_not_invariant():
-    r = judge(measurement([0.1, 9.0, 0.3], tolerance=1.0))
-    assert r.verdict == "not_invariant" and r.trial == 1
-
-
-def test_the_decisive_trial_is_the_worst_ratio_not_the_worst_deviation():
-    # trial 0: large deviation, large eps tolerance; trial 1: smaller deviation against a tiny tolerance
-    m = measurement([1e-3, 1e-6], eps_effect=[5e-3, 0.0])
+def test_range_problem_is_undefined_not_a_violation():
+    m = measurement([1e-16, 1e-16], checked=[0.5, 0.5], dtype="float16", checked_noise=1e-3)
+    m.range_problem = "X' underflows float16: ..."
     r = judge(m)
-    assert r.trial == 1
-    assert r.deviation == 1e-6
-    assert r.tolerance == tol_of(eps=0.0)
-    assert r.bound == "rounding"
-    assert r.verdict == "not_invariant"  # 1e-6 >> 2 * 2^-53 * 210, and above sqrt(u)
+    assert r.verdict == "undefined" and r.why.startswith("X' underflows float16")
+    assert r.deviation is None and r.tolerance is None
 
 
-def test_bound_reported_is_the_decisive_trials():
-    m = measurement([1e-5, 1e-30], eps_effect=[1e-3, 0.0])
+def test_range_problem_does_not_hide_a_math_violation():
+    m = measurement([0.3, 0.3], checked=[0.5, 0.5], dtype="float16", checked_noise=1e-3)
+    m.range_problem = "X' underflows float16"
+    assert judge(m).verdict == "not_invariant"
+
+
+def test_eps_effect_is_allowed_up_to_the_cap():
+    r = judge(measurement([1e-16, 1e-16], checked=[3e-3, 1e-4], eps_effect=[3e-3, 1e-4]))
+    assert r.verdict == "invariant" and r.bound == "eps" and r.eps_effect == 3e-3
+    assert r.tolerance == pytest.approx(3e-3 + tol.SAFETY * 1e-7)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
+def test_eps_beyond_the_cap_breaks_invariance_in_every_dtype(dtype):
+    r = judge(measurement([1e-16, 1e-16], checked=[0.08, 0.01], dtype=dtype, checked_noise=0.05,
+                          eps_effect=[0.08, 0.01]))
+    assert r.verdict == "not_invariant"
+    assert (r.run, r.bound, r.deviation, r.tolerance) == ("eps", "eps", 0.08, tol.EPS_CAP)
+    assert "breaks it" in r.why
+
+
+def test_a_tolerance_too_loose_to_mean_anything_is_inconclusive():
+    r = judge(measurement([1e-16], checked=[0.01], checked_noise=0.05))
+    assert r.verdict == "inconclusive" and "too loose" in r.why
+
+
+def test_degenerate_trials_are_left_out_and_counted():
+    m = measurement([1e-16, 0.9, 1e-16], checked=[1e-7, 0.9, 1e-7])
+    m.degenerate = [None, "zero variance: ...", None]
     r = judge(m)
-    assert r.trial == 0 and r.bound == "eps" and r.verdict == "invariant"
-    assert r.tolerance == pytest.approx(1e-3 + tol_of())
+    assert r.verdict == "invariant" and r.degenerate == 1
+    assert "1 of 3 trials degenerate (zero variance" in r.why
 
 
-def test_eps_capped_bound_reported():
-    r = judge(measurement([0.5], eps_effect=[0.9]))
-    assert r.bound == "eps (capped)" and r.verdict == "not_invariant"
-    assert "capped" in r.why
-
-
-def test_zero_tolerance():
-    assert judge(measurement([0.0], tolerance=0.0)).verdict == "invariant"
-    r = judge(measurement([1e-3], tolerance=0.0))
-    assert r.verdict == "not_invariant" and r.ratio is None
-
-
-# ---------------------------------------------------------------- override, tf32, undefined
-
-def test_override_is_used_and_reported():
-    computed = judge(measurement([1e-7], dtype="float64"))
-    overridden = judge(measurement([1e-7], dtype="float64", tolerance=1e-6))
-    assert computed.verdict == "not_invariant"
-    assert overridden.verdict == "invariant"
-    assert (overridden.tolerance, overridden.bound) == (1e-6, "override")
-
-
-def test_tf32_loosens_float32_only():
-    dev = [20 * tol_of(dtype="float32")]  # beyond MARGIN x the IEEE float32 tolerance
-    assert judge(measurement(dev, dtype="float32")).verdict == "not_invariant"
-    r = judge(measurement(dev, dtype="float32", tf32=True))
-    assert r.verdict == "invariant" and "tf32" in r.why
-    dev64 = [1e-6]
-    assert judge(measurement(dev64, dtype="float64", tf32=True)).verdict == "not_invariant"
+def test_all_trials_degenerate_is_undefined():
+    m = measurement([0.0, 0.0])
+    m.degenerate = ["zero variance: x", "zero variance: x"]
+    r = judge(m)
+    assert r.verdict == "undefined" and "every trial is degenerate: zero variance" in r.why
 
 
 def test_undefined_passes_through():
-    m = Measurement(CheckConfig(), undefined="instance_norm needs spatial positions", device="cpu", seconds=0.5)
+    m = Measurement(CheckConfig(norm=NormConfig(id="instance_norm")), undefined="no positions")
     r = judge(m)
-    assert r.verdict == "undefined"
-    assert (r.deviation, r.tolerance, r.bound, r.ratio) == (None, None, None, None)
-    assert r.why == "instance_norm needs spatial positions"
-    assert r.seconds == 0.5
+    assert (r.verdict, r.why, r.deviation, r.tolerance) == ("undefined", "no positions", None, None)
 
 
-def test_undefined_wins_even_with_numbers():
-    m = measurement([1e6], tolerance=1.0)
-    m.undefined = "zero variance"
-    assert judge(m).verdict == "undefined"
+@pytest.mark.parametrize("ratio, verdict", [(1.0, "invariant"), (1.5, "inconclusive"), (2.5, "not_invariant")])
+def test_override_judges_the_checked_run_alone(ratio, verdict):
+    m = Measurement(CheckConfig(dtype="float32", tolerance=1e-3, trials=1), checked=run("float32", [ratio * 1e-3], 0.0))
+    r = judge(m)
+    assert (r.verdict, r.bound, r.tolerance) == (verdict, "override", 1e-3)
 
 
-# ---------------------------------------------------------------- where, Result
-
-def test_where_is_the_decisive_trials():
-    where = [{"trial": 0, "case": 1, "unit": 2}, {"trial": 1, "case": 3, "unit": 4}]
-    r = judge(measurement([0.1, 0.9], tolerance=1.0, where=where))
-    assert r.where == {"trial": 1, "case": 3, "unit": 4}
+def test_the_decisive_trial_is_the_worst_ratio_and_carries_its_place():
+    r = judge(measurement([1e-16, 5e-14, 1e-16], checked=[1e-7, 1e-7, 1e-7]))
+    assert r.verdict == "not_invariant" and r.trial == 1 and r.where == {"trial": 1, "case": 1, "unit": 0}
 
 
-def test_where_follows_the_ratio_not_the_largest_deviation():
-    # trial 0 deviates most, but trial 1's deviation is the larger share of its tolerance
-    where = [{"trial": 0, "case": 1, "unit": 2}, {"trial": 1, "case": 3, "unit": 4}]
-    m = measurement([1e-4, 1e-12], eps_effect=[1e-3, 0.0], where=where)
-    assert judge(m).where == {"trial": 1, "case": 3, "unit": 4}
-
-
-RESULT_KEYS = {
-    "file", "line", "name", "layer", "norm", "transform", "impl", "dtype", "verdict", "expect", "passed",
-    "deviation", "tolerance", "bound", "why", "trial", "where", "device", "tf32", "seconds",
-}
-
-
-def test_to_dict():
-    check = CheckConfig(norm=NormConfig(id="rms_norm"), transform=TransformConfig(id="case_rescale"),
-                        layer=LayerConfig(kind="conv"), dtype="float32", expect="invariant",
-                        file="specs/x.yaml", line=7)
-    m = Measurement(check, deviation=[1e-8], kappa=[10.0], kappa_acc=[10.0], eps_effect=[0.0],
-                    where=[{"trial": 0, "case": 1, "unit": 2}], seconds=0.123456)
+def test_json_holds_no_nan():
+    m = measurement([1e-16], checked=[float("inf")])
     d = judge(m).to_dict()
-    assert set(d) == RESULT_KEYS
-    assert d["name"] == "conv/rms_norm/case_rescale"
-    assert (d["layer"], d["norm"], d["transform"], d["dtype"]) == ("conv", "rms_norm", "case_rescale", "float32")
-    assert (d["file"], d["line"], d["impl"], d["tf32"]) == ("specs/x.yaml", 7, "reference", False)
-    assert d["verdict"] == "invariant" and d["expect"] == "invariant" and d["passed"] is True
-    assert d["deviation"] == 1e-8 and d["bound"] == "rounding" and d["trial"] == 0
-    assert d["seconds"] == 0.1235
-
-
-def test_to_dict_of_undefined():
-    d = judge(Measurement(CheckConfig(), undefined="why not")).to_dict()
-    assert set(d) == RESULT_KEYS
-    assert d["verdict"] == "undefined" and d["deviation"] is None and d["why"] == "why not"
-    assert d["passed"] is None
-
-
-@pytest.mark.parametrize("expect, deviation, expected", [
-    pytest.param(None, 0.0, None, id="nothing-expected"),
-    pytest.param("invariant", 0.0, True, id="invariant-as-expected"),
-    pytest.param("not_invariant", 0.0, False, id="invariant-unexpected"),
-    pytest.param("inconclusive", 3.0, True, id="inconclusive-as-expected"),
-    pytest.param("invariant", 3.0, False, id="inconclusive-unexpected"),
-])
-def test_expected(expect, deviation, expected):
-    assert judge(measurement([deviation], tolerance=1.0, expect=expect)).expected is expected
-
-
-def test_expected_undefined():
-    m = Measurement(CheckConfig(expect="undefined"), undefined="x")
-    assert judge(m).expected is True
-    m = Measurement(CheckConfig(expect="invariant"), undefined="x")
-    assert judge(m).expected is False
-
-
-def test_result_ratio():
-    r = Result(CheckConfig(), "invariant", 2e-10, 1e-9, "rounding", "why")
-    assert r.ratio == pytest.approx(0.2)
-    assert Result(CheckConfig(), "undefined", None, None, None, "why").ratio is None
+    json.dumps(d, allow_nan=False)  # raises on NaN or inf
+    assert d["placement"] == "summed" and "runs" in d and "eps_source" in d

@@ -41,9 +41,12 @@ def resolve_eps(check: CheckConfig, norm: Norm, dtype: torch.dtype) -> tuple[flo
     return norm.torch_eps, EpsInfo(norm.torch_eps, f"torch's default for {norm.id}" if norm.torch_eps else "none")
 
 
-def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.device, eps_off: bool = False) -> Forward:
+def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.device, eps_off: bool = False,
+          eps_dtype: torch.dtype | None = None) -> Forward:
     norm = get_norm(check.norm.id)
-    passed, eps = resolve_eps(check, norm, dtype)
+    passed, eps = resolve_eps(check, norm, eps_dtype or dtype)
+    if passed is None and eps_dtype not in (None, dtype):  # the checked dtype's default, given explicitly
+        passed = eps.value
     if eps_off:  # BatchNorm refuses 0
         passed = tol.EPS_OFF
     with refusals(check):

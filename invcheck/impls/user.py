@@ -32,7 +32,8 @@ from invcheck.norms.base import opmath
 from invcheck.settings import CheckConfig
 
 
-def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.device, eps_off: bool = False) -> Forward:
+def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.device, eps_off: bool = False,
+          eps_dtype: torch.dtype | None = None) -> Forward:
     factory, kwargs = load(check), fill(check, check.norm.kwargs)
     objs = [_instance(check, factory, kwargs, t, dtype, device) for t in range(check.trials)]
     weights = [_weight(check, o) for o in objs] if check.norm.role == "layer" else []
@@ -44,10 +45,9 @@ def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.devi
         return kind.run(check.layer, x, w, lambda a: torch.stack(
             [_run_norm(check, objs[t % len(objs)], a[t]) for t in range(a.shape[0])]))
 
-    info = eps_info(check, objs[0], dtype)
-    if eps_off:
-        for obj in objs:
-            _switch_eps_off(check, obj)
+    info = eps_info(check, objs[0], eps_dtype or dtype)
+    for obj in objs:
+        _set_eps(check, obj, tol.EPS_OFF if eps_off else None, eps_dtype or dtype)
     if check.norm.mode == "eval":
         _warm_up(check, objs, weights, draw, dtype, device)
     for obj in objs:
@@ -225,15 +225,20 @@ def eps_info(check: CheckConfig, obj: Any, dtype: torch.dtype) -> EpsInfo:
     return EpsInfo(0.0, f"no eps attribute found ({hint}); name it with eps_attr: or state it with eps:")
 
 
-def _switch_eps_off(check: CheckConfig, obj: Any) -> None:
+def _set_eps(check: CheckConfig, obj: Any, value: float | None, eps_dtype: torch.dtype) -> None:
+    """Every eps of the object set to `value` (eps off), or, where it is None (torch's default
+    for its dtype), to that default for `eps_dtype`: a float64 run adds the checked dtype's eps."""
     for owner, name, path in eps_attributes(check, obj):
-        value = getattr(owner, name)
+        current = getattr(owner, name)
+        new = value if value is not None else (_eps_value(None, eps_dtype) if current is None else None)
+        if new is None:
+            continue
         try:
-            if isinstance(value, Tensor):
+            if isinstance(current, Tensor):
                 with torch.no_grad():
-                    value.fill_(tol.EPS_OFF)
+                    current.fill_(new)
             else:
-                setattr(owner, name, tol.EPS_OFF)
+                setattr(owner, name, new)
         except USER_FAILURES as exc:
             raise user_error(check, f"cannot set its eps `{path}` to 0: {first_line(exc)}") from None
 

@@ -73,7 +73,7 @@ class Norm:
         """View of t in which `axes` are the statistic's axes (group_norm splits channels)."""
         return t
 
-    def prepare(self, warmup: list[Tensor], cfg: NormConfig, per_token: bool) -> Any:
+    def prepare(self, warmup: list[Tensor], cfg: NormConfig, per_token: bool = False) -> Any:
         """State learned from warm-up batches of summed inputs (eval-mode running statistics)."""
         return None
 

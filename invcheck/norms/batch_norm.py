@@ -25,7 +25,7 @@ class BatchNorm(Norm):
     def axes(self, ndim: int, per_token: bool) -> tuple[int, ...]:
         return (1, *range(3, ndim))
 
-    def prepare(self, warmup: list[Tensor], cfg: NormConfig, per_token: bool) -> Any:
+    def prepare(self, warmup: list[Tensor], cfg: NormConfig, per_token: bool = False) -> Any:
         """Running mean/var updated as torch.nn.BatchNorm does: from 0 and 1, unbiased var."""
         if cfg.mode != "eval":
             return None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from invcheck import layers
+from invcheck.measure import sample_inputs, sample_weights
 from invcheck.settings import LayerConfig
 
 TRIALS = 3
@@ -29,16 +29,16 @@ class Sample:
     @property
     def g_b(self) -> tuple[torch.Tensor, torch.Tensor]:
         """g and b shaped to broadcast against a, as `normalize` takes them."""
-        shape = layers.unit_shape(self.layer, self.a.shape[0])
+        shape = (self.a.shape[0], 1, self.layer.channels) + (1,) * (self.a.dim() - 3)
         return self.g.reshape(shape), self.b.reshape(shape)
 
 
 def make_sample(kind: str, seed: int = 0) -> Sample:
     layer = LAYERS[kind]
     gen = torch.Generator().manual_seed(seed)
-    x, w = layers.sample_inputs(layer, TRIALS, gen), layers.sample_weights(layer, TRIALS, gen)
+    x, w = sample_inputs(layer, TRIALS, gen), sample_weights(layer, TRIALS, gen)
     # A mean offset so that centering matters, and random gains/biases with both signs.
-    a = layers.forward(layer, x, w) + 0.7
+    a = layer.kind_spec.summed(layer, x, w) + 0.7
     g = torch.randn((TRIALS, layer.channels), generator=gen, dtype=torch.float64)
     b = torch.randn((TRIALS, layer.channels), generator=gen, dtype=torch.float64)
     return Sample(layer, x, w, a, g, b)

@@ -1,4 +1,4 @@
-"""Which entries each statistic covers: eval-mode running statistics, group_amax, group_size, undefined."""
+"""Which entries each statistic covers: eval-mode running statistics, group_size, undefined."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from invcheck import layers
+from invcheck.impls.reference import unit_shape
+from invcheck.measure import sample_inputs
+from invcheck.settings import CheckConfig
 from invcheck.norms import NORMS, get_norm, normalize
 from invcheck.norms.base import opmath
 from invcheck.settings import LayerConfig, NormConfig
@@ -16,7 +18,7 @@ from invcheck.settings import LayerConfig, NormConfig
 
 def warmup_batches(sample, count: int, seed: int = 11) -> list[torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
-    return [layers.forward(sample.layer, layers.sample_inputs(sample.layer, sample.a.shape[0], gen), sample.w) + 0.5
+    return [sample.layer.kind_spec.summed(sample.layer, sample_inputs(sample.layer, sample.a.shape[0], gen), sample.w) + 0.5
             for _ in range(count)]
 
 
@@ -25,9 +27,9 @@ def warmup_batches(sample, count: int, seed: int = 11) -> list[torch.Tensor]:
 def test_running_statistics_equal_torch_batchnorm(sample, momentum, batches):
     cfg = NormConfig(id="batch_norm", mode="eval", momentum=momentum, warmup_batches=batches)
     warm = warmup_batches(sample, batches)
-    mean, var = get_norm("batch_norm").prepare(warm, cfg)
+    mean, var = get_norm("batch_norm").prepare(warm, cfg, False)
     c = sample.layer.channels
-    assert mean.shape == var.shape == layers.unit_shape(sample.layer, sample.a.shape[0])
+    assert mean.shape == var.shape == unit_shape(CheckConfig(layer=sample.layer), sample.a.shape[0])
     bn_cls = torch.nn.BatchNorm1d if sample.layer.kind == "dense" else torch.nn.BatchNorm2d
     for t in range(sample.a.shape[0]):
         bn = bn_cls(c, momentum=momentum, dtype=torch.float64).train()
@@ -42,7 +44,7 @@ def test_eval_mode_normalizes_with_the_running_statistics(sample):
     norm = get_norm("batch_norm")
     state = norm.prepare(warmup_batches(sample, 3), cfg)
     g, b = sample.g_b
-    y = normalize(norm, sample.a, sample.w, g, b, cfg, state)
+    y = normalize(norm, sample.a, sample.w, g, b, cfg, False, state)
     for t in range(y.shape[0]):
         ref = F.batch_norm(sample.a[t], state[0][t].flatten(), state[1][t].flatten(), sample.g[t], sample.b[t],
                            training=False, eps=1e-5)
@@ -62,7 +64,7 @@ def test_other_norms_keep_no_state(sample, norm_id):
     assert get_norm(norm_id).prepare(warmup_batches(sample, 2), cfg) is None
 
 
-# ---------------------------------------------------------------- group_size / group_amax
+# ---------------------------------------------------------------- group_size
 
 # Every (layer, norm) pair where the norm applies: instance_norm needs positions.
 DEFINED = [pytest.param(k, n, id=f"{k}-{n}") for k in ("dense", "conv") for n in NORMS
@@ -70,7 +72,7 @@ DEFINED = [pytest.param(k, n, id=f"{k}-{n}") for k in ("dense", "conv") for n in
 
 def expected_group_size(norm_id: str, layer: LayerConfig, cfg: NormConfig) -> int:
     """How many entries one statistic reduces over, from DESIGN.md §2's table."""
-    pos = layer.out_size**2 if layer.kind == "conv" else 1
+    pos = layer.kind_spec.out_size(layer) ** 2 if layer.kind == "conv" else 1
     return {
         "batch_norm": layer.cases * pos,  # one unit, all cases and positions
         "weight_norm": 1,  # no statistic over a
@@ -78,6 +80,8 @@ def expected_group_size(norm_id: str, layer: LayerConfig, cfg: NormConfig) -> in
         "instance_norm": pos,  # one case, one channel, its positions
         "group_norm": layer.channels // cfg.groups * pos,  # one case, one group, its positions
         "rms_norm": layer.channels * pos,
+        "layer_norm_2d": layer.channels,  # one case, one position, its channels
+        "rms_norm_2d": layer.channels,
     }[norm_id]
 
 
@@ -86,45 +90,6 @@ def test_group_size(make, kind, norm_id):
     sample = make(kind)
     cfg = NormConfig(id=norm_id, groups=2)
     assert get_norm(norm_id).group_size(sample.a, cfg) == expected_group_size(norm_id, sample.layer, cfg)
-
-
-def manual_amax(norm_id: str, t: torch.Tensor, groups: int) -> torch.Tensor:
-    """Largest |t| over each statistic's set, by explicit reshapes, broadcast back to t."""
-    a = t.abs()
-    pos = tuple(range(3, t.dim()))
-    if norm_id == "batch_norm":
-        m = a.amax((1, *pos), keepdim=True)
-    elif norm_id in ("layer_norm", "rms_norm"):
-        m = a.amax((2, *pos), keepdim=True)
-    elif norm_id == "instance_norm":
-        m = a.amax(pos, keepdim=True)
-    elif norm_id == "group_norm":
-        T, N, C = t.shape[:3]
-        v = a.reshape(T, N, groups, -1).amax(-1, keepdim=True)  # [T, N, G, 1]
-        m = v.expand(T, N, groups, (C // groups) * a[0, 0, 0].numel()).reshape(t.shape)
-    else:  # weight_norm: each entry stands alone
-        m = a
-    return m.expand_as(t)
-
-
-@pytest.mark.parametrize("kind, norm_id", DEFINED)
-def test_group_amax(make, kind, norm_id):
-    sample = make(kind)
-    cfg = NormConfig(id=norm_id, groups=2)
-    t = sample.a - 0.7  # signed entries
-    got = get_norm(norm_id).group_amax(t, cfg)
-    assert got.shape == t.shape
-    assert torch.equal(got, manual_amax(norm_id, t, 2))
-    assert (got >= t.abs()).all()
-
-
-def test_group_norm_groups_are_contiguous_channels(dense_sample):
-    """Group 0 is channels 0..C/G-1: a spike in channel 0 raises the amax of group 0 only."""
-    t = torch.zeros_like(dense_sample.a)
-    t[:, :, 0] = 100.0
-    got = get_norm("group_norm").group_amax(t, NormConfig(id="group_norm", groups=2))
-    half = dense_sample.layer.channels // 2
-    assert (got[:, :, :half] == 100.0).all() and (got[:, :, half:] == 0.0).all()
 
 
 @pytest.mark.parametrize("kind, norm_id", DEFINED)
@@ -139,17 +104,24 @@ def test_statistics_broadcast_against_a(make, kind, norm_id):
 
 # ---------------------------------------------------------------- where a norm applies
 
-def test_instance_norm_undefined_for_dense_only():
-    norm = get_norm("instance_norm")
-    reason = norm.undefined_reason(LayerConfig(kind="dense"), NormConfig(id="instance_norm"))
-    assert reason is not None and "dense" in reason
-    assert norm.undefined_reason(LayerConfig(kind="conv"), NormConfig(id="instance_norm")) is None
+def undefined(norm_id: str, kind: str) -> str | None:
+    layer = LayerConfig(kind)
+    return get_norm(norm_id).undefined_reason(layer.kind_spec, layer, NormConfig(id=norm_id))
+
+
+@pytest.mark.parametrize("kind, defined", [("dense", False), ("recurrent", False), ("conv", True),
+                                           ("conv1d", True), ("sequence", True)])
+def test_instance_norm_needs_positions(kind, defined):
+    reason = undefined("instance_norm", kind)
+    assert (reason is None) == defined
+    if not defined:
+        assert kind in reason
 
 
 @pytest.mark.parametrize("norm_id", [n for n in NORMS if n != "instance_norm"])
-@pytest.mark.parametrize("kind", ["dense", "conv"])
-def test_other_norms_apply_to_both_layers(norm_id, kind):
-    assert get_norm(norm_id).undefined_reason(LayerConfig(kind=kind), NormConfig(id=norm_id)) is None
+@pytest.mark.parametrize("kind", ["dense", "conv", "conv1d", "sequence", "recurrent"])
+def test_other_norms_apply_to_every_layer(norm_id, kind):
+    assert undefined(norm_id, kind) is None
 
 
 def test_opmath():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from invcheck import layers
+from invcheck.measure import sample_inputs, sample_weights
 from invcheck.settings import LayerConfig
 
 LAYERS = {
@@ -17,7 +17,7 @@ LAYERS = {
 def draw_xw(kind: str, trials: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     layer = LAYERS[kind]
     gen = torch.Generator().manual_seed(seed)
-    return layers.sample_inputs(layer, trials, gen), layers.sample_weights(layer, trials, gen)
+    return sample_inputs(layer, trials, gen), sample_weights(layer, trials, gen)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from invcheck.layer_kinds import get_kind
 from invcheck.settings import TransformConfig
 from invcheck.transforms import get_transform
 from invcheck.transforms.base import scale_factors, shift, trailing
@@ -64,7 +65,7 @@ def test_factors_drawn_by_case_rescale_are_log_uniform():
     """Through a transform, not just the helper: per-case factors, median near the geometric mean."""
     x = torch.ones((100, 400, 2), dtype=torch.float64)  # T=100, N=400 cases, D=2
     w = torch.ones((100, 3, 2), dtype=torch.float64)
-    x2, _ = get_transform("case_rescale").apply(x, w, TransformConfig(scale=(0.5, 8.0)), gen(6))
+    x2, _ = get_transform("case_rescale").apply(x, w, TransformConfig(scale=(0.5, 8.0)), gen(6), get_kind("dense"))
     f = x2[..., 0]
     assert f.median().item() == pytest.approx(2.0, rel=0.03)  # sqrt(0.5 * 8)
     assert f.log().mean().item() == pytest.approx(math.log(2.0), abs=0.03)

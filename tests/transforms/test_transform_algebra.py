@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from invcheck.layer_kinds import get_kind
 from invcheck.settings import TransformConfig
 from invcheck.transforms import get_transform
 
@@ -14,7 +15,8 @@ CFG = TransformConfig(scale=(0.1, 10.0))
 
 def apply(transform_id, x, w, gen, cfg=CFG):
     x0, w0 = x.clone(), w.clone()
-    x2, w2 = get_transform(transform_id).apply(x, w, cfg, gen)
+    kind = get_kind("dense" if x.dim() == 3 else "conv")
+    x2, w2 = get_transform(transform_id).apply(x, w, cfg, gen, kind)
     assert torch.equal(x, x0) and torch.equal(w, w0), "inputs modified in place"
     assert x2.shape == x.shape and w2.shape == w.shape
     assert x2.dtype == w2.dtype == torch.float64

@@ -104,6 +104,8 @@ def _apply(base: CheckConfig, changes: dict[str, Any]) -> CheckConfig:
     for name in _SECTIONS.keys() & changes.keys():  # after `module=`, which a norm class sets
         _ids(name, changes[name], changes, sections[name])
     top["norm"] = dataclasses.replace(base.norm, **sections["norm"])
+    if isinstance(sections["transform"].get("scale"), list):  # a range, as YAML gives it: [low, high]
+        sections["transform"]["scale"] = tuple(sections["transform"]["scale"])
     top["transform"] = dataclasses.replace(base.transform, **sections["transform"])
     top["layer"] = _layer(base.layer, sections["layer"])
     return dataclasses.replace(base, **top)

@@ -73,7 +73,7 @@ def draw(check: CheckConfig) -> Draw:
     if key in _DRAWS:
         return _DRAWS[key]
     d = _draw(*key)
-    if d.x.numel() + d.w.numel() <= CACHE_ENTRIES:
+    if d.x.numel() + d.w.numel() <= CACHE_ENTRIES:  # a hand-built config with a list: refused by rules
         _DRAWS[key] = d
         while len(_DRAWS) > CACHED_DRAWS:
             del _DRAWS[next(iter(_DRAWS))]  # the oldest

@@ -151,8 +151,9 @@ def _norm_problems(norm: NormConfig, layer: LayerConfig) -> list[Problem]:
                            "remove it"))
     if norm.id == "group_norm" and layer.kind in LAYER_KINDS and layer.channels % norm.groups:
         divisors = [d for d in range(1, layer.channels + 1) if layer.channels % d == 0]
-        out.append(Problem("norm", "groups", f"groups {norm.groups} does not divide the layer's "
-                           f"{layer.channels} channels", norm.groups, "use one of " + ", ".join(map(str, divisors))))
+        out.append(Problem("norm", "groups", f"groups {norm.groups} does not divide the layer's {layer.channels} "
+                           f"channels ({layer.kind_spec.channels_key})", norm.groups,
+                           "use one of " + ", ".join(map(str, divisors))))
     if norm.id == "weight_norm" and norm.impl == "torch" and norm.eps:
         out.append(Problem("norm", "eps", f"eps {norm.eps:g}: torch's weight_norm has no eps", norm.eps,
                            "remove eps, or use impl: reference"))

@@ -8,6 +8,7 @@ from typing import Any
 from invcheck import __version__, paper
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.names import NORMS, TRANSFORMS
+from invcheck.norms import get_norm
 from invcheck.transforms import get_transform
 from invcheck.paper import Claim
 from invcheck.runner import run_check
@@ -102,7 +103,7 @@ def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "fl
     cells = []
     for layer in layers:
         kind = LAYER_KINDS[layer]
-        for norm in NORMS:
+        for norm in [n for n in NORMS if get_norm(n).same_as(kind, LayerConfig(layer)) is None]:
             for transform in [t for t in TRANSFORMS if get_transform(t).undefined_reason(kind) is None]:
                 # PyTorch's weight_norm has no eps: its cells run at 0 under --impl torch, both sides.
                 cell_eps = 0.0 if impl == "torch" and norm == "weight_norm" else eps

@@ -32,7 +32,7 @@ def test_table_json_has_the_promised_shape() -> None:
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert {"invcheck_version", "torch_version", "device", "dtype", "seed", "trials", "cells"} <= set(data)
-    assert len(data["cells"]) == 2 * 6 * 6
+    assert len(data["cells"]) == 6 * 6 + 8 * 6  # dense: 6 norms (the 2d ones are layer_norm there), conv: 8
     cell = data["cells"][0]
     assert {"layer", "norm", "transform", "verdict", "deviation", "tolerance", "paper"} <= set(cell)
     assert all(c["verdict"] != "inconclusive" for c in data["cells"])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from invcheck import names, spec
+from invcheck import names, rules, spec
 from invcheck.errors import SpecError
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
 from invcheck.spec import discover, load_file, load_specs, load_text, validate
@@ -84,7 +84,7 @@ def test_checks_list_with_every_key(tmp_path: Path) -> None:
         checks:
           - name: gn in conv
             norm: {id: group_norm, groups: 4, eps: 1.0e-5, impl: torch}
-            transform: {id: case_rescale, scale: [0.5, 2], negative: true, shift: 2}
+            transform: {id: case_rescale, scale: [0.5, 2], negative: true}
             layer: {kind: conv, cases: 8, in_channels: 3, out_channels: 8, kernel: 3, size: 5, padding: 1}
             trials: 3
             seed: 7
@@ -97,7 +97,7 @@ def test_checks_list_with_every_key(tmp_path: Path) -> None:
     """)
     assert first.name == "gn in conv" and first.line == 2 and second.line == 13
     assert first.norm == NormConfig(id="group_norm", groups=4, eps=1e-5, impl="torch")
-    assert first.transform == TransformConfig(id="case_rescale", scale=(0.5, 2.0), negative=True, shift=2.0)
+    assert first.transform == TransformConfig(id="case_rescale", scale=(0.5, 2.0), negative=True)
     assert first.layer == LayerConfig(
         kind="conv", cases=8, in_channels=3, out_channels=8, kernel=3, size=5, padding=1)
     assert (first.trials, first.seed, first.dtype, first.device, first.tf32) == (3, 7, "float32", "auto", True)
@@ -107,12 +107,14 @@ def test_checks_list_with_every_key(tmp_path: Path) -> None:
 
 def test_numeric_text_is_accepted_where_floats_are_expected(tmp_path: Path) -> None:
     (check,) = load(tmp_path, """\
-        norm: {id: layer_norm, eps: 1e-5, momentum: 1}
-        transform: {id: dataset_rescale, scale: [1e-1, 1e1], shift: 2}
+        norm: {id: batch_norm, eps: 1e-5, mode: eval, momentum: 1}
+        transform: {id: dataset_rescale, scale: [1e-1, 1e1]}
         tolerance: 1e-3
     """)
     assert check.norm.eps == 1e-5 and check.tolerance == 1e-3 and check.transform.scale == (0.1, 10.0)
-    assert isinstance(check.norm.momentum, float) and isinstance(check.transform.shift, float)
+    assert isinstance(check.norm.momentum, float)
+    (shifted,) = load(tmp_path, "norm: layer_norm\ntransform: {id: dataset_recenter, shift: 2e0}\n")
+    assert isinstance(shifted.transform.shift, float) and shifted.transform.shift == 2.0
 
 
 def test_defaults_apply_and_the_check_wins(tmp_path: Path) -> None:
@@ -121,10 +123,10 @@ def test_defaults_apply_and_the_check_wins(tmp_path: Path) -> None:
           dtype: float32
           trials: 2
           impl: torch
-          norm: {eps: 1.0e-5, groups: 4}
+          norm: {eps: 1.0e-5}
           layer: {kind: conv, size: 10, out_channels: 8}
         checks:
-          - {norm: group_norm, transform: dataset_rescale}
+          - {norm: {id: group_norm, groups: 4}, transform: dataset_rescale}
           - {norm: {id: layer_norm, eps: 0}, transform: dataset_rescale, trials: 5, layer: conv}
           - {norm: layer_norm, transform: dataset_rescale, layer: {size: 12}}
           - {norm: layer_norm, transform: dataset_rescale, layer: {kind: dense, units: 6}}
@@ -167,7 +169,7 @@ def test_matrix_expands_in_order_with_names_and_lines(tmp_path: Path) -> None:
     checks = load(tmp_path, TABLE_1)
     assert len(checks) == 12
     assert [(c.norm.id, c.transform.id) for c in checks[:7]] == [
-        *(("batch_norm", t) for t in names.TRANSFORMS), ("layer_norm", "weight_matrix_rescale")]
+        *(("batch_norm", t) for t in names.PAPER_TRANSFORMS), ("layer_norm", "weight_matrix_rescale")]
     assert [c.expect for c in checks[:6]] == [
         "invariant", "not_invariant", "invariant", "invariant", "invariant", "not_invariant"]
     assert checks[0].name == "dense/batch_norm/weight_matrix_rescale"
@@ -362,18 +364,18 @@ def test_name_belongs_to_a_check_not_to_defaults(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("key_text", "parts"), [
-    ("trials: true", ("trials must be an integer >= 1", "got true")),
+    ("trials: true", ("trials must be an integer in [1, 100000]", "got true")),
     ("trials: 2.5", ("trials must be an integer", "got 2.5")),
-    ("trials: 0", ("trials must be an integer >= 1", "got 0")),
-    ("seed: -1", ("seed must be an integer >= 0", "got -1")),
+    ("trials: 0", ("trials must be an integer in [1, 100000]", "got 0")),
+    ("seed: -1", ("seed must be an integer in [0,", "got -1")),
     ("tf32: maybe", ("tf32 must be true or false", "'maybe'")),
     ("tolerance: 0", ("tolerance must be a number > 0", "got 0")),
     ("tolerance: lots", ("tolerance must be a number > 0", "'lots'")),
     ("tolerance: .nan", ("tolerance must be a number", "got nan")),
     ("name: 3", ("name must be non-empty text", "got 3")),
-    ("norm: {id: layer_norm, eps: -1.0e-5}", ("eps must be a number >= 0", "-1e-05")),
-    ("norm: {id: layer_norm, eps: 1e-x}", ("eps must be a number >= 0", "'1e-x'")),
-    ("norm: {id: group_norm, groups: 0}", ("groups must be an integer >= 1", "got 0")),
+    ("norm: {id: layer_norm, eps: -1.0e-5}", ("eps must be a number in [0, 1000]", "-1e-05")),
+    ("norm: {id: layer_norm, eps: 1e-x}", ("eps must be a number in [0, 1000]", "'1e-x'")),
+    ("norm: {id: group_norm, groups: 0}", ("groups must be an integer in [1,", "got 0")),
     ("norm: {id: batch_norm, momentum: 2}", ("momentum must be a number in [0, 1]", "got 2")),
     ("norm: 3", ("norm must be an id or a mapping", "got 3")),
     ("transform: {id: case_rescale, scale: [0, 1]}", ("scale must be [low, high] with 0 < low <= high", "[0, 1]")),
@@ -381,10 +383,10 @@ def test_name_belongs_to_a_check_not_to_defaults(tmp_path: Path) -> None:
     ("transform: {id: case_rescale, scale: 2}", ("scale must be [low, high]", "got 2")),
     ("transform: {id: dataset_recenter, shift: -1}", ("shift must be a number > 0", "got -1")),
     ("transform: {id: case_rescale, negative: 1}", ("negative must be true or false", "got 1")),
-    ("layer: {cases: 0}", ("cases must be an integer >= 1", "got 0")),
-    ("layer: {units: -4}", ("units must be an integer >= 1", "got -4")),
-    ("layer: {kind: conv, size: 0}", ("size must be an integer >= 1", "got 0")),
-    ("layer: {kind: conv, padding: -1}", ("padding must be an integer >= 0", "got -1")),
+    ("layer: {cases: 0}", ("cases must be an integer in [1,", "got 0")),
+    ("layer: {units: -4}", ("units must be an integer in [1,", "got -4")),
+    ("layer: {kind: conv, size: 0}", ("size must be an integer in [1,", "got 0")),
+    ("layer: {kind: conv, padding: -1}", ("padding must be an integer in [0, 1024]", "got -1")),
     ("layer: {kind: conv, kernel: 5, size: 4, padding: 0}", ("kernel 5 does not fit in size 4 + 2 * padding 0",)),
     ("layer: {kind: dense, kernel: 3}", ("'kernel' is not a dense layer key", "cases, inputs, units")),
 ])
@@ -394,7 +396,7 @@ def test_bad_values(tmp_path: Path, key_text: str, parts: tuple[str, ...]) -> No
 
 def test_value_lines_inside_block_mappings(tmp_path: Path) -> None:
     text = "norm:\n  id: group_norm\n  eps: 0\n  groups: 0\ntransform: case_rescale\n"
-    assert_error(tmp_path, text, 4, "groups must be an integer >= 1")
+    assert_error(tmp_path, text, 4, "groups must be an integer in [1,")
 
 
 @pytest.mark.parametrize(("layer", "channels", "field"), [
@@ -497,7 +499,7 @@ def test_validate_lists_every_error_once(tmp_path: Path) -> None:
     """)
     messages = [str(err) for err in validate([path])]
     assert messages == [
-        f"{path}:1: trials must be an integer >= 1, got 0",
+        f"{path}:1: trials must be an integer in [1, 100000], got 0",
         f"{path}:3: unknown norm 'layer_nrom' (did you mean 'layer_norm'?)",
         f"{path}:4: unknown dtype 'float23' (did you mean 'float32'?)",
     ]
@@ -539,10 +541,15 @@ def test_discover_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("fields", "config"), [
-    (spec._NORM_FIELDS, NormConfig), (spec._TRANSFORM_FIELDS, TransformConfig),
-    (spec._LAYER_FIELDS, LayerConfig)])
+    (rules.NORM_FIELDS, NormConfig), (rules.TRANSFORM_FIELDS, TransformConfig)])
 def test_every_settings_field_has_a_yaml_key(fields: dict, config: type) -> None:
     assert set(fields) == {field.name for field in dataclasses.fields(config)}
+
+
+@pytest.mark.parametrize("kind", names.LAYERS)
+def test_every_layer_size_has_a_yaml_key(kind: str) -> None:
+    keys = set(rules.layer_fields(kind))
+    assert keys == {"kind", "layout", "placement", *LayerConfig(kind).kind_spec.sizes}
 
 
 def test_check_keys_cover_check_config() -> None:

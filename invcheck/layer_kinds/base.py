@@ -45,6 +45,7 @@ class LayerKind:
     doc: ClassVar[str]
     sizes: ClassVar[dict[str, Size]]
     layouts: ClassVar[tuple[str, ...]] = ("channels_first",)
+    channels_key: ClassVar[str] = "units"  # the size key that counts the normalized units
     # Axis of X ([T, N, ...]) that holds the input features or channels: dataset_recenter adds one
     # constant per entry of it, the same at every position and token.
     input_feature_axis: ClassVar[int] = 2

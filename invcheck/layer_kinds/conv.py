@@ -22,6 +22,7 @@ class Conv(LayerKind):
     doc = "a 2-d convolution: X [N, C_in, S, S], W [C_out, C_in, k, k], a [N, C_out, S', S']"
     spatial: ClassVar[int] = 2  # number of spatial axes
     layouts = ("channels_first", "channels_last")
+    channels_key = "out_channels"
     sizes = {
         "cases": Size(16, doc="N"),
         "in_channels": Size(4, doc="C_in"),

@@ -69,6 +69,10 @@ class Norm:
         """Axes of the (grouped) view of a that one statistic reduces over."""
         raise NotImplementedError
 
+    def same_as(self, kind: LayerKind, layer: LayerConfig) -> str | None:
+        """The norm this one coincides with in such a layer (a table shows that row once)."""
+        return None
+
     def grouped(self, t: Tensor, cfg: NormConfig) -> Tensor:
         """View of t in which `axes` are the statistic's axes (group_norm splits channels)."""
         return t

@@ -3,7 +3,14 @@ timm/torchvision's LayerNorm2d); in layers without positions it is LayerNorm."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invcheck.norms.base import Norm, TorchNorm, TorchSetup, affine_module, functional, per_unit
+
+
+if TYPE_CHECKING:
+    from invcheck.layer_kinds import LayerKind
+    from invcheck.settings import LayerConfig
 
 
 class LayerNorm2d(Norm):
@@ -12,6 +19,11 @@ class LayerNorm2d(Norm):
 
     def axes(self, ndim: int, per_token: bool) -> tuple[int, ...]:
         return (2,)
+
+    def same_as(self, kind: LayerKind, layer: LayerConfig) -> str | None:
+        if not kind.norm_positions(layer) or kind.per_token_statistics:
+            return "layer_norm"  # no positions, or statistics per token already
+        return None
 
     def torch_norm(self, setup: TorchSetup) -> TorchNorm:
         from torch import nn

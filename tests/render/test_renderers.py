@@ -34,7 +34,7 @@ def test_markdown_has_one_table_per_layer_and_footnotes(report: table.TableRepor
 
 def test_csv_round_trips(report: table.TableReport) -> None:
     rows = list(csv.DictReader(io.StringIO(render.table(report, "csv"))))
-    assert len(rows) == 72
+    assert len(rows) == 84
     row = next(r for r in rows if (r["layer"], r["norm"], r["transform"]) == ("dense", "layer_norm", "dataset_rescale"))
     assert row["verdict"] == "invariant" and float(row["deviation"]) < float(row["tolerance"])
 
@@ -46,7 +46,7 @@ def test_latex_is_a_tabular_per_layer(report: table.TableReport) -> None:
 
 def test_json_table(report: table.TableReport) -> None:
     data = json.loads(render.table(report, "json"))
-    assert data["trials"] == 2 and len(data["cells"]) == 72
+    assert data["trials"] == 2 and len(data["cells"]) == 84
 
 
 def test_run_renderers() -> None:

@@ -26,6 +26,7 @@ from invcheck import tolerance as tol
 from invcheck.evidence import Measurement, RunNumbers
 from invcheck.impls import Draw, Forward, build_forward
 from invcheck.norms import NORMS, get_norm
+from invcheck.placements import get_placement
 from invcheck.rules import refuse_impossible
 from invcheck.runtime import DTYPES, device_name, numerics, resolve_device
 from invcheck.settings import CheckConfig, LayerConfig, TransformConfig
@@ -124,7 +125,9 @@ def measure(check: CheckConfig) -> Measurement:
 def _undefined_reason(check: CheckConfig) -> str | None:
     kind = check.layer.kind_spec
     if check.norm.module is None and check.norm.id in NORMS:
-        reason = get_norm(check.norm.id).undefined_reason(kind, check.layer, check.norm)
+        norm = get_norm(check.norm.id)
+        reason = norm.undefined_reason(kind, check.layer, check.norm) or \
+            get_placement(check.layer.placement).undefined_reason(norm)
         if reason:
             return reason
     return get_transform(check.transform.id).undefined_reason(kind)

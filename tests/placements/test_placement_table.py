@@ -100,3 +100,31 @@ def test_default_table_is_unchanged_in_shape(cli) -> None:
 def test_recurrent_refuses_a_placement(cli_fails) -> None:
     err = cli_fails("table", "--layer", "recurrent", "--placement", "post_activation")
     assert "--placement post_activation" in err and "tanh" in err and "Traceback" not in err
+
+
+SCALINGS = ("weight_matrix_rescale", "weight_vector_rescale", "dataset_rescale", "case_rescale", "token_rescale")
+WEIGHT_TRANSFORMS = ("weight_matrix_rescale", "weight_matrix_recenter", "weight_vector_rescale")
+
+
+@pytest.mark.parametrize("kind", ["conv", "conv1d", "sequence"])
+def test_other_kinds_follow_the_same_algebra(kind: str) -> None:
+    """In every kind: after a ReLU a positive re-scaling still reaches the norm as a factor (its
+    column is the summed table's), a shift is lost; on the input no weight transform is absorbed."""
+    report = table.build([kind], trials=8, placements=PLACEMENTS)
+    verdict = {(c.placement, c.norm, c.transform): c.verdict for c in report.cells}
+    for c in report.cells:
+        if c.verdict == "undefined" and c.result.degenerate:
+            # A conv's per-position norm (8 channels) after a ReLU, under a shift that differs per
+            # position: some position has all its channels zeroed in every trial, even in 512.
+            assert (kind, c.placement, c.transform) == ("conv", "post_activation", "weight_matrix_recenter")
+            assert c.norm in ("layer_norm_2d", "rms_norm_2d") and c.result.degenerate == c.trials == 512
+            del verdict[(c.placement, c.norm, c.transform)]
+    for (placement, norm, transform), v in verdict.items():
+        if placement == "post_activation" and transform in SCALINGS:
+            assert v == verdict[("summed", norm, transform)], (kind, norm, transform)
+        if placement == "post_activation" and "recenter" in transform:
+            assert v == "not_invariant", (kind, norm, transform)
+        if placement == "input" and transform in WEIGHT_TRANSFORMS:
+            assert v == ("undefined" if norm == "weight_norm" else "not_invariant"), (kind, norm, transform)
+        if placement == "input" and transform == "dataset_rescale":
+            assert v == ("undefined" if norm == "weight_norm" else "invariant"), (kind, norm)

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from invcheck.norms.base import Norm
     from invcheck.settings import LayerConfig, NormConfig
 
-Summed = Callable[..., "Tensor"]  # (layer, x, w) -> a, canonical; a caller may remember it
+SummedFn = Callable[..., "Tensor"]  # (layer, x, w) -> a, canonical; a caller may remember it
 
 
 class Placement:
@@ -60,7 +60,7 @@ class Placement:
         return self.activation(kind.summed(layer, x, w))
 
     def run(self, kind: LayerKind, layer: LayerConfig, x: Tensor, w: Tensor, norm: NormFn,
-            summed: Summed) -> Tensor:
+            summed: SummedFn) -> Tensor:
         """The layer's output with the norm in this place: [T, N, C, *positions]."""
         return norm(self.activation(summed(layer, x, w)))
 
@@ -113,7 +113,7 @@ class Input(Placement):
         return kind.canonical_input(layer, x)
 
     def run(self, kind: LayerKind, layer: LayerConfig, x: Tensor, w: Tensor, norm: NormFn,
-            summed: Summed) -> Tensor:
+            summed: SummedFn) -> Tensor:
         # Not `summed`: a caller's memory of a = f(X, W) does not hold for the normalized X.
         return kind.summed(layer, kind.from_canonical_input(layer, norm(kind.canonical_input(layer, x))), w)
 

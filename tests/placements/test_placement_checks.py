@@ -172,3 +172,21 @@ def test_api_placement_option() -> None:
     assert r.verdict == "not_invariant" and r.check.layer.placement == "input"
     r = invcheck.invariance_error("layer_norm", "weight_matrix_rescale", "dense", placement="post_activation")
     assert r.verdict == "invariant"
+
+
+@pytest.mark.parametrize("kind", ["dense", "conv", "sequence"])
+@pytest.mark.parametrize("placement", ["post_activation", "input"])
+def test_pytorch_layers_compute_the_reference_in_every_placement(kind: str, placement: str) -> None:
+    """PyTorch's norm layers, given what the placement hands them, compute the definition: the
+    same axes, the same gains (D of them on the input)."""
+    from invcheck.impls import build_forward
+
+    for norm in ("batch_norm", "layer_norm", "group_norm", "rms_norm", "layer_norm_2d", "instance_norm"):
+        if norm == "instance_norm" and kind == "dense":
+            continue
+        c = check(NormConfig(id=norm, eps=1e-5), "dataset_rescale", kind, placement)
+        d = draw(c)
+        ref = build_forward(c, d, torch.float64, torch.device("cpu"))(d.x, d.w)
+        tor = build_forward(c.with_(norm=NormConfig(id=norm, eps=1e-5, impl="torch")), d, torch.float64,
+                            torch.device("cpu"))(d.x, d.w)
+        assert torch.allclose(ref, tor, atol=1e-12), (norm, float((ref - tor).abs().max()))

@@ -26,6 +26,7 @@ from invcheck import tolerance as tol
 from invcheck.evidence import Measurement, RunNumbers
 from invcheck.impls import Draw, Forward, build_forward
 from invcheck.norms import NORMS, get_norm
+from invcheck.placements import get_placement
 from invcheck.rules import refuse_impossible
 from invcheck.runtime import DTYPES, device_name, numerics, resolve_device
 from invcheck.settings import CheckConfig, LayerConfig, TransformConfig
@@ -130,7 +131,9 @@ def measure(check: CheckConfig) -> Measurement:
 def _undefined_reason(check: CheckConfig) -> str | None:
     kind = check.layer.kind_spec
     if check.norm.module is None and check.norm.id in NORMS:
-        reason = get_norm(check.norm.id).undefined_reason(kind, check.layer, check.norm)
+        norm = get_norm(check.norm.id)
+        reason = norm.undefined_reason(kind, check.layer, check.norm) or \
+            get_placement(check.layer.placement).undefined_reason(norm)
         if reason:
             return reason
     return get_transform(check.transform.id).undefined_reason(kind)
@@ -154,6 +157,8 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
     else:
         m.exact = wide
     m.degenerate = _degenerate(m.exact, wide.moves)
+    # A degenerate trial's 0/0 is no overflow: the range is judged on the trials that count.
+    m.range_problem = _range_problem(d, check.dtype, m.checked, m.degenerate)
     if wide.noise and max(wide.noise) > tol.FLOAT64_NOISE_LIMIT:
         m.notes.append(f"its float64 run has rounding noise {max(wide.noise):.2g}, far above float64's: "
                        "it computes in lower precision (float32?) internally")
@@ -269,7 +274,7 @@ def _degenerate(exact: RunNumbers, moves: list[bool]) -> list[str | None]:
     return reasons
 
 
-def _range_problem(d: Draw, dtype: str, run: RunNumbers) -> str | None:
+def _range_problem(d: Draw, dtype: str, run: RunNumbers, degenerate: list[str | None] | None = None) -> str | None:
     """Inputs or outputs the checked dtype cannot hold: overflow, or underflow that loses more of
     a tensor than rounding would (a few tiny entries of a random matrix lose nothing that counts)."""
     if dtype == "float64":
@@ -283,6 +288,6 @@ def _range_problem(d: Draw, dtype: str, run: RunNumbers) -> str | None:
         if tol.storage_error(lost, dtype):
             return (f"{name} underflows {dtype}: storing it loses {lost:.2g} of it, far more than rounding "
                     f"(entries below {dtype}'s smallest normal {info.tiny:.3g}; scale factors too small?)")
-    if not all(run.finite):
+    if not all(f or reason for f, reason in zip(run.finite, degenerate or [None] * len(run.finite))):
         return f"the {dtype} output is not finite (NaN or inf): overflow inside the layer?"
     return None

@@ -17,6 +17,7 @@ from invcheck import names
 from invcheck.errors import SpecError
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.norms import NORMS
+from invcheck.placements import PLACEMENTS
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
 from invcheck.spec_yaml import Bad, Parser, choice, device, flag, integer, kwargs, module_path, number, optional
 from invcheck.spec_yaml import scale, text
@@ -194,10 +195,22 @@ def _layer_problems(layer: LayerConfig, norm: NormConfig) -> list[Problem]:
     if layer.layout not in kind.layouts:
         out.append(Problem("layer", "layout", f"a {kind.id} layer has no layout {layer.layout!r}", layer.layout,
                            "use one of " + ", ".join(kind.layouts)))
+    out += _placement_problems(layer, kind)
     if norm.mode == "eval" and kind.id == "recurrent":
         out.append(Problem("norm", "mode", "mode 'eval' is not supported in a recurrent layer", "eval",
                            "check eval mode in a dense or sequence layer"))
     return out
+
+
+def _placement_problems(layer: LayerConfig, kind: Any) -> list[Problem]:
+    """A placement the layer kind has no place for (an RNN's norm already feeds its tanh)."""
+    placement = PLACEMENTS.get(layer.placement)
+    reason = placement.refusal(kind) if placement else None
+    if not reason:
+        return []
+    where = [k.id for k in LAYER_KINDS.values() if placement.refusal(k) is None]
+    return [Problem("layer", "placement", f"placement {layer.placement!r}: {reason}", layer.placement,
+                    "use placement: summed, or a layer of kind " + ", ".join(where))]
 
 
 def _transform_problems(transform: TransformConfig, layer: LayerConfig) -> list[Problem]:

@@ -64,8 +64,11 @@ class LayerConfig:
 
     @property
     def channels(self) -> int:
-        """Number of normalized units C: H for dense, C_out for conv."""
-        return self.kind_spec.channels(self)
+        """Number of normalized units C where the norm sits: H for dense, C_out for conv; the input's
+        D (C_in) for a norm on the layer's input."""
+        from invcheck.placements import get_placement
+
+        return get_placement(self.placement).channels(self.kind_spec, self)
 
     @property
     def fan_in(self) -> int:

@@ -1,4 +1,8 @@
-"""The regenerated Table 1: every norm x transform, computed per layer, beside the reference claims."""
+"""The regenerated Table 1: every norm x transform, computed per layer and placement, beside the claims.
+
+The papers' claims are about a norm on the summed inputs; a table of another placement (the norm
+after the activation, or on the layer's input) stands alone, without them.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from invcheck import __version__, paper
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.names import NORMS, TRANSFORMS
 from invcheck.norms import get_norm
+from invcheck.placements import get_placement
 from invcheck.transforms import get_transform
 from invcheck.paper import Claim
 from invcheck.runner import run_check
@@ -34,6 +39,8 @@ class Cell:
     paper: Claim | None  # the papers' claim for the pair (their setting: a dense layer)
     survey: Claim | None  # a claim made for this layer's setting by the survey, if any
     reference: Any = None  # with --impl torch: the reference implementation's Result
+    placement: str = "summed"  # where the norm sits (placements/)
+    trials: int | None = None  # set where the cell needed more trials than the table's (degenerate ones)
 
     @property
     def verdict(self) -> str:
@@ -51,9 +58,11 @@ class Cell:
 
     @property
     def note(self) -> str | None:
-        """Why the cell differs from a claim, when it does."""
+        """Why the cell differs from a claim, when it does; or why it ran more trials than the table's."""
         if not (self.differs_from_paper or self.disagrees):
-            return None
+            return None if self.trials is None else (
+                f"every trial was degenerate (a ReLU zeroed a whole statistic's set): decided on {self.trials} "
+                f"trials, {self.result.degenerate} of them degenerate")
         if self.layer != "dense" and self.differs_from_paper:
             reason = SETTING_NOTES.get((self.layer, self.transform), "the claim is about a dense layer")
             return f"differs from {self.paper.source} (a dense-layer claim): {reason}"
@@ -70,7 +79,9 @@ class Cell:
              "agrees": None if self.paper is None else not self.differs_from_paper, "note": self.note}
         if self.reference is not None:
             d["reference"] = self.reference.verdict
-        return d
+        if self.trials is not None:
+            d["trials"] = self.trials
+        return {"placement": self.placement, **d}
 
 
 @dataclass
@@ -81,46 +92,90 @@ class TableReport:
     def layers(self) -> list[str]:
         return list(dict.fromkeys(c.layer for c in self.cells))
 
-    def norms(self, layer: str) -> list[str]:
-        return list(dict.fromkeys(c.norm for c in self.cells if c.layer == layer))
+    def sections(self) -> list[str]:
+        """One table each: a layer ("dense"), or a layer and placement ("dense · norm after the
+        activation") once the report holds a placement other than the paper's."""
+        return list(dict.fromkeys(self.section(c) for c in self.cells))
 
-    def transforms(self, layer: str) -> list[str]:
-        return list(dict.fromkeys(c.transform for c in self.cells if c.layer == layer))
+    def section(self, cell: Cell) -> str:
+        if all(c.placement == "summed" for c in self.cells):
+            return cell.layer
+        return f"{cell.layer} · {get_placement(cell.placement).title}"
 
-    def cell(self, layer: str, norm: str, transform: str) -> Cell:
-        return next(c for c in self.cells if (c.layer, c.norm, c.transform) == (layer, norm, transform))
+    def in_section(self, section: str) -> list[Cell]:
+        return [c for c in self.cells if self.section(c) == section]
+
+    def norms(self, section: str) -> list[str]:
+        return list(dict.fromkeys(c.norm for c in self.in_section(section)))
+
+    def transforms(self, section: str) -> list[str]:
+        return list(dict.fromkeys(c.transform for c in self.in_section(section)))
+
+    def cell(self, section: str, norm: str, transform: str) -> Cell:
+        """A cell of a section (a layer's name alone: its placement "summed", the paper's)."""
+        return next(c for c in self.cells if (c.norm, c.transform) == (norm, transform)
+                    and section in (self.section(c), c.layer if c.placement == "summed" else None))
 
     def failures(self) -> list[Cell]:
         """Cells that `--check` fails on: in the papers' setting, against the papers' claims."""
-        return [c for c in self.cells if any(
+        return [c for c in self.cells if c.placement == "summed" and any(
             claim.source in paper.PAPER_SOURCES and claim.layer == c.layer and claim.verdict != c.verdict
             for claim in paper.claims_for(c.norm, c.transform))]
 
 
 def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "float64",
-          device: str = "cpu", impl: str = "reference", eps: float = 0.0, tf32: bool = False) -> TableReport:
+          device: str = "cpu", impl: str = "reference", eps: float = 0.0, tf32: bool = False,
+          placements: tuple[str, ...] = ("summed",)) -> TableReport:
     """Compute every cell. Nothing here reads a claim before the verdict is computed."""
     cells = []
-    for layer in layers:
-        kind = LAYER_KINDS[layer]
-        for norm in [n for n in NORMS if get_norm(n).same_as(kind, LayerConfig(layer)) is None]:
-            for transform in [t for t in TRANSFORMS if get_transform(t).undefined_reason(kind) is None]:
-                # PyTorch's weight_norm has no eps: its cells run at 0 under --impl torch, both sides.
-                cell_eps = 0.0 if impl == "torch" and norm == "weight_norm" else eps
-                check = CheckConfig(norm=NormConfig(id=norm, eps=cell_eps, impl=impl),
-                                    transform=TransformConfig(id=transform), layer=LayerConfig(kind=layer),
-                                    trials=trials, seed=seed, dtype=dtype, device=device, tf32=tf32)
-                result = run_check(check)
-                ref = run_check(check.with_(norm=NormConfig(id=norm, eps=cell_eps))) if impl != "reference" else None
-                survey = paper.claim(layer, norm, transform)
-                cells.append(Cell(layer, norm, transform, result, paper.paper_claim(norm, transform),
-                                  survey if survey and survey.source not in paper.TABLE_SOURCES else None, ref))
+    for placement in placements:
+        for layer in layers:
+            if get_placement(placement).refusal(LAYER_KINDS[layer]) is None:
+                cells += _layer_cells(layer, placement, trials, seed, dtype, device, impl, eps, tf32)
     meta = {"invcheck_version": __version__, "torch_version": _torch_version(),
             "device": cells[0].result.device if cells else device, "dtype": dtype, "seed": seed,
             "trials": trials, "impl": impl, "eps": eps, "tf32": tf32,
             # impl torch with eps 0: each PyTorch layer's own default eps (1e-5; RMSNorm: eps=None)
             "torch_default_eps": impl == "torch" and eps == 0.0}
+    if placements != ("summed",):
+        meta["placements"] = list(placements)
     return TableReport(cells, meta)
+
+
+def _layer_cells(layer: str, placement: str, trials: int, seed: int, dtype: str, device: str, impl: str,
+                 eps: float, tf32: bool) -> list[Cell]:
+    kind, cells = LAYER_KINDS[layer], []
+    for norm in [n for n in NORMS if get_norm(n).same_as(kind, LayerConfig(layer, placement=placement)) is None]:
+        for transform in [t for t in TRANSFORMS if get_transform(t).undefined_reason(kind) is None]:
+            # PyTorch's weight_norm has no eps: its cells run at 0 under --impl torch, both sides.
+            cell_eps = 0.0 if impl == "torch" and norm == "weight_norm" else eps
+            check = CheckConfig(norm=NormConfig(id=norm, eps=cell_eps, impl=impl),
+                                transform=TransformConfig(id=transform),
+                                layer=LayerConfig(kind=layer, placement=placement),
+                                trials=trials, seed=seed, dtype=dtype, device=device, tf32=tf32)
+            result = decided(check)
+            ref = decided(result.check.with_(norm=NormConfig(id=norm, eps=cell_eps))) if impl != "reference" else None
+            summed = placement == "summed"  # the claims are about a norm on the summed inputs
+            survey = paper.claim(layer, norm, transform) if summed else None
+            cells.append(Cell(layer, norm, transform, result, paper.paper_claim(norm, transform) if summed else None,
+                              survey if survey and survey.source not in paper.TABLE_SOURCES else None, ref,
+                              placement, result.check.trials if result.check.trials != trials else None))
+    return cells
+
+
+# A ReLU before the norm zeroes whole statistic sets often under a shift (a case's summed inputs all
+# pushed below 0): a cell whose trials are all degenerate is run again with more trials, so that it
+# is decided from trials that are not, as a check decides from its live trials.
+MORE_TRIALS, MAX_TRIALS = 4, 512
+
+
+def decided(check: CheckConfig) -> Any:
+    """run_check, with more trials (same seed) while every trial is degenerate."""
+    result = run_check(check)
+    while result.degenerate == check.trials and check.trials * MORE_TRIALS <= MAX_TRIALS:
+        check = check.with_(trials=check.trials * MORE_TRIALS)
+        result = run_check(check)
+    return result
 
 
 def _torch_version() -> str:

@@ -41,7 +41,7 @@ def test_table_json_has_the_promised_shape() -> None:
 def test_table_check_passes_in_the_papers_setting() -> None:
     proc = invcheck("table", "--layer", "dense", "--check", "--format", "csv")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.startswith("layer,norm,transform,verdict")
+    assert proc.stdout.startswith("layer,placement,norm,transform,verdict")
 
 
 def test_table_check_fails_when_a_claim_is_contradicted(tmp_path: Path) -> None:

@@ -10,9 +10,13 @@ from typing import Annotated, Optional
 import typer
 
 from invcheck import names
-from invcheck.cli import Dtype, Impl, LayerChoice, TableFormat, app
+from invcheck.cli import Dtype, Impl, LayerChoice, TableFormat, _choices, app
 from invcheck.cli.common import write_output
 from invcheck.errors import InvcheckError
+from invcheck.layer_kinds import LAYER_KINDS
+from invcheck.placements import get_placement
+
+PlacementChoice = _choices("PlacementChoice", (*names.PLACEMENTS, "all"))
 
 
 @app.command()
@@ -27,6 +31,9 @@ def table(
     impl: Annotated[Impl, typer.Option(help="reference math, or PyTorch's own layers (shown beside the reference).")] = Impl("reference"),
     eps: Annotated[float, typer.Option(min=0.0, help="eps inside the square root (0: the paper's exact math).")] = 0.0,
     tf32: Annotated[bool, typer.Option("--tf32", help="CUDA: allow TF32 (off by default).")] = False,
+    placement: Annotated[PlacementChoice, typer.Option(
+        help="Where the norm sits: summed inputs (the paper's), post_activation (after a ReLU), input "
+             "(pre-norm), or all (one table each).")] = PlacementChoice("summed"),
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
 ) -> None:
     """Compute Table 1 (every norm x transform) and print it beside the papers' claims."""
@@ -38,8 +45,10 @@ def table(
         raise InvcheckError("--check compares the dense table with the papers: use --layer dense or all")
     if not math.isfinite(eps):
         raise InvcheckError(f"--eps must be a finite number, got {eps}")
+    placements = names.PLACEMENTS if placement.value == "all" else (placement.value,)
+    _refuse_placement(placement.value, layers, check)
     report = tables.build(layers, trials=trials, seed=seed, dtype=dtype.value, device=device,
-                          impl=impl.value, eps=eps, tf32=tf32)
+                          impl=impl.value, eps=eps, tf32=tf32, placements=placements)
     write_output(render.table(report, format.value, color=output is None and sys.stdout.isatty()), output)
     failures = report.failures()
     if check and failures:
@@ -48,3 +57,13 @@ def table(
         raise typer.Exit(1)
 
 
+
+
+def _refuse_placement(placement: str, layers: list[str], check: bool) -> None:
+    """A placement no asked layer has (all: each layer gets the placements it has)."""
+    if check and placement not in ("summed", "all"):
+        raise InvcheckError("--check compares the papers' claims, made for a norm on the summed inputs: "
+                            "use --placement summed or all")
+    reasons = [get_placement(placement).refusal(LAYER_KINDS[k]) for k in layers] if placement != "all" else []
+    if any(reasons):
+        raise InvcheckError(f"--placement {placement}: {next(r for r in reasons if r)}")

@@ -16,7 +16,7 @@ from invcheck.settings import CheckConfig, LayerConfig
 def warmup_state(check: CheckConfig, draw: Draw) -> object:
     """Float64 running statistics from the warm-up batches (None unless the norm keeps any)."""
     kind, norm = check.layer.kind_spec, get_norm(check.norm.id)
-    warm = [kind.summed(check.layer, x, draw.w) for x in draw.warmup]  # through the original W
+    warm = [kind.norm_input(check.layer, x, draw.w) for x in draw.warmup]  # through the original W
     return norm.prepare(warm, check.norm, kind.per_token_statistics)
 
 

@@ -14,7 +14,7 @@ The affine parameters come from the check's draw, cast to the checked dtype.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -24,6 +24,7 @@ from invcheck.evidence import EpsInfo
 from invcheck.impls.base import Draw, Forward, Tensor, tile
 from invcheck.impls.reference import unit_shape
 from invcheck.norms import Norm, TorchNorm, TorchSetup, get_norm, opmath
+from invcheck.placements import spread_guard
 from invcheck.settings import CheckConfig
 
 
@@ -47,15 +48,16 @@ def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.devi
     passed, eps = resolve_eps(check, norm, eps_dtype or dtype)
     if passed is None and eps_dtype not in (None, dtype):  # the checked dtype's default, given explicitly
         passed = eps.value
-    if eps_off:  # BatchNorm refuses 0
-        passed = tol.EPS_OFF
+    guard = lambda fn: fn  # noqa: E731
+    if eps_off:  # BatchNorm refuses 0; a zero spread then gives NaN, as the definition's 0/0
+        passed, guard = tol.EPS_OFF, spread_guard(check.layer, check.norm.id, check.norm)
     with refusals(check):
         if norm.torch_batches == "fold":
-            fwd = _folded(check, norm, draw, passed, eps, dtype, device)
+            fwd = _folded(check, norm, draw, passed, eps, dtype, device, guard)
         elif not norm.from_data:
             fwd = _on_weights(check, norm, draw, passed, dtype, device)
         else:
-            fwd = _per_trial(check, norm, draw, passed, eps, dtype, device)
+            fwd = _per_trial(check, norm, draw, passed, eps, dtype, device, guard)
     inner = fwd.fn
 
     def guarded(x: Tensor, w: Tensor) -> Tensor:
@@ -85,7 +87,7 @@ def _setup(check: CheckConfig, g: Tensor, b: Tensor, eps: float | None, dtype: t
 
 
 def _per_trial(check: CheckConfig, norm: Norm, draw: Draw, passed: float | None, eps: EpsInfo,
-               dtype: torch.dtype, device: torch.device) -> Forward:
+               dtype: torch.dtype, device: torch.device, guard: Callable = lambda fn: fn) -> Forward:
     norms = [norm.torch_norm(_setup(check, draw.g[t], draw.b[t], passed, dtype, device))
              for t in range(draw.trials)]
     _set_mode(check, norms)
@@ -94,12 +96,12 @@ def _per_trial(check: CheckConfig, norm: Norm, draw: Draw, passed: float | None,
     def apply(a: Tensor) -> Tensor:  # [T', N, C, *pos]
         return torch.stack([norms[t % t_count].fn(a[t]) for t in range(a.shape[0])])
 
-    return Forward(lambda x, w: kind.run(check.layer, x, w, apply), eps,
+    return Forward(lambda x, w: kind.run(check.layer, x, w, guard(apply)), eps,
                    gain=torch.stack([n.gain for n in norms]))
 
 
 def _folded(check: CheckConfig, norm: Norm, draw: Draw, passed: float | None, eps: EpsInfo,
-            dtype: torch.dtype, device: torch.device) -> Forward:
+            dtype: torch.dtype, device: torch.device, guard: Callable = lambda fn: fn) -> Forward:
     """One layer over T*C channels; trial t owns channels t*C .. t*C + C-1."""
     tn = norm.torch_norm(_setup(check, draw.g.flatten(), draw.b.flatten(), passed, dtype, device))
     kind, t_count = check.layer.kind_spec, draw.trials
@@ -111,7 +113,7 @@ def _folded(check: CheckConfig, norm: Norm, draw: Draw, passed: float | None, ep
     if check.norm.mode == "eval":
         state = _warm_up(check, tn, draw, apply, dtype, device)
     _set_mode(check, [tn])
-    return Forward(lambda x, w: kind.run(check.layer, x, w, apply), eps,
+    return Forward(lambda x, w: kind.run(check.layer, x, w, guard(apply)), eps,
                    gain=tn.gain.reshape(t_count, -1), state=state)
 
 

@@ -29,6 +29,7 @@ from invcheck.evidence import EpsInfo
 from invcheck.impls.base import Draw, Forward, Tensor
 from invcheck.impls.user_load import USER_FAILURES, construct, fill, first_line, load, raised_at, user_error
 from invcheck.norms.base import opmath
+from invcheck.placements import spread_guard
 from invcheck.settings import CheckConfig
 
 
@@ -37,13 +38,15 @@ def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.devi
     factory, kwargs = load(check), fill(check, check.norm.kwargs)
     objs = [_instance(check, factory, kwargs, t, dtype, device) for t in range(check.trials)]
     weights = [_weight(check, o) for o in objs] if check.norm.role == "layer" else []
+    # eps off: a zero spread gives NaN, as the definition's 0/0, where the norm's label names its statistics
+    guard = spread_guard(check.layer, check.norm.id, check.norm) if eps_off else (lambda fn: fn)
 
     def fn(x: Tensor, w: Tensor) -> Tensor:  # [T', N, C, *pos]; trial t' runs trial t' mod T's object
         if check.norm.role == "layer":
             return torch.stack([_run_layer(check, objs, weights, t % len(objs), x[t], w[t]) for t in range(x.shape[0])])
         kind = check.layer.kind_spec
-        return kind.run(check.layer, x, w, lambda a: torch.stack(
-            [_run_norm(check, objs[t % len(objs)], a[t]) for t in range(a.shape[0])]))
+        return kind.run(check.layer, x, w, guard(lambda a: torch.stack(
+            [_run_norm(check, objs[t % len(objs)], a[t]) for t in range(a.shape[0])])))
 
     info = eps_info(check, objs[0], eps_dtype or dtype)
     for obj in objs:

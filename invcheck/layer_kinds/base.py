@@ -6,6 +6,10 @@ one canonical layout, a: [T, N, C, *positions] (cases, normalized units, then po
 pixels or tokens), so that every norm reduces over the same numbered axes whatever the kind.
 X and W keep the kind's own layout ([T, N, D] and [T, H, D] for a dense layer).
 
+Where the norm sits (the layer's `placement`: on a, after a ReLU, or on X) is composed in
+`invcheck/placements/`; `run` hands the norm to it. X in the canonical layout ([T, N, D, *positions],
+`canonical_input`) is what a norm on the layer's input sees.
+
 A user norm sees the layout a torch user expects (`user_layout`): [N, H] for dense, [N, C, S', S']
 for conv (or [N, S', S', C] with `layout: channels_last`), [N, S, H] for tokens.
 
@@ -17,7 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -54,6 +58,9 @@ class LayerKind:
     # layer_norm / rms_norm take statistics per token over its units (as transformers do),
     # rather than over the units and all positions of a case.
     per_token_statistics: ClassVar[bool] = False
+    # The norm feeds an activation inside the layer's own step (an RNN's tanh): placements that put
+    # a ReLU before the norm, or the norm on the input, do not exist there.
+    activation_inside: ClassVar[bool] = False
 
     # Shapes --------------------------------------------------------------------------------------
 
@@ -69,9 +76,23 @@ class LayerKind:
         """The positions of one case's output: () dense, (S', S') conv, (S,) tokens."""
         return ()
 
-    def norm_positions(self, layer: LayerConfig) -> tuple[int, ...]:
-        """The positions of what the norm receives (a recurrent step has none of the steps)."""
+    def summed_positions(self, layer: LayerConfig) -> tuple[int, ...]:
+        """The positions of the summed inputs one norm call receives (a recurrent step has none)."""
         return self.positions(layer)
+
+    def norm_positions(self, layer: LayerConfig) -> tuple[int, ...]:
+        """The positions of what the norm receives, where the layer's placement puts it."""
+        return _placement(layer).norm_positions(self, layer)
+
+    def input_channels(self, layer: LayerConfig) -> int:
+        """Features (or channels) D of each input case: what a norm on the input normalizes."""
+        return self.input_shape(layer)[self.input_feature_axis - 1]
+
+    def input_positions(self, layer: LayerConfig) -> tuple[int, ...]:
+        """The positions of one input case: () dense, (S, S) conv, (S,) tokens."""
+        shape = list(self.input_shape(layer))
+        del shape[self.input_feature_axis - 1]
+        return tuple(shape[1:])
 
     def input_shape(self, layer: LayerConfig) -> tuple[int, ...]:
         """One trial's X, in this kind's layout."""
@@ -101,7 +122,19 @@ class LayerKind:
         """The layer's output y with its norm in place: [T, N, C, *positions].
 
         summed: computes `self.summed` (a caller may remember it across norms)."""
-        return norm((summed or self.summed)(layer, x, w))
+        return _placement(layer).run(self, layer, x, w, norm, summed or self.summed)
+
+    def norm_input(self, layer: LayerConfig, x: Tensor, w: Tensor) -> Tensor:
+        """What the norm sees for X and W, canonical (warm-up batches learn running statistics on it)."""
+        return _placement(layer).seen(self, layer, x, w)
+
+    def canonical_input(self, layer: LayerConfig, x: Tensor) -> Tensor:
+        """X [T, N, ...] in the canonical layout [T, N, D, *positions]: features on axis 2."""
+        return x.movedim(self.input_feature_axis, 2)
+
+    def from_canonical_input(self, layer: LayerConfig, x: Tensor) -> Tensor:
+        """The inverse of `canonical_input`: X back in the kind's own layout."""
+        return x.movedim(2, self.input_feature_axis)
 
     # Rules and names -------------------------------------------------------------------------------
 
@@ -112,9 +145,10 @@ class LayerKind:
     def placeholders(self, layer: LayerConfig) -> dict[str, int]:
         """Numbers a user's kwargs may name ("{units}"): the sizes, and what follows from them."""
         c = self.channels(layer)
-        features = self.input_shape(layer)[self.input_feature_axis - 1]  # D, or C_in
+        features = self.input_channels(layer)  # D, or C_in
+        # "channels": what the norm normalizes, where it sits (H, or D for a norm on the input).
         return {**{key: getattr(layer, key) for key in self.sizes}, "inputs": features, "in_channels": features,
-                "units": c, "channels": c, "out_channels": c, "fan_in": self.fan_in(layer)}
+                "units": c, "channels": layer.channels, "out_channels": c, "fan_in": self.fan_in(layer)}
 
     # What a user module sees ----------------------------------------------------------------------
 
@@ -136,3 +170,9 @@ class LayerKind:
     def user_input(self, layer: LayerConfig, x: Tensor) -> Tensor:
         """One trial's X in the layout a user layer (role: layer) takes."""
         return x
+
+
+def _placement(layer: LayerConfig) -> Any:
+    from invcheck.placements import get_placement
+
+    return get_placement(layer.placement)

@@ -30,6 +30,7 @@ class Recurrent(LayerKind):
     }
     input_feature_axis = 3  # X: [T, N, steps, D]
     token_axis = 2
+    activation_inside = True  # placement: summed only (rules.py refuses the others)
 
     def channels(self, layer: LayerConfig) -> int:
         return layer.units
@@ -40,7 +41,7 @@ class Recurrent(LayerKind):
     def positions(self, layer: LayerConfig) -> tuple[int, ...]:
         return (layer.steps,)
 
-    def norm_positions(self, layer: LayerConfig) -> tuple[int, ...]:
+    def summed_positions(self, layer: LayerConfig) -> tuple[int, ...]:
         return ()
 
     def input_shape(self, layer: LayerConfig) -> tuple[int, ...]:

@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Any
 
-COLUMNS = ("layer", "norm", "transform", "verdict", "deviation", "tolerance", "bound", "paper", "survey",
+COLUMNS = ("layer", "placement", "norm", "transform", "verdict", "deviation", "tolerance", "bound", "paper", "survey",
            "agrees", "note", "reference")
 
 

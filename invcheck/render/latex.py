@@ -17,7 +17,7 @@ def _cell(cell: Any) -> str:
 
 def table(report: Any) -> str:
     out = []
-    for layer in report.layers():
+    for layer in report.sections():  # a layer, or a layer and where its norm sits
         out += [f"% layer: {layer}; dtype {report.meta.get('dtype')}, seed {report.meta.get('seed')}",
                 r"\begin{tabular}{l" + "c" * len(report.transforms(layer)) + "}", r"\toprule",
                 "norm & " + " & ".join(TRANSFORM_LABELS[t] for t in report.transforms(layer)) + r" \\", r"\midrule"]

@@ -25,7 +25,7 @@ def _cell(cell: Any, notes: list[str]) -> str:
 
 def table(report: Any) -> str:
     lines, notes = [f"_{meta_line(report.meta)}_", ""], []
-    for layer in report.layers():
+    for layer in report.sections():  # a layer, or a layer and where its norm sits
         lines += [f"### {layer}", "", "| norm | " + " | ".join(TRANSFORM_LABELS[t] for t in report.transforms(layer)) + " |",
                   "|---" * (len(report.transforms(layer)) + 1) + "|"]
         for norm in report.norms(layer):

@@ -42,7 +42,7 @@ def table(report: Any, color: bool = False) -> str:
     buf = io.StringIO()
     out = _console(buf, color)
     out.print(f"[dim]{meta_line(report.meta)}[/]")
-    for layer in report.layers():
+    for layer in report.sections():  # a layer, or a layer and where its norm sits
         grid = Table(title=f"layer: {layer}", title_justify="left", show_lines=True)
         grid.add_column("norm")
         for t in report.transforms(layer):
@@ -51,7 +51,7 @@ def table(report: Any, color: bool = False) -> str:
             grid.add_row(norm, *(_cell(report.cell(layer, norm, t)) for t in report.transforms(layer)))
         out.print(grid)
         for cell in report.cells:
-            if cell.layer == layer and cell.note:
+            if report.section(cell) == layer and cell.note:
                 out.print(f"  [magenta]•[/] {cell.norm} × {cell.transform}: {escape(cell.note)}")
     out.print("[dim]✓ invariant  ✗ not invariant  ? inconclusive  – undefined · number: deviation "
               "|y'−y|max/max(|y|,|y'|)max of the decisive trial · paper: the papers' claim, made for a dense layer · "

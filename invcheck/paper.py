@@ -60,6 +60,10 @@ PAPER_SOURCES = (LAYER_NORM_PAPER, RMS_NORM_PAPER, LAYER_NORM_RNN)
 TABLE_SOURCES = (LAYER_NORM_PAPER, RMS_NORM_PAPER)
 
 
+# How a claim made for one setting is labelled beside a computed cell.
+LABELS = {SURVEY: "survey", LAYER_NORM_RNN: "RNN claim", LAYER_NORM_PAPER: "paper", RMS_NORM_PAPER: "paper"}
+
+
 def claims_for(norm: str, transform: str) -> list[Claim]:
     """Every claim about a (norm, transform) pair, in any setting."""
     return [c for c in CLAIMS if c.norm == norm and c.transform == transform]

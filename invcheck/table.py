@@ -27,6 +27,12 @@ SETTING_NOTES: dict[tuple[str, str], str] = {
     ("conv", "dataset_recenter"): (
         "in a conv layer the shift reaches each output channel as one constant only without zero "
         "padding; with padding the border positions get less of it"),
+    ("recurrent", "dataset_rescale"): (
+        "in a recurrent layer only x_t is scaled, not h_t-1: a_t = W_xh (delta x_t) + W_hh h_t-1 is no "
+        "multiple of a_t from the second step on"),
+    ("recurrent", "case_rescale"): (
+        "in a recurrent layer only x_t is scaled, not h_t-1: a_t = W_xh (delta_n x_t) + W_hh h_t-1 is no "
+        "multiple of a_t from the second step on"),
 }
 
 

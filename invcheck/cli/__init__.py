@@ -30,7 +30,7 @@ def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
     return Enum(name, {v: v for v in values}, type=str)  # type: ignore[return-value]
 
 
-LayerChoice = _choices("LayerChoice", ("all", *names.LAYERS))
+LayerChoice = _choices("LayerChoice", ("paper", "all", *names.LAYERS))
 Dtype = _choices("Dtype", names.DTYPES)
 Impl = _choices("Impl", names.IMPLS)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from invcheck.names import TRANSFORM_LABELS
+from invcheck.paper import LABELS
 from invcheck.render.symbols import SYMBOL, meta_line, number
 
 
@@ -14,7 +15,7 @@ def _cell(cell: Any, notes: list[str]) -> str:
     if cell.paper is not None:
         text += f" (paper {SYMBOL[cell.paper.verdict]})"
     if cell.survey is not None:
-        text += f" (survey {SYMBOL[cell.survey.verdict]})"
+        text += f" ({LABELS[cell.survey.source]} {SYMBOL[cell.survey.verdict]})"
     if cell.reference is not None and cell.reference.verdict != cell.verdict:
         text += f" (reference {SYMBOL[cell.reference.verdict]})"
     if cell.note:
@@ -34,6 +35,6 @@ def table(report: Any) -> str:
         lines.append("")
     lines.append("✓ invariant · ✗ not invariant · ? inconclusive · – undefined; number: deviation "
                  "|y'-y|max/max(|y|,|y'|)max of the decisive trial; (paper ·): the papers' claim, made for a dense layer; "
-                 "(survey ·): a claim made for conv networks.")
+                 "(survey ·): a claim made for conv networks; (RNN claim ·): the paper's claim for its recurrent network.")
     lines += ["", *(f"{i}. {n}" for i, n in enumerate(notes, 1))] if notes else []
     return "\n".join(lines) + "\n"

@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from invcheck.names import TRANSFORM_LABELS
+from invcheck.paper import LABELS
 from invcheck.render.symbols import SYMBOL, meta_line, number
 
 STYLE = {"invariant": "green", "not_invariant": "red", "inconclusive": "yellow", "undefined": "dim"}
@@ -26,7 +27,7 @@ def _cell(cell: Any) -> str:
     v = cell.verdict
     dev = cell.result.deviation
     text = f"[{STYLE[v]}]{SYMBOL[v]} {'undefined' if dev is None else number(dev)}[/]"
-    for label, claim in (("paper", cell.paper), ("survey", cell.survey)):
+    for label, claim in (("paper", cell.paper), (LABELS[cell.survey.source] if cell.survey else "", cell.survey)):
         if claim is None:
             continue
         if claim.verdict == v:
@@ -55,7 +56,7 @@ def table(report: Any, color: bool = False) -> str:
                 out.print(f"  [magenta]•[/] {cell.norm} × {cell.transform}: {escape(cell.note)}")
     out.print("[dim]✓ invariant  ✗ not invariant  ? inconclusive  – undefined · number: deviation "
               "|y'−y|max/max(|y|,|y'|)max of the decisive trial · paper: the papers' claim, made for a dense layer · "
-              "survey: a claim made for conv networks[/]")
+              "survey: a claim made for conv networks · RNN claim: the paper's claim for its recurrent network[/]")
     return buf.getvalue()
 
 

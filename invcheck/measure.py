@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from invcheck import sample
 from invcheck import tolerance as tol
 from invcheck.evidence import Measurement, RunNumbers
 from invcheck.impls import Draw, Forward, build_forward
@@ -54,13 +55,12 @@ class Probe:
         return math.sqrt(sum(c * c for c in self.weights))
 
 
-# Layers known to compute in the dtype they are given (invcheck's and PyTorch's): inputs moved by
-# about one unit in the last place re-round everything, so the output moves as much as rounding
-# moves it: y(x + e) - y(x), one extra run per side.
-ULP = Probe((0, 1), (-1.0, 1.0))
-# User code, which may compute in a lower precision inside: inputs moved by several units in the
-# last place of float32 at least (2^-20), and the fourth difference sum_k c_k y(x + k e), which
-# cancels the smooth response up to e^4 times the fourth derivative (negligible) and leaves rounding.
+# Inputs moved by several units in the last place of float32 at least (2^-20), so that every rounding
+# inside the layer happens afresh, also where a layer computes in float32 inside a float64 run; the
+# fourth difference sum_k c_k y(x + k e) cancels the smooth response up to e^4 times the fourth
+# derivative (far below rounding) and leaves rounding, sqrt(70) times its size. (Moving the inputs
+# by about one ulp, or a second difference, keeps part of the rounding of long sums: the noise came
+# out 1.5-3x too small at a fan-in of 2048.)
 STENCIL = Probe((0, 1, -1, 2, -2), (6.0, -4.0, -4.0, 1.0, 1.0))
 
 
@@ -143,11 +143,17 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
     check = m.check
     fwd = build_forward(check, d, DTYPES[check.dtype], device)
     m.eps = fwd.eps_info
-    m.checked, sides = _run(check, fwd, d, check.dtype, device)
+    small = sample.smaller(check, d) if check.tolerance is None else None
+    m.checked, sides = _run(check, fwd, d, check.dtype, device, probe=small is None)
+    if small is not None:  # a large layer: the probe and the float64 runs look at a sample
+        m.notes.append(sample.describe(check, small[0]))
+        _probe_sample(m, *small, device)
+        check, d = small
+        sides = None
     m.range_problem = _range_problem(d, check.dtype, m.checked)
     if check.tolerance is not None:
         return  # the user's own tolerance: the checked run alone is judged
-    wide, sides = (m.checked, sides) if check.dtype == "float64" else _float64_run(m, d, device)
+    wide, sides = (m.checked, sides) if check.dtype == "float64" and sides else _float64_run(m, check, d, device)
     if wide is None:
         return
     if m.eps.value and m.eps.switchable:
@@ -164,13 +170,24 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
                        "it computes in lower precision (float32?) internally")
 
 
-def _float64_run(m: Measurement, d: Draw, device: torch.device) -> tuple[RunNumbers | None, Sides | None]:
+def _probe_sample(m: Measurement, small: CheckConfig, d: Draw, device: torch.device) -> None:
+    """The checked dtype's noise, probed on the sample and stretched to the whole output."""
+    fwd = build_forward(small, d, DTYPES[small.dtype], device)
+    probed, _ = _run(small, fwd, d, small.dtype, device)
+    factor = sample.stretch(m.check, small)
+    m.checked.noise = [n * factor for n in probed.noise]
+    m.checked.moves = probed.moves
+    m.checked.finite = [a and b for a, b in zip(m.checked.finite, probed.finite)]
+
+
+def _float64_run(m: Measurement, check: CheckConfig, d: Draw,
+                 device: torch.device) -> tuple[RunNumbers | None, Sides | None]:
     """The same layer in float64, or None (with a note) where it cannot run in float64."""
     from invcheck.errors import InvcheckError
 
     try:
-        fwd = build_forward(m.check, d, torch.float64, device, eps_dtype=DTYPES[m.check.dtype])
-        return _run(m.check, fwd, d, "float64", device)
+        fwd = build_forward(check, d, torch.float64, device, eps_dtype=DTYPES[check.dtype])
+        return _run(check, fwd, d, "float64", device)
     except InvcheckError as err:
         if m.check.norm.module is None:
             raise
@@ -179,24 +196,24 @@ def _float64_run(m: Measurement, d: Draw, device: torch.device) -> tuple[RunNumb
 
 
 def _run(check: CheckConfig, fwd: Forward, d: Draw, dtype: str, device: torch.device,
-         noise_from: RunNumbers | None = None) -> tuple[RunNumbers, Sides]:
+         noise_from: RunNumbers | None = None, probe: bool = True) -> tuple[RunNumbers, Sides]:
     """Both sides in `dtype`, with the noise probe (unless `noise_from` lends its noise), in one call:
     the numbers, and the two sides' outputs (float64, CPU)."""
     torch_dtype, t = DTYPES[dtype], check.trials
-    probe = ULP if fwd.computes_in_dtype else STENCIL
-    points = (0,) if noise_from else probe.points
-    e = tol.dither(dtype, check.tf32 and device.type == "cuda", fwd.computes_in_dtype)
+    probe_on = probe and noise_from is None
+    points = STENCIL.points if probe_on else (0,)
+    e = tol.dither(dtype, check.tf32 and device.type == "cuda")
     y = fwd(*_stacked(check, d, points, e, torch_dtype, device))
     y = y.double().cpu().reshape(2, len(points), t, *y.shape[1:])  # [side, point, T, N, C, *pos]
     run = RunNumbers(dtype)
     scale = torch.maximum(y[0, 0].abs().flatten(1).amax(1), y[1, 0].abs().flatten(1).amax(1))  # [T], NaN if any is
     run.scale = scale.nan_to_num(nan=math.inf).tolist()
     run.deviation, run.where = _deviation(y[0, 0], y[1, 0], scale)
-    if noise_from is not None:
-        run.noise = noise_from.noise
+    if not probe_on:
+        run.noise = noise_from.noise if noise_from else []
         run.finite = [math.isfinite(s) for s in run.scale]
     else:
-        run.noise, run.moves = _noise(y, scale, probe)
+        run.noise, run.moves = _noise(y, scale, STENCIL)
         run.finite = [math.isfinite(s) and math.isfinite(n) for s, n in zip(run.scale, run.noise)]
     return run, (y[0, 0], y[1, 0])
 

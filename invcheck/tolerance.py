@@ -49,11 +49,8 @@ def unit(dtype: str, tf32: bool = False) -> float:
     return TF32_ROUNDOFF if tf32 and dtype == "float32" else ROUNDOFF[dtype]
 
 
-def dither(dtype: str, tf32: bool = False, computes_in_dtype: bool = False) -> float:
-    """The relative size e of one probe step in `dtype`: about one unit in the last place for a
-    layer known to compute in its dtype, else several of float32's (see MIN_DITHER)."""
-    if computes_in_dtype:
-        return 2 * unit(dtype, tf32)
+def dither(dtype: str, tf32: bool = False) -> float:
+    """The relative size e of one probe step in `dtype` (see MIN_DITHER)."""
     return max(MIN_DITHER, DITHER_ULPS * unit(dtype, tf32))
 
 

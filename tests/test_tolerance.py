@@ -29,7 +29,6 @@ def test_tf32_coarsens_float32_only():
 @pytest.mark.parametrize("dtype", names.DTYPES)
 def test_dither_moves_inputs_by_ulps_or_past_float32(dtype):
     u = tol.unit(dtype)
-    assert tol.dither(dtype, computes_in_dtype=True) == 2 * u  # one ulp: the dtype's own rounding
     stencil = tol.dither(dtype)
     assert stencil >= tol.MIN_DITHER and stencil >= tol.DITHER_ULPS * u  # float32 inside re-rounds
     assert stencil**4 < u  # the fourth difference's smooth remainder stays below rounding

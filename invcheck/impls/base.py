@@ -45,9 +45,6 @@ class Forward:
     eps_info: EpsInfo
     gain: Tensor
     state: object = None  # float64 running statistics (eval mode)
-    # True where the layer is known to compute in the dtype it is given (invcheck's and PyTorch's
-    # layers; half types in float32, as PyTorch's kernels do): its noise is probed at one ulp.
-    computes_in_dtype: bool = False
 
     def __call__(self, x: Tensor, w: Tensor) -> Tensor:
         return self.fn(x, w)

@@ -56,4 +56,4 @@ def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.devi
         return kind.run(layer, x, w, normed, summed=lambda *args: _summed(draw, kind, *args))
 
     info = EpsInfo(check.norm.eps, "the spec" if check.norm.eps else "none")
-    return Forward(fn, info, gain=draw.g, state=state64, computes_in_dtype=True)
+    return Forward(fn, info, gain=draw.g, state=state64)

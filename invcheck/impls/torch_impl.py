@@ -64,7 +64,7 @@ def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.devi
         with refusals(check):
             return inner(x, w)
 
-    fwd.fn, fwd.computes_in_dtype = guarded, True
+    fwd.fn = guarded
     return fwd
 
 

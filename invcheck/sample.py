@@ -1,0 +1,70 @@
+"""A smaller check whose outputs are exactly a subset of a large check's: where the float64 run and
+the noise probes look at large layers.
+
+A per-case norm (layer, rms, group, instance norms, weight_norm) computes each case from that case
+alone, so a check on its first k cases gives exactly those cases' outputs; batch_norm mixes the
+cases but not the units, so a check on its first k units (rows of W) gives exactly those units'.
+The largest deviation of a sample is no bound on the whole output's, so the checked dtype's own
+deviation is always taken over everything; only the float64 run (which decides violations far
+below the checked dtype's rounding) and the noise estimate come from the sample, the latter
+stretched from the sample's size to the output's (the largest of M Gaussian errors grows like
+sqrt(2 ln M)).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from invcheck.impls import Draw
+from invcheck.norms import NORMS
+from invcheck.settings import CheckConfig
+
+# because the float64 run costs four of the checked dtype's forward passes: beyond this many output
+# entries per trial it looks at a sample of about this many.
+SAMPLE_ENTRIES = 1 << 16
+
+
+def entries(check: CheckConfig) -> int:
+    kind = check.layer.kind_spec
+    return math.prod(kind.output_shape(check.layer))
+
+
+def smaller(check: CheckConfig, d: Draw) -> tuple[CheckConfig, Draw] | None:
+    """The sample check and its draw, or None where the check is small or cannot be sampled
+    exactly (user code, whose statistics are unknown; eval mode; a recurrent batch_norm)."""
+    if entries(check) <= SAMPLE_ENTRIES or check.norm.module is not None or check.norm.mode == "eval":
+        return None
+    if check.norm.id not in NORMS:
+        return None
+    if check.norm.id != "batch_norm":
+        return _cases(check, d)
+    return None if check.layer.kind == "recurrent" else _units(check, d)
+
+
+def _cases(check: CheckConfig, d: Draw) -> tuple[CheckConfig, Draw]:
+    n = check.layer.cases
+    k = max(1, min(n, n * SAMPLE_ENTRIES // entries(check)))
+    small = replace(check, layer=check.layer.with_sizes(cases=k))
+    return small, replace(d, x=d.x[:, :k], x2=d.x2[:, :k], cache={})
+
+
+def _units(check: CheckConfig, d: Draw) -> tuple[CheckConfig, Draw]:
+    c = check.layer.channels
+    k = max(1, min(c, c * SAMPLE_ENTRIES // entries(check)))
+    key = check.layer.kind_spec.channels_key
+    small = replace(check, layer=check.layer.with_sizes(**{key: k}))
+    return small, replace(d, w=d.w[:, :k], w2=d.w2[:, :k], g=d.g[:, :k], b=d.b[:, :k], cache={})
+
+
+def stretch(check: CheckConfig, small: CheckConfig) -> float:
+    """How much larger the largest of the whole output's rounding errors is than the sample's."""
+    return math.sqrt(math.log(max(entries(check), 2)) / math.log(max(entries(small), 2)))
+
+
+def describe(check: CheckConfig, small: CheckConfig) -> str:
+    what = "cases" if small.layer.cases != check.layer.cases else "units"
+    part, whole = (small.layer.cases, check.layer.cases) if what == "cases" else (small.layer.channels,
+                                                                                  check.layer.channels)
+    return (f"the float64 run and the noise probe saw {part} of the {whole} {what} (each {what[:-1]}'s output "
+            f"depends on it alone); the {check.dtype} deviation is over every entry")

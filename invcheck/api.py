@@ -210,3 +210,18 @@ def _assert(wanted: str, args: tuple[Any, ...], changes: dict[str, Any]) -> Resu
     if result.verdict != wanted:
         raise InvarianceError(explain(result, wanted), result)
     return result
+
+
+def layer_row(norm: NormArg, kwargs: dict[str, Any] | None = None, layers: tuple[str, ...] = ("dense", "conv"),
+              **options: Any) -> Any:
+    """Your layer's row beside the built-in rows: a table.TableReport over `layers` (every kind the
+    layer accepts), whose meta says which built-in row each of its rows matches ("behaves_like").
+
+        report = invcheck.api.layer_row(MyNorm, kwargs={"features": "{channels}"}, layers=("dense", "conv"))
+        report.meta["behaves_like"]["dense"]     # {"mymod:MyNorm": "behaves like: layer_norm"}
+    """
+    from invcheck import table
+
+    path = import_path(norm)
+    check(module=path, kwargs=kwargs or {})  # the same rules as a spec's module and kwargs
+    return table.build(list(layers), module=path, kwargs=kwargs or {}, **options)

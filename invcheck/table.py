@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from invcheck import __version__, paper
+from invcheck import __version__, own_row, paper
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.names import NORMS, TRANSFORMS
 from invcheck.norms import get_norm
@@ -131,13 +131,23 @@ class TableReport:
 
 def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "float64",
           device: str = "cpu", impl: str = "reference", eps: float = 0.0, tf32: bool = False,
-          placements: tuple[str, ...] = ("summed",)) -> TableReport:
-    """Compute every cell. Nothing here reads a claim before the verdict is computed."""
+          placements: tuple[str, ...] = ("summed",), module: str | None = None,
+          kwargs: dict[str, Any] | None = None) -> TableReport:
+    """Compute every cell. Nothing here reads a claim before the verdict is computed.
+
+    module: a user layer (`pkg.mod:Name`, with kwargs), whose row is computed beside the built-in
+    rows of every layer kind it accepts, with the built-in row it matches."""
     cells = []
     for placement in placements:
         for layer in layers:
             if get_placement(placement).refusal(LAYER_KINDS[layer]) is None:
                 cells += _layer_cells(layer, placement, trials, seed, dtype, device, impl, eps, tf32)
+    extra: dict[str, Any] = {}
+    if module is not None:
+        base = CheckConfig(trials=trials, seed=seed, dtype=dtype, device=device, tf32=tf32)
+        mine, skipped = own_row.cells(module, kwargs or {}, layers, base, _user_cell)
+        cells += mine
+        extra = {"module": module, "behaves_like": _likeness(cells, module), "not_accepted": skipped}
     meta = {"invcheck_version": __version__, "torch_version": _torch_version(),
             "device": cells[0].result.device if cells else device, "dtype": dtype, "seed": seed,
             "trials": trials, "impl": impl, "eps": eps, "tf32": tf32,
@@ -145,7 +155,26 @@ def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "fl
             "torch_default_eps": impl == "torch" and eps == 0.0}
     if placements != ("summed",):
         meta["placements"] = list(placements)
+    meta.update(extra)
     return TableReport(cells, meta)
+
+
+def _user_cell(layer: str, label: str, transform: str, result: Any) -> Cell:
+    return Cell(layer, label, transform, result, None, None)
+
+
+def _likeness(cells: list[Cell], module: str) -> dict[str, dict[str, str]]:
+    """For each layer and each of the module's rows: the built-in row it matches."""
+    out: dict[str, dict[str, str]] = {}
+    rows: dict[tuple[str, str], dict[str, str]] = {}
+    for c in cells:
+        if c.placement == "summed":
+            rows.setdefault((c.layer, c.norm), {})[c.transform] = c.verdict
+    for (layer, label), row in rows.items():
+        if label.startswith(module):
+            builtin = {n: r for (l2, n), r in rows.items() if l2 == layer and not n.startswith(module)}
+            out.setdefault(layer, {})[label] = own_row.likeness(row, builtin)
+    return out
 
 
 def _layer_cells(layer: str, placement: str, trials: int, seed: int, dtype: str, device: str, impl: str,

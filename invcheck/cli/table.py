@@ -35,6 +35,10 @@ def table(
         help="Where the norm sits: summed inputs (the paper's), post_activation (after a ReLU), input "
              "(pre-norm), or all (one table each).")] = PlacementChoice("summed"),
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
+    module: Annotated[Optional[str], typer.Option(
+        "--module", help="Your layer (pkg.mod:Name): its row beside the built-in ones, and the row it matches.")] = None,
+    kwargs: Annotated[str, typer.Option(help='JSON keyword arguments for --module, e.g. \'{"features": "{channels}"}\'.')] = "{}",
+    allow_import: Annotated[bool, typer.Option("--allow-import", help="Allow --module to import and run user code.")] = False,
 ) -> None:
     """Compute Table 1 (every norm x transform) and print it beside the papers' claims."""
     from invcheck import render
@@ -47,8 +51,9 @@ def table(
         raise InvcheckError(f"--eps must be a finite number, got {eps}")
     placements = names.PLACEMENTS if placement.value == "all" else (placement.value,)
     _refuse_placement(placement.value, layers, check)
+    options = _module_options(module, kwargs, allow_import)
     report = tables.build(layers, trials=trials, seed=seed, dtype=dtype.value, device=device,
-                          impl=impl.value, eps=eps, tf32=tf32, placements=placements)
+                          impl=impl.value, eps=eps, tf32=tf32, placements=placements, **options)
     write_output(render.table(report, format.value, color=output is None and sys.stdout.isatty()), output)
     failures = report.failures()
     if check and failures:
@@ -67,3 +72,26 @@ def _refuse_placement(placement: str, layers: list[str], check: bool) -> None:
     reasons = [get_placement(placement).refusal(LAYER_KINDS[k]) for k in layers] if placement != "all" else []
     if any(reasons):
         raise InvcheckError(f"--placement {placement}: {next(r for r in reasons if r)}")
+
+
+def _module_options(module: str | None, kwargs: str, allow_import: bool) -> dict:
+    """--module and --kwargs, checked by the rules a spec's `module:` and `kwargs:` follow."""
+    import json
+
+    from invcheck import rules
+    from invcheck.cli.common import config_allows_import
+    from invcheck.spec_yaml import Bad
+
+    if module is None:
+        return {}
+    try:
+        rules.NORM_FIELDS["module"](module, "--module")
+        parsed = rules.NORM_FIELDS["kwargs"](json.loads(kwargs), "--kwargs")
+    except json.JSONDecodeError as err:
+        raise InvcheckError(f"--kwargs must be a JSON object: {err.msg} (at character {err.pos})") from None
+    except Bad as err:
+        raise InvcheckError(f"{err}" + (f" ({err.hint})" if err.hint else "")) from None
+    if not (allow_import or config_allows_import([Path.cwd()])):
+        raise InvcheckError(f"--module {module!r} would import and run user code; pass --allow-import "
+                            "(or set allow-import = true under [tool.invcheck] in pyproject.toml)")
+    return {"module": module, "kwargs": parsed}

@@ -59,6 +59,11 @@ def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.devi
     return Forward(fn, info, gain=_gain(check, objs))
 
 
+def probe_instance(check: CheckConfig) -> Any:
+    """One instance as a check builds it (float64, CPU): what it keeps, before anything runs."""
+    return _instance(check, load(check), fill(check, check.norm.kwargs), 0, torch.float64, torch.device("cpu"))
+
+
 def _instance(check: CheckConfig, factory: Any, kwargs: dict[str, Any], trial: int,
               dtype: torch.dtype, device: torch.device) -> Any:
     """Trial `trial`'s object, built under a seed of its own, cast, its call signature checked."""

@@ -33,6 +33,10 @@ def table(report: Any) -> str:
             row = [_cell(report.cell(layer, norm, t), notes) for t in report.transforms(layer)]
             lines.append(f"| {norm} | " + " | ".join(row) + " |")
         lines.append("")
+        for label, likeness in report.meta.get("behaves_like", {}).get(layer, {}).items():
+            lines += [f"`{label}` {likeness}.", ""]
+        if layer in report.meta.get("not_accepted", {}):
+            lines += [f"`{report.meta['module']}` does not run in a {layer} layer: {report.meta['not_accepted'][layer]}", ""]
     lines.append("✓ invariant · ✗ not invariant · ? inconclusive · – undefined; number: deviation "
                  "|y'-y|max/max(|y|,|y'|)max of the decisive trial; (paper ·): the papers' claim, made for a dense layer; "
                  "(survey ·): a claim made for conv networks; (RNN claim ·): the paper's claim for its recurrent network.")

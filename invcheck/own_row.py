@@ -1,0 +1,61 @@
+"""Your own layer's row: a user module checked over the layer kinds it accepts and every transform,
+beside the built-in rows, with the built-in norm whose row it matches ("behaves like").
+
+A kind the module cannot run in (a shape it does not accept) is left out with the reason; a module
+that keeps running statistics (buffers named running_*) gets an eval-mode row too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from invcheck.errors import UserCodeError
+from invcheck.layer_kinds import LAYER_KINDS
+from invcheck.runner import run_check
+from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
+from invcheck.transforms import TRANSFORMS, get_transform
+
+
+def cells(module: str, kwargs: dict[str, Any], layers: list[str], base: CheckConfig,
+          make_cell: Any) -> tuple[list[Any], dict[str, str]]:
+    """The module's cells for every layer it accepts, and why the others were left out."""
+    out, skipped = [], {}
+    for layer in layers:
+        for mode in _modes(module, kwargs, layer, base):
+            label = module if mode == "train" else f"{module} (eval)"
+            try:
+                out += [make_cell(layer, label, t, run_check(_check(module, kwargs, layer, t, mode, base)))
+                        for t in _transforms(layer)]
+            except UserCodeError as err:
+                skipped[layer] = str(err).split(": ", 2)[-1]
+                break
+    return out, skipped
+
+
+def _transforms(layer: str) -> list[str]:
+    return [t for t in TRANSFORMS if get_transform(t).undefined_reason(LAYER_KINDS[layer]) is None]
+
+
+def _check(module: str, kwargs: dict[str, Any], layer: str, transform: str, mode: str,
+           base: CheckConfig) -> CheckConfig:
+    norm = NormConfig(id="custom", module=module, kwargs=kwargs, mode=mode)
+    return replace(base, norm=norm, transform=TransformConfig(id=transform), layer=LayerConfig(layer))
+
+
+def _modes(module: str, kwargs: dict[str, Any], layer: str, base: CheckConfig) -> list[str]:
+    """train, and eval where one instance keeps running statistics."""
+    from invcheck.impls import user
+
+    try:
+        obj = user.probe_instance(_check(module, kwargs, layer, "dataset_rescale", "train", base))
+    except UserCodeError:
+        return ["train"]  # the error is reported by the cells themselves
+    buffers = [name for name, _ in getattr(obj, "named_buffers", lambda: [])()]
+    return ["train", "eval"] if any(n.split(".")[-1].startswith("running_") for n in buffers) else ["train"]
+
+
+def likeness(row: dict[str, str], builtin: dict[str, dict[str, str]]) -> str:
+    """'behaves like: layer_norm' (every built-in row equal to this one), or 'like no built-in norm'."""
+    same = [norm for norm, verdicts in builtin.items() if verdicts == row]
+    return "behaves like: " + ", ".join(same) if same else "like no built-in norm"

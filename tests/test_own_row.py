@@ -1,0 +1,74 @@
+"""Your own layer's row (table --module, api.layer_row): beside the built-in rows, with the row it matches."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from invcheck import api
+
+MODULE = '''
+import torch
+from torch import nn
+
+
+class DenseOnlyLayerNorm(nn.Module):
+    """A LayerNorm that only takes [N, H]: it refuses conv's [N, C, S, S]."""
+
+    def forward(self, a):
+        assert a.dim() == 2, "this norm takes [N, H]"
+        mu = a.mean(-1, keepdim=True)
+        return (a - mu) / ((a - mu) ** 2).mean(-1, keepdim=True).sqrt()
+
+
+class NoNorm(nn.Module):
+    """Scales by two: like no built-in norm."""
+
+    def forward(self, a):
+        return 2 * a
+'''
+
+
+@pytest.fixture(scope="module")
+def mod(tmp_path_factory: pytest.TempPathFactory) -> str:
+    folder = tmp_path_factory.mktemp("own")
+    (folder / "own_row_t.py").write_text(textwrap.dedent(MODULE))
+    sys.path.insert(0, str(folder))
+    yield "own_row_t"
+    sys.path.remove(str(folder))
+
+
+def test_row_beside_the_builtin_rows_and_what_it_matches(mod: str) -> None:
+    report = api.layer_row(f"{mod}:DenseOnlyLayerNorm", layers=("dense", "conv"), trials=4)
+    # in a dense layer group_norm computes over a subset of the units: the same verdicts as layer_norm
+    assert report.meta["behaves_like"]["dense"] == {f"{mod}:DenseOnlyLayerNorm": "behaves like: layer_norm, group_norm"}
+    assert "conv" in report.meta["not_accepted"] and "[N, H]" in report.meta["not_accepted"]["conv"]
+    labels = report.norms("dense")
+    assert labels[-1] == f"{mod}:DenseOnlyLayerNorm" and "layer_norm" in labels
+
+
+def test_like_no_builtin_norm(mod: str) -> None:
+    report = api.layer_row(f"{mod}:NoNorm", layers=("dense",), trials=4)
+    assert report.meta["behaves_like"]["dense"][f"{mod}:NoNorm"] == "like no built-in norm"
+
+
+def test_running_statistics_get_an_eval_row() -> None:
+    report = api.layer_row("torch.nn:BatchNorm1d", kwargs={"num_features": "{channels}"}, layers=("dense",), trials=4)
+    rows = report.meta["behaves_like"]["dense"]
+    assert rows["torch.nn:BatchNorm1d"] == "behaves like: batch_norm"
+    assert rows["torch.nn:BatchNorm1d (eval)"] == "like no built-in norm"
+
+
+def test_cli_needs_permission_and_prints_the_likeness(mod: str, tmp_path: Path) -> None:
+    folder = str(next(p for p in sys.path if Path(p, "own_row_t.py").exists()))
+    cmd = [sys.executable, "-m", "invcheck", "table", "--layer", "dense", "--trials", "2",
+           "--module", f"{mod}:NoNorm", "-f", "markdown"]
+    refused = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
+    assert refused.returncode == 2 and "--allow-import" in refused.stderr
+    ok = subprocess.run([*cmd, "--allow-import"], cwd=folder, capture_output=True, text=True)
+    assert ok.returncode == 0, ok.stderr
+    assert f"`{mod}:NoNorm` like no built-in norm." in ok.stdout

@@ -38,9 +38,15 @@ def table(
         raise InvcheckError("--check compares the dense table with the papers: use --layer dense or all")
     if not math.isfinite(eps):
         raise InvcheckError(f"--eps must be a finite number, got {eps}")
-    report = tables.build(layers, trials=trials, seed=seed, dtype=dtype.value, device=device,
-                          impl=impl.value, eps=eps, tf32=tf32)
-    write_output(render.table(report, format.value, color=output is None and sys.stdout.isatty()), output)
+    from invcheck.render import progress
+    from invcheck.render.rich import terminal
+    from invcheck.runner import observe
+
+    with progress.bar("table cells") as advance, observe(advance):
+        report = tables.build(layers, trials=trials, seed=seed, dtype=dtype.value, device=device,
+                              impl=impl.value, eps=eps, tf32=tf32)
+    color, width = terminal(sys.stdout) if output is None else (False, 80)
+    write_output(render.table(report, format.value, color=color, width=width), output)
     failures = report.failures()
     if check and failures:
         for c in failures:

@@ -7,6 +7,7 @@
           <failure message type>evidence</failure>      when the verdict is not the expected one
           <error message type>evidence</error>          when it is `undefined` and something else was expected
           <skipped message/>                            when it is `undefined` and nothing was expected
+          <error message type="error">message</error>   when the check could not run (verdict `error`)
 
 Outcomes follow JUnit's words: a failure is a claim the measurement contradicts; an error is a
 check that could not measure what its claim is about (`undefined`); a skip is a check with neither
@@ -55,6 +56,8 @@ def _disambiguate(cases: list[ET.Element]) -> None:
 
 def outcome(result: Result) -> str:
     """"passed", "failure", "error" or "skipped": what a result is in JUnit's (and CI's) words."""
+    if result.verdict == "error":
+        return "error"
     if result.verdict == "undefined" and result.check.expect != "undefined":
         return "error" if result.check.expect else "skipped"
     return "failure" if result.expected is False else "passed"
@@ -78,6 +81,10 @@ def _testcase(result: Result) -> ET.Element:
 
 
 def _outcome(case: ET.Element, kind: str, result: Result) -> None:
+    if result.verdict == "error":  # the check did not run: its one-line message is the evidence
+        element = ET.SubElement(case, "error", message=_clean(result.why), type="error")
+        element.text = _clean(f"{result.why}\n  spec: {result.check.location or '<spec>'}")
+        return
     evidence = explain(result, result.check.expect)
     summary = evidence.splitlines()[0]
     if kind == "skipped":

@@ -1,0 +1,22 @@
+"""invcheck schema: the JSON Schema of the spec format, for editors and CI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from invcheck.cli import app
+from invcheck.cli.common import write_output
+
+
+@app.command()
+def schema(
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
+) -> None:
+    """Print the JSON Schema of spec files (for `# yaml-language-server: $schema=...`)."""
+    from invcheck.schema import spec_schema
+
+    write_output(json.dumps(spec_schema(), indent=2, ensure_ascii=False) + "\n", output)

@@ -5,7 +5,7 @@ torch is imported only by commands that compute, so `--help`, `--version` and `v
 help is click's plain text (rich's help formatter alone costs more start-up than typer itself).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer would eval every annotation string at start-up.
 
 import os
 import sys

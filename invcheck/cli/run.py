@@ -1,6 +1,6 @@
 """invcheck run: run spec files, streaming one line per check as checks finish (in spec order)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer would eval every annotation string at start-up.
 
 import sys
 from pathlib import Path

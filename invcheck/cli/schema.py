@@ -1,8 +1,7 @@
 """invcheck schema: the JSON Schema of the spec format, for editors and CI."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer would eval every annotation string at start-up.
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -17,6 +16,8 @@ def schema(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
 ) -> None:
     """Print the JSON Schema of spec files (for `# yaml-language-server: $schema=...`)."""
+    import json
+
     from invcheck.schema import spec_schema
 
     write_output(json.dumps(spec_schema(), indent=2, ensure_ascii=False) + "\n", output)

@@ -1,6 +1,6 @@
 """invcheck table: the regenerated Table 1."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer would eval every annotation string at start-up.
 
 import math
 import sys

@@ -1,6 +1,6 @@
 """invcheck validate: check spec files without running them."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer would eval every annotation string at start-up.
 
 from pathlib import Path
 from typing import Annotated

@@ -27,8 +27,17 @@ _CLAIM_MARK = {"paper": "p", "survey": "s", "reference": "r"}
 
 LEGEND = ("✓ invariant  ✗ not invariant  ? inconclusive  – undefined (nothing to measure) · number: deviation "
           "|y'−y|max/max(|y|,|y'|)max of the decisive trial · {paper}: the papers' claim (made for a dense "
-          "layer), = agrees, ≠ differs · {survey}: a claim made for conv networks · {reference}: the reference "
-          "implementation's verdict, shown where it differs (--impl torch)")
+          "layer), = agrees, ≠ differs · {survey}: the survey's claim (made for conv networks) · {reference}: the "
+          "reference implementation's verdict, shown where it differs (--impl torch)")
+
+
+def legend(compact: bool) -> str:
+    """Every mark the table draws, with its meaning."""
+    if compact:
+        marks = {k: f"{m}✓= {m}✗≠" for k, m in _CLAIM_MARK.items()} | {"reference": "r✓"}
+    else:
+        marks = {k: f"{k} ✓ =" for k in _CLAIM_MARK} | {"reference": "reference ✓"}
+    return LEGEND.format(**marks)
 
 
 def terminal(stream: TextIO | None = None) -> tuple[bool, int]:
@@ -101,8 +110,7 @@ def table(report: Any, color: bool = False, width: int = 80) -> str:
         for cell in report.cells:
             if cell.layer == layer and cell.note:
                 out.print(f"  [magenta]•[/] {cell.norm} × {cell.transform}: {escape(cell.note)}")
-    marks = {k: (f"{m}✓= {m}✗≠" if k != "reference" else f"{m}✓") if compact else f"{k} ✓ =" for k, m in _CLAIM_MARK.items()}
-    out.print(f"[dim]{LEGEND.format(**marks)}[/]")
+    out.print(f"[dim]{legend(compact)}[/]")
     return buf.getvalue()
 
 

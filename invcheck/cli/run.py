@@ -33,12 +33,11 @@ def run(
     stream = format is RunFormat.rich and output is None  # lines as checks finish
     color, width = terminal.terminal(sys.stdout) if output is None else (False, 80)
     report = RunReport([], run_meta())
-    with progress.bar("checks", len(checks), enabled=not quiet) as advance, observe(advance):
+    with progress.bar("checks", len(checks)) as bar, observe(bar.advance):
         for result in results(checks, allowed, jobs):
             report.results.append(result)
             if stream and terminal.shown(result, quiet):
-                sys.stdout.write(terminal.run_line(result, color, width))
-                sys.stdout.flush()
+                bar.write(terminal.run_line(result, color, width))
     _write(report, format, color, width, quiet, output, stream)
     if junit_xml is not None:
         from invcheck.render import junit

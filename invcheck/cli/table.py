@@ -42,7 +42,7 @@ def table(
     from invcheck.render.rich import terminal
     from invcheck.runner import observe
 
-    with progress.bar("table cells") as advance, observe(advance):
+    with progress.bar("table cells") as bar, observe(bar.advance):
         report = tables.build(layers, trials=trials, seed=seed, dtype=dtype.value, device=device,
                               impl=impl.value, eps=eps, tf32=tf32)
     color, width = terminal(sys.stdout) if output is None else (False, 80)

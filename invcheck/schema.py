@@ -14,7 +14,6 @@ from typing import Any
 from invcheck import names, rules
 from invcheck.spec_yaml import Parser, schema_of
 
-SCHEMA_ID = "https://github.com/invcheck/invcheck/invcheck.schema.json"
 Schema = dict[str, Any]
 
 
@@ -88,6 +87,6 @@ def spec_schema() -> Schema:
         checks={"type": "array", "minItems": 1, "items": check()},
         matrix={"anyOf": [{"$ref": "#/$defs/matrix"}, {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/matrix"}}]},
     )
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
             "title": "invcheck spec", "description": "A spec file of invcheck checks (see README, Spec format).",
             **top, "$defs": {"matrix": matrix()}}

@@ -88,3 +88,15 @@ def test_invcheck_schema_prints_it() -> None:
 
     proc = subprocess.run([sys.executable, "-m", "invcheck", "schema"], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 0 and json.loads(proc.stdout) == json.loads(json.dumps(spec_schema()))
+
+
+def test_key_sets_are_the_loaders() -> None:
+    """Which keys go where is the loader's (spec.py): the schema must not drift from it."""
+    from invcheck import spec
+
+    schema = spec_schema()
+    props = schema["properties"]
+    assert set(props) == set(spec._FILE_KEYS)
+    assert set(props["checks"]["items"]["properties"]) == set(spec.CHECK_KEYS)
+    assert set(props["defaults"]["properties"]) == set(spec._DEFAULT_KEYS)
+    assert set(schema["$defs"]["matrix"]["properties"]) == set(spec._MATRIX_KEYS)

@@ -1,13 +1,23 @@
-"""Run checks: measure, then judge. The one place the CLI, the API and the pytest plugin go through."""
+"""Run checks: measure, then judge. The one place the CLI, the API and the pytest plugin go through.
+
+`results` is what `invcheck run` streams: every check's Result in spec order, each as soon as it
+and all before it are done, in this process or in `jobs` worker processes. A check that cannot be
+run (bad user code, a missing device: an InvcheckError) becomes an `error` Result and the others
+still run.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from invcheck.errors import ImportRefused
+from invcheck.errors import ImportRefused, InvcheckError
 from invcheck.settings import CheckConfig
+
+_observers: list[Callable[[], None]] = []  # called after each check (progress bars)
 
 
 def refuse_imports(checks: Iterable[CheckConfig], allowed: bool) -> None:
@@ -27,11 +37,27 @@ def import_refused(check: CheckConfig, flag: str) -> ImportRefused:
     )
 
 
-def run_check(check: CheckConfig):  # -> verdict.Result (torch imported lazily)
+def run_check(check: CheckConfig):  # -> evidence.Result (torch imported lazily)
     from invcheck.measure import measure
     from invcheck.verdict import judge
 
-    return judge(measure(check))
+    result = judge(measure(check))
+    for observe in _observers:
+        observe()
+    return result
+
+
+class observe:
+    """`with observe(callback):` calls callback after every check run in this process."""
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self.callback = callback
+
+    def __enter__(self) -> None:
+        _observers.append(self.callback)
+
+    def __exit__(self, *exc: object) -> None:
+        _observers.remove(self.callback)
 
 
 def run_checks(checks: Sequence[CheckConfig], allow_import: bool = False) -> list:
@@ -39,9 +65,43 @@ def run_checks(checks: Sequence[CheckConfig], allow_import: bool = False) -> lis
     return [run_check(c) for c in checks]
 
 
+def error_result(check: CheckConfig, err: InvcheckError):  # -> evidence.Result
+    """A check that could not be run, as a result: verdict "error", the one-line message as `why`."""
+    from invcheck.evidence import Result
+
+    message = str(err).splitlines()[0] if str(err) else type(err).__name__
+    return Result(check, "error", None, None, None, message, device=check.device)
+
+
+def run_or_error(check: CheckConfig):  # -> evidence.Result
+    try:
+        return run_check(check)
+    except InvcheckError as err:
+        return error_result(check, err)
+
+
+def results(checks: Sequence[CheckConfig], allow_import: bool = False, jobs: int = 1) -> Iterator[Any]:
+    """Each check's Result in spec order, yielded as soon as it and all before it are done."""
+    refuse_imports(checks, allow_import)
+    if jobs <= 1 or len(checks) <= 1:
+        yield from (run_or_error(c) for c in checks)
+        return
+    # fork: workers inherit the imported modules (torch takes seconds to import) and no op has run
+    # yet in this process, so no thread pool is copied half-way.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(min(jobs, len(checks)), mp_context=context, initializer=_observers.clear) as pool:
+        futures = [pool.submit(run_or_error, c) for c in checks]
+        for future in futures:
+            result = future.result()
+            for observe_ in _observers:
+                observe_()
+            yield result
+
+
 @dataclass
 class RunReport:
-    results: list  # verdict.Result
+    results: list  # evidence.Result
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -50,13 +110,21 @@ class RunReport:
 
     @property
     def failed(self) -> int:
-        return sum(r.expected is False for r in self.results)
+        return sum(r.expected is False and r.verdict != "error" for r in self.results)
+
+    @property
+    def errors(self) -> int:
+        return sum(r.verdict == "error" for r in self.results)
 
 
-def run_report(checks: Sequence[CheckConfig], allow_import: bool = False) -> RunReport:
+def run_meta() -> dict[str, Any]:
     import torch
 
     from invcheck import __version__
 
-    results = run_checks(checks, allow_import)
-    return RunReport(results, {"invcheck_version": __version__, "torch_version": torch.__version__})
+    return {"invcheck_version": __version__, "torch_version": torch.__version__}
+
+
+def run_report(checks: Sequence[CheckConfig], allow_import: bool = False, jobs: int = 1) -> RunReport:
+    meta = run_meta()
+    return RunReport(list(results(checks, allow_import, jobs)), meta)

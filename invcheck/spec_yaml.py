@@ -154,6 +154,25 @@ def read_yaml(path: Path, file: str) -> Any:
 
 Parser = Callable[[Any, str], Any]  # (value, key) -> parsed value, or raises Bad
 
+# Each parser describes what it accepts as a JSON-Schema fragment, its `schema` attribute:
+# `invcheck schema` assembles the spec format's schema from these, so no rule is written twice.
+_NUMERIC_TEXT = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"  # YAML reads `1e-5` as text
+
+
+def described(schema: dict[str, Any]) -> Callable[[Parser], Parser]:
+    """Attach `schema` (a JSON-Schema fragment) to a parser."""
+
+    def attach(parser: Parser) -> Parser:
+        parser.schema = schema  # type: ignore[attr-defined]
+        return parser
+
+    return attach
+
+
+def schema_of(parser: Parser) -> dict[str, Any]:
+    """The JSON-Schema fragment a parser accepts ({} (anything) for one that does not say)."""
+    return dict(getattr(parser, "schema", {}))
+
 _IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 
@@ -219,12 +238,14 @@ def integer(low: int, high: int | None = None) -> Parser:
             raise Bad(f"{key} must be an integer {wanted}, got {show(value)}")
         return value
 
-    return parse
+    bounds = {"minimum": low} | ({} if high is None else {"maximum": high})
+    return described({"type": "integer", **bounds})(parse)
 
 
 _DEVICE = re.compile(r"cpu|cuda|auto|cuda:\d{1,3}")
 
 
+@described({"type": "string", "pattern": f"^({_DEVICE.pattern})$"})
 def device(value: Any, key: str) -> str:
     """cpu, cuda, cuda:N or auto (cuda when there is one); whether it exists is checked at run time."""
     if isinstance(value, str) and _DEVICE.fullmatch(value):
@@ -243,7 +264,8 @@ def number(low: float, high: float = math.inf, strict: bool = False) -> Parser:
             raise Bad(f"{key} must be a number {wanted}, got {show(value)}")
         return result
 
-    return parse
+    bounds = {"exclusiveMinimum" if strict else "minimum": low} | ({} if high == math.inf else {"maximum": high})
+    return described({"anyOf": [{"type": "number", **bounds}, {"type": "string", "pattern": _NUMERIC_TEXT}]})(parse)
 
 
 def choice(options: Sequence[str], what: str) -> Parser:
@@ -252,26 +274,30 @@ def choice(options: Sequence[str], what: str) -> Parser:
             return value
         raise Bad(f"unknown {what} {show(value)}", did_you_mean(value, options))
 
-    return parse
+    return described({"enum": list(options)})(parse)
 
 
 def optional(parser: Parser) -> Parser:
     """`parser`, with null meaning "not set"."""
-    return lambda value, key: None if value is None else parser(value, key)
+    schema = {"anyOf": [schema_of(parser), {"type": "null"}]}
+    return described(schema)(lambda value, key: None if value is None else parser(value, key))
 
 
+@described({"type": "boolean"})
 def flag(value: Any, key: str) -> bool:
     if not isinstance(value, bool):
         raise Bad(f"{key} must be true or false, got {show(value)}")
     return value
 
 
+@described({"type": "string", "pattern": r"\S"})
 def text(value: Any, key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Bad(f"{key} must be non-empty text, got {show(value)}")
     return value
 
 
+@described({"type": "string", "pattern": f"^{_IMPORT_PATH.pattern}$"})
 def module_path(value: Any, key: str) -> str:
     """An import path `package.module:Name`; checked for shape only, never imported here."""
     if not isinstance(value, str) or not _IMPORT_PATH.fullmatch(value):
@@ -279,12 +305,15 @@ def module_path(value: Any, key: str) -> str:
     return value
 
 
+@described({"type": "object"})
 def kwargs(value: Any, key: str) -> dict[str, Any]:
     if not isinstance(value, dict) or not all(isinstance(name, str) for name in value):
         raise Bad(f"{key} must be a mapping of argument names to values, got {show(value)}")
     return plain(value)
 
 
+@described({"type": "array", "minItems": 2, "maxItems": 2,
+            "items": {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string", "pattern": _NUMERIC_TEXT}]}})
 def scale(value: Any, key: str) -> tuple[float, float]:
     """A range [low, high] of positive scale factors."""
     if isinstance(value, list) and len(value) == 2:

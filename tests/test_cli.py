@@ -31,7 +31,7 @@ def test_table_json_has_the_promised_shape() -> None:
     proc = invcheck("table", "--format", "json", "--trials", "4")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert {"invcheck_version", "torch_version", "device", "dtype", "seed", "trials", "cells"} <= set(data)
+    assert {"schema_version", "invcheck_version", "torch_version", "device", "dtype", "seed", "trials", "cells"} <= set(data)
     assert len(data["cells"]) == 6 * 6 + 8 * 6  # dense: 6 norms (the 2d ones are layer_norm there), conv: 8
     cell = data["cells"][0]
     assert {"layer", "norm", "transform", "verdict", "deviation", "tolerance", "paper"} <= set(cell)
@@ -142,7 +142,9 @@ def test_user_code_calling_sys_exit_does_not_end_the_run(tmp_path: Path) -> None
     spec = tmp_path / "quit.yaml"
     spec.write_text('norm: {module: "quitter:Norm"}\ntransform: dataset_rescale\nexpect: invariant\n')
     proc = invcheck("run", str(spec), "--allow-import")
-    assert proc.returncode == 2 and "SystemExit" in proc.stderr and "quit.yaml:1" in proc.stderr
+    # an error result on its own line (the run goes on), exit 2 at the end
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("ERR "))
+    assert proc.returncode == 2 and "SystemExit" in line and "quit.yaml:1" in line, proc.stdout + proc.stderr
 
 
 def test_pyproject_beside_the_specs_allows_imports(tmp_path: Path) -> None:
@@ -167,4 +169,6 @@ def test_a_module_shadowed_by_another_specs_module_is_refused(tmp_path: Path) ->
         (tmp_path / folder / "s.yaml").write_text(
             'norm: {module: "mynorms:N", id: layer_norm}\ntransform: dataset_rescale\nexpect: invariant\n')
     proc = invcheck("run", "a/s.yaml", "b/s.yaml", "--allow-import", cwd=tmp_path)
-    assert proc.returncode == 2 and "shadowed" in proc.stderr and "b/s.yaml:1" in proc.stderr
+    lines = proc.stdout.splitlines()
+    assert proc.returncode == 2 and lines[0].startswith("PASS ") and "a/s.yaml:1" in lines[0]  # a ran
+    assert lines[1].startswith("ERR ") and "shadowed" in lines[1] and "b/s.yaml:1" in lines[1]

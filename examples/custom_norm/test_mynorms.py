@@ -1,6 +1,6 @@
 """Asserting a custom layer's invariances in its own test suite, with invcheck's Python API.
 
-    cd examples/custom_norm && pytest test_mynorms.py
+    cd examples/custom_norm && pytest     # these tests and the spec beside them (see pyproject.toml)
 
 ScaleNorm is given by import path (a module-level class works too: `invcheck.assert_invariant(
 ScaleNorm, ...)`); invcheck builds it with `kwargs`, "{channels}" becoming the layer's number of

@@ -1,10 +1,11 @@
 """The command line: thin commands (one module each) over table.py, spec.py and runner.py.
 
 Exit codes: 0 all good, 1 an expectation (or `table --check`) failed, 2 bad input, 3 internal error.
-torch is imported only by commands that compute, so `--help`, `--version` and `validate` start fast.
+torch is imported only by commands that compute, so `--help`, `--version` and `validate` start fast;
+help is click's plain text (rich's help formatter alone costs more start-up than typer itself).
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer would eval every annotation string at start-up.
 
 import os
 import sys
@@ -22,6 +23,7 @@ from invcheck import __version__, names
 from invcheck.errors import InvcheckError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]},
                   help="Verify invariance properties of normalization layers by computation.")
 
 
@@ -81,4 +83,4 @@ def main() -> None:
 
 
 # The commands register themselves on `app` (imported last: they import it from here).
-from invcheck.cli import run, table, validate  # noqa: E402, F401
+from invcheck.cli import run, schema, table, validate  # noqa: E402, F401

@@ -1,6 +1,6 @@
-"""invcheck run: run spec files."""
+"""invcheck run: run spec files, streaming one line per check as checks finish (in spec order)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer would eval every annotation string at start-up.
 
 import sys
 from pathlib import Path
@@ -14,24 +14,46 @@ from invcheck.cli.common import config_allows_import, write_output
 
 @app.command()
 def run(
-    paths: Annotated[list[Path], typer.Argument(help="Spec files, or folders searched for *.yaml.")],
+    paths: Annotated[list[Path], typer.Argument(help="Spec files, folders searched for *.yaml, or - for a spec on stdin.")],
     format: Annotated[RunFormat, typer.Option("--format", "-f", help="Output format.")] = RunFormat.rich,
     junit_xml: Annotated[Optional[Path], typer.Option("--junit-xml", help="Also write a JUnit XML report.")] = None,
     allow_import: Annotated[bool, typer.Option("--allow-import", help="Allow specs that import user code (module:).")] = False,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=256, help="Worker processes (pays for long runs).")] = 1,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures, errors and the summary.")] = False,
 ) -> None:
-    """Run spec files; exit 1 if any check's verdict differs from its `expect:`."""
-    from invcheck import render, spec
-    from invcheck.runner import run_report
+    """Run spec files; exit 1 if a verdict differs from its `expect:`, 2 if a check could not run."""
+    from invcheck.cli import spec_input
+    from invcheck.render import progress
+    from invcheck.render import rich as terminal
+    from invcheck.runner import RunReport, observe, results, run_meta
 
-    checks = spec.load_specs(paths)
-    report = run_report(checks, allow_import or config_allows_import(paths))
-    write_output(render.run(report, format.value, color=output is None and sys.stdout.isatty()), output)
+    checks = spec_input.load(paths)
+    allowed = allow_import or config_allows_import([p for p in paths if p != spec_input.STDIN])
+    stream = format is RunFormat.rich and output is None  # lines as checks finish
+    color, width = terminal.terminal(sys.stdout) if output is None else (False, 80)
+    report = RunReport([], run_meta())
+    with progress.bar("checks", len(checks)) as bar, observe(bar.advance):
+        for result in results(checks, allowed, jobs):
+            report.results.append(result)
+            if stream and terminal.shown(result, quiet):
+                bar.write(terminal.run_line(result, color, width))
+    _write(report, format, color, width, quiet, output, stream)
     if junit_xml is not None:
         from invcheck.render import junit
 
         write_output(junit.render(report.results), junit_xml)
-    if report.failed:
-        raise typer.Exit(1)
+    if report.errors or report.failed:
+        raise typer.Exit(2 if report.errors else 1)
 
 
+def _write(report, format: RunFormat, color: bool, width: int, quiet: bool, output: Optional[Path],
+           streamed: bool) -> None:
+    from invcheck import render
+
+    if streamed:
+        from invcheck.render import rich as terminal
+
+        sys.stdout.write(terminal.summary(report, color, width))
+        return
+    write_output(render.run(report, format.value, color=color, width=width, quiet=quiet), output)

@@ -1,6 +1,6 @@
 """invcheck table: the regenerated Table 1."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer would eval every annotation string at start-up.
 
 import math
 import sys
@@ -52,9 +52,15 @@ def table(
     placements = names.PLACEMENTS if placement.value == "all" else (placement.value,)
     _refuse_placement(placement.value, layers, check)
     options = _module_options(module, kwargs, allow_import)
-    report = tables.build(layers, trials=trials, seed=seed, dtype=dtype.value, device=device,
-                          impl=impl.value, eps=eps, tf32=tf32, placements=placements, **options)
-    write_output(render.table(report, format.value, color=output is None and sys.stdout.isatty()), output)
+    from invcheck.render import progress
+    from invcheck.render.rich import terminal
+    from invcheck.runner import observe
+
+    with progress.bar("table cells") as bar, observe(bar.advance):
+        report = tables.build(layers, trials=trials, seed=seed, dtype=dtype.value, device=device,
+                              impl=impl.value, eps=eps, tf32=tf32, placements=placements, **options)
+    color, width = terminal(sys.stdout) if output is None else (False, 80)
+    write_output(render.table(report, format.value, color=color, width=width), output)
     failures = report.failures()
     if check and failures:
         for c in failures:

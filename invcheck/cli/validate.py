@@ -1,6 +1,6 @@
 """invcheck validate: check spec files without running them."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: typer would eval every annotation string at start-up.
 
 from pathlib import Path
 from typing import Annotated
@@ -11,13 +11,13 @@ from invcheck.cli import app
 
 
 @app.command()
-def validate(paths: Annotated[list[Path], typer.Argument(help="Spec files, or folders searched for *.yaml.")]) -> None:
+def validate(paths: Annotated[list[Path], typer.Argument(help="Spec files, folders searched for *.yaml, or - for stdin.")]) -> None:
     """Check spec files without running them: one line per error, exit 2 if any."""
-    from invcheck import spec
+    from invcheck.cli import spec_input
 
-    errors = spec.validate(paths)
+    errors, checks, files = spec_input.validate(paths)
     for err in errors:
         typer.echo(f"error: {err}", err=True)
     if errors:
         raise typer.Exit(2)
-    typer.echo(f"{len(spec.load_specs(paths))} checks in {len(spec.discover(paths))} files: valid")
+    typer.echo(f"{checks} checks in {files} files: valid")

@@ -1,26 +1,31 @@
 """Results as JUnit XML, the report format CI services show: one <testcase> per check.
 
-    <testsuites name tests failures errors skipped time>
+    <testsuites name tests failures errors time>
       <testsuite name tests failures errors skipped time>
-        <testcase classname="layer_norm" name="dense/layer_norm/dataset_rescale" time file line>
-          <properties><property name="verdict" value="invariant"/> ...</properties>
+        <testcase classname="specs.norms.invcheck.yaml" name="dense/layer_norm/dataset_rescale" time>
           <failure message type>evidence</failure>      when the verdict is not the expected one
           <error message type>evidence</error>          when it is `undefined` and something else was expected
           <skipped message/>                            when it is `undefined` and nothing was expected
+          <error message type="error">message</error>   when the check could not run (verdict `error`)
+          <system-out>verdict: invariant ...</system-out>   the numbers, one `key: value` a line
+
+The shape is the one the Jenkins xUnit plugin's JUnit schema (junit-10.xsd) accepts, which most CI
+services read: a testcase has only name, classname and time, and no <properties>, so the spec's
+file:line and the numbers (in full precision, repr; absent values left out) are in <system-out>.
+Ids are the pytest plugin's: classname the spec's path with '/' as '.', name the check's title,
+'@line' added to a title repeated in a file.
 
 Outcomes follow JUnit's words: a failure is a claim the measurement contradicts; an error is a
-check that could not measure what its claim is about (`undefined`); a skip is a check with neither
-a claim nor a measurement. A check without `expect:` and with a verdict passes. Properties hold the
-numbers in full precision (repr); absent values (no expect, no deviation) are left out.
+check that could not measure what its claim is about (`undefined`) or could not run at all; a skip
+is a check with neither a claim nor a measurement. A check without `expect:` and with a verdict passes.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import xml.etree.ElementTree as ET
-from collections import Counter
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from invcheck.evidence import explain
@@ -35,49 +40,52 @@ _NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-
 def render(results: Sequence[Result], *, suite: str = "invcheck") -> str:
     """The JUnit XML document of `results`, as text (with its XML declaration)."""
     cases = [_testcase(result) for result in results]
-    _disambiguate(cases)
+    _disambiguate(cases, results)
     counts = _counts(cases, results)
-    root = ET.Element("testsuites", name=_clean(suite), **counts)
+    root = ET.Element("testsuites", name=_clean(suite), **{k: v for k, v in counts.items() if k != "skipped"})
     testsuite = ET.SubElement(root, "testsuite", name=_clean(suite), **counts)
     testsuite.extend(cases)
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _disambiguate(cases: list[ET.Element]) -> None:
-    """Give repeated (classname, name) pairs an '@line' suffix, as the pytest plugin does: report
-    tools merge testcases of the same name."""
-    seen = Counter((c.get("classname"), c.get("name")) for c in cases)
-    for case in cases:
-        if seen[(case.get("classname"), case.get("name"))] > 1 and case.get("line"):
-            case.set("name", f"{case.get('name')}@{case.get('line')}")
+def _disambiguate(cases: list[ET.Element], results: Sequence[Result]) -> None:
+    """A repeated (classname, name) pair gets an '@line' suffix after its first use, as the pytest
+    plugin names its items: report tools merge testcases of the same name."""
+    seen: set[tuple[str | None, str | None]] = set()
+    for case, result in zip(cases, results):
+        key = (case.get("classname"), case.get("name"))
+        if key in seen and result.check.line:
+            case.set("name", f"{case.get('name')}@{result.check.line}")
+        seen.add(key)
 
 
 def outcome(result: Result) -> str:
     """"passed", "failure", "error" or "skipped": what a result is in JUnit's (and CI's) words."""
+    if result.verdict == "error":
+        return "error"
     if result.verdict == "undefined" and result.check.expect != "undefined":
         return "error" if result.check.expect else "skipped"
     return "failure" if result.expected is False else "passed"
 
 
 def _testcase(result: Result) -> ET.Element:
-    c = result.check
-    attrs = {"classname": _classname(result), "name": _clean(c.title), "time": _seconds(result.seconds)}
-    if c.file:
-        attrs["file"] = _clean(c.file)
-        if c.line:
-            attrs["line"] = str(c.line)
+    attrs = {"classname": _classname(result), "name": _clean(result.check.title), "time": _seconds(result.seconds)}
     case = ET.Element("testcase", attrs)
-    properties = ET.SubElement(case, "properties")
-    for name, value in _properties(result).items():
-        ET.SubElement(properties, "property", name=name, value=_clean(value))
     kind = outcome(result)
     if kind != "passed":
         _outcome(case, kind, result)
+    out = ET.SubElement(case, "system-out")
+    lines = [f"spec: {result.check.location}"] if result.check.location else []
+    out.text = _clean("\n".join([*lines, *(f"{k}: {v}" for k, v in _properties(result).items())]))
     return case
 
 
 def _outcome(case: ET.Element, kind: str, result: Result) -> None:
+    if result.verdict == "error":  # the check did not run: its one-line message is the evidence
+        element = ET.SubElement(case, "error", message=_clean(result.why), type="error")
+        element.text = _clean(f"{result.why}\n  spec: {result.check.location or '<spec>'}")
+        return
     evidence = explain(result, result.check.expect)
     summary = evidence.splitlines()[0]
     if kind == "skipped":
@@ -111,15 +119,20 @@ def _counts(cases: list[ET.Element], results: Sequence[Result]) -> dict[str, str
 
 
 def _classname(result: Result) -> str:
-    """The spec file's name without `.invcheck.yaml` / `.yaml` (CI groups by it), else the layer."""
+    """pytest's classname for the same spec: its path from the working directory, '/' read as '.'
+    (`specs/norms.invcheck.yaml` -> `specs.norms.invcheck.yaml`), so that `invcheck run --junit-xml`
+    and `pytest --junit-xml` give the same test ids; the layer kind for a check without a file."""
     c = result.check
     if not c.file:
         return c.layer.kind
-    name = Path(c.file).name
-    for suffix in (".invcheck.yaml", ".invcheck.yml", ".yaml", ".yml"):
-        if name.endswith(suffix):
-            return _clean(name[: -len(suffix)])
-    return _clean(Path(name).stem)
+    path = c.file
+    if not path.startswith("<"):  # "<stdin>" stays as it is
+        try:
+            relative = os.path.relpath(path)
+        except ValueError:  # another drive (Windows)
+            relative = path
+        path = path if relative.startswith("..") else relative  # outside: as given
+    return _clean(path.replace(os.sep, "/").strip("/").replace("/", "."))
 
 
 def _text(value: Any) -> str:

@@ -1,77 +1,161 @@
-"""Terminal output with rich: the table as grids, a run as one line per check and a summary."""
+"""Terminal output with rich: the table as grids, a run as one line per check and a summary.
+
+Width and colour come from the terminal as rich detects them (`COLUMNS`, the terminal size, 80 when
+piped; `NO_COLOR`, `FORCE_COLOR`). A table that does not fit its width in full is drawn compact: no
+vertical rules, claims as short marks (`p✓=`), `–` for undefined; the legend says what each mark means.
+"""
 
 from __future__ import annotations
 
 import io
-from typing import Any
+import sys
+from typing import Any, TextIO
 
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from invcheck.names import TRANSFORM_LABELS
-from invcheck.paper import LABELS
 from invcheck.render.symbols import SYMBOL, meta_line, number
 
-STYLE = {"invariant": "green", "not_invariant": "red", "inconclusive": "yellow", "undefined": "dim"}
+STYLE = {"invariant": "green", "not_invariant": "red", "inconclusive": "yellow", "undefined": "dim",
+         "error": "bold red"}
+FULL_WIDTH = 104  # the widest full table (six transforms): below it, the compact one
+NORM_WIDTH, CELL_WIDTH = 14, 10  # compact: the norm column, a cell ("✓ 3.3e-16") and its gap
+_CLAIM_MARK = {"paper": "p", "survey": "s", "reference": "r"}
+
+LEGEND = ("✓ invariant  ✗ not invariant  ? inconclusive  – undefined (nothing to measure) · number: deviation "
+          "|y'−y|max/max(|y|,|y'|)max of the decisive trial · {paper}: the papers' claim (made for a dense "
+          "layer), = agrees, ≠ differs · {survey}: the survey's claim (made for conv networks) · {reference}: the "
+          "reference implementation's verdict, shown where it differs (--impl torch)")
 
 
-def _console(buffer: io.StringIO, color: bool, wrap: bool = True) -> Console:
-    # Wide enough for six columns when piped; color only where the caller's stream is a terminal;
-    # run lines never wrap, so that CI logs keep one line per check.
-    return Console(file=buffer, width=150, force_terminal=color, no_color=not color, highlight=False,
-                   soft_wrap=not wrap)
+def legend(compact: bool) -> str:
+    """Every mark the table draws, with its meaning."""
+    if compact:
+        marks = {k: f"{m}✓= {m}✗≠" for k, m in _CLAIM_MARK.items()} | {"reference": "r✓"}
+    else:
+        marks = {k: f"{k} ✓ =" for k in _CLAIM_MARK} | {"reference": "reference ✓"}
+    return LEGEND.format(**marks)
 
 
-def _cell(cell: Any) -> str:
-    v = cell.verdict
-    dev = cell.result.deviation
-    text = f"[{STYLE[v]}]{SYMBOL[v]} {'undefined' if dev is None else number(dev)}[/]"
-    for label, claim in (("paper", cell.paper), (LABELS[cell.survey.source] if cell.survey else "", cell.survey)):
+def terminal(stream: TextIO | None = None) -> tuple[bool, int]:
+    """(colour, width) for `stream` as rich decides: a terminal or FORCE_COLOR, and not NO_COLOR."""
+    probe = Console(file=stream or sys.stdout)
+    return probe.is_terminal and not probe.no_color, probe.width
+
+
+def _console(buffer: io.StringIO, color: bool, width: int, wrap: bool = True) -> Console:
+    # Colour only where asked (the caller knows its stream); run lines never wrap, so that CI logs
+    # keep one line per check.
+    return Console(file=buffer, width=width, force_terminal=color, no_color=not color,
+                   color_system="auto" if color else None, highlight=False, soft_wrap=not wrap)
+
+
+def _claims(cell: Any, compact: bool) -> list[str]:
+    """The claims beside a computed verdict: `paper ✓ =` (or `p✓=` when compact)."""
+    out = []
+    shown = [("paper", cell.paper), ("survey", cell.survey)]
+    if cell.reference is not None and cell.reference.verdict != cell.verdict:
+        shown.append(("reference", cell.reference))
+    for label, claim in shown:
         if claim is None:
             continue
-        if claim.verdict == v:
-            text += f"\n[dim]{label} {SYMBOL[claim.verdict]} =[/]"
-        else:
-            text += f"\n[bold magenta]{label} {SYMBOL[claim.verdict]} ≠[/]"
-    if cell.reference is not None and cell.reference.verdict != v:
-        text += f"\n[bold magenta]reference {SYMBOL[cell.reference.verdict]}[/]"
-    return text
+        same = claim.verdict == cell.verdict
+        mark = "" if label == "reference" else (" =" if same else " ≠")
+        name = _CLAIM_MARK[label] if compact else f"{label} "
+        text = f"{name}{SYMBOL[claim.verdict]}{mark.strip() if compact else mark}"
+        out.append(f"[dim]{text}[/]" if same else f"[bold magenta]{text}[/]")
+    return out
 
 
-def table(report: Any, color: bool = False) -> str:
+def _cell(cell: Any, compact: bool) -> str:
+    v = cell.verdict
+    dev = cell.result.deviation
+    shown = ("" if compact else " undefined") if dev is None else f" {number(dev)}"
+    claims = _claims(cell, compact)
+    return f"[{STYLE[v]}]{SYMBOL[v]}{shown}[/]" + ("\n" + " ".join(claims) if claims else "")
+
+
+def _column_groups(transforms: list[str], width: int, compact: bool) -> list[list[str]]:
+    """The transforms of a layer in runs that fit `width`: narrower terminals get stacked tables."""
+    if not compact:
+        return [transforms]
+    per = max(1, (width - NORM_WIDTH) // CELL_WIDTH)
+    return [transforms[i:i + per] for i in range(0, len(transforms), per)]
+
+
+def _grid(report: Any, layer: str, transforms: list[str], compact: bool) -> Table:
+    # compact: no rules and no padding (the blank separators are the gaps), a verdict and its
+    # deviation kept on one line (9 characters), headers wrapped onto two
+    style = dict(box=box.SIMPLE, show_edge=False, padding=(0, 0)) if compact else {}
+    grid = Table(title=f"layer: {layer}", title_justify="left", show_lines=True, **style)
+    grid.add_column("norm", no_wrap=True)
+    for t in transforms:
+        grid.add_column(TRANSFORM_LABELS[t], justify="center", min_width=CELL_WIDTH - 1 if compact else None)
+    for norm in report.norms(layer):
+        grid.add_row(norm, *(_cell(report.cell(layer, norm, t), compact) for t in transforms))
+    return grid
+
+
+def table(report: Any, color: bool = False, width: int = 80) -> str:
     buf = io.StringIO()
-    out = _console(buf, color)
-    out.print(f"[dim]{meta_line(report.meta)}[/]")
+    out = _console(buf, color, width)
+    compact = width < FULL_WIDTH
+    out.print(f"[dim]{escape(meta_line(report.meta))}[/]")
     for layer in report.sections():  # a layer, or a layer and where its norm sits
-        grid = Table(title=f"layer: {layer}", title_justify="left", show_lines=True)
-        grid.add_column("norm")
-        for t in report.transforms(layer):
-            grid.add_column(TRANSFORM_LABELS[t], justify="center")
-        for norm in report.norms(layer):
-            grid.add_row(norm, *(_cell(report.cell(layer, norm, t)) for t in report.transforms(layer)))
-        out.print(grid)
+        for transforms in _column_groups(report.transforms(layer), width, compact):
+            out.print(_grid(report, layer, transforms, compact))
         for cell in report.cells:
             if report.section(cell) == layer and cell.note:
                 out.print(f"  [magenta]•[/] {cell.norm} × {cell.transform}: {escape(cell.note)}")
-    out.print("[dim]✓ invariant  ✗ not invariant  ? inconclusive  – undefined · number: deviation "
-              "|y'−y|max/max(|y|,|y'|)max of the decisive trial · paper: the papers' claim, made for a dense layer · "
-              "survey: a claim made for conv networks · RNN claim: the paper's claim for its recurrent network[/]")
+        for label, likeness in report.meta.get("behaves_like", {}).get(layer, {}).items():
+            out.print(f"  [bold]{escape(label)}[/] {likeness}")
+        if layer in report.meta.get("not_accepted", {}):
+            out.print(f"  {escape(report.meta['module'])} does not run in a {layer} layer: "
+                      f"{escape(report.meta['not_accepted'][layer])}")
+    out.print(f"[dim]{legend(compact)}[/]")
     return buf.getvalue()
 
 
-def run(report: Any, color: bool = False) -> str:
+# Runs ------------------------------------------------------------------------------------------
+
+_STATUS = {True: "[green]PASS[/]", False: "[red]FAIL[/]", None: "[dim]----[/]"}
+
+
+def run_line(r: Any, color: bool = False, width: int = 80) -> str:
+    """One check's line (and its reason when it failed, is inconclusive, undefined or an error)."""
     buf = io.StringIO()
-    out = _console(buf, color, wrap=False)
-    for r in report.results:
-        status = {True: "[green]PASS[/]", False: "[red]FAIL[/]", None: "[dim]----[/]"}[r.expected]
-        where = r.check.location or ""
-        expect = f"expect {r.check.expect}" if r.check.expect else "no expect"
-        numbers = f"dev {number(r.deviation)} tol {number(r.tolerance)}" + (f" ({r.bound})" if r.bound else "")
-        out.print(f"{status} {escape(r.check.title)}  [{STYLE[r.verdict]}]{r.verdict}[/]  {numbers}  {expect}  "
-                  f"[dim]{escape(where)}[/]")
-        if r.expected is False or r.verdict in ("inconclusive", "undefined"):
-            out.print(f"     [dim]{escape(r.why)}[/]")
-    unchecked = sum(r.expected is None for r in report.results)
-    out.print(f"{report.passed} passed, {report.failed} failed" + (f" ({unchecked} without expect)" if unchecked else ""))
+    out = _console(buf, color, width, wrap=False)
+    where = escape(r.check.location or "")
+    if r.verdict == "error":
+        out.print(f"[bold red]ERR [/] {escape(r.check.title)}  [bold red]error[/]  {escape(r.why)}  [dim]{where}[/]")
+        return buf.getvalue()
+    expect = f"expect {r.check.expect}" if r.check.expect else "no expect"
+    numbers = f"dev {number(r.deviation)} tol {number(r.tolerance)}" + (f" ({r.bound})" if r.bound else "")
+    out.print(f"{_STATUS[r.expected]} {escape(r.check.title)}  [{STYLE[r.verdict]}]{r.verdict}[/]  {numbers}  "
+              f"{expect}  [dim]{where}[/]")
+    if r.expected is False or r.verdict in ("inconclusive", "undefined"):
+        out.print(f"     [dim]{escape(r.why)}[/]")
     return buf.getvalue()
+
+
+def summary(report: Any, color: bool = False, width: int = 80) -> str:
+    buf = io.StringIO()
+    out = _console(buf, color, width, wrap=False)
+    unchecked = sum(r.expected is None and r.verdict != "error" for r in report.results)
+    text = f"{report.passed} passed, {report.failed} failed"
+    text += f", {report.errors} error{'s' if report.errors > 1 else ''}" if report.errors else ""
+    out.print(text + (f" ({unchecked} without expect)" if unchecked else ""))
+    return buf.getvalue()
+
+
+def shown(r: Any, quiet: bool) -> bool:
+    """--quiet keeps only failures and errors."""
+    return not quiet or r.expected is False or r.verdict == "error"
+
+
+def run(report: Any, color: bool = False, width: int = 80, quiet: bool = False) -> str:
+    lines = [run_line(r, color, width) for r in report.results if shown(r, quiet)]
+    return "".join(lines) + summary(report, color, width)

@@ -1,0 +1,77 @@
+"""1,000 trials batched through `run_check` against a user's naive loop, side by side.
+
+The naive loop is what one writes without invcheck: one trial per call, draw X and W, re-scale the
+data, run LayerNorm on both sides, `torch.testing.assert_close`. invcheck's side does more per
+trial (a float64 run, measured rounding noise, the worst position) and still runs all trials in
+one batched pass. Same layer (dense, 16 cases x 32 inputs x 16 units), same dtype, one thread.
+
+    python benchmarks/bench_batched.py [--trials 1000] [--repeat 5] [--dtype float64]
+
+Target (issue 10): batched at least 20x faster than the naive loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import torch  # noqa: E402
+
+from invcheck.runner import run_check  # noqa: E402
+from invcheck.settings import CheckConfig, NormConfig, TransformConfig  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def naive_trial(seed: int, dtype: torch.dtype, cases: int = 16, inputs: int = 32, units: int = 16) -> None:
+    """One trial as a user's test would write it: its own draws, module, and assert_close."""
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(cases, inputs, generator=gen, dtype=dtype)
+    w = torch.randn(units, inputs, generator=gen, dtype=dtype)
+    scale = float(torch.empty((), dtype=torch.float64).uniform_(0.1, 10.0, generator=gen))
+    norm = torch.nn.LayerNorm(units, eps=0.0, elementwise_affine=False, dtype=dtype)  # the paper's math
+    torch.testing.assert_close(norm((scale * x) @ w.T), norm(x @ w.T))
+
+
+def naive(trials: int, dtype: torch.dtype) -> float:
+    start = time.perf_counter()
+    for seed in range(trials):
+        naive_trial(seed, dtype)
+    return time.perf_counter() - start
+
+
+def batched(trials: int, dtype: str) -> float:
+    check = CheckConfig(norm=NormConfig(id="layer_norm"), transform=TransformConfig(id="dataset_rescale"),
+                        trials=trials, dtype=dtype)
+    start = time.perf_counter()
+    result = run_check(check)
+    seconds = time.perf_counter() - start
+    assert result.verdict == "invariant", result.why
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--trials", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--dtype", default="float64", choices=("float64", "float32"))
+    args = parser.parse_args()
+    naive(20, getattr(torch, args.dtype)), batched(20, args.dtype)  # warm up both paths
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(args.repeat):  # interleaved: a busy machine slows both alike
+        times[0].append(naive(args.trials, getattr(torch, args.dtype)))
+        times[1].append(batched(args.trials, args.dtype))
+    n, b = statistics.median(times[0]), statistics.median(times[1])
+    print(f"{args.trials} trials, {args.dtype}, dense layer_norm x dataset_rescale, medians of {args.repeat}:")
+    print(f"  naive loop (assert_close, one trial per call): {n:.3f} s ({n / args.trials * 1e6:.0f} us/trial)")
+    print(f"  invcheck run_check, batched:                   {b:.3f} s ({b / args.trials * 1e6:.0f} us/trial)")
+    ratio = n / b
+    print(f"  batched is {ratio:.1f}x the naive loop (target >= 20x: {'ok' if ratio >= 20 else 'MISSED'})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# The GPU check, one prepared script for a CUDA machine: Table 1 (dense and conv) on --device cuda
+# in float32 and bfloat16, TF32 off and on, as JSON, each compared cell by cell with the CPU's
+# verdicts; then the large-shape benchmark if benchmarks/bench_size.py is there. Prints a summary.
+# Exits non-zero only on a crash (a command that died, or invcheck's internal error, exit 3):
+# verdicts that differ between devices are reported, not fatal.
+#
+#   bash benchmarks/gpu.sh                 # from the repository root or anywhere
+#   OUT=/tmp/gpu TRIALS=8 bash benchmarks/gpu.sh
+#   DEVICE=cpu bash benchmarks/gpu.sh      # a dry run of the script itself, without a GPU
+set -u
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python}
+DEVICE=${DEVICE:-cuda}
+TRIALS=${TRIALS:-8}
+OUT=${OUT:-${TMPDIR:-/tmp}/invcheck-gpu}
+mkdir -p "$OUT"
+crashed=0
+
+"$PY" -c "import invcheck" 2>/dev/null || "$PY" -m pip install -q -e . || exit 1
+"$PY" -c "import torch; print('torch', torch.__version__, '| cuda', torch.cuda.is_available(),
+      '|', torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no CUDA device')"
+
+table() {  # table NAME ARGS...: one JSON table; a crash is remembered, exit 1 or 2 is reported
+  local name=$1; shift
+  local start=$SECONDS
+  "$PY" -m invcheck table --format json --trials "$TRIALS" -o "$OUT/$name.json" "$@"
+  local rc=$?
+  echo "  $name: exit $rc, $((SECONDS - start)) s"
+  if [ "$rc" -ge 3 ]; then crashed=1; fi
+  return 0
+}
+
+echo "== tables (trials $TRIALS) -> $OUT"
+for dtype in float32 bfloat16; do
+  table "cpu-$dtype" --dtype "$dtype" --device cpu
+  table "$DEVICE-$dtype" --dtype "$dtype" --device "$DEVICE"
+  table "$DEVICE-$dtype-tf32" --dtype "$dtype" --device "$DEVICE" --tf32
+done
+
+echo "== verdicts on $DEVICE vs cpu"
+for dtype in float32 bfloat16; do
+  for run in "$DEVICE-$dtype" "$DEVICE-$dtype-tf32"; do
+    if [ -f "$OUT/cpu-$dtype.json" ] && [ -f "$OUT/$run.json" ]; then
+      "$PY" benchmarks/compare_verdicts.py "$OUT/cpu-$dtype.json" "$OUT/$run.json" || crashed=1
+    else
+      echo "  $run: no table to compare (see its exit above)"
+    fi
+  done
+done
+
+if [ -f benchmarks/bench_size.py ]; then
+  echo "== large shapes (benchmarks/bench_size.py)"
+  if "$PY" benchmarks/bench_size.py --help 2>/dev/null | grep -q -- "--device"; then
+    "$PY" benchmarks/bench_size.py --device "$DEVICE" || crashed=1
+  else
+    "$PY" benchmarks/bench_size.py || crashed=1
+  fi
+fi
+
+echo "== summary: tables and comparisons in $OUT; $([ $crashed = 0 ] && echo 'no crash' || echo 'a command CRASHED (see above)')"
+exit $crashed

@@ -1,0 +1,23 @@
+"""invcheck schema: the JSON Schema of the spec format, for editors and CI."""
+
+# No `from __future__ import annotations`: typer would eval every annotation string at start-up.
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from invcheck.cli import app
+from invcheck.cli.common import write_output
+
+
+@app.command()
+def schema(
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
+) -> None:
+    """Print the JSON Schema of spec files (for `# yaml-language-server: $schema=...`)."""
+    import json
+
+    from invcheck.schema import spec_schema
+
+    write_output(json.dumps(spec_schema(), indent=2, ensure_ascii=False) + "\n", output)

@@ -1,0 +1,61 @@
+"""Spec paths as the commands take them: files, folders, and `-` for one spec read from stdin."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from invcheck.errors import SpecError
+
+STDIN = Path("-")
+STDIN_NAME = "<stdin>"
+
+
+def _stdin_text() -> str:
+    try:
+        return sys.stdin.read()
+    except (OSError, UnicodeDecodeError) as err:
+        raise SpecError(f"cannot read a spec from stdin: {err}", STDIN_NAME) from None
+
+
+def load(paths: list[Path]) -> list:  # -> list[CheckConfig], in the order the paths are given
+    """The checks of every path; `-` is a spec on stdin (read once, wherever it is listed)."""
+    from invcheck import spec
+
+    checks: list = []
+    for group in _groups(paths):
+        checks += spec.load_text(_stdin_text(), STDIN_NAME) if group == [STDIN] else spec.load_specs(group)
+    return checks
+
+
+def validate(paths: list[Path]) -> tuple[list[SpecError], int, int]:
+    """(errors, checks, files): every error of the files and folders, the first of a spec on stdin."""
+    from invcheck import spec
+
+    found: list[SpecError] = []
+    checks = files = 0
+    for group in _groups(paths):
+        if group != [STDIN]:
+            group_errors = spec.validate(group)
+            found += group_errors
+            if not group_errors:
+                files += len(spec.discover(group))
+                checks += len(spec.load_specs(group))
+            continue
+        try:
+            checks += len(spec.load_text(_stdin_text(), STDIN_NAME))
+            files += 1
+        except SpecError as err:
+            found.append(err)
+    return found, checks, files
+
+
+def _groups(paths: list[Path]) -> list[list[Path]]:
+    """Runs of file paths, with each `-` alone: spec order is the order given."""
+    groups: list[list[Path]] = []
+    for path in paths:
+        if path == STDIN or not groups or groups[-1] == [STDIN]:
+            groups.append([path])
+        else:
+            groups[-1].append(path)
+    return groups

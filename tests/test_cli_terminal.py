@@ -1,0 +1,120 @@
+"""The command line at a terminal and in pipelines: -h, '-' for stdin, --quiet, --jobs, NO_COLOR,
+the 80-column table, and a broken check that does not stop the run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SPEC = """\
+checks:
+  - {name: kept, norm: layer_norm, transform: dataset_rescale, trials: 2, expect: invariant}
+  - {name: on a gpu, norm: layer_norm, transform: dataset_rescale, trials: 2, device: cuda, expect: invariant}
+  - {name: broken claim, norm: layer_norm, transform: weight_vector_rescale, trials: 2, expect: invariant}
+  - {name: no claim, norm: rms_norm, transform: case_rescale, trials: 2}
+"""
+
+
+def invcheck(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
+             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "invcheck", *args], capture_output=True, text=True, input=stdin,
+                          cwd=cwd or ROOT, timeout=300, env={**os.environ, **(env or {})})
+
+
+def cuda_missing() -> bool:
+    import torch
+
+    return not torch.cuda.is_available()
+
+
+@pytest.mark.parametrize("args", [["-h"], ["run", "-h"], ["table", "-h"], ["validate", "-h"], ["schema", "-h"]])
+def test_h_is_help_everywhere(args: list[str]) -> None:
+    proc = invcheck(*args)
+    assert proc.returncode == 0 and proc.stdout.startswith("Usage:") and "-h, --help" in proc.stdout
+
+
+def test_no_color_wins_and_the_table_fits_80_columns() -> None:
+    env = {"NO_COLOR": "1", "FORCE_COLOR": "1", "COLUMNS": "80"}
+    proc = invcheck("table", "--layer", "dense", "--trials", "2", env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "\x1b[" not in proc.stdout
+    assert max(len(line) for line in proc.stdout.splitlines()) <= 80
+    coloured = invcheck("table", "--layer", "dense", "--trials", "2", env={"FORCE_COLOR": "1", "NO_COLOR": ""})
+    assert "\x1b[" in coloured.stdout
+
+
+def test_a_spec_on_stdin() -> None:
+    text = "norm: layer_norm\ntransform: dataset_rescale\ntrials: 2\nexpect: invariant\n"
+    proc = invcheck("run", "-", stdin=text)
+    assert proc.returncode == 0, proc.stderr
+    assert "PASS dense/layer_norm/dataset_rescale" in proc.stdout and "<stdin>:1" in proc.stdout
+    assert invcheck("validate", "-", stdin=text).stdout.strip() == "1 checks in 1 files: valid"
+    bad = invcheck("validate", "-", stdin="norm: {id: layer_nrom}\ntransform: dataset_rescale\n")
+    assert bad.returncode == 2 and "<stdin>:1: unknown norm 'layer_nrom' (did you mean 'layer_norm'?)" in bad.stderr
+
+
+@pytest.mark.skipif(not cuda_missing(), reason="needs a machine without CUDA")
+def test_a_broken_check_does_not_stop_the_run(tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC)
+    junit, out = tmp_path / "r.xml", tmp_path / "r.json"
+    proc = invcheck("run", str(spec), "--junit-xml", str(junit))
+    assert proc.returncode == 2, proc.stderr  # an error outranks a failed expectation, at the end
+    lines = [line for line in proc.stdout.splitlines() if not line.startswith(" ")]  # not the reasons
+    assert [line.split()[0] for line in lines[:4]] == ["PASS", "ERR", "FAIL", "----"]  # all ran, in spec order
+    assert "no CUDA device" in lines[1] and f"{spec}:3" in lines[1]
+    assert lines[-1].startswith("1 passed, 1 failed, 1 error")
+    cases = ET.parse(junit).getroot()[0]
+    assert [c.find("error") is not None for c in cases] == [False, True, False, False]
+    assert invcheck("run", str(spec), "-f", "json", "-o", str(out)).returncode == 2
+    data = json.loads(out.read_text())
+    assert data["schema_version"] == 1 and data["errors"] == 1
+    error = data["results"][1]
+    assert error["verdict"] == "error" and "no CUDA device" in error["why"]
+
+
+def test_quiet_prints_failures_and_the_summary(tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC.replace("device: cuda", "device: cpu"))
+    proc = invcheck("run", str(spec), "--quiet")
+    assert proc.returncode == 1
+    assert proc.stdout.splitlines()[0].startswith("FAIL broken claim")
+    assert "PASS" not in proc.stdout and proc.stdout.splitlines()[-1].startswith("2 passed, 1 failed")
+
+
+def test_jobs_give_the_same_results_in_spec_order(tmp_path: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SPEC)
+    one = json.loads(invcheck("run", str(spec), "-f", "json").stdout)
+    two = json.loads(invcheck("run", str(spec), "-f", "json", "--jobs", "2").stdout)
+    keys = ("name", "verdict", "deviation", "tolerance", "why")
+    assert [[r[k] for k in keys] for r in one["results"]] == [[r[k] for k in keys] for r in two["results"]]
+    streamed = [line for line in invcheck("run", str(spec), "-j", "2").stdout.splitlines() if not line.startswith(" ")]
+    assert [line[5:].split("  ")[0] for line in streamed[:4]] == ["kept", "on a gpu", "broken claim", "no claim"]
+
+
+def test_run_and_pytest_give_the_same_junit_ids(tmp_path: Path) -> None:
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "norms.invcheck.yaml").write_text(
+        "defaults: {trials: 2}\nchecks:\n"
+        "  - {name: twice, norm: layer_norm, transform: dataset_rescale}\n"
+        "  - {name: twice, norm: rms_norm, transform: dataset_rescale}\n"
+        "  - {norm: batch_norm, transform: case_rescale, expect: not_invariant}\n")
+    assert invcheck("run", "specs", "--junit-xml", "run.xml", cwd=tmp_path).returncode == 0
+    pytest_run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "specs",
+                                 "--junit-xml", "pytest.xml"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert pytest_run.returncode == 0, pytest_run.stdout
+
+    def ids(name: str) -> list[tuple[str, str]]:
+        return sorted((c.get("classname"), c.get("name")) for c in ET.parse(tmp_path / name).getroot().iter("testcase"))
+
+    assert ids("run.xml") == ids("pytest.xml")
+    assert ("specs.norms.invcheck.yaml", "twice@4") in ids("run.xml")

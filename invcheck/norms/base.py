@@ -92,9 +92,13 @@ class Norm:
         return self._back(mu, v, a), self._back(var, v, a)
 
     def _back(self, stat: Tensor, v: Tensor, a: Tensor) -> Tensor:
-        """A statistic of the grouped view broadcast back against a."""
-        out = stat.expand(v.shape)
-        return out.reshape(a.shape) if out.shape != a.shape else out
+        """A statistic (keepdim) of the grouped view, in a shape that broadcasts against a, kept small:
+        the arithmetic with it then runs over a's entries once, not over expanded copies."""
+        if v is a:
+            return stat
+        # grouped [T, N, G, C/G, *pos]: each group's value repeated over its channels -> [T, N, C, *1]
+        repeated = stat.expand(*stat.shape[:3], v.shape[3], *stat.shape[4:])
+        return repeated.reshape(*stat.shape[:2], a.shape[2], *stat.shape[4:])
 
     def group_size(self, a: Tensor, cfg: NormConfig, per_token: bool = False) -> int:
         """How many entries one statistic reduces over."""

@@ -119,6 +119,12 @@ def torch_var_mean(v: Tensor, dims: tuple[int, ...]) -> tuple[Tensor, Tensor]:
     return torch.var_mean(v, dims, correction=0, keepdim=True)
 
 
+def torch_addcmul(base: Tensor, x: Tensor, factor: Tensor) -> Tensor:
+    import torch
+
+    return torch.addcmul(base, x, factor)
+
+
 def opmath(dtype: Any) -> Any:
     """The dtype PyTorch's norm kernels compute in: float32 for half types, else the dtype itself."""
     import torch
@@ -137,7 +143,8 @@ def normalize(norm: Norm, a: Tensor, w: Tensor, g: Tensor, b: Tensor, cfg: NormC
     a_op, w_op = a.to(op), w.to(op)
     state = tuple(s.to(op) for s in state) if isinstance(state, tuple) else state
     mu, var = norm.statistics(a_op, w_op, cfg, per_token, state)
-    y = (a_op - mu) / (var + cfg.eps).sqrt() * g.to(op) + b.to(op)
+    scale = g.to(op) / (var + cfg.eps).sqrt()  # small: statistics and gains broadcast, a's entries not yet
+    y = torch_addcmul(b.to(op), a_op - mu, scale)  # b + (a - mu) * g / sigma: two passes over a
     return y.to(a.dtype)
 
 

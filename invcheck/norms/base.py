@@ -88,7 +88,8 @@ class Norm:
         dims = self.axes(v.dim(), per_token)
         if not self.centered:
             return a.new_zeros(()), self._back(v.square().mean(dims, keepdim=True), v, a)
-        var, mu = torch_var_mean(v, dims)  # Welford: no cancellation in E[a^2] - mu^2
+        mu = v.mean(dims, keepdim=True)
+        var = (v - mu).square().mean(dims, keepdim=True)  # two-pass: no cancellation in E[a^2] - mu^2
         return self._back(mu, v, a), self._back(var, v, a)
 
     def _back(self, stat: Tensor, v: Tensor, a: Tensor) -> Tensor:
@@ -110,13 +111,6 @@ class Norm:
     def torch_norm(self, setup: TorchSetup) -> TorchNorm:
         """PyTorch's own layer (or functional call) for this norm."""
         raise NotImplementedError(f"{self.id} has no PyTorch layer")
-
-
-def torch_var_mean(v: Tensor, dims: tuple[int, ...]) -> tuple[Tensor, Tensor]:
-    """Population variance and mean over dims, kept as axes of size 1."""
-    import torch
-
-    return torch.var_mean(v, dims, correction=0, keepdim=True)
 
 
 def torch_addcmul(base: Tensor, x: Tensor, factor: Tensor) -> Tensor:

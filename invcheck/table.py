@@ -33,6 +33,7 @@ class Cell:
     paper: Claim | None  # the papers' claim for the pair (their setting: a dense layer)
     survey: Claim | None  # a claim made for this layer's setting by the survey, if any
     reference: Any = None  # with --impl torch: the reference implementation's Result
+    proof: Any = None  # with --prove: why.prove.Proof (exact, small symbolic shapes)
 
     @property
     def verdict(self) -> str:
@@ -69,6 +70,8 @@ class Cell:
              "agrees": None if self.paper is None else not self.differs_from_paper, "note": self.note}
         if self.reference is not None:
             d["reference"] = self.reference.verdict
+        if self.proof is not None:
+            d["proof"], d["proof_detail"] = self.proof.status, self.proof.detail
         return d
 
 
@@ -97,7 +100,8 @@ class TableReport:
 
 
 def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "float64",
-          device: str = "cpu", impl: str = "reference", eps: float = 0.0, tf32: bool = False) -> TableReport:
+          device: str = "cpu", impl: str = "reference", eps: float = 0.0, tf32: bool = False,
+          prove: bool = False, prove_seconds: float = 30.0) -> TableReport:
     """Compute every cell. Nothing here reads a claim before the verdict is computed."""
     cells = []
     for layer in layers:
@@ -114,11 +118,15 @@ def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "fl
                 survey = paper.claim(layer, norm, transform)
                 cells.append(Cell(layer, norm, transform, result, paper.paper_claim(norm, transform),
                                   survey if survey and survey.source not in paper.TABLE_SOURCES else None, ref))
+    if prove:  # exact verdicts on request only: the default table stays as fast as it was
+        from invcheck.why.prove import attach
+
+        attach(cells, prove_seconds)
     meta = {"invcheck_version": __version__, "torch_version": _torch_version(),
             "device": cells[0].result.device if cells else device, "dtype": dtype, "seed": seed,
             "trials": trials, "impl": impl, "eps": eps, "tf32": tf32,
             # impl torch with eps 0: each PyTorch layer's own default eps (1e-5; RMSNorm: eps=None)
-            "torch_default_eps": impl == "torch" and eps == 0.0}
+            "torch_default_eps": impl == "torch" and eps == 0.0, **({"prove": True} if prove else {})}
     return TableReport(cells, meta)
 
 

@@ -28,6 +28,8 @@ def table(
     eps: Annotated[float, typer.Option(min=0.0, help="eps inside the square root (0: the paper's exact math).")] = 0.0,
     tf32: Annotated[bool, typer.Option("--tf32", help="CUDA: allow TF32 (off by default).")] = False,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
+    prove: Annotated[bool, typer.Option("--prove", help="Also decide each cell exactly (sympy; eps 0, small shapes).")] = False,
+    prove_seconds: Annotated[float, typer.Option("--prove-seconds", min=1.0, help="Time limit per cell for --prove.")] = 30.0,
 ) -> None:
     """Compute Table 1 (every norm x transform) and print it beside the papers' claims."""
     from invcheck import render
@@ -39,7 +41,7 @@ def table(
     if not math.isfinite(eps):
         raise InvcheckError(f"--eps must be a finite number, got {eps}")
     report = tables.build(layers, trials=trials, seed=seed, dtype=dtype.value, device=device,
-                          impl=impl.value, eps=eps, tf32=tf32)
+                          impl=impl.value, eps=eps, tf32=tf32, prove=prove, prove_seconds=prove_seconds)
     write_output(render.table(report, format.value, color=output is None and sys.stdout.isatty()), output)
     failures = report.failures()
     if check and failures:

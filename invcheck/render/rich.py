@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from invcheck.names import TRANSFORM_LABELS
-from invcheck.render.symbols import SYMBOL, meta_line, number
+from invcheck.render.symbols import PROOF_LEGEND, PROOF_MARK, SYMBOL, meta_line, number
 
 STYLE = {"invariant": "green", "not_invariant": "red", "inconclusive": "yellow", "undefined": "dim"}
 
@@ -35,6 +35,8 @@ def _cell(cell: Any) -> str:
             text += f"\n[bold magenta]{label} {SYMBOL[claim.verdict]} ≠[/]"
     if cell.reference is not None and cell.reference.verdict != v:
         text += f"\n[bold magenta]reference {SYMBOL[cell.reference.verdict]}[/]"
+    if cell.proof is not None and PROOF_MARK[cell.proof.status]:
+        text += f"\n[cyan]{PROOF_MARK[cell.proof.status]}[/]"
     return text
 
 
@@ -56,6 +58,8 @@ def table(report: Any, color: bool = False) -> str:
     out.print("[dim]✓ invariant  ✗ not invariant  ? inconclusive  – undefined · number: deviation "
               "|y'−y|max/max(|y|,|y'|)max of the decisive trial · paper: the papers' claim, made for a dense layer · "
               "survey: a claim made for conv networks[/]")
+    if report.meta.get("prove"):
+        out.print(f"[dim]{PROOF_LEGEND}[/]")
     return buf.getvalue()
 
 

@@ -11,7 +11,7 @@ import numpy as np
 from invcheck.why.setting import FLOAT, Forward, Setting, exact_ops
 
 # Scale factors of an exact instance, in order of the transform's factors: short and distinct.
-SCALES = (2, 3, Fraction(1, 2), 5, 4, Fraction(1, 3), 6, 7)
+SCALES = (2, 3, Fraction(1, 2), 5, 4, Fraction(1, 4), 6, 7)
 # Shifts of an exact instance (re-centering), in the same spirit.
 SHIFTS = (1, -2, 3, -1, 2, -3, 4, -4)
 

@@ -76,6 +76,7 @@ class Forward:
     y: np.ndarray
     stats_mu: np.ndarray  # the distinct statistics (one per group of entries)
     stats_var: np.ndarray
+    per: str = ""  # what one statistic belongs to, in words ("case", "unit", "case and group")
 
 
 @dataclass
@@ -135,24 +136,24 @@ class Setting:
                 eps: float = 0.0) -> Forward:
         """y = g (a - mu) / sqrt(var + eps) + b, statistics as the norm describes them."""
         a = self.summed(x, w)[None]  # [1, N, C, *pos]: the trial axis the norms' axes count
-        mu, var, smu, svar = self._statistics(a, np.asarray(w)[None], ops)
+        mu, var, smu, svar, per = self._statistics(a, np.asarray(w)[None], ops)
         unit = (1, 1, a.shape[2]) + (1,) * (a.ndim - 3)
         with np.errstate(divide="ignore", invalid="ignore"):  # a degenerate float draw: caller's check
             y = (a - mu) / ops.sqrt(var + eps if eps else var) * np.asarray(g).reshape(unit) + np.asarray(b).reshape(unit)
-        return Forward(a[0], np.broadcast_to(mu, a.shape)[0], var[0], y[0], smu, svar)
+        return Forward(a[0], np.broadcast_to(mu, a.shape)[0], var[0], y[0], smu, svar, per)
 
     def _statistics(self, a: np.ndarray, w: np.ndarray, ops: Ops) -> tuple[Any, ...]:
         norm = self.norm
         if not norm.from_data:  # weight_norm: sigma_i^2 = ||w_i||^2, mu = 0
             sq = ops.tidy((w * w).reshape(1, w.shape[1], -1).sum(-1))  # [1, C]
             var = np.broadcast_to(sq.reshape(1, 1, -1, *([1] * (a.ndim - 3))), a.shape)
-            return np.zeros_like(a), var, np.zeros(sq.shape[1:], dtype=a.dtype), sq[0]
+            return np.zeros_like(a), var, np.zeros(sq.shape[1:], dtype=a.dtype), sq[0], "unit"
         v = norm.grouped(a, self.cfg)
         dims = norm.axes(v.ndim, self.kind.per_token_statistics)
         mu = v.mean(axis=dims, keepdims=True) if norm.centered else np.zeros((1,) * v.ndim, dtype=v.dtype)
         var = ops.tidy(((v - mu) ** 2).mean(axis=dims, keepdims=True))
         back = [np.broadcast_to(s, v.shape).reshape(a.shape) for s in (mu, var)]
-        return back[0], back[1], np.ravel(mu), np.ravel(var)
+        return back[0], back[1], np.ravel(mu), np.ravel(var), _per(v.ndim != a.ndim, v.ndim, dims)
 
     # The transform -------------------------------------------------------------------------------
 
@@ -162,6 +163,14 @@ class Setting:
         with given_factors(scale, shift):
             x2, w2 = self.transform.apply(arr(x)[None], arr(w)[None], cfg, None, self.kind)
         return np.asarray(x2)[0], np.asarray(w2)[0]
+
+
+def _per(grouped: bool, ndim: int, dims: tuple[int, ...]) -> str:
+    """What one statistic belongs to: the axes of the (grouped) view it does not reduce over."""
+    names = ["trial", "case", "group", "unit"] if grouped else ["trial", "case", "unit"]
+    names += ["position"] * (ndim - len(names))
+    kept = list(dict.fromkeys(names[i] for i in range(1, ndim) if i not in dims))
+    return " and ".join(kept) or "trial"
 
 
 # shape (without the trial axis) -> array of factors of that shape

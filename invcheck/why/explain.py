@@ -22,6 +22,8 @@ class Explanation:
     check: CheckConfig
     verdict: str  # the tool's own numeric verdict for the check
     why: str  # the verdict's reason, from the tool
+    deviation: float | None = None
+    tolerance: float | None = None
     counterexample: dict[str, Any] | None = None
     movement: dict[str, Any] | None = None  # invariant: how mu and sigma move with the transform
     learning: dict[str, Any] | None = None  # weight re-scaling: the gradient's consequence
@@ -30,7 +32,7 @@ class Explanation:
     def to_dict(self) -> dict[str, Any]:
         c = self.check
         d = {"layer": c.layer.kind, "norm": c.norm.id, "transform": c.transform.id, "verdict": self.verdict,
-             "why": self.why, "counterexample": self.counterexample, "movement": self.movement}
+             "deviation": self.deviation, "tolerance": self.tolerance, "why": self.why, "counterexample": self.counterexample, "movement": self.movement}
         if self.learning is not None:
             d["learning"] = self.learning
         if self.note:
@@ -47,7 +49,7 @@ def explain(check: CheckConfig, seed: int = 0) -> Explanation:
     from invcheck.runner import run_check
 
     result = run_check(check)
-    e = Explanation(check, result.verdict, result.why)
+    e = Explanation(check, result.verdict, result.why, deviation=result.deviation, tolerance=result.tolerance)
     s = setting_of(check)
     if result.verdict == "undefined":
         return e
@@ -89,10 +91,10 @@ def counterexample(s: Setting, x: np.ndarray, w: np.ndarray) -> dict[str, Any]:
 def definition(s: Setting) -> str:
     """The norm's definition in words, from its registry description."""
     n = s.norm
-    sigma = "||w_i|| (from the weights)" if not n.from_data else (
-        "sqrt(mean (a - mu)^2)" if n.centered else "sqrt(mean a^2)")
-    mu = "mean of a" if n.centered and n.from_data else "0"
-    return f"{n.id}: y = g * (a - mu) / sigma + b, mu = {mu}, sigma = {sigma}; statistics: {n.doc}"
+    sigma = "‖w_i‖ (from the weights)" if not n.from_data else (
+        "√(mean (a − μ)²)" if n.centered else "√(mean a²)")
+    mu = "mean a" if n.centered and n.from_data else "0"
+    return f"y = g (a − μ) / σ + b, μ = {mu}, σ = {sigma}; over: {n.doc}"
 
 
 def movement(s: Setting) -> dict[str, Any]:
@@ -127,7 +129,7 @@ def _unique(values: list[Any]) -> list[str]:
 def _recording(make: Any, name: str, log: list[dict[str, Any]]) -> Any:
     def record(shape: tuple[int, ...]) -> np.ndarray:
         values = make(shape)
-        log.append({"name": name, "values": _num(values)})
+        log.append({"name": name, "values": _num(np.squeeze(values))})  # [1, D] -> [D]
         return values
 
     return record

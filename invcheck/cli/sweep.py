@@ -25,7 +25,7 @@ def sweep(
     transform: Annotated[Optional[str], typer.Option(help="A re-scaling transform (dataset_rescale, ...).")] = None,
     layer: Annotated[str, typer.Option(help=f"Layer kind: {', '.join(names.LAYERS)}.")] = "dense",
     eps: Annotated[Optional[list[float]], typer.Option(min=0.0, help="eps inside the square root; repeat to compare.")] = None,
-    dtype: Annotated[Dtype, typer.Option(help="dtype the norm runs in.")] = Dtype("float64"),
+    dtype: Annotated[Optional[list[Dtype]], typer.Option(help="dtype the norm runs in; repeat to compare.")] = None,
     low: Annotated[float, typer.Option(help="Smallest scale factor.")] = 1e-6,
     high: Annotated[float, typer.Option(help="Largest scale factor.")] = 1e6,
     per_decade: Annotated[int, typer.Option(min=1, max=50, help="Points per decade.")] = 4,
@@ -44,8 +44,9 @@ def sweep(
 
         pyplot()  # no matplotlib: say so before computing anything
     base = selected_checks(spec, norm, transform, layer)[0]
-    base = base.with_(dtype=dtype.value if spec is None else base.dtype, trials=trials, seed=seed)
-    checks = [base.with_(norm=replace(base.norm, eps=e)) for e in (eps or [base.norm.eps])]
+    base = base.with_(trials=trials, seed=seed)
+    dtypes = [d.value for d in dtype] if dtype else [base.dtype]
+    checks = [base.with_(dtype=d, norm=replace(base.norm, eps=e)) for d in dtypes for e in (eps or [base.norm.eps])]
     factors = sweeps.scales(low, high, per_decade)
     with progress(len(factors) * len(checks)) as advance:
         results = [sweeps.sweep(c, factors, advance) for c in checks]

@@ -175,6 +175,9 @@ def sweep_text(sweeps: list[Any], color: bool = False) -> str:
             grid.add_row(f"{p.scale:.3g}", number(p.deviation), number(p.tolerance), f"[{STYLE[p.verdict]}]{p.verdict}[/]")
         out.print(grid)
         out.print(_crossover_line(sw))
+        for why in dict.fromkeys(p.why for p in sw.points if p.verdict == "undefined"):
+            first = min(p.scale for p in sw.points if p.why == why)
+            out.print(escape(wrapped(f"undefined from δ = {first:.3g}: {why}", "")))
     for line in _scaling_lines(sweeps):
         out.print(line)
     return buf.getvalue()
@@ -189,9 +192,16 @@ def _crossover_line(sw: Any) -> str:
 
 def _scaling_lines(sweeps: list[Any]) -> list[str]:
     """How the crossover moves between eps values, beside √(eps ratio)."""
-    pairs = [(sw.check.norm.eps, sw.crossover) for sw in sweeps if sw.crossover and sw.check.norm.eps > 0]
+    lines = []
+    for dtype in dict.fromkeys(sw.check.dtype for sw in sweeps):
+        lines += _ratios([(sw.check.norm.eps, sw.crossover) for sw in sweeps
+                          if sw.check.dtype == dtype and sw.crossover and sw.check.norm.eps > 0], dtype)
+    return lines
+
+
+def _ratios(pairs: list[tuple[float, float]], dtype: str) -> list[str]:
     lines = []
     for (e1, x1), (e2, x2) in zip(pairs, pairs[1:]):
-        lines.append(f"crossover ratio {x2 / x1:.3g} for eps ratio {e2 / e1:.3g}: "
+        lines.append(f"{dtype}: crossover ratio {x2 / x1:.3g} for eps ratio {e2 / e1:.3g}: "
                      f"√(eps ratio) = {(e2 / e1) ** 0.5:.3g}")
     return lines

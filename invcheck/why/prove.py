@@ -47,6 +47,8 @@ def prove(s: Setting, time_limit: float = 30.0, draws: int = 8) -> Proof:
     try:
         with deadline(time_limit):
             proof = refute(s, draws) or symbolic(s)
+            if proof.status != "proved":  # y' - y is not identically 0: search harder for an instance
+                proof = refute(s, 50 * draws, high=6) or proof
     except TimeoutError:
         proof = Proof("numeric only", f"not decided within the time limit of {time_limit:g} s")
     except NotBilinear as err:
@@ -55,13 +57,13 @@ def prove(s: Setting, time_limit: float = 30.0, draws: int = 8) -> Proof:
     return proof
 
 
-def refute(s: Setting, draws: int) -> Proof | None:
-    """An exact counterexample from small integer draws, or None when none breaks."""
+def refute(s: Setting, draws: int, high: int = 3) -> Proof | None:
+    """An exact counterexample from small integer draws (-high..high), or None when none breaks."""
     rng = np.random.default_rng(0)
     layer, kind = s.layer, s.kind
     for _ in range(draws):
-        x = rng.integers(-3, 4, kind.input_shape(layer))
-        w = rng.integers(-3, 4, kind.weight_shape(layer))
+        x = rng.integers(-high, high + 1, kind.input_shape(layer))
+        w = rng.integers(-high, high + 1, kind.weight_shape(layer))
         if exact.breaks(s, x, w) > 1e-6:
             instance = certify(s, x, w)
             if instance:

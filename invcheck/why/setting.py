@@ -31,7 +31,7 @@ from invcheck.transforms import TRANSFORMS, Transform
 # Small sizes for exact work: three cases, two inputs, four units (group_norm's 2 groups of 2).
 SMALL_SIZES: dict[str, dict[str, int]] = {
     "dense": {"cases": 3, "inputs": 2, "units": 4},
-    "conv": {"cases": 2, "in_channels": 1, "out_channels": 2, "kernel": 2, "size": 3},
+    "conv": {"cases": 2, "in_channels": 2, "out_channels": 2, "kernel": 1, "size": 2},
     "conv1d": {"cases": 2, "in_channels": 1, "out_channels": 2, "kernel": 2, "size": 3},
     "sequence": {"cases": 2, "tokens": 2, "inputs": 2, "units": 2},
 }
@@ -62,8 +62,13 @@ FLOAT = Ops(np.sqrt, lambda v: v)
 def exact_ops() -> Ops:
     import sympy as sp
 
-    sqrt, factor = np.vectorize(sp.sqrt, otypes=[object]), np.vectorize(sp.factor, otypes=[object])
-    return Ops(sqrt, factor)  # factor: sqrt(delta^2 * P) = delta * sqrt(P) for a positive delta
+    def common_factor(v: Any) -> Any:
+        # Expanded, with the factor every term shares pulled out: delta^2 * P, whose square root
+        # sympy writes delta * sqrt(P) because delta is a positive symbol.
+        return sp.factor_terms(sp.expand(v))
+
+    sqrt, tidy = np.vectorize(sp.sqrt, otypes=[object]), np.vectorize(common_factor, otypes=[object])
+    return Ops(sqrt, tidy)
 
 
 @dataclass

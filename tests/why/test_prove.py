@@ -69,3 +69,12 @@ def test_deadline_raises():
         with deadline(0.2):
             while True:
                 pass
+
+
+@pytest.mark.parametrize(("norm", "transform", "status"), [
+    ("layer_norm", "weight_matrix_recenter", "refuted"),  # a conv kernel shifts each position by its own amount
+    ("layer_norm_2d", "weight_matrix_recenter", "proved"),  # per position: one constant per statistic
+    ("instance_norm", "dataset_recenter", "proved"),
+])
+def test_conv_cells_from_the_kinds_own_convolution(norm, transform, status):
+    assert prove(Setting("conv", norm, transform), time_limit=60).status == status

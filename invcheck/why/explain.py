@@ -114,12 +114,13 @@ def movement(s: Setting) -> dict[str, Any]:
 
 
 def _simplest(shift: Any, ratio: Any) -> str:
-    """mu' as "mu + shift" or "ratio * mu", whichever is shorter."""
+    """μ' as "μ + shift" or "ratio·μ", whichever is shorter."""
     import sympy as sp
 
     if ratio is None or sp.count_ops(shift) <= sp.count_ops(ratio):
-        return "mu'" + (" = mu" if shift == 0 else f" = mu + {shift}")
-    return f"mu' = ({ratio}) mu"
+        return "μ'" + (" = μ" if shift == 0 else f" = μ + {shift}")
+    factor = f"({ratio})" if isinstance(ratio, sp.Add) else str(ratio)
+    return f"μ' = {factor}·μ"
 
 
 def _unique(values: list[Any]) -> list[str]:

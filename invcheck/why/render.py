@@ -125,7 +125,7 @@ def _indent(lines: list[str]) -> Iterator[str]:
 
 def _movement(m: dict[str, Any]) -> Iterator[str]:
     yield ""
-    yield "[bold]Why it holds[/]" + escape(wrapped(
+    yield "[bold]Why it holds[/] " + escape(wrapped(
         f"(symbolic X, W, g, b; one statistic per {m['per']}; {m['transform_definition']}):", " ")[1:])
     yield escape(f"  σ'/σ = {', '.join(m['sigma_ratio'])}")
     for mu in m["mu_moves"][:4]:

@@ -21,7 +21,9 @@ def console(buffer: io.StringIO, color: bool) -> Console:
 
 
 def _n(v: Any) -> str:
-    """A short number: integers as they are, else up to 4 significant digits."""
+    """A short number: integers as they are, else up to 4 significant digits (exact text as it is)."""
+    if isinstance(v, str):
+        return v
     if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) < 1e12):
         return str(int(v))
     return f"{v:.4g}"

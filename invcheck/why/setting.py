@@ -28,12 +28,13 @@ from invcheck.norms import NORMS, Norm
 from invcheck.settings import LayerConfig, NormConfig, TransformConfig
 from invcheck.transforms import TRANSFORMS, Transform
 
-# Small sizes for exact work: three cases, two inputs, four units (group_norm's 2 groups of 2).
+# Small sizes for exact work. Four units: group_norm keeps 2 groups of 2 (with one unit per
+# group it would be instance_norm), as in the checked layers.
 SMALL_SIZES: dict[str, dict[str, int]] = {
     "dense": {"cases": 3, "inputs": 2, "units": 4},
-    "conv": {"cases": 2, "in_channels": 2, "out_channels": 2, "kernel": 1, "size": 2},
+    "conv": {"cases": 2, "in_channels": 2, "out_channels": 4, "kernel": 1, "size": 2},
     "conv1d": {"cases": 2, "in_channels": 1, "out_channels": 2, "kernel": 2, "size": 3},
-    "sequence": {"cases": 2, "tokens": 2, "inputs": 2, "units": 2},
+    "sequence": {"cases": 2, "tokens": 2, "inputs": 2, "units": 4},
 }
 
 

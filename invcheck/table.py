@@ -101,7 +101,7 @@ class TableReport:
 
 def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "float64",
           device: str = "cpu", impl: str = "reference", eps: float = 0.0, tf32: bool = False,
-          prove: bool = False, prove_seconds: float = 30.0) -> TableReport:
+          prove: bool = False, prove_seconds: float = 60.0) -> TableReport:
     """Compute every cell. Nothing here reads a claim before the verdict is computed."""
     cells = []
     for layer in layers:

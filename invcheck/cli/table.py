@@ -29,7 +29,7 @@ def table(
     tf32: Annotated[bool, typer.Option("--tf32", help="CUDA: allow TF32 (off by default).")] = False,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
     prove: Annotated[bool, typer.Option("--prove", help="Also decide each cell exactly (sympy; eps 0, small shapes).")] = False,
-    prove_seconds: Annotated[float, typer.Option("--prove-seconds", min=1.0, help="Time limit per cell for --prove.")] = 30.0,
+    prove_seconds: Annotated[float, typer.Option("--prove-seconds", min=1.0, help="Time limit per cell for --prove.")] = 60.0,
 ) -> None:
     """Compute Table 1 (every norm x transform) and print it beside the papers' claims."""
     from invcheck import render

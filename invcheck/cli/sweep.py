@@ -40,9 +40,9 @@ def sweep(
     from invcheck.why.render import sweep_text
 
     if plot is not None:
-        from invcheck.why.plot import pyplot
+        from invcheck.why.plot import ready
 
-        pyplot()  # no matplotlib: say so before computing anything
+        ready(plot)  # no matplotlib, or not .png/.svg: say so before computing anything
     base = selected_checks(spec, norm, transform, layer)[0]
     base = base.with_(trials=trials, seed=seed)
     dtypes = [d.value for d in dtype] if dtype else [base.dtype]

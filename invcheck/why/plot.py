@@ -27,9 +27,15 @@ def pyplot() -> Any:
     return plt
 
 
-def plot(sweeps: list[Sweep], path: Path, title: str) -> None:
+def ready(path: Path) -> None:
+    """Refuse an unknown image format or a missing matplotlib before any computing."""
     if path.suffix.lower() not in FORMATS:
         raise InvcheckError(f"--plot {path}: write .png or .svg, not '{path.suffix or 'no suffix'}'")
+    pyplot()
+
+
+def plot(sweeps: list[Sweep], path: Path, title: str) -> None:
+    ready(path)
     plt = pyplot()
     fig, axes = plt.subplots(len(sweeps), 1, figsize=(8, 3.2 * len(sweeps) + 0.8), squeeze=False, sharex=True)
     for ax, sw in zip(axes[:, 0], sweeps):

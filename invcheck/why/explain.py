@@ -53,6 +53,9 @@ def explain(check: CheckConfig, seed: int = 0) -> Explanation:
     s = setting_of(check)
     if result.verdict == "undefined":
         return e
+    if not s.exact_ready:
+        e.note = f"explain works on layers whose summed inputs are bilinear in X and W, not {s.kind_id}"
+        return e
     if result.verdict == "invariant":
         e.movement = movement(s)
         if s.transform.target == "weights" and "scale" in s.transform.params:

@@ -44,6 +44,8 @@ def prove(s: Setting, time_limit: float = 30.0, draws: int = 8) -> Proof:
     reason = s.undefined_reason()
     if reason:
         return Proof("undefined", reason)
+    if not s.exact_ready:
+        return Proof("numeric only", f"a {s.kind_id} layer is not written exactly (its steps are not X W^T)")
     try:
         with deadline(time_limit):
             proof = refute(s, draws) or symbolic(s)

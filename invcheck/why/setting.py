@@ -33,7 +33,7 @@ from invcheck.transforms import TRANSFORMS, Transform
 SMALL_SIZES: dict[str, dict[str, int]] = {
     "dense": {"cases": 3, "inputs": 2, "units": 4},
     "conv": {"cases": 2, "in_channels": 2, "out_channels": 4, "kernel": 1, "size": 2},
-    "conv1d": {"cases": 2, "in_channels": 1, "out_channels": 2, "kernel": 2, "size": 3},
+    "conv1d": {"cases": 2, "in_channels": 2, "out_channels": 4, "kernel": 1, "size": 2},
     "sequence": {"cases": 2, "tokens": 2, "inputs": 2, "units": 4},
 }
 
@@ -117,6 +117,11 @@ class Setting:
 
     def with_sizes(self, **sizes: int) -> "Setting":
         return Setting(self.kind_id, self.norm_id, self.transform_id, {**self.sizes, **sizes}, self.norm_cfg)
+
+    @property
+    def exact_ready(self) -> bool:
+        """Whether this layer kind has small sizes for exact work (and summed inputs K(X, W))."""
+        return self.kind_id in SMALL_SIZES
 
     def undefined_reason(self) -> str | None:
         return (self.transform.undefined_reason(self.kind)

@@ -66,3 +66,15 @@ def test_sweep_plot_without_matplotlib_is_one_line(tmp_path):
     proc = invcheck("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--plot", str(tmp_path / "s.png"))
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and 'pip install "invcheck[plot]"' in proc.stderr
+
+
+def test_explain_a_spec_file(tmp_path):
+    spec = tmp_path / "one.yaml"
+    spec.write_text("checks:\n  - norm: rms_norm\n    transform: weight_matrix_recenter\n    expect: not_invariant\n")
+    doc = json.loads(invcheck("explain", str(spec), "-f", "json").stdout)
+    assert doc["norm"] == "rms_norm" and doc["counterexample"]["differs"]
+
+
+def test_unknown_plot_format_is_refused_before_computing(tmp_path):
+    proc = invcheck("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--plot", str(tmp_path / "s.pdf"))
+    assert proc.returncode == 2 and ("png or .svg" in proc.stderr or "matplotlib" in proc.stderr)

@@ -78,3 +78,9 @@ def test_deadline_raises():
 ])
 def test_conv_cells_from_the_kinds_own_convolution(norm, transform, status):
     assert prove(Setting("conv", norm, transform), time_limit=60).status == status
+
+
+def test_sequence_tokens_and_recurrent_layers():
+    assert prove(Setting("sequence", "layer_norm", "token_rescale"), time_limit=60).status == "proved"
+    recurrent = prove(Setting("recurrent", "layer_norm", "dataset_rescale"))
+    assert recurrent.status == "numeric only" and "recurrent" in recurrent.detail

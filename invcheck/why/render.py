@@ -186,10 +186,11 @@ def sweep_text(sweeps: list[Any], color: bool = False) -> str:
 
 
 def _crossover_line(sw: Any) -> str:
-    x = sw.crossover
+    x, c = sw.crossover, sw.check
+    where = f"eps {c.norm.eps:g}, {c.dtype}"
     if x is None:
-        return "no crossover: the verdict is never not_invariant below an invariant region"
-    return f"eps breaks the invariance below δ ≈ {x:.3g} (not_invariant below, within tolerance above)"
+        return f"{where}: no crossover (never not_invariant below an invariant region)"
+    return f"{where}: eps breaks the invariance below δ ≈ {x:.3g}"
 
 
 def _scaling_lines(sweeps: list[Any]) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from invcheck.why.setting import FLOAT, Forward, Setting, exact_ops
+from invcheck.why.setting import Forward, Setting, exact_ops
 
 # Scale factors of an exact instance, in order of the transform's factors: short and distinct.
 SCALES = (2, 3, Fraction(1, 2), 5, 4, Fraction(1, 4), 6, 7)

@@ -6,7 +6,7 @@ norm's and the transform's own definitions (see setting.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np

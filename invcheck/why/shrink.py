@@ -31,7 +31,18 @@ def first_break(s: Setting, seed: int = 0, tries: int = 200) -> tuple[Setting, n
 
 
 def shrink(s: Setting, x: np.ndarray, w: np.ndarray) -> tuple[Setting, np.ndarray, np.ndarray]:
-    """Fewer cases, inputs and units, then smaller entries, while the cell still breaks."""
+    """Fewer cases, inputs and units, then smaller entries, while the cell still breaks; again
+    until nothing changes (a zeroed entry can make an input or unit droppable)."""
+    while True:
+        s, x, w = _fewest(s, x, w)
+        x2 = _smaller_entries(s, x, w, "x")
+        w2 = _smaller_entries(s, x2, w, "w")
+        if np.array_equal(x2, x) and np.array_equal(w2, w):
+            return s, x, w
+        x, w = x2, w2
+
+
+def _fewest(s: Setting, x: np.ndarray, w: np.ndarray) -> tuple[Setting, np.ndarray, np.ndarray]:
     smaller = True
     while smaller:
         smaller = False
@@ -39,8 +50,7 @@ def shrink(s: Setting, x: np.ndarray, w: np.ndarray) -> tuple[Setting, np.ndarra
             if _breaks(*candidate):
                 (s, x, w), smaller = candidate, True
                 break
-    x = _smaller_entries(s, x, w, "x")
-    return s, x, _smaller_entries(s, x, w, "w")
+    return s, x, w
 
 
 def _smaller_entries(s: Setting, x: np.ndarray, w: np.ndarray, which: str) -> np.ndarray:

@@ -47,6 +47,7 @@ class Cell:
     reference: Any = None  # with --impl torch: the reference implementation's Result
     placement: str = "summed"  # where the norm sits (placements/)
     trials: int | None = None  # set where the cell needed more trials than the table's (degenerate ones)
+    proof: Any = None  # with --prove: why.prove.Proof (exact, small symbolic shapes)
 
     @property
     def verdict(self) -> str:
@@ -87,6 +88,8 @@ class Cell:
             d["reference"] = self.reference.verdict
         if self.trials is not None:
             d["trials"] = self.trials
+        if self.proof is not None:
+            d["proof"], d["proof_detail"] = self.proof.status, self.proof.detail
         return {"placement": self.placement, **d}
 
 
@@ -132,7 +135,7 @@ class TableReport:
 def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "float64",
           device: str = "cpu", impl: str = "reference", eps: float = 0.0, tf32: bool = False,
           placements: tuple[str, ...] = ("summed",), module: str | None = None,
-          kwargs: dict[str, Any] | None = None) -> TableReport:
+          kwargs: dict[str, Any] | None = None, prove: bool = False, prove_seconds: float = 60.0) -> TableReport:
     """Compute every cell. Nothing here reads a claim before the verdict is computed.
 
     module: a user layer (`pkg.mod:Name`, with kwargs), whose row is computed beside the built-in
@@ -148,11 +151,15 @@ def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "fl
         mine, skipped = own_row.cells(module, kwargs or {}, layers, base, _user_cell)
         cells += mine
         extra = {"module": module, "behaves_like": _likeness(cells, module), "not_accepted": skipped}
+    if prove:  # exact verdicts on request only: the default table stays as fast as it was
+        from invcheck.why.prove import attach
+
+        attach(cells, prove_seconds)
     meta = {"invcheck_version": __version__, "torch_version": _torch_version(),
             "device": cells[0].result.device if cells else device, "dtype": dtype, "seed": seed,
             "trials": trials, "impl": impl, "eps": eps, "tf32": tf32,
             # impl torch with eps 0: each PyTorch layer's own default eps (1e-5; RMSNorm: eps=None)
-            "torch_default_eps": impl == "torch" and eps == 0.0}
+            "torch_default_eps": impl == "torch" and eps == 0.0, **({"prove": True} if prove else {})}
     if placements != ("summed",):
         meta["placements"] = list(placements)
     meta.update(extra)

@@ -83,4 +83,4 @@ def main() -> None:
 
 
 # The commands register themselves on `app` (imported last: they import it from here).
-from invcheck.cli import run, schema, table, validate  # noqa: E402, F401
+from invcheck.cli import explain, prove, run, schema, sweep, table, validate  # noqa: E402, F401

@@ -39,6 +39,8 @@ def table(
         "--module", help="Your layer (pkg.mod:Name): its row beside the built-in ones, and the row it matches.")] = None,
     kwargs: Annotated[str, typer.Option(help='JSON keyword arguments for --module, e.g. \'{"features": "{channels}"}\'.')] = "{}",
     allow_import: Annotated[bool, typer.Option("--allow-import", help="Allow --module to import and run user code.")] = False,
+    prove: Annotated[bool, typer.Option("--prove", help="Also decide each cell exactly (sympy; eps 0, small shapes).")] = False,
+    prove_seconds: Annotated[float, typer.Option("--prove-seconds", min=1.0, help="Time limit per cell for --prove.")] = 60.0,
 ) -> None:
     """Compute Table 1 (every norm x transform) and print it beside the papers' claims."""
     from invcheck import render
@@ -58,7 +60,8 @@ def table(
 
     with progress.bar("table cells") as bar, observe(bar.advance):
         report = tables.build(layers, trials=trials, seed=seed, dtype=dtype.value, device=device,
-                              impl=impl.value, eps=eps, tf32=tf32, placements=placements, **options)
+                              impl=impl.value, eps=eps, tf32=tf32, placements=placements,
+                              prove=prove, prove_seconds=prove_seconds, **options)
     color, width = terminal(sys.stdout) if output is None else (False, 80)
     write_output(render.table(report, format.value, color=color, width=width), output)
     failures = report.failures()

@@ -12,7 +12,8 @@ COLUMNS = ("layer", "placement", "norm", "transform", "verdict", "deviation", "t
 
 def table(report: Any) -> str:
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=COLUMNS, extrasaction="ignore", lineterminator="\n")
+    columns = COLUMNS + ("proof",) if report.meta.get("prove") else COLUMNS  # --prove adds a column
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for cell in report.cells:
         writer.writerow({k: ("" if v is None else v) for k, v in cell.to_dict().items()})

@@ -7,11 +7,16 @@ from typing import Any
 from invcheck.names import TRANSFORM_LABELS
 from invcheck.render.symbols import TEX, number
 
+# --prove: proved (QED box), refuted (bottom), numeric only (approx)
+TEX_PROOF = {"proved": r" $\blacksquare$", "refuted": r" $\bot$", "numeric only": r" $\approx$"}
+
 
 def _cell(cell: Any) -> str:
     text = f"{TEX[cell.verdict]} {{\\scriptsize {number(cell.result.deviation)}}}"
     if cell.differs_from_paper:
         text += r"$^\dagger$"
+    if cell.proof is not None and cell.proof.status in TEX_PROOF:
+        text += TEX_PROOF[cell.proof.status]
     return text
 
 
@@ -25,5 +30,7 @@ def table(report: Any) -> str:
             cells = [_cell(report.cell(layer, norm, t)) for t in report.transforms(layer)]
             out.append(norm.replace("_", r"\_") + " & " + " & ".join(cells) + r" \\")
         out += [r"\bottomrule", r"\end{tabular}",
-                r"% $\dagger$: differs from the papers' claim (made for a dense layer)", ""]
+                r"% $\dagger$: differs from the papers' claim (made for a dense layer)",
+                *([r"% $\blacksquare$ proved, $\bot$ refuted exactly, $\approx$ numeric only (eps 0)"]
+                  if report.meta.get("prove") else []), ""]
     return "\n".join(out)

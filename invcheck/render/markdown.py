@@ -6,7 +6,7 @@ from typing import Any
 
 from invcheck.names import TRANSFORM_LABELS
 from invcheck.paper import LABELS
-from invcheck.render.symbols import SYMBOL, meta_line, number
+from invcheck.render.symbols import PROOF_LEGEND, PROOF_MARK, SYMBOL, meta_line, number
 
 
 def _cell(cell: Any, notes: list[str]) -> str:
@@ -18,6 +18,8 @@ def _cell(cell: Any, notes: list[str]) -> str:
         text += f" ({LABELS[cell.survey.source]} {SYMBOL[cell.survey.verdict]})"
     if cell.reference is not None and cell.reference.verdict != cell.verdict:
         text += f" (reference {SYMBOL[cell.reference.verdict]})"
+    if cell.proof is not None and PROOF_MARK[cell.proof.status]:
+        text += f" {PROOF_MARK[cell.proof.status]}"
     if cell.note:
         notes.append(f"{cell.layer}/{cell.norm}/{cell.transform}: {cell.note}")
         text += f" [{len(notes)}]"
@@ -40,5 +42,7 @@ def table(report: Any) -> str:
     lines.append("✓ invariant · ✗ not invariant · ? inconclusive · – undefined; number: deviation "
                  "|y'-y|max/max(|y|,|y'|)max of the decisive trial; (paper ·): the papers' claim, made for a dense layer; "
                  "(survey ·): a claim made for conv networks; (RNN claim ·): the paper's claim for its recurrent network.")
+    if report.meta.get("prove"):
+        lines.append(PROOF_LEGEND + ".")
     lines += ["", *(f"{i}. {n}" for i, n in enumerate(notes, 1))] if notes else []
     return "\n".join(lines) + "\n"

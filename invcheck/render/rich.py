@@ -17,7 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from invcheck.names import TRANSFORM_LABELS
-from invcheck.render.symbols import SYMBOL, meta_line, number
+from invcheck.render.symbols import PROOF_LEGEND, PROOF_MARK, SYMBOL, meta_line, number
 
 STYLE = {"invariant": "green", "not_invariant": "red", "inconclusive": "yellow", "undefined": "dim",
          "error": "bold red"}
@@ -67,6 +67,8 @@ def _claims(cell: Any, compact: bool) -> list[str]:
         name = _CLAIM_MARK[label] if compact else f"{label} "
         text = f"{name}{SYMBOL[claim.verdict]}{mark.strip() if compact else mark}"
         out.append(f"[dim]{text}[/]" if same else f"[bold magenta]{text}[/]")
+    if cell.proof is not None and PROOF_MARK[cell.proof.status]:
+        out.append(f"[cyan]{PROOF_MARK[cell.proof.status]}[/]")
     return out
 
 
@@ -116,6 +118,8 @@ def table(report: Any, color: bool = False, width: int = 80) -> str:
             out.print(f"  {escape(report.meta['module'])} does not run in a {layer} layer: "
                       f"{escape(report.meta['not_accepted'][layer])}")
     out.print(f"[dim]{legend(compact)}[/]")
+    if report.meta.get("prove"):
+        out.print(f"[dim]{PROOF_LEGEND}[/]")
     return buf.getvalue()
 
 

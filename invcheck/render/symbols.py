@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 SYMBOL = {"invariant": "✓", "not_invariant": "✗", "inconclusive": "?", "undefined": "–"}
+# --prove: the exact verdict of a cell (why/prove.py), shown beside the numeric one.
+PROOF_MARK = {"proved": "∎ proved", "refuted": "⊥ refuted", "numeric only": "≈ numeric only", "undefined": ""}
+PROOF_LEGEND = ("proof (eps 0, small symbolic shapes): ∎ proved (y' − y simplifies to 0), "
+                "⊥ refuted (an exact rational counterexample), ≈ numeric only")
 TEX = {"invariant": r"\checkmark", "not_invariant": r"$\times$", "inconclusive": "?", "undefined": "--"}
 
 

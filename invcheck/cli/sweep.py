@@ -1,0 +1,77 @@
+"""invcheck sweep: deviation against the scale factor over decades, as a table, JSON or a plot."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Annotated, Callable, Optional
+
+import typer
+
+from invcheck import names
+from invcheck.cli import Dtype, RunFormat, app
+from invcheck.cli.common import write_output
+from invcheck.cli.explain import selected_checks
+
+
+@app.command()
+def sweep(
+    spec: Annotated[Optional[Path], typer.Argument(help="A spec file: sweep its first check.")] = None,
+    norm: Annotated[Optional[str], typer.Option(help=f"Norm: {', '.join(names.NORMS)}.")] = None,
+    transform: Annotated[Optional[str], typer.Option(help="A re-scaling transform (dataset_rescale, ...).")] = None,
+    layer: Annotated[str, typer.Option(help=f"Layer kind: {', '.join(names.LAYERS)}.")] = "dense",
+    eps: Annotated[Optional[list[float]], typer.Option(min=0.0, help="eps inside the square root; repeat to compare.")] = None,
+    dtype: Annotated[Optional[list[Dtype]], typer.Option(help="dtype the norm runs in; repeat to compare.")] = None,
+    low: Annotated[float, typer.Option(help="Smallest scale factor.")] = 1e-6,
+    high: Annotated[float, typer.Option(help="Largest scale factor.")] = 1e6,
+    per_decade: Annotated[int, typer.Option(min=1, max=50, help="Points per decade.")] = 4,
+    trials: Annotated[int, typer.Option(min=1, help="Trials per point.")] = 8,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of every random draw.")] = 0,
+    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw it: a .png or .svg file (needs invcheck[plot]).")] = None,
+    format: Annotated[RunFormat, typer.Option("--format", "-f", help="Output format.")] = RunFormat.rich,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
+) -> None:
+    """Deviation against the scale factor: where invariance holds, where eps breaks it, where the dtype underflows."""
+    from invcheck.why import sweep as sweeps
+    from invcheck.why.render import sweep_text
+
+    if plot is not None:
+        from invcheck.why.plot import ready
+
+        ready(plot)  # no matplotlib, or not .png/.svg: say so before computing anything
+    base = selected_checks(spec, norm, transform, layer)[0]
+    base = base.with_(trials=trials, seed=seed)
+    dtypes = [d.value for d in dtype] if dtype else [base.dtype]
+    checks = [base.with_(dtype=d, norm=replace(base.norm, eps=e)) for d in dtypes for e in (eps or [base.norm.eps])]
+    factors = sweeps.scales(low, high, per_decade)
+    with progress(len(factors) * len(checks)) as advance:
+        results = [sweeps.sweep(c, factors, advance) for c in checks]
+    if plot is not None:
+        from invcheck.why.plot import plot as draw
+
+        draw(results, plot, f"{base.norm.id} × {base.transform.id} ({base.layer.kind}): deviation against δ")
+    if format.value == "json":
+        doc = {"points": [asdict(p) for r in results for p in r.points],
+               "crossovers": [{"eps": r.check.norm.eps, "dtype": r.check.dtype, "scale": r.crossover} for r in results]}
+        text = json.dumps(doc, indent=2)
+    else:
+        text = sweep_text(results, color=output is None and sys.stdout.isatty())
+    write_output(text, output)
+
+
+@contextmanager
+def progress(total: int) -> Iterator[Callable[[], None]]:
+    """A progress bar on stderr when it is a terminal; otherwise nothing."""
+    if not sys.stderr.isatty():
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("sweeping", total=total)
+        yield lambda: bar.advance(task)

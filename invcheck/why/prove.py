@@ -1,0 +1,158 @@
+"""Exact verdicts for small symbolic shapes (eps = 0, positive scale factors).
+
+proved:  y' - y simplifies to exactly 0 for symbolic X, W, g, b and symbolic factors delta
+         (positive) or shifts gamma; a variance is factored before its square root, so that
+         sqrt(delta^2 P) = delta sqrt(P) by positivity, never by a numeric shortcut.
+refuted: an exact instance with small integers (g = 1, b = 0) where y' != y, decided exactly
+         (the difference is an algebraic number whose minimal polynomial is not z).
+numeric only: neither within the time limit, or a layer kind this cannot write exactly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from invcheck.why import exact
+from invcheck.why.setting import NotBilinear, Setting, exact_ops
+
+STATUSES = ("proved", "refuted", "numeric only", "undefined")
+
+
+@dataclass
+class Proof:
+    status: str
+    detail: str
+    seconds: float = 0.0
+    instance: dict[str, Any] = field(default_factory=dict)  # refuted: the exact counterexample
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"proof": self.status, "detail": self.detail, "seconds": round(self.seconds, 3),
+                **({"instance": self.instance} if self.instance else {})}
+
+
+def prove(s: Setting, time_limit: float = 30.0, draws: int = 8) -> Proof:
+    """Prove the cell invariant, or refute it with an exact instance, within time_limit seconds."""
+    start = time.perf_counter()
+    reason = s.undefined_reason()
+    if reason:
+        return Proof("undefined", reason)
+    if not s.exact_ready:
+        return Proof("numeric only", f"a {s.kind_id} layer is not written exactly (its steps are not X W^T)")
+    try:
+        with deadline(time_limit):
+            proof = refute(s, draws) or symbolic(s)
+            if proof.status == "numeric only":  # y' - y is not identically 0: search harder for an instance
+                proof = refute(s, 50 * draws, high=6) or proof
+    except TimeoutError:
+        proof = Proof("numeric only", f"not decided within the time limit of {time_limit:g} s")
+    except NotBilinear as err:
+        proof = Proof("numeric only", str(err))
+    proof.seconds = time.perf_counter() - start
+    return proof
+
+
+def refute(s: Setting, draws: int, high: int = 3) -> Proof | None:
+    """An exact counterexample from small integer draws (-high..high), or None when none breaks."""
+    rng = np.random.default_rng(0)
+    layer, kind = s.layer, s.kind
+    for _ in range(draws):
+        x = rng.integers(-high, high + 1, kind.input_shape(layer))
+        w = rng.integers(-high, high + 1, kind.weight_shape(layer))
+        if exact.breaks(s, x, w) > 1e-6:
+            instance = certify(s, x, w)
+            if instance:
+                return Proof("refuted", f"y' != y exactly at output {instance['entry']}", instance=instance)
+    return None
+
+
+def certify(s: Setting, x: np.ndarray, w: np.ndarray) -> dict[str, Any] | None:
+    """The exact instance where the output that deviates most in float64 differs exactly."""
+    f1, f2, x2, w2 = exact.exact_pair(s, x, w)
+    diff = np.abs(f2.y.astype(float) - f1.y.astype(float))
+    entry = np.unravel_index(int(np.argmax(diff)), diff.shape)
+    if not exact.nonzero(f2.y[entry] - f1.y[entry]):
+        return None
+    return {"X": _text(x), "W": _text(w), "X2": _text(x2), "W2": _text(w2), "g": 1, "b": 0,
+            "entry": [int(i) for i in entry], "y": str(f1.y[entry]), "y2": str(f2.y[entry])}
+
+
+def symbolic(s: Setting) -> Proof:
+    """y' - y for symbolic inputs and factors: proved when every entry is exactly 0."""
+    import sympy as sp
+
+    v = exact.symbolic_inputs(s)
+    x2, w2 = s.transformed(v["x"], v["w"], exact.symbolic_scale, exact.symbolic_shift)
+    ops = exact_ops()
+    y1 = s.forward(v["x"], v["w"], v["g"], v["b"], ops).y
+    y2 = s.forward(x2, w2, v["g"], v["b"], ops).y
+    roots: dict[Any, Any] = {}
+    for index, d in np.ndenumerate(y2 - y1):
+        if sp.expand(sp.numer(sp.together(_named_roots(d, roots)))) != 0:
+            return Proof("numeric only", f"y' - y at {list(index)} did not simplify to 0 and no draw broke it")
+    shape = "x".join(str(n) for n in s.kind.input_shape(s.layer))
+    wshape = "x".join(str(n) for n in s.kind.weight_shape(s.layer))
+    return Proof("proved", f"y' - y = 0 identically for symbolic X [{shape}], W [{wshape}], g, b, "
+                           f"{_factors(s)}")
+
+
+def _named_roots(expr: Any, roots: dict[Any, Any]) -> Any:
+    """expr with each square root sqrt(P) written as a fresh positive symbol r_k.
+
+    An identity that holds for a free r_k holds for r_k = sqrt(P): the check stays exact, and
+    `together` no longer has to look inside P (which is what made it slow).
+    """
+    import sympy as sp
+
+    def name(base: Any) -> Any:
+        return roots.setdefault(base, sp.Symbol(f"r_{len(roots) + 1}", positive=True))
+
+    half = sp.Rational(1, 2)
+    return expr.replace(lambda e: e.is_Pow and e.exp in (half, -half),
+                        lambda e: name(e.base) ** (2 * e.exp))
+
+
+def _factors(s: Setting) -> str:
+    params = s.transform.params
+    return "positive delta" if "scale" in params else "gamma" if "shift" in params else "the transform"
+
+
+def _text(t: np.ndarray) -> list:
+    """Exact numbers as JSON: ints, or strings such as '3/2'."""
+    def one(v: Any) -> Any:
+        r = exact.to_exact(np.array([v], dtype=object))[0]
+        return int(r) if getattr(r, "is_integer", False) else str(r)
+
+    return np.vectorize(one, otypes=[object])(np.asarray(t, dtype=object)).tolist()
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Raise TimeoutError after `seconds` (SIGALRM: main thread only; elsewhere no limit)."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def attach(cells: list[Any], seconds: float) -> None:
+    """Give each table cell its exact verdict; an undefined cell stays undefined."""
+    for cell in cells:
+        cell.proof = prove(Setting(cell.layer, cell.norm, cell.transform), seconds)

@@ -1,0 +1,84 @@
+"""Deviation against the scale factor, over decades, judged by the tool's own checks.
+
+Each point is `run_check` on the check with its transform's factor pinned to one value
+(scale = (s, s)), so the verdicts are exactly what `invcheck run` would say at that factor.
+The crossover is where eps stops being negligible: the scale below which the verdict is
+not_invariant, interpolated (log-log) where the deviation crosses that point's tolerance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from invcheck.errors import InvcheckError
+from invcheck.settings import CheckConfig
+
+
+@dataclass
+class Point:
+    scale: float
+    deviation: float | None
+    tolerance: float | None
+    verdict: str
+    eps: float
+    dtype: str
+    why: str
+
+
+@dataclass
+class Sweep:
+    check: CheckConfig
+    points: list[Point] = field(default_factory=list)
+
+    @property
+    def crossover(self) -> float | None:
+        return crossover(self.points)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"eps": self.check.norm.eps, "dtype": self.check.dtype, "crossover": self.crossover,
+                "points": [asdict(p) for p in self.points]}
+
+
+def scales(low: float, high: float, per_decade: int) -> list[float]:
+    """Log-spaced factors from low to high, per_decade per decade; 1 (the identity) left out."""
+    if not (0 < low < high) or per_decade < 1:
+        raise InvcheckError(f"sweep needs 0 < --low < --high and --per-decade >= 1, got {low}, {high}, {per_decade}")
+    n = round(math.log10(high / low) * per_decade)
+    values = [low * 10 ** (i / per_decade) for i in range(n + 1)]
+    return [float(f"{v:.6g}") for v in values if abs(math.log10(v)) > 1e-9]
+
+
+def sweep(check: CheckConfig, factors: Sequence[float], advance: Callable[[], None] = lambda: None) -> Sweep:
+    from invcheck.runner import run_check
+    from invcheck.transforms import get_transform
+
+    if "scale" not in get_transform(check.transform.id).params:
+        raise InvcheckError(f"sweep varies a scale factor; {check.transform.id} has none "
+                            "(use a re-scaling transform, e.g. dataset_rescale)")
+    out = Sweep(check)
+    for s in factors:
+        r = run_check(check.with_(transform=replace(check.transform, scale=(s, s))))
+        out.points.append(Point(s, r.deviation, r.tolerance, r.verdict, check.norm.eps, check.dtype, r.why))
+        advance()
+    return out
+
+
+def crossover(points: Sequence[Point]) -> float | None:
+    """The scale below which the verdict is not_invariant (the lowest such run), or None."""
+    ordered = sorted(points, key=lambda p: p.scale)
+    for lo, hi in zip(ordered, ordered[1:]):
+        if lo.verdict == "not_invariant" and hi.verdict in ("invariant", "inconclusive"):
+            return _interpolate(lo, hi)
+    return None
+
+
+def _interpolate(lo: Point, hi: Point) -> float:
+    """Where log(deviation) crosses log(lo's tolerance) between lo and hi (geometric mean if not)."""
+    if not (lo.deviation and hi.deviation and lo.tolerance) or lo.deviation == hi.deviation:
+        return math.sqrt(lo.scale * hi.scale)
+    t = math.log(lo.deviation / lo.tolerance) / math.log(lo.deviation / hi.deviation)
+    t = min(max(t, 0.0), 1.0)
+    return math.exp(math.log(lo.scale) + t * (math.log(hi.scale) - math.log(lo.scale)))

@@ -1,0 +1,80 @@
+"""The why-commands from the command line: explain, prove, sweep (with and without matplotlib)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HAS_MPL = importlib.util.find_spec("matplotlib") is not None
+
+
+def invcheck(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run([sys.executable, "-m", "invcheck", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=300)
+
+
+def test_explain_json_holds_the_counterexample():
+    proc = invcheck("explain", "--norm", "layer_norm", "--transform", "dataset_recenter", "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["verdict"] == "not_invariant"
+    assert {"X", "W", "X2", "W2", "a", "a2", "y", "y2", "g", "b"} <= set(doc["counterexample"])
+
+
+def test_explain_text_fits_80_columns():
+    proc = invcheck("explain", "--norm", "batch_norm", "--transform", "case_rescale")
+    assert proc.returncode == 0, proc.stderr
+    assert "y' ≠ y" in proc.stdout and max(map(len, proc.stdout.splitlines())) <= 80
+
+
+def test_prove_json_and_bad_names():
+    doc = json.loads(invcheck("prove", "--norm", "rms_norm", "--transform", "case_rescale", "-f", "json").stdout)
+    assert doc["proof"] == "proved"
+    bad = invcheck("prove", "--norm", "nope", "--transform", "case_rescale")
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_sweep_json_points():
+    proc = invcheck("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--eps", "1e-5",
+                    "--low", "1e-2", "--high", "1e2", "--per-decade", "1", "-f", "json")
+    assert proc.returncode == 0, proc.stderr
+    points = json.loads(proc.stdout)["points"]
+    assert len(points) == 4 and {"scale", "deviation", "tolerance", "verdict"} <= set(points[0])
+
+
+@pytest.mark.skipif(not HAS_MPL, reason="matplotlib (invcheck[plot]) not installed")
+def test_sweep_plot_written(tmp_path):
+    for name in ("s.png", "s.svg"):
+        out = tmp_path / name
+        proc = invcheck("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--low", "0.1",
+                        "--high", "10", "--per-decade", "1", "--plot", str(out))
+        assert proc.returncode == 0, proc.stderr
+        head = out.read_bytes()[:8]
+        assert head.startswith(b"\x89PNG") if name.endswith("png") else b"<?xml" in head
+
+
+@pytest.mark.skipif(HAS_MPL, reason="matplotlib is installed")
+def test_sweep_plot_without_matplotlib_is_one_line(tmp_path):
+    proc = invcheck("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--plot", str(tmp_path / "s.png"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().count("\n") == 0 and 'pip install "invcheck[plot]"' in proc.stderr
+
+
+def test_explain_a_spec_file(tmp_path):
+    spec = tmp_path / "one.yaml"
+    spec.write_text("checks:\n  - norm: rms_norm\n    transform: weight_matrix_recenter\n    expect: not_invariant\n")
+    doc = json.loads(invcheck("explain", str(spec), "-f", "json").stdout)
+    assert doc["norm"] == "rms_norm" and doc["counterexample"]["differs"]
+
+
+def test_unknown_plot_format_is_refused_before_computing(tmp_path):
+    proc = invcheck("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--plot", str(tmp_path / "s.pdf"))
+    assert proc.returncode == 2 and ("png or .svg" in proc.stderr or "matplotlib" in proc.stderr)

@@ -1,0 +1,36 @@
+"""Sweeps use the tool's own verdicts; the eps crossover of layer_norm x dataset_rescale moves like sqrt(eps)."""
+
+from __future__ import annotations
+
+import pytest
+
+from invcheck.errors import InvcheckError
+from invcheck.settings import CheckConfig, NormConfig, TransformConfig
+from invcheck.why.sweep import scales, sweep
+
+
+def base(eps: float, transform: str = "dataset_rescale") -> CheckConfig:
+    return CheckConfig(norm=NormConfig(id="layer_norm", eps=eps), transform=TransformConfig(id=transform), trials=4)
+
+
+def test_scales_span_decades_without_the_identity():
+    s = scales(1e-2, 1e2, 2)
+    assert s[0] == 1e-2 and s[-1] == 1e2 and 1.0 not in s and len(s) == 8
+
+
+def test_crossover_moves_like_sqrt_eps():
+    factors = scales(1e-3, 10, 6)
+    small, large = (sweep(base(e), factors).crossover for e in (1e-5, 1e-3))
+    assert small is not None and large is not None
+    assert large / small == pytest.approx(10.0, rel=0.2)  # sqrt(1e-3 / 1e-5)
+
+
+def test_points_carry_the_tools_verdicts():
+    sw = sweep(base(0.0), [1e-3, 1e3])
+    assert [p.verdict for p in sw.points] == ["invariant", "invariant"]
+    assert all(p.deviation <= p.tolerance for p in sw.points)
+
+
+def test_a_shift_cannot_be_swept():
+    with pytest.raises(InvcheckError, match="scale factor"):
+        sweep(base(0.0, "dataset_recenter"), [2.0])

@@ -110,7 +110,9 @@ def _eps(m: Measurement, t: int) -> Comparison:
 def _checked(m: Measurement, t: int) -> Comparison:
     run, dtype = m.checked, m.check.dtype
     rounding = tol.rounding(run.noise[t], dtype, m.tf32)
-    allowance = min(m.eps_effect[t], tol.EPS_CAP) if m.eps_effect else 0.0
+    allowance = 0.0
+    if m.eps_effect:  # eps's effect, and the float64 rounding of measuring it (four outputs' differences)
+        allowance = min(m.eps_effect[t], tol.EPS_CAP) + tol.rounding(m.exact.noise[t], "float64")
     why = f"{dtype} run: {tol.SAFETY:g} x its measured rounding noise {run.noise[t]:.2g}"
     if allowance:
         why += f" + eps's effect between the sides {allowance:.2g}"

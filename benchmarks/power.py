@@ -5,7 +5,7 @@ not_invariant, per dtype. Prints numbers; asserts nothing (one torch thread, as 
 
 noise floor: the largest deviation of exactly invariant cells in that dtype (the reference norms,
 PyTorch's layers, and the exact planted norms as user code, at the default transforms).
-detectable: the smallest leak (of 1e-17 .. 0.3, by decades and half-decades) whose planted norm is
+detectable: the smallest leak (of 1e-16 .. 0.7, six steps a decade) whose planted norm is
 not_invariant, with its deviation in that dtype, and the ratio to the floor; "(float64 run)" where
 only the float64 run of the same layer sees it.
 """
@@ -24,7 +24,7 @@ from invcheck.api import check  # noqa: E402
 from invcheck.runner import run_check  # noqa: E402
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
-LEAKS = [m * 10.0**e for e in range(-17, 0) for m in (1.0, 3.0)]
+LEAKS = [m * 10.0**e for e in range(-16, 0) for m in (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)]
 PLANTED = (("planted:LeakyLayerNorm", "weight_matrix_recenter"), ("planted:GainFirstLayerNorm", "weight_matrix_recenter"),
            ("planted:LeakyBatchNorm", "dataset_recenter"))
 EXACT_BUILTIN = (("layer_norm", "weight_matrix_recenter"), ("batch_norm", "dataset_recenter"),

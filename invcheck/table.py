@@ -79,7 +79,7 @@ class Cell:
     def to_dict(self) -> dict[str, Any]:
         r = self.result
         d = {"layer": self.layer, "norm": self.norm, "transform": self.transform, "verdict": r.verdict,
-             "deviation": r.deviation, "tolerance": r.tolerance, "bound": r.bound,
+             "deviation": r.deviation, "tolerance": r.tolerance, "bound": r.bound, "run": r.run, "why": r.why,
              "paper": self.paper.verdict if self.paper else None,
              "paper_source": self.paper.source if self.paper else None,
              "survey": self.survey.verdict if self.survey else None,

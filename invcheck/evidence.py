@@ -46,6 +46,7 @@ class Measurement:
     eps: EpsInfo = field(default_factory=EpsInfo)
     eps_effect: list[float] = field(default_factory=list)  # eps's effect between the sides, per trial
     eps_side: list[float] = field(default_factory=list)  # eps's effect on one side, per trial
+    eps_allowance: list[float] | None = None  # estimated, where eps could not be switched off (eps_model.py)
     degenerate: list[str | None] = field(default_factory=list)  # per trial: why it cannot count
     undefined: str | None = None  # why no verdict can be given at all
     range_problem: str | None = None  # the checked dtype under- or overflowed

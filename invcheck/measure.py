@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from invcheck import sample
+from invcheck import eps_model, sample
 from invcheck import tolerance as tol
 from invcheck.evidence import Measurement, RunNumbers
 from invcheck.impls import Draw, Forward, build_forward
@@ -162,6 +162,8 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
         m.eps_effect, m.eps_side = _eps_effect(sides, off, wide.scale)
     else:
         m.exact = wide
+        if m.eps.value and not m.eps.switchable:  # stated, kept in no attribute: estimated instead
+            m.eps_allowance = eps_model.allowance(check, d, m.eps.value)
     m.degenerate = _degenerate(m.exact, wide.moves)
     # A degenerate trial's 0/0 is no overflow: the range is judged on the trials that count.
     m.range_problem = _range_problem(d, check.dtype, m.checked, m.degenerate)

@@ -96,7 +96,14 @@ def _exact(m: Measurement, t: int) -> Comparison:
     tolerance = tol.rounding(run.noise[t], "float64")
     why = f"{label} run: {tol.SAFETY:g} x its measured rounding noise {run.noise[t]:.2g}"
     if m.eps.value and not m.eps.switchable:
-        why += f" (eps {m.eps.value:g} could not be switched off: its effect counts as deviation)"
+        if m.eps_allowance is None:
+            why += f" (eps {m.eps.value:g} could not be switched off: its effect counts as deviation)"
+        else:  # an estimate of what the stated eps can move the sides apart by (eps_model.py)
+            allowance = min(m.eps_allowance[t], tol.EPS_CAP)
+            why += (f" + what eps {m.eps.value:g} (stated, not switched off) can move the sides apart by, "
+                    f"estimated over the common statistics: {allowance:.2g}")
+            return Comparison(label, t, run.deviation[t], tolerance + allowance,
+                              "eps" if allowance > tolerance else "rounding", why)
     return Comparison(label, t, run.deviation[t], tolerance, "rounding", why)
 
 

@@ -76,6 +76,14 @@ class RunningLayerNorm(nn.Module):
         return (a - mu) / torch.sqrt(var + self.eps)
 
 
+class BakedEpsLayerNorm(nn.Module):
+    """A blog-post LayerNorm with its eps written into forward: no attribute to switch off."""
+
+    def forward(self, a):
+        mu = a.mean(-1, keepdim=True)
+        return (a - mu) * torch.rsqrt((a - mu).pow(2).mean(-1, keepdim=True) + 1e-6)
+
+
 class Planted(nn.Module):
     """LayerNorm with one planted fault of size `size`: a leaky mean, eps outside the root on the
     centred input, or a gain applied before the mean."""
@@ -148,3 +156,12 @@ def test_planted_violations_are_caught_in_every_dtype(layers: str, fault: str, t
     assert planted.verdict == N, planted.why
     if dtype in ("float16", "bfloat16"):  # far below their rounding: the float64 run sees it
         assert planted.run == "float64" and "only the float64 run" in planted.why
+
+
+def test_an_eps_kept_in_no_attribute_is_stated_and_estimated(layers: str) -> None:
+    module = f"{layers}:BakedEpsLayerNorm"
+    unstated = run_check(check(transform="dataset_rescale", module=module))
+    assert unstated.verdict == N and "no eps attribute found" in unstated.eps_source  # eps's effect is deviation
+    assert row(module, eps=1e-6) == ROWS["layer_norm"]  # stated: its effect is estimated and allowed
+    stated = run_check(check(transform="dataset_rescale", module=module, eps=1e-6))
+    assert "stated" in stated.eps_source and "estimated over the common statistics" in stated.why

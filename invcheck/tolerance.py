@@ -22,7 +22,7 @@ TF32_ROUNDOFF = 2.0**-11
 SAFETY = 4.0
 # because "far beyond" must be far, but not so far that small violations pass: above MARGIN x the
 # tolerance is a violation; between 1x and MARGIN x, invcheck says inconclusive rather than guess.
-MARGIN = 2.0
+MARGIN = 1.5
 # because storing each side's output rounds it once: no tolerance is below a few units of the
 # dtype's last place, whatever the measured noise (an exactly computed layer measures zero).
 FLOOR_ULPS = 4.0

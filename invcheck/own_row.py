@@ -12,24 +12,30 @@ from typing import Any
 
 from invcheck.errors import UserCodeError
 from invcheck.layer_kinds import LAYER_KINDS
+from invcheck.placements import get_placement
 from invcheck.runner import run_check
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
 from invcheck.transforms import TRANSFORMS, get_transform
 
 
-def cells(module: str, kwargs: dict[str, Any], layers: list[str], base: CheckConfig,
-          make_cell: Any) -> tuple[list[Any], dict[str, str]]:
-    """The module's cells for every layer it accepts, and why the others were left out."""
+def cells(module: str, kwargs: dict[str, Any], layers: list[str], placements: tuple[str, ...],
+          base: CheckConfig, make_cell: Any) -> tuple[list[Any], dict[str, str]]:
+    """The module's cells for every layer it accepts (in every placement asked for, as the built-in
+    rows beside it), and why the others were left out."""
     out, skipped = [], {}
-    for layer in layers:
-        for mode in _modes(module, kwargs, layer, base):
-            label = module if mode == "train" else f"{module} (eval)"
-            try:
-                out += [make_cell(layer, label, t, run_check(_check(module, kwargs, layer, t, mode, base)))
-                        for t in _transforms(layer)]
-            except UserCodeError as err:
-                skipped[layer] = str(err).split(": ", 2)[-1]
-                break
+    for placement in placements:
+        for layer in layers:
+            if layer in skipped or get_placement(placement).refusal(LAYER_KINDS[layer]) is not None:
+                continue
+            for mode in _modes(module, kwargs, layer, base):
+                label = module if mode == "train" else f"{module} (eval)"
+                try:
+                    out += [make_cell(layer, label, t, run_check(_check(module, kwargs, layer, t, mode, base,
+                                                                        placement)), placement)
+                            for t in _transforms(layer)]
+                except UserCodeError as err:
+                    skipped[layer] = str(err).split(": ", 2)[-1]
+                    break
     return out, skipped
 
 
@@ -38,9 +44,11 @@ def _transforms(layer: str) -> list[str]:
 
 
 def _check(module: str, kwargs: dict[str, Any], layer: str, transform: str, mode: str,
-           base: CheckConfig) -> CheckConfig:
+           base: CheckConfig, placement: str = "summed") -> CheckConfig:
     norm = NormConfig(id="custom", module=module, kwargs=kwargs, mode=mode)
-    return replace(base, norm=norm, transform=TransformConfig(id=transform), layer=LayerConfig(layer))
+    layout = base.layer.layout if base.layer.layout in LAYER_KINDS[layer].layouts else "channels_first"
+    return replace(base, norm=norm, transform=TransformConfig(id=transform),
+                   layer=LayerConfig(layer, layout=layout, placement=placement))
 
 
 def _modes(module: str, kwargs: dict[str, Any], layer: str, base: CheckConfig) -> list[str]:

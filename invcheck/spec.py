@@ -264,7 +264,9 @@ def _same_kind(base: YMap, over: YMap) -> YMap:
     """A layer that switches kind keeps none of the inherited keys of the other kind."""
     kind = over.get("kind")
     if isinstance(kind, str) and kind in _LAYER_KEYS and kind != base.get("kind"):
-        return base.pick(_LAYER_KEYS[kind])
+        kept = [key for key in _LAYER_KEYS[kind]
+                if key != "layout" or base.get("layout") in LAYER_KINDS[kind].layouts]  # conv's layout
+        return base.pick(kept)
     return base
 
 

@@ -83,6 +83,7 @@ class Cell:
              "paper": self.paper.verdict if self.paper else None,
              "paper_source": self.paper.source if self.paper else None,
              "survey": self.survey.verdict if self.survey else None,
+             "survey_source": self.survey.source if self.survey else None,
              "agrees": None if self.paper is None else not self.differs_from_paper, "note": self.note}
         if self.reference is not None:
             d["reference"] = self.reference.verdict
@@ -135,11 +136,12 @@ class TableReport:
 def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "float64",
           device: str = "cpu", impl: str = "reference", eps: float = 0.0, tf32: bool = False,
           placements: tuple[str, ...] = ("summed",), module: str | None = None,
-          kwargs: dict[str, Any] | None = None, prove: bool = False, prove_seconds: float = 60.0) -> TableReport:
+          kwargs: dict[str, Any] | None = None, layout: str = "channels_first", prove: bool = False,
+          prove_seconds: float = 60.0) -> TableReport:
     """Compute every cell. Nothing here reads a claim before the verdict is computed.
 
-    module: a user layer (`pkg.mod:Name`, with kwargs), whose row is computed beside the built-in
-    rows of every layer kind it accepts, with the built-in row it matches."""
+    module: a user layer (`pkg.mod:Name`, with kwargs; `layout` the conv layout it takes), whose row
+    is computed beside the built-in rows of every layer kind it accepts, with the built-in row it matches."""
     cells = []
     for placement in placements:
         for layer in layers:
@@ -147,10 +149,11 @@ def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "fl
                 cells += _layer_cells(layer, placement, trials, seed, dtype, device, impl, eps, tf32)
     extra: dict[str, Any] = {}
     if module is not None:
-        base = CheckConfig(trials=trials, seed=seed, dtype=dtype, device=device, tf32=tf32)
-        mine, skipped = own_row.cells(module, kwargs or {}, layers, base, _user_cell)
+        base = CheckConfig(trials=trials, seed=seed, dtype=dtype, device=device, tf32=tf32,
+                           layer=LayerConfig("conv", layout=layout))
+        mine, skipped = own_row.cells(module, kwargs or {}, layers, placements, base, _user_cell)
         cells += mine
-        extra = {"module": module, "behaves_like": _likeness(cells, module), "not_accepted": skipped}
+        extra = {"module": module, "behaves_like": _likeness(TableReport(cells), module), "not_accepted": skipped}
     if prove:  # exact verdicts on request only: the default table stays as fast as it was
         from invcheck.why.prove import attach
 
@@ -166,21 +169,21 @@ def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "fl
     return TableReport(cells, meta)
 
 
-def _user_cell(layer: str, label: str, transform: str, result: Any) -> Cell:
-    return Cell(layer, label, transform, result, None, None)
+def _user_cell(layer: str, label: str, transform: str, result: Any, placement: str = "summed") -> Cell:
+    return Cell(layer, label, transform, result, None, None, placement=placement)
 
 
-def _likeness(cells: list[Cell], module: str) -> dict[str, dict[str, str]]:
-    """For each layer and each of the module's rows: the built-in row it matches."""
+def _likeness(report: TableReport, module: str) -> dict[str, dict[str, str]]:
+    """For each section (a layer, and where its norm sits) and each of the module's rows: the
+    built-in row of the same section it matches."""
     out: dict[str, dict[str, str]] = {}
     rows: dict[tuple[str, str], dict[str, str]] = {}
-    for c in cells:
-        if c.placement == "summed":
-            rows.setdefault((c.layer, c.norm), {})[c.transform] = c.verdict
-    for (layer, label), row in rows.items():
+    for c in report.cells:
+        rows.setdefault((report.section(c), c.norm), {})[c.transform] = c.verdict
+    for (section, label), row in rows.items():
         if label.startswith(module):
-            builtin = {n: r for (l2, n), r in rows.items() if l2 == layer and not n.startswith(module)}
-            out.setdefault(layer, {})[label] = own_row.likeness(row, builtin)
+            builtin = {n: r for (s2, n), r in rows.items() if s2 == section and not n.startswith(module)}
+            out.setdefault(section, {})[label] = own_row.likeness(row, builtin)
     return out
 
 

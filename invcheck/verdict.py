@@ -169,7 +169,7 @@ def _why(m: Measurement, verdict: str, decisive: Comparison | None, reason: str,
     if reason:
         parts.append(reason)
     exact, _, checked = comparisons if comparisons else ([], [], [])
-    if verdict == "not_invariant" and decisive.run.startswith("float64") and checked:
+    if verdict == "not_invariant" and decisive.run.startswith("float64") and checked and m.check.dtype != "float64":
         worst = _worst(checked)
         hidden = worst.ratio <= 1
         parts.append(f"in {m.check.dtype} the deviation is {worst.deviation:.2g} against a tolerance of "

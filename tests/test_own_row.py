@@ -72,3 +72,14 @@ def test_cli_needs_permission_and_prints_the_likeness(mod: str, tmp_path: Path) 
     ok = subprocess.run([*cmd, "--allow-import"], cwd=folder, capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
     assert f"`{mod}:NoNorm` like no built-in norm." in ok.stdout
+
+
+def test_the_row_follows_placement_and_layout() -> None:
+    report = api.layer_row("torch.nn:LayerNorm", kwargs={"normalized_shape": "{channels}"}, layers=("sequence",),
+                           placements=("input",), trials=4)
+    (section,) = report.meta["behaves_like"]
+    assert "input" in section  # beside the built-in rows of the same placement
+    assert "layer_norm" in report.meta["behaves_like"][section]["torch.nn:LayerNorm"]
+    conv = api.layer_row("torch.nn:LayerNorm", kwargs={"normalized_shape": "{channels}"}, layers=("conv",),
+                         layout="channels_last", trials=4)
+    assert conv.meta["behaves_like"]["conv"]["torch.nn:LayerNorm"] == "behaves like: layer_norm_2d"

@@ -581,3 +581,12 @@ def test_settings_that_would_test_nothing_are_refused(tmp_path: Path, text: str,
         spec.load_file(path)
     text = str(err.value)
     assert message in text and ("spec.yaml:1:" in text or "spec.yaml:2:" in text)
+
+
+def test_a_check_that_switches_kind_drops_the_defaults_conv_layout(tmp_path: Path) -> None:
+    (check,) = load(tmp_path, """\
+        defaults: {layer: {kind: conv, layout: channels_last}}
+        checks:
+          - {norm: layer_norm, transform: dataset_rescale, layer: dense}
+    """)
+    assert check.layer == LayerConfig("dense")

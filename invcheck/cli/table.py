@@ -17,6 +17,7 @@ from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.placements import get_placement
 
 PlacementChoice = _choices("PlacementChoice", (*names.PLACEMENTS, "all"))
+LayoutChoice = _choices("LayoutChoice", names.LAYOUTS)
 
 
 @app.command()
@@ -39,6 +40,7 @@ def table(
         "--module", help="Your layer (pkg.mod:Name): its row beside the built-in ones, and the row it matches.")] = None,
     kwargs: Annotated[str, typer.Option(help='JSON keyword arguments for --module, e.g. \'{"features": "{channels}"}\'.')] = "{}",
     allow_import: Annotated[bool, typer.Option("--allow-import", help="Allow --module to import and run user code.")] = False,
+    layout: Annotated[LayoutChoice, typer.Option(help="The layout --module takes in conv layers.")] = LayoutChoice("channels_first"),
     prove: Annotated[bool, typer.Option("--prove", help="Also decide each cell exactly (sympy; eps 0, small shapes).")] = False,
     prove_seconds: Annotated[float, typer.Option("--prove-seconds", min=1.0, help="Time limit per cell for --prove.")] = 60.0,
 ) -> None:
@@ -53,7 +55,7 @@ def table(
         raise InvcheckError(f"--eps must be a finite number, got {eps}")
     placements = names.PLACEMENTS if placement.value == "all" else (placement.value,)
     _refuse_placement(placement.value, layers, check)
-    options = _module_options(module, kwargs, allow_import)
+    options = _module_options(module, kwargs, allow_import) | ({"layout": layout.value} if module else {})
     from invcheck.render import progress
     from invcheck.render.rich import terminal
     from invcheck.runner import observe

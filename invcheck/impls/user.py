@@ -226,6 +226,9 @@ def eps_info(check: CheckConfig, obj: Any, dtype: torch.dtype) -> EpsInfo:
         values = [(_eps_value(getattr(owner, name), dtype), path) for owner, name, path in found]
         value, path = max(values)
         return EpsInfo(value, f"read from attribute `{path}`", switchable=True)
+    if check.norm.eps_attr:
+        raise user_error(check, f"has no eps attribute {check.norm.eps_attr!r} (fix eps_attr:, or state the eps "
+                                "with eps: where the layer keeps it in no attribute)")
     if check.norm.eps:
         return EpsInfo(check.norm.eps, "stated in the spec; not found on the layer, so not switched off",
                        switchable=False)

@@ -284,3 +284,9 @@ def test_import_errors(pkg: Callable[..., str], request: pytest.FixtureRequest, 
     else:
         module = package_name(request) + ".norms"  # never written
     raises(check(f"{module}:Anything"), pattern)
+
+
+def test_an_eps_attr_the_layer_lacks_is_refused() -> None:
+    c = check("torch.nn:LayerNorm", kwargs={"normalized_shape": "{units}"}, eps_attr="epsilon")
+    with pytest.raises(UserCodeError, match="has no eps attribute 'epsilon'"):
+        run_check(c)

@@ -24,20 +24,17 @@ import torch
 
 from invcheck import eps_model, sample
 from invcheck import tolerance as tol
+from invcheck.draws import CACHE_ENTRIES, draw
 from invcheck.evidence import Measurement, RunNumbers
 from invcheck.impls import Draw, Forward, build_forward
 from invcheck.norms import NORMS, get_norm
 from invcheck.placements import get_placement
 from invcheck.rules import refuse_impossible
 from invcheck.runtime import DTYPES, device_name, numerics, resolve_device
-from invcheck.settings import CheckConfig, LayerConfig, TransformConfig
+from invcheck.settings import CheckConfig
 from invcheck.transforms import get_transform
 
 Tensor = torch.Tensor
-# because a table runs every norm on the same draw: below this many entries, a draw keeps its
-# stacked inputs and summed inputs for the next norm (above it, memory matters more).
-CACHE_ENTRIES = 1 << 20
-CACHED_DRAWS = 16  # a table's transforms for one layer and seed
 Sides = tuple[Tensor, Tensor]  # y and y' of every trial: [T, N, C, *positions] each, float64
 
 
@@ -62,53 +59,6 @@ class Probe:
 # by about one ulp, or a second difference, keeps part of the rounding of long sums: the noise came
 # out 1.5-3x too small at a fan-in of 2048.)
 STENCIL = Probe((0, 1, -1, 2, -2), (6.0, -4.0, -4.0, 1.0, 1.0))
-
-
-def draw(check: CheckConfig) -> Draw:
-    """X, W, gains and the transformed X', W' of every trial, from check.seed.
-
-    The draw depends on nothing else, so checks that differ only in their norm (a table's column)
-    share one, and with it the work done on its inputs (`Draw.cache`)."""
-    warmup = check.norm.warmup_batches if check.norm.mode == "eval" else 0
-    key = (check.layer, check.transform, check.seed, check.trials, warmup)
-    if key in _DRAWS:
-        return _DRAWS[key]
-    d = _draw(*key)
-    if d.x.numel() + d.w.numel() <= CACHE_ENTRIES:  # a hand-built config with a list: refused by rules
-        _DRAWS[key] = d
-        while len(_DRAWS) > CACHED_DRAWS:
-            del _DRAWS[next(iter(_DRAWS))]  # the oldest
-    return d
-
-
-_DRAWS: dict[tuple[object, ...], Draw] = {}
-
-
-def _draw(layer: LayerConfig, transform: TransformConfig, seed: int, trials: int, warmup_batches: int) -> Draw:
-    gen = torch.Generator().manual_seed(seed)
-    t, kind = trials, layer.kind_spec
-    x, w = sample_inputs(layer, t, gen), sample_weights(layer, t, gen)
-    # Non-trivial affine parameters: |g| in [0.5, 2] with random signs, b ~ N(0, 1).
-    g = (0.5 + 1.5 * torch.rand((t, layer.channels), generator=gen, dtype=torch.float64))
-    g = g * torch.where(torch.rand(g.shape, generator=gen) < 0.5, -1.0, 1.0).double()
-    b = torch.randn((t, layer.channels), generator=gen, dtype=torch.float64)
-    x2, w2 = get_transform(transform.id).apply(x, w, transform, gen, kind)
-    # Drawn last, so that train and eval mode see the same X, W and transform for a seed.
-    warmup = [sample_inputs(layer, t, gen) for _ in range(warmup_batches)]
-    return Draw(x, w, x2, w2, g, b, warmup)
-
-
-def sample_inputs(layer: LayerConfig, trials: int, gen: torch.Generator) -> Tensor:
-    """X ~ N(0, 1), float64 on CPU: [T, N, ...] in the layer kind's layout."""
-    shape = layer.kind_spec.input_shape(layer)
-    return torch.randn((trials, *shape), generator=gen, dtype=torch.float64)
-
-
-def sample_weights(layer: LayerConfig, trials: int, gen: torch.Generator) -> Tensor:
-    """W ~ N(0, 1/fan_in), so that summed inputs have unit scale: [T, H, ...]."""
-    kind = layer.kind_spec
-    w = torch.randn((trials, *kind.weight_shape(layer)), generator=gen, dtype=torch.float64)
-    return w / kind.fan_in(layer) ** 0.5
 
 
 def measure(check: CheckConfig) -> Measurement:

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from invcheck.impls.reference import unit_shape
 from invcheck.layer_kinds import LAYER_KINDS
-from invcheck.measure import sample_inputs, sample_weights
+from invcheck.draws import sample_inputs, sample_weights
 from invcheck.settings import CheckConfig, LayerConfig
 
 DENSE = LayerConfig(kind="dense", cases=5, inputs=7, units=6)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from invcheck import names
-from invcheck.measure import draw
+from invcheck.draws import draw
 from invcheck.errors import InvcheckError, SpecError
 from invcheck.impls import reference, torch_impl
 from invcheck.transforms import get_transform

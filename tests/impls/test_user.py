@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from invcheck import names
-from invcheck.measure import draw
+from invcheck.draws import draw
 from invcheck.errors import UserCodeError
 from invcheck.impls import user
 from invcheck.impls.user_load import fill

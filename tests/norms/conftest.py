@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pytest
 import torch
 
-from invcheck.measure import sample_inputs, sample_weights
+from invcheck.draws import sample_inputs, sample_weights
 from invcheck.settings import LayerConfig
 
 TRIALS = 3

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from invcheck.impls.reference import unit_shape
-from invcheck.measure import sample_inputs
+from invcheck.draws import sample_inputs
 from invcheck.settings import CheckConfig
 from invcheck.norms import NORMS, get_norm, normalize
 from invcheck.norms.base import opmath

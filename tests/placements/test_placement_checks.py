@@ -8,7 +8,8 @@ import torch
 from invcheck import spec
 from invcheck.errors import SpecError
 from invcheck.impls import Draw
-from invcheck.measure import draw, measure
+from invcheck.draws import draw
+from invcheck.measure import measure
 from invcheck.runner import run_check
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
 

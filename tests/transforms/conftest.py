@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from invcheck.measure import sample_inputs, sample_weights
+from invcheck.draws import sample_inputs, sample_weights
 from invcheck.settings import LayerConfig
 
 LAYERS = {

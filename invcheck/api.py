@@ -79,9 +79,9 @@ def check(
     """A validated CheckConfig from plain arguments.
 
     `norm` defaults to "layer_norm", or to the label "custom" when `module` names user code (an
-    import path, or a module-level class or factory); a registry id given with `module` says
-    which statistics the layer computes, for a tight tolerance:
-    `check("layer_norm", "dataset_rescale", module=MyLayerNorm)`.
+    import path, or a module-level class or factory); a registry id given with `module` labels
+    it (`check("layer_norm", "dataset_rescale", module=MyLayerNorm)`): invcheck measures user
+    code's rounding noise and eps itself, so it needs no hint about its statistics.
     Raises TypeError for an unknown option and SpecError for a bad value.
     """
     module = None if module is None else import_path(module)

@@ -14,8 +14,8 @@ import pytest
 import invcheck
 from mynorms import ScaleNorm
 
-# "rms_norm": ScaleNorm's statistics are RMSNorm's (mu = 0, spread over all of a case), which gives
-# the tolerance that norm's tight bound; without it invcheck bounds over every built-in statistic.
+# "rms_norm" labels the check: ScaleNorm's statistics are RMSNorm's (mu = 0, spread over all of a case).
+# invcheck needs no such hint: it measures the layer's rounding noise and eps itself.
 SCALE_NORM = dict(module="mynorms:ScaleNorm", kwargs={"features": "{channels}", "eps": 1e-6})
 
 

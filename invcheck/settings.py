@@ -81,7 +81,7 @@ _MISSING = object()
 
 @dataclass(frozen=True)
 class NormConfig:
-    """Which norm, with its parameters (DESIGN.md §2)."""
+    """Which norm, with its parameters (README, "What it computes")."""
 
     id: str = "layer_norm"
     eps: float = 0.0  # 0: the paper's exact math
@@ -108,7 +108,7 @@ class NormConfig:
 
 @dataclass(frozen=True)
 class TransformConfig:
-    """Which transform of W or X, with its parameters (DESIGN.md §3)."""
+    """Which transform of W or X, with its parameters (README, "What it computes")."""
 
     id: str = "dataset_rescale"
     scale: tuple[float, float] = (0.1, 10.0)  # scale factors are log-uniform on this range

@@ -1,6 +1,6 @@
 """measure.measure + verdict.judge end to end (through runner.run_check).
 
-The expectation table below is derived here, cell by cell, from DESIGN.md §2-§3's definitions
+The expectation table below is derived here, cell by cell, from the definitions in the README ("What it computes")
 (not imported from invcheck.paper): a norm is invariant under a transform exactly when the
 transform maps every normalized entry (a - mu) / sigma to itself, i.e. when it changes the summed
 inputs a only by a positive factor and/or an additive constant that are both constant over the

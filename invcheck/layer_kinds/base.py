@@ -43,7 +43,7 @@ class Size:
 
 
 class LayerKind:
-    """One layer setting (DESIGN: dense, conv, ...): shapes, forward pass, layouts, placeholders."""
+    """One layer setting (dense, conv, ...): shapes, forward pass, layouts, placeholders."""
 
     id: ClassVar[str]
     doc: ClassVar[str]

@@ -1,4 +1,4 @@
-"""JSON: the report's numbers as one object, names as in DESIGN.md, with the format's version."""
+"""JSON: the report's numbers as one object, names as in the README, with the format's version."""
 
 from __future__ import annotations
 

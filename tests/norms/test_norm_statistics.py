@@ -71,7 +71,7 @@ DEFINED = [pytest.param(k, n, id=f"{k}-{n}") for k in ("dense", "conv") for n in
            if not (k == "dense" and n == "instance_norm")]
 
 def expected_group_size(norm_id: str, layer: LayerConfig, cfg: NormConfig) -> int:
-    """How many entries one statistic reduces over, from DESIGN.md §2's table."""
+    """How many entries one statistic reduces over, from the README's table of norms ("What it computes")."""
     pos = layer.kind_spec.out_size(layer) ** 2 if layer.kind == "conv" else 1
     return {
         "batch_norm": layer.cases * pos,  # one unit, all cases and positions
@@ -99,7 +99,7 @@ def test_statistics_broadcast_against_a(make, kind, norm_id):
     assert (mu + sample.a).shape == sample.a.shape and (var + sample.a).shape == sample.a.shape
     assert (var > 0).all()
     if norm_id in ("weight_norm", "rms_norm"):
-        assert (mu == 0).all()  # DESIGN.md §2: mu = 0 for these two
+        assert (mu == 0).all()  # mu = 0 for these two (README, "What it computes")
 
 
 # ---------------------------------------------------------------- where a norm applies

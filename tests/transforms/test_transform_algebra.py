@@ -1,4 +1,4 @@
-"""Each transform does exactly DESIGN.md §3's algebra to X or W, and nothing else."""
+"""Each transform does exactly the README's algebra ("What it computes") to X or W, and nothing else."""
 
 from __future__ import annotations
 

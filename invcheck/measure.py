@@ -117,7 +117,7 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
     m.degenerate = _degenerate(m.exact, wide.moves)
     # A degenerate trial's 0/0 is no overflow: the range is judged on the trials that count.
     m.range_problem = _range_problem(d, check.dtype, m.checked, m.degenerate)
-    if wide.noise and max(wide.noise) > tol.FLOAT64_NOISE_LIMIT:
+    if m.check.norm.module is not None and wide.noise and max(wide.noise) > tol.FLOAT64_NOISE_LIMIT:
         m.notes.append(f"its float64 run has rounding noise {max(wide.noise):.2g}, far above float64's: "
                        "it computes in lower precision (float32?) internally")
 

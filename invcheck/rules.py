@@ -10,6 +10,8 @@ No torch here: validation runs before anything is imported or allocated.
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -170,10 +172,41 @@ def _module_problems(norm: NormConfig, layer: LayerConfig) -> list[Problem]:
     if norm.groups != NormConfig().groups and norm.id != "group_norm":
         out.append(Problem("norm", "groups", "groups applies only to a norm labelled id: group_norm", norm.groups,
                            "remove it (a module norm's statistics are measured, not named)"))
+    out += _placeholder_problems(norm, layer)
     if norm.role == "layer" and layer.placement != "summed":
         out.append(Problem("layer", "placement", "a role 'layer' module places its own norm", layer.placement,
                            "remove placement, or give the norm alone (role: norm)"))
     return out + _eval_problems(norm)
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _texts(value: Any) -> list[str]:
+    """Every string in kwargs, at any depth (keys too)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in (*_texts(k), *_texts(v))]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _texts(v)]
+    return []
+
+
+def _placeholder_problems(norm: NormConfig, layer: LayerConfig) -> list[Problem]:
+    """A "{name}" in kwargs must be a number of the layer: checked here, before importing anything."""
+    kind = LAYER_KINDS.get(layer.kind)
+    if kind is None or kind.problems(layer):
+        return []
+    known = kind.placeholders(layer)
+    for text in _texts(norm.kwargs):
+        for name in _PLACEHOLDER.findall(text):
+            if name not in known:
+                close = difflib.get_close_matches(name, list(known), n=1)
+                hint = f"did you mean '{{{close[0]}}}'?" if close else "known: " + ", ".join(known)
+                return [Problem("norm", "kwargs", f"kwargs: unknown placeholder '{{{name}}}' in {text[:60]!r}",
+                                text, hint)]
+    return []
 
 
 def _eval_problems(norm: NormConfig) -> list[Problem]:
@@ -217,13 +250,20 @@ def _transform_problems(transform: TransformConfig, layer: LayerConfig) -> list[
 
 
 def _size_problems(check: CheckConfig) -> list[Problem]:
-    """What the check would allocate, checked before anything is."""
+    """What the check would allocate, checked before anything is. Blamed on the layer when even
+    one trial of it is too big, else on the number of trials."""
     kind = LAYER_KINDS.get(check.layer.kind)
     if kind is None or kind.problems(check.layer):
         return []
-    total = check.trials * kind.elements(check.layer)
+    per_trial = kind.elements(check.layer)
+    total = check.trials * per_trial
     if total <= MAX_ELEMENTS:
         return []
+    if check.layer.sizes and per_trial * min(check.trials, CheckConfig().trials) > MAX_ELEMENTS:
+        key, value = max(check.layer.sizes, key=lambda item: item[1])
+        return [Problem("layer", key, f"a {kind.id} layer with {key} {value} needs {per_trial:.3g} entries of X, W "
+                        f"and outputs per trial ({total:.3g} for {check.trials} trials), above the limit of "
+                        f"{MAX_ELEMENTS:.3g}", value, "use a smaller layer")]
     return [Problem(None, "trials", f"{check.trials} trials of this layer need {total:.3g} entries of X, W and "
                     f"outputs, above the limit of {MAX_ELEMENTS:.3g}", check.trials, "use fewer trials or a smaller layer")]
 

@@ -28,10 +28,14 @@ def import_refused(check: CheckConfig, flag: str) -> ImportRefused:
 
 
 def run_check(check: CheckConfig):  # -> verdict.Result (torch imported lazily)
+    from invcheck.impls.user_load import deadline
     from invcheck.measure import measure
     from invcheck.verdict import judge
 
-    return judge(measure(check))
+    if check.norm.module is None:
+        return judge(measure(check))
+    with deadline(check):  # user code may hang: one line after --timeout seconds
+        return judge(measure(check))
 
 
 def run_checks(checks: Sequence[CheckConfig], allow_import: bool = False) -> list:

@@ -65,6 +65,7 @@ line of their verdict. Every CheckConfig carries `file` (the path as given) and 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -104,9 +105,14 @@ class _Cell(NamedTuple):
 
 
 def discover(paths: Sequence[str | Path]) -> list[Path]:
-    """Spec files: files as given; folders searched for *.yaml and *.yml, hidden ones skipped."""
+    """Spec files: files as given; folders searched for *.yaml and *.yml, hidden ones skipped.
+
+    Anything in a folder named *.yaml that is not a folder is listed, FIFOs and broken links
+    included, so that reading it reports what is wrong instead of skipping it silently."""
     found: list[Path] = []
     for path in map(Path, paths):
+        if path.is_symlink() and not path.exists():
+            raise SpecError("a symbolic link that leads nowhere (or loops)", str(path), value=str(path))
         if not path.exists():
             raise SpecError("no such spec file or folder", str(path), value=str(path))
         files = sorted(_yaml_files(path)) if path.is_dir() else [path]
@@ -117,11 +123,20 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
 
 
 def _yaml_files(folder: Path) -> list[Path]:
-    return [
-        file for file in folder.rglob("*")
-        if file.suffix in (".yaml", ".yml") and file.is_file()
-        and not any(part.startswith(".") for part in file.relative_to(folder).parts)  # .github/...
-    ]
+    """*.yaml/*.yml below `folder`; linked folders are not followed (no cycles, no file twice)."""
+    out = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]  # .github/...
+        here = Path(root)
+        out += [here / name for name in [*files, *_linked_dirs(here, dirs)]
+                if name.endswith((".yaml", ".yml")) and not name.startswith(".")]
+    return out
+
+
+def _linked_dirs(here: Path, dirs: list[str]) -> list[str]:
+    """os.walk lists a link to a folder among folders; a link is not searched, only reported
+    when it is named like a spec."""
+    return [d for d in dirs if (here / d).is_symlink()]
 
 
 def load_text(text: str, file: str = "<spec>") -> list[CheckConfig]:
@@ -292,6 +307,10 @@ def _expand(r: Report, table: YMap, defaults: YMap) -> list[CheckConfig | None]:
     transforms = [(transform, table.line) for transform in names.PAPER_TRANSFORMS]
     if "layers" in table:
         layers = id_list(r, table, "layers", names.LAYERS, "layer")
+        kind = table.get("layer")
+        if isinstance(kind, (str, YMap)) and (isinstance(kind, str) or "kind" in kind):
+            r.add("a matrix takes layer (one kind) or layers (a list), not both", table.key_line("layer"),
+                  hint="put the sizes under 'layer:' without 'kind:', or drop 'layers:'")
     if "transforms" in table:
         transforms = id_list(r, table, "transforms", names.TRANSFORMS, "transform")
     if not {"norms", "expect"} & set(table) and "norm" not in base:

@@ -27,7 +27,8 @@ from torch import nn
 from invcheck import tolerance as tol
 from invcheck.evidence import EpsInfo
 from invcheck.impls.base import Draw, Forward, Tensor
-from invcheck.impls.user_load import USER_FAILURES, construct, fill, first_line, load, raised_at, user_error
+from invcheck.impls.user_load import USER_FAILURES, construct, contained, fill, first_line, guarded, load, raised_at
+from invcheck.impls.user_load import user_error
 from invcheck.norms.base import opmath
 from invcheck.settings import CheckConfig
 
@@ -104,8 +105,10 @@ def call(check: CheckConfig, obj: Any, inp: Tensor, expected: tuple[int, ...]) -
     """obj(inp), held to what a norm must return: a tensor of the expected shape, dtype, device."""
     what = f"a {str(inp.dtype).removeprefix('torch.')} tensor {list(inp.shape)}"
     try:
-        y = obj(inp)
+        with guarded():
+            y = obj(inp)
     except USER_FAILURES as exc:
+        contained(exc)
         raise user_error(check, f"calling it on {what} raised {first_line(exc)}{raised_at(exc)}") from None
     if not isinstance(y, Tensor):
         hint = " (return the output tensor alone)" if isinstance(y, (tuple, list)) else ""
@@ -235,6 +238,7 @@ def _switch_eps_off(check: CheckConfig, obj: Any) -> None:
             else:
                 setattr(owner, name, tol.EPS_OFF)
         except USER_FAILURES as exc:
+            contained(exc)
             raise user_error(check, f"cannot set its eps `{path}` to 0: {first_line(exc)}") from None
 
 

@@ -9,12 +9,16 @@ without installing anything, from the CLI as under pytest.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import os
 import re
+import signal
 import sys
+import threading
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +26,85 @@ from invcheck.errors import UserCodeError
 from invcheck.project_config import find_pyproject
 from invcheck.settings import CheckConfig, LayerConfig
 
-# What user code may raise that must not escape as a traceback or end the run: sys.exit() and
-# argparse at import raise SystemExit, which would end `invcheck run` with exit 0 and no report.
-USER_FAILURES = (Exception, SystemExit, GeneratorExit)
+# What user code may raise that must not escape as a traceback or end the run: anything (sys.exit()
+# and argparse at import raise SystemExit, which would end `invcheck run` with exit 0 and no
+# report), except invcheck's own deadline, which `contained` lets through.
+USER_FAILURES = (BaseException,)
+DEFAULT_TIMEOUT = 15.0  # seconds per check of user code: a hang ends as one line, not never
+_timeout = {"seconds": DEFAULT_TIMEOUT, "flag": "--timeout"}
+
+
+class OutOfTime(BaseException):
+    """Raised by the alarm when a check of user code runs past its deadline (BaseException, so
+    that the user's `except Exception` cannot swallow it)."""
+
+
+class OsExit(BaseException):
+    """os._exit called by user code: an error instead of a silent end of the process."""
+
+
+def set_timeout(seconds: float, flag: str = "--timeout") -> None:
+    """The deadline of each check of user code, and the option that sets it (for the message)."""
+    _timeout.update(seconds=seconds, flag=flag)
+
+
+def contained(exc: BaseException) -> None:
+    """Re-raise what is invcheck's own (the deadline); the caller turns the rest into one line."""
+    if isinstance(exc, OutOfTime):
+        raise exc
+
+
+@contextlib.contextmanager
+def deadline(check: CheckConfig) -> Iterator[None]:
+    """A check of user code ends after the timeout with one line (SIGALRM on the main thread;
+    where there is none, as on Windows or in a worker thread, it runs without a deadline)."""
+    seconds = float(_timeout["seconds"])
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def ring(signum: int, frame: Any) -> None:
+        raise OutOfTime()
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    except OutOfTime:
+        raise user_error(check, f"did not finish within {seconds:g} s (allow more with "
+                                f"{_timeout['flag']} SECONDS)") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _refuse_exit(code: int = 0) -> None:
+    raise OsExit(f"os._exit({code}) called")
+
+
+@contextlib.contextmanager
+def guarded() -> Iterator[None]:
+    """While user code runs: its prints, and its writes to file descriptor 1, go to stderr, so that
+    stdout holds only invcheck's report (`--format json` stays JSON); os._exit raises."""
+    sys.stdout.flush()
+    try:
+        saved_fd = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:  # no fd 1 or 2: nothing to protect
+        saved_fd = None
+    saved_out, saved_exit = sys.stdout, os._exit
+    sys.stdout, os._exit = sys.stderr, _refuse_exit
+    try:
+        yield
+    finally:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        sys.stdout, os._exit = saved_out, saved_exit
+        if saved_fd is not None:
+            os.dup2(saved_fd, 1)
+            os.close(saved_fd)
 
 # Frames in these directories are invcheck's or torch's, not the user's.
 _NOT_USER = tuple(str(Path(m.__file__).resolve().parent) for m in (sys.modules["invcheck"],))
@@ -113,7 +193,8 @@ def _refuse_shadowed(check: CheckConfig, name: str, module: Any) -> None:
 
 def _import(check: CheckConfig, name: str) -> Any:
     try:
-        return importlib.import_module(name)
+        with guarded():
+            return importlib.import_module(name)
     except SyntaxError as exc:
         where = f"{_shown(exc.filename or '?')}:{exc.lineno}"
         raise user_error(check, f"syntax error in {where}: {exc.msg}") from None
@@ -124,6 +205,7 @@ def _import(check: CheckConfig, name: str) -> Any:
             message = f"importing {name!r} failed: {first_line(exc)}{raised_at(exc)}"
         raise user_error(check, message) from None
     except USER_FAILURES as exc:  # their module raised while running (sys.exit and argparse too)
+        contained(exc)
         raise user_error(check, f"importing {name!r} raised {first_line(exc)}{raised_at(exc)}") from None
 
 
@@ -163,8 +245,10 @@ def construct(check: CheckConfig, factory: Any, kwargs: dict[str, Any]) -> Any:
     if not callable(factory) or _is_module_instance(factory):
         raise user_error(check, f"names a {type(factory).__name__} object, not a class or a factory function")
     try:
-        obj = factory(**kwargs)
+        with guarded():
+            obj = factory(**kwargs)
     except USER_FAILURES as exc:
+        contained(exc)
         raise user_error(check, f"{shown} failed: {first_line(exc)}{raised_at(exc)}") from None
     if not callable(obj):
         raise user_error(check, f"{shown} returned a {type(obj).__name__}, which is not callable")

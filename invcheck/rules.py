@@ -30,6 +30,8 @@ MAX_ELEMENTS = 1 << 28
 MAX_TRIALS = 100_000
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes at most a 64-bit signed seed
 MAX_WARMUP = 1000
+MIN_SHIFT = 1e-3
+NUMBER_KEYS = ("eps", "momentum", "shift", "tolerance")  # numbers: text only from YAML (`1e-5`)
 
 NORM_FIELDS: dict[str, Parser] = {
     "id": choice(names.NORMS, "norm"),
@@ -52,7 +54,9 @@ TRANSFORM_FIELDS: dict[str, Parser] = {
     "id": choice(names.TRANSFORMS, "transform"),
     "scale": scale,
     "negative": flag,
-    "shift": number(0, 1e6, strict=True),  # 0 would make re-centering the identity: invariant by construction
+    # 0 would make re-centering the identity (invariant by construction), and so would a shift lost
+    # in rounding next to entries of size ~1 (1e-300 + 1.0 == 1.0)
+    "shift": number(MIN_SHIFT, 1e6),
 }
 CHECK_FIELDS: dict[str, Parser] = {
     "name": optional(text),
@@ -96,8 +100,12 @@ def field_problems(check: CheckConfig) -> list[Problem]:
         ("norm", check.norm, norm_fields), ("transform", check.transform, TRANSFORM_FIELDS), (None, check, CHECK_FIELDS)]
     for section, obj, parsers in sections:
         for f in fields(obj):
-            if f.name in parsers:
-                out += _parsed(section, f.name, getattr(obj, f.name), parsers[f.name])
+            value = getattr(obj, f.name)
+            if f.name in NUMBER_KEYS and isinstance(value, str):  # in Python a number is a number
+                out.append(Problem(section, f.name, f"{f.name} must be a number, got {value!r}", value,
+                                   f"write {f.name}={value} without quotes"))
+            elif f.name in parsers:
+                out += _parsed(section, f.name, value, parsers[f.name])
     layer = check.layer
     parsers = layer_fields(layer.kind)
     out += _parsed("layer", "kind", layer.kind, parsers["kind"])
@@ -129,7 +137,14 @@ def _not_a_key(kind: str, key: str) -> Problem:
 def problems(check: CheckConfig) -> list[Problem]:
     """Settings that are fine alone but impossible together, or with the layer."""
     return [*_norm_problems(check.norm, check.layer), *_layer_problems(check.layer, check.norm),
-            *_transform_problems(check.transform, check.layer), *_size_problems(check)]
+            *_transform_problems(check.transform, check.layer), *_size_problems(check), *_device_problems(check)]
+
+
+def _device_problems(check: CheckConfig) -> list[Problem]:
+    if check.tf32 and check.device == "cpu":
+        return [Problem(None, "tf32", "tf32 applies only on a CUDA device, not on 'cpu'", True,
+                        "use device: cuda (or auto), or remove it")]
+    return []
 
 
 def _norm_problems(norm: NormConfig, layer: LayerConfig) -> list[Problem]:

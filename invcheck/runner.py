@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from invcheck.errors import ImportRefused
+from invcheck.errors import DeviceError, ImportRefused
 from invcheck.settings import CheckConfig
 
 
@@ -32,10 +32,13 @@ def run_check(check: CheckConfig):  # -> verdict.Result (torch imported lazily)
     from invcheck.measure import measure
     from invcheck.verdict import judge
 
-    if check.norm.module is None:
-        return judge(measure(check))
-    with deadline(check):  # user code may hang: one line after --timeout seconds
-        return judge(measure(check))
+    try:
+        if check.norm.module is None:
+            return judge(measure(check))
+        with deadline(check):  # user code may hang: one line after --timeout seconds
+            return judge(measure(check))
+    except DeviceError as err:  # located, as every error about a spec
+        raise DeviceError(f"{check.location}: {err}") if check.location else err from None
 
 
 def run_checks(checks: Sequence[CheckConfig], allow_import: bool = False) -> list:

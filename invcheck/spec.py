@@ -404,6 +404,9 @@ def _build(r: Report, m: YMap, require: bool = True) -> CheckConfig | None:
             r.add(f"check has no {key}", m.line, None, f"add '{key}:' to the check or to 'defaults:'")
     maps = {key: m.get(key, YMap(m.line)) for key in _SECTIONS}
     module = "module" in maps["norm"]
+    if "norm" in m and not {"id", "module"} & set(maps["norm"]):
+        r.add("norm names neither an id nor a module", m.line_of("norm"), None,
+              "add id: (say layer_norm) or module: 'package.module:Name'")
     norm = values(r, maps["norm"], rules.MODULE_NORM_FIELDS if module else rules.NORM_FIELDS)
     norm = NormConfig(**({"id": "custom"} | norm if module else norm))
     layer = _layer(r, maps["layer"])

@@ -10,6 +10,7 @@ with a message that names the bad value; `Report` collects such errors so that a
 from __future__ import annotations
 
 import difflib
+import keyword
 import math
 import os
 import re
@@ -402,6 +403,10 @@ def module_path(value: Any, key: str) -> str:
     """An import path `package.module:Name`; checked for shape only, never imported here."""
     if not isinstance(value, str) or not _IMPORT_PATH.fullmatch(value):
         raise Bad(f"{key} {show(value)} is not an import path", "write it as 'package.module:Name'")
+    reserved = [part for part in re.split(r"[.:]", value) if keyword.iskeyword(part)]
+    if reserved:
+        raise Bad(f"{key} {show(value)} is not an import path: {reserved[0]!r} is a Python keyword",
+                  "no module or attribute can be named so")
     return value
 
 

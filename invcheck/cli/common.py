@@ -56,8 +56,8 @@ def _shown(path: Path) -> str:
 
 
 def _check_writable(path: Path) -> None:
-    if str(path) in ("", "."):
-        raise OutputError("cannot write '': an empty output path")
+    if os.path.islink(path):
+        raise OutputError(f"cannot write {_shown(path)}: it is a symbolic link (name its target, or remove the link)")
     real = Path(os.path.realpath(path))
     try:
         info = os.stat(real)
@@ -90,8 +90,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def write_output(text: str, path: Optional[Path]) -> None:
-    """Print, or write whole-or-nothing: a temporary file renamed into place, never half a file.
-    A link is written through (the link stays, its target gets the text)."""
+    """Print, or write whole-or-nothing: a temporary file renamed into place, never half a file."""
     if path is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()

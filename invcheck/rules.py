@@ -134,10 +134,19 @@ def _not_a_key(kind: str, key: str) -> Problem:
 # Cross-field rules ------------------------------------------------------------------------------
 
 
-def problems(check: CheckConfig) -> list[Problem]:
-    """Settings that are fine alone but impossible together, or with the layer."""
-    return [*_norm_problems(check.norm, check.layer), *_layer_problems(check.layer, check.norm),
-            *_transform_problems(check.transform, check.layer), *_size_problems(check), *_device_problems(check)]
+def problems(check: CheckConfig, given: dict[str, set[str]] | None = None) -> list[Problem]:
+    """Settings that are fine alone but impossible together, or with the layer. `given`: the keys
+    a spec names per section, so that `groups: 2` on layer_norm is refused although 2 is the default."""
+    given = given or {}
+    norm_keys, transform_keys = given.get("norm", set()), given.get("transform", set())
+    return [*_norm_problems(check.norm, check.layer, norm_keys), *_layer_problems(check.layer, check.norm),
+            *_transform_problems(check.transform, check.layer, transform_keys), *_size_problems(check),
+            *_device_problems(check)]
+
+
+def _set(obj: Any, key: str, given: set[str]) -> bool:
+    """Whether `key` was set: named in the spec, or (from Python) other than its default."""
+    return key in given or getattr(obj, key) != getattr(type(obj)(), key)
 
 
 def _device_problems(check: CheckConfig) -> list[Problem]:
@@ -147,23 +156,22 @@ def _device_problems(check: CheckConfig) -> list[Problem]:
     return []
 
 
-def _norm_problems(norm: NormConfig, layer: LayerConfig) -> list[Problem]:
+def _norm_problems(norm: NormConfig, layer: LayerConfig, given: set[str]) -> list[Problem]:
     out = []
-    default = NormConfig()
     if norm.impl != "torch":
         out += [Problem("norm", key, f"{key} applies only to impl 'torch'", getattr(norm, key),
                         "add impl: torch or remove it")
-                for key in ("api", "torch_eps") if getattr(norm, key) != getattr(default, key)]
+                for key in ("api", "torch_eps") if _set(norm, key, given)]
     if norm.module is not None:
-        return out + _module_problems(norm, layer)
+        return out + _module_problems(norm, layer, given)
     out += [Problem("norm", key, f"{key} applies only to a 'module:' norm", getattr(norm, key), "remove it")
-            for key in ("kwargs", "role", "weight", "eps_attr") if getattr(norm, key) != getattr(default, key)]
+            for key in ("kwargs", "role", "weight", "eps_attr") if _set(norm, key, given)]
     if norm.id not in NORMS:
         return out
     if norm.mode == "eval" and norm.id != "batch_norm":
         out.append(Problem("norm", "mode", f"mode 'eval' applies only to batch_norm, not {norm.id!r}", "eval",
                            "only batch_norm keeps running statistics"))
-    if norm.id != "group_norm" and norm.groups != default.groups:
+    if norm.id != "group_norm" and _set(norm, "groups", given):
         out.append(Problem("norm", "groups", f"groups applies only to group_norm, not {norm.id!r}", norm.groups,
                            "remove it"))
     if norm.id == "group_norm" and layer.kind in LAYER_KINDS and layer.channels % norm.groups:
@@ -173,25 +181,25 @@ def _norm_problems(norm: NormConfig, layer: LayerConfig) -> list[Problem]:
     if norm.id == "weight_norm" and norm.impl == "torch" and norm.eps:
         out.append(Problem("norm", "eps", f"eps {norm.eps:g}: torch's weight_norm has no eps", norm.eps,
                            "remove eps, or use impl: reference"))
-    return out + _eval_problems(norm)
+    return out + _eval_problems(norm, given)
 
 
-def _module_problems(norm: NormConfig, layer: LayerConfig) -> list[Problem]:
+def _module_problems(norm: NormConfig, layer: LayerConfig, given: set[str]) -> list[Problem]:
     out = []
     if norm.impl == "torch":
         out.append(Problem("norm", "impl", f"impl 'torch' cannot run module {norm.module!r}", "torch",
                            "impl picks how a built-in norm is computed; remove it"))
-    if norm.weight != NormConfig().weight and norm.role != "layer":
+    if _set(norm, "weight", given) and norm.role != "layer":
         out.append(Problem("norm", "weight", "weight applies only to role 'layer' (a layer that owns W)",
                            norm.weight, "add role: layer or remove it"))
-    if norm.groups != NormConfig().groups and norm.id != "group_norm":
+    if _set(norm, "groups", given) and norm.id != "group_norm":
         out.append(Problem("norm", "groups", "groups applies only to a norm labelled id: group_norm", norm.groups,
                            "remove it (a module norm's statistics are measured, not named)"))
     out += _placeholder_problems(norm, layer)
     if norm.role == "layer" and layer.placement != "summed":
         out.append(Problem("layer", "placement", "a role 'layer' module places its own norm", layer.placement,
                            "remove placement, or give the norm alone (role: norm)"))
-    return out + _eval_problems(norm)
+    return out + _eval_problems(norm, given)
 
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -214,23 +222,22 @@ def _placeholder_problems(norm: NormConfig, layer: LayerConfig) -> list[Problem]
     if kind is None or kind.problems(layer):
         return []
     known = kind.placeholders(layer)
-    for text in _texts(norm.kwargs):
-        for name in _PLACEHOLDER.findall(text):
+    for written in _texts(norm.kwargs):
+        for name in _PLACEHOLDER.findall(written):
             if name not in known:
                 close = difflib.get_close_matches(name, list(known), n=1)
                 hint = f"did you mean '{{{close[0]}}}'?" if close else "known: " + ", ".join(known)
-                return [Problem("norm", "kwargs", f"kwargs: unknown placeholder '{{{name}}}' in {text[:60]!r}",
-                                text, hint)]
+                return [Problem("norm", "kwargs", f"kwargs: unknown placeholder '{{{name}}}' in {written[:60]!r}",
+                                written, hint)]
     return []
 
 
-def _eval_problems(norm: NormConfig) -> list[Problem]:
+def _eval_problems(norm: NormConfig, given: set[str]) -> list[Problem]:
     """warmup_batches and momentum shape running statistics: meaningless in train mode."""
-    default = NormConfig()
     return [Problem("norm", key, f"{key} applies only in mode 'eval' (running statistics)", getattr(norm, key),
                     "add mode: eval or remove it")
             for key in ("warmup_batches", "momentum")
-            if norm.mode != "eval" and getattr(norm, key) != getattr(default, key)]
+            if norm.mode != "eval" and _set(norm, key, given)]
 
 
 def _layer_problems(layer: LayerConfig, norm: NormConfig) -> list[Problem]:
@@ -247,15 +254,14 @@ def _layer_problems(layer: LayerConfig, norm: NormConfig) -> list[Problem]:
     return out
 
 
-def _transform_problems(transform: TransformConfig, layer: LayerConfig) -> list[Problem]:
+def _transform_problems(transform: TransformConfig, layer: LayerConfig, given: set[str]) -> list[Problem]:
     spec = TRANSFORMS.get(transform.id)
     if spec is None:
         return []
-    default = TransformConfig()
     out = [Problem("transform", key, f"{key} does not apply to {transform.id} (it uses {', '.join(spec.params)})",
                    getattr(transform, key), "remove it")
            for key in ("scale", "negative", "shift")
-           if key not in spec.params and getattr(transform, key) != getattr(default, key)]
+           if key not in spec.params and _set(transform, key, given)]
     kind = LAYER_KINDS.get(layer.kind)
     reason = spec.undefined_reason(kind) if kind else None
     if reason:

@@ -415,7 +415,7 @@ def _build(r: Report, m: YMap, require: bool = True) -> CheckConfig | None:
     if len(r.errors) > before:  # else the values to cross-check may be stand-in defaults
         return None
     check = CheckConfig(norm=norm, transform=transform, layer=layer, file=r.file, line=m.line, **top)
-    for p in rules.problems(check):
+    for p in rules.problems(check, {key: set(maps[key]) for key in ("norm", "transform")}):
         where = maps[p.section] if p.section else m
         r.add(p.message, where.line_of(p.key) if p.key in where else where.line, p.value, p.hint)
     return None if len(r.errors) > before else check

@@ -61,7 +61,7 @@ def _check_writable(path: Path) -> None:
     real = Path(os.path.realpath(path))
     try:
         info = os.stat(real)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # the parent is checked below
         info = None
     except OSError as err:
         raise OutputError(f"cannot write {_shown(path)}: {err.strerror}") from None

@@ -1,0 +1,90 @@
+"""Every case of the bad-input corpus (cases.py) prints exactly its line of expected.txt, exit 2."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+
+def _cases_module():
+    """cases.py by path (tests are not a package; --import-mode=importlib)."""
+    spec = importlib.util.spec_from_file_location("invcheck_corpus_cases", HERE / "cases.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+CASES, Case = _cases_module().CASES, _cases_module().Case
+ROOT = HERE.parents[1]
+TIMEOUT = 60  # a hang is a failure, not a stuck CI job
+
+
+def expected() -> dict[str, str]:
+    lines = (HERE / "expected.txt").read_text(encoding="utf-8").splitlines()
+    return dict(line.split("\t", 1) for line in lines if line.strip())
+
+
+def _setup(case: Case, folder: Path) -> None:
+    """What files cannot say: FIFOs, links, devices."""
+    actions = {
+        "fifo": lambda: os.mkfifo(folder / "spec.yaml"),
+        "fifo-out": lambda: os.mkfifo(folder / "pipe"),
+        "fifo-in-folder": lambda: os.mkfifo(folder / "specs" / "bad.yaml"),
+        "devzero": lambda: os.symlink("/dev/zero", folder / "spec.yaml"),
+        "dangling": lambda: os.symlink("nowhere.yaml", folder / "spec.yaml"),
+        "loop": lambda: (os.symlink("b.yaml", folder / "spec.yaml"), os.symlink("spec.yaml", folder / "b.yaml")),
+        "link-out": lambda: os.symlink("spec.yaml", folder / "out.txt"),
+    }
+    if case.setup:
+        actions[case.setup]()
+
+
+def materialize(case: Case, folder: Path) -> None:
+    for name, content in case.files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+    _setup(case, folder)
+
+
+def run_case(case: Case, folder: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PYTHONSAFEPATH": "1"}
+    env.pop("INVCHECK_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "invcheck", *case.args], cwd=folder, env=env, capture_output=True,
+                          text=True, errors="backslashreplace", timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="FIFOs, links and devices as POSIX has them")
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_is_one_located_line(case: Case, tmp_path: Path) -> None:
+    materialize(case, tmp_path)
+    before = {name: _digest(tmp_path / name) for name in case.intact}
+    proc = run_case(case, tmp_path)
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    assert proc.stderr.splitlines() == [expected()[case.name]]
+    assert {name: _digest(tmp_path / name) for name in case.intact} == before
+    assert not list(tmp_path.glob("**/.*.tmp")) and not (tmp_path / "MARKER").exists()
+
+
+def test_the_corpus_is_large_and_fully_expected() -> None:
+    names = [c.name for c in CASES]
+    assert len(names) >= 60 and len(set(names)) == len(names)
+    assert set(expected()) == set(names)

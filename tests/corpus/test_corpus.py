@@ -88,3 +88,45 @@ def test_the_corpus_is_large_and_fully_expected() -> None:
     names = [c.name for c in CASES]
     assert len(names) >= 60 and len(set(names)) == len(names)
     assert set(expected()) == set(names)
+
+
+# The pytest plugin: a broken spec is one failing item, every other test runs, nothing planted runs.
+
+PLANTED = "open('MARKER', 'w').write('planted code ran')\n"
+
+
+def test_pytest_session_survives_broken_specs_and_planted_modules(pytester: pytest.Pytester) -> None:
+    (pytester.path / "bad.invcheck.yaml").write_text("norm: layer_norm\ntransform: dataset_rescale\ntrials: !!float x\n")
+    (pytester.path / "deep.invcheck.yaml").write_text("norm: layer_norm\nname: " + "[" * 3000 + "]" * 3000 + "\n")
+    (pytester.path / "user.invcheck.yaml").write_text('norm: {module: "numpy:N"}\ntransform: dataset_rescale\n')
+    for name in ("numpy.py", "torch.py", "yaml.py"):
+        (pytester.path / name).write_text(PLANTED)
+    (pytester.path / "test_ok.py").write_text("def test_one():\n    assert True\n\ndef test_two():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=TIMEOUT)
+    result.assert_outcomes(passed=2, failed=3)
+    result.stdout.fnmatch_lines([
+        "bad.invcheck.yaml:3: cannot read 'x' as !!float (could not convert string to float: 'x')",
+        "deep.invcheck.yaml:2: values nested more than 64 deep",
+        "user.invcheck.yaml:1: module 'numpy:N' would import and run user code; pass --invcheck-allow-import*",
+    ])
+    assert "Traceback" not in result.stdout.str() and not (pytester.path / "MARKER").exists()
+
+
+# The Python API: the same rules, the same messages, as SpecError.
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"tolerance": "1e-3"}, "invcheck.check(): tolerance must be a number, got '1e-3' (write tolerance=1e-3 without quotes)"),
+    ({"seed": 2**70}, "invcheck.check(): seed must be an integer in [0, 9223372036854775807], got 1180591620717411303424"),
+    ({"groups": 4}, "invcheck.check(): groups applies only to group_norm, not 'layer_norm' (remove it)"),
+    ({"trials": 10**12}, "invcheck.check(): trials must be an integer in [1, 100000], got 1000000000000"),
+    ({"shift": 1e-300, "transform": "dataset_recenter"},
+     "invcheck.check(): shift must be a number in [0.001, 1e+06], got 1e-300"),
+])
+def test_api_misuse_is_the_spec_message(kwargs: dict, message: str) -> None:
+    from invcheck.api import check
+    from invcheck.errors import SpecError
+
+    kwargs = {"norm": "layer_norm", "transform": "dataset_rescale", **kwargs}
+    with pytest.raises(SpecError) as info:
+        check(**kwargs)
+    assert str(info.value) == message

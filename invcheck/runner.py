@@ -37,8 +37,15 @@ def run_check(check: CheckConfig):  # -> verdict.Result (torch imported lazily)
             return judge(measure(check))
         with deadline(check):  # user code may hang: one line after --timeout seconds
             return judge(measure(check))
-    except DeviceError as err:  # located, as every error about a spec
-        raise DeviceError(f"{check.location}: {err}") if check.location else err from None
+    except DeviceError as err:  # located at the spec's `device:` line, as every error about a spec
+        raise DeviceError(f"{_device_location(check)}: {err}") if check.file else err from None
+
+
+def _device_location(check: CheckConfig) -> str:
+    from invcheck.spec import key_line
+
+    line = key_line(check, "device")
+    return f"{check.file}:{line}" if line else str(check.location)
 
 
 def run_checks(checks: Sequence[CheckConfig], allow_import: bool = False) -> list:

@@ -172,6 +172,24 @@ def validate(paths: Sequence[str | Path]) -> list[SpecError]:
     return errors
 
 
+def key_line(check: CheckConfig, key: str) -> int | None:
+    """The line of a check's `key` (its own, else the file's or its defaults'), read again from
+    its file: for errors only found at run time (`device: cuda` on a machine without one)."""
+    try:
+        doc = read_yaml(Path(check.file), check.file) if check.file else None
+    except SpecError:
+        return None
+    if not isinstance(doc, YMap):
+        return None
+    checks = doc.get("checks")
+    own = [item for item in (checks if isinstance(checks, YList) else []) if isinstance(item, YMap)]
+    defaults = doc.get("defaults")
+    for where in [*(m for m in own if m.line == check.line), doc, defaults, doc.get("matrix")]:
+        if isinstance(where, YMap) and key in where:
+            return where.line_of(key)
+    return None
+
+
 def _raise_first(errors: list[SpecError]) -> None:
     if errors:
         raise errors[0]

@@ -393,9 +393,14 @@ def flag(value: Any, key: str) -> bool:
     return value
 
 
+MAX_TEXT = 1000  # a name or a label; longer is a mistake that would flood every report line
+
+
 def text(value: Any, key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Bad(f"{key} must be non-empty text, got {show(value)}")
+    if len(value) > MAX_TEXT:
+        raise Bad(f"{key} is {len(value)} characters long, above the limit of {MAX_TEXT}")
     return value
 
 

@@ -130,3 +130,20 @@ def test_api_misuse_is_the_spec_message(kwargs: dict, message: str) -> None:
     with pytest.raises(SpecError) as info:
         check(**kwargs)
     assert str(info.value) == message
+
+
+def test_user_code_printing_never_corrupts_json(tmp_path: Path) -> None:
+    import json
+
+    (tmp_path / "noisy.py").write_text(
+        "import os\nimport torch\nprint('hello from import')\n"
+        "class LN(torch.nn.Module):\n"
+        "    def forward(self, a):\n"
+        "        os.write(1, b'raw bytes on fd 1')\n"
+        "        return (a - a.mean(1, keepdim=True)) / a.std(1, unbiased=False, keepdim=True)\n")
+    (tmp_path / "spec.yaml").write_text('norm: {module: "noisy:LN", id: layer_norm}\ntransform: case_rescale\ntrials: 2\n')
+    case = Case("json", {}, ("run", "spec.yaml", "--allow-import", "--format", "json"))
+    proc = run_case(case, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    json.loads(proc.stdout)
+    assert "hello from import" in proc.stderr and "raw bytes on fd 1" in proc.stderr

@@ -122,11 +122,18 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
+MAX_ENTRIES = 100_000  # files and folders searched for specs: `invcheck validate /` ends, quickly
+
+
 def _yaml_files(folder: Path) -> list[Path]:
     """*.yaml/*.yml below `folder`; linked folders are not followed (no cycles, no file twice)."""
-    out = []
+    out, seen = [], 0
     for root, dirs, files in os.walk(folder, followlinks=False):
         dirs[:] = [d for d in dirs if not d.startswith(".")]  # .github/...
+        seen += len(dirs) + len(files)
+        if seen > MAX_ENTRIES:
+            raise SpecError(f"more than {MAX_ENTRIES} entries below this folder", str(folder), value=str(folder),
+                            hint="name the folder that holds the specs")
         here = Path(root)
         out += [here / name for name in [*files, *_linked_dirs(here, dirs)]
                 if name.endswith((".yaml", ".yml")) and not name.startswith(".")]

@@ -63,7 +63,7 @@ def _instance(check: CheckConfig, factory: Any, kwargs: dict[str, Any], trial: i
     devices = [device.index if device.index is not None else torch.cuda.current_device()] \
         if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(check.seed * 1_000_003 + trial)
+        torch.manual_seed((check.seed * 1_000_003 + trial) % (1 << 63))  # any seed the rules allow
         obj = construct(check, factory, kwargs)
     if isinstance(obj, nn.Module):
         obj = obj.to(device=device, dtype=dtype)

@@ -141,7 +141,8 @@ def test_user_code_printing_never_corrupts_json(tmp_path: Path) -> None:
         "    def forward(self, a):\n"
         "        os.write(1, b'raw bytes on fd 1')\n"
         "        return (a - a.mean(1, keepdim=True)) / a.std(1, unbiased=False, keepdim=True)\n")
-    (tmp_path / "spec.yaml").write_text('norm: {module: "noisy:LN", id: layer_norm}\ntransform: case_rescale\ntrials: 2\n')
+    (tmp_path / "spec.yaml").write_text('norm: {module: "noisy:LN", id: layer_norm}\ntransform: case_rescale\ntrials: 2\n'
+                                         'seed: 9223372036854775807\n')  # the largest seed, user code too
     case = Case("json", {}, ("run", "spec.yaml", "--allow-import", "--format", "json"))
     proc = run_case(case, tmp_path)
     assert proc.returncode == 0, proc.stderr

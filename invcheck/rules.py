@@ -11,6 +11,7 @@ No torch here: validation runs before anything is imported or allocated.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass, fields
 from typing import Any
@@ -31,6 +32,7 @@ MAX_TRIALS = 100_000
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes at most a 64-bit signed seed
 MAX_WARMUP = 1000
 MIN_SHIFT = 1e-3
+MAX_WORK = 1 << 32  # multiply-adds of one forward pass over all trials: a minute on a CPU, not hours
 NUMBER_KEYS = ("eps", "momentum", "shift", "tolerance")  # numbers: text only from YAML (`1e-5`)
 
 NORM_FIELDS: dict[str, Parser] = {
@@ -279,7 +281,7 @@ def _size_problems(check: CheckConfig) -> list[Problem]:
     per_trial = kind.elements(check.layer)
     total = check.trials * per_trial
     if total <= MAX_ELEMENTS:
-        return []
+        return _work_problems(check)
     if check.layer.sizes and per_trial * min(check.trials, CheckConfig().trials) > MAX_ELEMENTS:
         key, value = max(check.layer.sizes, key=lambda item: item[1])
         return [Problem("layer", key, f"a {kind.id} layer with {key} {value} needs {per_trial:.3g} entries of X, W "
@@ -287,6 +289,17 @@ def _size_problems(check: CheckConfig) -> list[Problem]:
                         f"{MAX_ELEMENTS:.3g}", value, "use a smaller layer")]
     return [Problem(None, "trials", f"{check.trials} trials of this layer need {total:.3g} entries of X, W and "
                     f"outputs, above the limit of {MAX_ELEMENTS:.3g}", check.trials, "use fewer trials or a smaller layer")]
+
+
+def _work_problems(check: CheckConfig) -> list[Problem]:
+    """Multiply-adds of the summed inputs (outputs x fan-in): a 255-wide kernel over a large
+    image fits in memory but would run for hours."""
+    kind = check.layer.kind_spec
+    work = check.trials * math.prod(kind.output_shape(check.layer)) * kind.fan_in(check.layer)
+    if work <= MAX_WORK:
+        return []
+    return [Problem(None, "layer", f"{check.trials} trials of this {kind.id} layer need {work:.3g} multiply-adds "
+                    f"per pass, above the limit of {MAX_WORK:.3g}", check.trials, "use a smaller layer or fewer trials")]
 
 
 # Raising -----------------------------------------------------------------------------------------

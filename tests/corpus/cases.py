@@ -93,6 +93,9 @@ CASES = [
     spec("size-warmup", "norm: {id: batch_norm, mode: eval, warmup_batches: 1000000000}\ntransform: dataset_rescale\n"),
     spec("size-padding-bool", P + "layer: {kind: conv, padding: true}\n"),
     spec("size-sexagesimal", P + "trials: 190:20:30:15\n"),
+    spec("size-work", P + "layer: {kind: conv, size: 64, in_channels: 64, out_channels: 64, kernel: 7}\n"),
+    spec("size-long-name", P + "name: " + "x" * 5000 + "\n"),
+    spec("size-seed-user-code", 'norm: {module: "m:N"}\ntransform: dataset_rescale\nseed: 9223372036854775808\n'),
     # mapping: settings that make no sense
     spec("map-norm-empty", "norm: {}\ntransform: dataset_rescale\n"),
     spec("map-norm-only-eps", "norm: {eps: 1.0e-5}\ntransform: dataset_rescale\n"),

@@ -148,3 +148,14 @@ def test_user_code_printing_never_corrupts_json(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     json.loads(proc.stdout)
     assert "hello from import" in proc.stderr and "raw bytes on fd 1" in proc.stderr
+
+
+def test_pytest_user_code_that_hangs_fails_after_the_timeout(pytester: pytest.Pytester) -> None:
+    (pytester.path / "slow.invcheck.yaml").write_text('norm: {module: "slow:N"}\ntransform: dataset_rescale\n')
+    (pytester.path / "slow.py").write_text("while True:\n    pass\n")
+    (pytester.path / "test_ok.py").write_text("def test_one():\n    assert True\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--invcheck-allow-import",
+                                           "--invcheck-timeout", "1", timeout=TIMEOUT)
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["slow.invcheck.yaml:1: module 'slow:N': did not finish within 1 s "
+                                 "(allow more with --invcheck-timeout SECONDS)"])

@@ -214,6 +214,9 @@ _Loader.add_constructor(None, _Loader.refuse_tag)
 
 def parse_yaml(text: str, file: str) -> Any:
     """The data of one YAML document, or SpecError at the line of the first problem."""
+    if len(text) > MAX_SPEC_BYTES:  # text handed over by the API; files are capped as they are read
+        raise SpecError(f"spec text is larger than the limit of {MAX_SPEC_BYTES // 1024} KiB", file,
+                        hint="a spec is a few kB of YAML")
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.MarkedYAMLError as exc:

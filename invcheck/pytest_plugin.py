@@ -157,8 +157,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 # What a check imports: resolved from the environment, never from the project's folders.
-_OWN_MODULES = ("numpy", "torch", "invcheck.runner", "invcheck.measure", "invcheck.verdict", "invcheck.evidence",
-                "invcheck.impls.reference", "invcheck.impls.torch_impl")
+_OWN_MODULES = ("torch", "invcheck.runner", "invcheck.measure", "invcheck.verdict")
 
 
 class _own_imports:
@@ -197,15 +196,19 @@ def _shown(path: Path) -> str:
 
 def _allow_import(config: pytest.Config, spec_path: Path) -> bool:
     """The flag, or `allow-import = true` under [tool.invcheck] in the pyproject.toml nearest the
-    spec (read once per folder; a bad setting fails the items with its one-line InvcheckError)."""
+    spec when that is the session's own (the rootdir's): a folder with a pyproject.toml of its own
+    cannot grant itself permission. Read once per folder; a bad setting fails the items with its
+    one-line InvcheckError."""
     if config.getoption("invcheck_allow_import"):
         return True
-    from invcheck.project_config import allow_import_from_config
+    from invcheck.project_config import allow_import_from_config, find_pyproject
 
     cache = config.stash.setdefault(_ALLOW_KEY, {})
-    if spec_path.parent not in cache:
-        cache[spec_path.parent] = allow_import_from_config(spec_path.parent)
-    return cache[spec_path.parent]
+    folder = spec_path.parent
+    if folder not in cache:
+        own = find_pyproject(folder) == find_pyproject(config.rootpath)
+        cache[folder] = own and allow_import_from_config(folder)
+    return cache[folder]
 
 
 class _importable_from:

@@ -12,6 +12,8 @@ import pytest
 # be loaded twice in one process: load the measuring side here, before any run.
 import invcheck.runner  # noqa: F401
 import invcheck.verdict  # noqa: F401
+import invcheck.measure  # noqa: F401
+import invcheck.impls.user  # noqa: F401
 
 GOOD = """\
 checks:

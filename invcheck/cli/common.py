@@ -73,6 +73,8 @@ def _check_writable(path: Path) -> None:
         raise OutputError(f"cannot write {_shown(path)}: folder {_shown(path.parent)} does not exist (create it first)")
     if not parent.is_dir():
         raise OutputError(f"cannot write {_shown(path)}: {_shown(path.parent)} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {_shown(path)}: no permission to create files in {_shown(path.parent)}")
     try:
         limit = os.pathconf(parent, "PC_NAME_MAX")
     except (OSError, ValueError, AttributeError):

@@ -119,6 +119,16 @@ def field_problems(check: CheckConfig) -> list[Problem]:
     return out
 
 
+def refuse_wrong_types(check: CheckConfig) -> None:
+    """A CheckConfig built by hand whose section is not its config class: a TypeError that says
+    what to write, before any field is read."""
+    for name, cls in (("norm", NormConfig), ("transform", TransformConfig), ("layer", LayerConfig)):
+        value = getattr(check, name)
+        if not isinstance(value, cls):
+            raise TypeError(f"CheckConfig {name} must be a {cls.__name__}, got {value!r:.60} "
+                            f"(write {name}={cls.__name__}(...), or use invcheck.check({name}=...))")
+
+
 def _parsed(section: str | None, key: str, value: Any, parser: Parser) -> list[Problem]:
     try:
         parser(list(value) if isinstance(value, tuple) else value, key)

@@ -159,3 +159,13 @@ def test_pytest_user_code_that_hangs_fails_after_the_timeout(pytester: pytest.Py
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["slow.invcheck.yaml:1: module 'slow:N': did not finish within 1 s "
                                  "(allow more with --invcheck-timeout SECONDS)"])
+
+
+def test_a_hand_built_config_with_a_wrong_section_is_a_type_error() -> None:
+    from invcheck.api import assert_invariant
+    from invcheck.settings import CheckConfig
+
+    with pytest.raises(TypeError) as info:
+        assert_invariant(CheckConfig(norm="layer_norm"))
+    assert str(info.value) == ("CheckConfig norm must be a NormConfig, got 'layer_norm' "
+                               "(write norm=NormConfig(...), or use invcheck.check(norm=...))")

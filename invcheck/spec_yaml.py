@@ -404,6 +404,9 @@ def text(value: Any, key: str) -> str:
         raise Bad(f"{key} must be non-empty text, got {show(value)}")
     if len(value) > MAX_TEXT:
         raise Bad(f"{key} is {len(value)} characters long, above the limit of {MAX_TEXT}")
+    control = next((c for c in value if not c.isprintable()), None)
+    if control is not None:  # a newline or an escape would break one-line reports, XML and terminals
+        raise Bad(f"{key} {show(value)} holds the control character U+{ord(control):04X}", "use plain text")
     return value
 
 

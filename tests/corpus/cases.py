@@ -65,6 +65,7 @@ CASES = [
     spec("yaml-two-documents", P + "---\n" + P),
     spec("yaml-tab", "norm: layer_norm\n\ttransform: dataset_rescale\n"),
     spec("yaml-surrogate", P + 'name: "\\ud800"\n'),
+    spec("yaml-control-in-name", P + 'name: "two\\nlines"\n'),
     Case("yaml-latin1", {"spec.yaml": P.encode() + b"name: caf\xe9\n"}),
     Case("yaml-utf16", {"spec.yaml": P.encode("utf-16")}),
     Case("yaml-nul", {"spec.yaml": P.encode() + b"name: a\x00b\n"}),

@@ -183,8 +183,9 @@ def load(check: CheckConfig) -> Any:
 
 
 def _refuse_shadowed(check: CheckConfig, name: str, module: Any) -> None:
-    """Python imports a name once: a `mynorms.py` beside this spec must not be silently replaced
-    by another spec's `mynorms.py` imported earlier in the same run."""
+    """Python imports a name once, and the spec's folder comes last on sys.path: a `mynorms.py`
+    beside this spec must not be silently replaced by another spec's `mynorms.py` imported
+    earlier in the same run, nor a `numpy.py` by the installed numpy."""
     if not check.file:
         return
     top = name.split(".")[0]
@@ -192,8 +193,8 @@ def _refuse_shadowed(check: CheckConfig, name: str, module: Any) -> None:
     local = [here / f"{top}.py", here / top / "__init__.py"]
     loaded = getattr(sys.modules.get(top), "__file__", None)
     if loaded and any(p.is_file() for p in local) and Path(loaded).resolve() not in [p.resolve() for p in local]:
-        raise user_error(check, f"{top!r} beside this spec is shadowed by {_shown(loaded)}, imported earlier "
-                                "in this run (give the modules distinct names)")
+        raise user_error(check, f"{top!r} beside this spec is shadowed by {_shown(loaded)}, installed or "
+                                "imported earlier in this run (give the modules distinct names)")
 
 
 def _import(check: CheckConfig, name: str) -> Any:

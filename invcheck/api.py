@@ -158,6 +158,7 @@ def _resolve(module: str, qualname: str) -> Any:
 
 def _validated(c: CheckConfig) -> CheckConfig:
     """`c` unchanged, once it passes the rules specs pass (rules.py): one set of rules for both."""
+    rules.refuse_wrong_types(c)
     if not isinstance(c.norm.kwargs, dict):
         raise TypeError(f"kwargs must be a dict of argument names to values, got {c.norm.kwargs!r}")
     if c.norm.kwargs and c.norm.module is None:

@@ -19,6 +19,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 KEY = "allow-import"
+MAX_BYTES = 1 << 20  # a pyproject.toml is a few kB
 
 
 def find_pyproject(start: Path) -> Path | None:
@@ -35,15 +36,35 @@ def find_pyproject(start: Path) -> Path | None:
 def tool_table(path: Path) -> dict[str, Any]:
     """The [tool.invcheck] table of a pyproject.toml ({} when absent)."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        with path.open("rb") as stream:
+            raw = stream.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise InvcheckError(f"{shown(path)}: larger than {MAX_BYTES // 1024} KiB, not read")
+        data = tomllib.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvcheckError(f"{path}: cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InvcheckError(f"{path}: not valid TOML: {exc}") from None
-    table = data.get("tool", {}).get("invcheck", {})
+        raise InvcheckError(f"{shown(path)}: cannot read: {str(exc).splitlines()[0]}") from None
+    except (tomllib.TOMLDecodeError, RecursionError) as exc:
+        raise InvcheckError(f"{shown(path)}: not valid TOML: {str(exc).splitlines()[0] if str(exc) else 'too deep'}") from None
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise InvcheckError(f"{shown(path)}: [tool] must be a table, got {_short(tool)}")
+    table = tool.get("invcheck", {})
     if not isinstance(table, dict):
-        raise InvcheckError(f"{path}: [tool.invcheck] must be a table, got {table!r}")
+        raise InvcheckError(f"{shown(path)}: [tool.invcheck] must be a table, got {_short(table)}")
     return table
+
+
+def shown(path: Path) -> str:
+    """The path relative to the working directory when it lies below it (as the user typed it)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def allow_import_from_config(start: Path) -> bool:
@@ -53,8 +74,8 @@ def allow_import_from_config(start: Path) -> bool:
         return False
     table = tool_table(path)
     if KEY not in table and "allow_import" in table:
-        raise InvcheckError(f"{path}: [tool.invcheck] has 'allow_import' (did you mean '{KEY}'?)")
+        raise InvcheckError(f"{shown(path)}: [tool.invcheck] has 'allow_import' (did you mean '{KEY}'?)")
     value = table.get(KEY, False)
     if not isinstance(value, bool):
-        raise InvcheckError(f"{path}: [tool.invcheck] {KEY} must be true or false, got {value!r}")
+        raise InvcheckError(f"{shown(path)}: [tool.invcheck] {KEY} must be true or false, got {_short(value)}")
     return value

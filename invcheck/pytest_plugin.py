@@ -40,6 +40,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--invcheck-allow-import", action="store_true", default=False,
         help="run *.invcheck.yaml checks whose norm is user code (module: ...); importing it runs it",
     )
+    group.addoption(
+        "--invcheck-timeout", type=float, default=None, metavar="SECONDS",
+        help="seconds a check of user code may take before it fails (default 15)",
+    )
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -51,11 +55,19 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 class SpecFile(pytest.File):
     """One spec file; its checks are the items."""
 
-    def collect(self) -> Iterator[CheckItem]:
-        from invcheck import spec
+    def collect(self) -> Iterator[pytest.Item]:
+        """The checks; a spec that does not load is one failing item of one line, so that a
+        session (even without --continue-on-collection-errors) still runs every other test."""
+        try:
+            with _own_imports(self.config):
+                from invcheck import spec
 
+                checks = spec.load_file(_shown(self.path))
+        except InvcheckError as err:
+            yield BrokenSpec.from_parent(self, name=self.path.name, error=err)
+            return
         seen: set[str] = set()
-        for check in spec.load_file(_shown(self.path)):
+        for check in checks:
             name = check.title if check.title not in seen else f"{check.title}@{check.line}"
             seen.add(name)  # a repeated title keeps its nodeid stable by its line
             yield CheckItem.from_parent(self, name=name, check=check)
@@ -64,6 +76,23 @@ class SpecFile(pytest.File):
         if isinstance(excinfo.value, InvcheckError):  # a SpecError: already says file:line
             return str(excinfo.value)
         return super().repr_failure(excinfo, style)
+
+
+class BrokenSpec(pytest.Item):
+    """A spec file that does not load: it fails with its one-line error, `file:line: message`."""
+
+    def __init__(self, *, error: InvcheckError, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.error = error
+
+    def runtest(self) -> None:
+        raise self.error
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        return str(excinfo.value)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, f"invcheck: {self.name}"
 
 
 class CheckItem(pytest.Item):
@@ -77,13 +106,23 @@ class CheckItem(pytest.Item):
             self.add_marker("invcheck_user_code")
 
     def runtest(self) -> None:
+        for name in _OWN_MODULES:  # torch, numpy: never a planted numpy.py beside the spec
+            try:
+                with _own_imports(self.config):
+                    __import__(name)
+            except ImportError:  # installed in the project's folders after all
+                __import__(name)
         from invcheck.evidence import explain
         from invcheck.runner import import_refused, run_check
 
-        if self.check.norm.module is not None and not _allow_import(self.config, self.path):
+        if self.check.norm.module is None:
+            with _own_imports(self.config):
+                self.result = result = run_check(self.check)
+        elif not _allow_import(self.config, self.path):
             raise import_refused(self.check, "--invcheck-allow-import")
-        with _importable_from(self.path):
-            self.result = result = run_check(self.check)
+        else:
+            with _importable_from(self.path):  # only now, with permission, and appended
+                self.result = result = run_check(self.check)
         self._record(result)
         if result.expected is False:
             raise InvarianceError(explain(result, self.check.expect), result)
@@ -108,6 +147,43 @@ class CheckItem(pytest.Item):
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "invcheck_user_code: an invcheck check whose norm is user code")
+    seconds = config.getoption("invcheck_timeout", None)
+    if seconds is not None:
+        if not 0 < seconds <= 86400:
+            raise pytest.UsageError(f"--invcheck-timeout must be in (0, 86400] seconds, got {seconds:g}")
+        from invcheck.impls.user_load import set_timeout
+
+        set_timeout(seconds, "--invcheck-timeout")
+
+
+# What a check imports: resolved from the environment, never from the project's folders.
+_OWN_MODULES = ("torch", "invcheck.runner", "invcheck.measure", "invcheck.verdict")
+
+
+class _own_imports:
+    """sys.path without the working directory and the project's folders (those pytest put there
+    for test modules), while invcheck imports its own modules and runs built-in checks: a
+    `numpy.py` or `yaml.py` beside a spec is never imported in their place. A virtual
+    environment inside the project stays; an import that needs a stripped entry is retried."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.user = [Path.cwd().resolve(), config.rootpath.resolve()]
+
+    def _trusted(self, entry: str) -> bool:
+        if not entry:
+            return False
+        path = Path(entry).resolve()
+        if any(path.is_relative_to(Path(p).resolve()) for p in (sys.prefix, sys.base_prefix)):
+            return True
+        return not any(path == u or path.is_relative_to(u) for u in self.user)
+
+    def __enter__(self) -> None:
+        self.saved = list(sys.path)
+        sys.path[:] = [entry for entry in sys.path if self._trusted(entry)]
+
+    def __exit__(self, *exc: object) -> None:
+        added = [entry for entry in sys.path if entry not in self.saved]  # by what ran meanwhile
+        sys.path[:] = self.saved + added
 
 
 def _shown(path: Path) -> str:
@@ -120,20 +196,25 @@ def _shown(path: Path) -> str:
 
 def _allow_import(config: pytest.Config, spec_path: Path) -> bool:
     """The flag, or `allow-import = true` under [tool.invcheck] in the pyproject.toml nearest the
-    spec (read once per folder; a bad setting fails the items with its one-line InvcheckError)."""
+    spec when that is the session's own (the rootdir's): a folder with a pyproject.toml of its own
+    cannot grant itself permission. Read once per folder; a bad setting fails the items with its
+    one-line InvcheckError."""
     if config.getoption("invcheck_allow_import"):
         return True
-    from invcheck.project_config import allow_import_from_config
+    from invcheck.project_config import allow_import_from_config, find_pyproject
 
     cache = config.stash.setdefault(_ALLOW_KEY, {})
-    if spec_path.parent not in cache:
-        cache[spec_path.parent] = allow_import_from_config(spec_path.parent)
-    return cache[spec_path.parent]
+    folder = spec_path.parent
+    if folder not in cache:
+        own = find_pyproject(folder) == find_pyproject(config.rootpath)
+        cache[folder] = own and allow_import_from_config(folder)
+    return cache[folder]
 
 
 class _importable_from:
-    """Put a spec's folder on sys.path while its check runs, as pytest does for a test module,
-    so that `module: "mynorms:MyNorm"` finds mynorms.py beside the spec."""
+    """Put a spec's folder on sys.path while its user-code check runs, so that
+    `module: "mynorms:MyNorm"` finds mynorms.py beside the spec; appended, so that a file there
+    never shadows an installed module (numpy.py beside the spec is not numpy)."""
 
     def __init__(self, spec_path: Path) -> None:
         self.folder = str(_base_dir(spec_path))
@@ -141,7 +222,7 @@ class _importable_from:
 
     def __enter__(self) -> None:
         if self.folder not in sys.path:
-            sys.path.insert(0, self.folder)
+            sys.path.append(self.folder)
             self.added = True
 
     def __exit__(self, *exc: object) -> None:

@@ -10,6 +10,9 @@ No torch here: validation runs before anything is imported or allocated.
 
 from __future__ import annotations
 
+import difflib
+import math
+import re
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -29,6 +32,9 @@ MAX_ELEMENTS = 1 << 28
 MAX_TRIALS = 100_000
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes at most a 64-bit signed seed
 MAX_WARMUP = 1000
+MIN_SHIFT = 1e-3
+MAX_WORK = 1 << 32  # multiply-adds of one forward pass over all trials: a minute on a CPU, not hours
+NUMBER_KEYS = ("eps", "momentum", "shift", "tolerance")  # numbers: text only from YAML (`1e-5`)
 
 NORM_FIELDS: dict[str, Parser] = {
     "id": choice(names.NORMS, "norm"),
@@ -51,7 +57,9 @@ TRANSFORM_FIELDS: dict[str, Parser] = {
     "id": choice(names.TRANSFORMS, "transform"),
     "scale": scale,
     "negative": flag,
-    "shift": number(0, 1e6, strict=True),  # 0 would make re-centering the identity: invariant by construction
+    # 0 would make re-centering the identity (invariant by construction), and so would a shift lost
+    # in rounding next to entries of size ~1 (1e-300 + 1.0 == 1.0)
+    "shift": number(MIN_SHIFT, 1e6),
 }
 CHECK_FIELDS: dict[str, Parser] = {
     "name": optional(text),
@@ -95,8 +103,12 @@ def field_problems(check: CheckConfig) -> list[Problem]:
         ("norm", check.norm, norm_fields), ("transform", check.transform, TRANSFORM_FIELDS), (None, check, CHECK_FIELDS)]
     for section, obj, parsers in sections:
         for f in fields(obj):
-            if f.name in parsers:
-                out += _parsed(section, f.name, getattr(obj, f.name), parsers[f.name])
+            value = getattr(obj, f.name)
+            if f.name in NUMBER_KEYS and isinstance(value, str):  # in Python a number is a number
+                out.append(Problem(section, f.name, f"{f.name} must be a number, got {value!r}", value,
+                                   f"write {f.name}={value} without quotes"))
+            elif f.name in parsers:
+                out += _parsed(section, f.name, value, parsers[f.name])
     layer = check.layer
     parsers = layer_fields(layer.kind)
     out += _parsed("layer", "kind", layer.kind, parsers["kind"])
@@ -106,6 +118,16 @@ def field_problems(check: CheckConfig) -> list[Problem]:
         else:
             out.append(_not_a_key(layer.kind, key))
     return out
+
+
+def refuse_wrong_types(check: CheckConfig) -> None:
+    """A CheckConfig built by hand whose section is not its config class: a TypeError that says
+    what to write, before any field is read."""
+    for name, cls in (("norm", NormConfig), ("transform", TransformConfig), ("layer", LayerConfig)):
+        value = getattr(check, name)
+        if not isinstance(value, cls):
+            raise TypeError(f"CheckConfig {name} must be a {cls.__name__}, got {value!r:.60} "
+                            f"(write {name}={cls.__name__}(...), or use invcheck.check({name}=...))")
 
 
 def _parsed(section: str | None, key: str, value: Any, parser: Parser) -> list[Problem]:
@@ -125,29 +147,44 @@ def _not_a_key(kind: str, key: str) -> Problem:
 # Cross-field rules ------------------------------------------------------------------------------
 
 
-def problems(check: CheckConfig) -> list[Problem]:
-    """Settings that are fine alone but impossible together, or with the layer."""
-    return [*_norm_problems(check.norm, check.layer), *_layer_problems(check.layer, check.norm),
-            *_transform_problems(check.transform, check.layer), *_size_problems(check)]
+def problems(check: CheckConfig, given: dict[str, set[str]] | None = None) -> list[Problem]:
+    """Settings that are fine alone but impossible together, or with the layer. `given`: the keys
+    a spec names per section, so that `groups: 2` on layer_norm is refused although 2 is the default."""
+    given = given or {}
+    norm_keys, transform_keys = given.get("norm", set()), given.get("transform", set())
+    return [*_norm_problems(check.norm, check.layer, norm_keys), *_layer_problems(check.layer, check.norm),
+            *_transform_problems(check.transform, check.layer, transform_keys), *_size_problems(check),
+            *_device_problems(check)]
 
 
-def _norm_problems(norm: NormConfig, layer: LayerConfig) -> list[Problem]:
+def _set(obj: Any, key: str, given: set[str]) -> bool:
+    """Whether `key` was set: named in the spec, or (from Python) other than its default."""
+    return key in given or getattr(obj, key) != getattr(type(obj)(), key)
+
+
+def _device_problems(check: CheckConfig) -> list[Problem]:
+    if check.tf32 and check.device == "cpu":
+        return [Problem(None, "tf32", "tf32 applies only on a CUDA device, not on 'cpu'", True,
+                        "use device: cuda (or auto), or remove it")]
+    return []
+
+
+def _norm_problems(norm: NormConfig, layer: LayerConfig, given: set[str]) -> list[Problem]:
     out = []
-    default = NormConfig()
     if norm.impl != "torch":
         out += [Problem("norm", key, f"{key} applies only to impl 'torch'", getattr(norm, key),
                         "add impl: torch or remove it")
-                for key in ("api", "torch_eps") if getattr(norm, key) != getattr(default, key)]
+                for key in ("api", "torch_eps") if _set(norm, key, given)]
     if norm.module is not None:
-        return out + _module_problems(norm, layer)
+        return out + _module_problems(norm, layer, given)
     out += [Problem("norm", key, f"{key} applies only to a 'module:' norm", getattr(norm, key), "remove it")
-            for key in ("kwargs", "role", "weight", "eps_attr") if getattr(norm, key) != getattr(default, key)]
+            for key in ("kwargs", "role", "weight", "eps_attr") if _set(norm, key, given)]
     if norm.id not in NORMS:
         return out
     if norm.mode == "eval" and norm.id != "batch_norm":
         out.append(Problem("norm", "mode", f"mode 'eval' applies only to batch_norm, not {norm.id!r}", "eval",
                            "only batch_norm keeps running statistics"))
-    if norm.id != "group_norm" and norm.groups != default.groups:
+    if norm.id != "group_norm" and _set(norm, "groups", given):
         out.append(Problem("norm", "groups", f"groups applies only to group_norm, not {norm.id!r}", norm.groups,
                            "remove it"))
     if norm.id == "group_norm" and layer.kind in LAYER_KINDS and layer.channels % norm.groups:
@@ -158,33 +195,63 @@ def _norm_problems(norm: NormConfig, layer: LayerConfig) -> list[Problem]:
     if norm.id == "weight_norm" and norm.impl == "torch" and norm.eps:
         out.append(Problem("norm", "eps", f"eps {norm.eps:g}: torch's weight_norm has no eps", norm.eps,
                            "remove eps, or use impl: reference"))
-    return out + _eval_problems(norm)
+    return out + _eval_problems(norm, given)
 
 
-def _module_problems(norm: NormConfig, layer: LayerConfig) -> list[Problem]:
+def _module_problems(norm: NormConfig, layer: LayerConfig, given: set[str]) -> list[Problem]:
     out = []
     if norm.impl == "torch":
         out.append(Problem("norm", "impl", f"impl 'torch' cannot run module {norm.module!r}", "torch",
                            "impl picks how a built-in norm is computed; remove it"))
-    if norm.weight != NormConfig().weight and norm.role != "layer":
+    if _set(norm, "weight", given) and norm.role != "layer":
         out.append(Problem("norm", "weight", "weight applies only to role 'layer' (a layer that owns W)",
                            norm.weight, "add role: layer or remove it"))
-    if norm.groups != NormConfig().groups and norm.id != "group_norm":
+    if _set(norm, "groups", given) and norm.id != "group_norm":
         out.append(Problem("norm", "groups", "groups applies only to a norm labelled id: group_norm", norm.groups,
                            "remove it (a module norm's statistics are measured, not named)"))
+    out += _placeholder_problems(norm, layer)
     if norm.role == "layer" and layer.placement != "summed":
         out.append(Problem("layer", "placement", "a role 'layer' module places its own norm", layer.placement,
                            "remove placement, or give the norm alone (role: norm)"))
-    return out + _eval_problems(norm)
+    return out + _eval_problems(norm, given)
 
 
-def _eval_problems(norm: NormConfig) -> list[Problem]:
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _texts(value: Any) -> list[str]:
+    """Every string in kwargs, at any depth (keys too)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in (*_texts(k), *_texts(v))]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _texts(v)]
+    return []
+
+
+def _placeholder_problems(norm: NormConfig, layer: LayerConfig) -> list[Problem]:
+    """A "{name}" in kwargs must be a number of the layer: checked here, before importing anything."""
+    kind = LAYER_KINDS.get(layer.kind)
+    if kind is None or kind.problems(layer):
+        return []
+    known = kind.placeholders(layer)
+    for written in _texts(norm.kwargs):
+        for name in _PLACEHOLDER.findall(written):
+            if name not in known:
+                close = difflib.get_close_matches(name, list(known), n=1)
+                hint = f"did you mean '{{{close[0]}}}'?" if close else "known: " + ", ".join(known)
+                return [Problem("norm", "kwargs", f"kwargs: unknown placeholder '{{{name}}}' in {written[:60]!r}",
+                                written, hint)]
+    return []
+
+
+def _eval_problems(norm: NormConfig, given: set[str]) -> list[Problem]:
     """warmup_batches and momentum shape running statistics: meaningless in train mode."""
-    default = NormConfig()
     return [Problem("norm", key, f"{key} applies only in mode 'eval' (running statistics)", getattr(norm, key),
                     "add mode: eval or remove it")
             for key in ("warmup_batches", "momentum")
-            if norm.mode != "eval" and getattr(norm, key) != getattr(default, key)]
+            if norm.mode != "eval" and _set(norm, key, given)]
 
 
 def _layer_problems(layer: LayerConfig, norm: NormConfig) -> list[Problem]:
@@ -213,15 +280,14 @@ def _placement_problems(layer: LayerConfig, kind: Any) -> list[Problem]:
                     "use placement: summed, or a layer of kind " + ", ".join(where))]
 
 
-def _transform_problems(transform: TransformConfig, layer: LayerConfig) -> list[Problem]:
+def _transform_problems(transform: TransformConfig, layer: LayerConfig, given: set[str]) -> list[Problem]:
     spec = TRANSFORMS.get(transform.id)
     if spec is None:
         return []
-    default = TransformConfig()
     out = [Problem("transform", key, f"{key} does not apply to {transform.id} (it uses {', '.join(spec.params)})",
                    getattr(transform, key), "remove it")
            for key in ("scale", "negative", "shift")
-           if key not in spec.params and getattr(transform, key) != getattr(default, key)]
+           if key not in spec.params and _set(transform, key, given)]
     kind = LAYER_KINDS.get(layer.kind)
     reason = spec.undefined_reason(kind) if kind else None
     if reason:
@@ -231,15 +297,33 @@ def _transform_problems(transform: TransformConfig, layer: LayerConfig) -> list[
 
 
 def _size_problems(check: CheckConfig) -> list[Problem]:
-    """What the check would allocate, checked before anything is."""
+    """What the check would allocate, checked before anything is. Blamed on the layer when even
+    one trial of it is too big, else on the number of trials."""
     kind = LAYER_KINDS.get(check.layer.kind)
     if kind is None or kind.problems(check.layer):
         return []
-    total = check.trials * kind.elements(check.layer)
+    per_trial = kind.elements(check.layer)
+    total = check.trials * per_trial
     if total <= MAX_ELEMENTS:
-        return []
+        return _work_problems(check)
+    if check.layer.sizes and per_trial * min(check.trials, CheckConfig().trials) > MAX_ELEMENTS:
+        key, value = max(check.layer.sizes, key=lambda item: item[1])
+        return [Problem("layer", key, f"a {kind.id} layer with {key} {value} needs {per_trial:.3g} entries of X, W "
+                        f"and outputs per trial ({total:.3g} for {check.trials} trials), above the limit of "
+                        f"{MAX_ELEMENTS:.3g}", value, "use a smaller layer")]
     return [Problem(None, "trials", f"{check.trials} trials of this layer need {total:.3g} entries of X, W and "
                     f"outputs, above the limit of {MAX_ELEMENTS:.3g}", check.trials, "use fewer trials or a smaller layer")]
+
+
+def _work_problems(check: CheckConfig) -> list[Problem]:
+    """Multiply-adds of the summed inputs (outputs x fan-in): a 255-wide kernel over a large
+    image fits in memory but would run for hours."""
+    kind = check.layer.kind_spec
+    work = check.trials * math.prod(kind.output_shape(check.layer)) * kind.fan_in(check.layer)
+    if work <= MAX_WORK:
+        return []
+    return [Problem(None, "layer", f"{check.trials} trials of this {kind.id} layer need {work:.3g} multiply-adds "
+                    f"per pass, above the limit of {MAX_WORK:.3g}", check.trials, "use a smaller layer or fewer trials")]
 
 
 # Raising -----------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from invcheck.errors import ImportRefused, InvcheckError
+from invcheck.errors import DeviceError, ImportRefused, InvcheckError
 from invcheck.settings import CheckConfig
 
 _observers: list[Callable[[], None]] = []  # called after each check (progress bars)
@@ -38,13 +38,28 @@ def import_refused(check: CheckConfig, flag: str) -> ImportRefused:
 
 
 def run_check(check: CheckConfig):  # -> evidence.Result (torch imported lazily)
+    from invcheck.impls.user_load import deadline
     from invcheck.measure import measure
     from invcheck.verdict import judge
 
-    result = judge(measure(check))
-    for observe in _observers:
-        observe()
+    try:
+        if check.norm.module is None:
+            result = judge(measure(check))
+        else:
+            with deadline(check):  # user code may hang: one line after --timeout seconds
+                result = judge(measure(check))
+    except DeviceError as err:  # located at the spec's `device:` line, as every error about a spec
+        raise DeviceError(f"{_device_location(check)}: {err}") if check.file else err from None
+    for observe_ in _observers:
+        observe_()
     return result
+
+
+def _device_location(check: CheckConfig) -> str:
+    from invcheck.spec import key_line
+
+    line = key_line(check, "device")
+    return f"{check.file}:{line}" if line else str(check.location)
 
 
 class observe:

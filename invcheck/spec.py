@@ -65,6 +65,7 @@ line of their verdict. Every CheckConfig carries `file` (the path as given) and 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
@@ -104,9 +105,14 @@ class _Cell(NamedTuple):
 
 
 def discover(paths: Sequence[str | Path]) -> list[Path]:
-    """Spec files: files as given; folders searched for *.yaml and *.yml, hidden ones skipped."""
+    """Spec files: files as given; folders searched for *.yaml and *.yml, hidden ones skipped.
+
+    Anything in a folder named *.yaml that is not a folder is listed, FIFOs and broken links
+    included, so that reading it reports what is wrong instead of skipping it silently."""
     found: list[Path] = []
     for path in map(Path, paths):
+        if path.is_symlink() and not path.exists():
+            raise SpecError("a symbolic link that leads nowhere (or loops)", str(path), value=str(path))
         if not path.exists():
             raise SpecError("no such spec file or folder", str(path), value=str(path))
         files = sorted(_yaml_files(path)) if path.is_dir() else [path]
@@ -116,12 +122,28 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
+MAX_ENTRIES = 100_000  # files and folders searched for specs: `invcheck validate /` ends, quickly
+
+
 def _yaml_files(folder: Path) -> list[Path]:
-    return [
-        file for file in folder.rglob("*")
-        if file.suffix in (".yaml", ".yml") and file.is_file()
-        and not any(part.startswith(".") for part in file.relative_to(folder).parts)  # .github/...
-    ]
+    """*.yaml/*.yml below `folder`; linked folders are not followed (no cycles, no file twice)."""
+    out, seen = [], 0
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]  # .github/...
+        seen += len(dirs) + len(files)
+        if seen > MAX_ENTRIES:
+            raise SpecError(f"more than {MAX_ENTRIES} entries below this folder", str(folder), value=str(folder),
+                            hint="name the folder that holds the specs")
+        here = Path(root)
+        out += [here / name for name in [*files, *_linked_dirs(here, dirs)]
+                if name.endswith((".yaml", ".yml")) and not name.startswith(".")]
+    return out
+
+
+def _linked_dirs(here: Path, dirs: list[str]) -> list[str]:
+    """os.walk lists a link to a folder among folders; a link is not searched, only reported
+    when it is named like a spec."""
+    return [d for d in dirs if (here / d).is_symlink()]
 
 
 def load_text(text: str, file: str = "<spec>") -> list[CheckConfig]:
@@ -155,6 +177,24 @@ def validate(paths: Sequence[str | Path]) -> list[SpecError]:
         except SpecError as err:  # a missing path: the other paths are still worth checking
             errors.append(err)
     return errors
+
+
+def key_line(check: CheckConfig, key: str) -> int | None:
+    """The line of a check's `key` (its own, else the file's or its defaults'), read again from
+    its file: for errors only found at run time (`device: cuda` on a machine without one)."""
+    try:
+        doc = read_yaml(Path(check.file), check.file) if check.file else None
+    except SpecError:
+        return None
+    if not isinstance(doc, YMap):
+        return None
+    checks = doc.get("checks")
+    own = [item for item in (checks if isinstance(checks, YList) else []) if isinstance(item, YMap)]
+    defaults = doc.get("defaults")
+    for where in [*(m for m in own if m.line == check.line), doc, defaults, doc.get("matrix")]:
+        if isinstance(where, YMap) and key in where:
+            return where.line_of(key)
+    return None
 
 
 def _raise_first(errors: list[SpecError]) -> None:
@@ -294,6 +334,10 @@ def _expand(r: Report, table: YMap, defaults: YMap) -> list[CheckConfig | None]:
     transforms = [(transform, table.line) for transform in names.PAPER_TRANSFORMS]
     if "layers" in table:
         layers = id_list(r, table, "layers", names.LAYERS, "layer")
+        kind = table.get("layer")
+        if isinstance(kind, (str, YMap)) and (isinstance(kind, str) or "kind" in kind):
+            r.add("a matrix takes layer (one kind) or layers (a list), not both", table.key_line("layer"),
+                  hint="put the sizes under 'layer:' without 'kind:', or drop 'layers:'")
     if "transforms" in table:
         transforms = id_list(r, table, "transforms", names.TRANSFORMS, "transform")
     if not {"norms", "expect"} & set(table) and "norm" not in base:
@@ -387,6 +431,9 @@ def _build(r: Report, m: YMap, require: bool = True) -> CheckConfig | None:
             r.add(f"check has no {key}", m.line, None, f"add '{key}:' to the check or to 'defaults:'")
     maps = {key: m.get(key, YMap(m.line)) for key in _SECTIONS}
     module = "module" in maps["norm"]
+    if "norm" in m and not {"id", "module"} & set(maps["norm"]):
+        r.add("norm names neither an id nor a module", m.line_of("norm"), None,
+              "add id: (say layer_norm) or module: 'package.module:Name'")
     norm = values(r, maps["norm"], rules.MODULE_NORM_FIELDS if module else rules.NORM_FIELDS)
     norm = NormConfig(**({"id": "custom"} | norm if module else norm))
     layer = _layer(r, maps["layer"])
@@ -395,7 +442,7 @@ def _build(r: Report, m: YMap, require: bool = True) -> CheckConfig | None:
     if len(r.errors) > before:  # else the values to cross-check may be stand-in defaults
         return None
     check = CheckConfig(norm=norm, transform=transform, layer=layer, file=r.file, line=m.line, **top)
-    for p in rules.problems(check):
+    for p in rules.problems(check, {key: set(maps[key]) for key in ("norm", "transform")}):
         where = maps[p.section] if p.section else m
         r.add(p.message, where.line_of(p.key) if p.key in where else where.line, p.value, p.hint)
     return None if len(r.errors) > before else check

@@ -10,8 +10,11 @@ with a message that names the bad value; `Report` collects such errors so that a
 from __future__ import annotations
 
 import difflib
+import keyword
 import math
+import os
 import re
+import stat
 from collections.abc import Callable, Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -79,34 +82,83 @@ def _line(node: Node) -> int:
     return node.start_mark.line + 1
 
 
-def _refuse_duplicates(node: MappingNode) -> None:
-    """YAML keeps the last of two equal keys silently; a spec with both is a mistake."""
-    first: dict[str, int] = {}
-    for key_node, _ in node.value:
-        if not isinstance(key_node, ScalarNode) or key_node.tag == _MERGE_TAG:
-            continue
-        if key_node.value in first:
-            problem = f"duplicate key {key_node.value!r} (first at line {first[key_node.value]})"
-            raise ConstructorError(None, None, problem, key_node.start_mark)
-        first[key_node.value] = _line(key_node)
+MAX_DEPTH = 64  # a spec nests a few levels; thousands would exhaust Python's recursion
+MAX_NODES = 100_000  # values after aliases are expanded: a "billion laughs" stops here
+MAX_SPEC_BYTES = 1 << 20  # a spec is a few kB; reading more is a mistake (or /dev/zero)
+
+
+def _refused(node: Node, problem: str) -> ConstructorError:
+    return ConstructorError(None, None, problem, node.start_mark)
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37]) + "..."
+
+
+def _conversion_problem(node: Node, exc: BaseException) -> str:
+    """Why a scalar PyYAML accepted cannot become a value (bad date, 5000-digit int, ...)."""
+    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    value = node.value if isinstance(node, ScalarNode) else ""
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, KeyError):
+        reason = "not a value of this type"
+    if "int" in tag and "digits" in reason:
+        reason = f"an integer of {len(value)} digits is far too large"
+    if tag == "!!timestamp":
+        return f"{_short(value)} reads as a date or time but is no valid one ({reason}); quote it if it is text"
+    return f"cannot read {_short(value)} as {tag} ({reason})"
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader building YMap/YList; every tag beyond plain data is refused."""
+    """SafeLoader building YMap/YList; every tag beyond plain data is refused, and so is every
+    value it cannot convert, each at its line; nesting and alias expansion are bounded."""
+
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise ConstructorError(None, None, f"values nested more than {MAX_DEPTH} deep",
+                                       self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_document(self) -> Node | None:
+        node = super().compose_document()
+        if node is not None:
+            _expanded_size(node, {}, set())
+        return node
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            value = super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+            raise _refused(node, _conversion_problem(node, exc)) from None
+        if isinstance(value, str) and not _encodable(value):
+            raise _refused(node, f"text {value!r} holds a lone surrogate, which no file can store")
+        return value
 
     def construct_ymap(self, node: MappingNode) -> YMap:
-        _refuse_duplicates(node)
-        self.flatten_mapping(node)  # `<<: *anchor` merge keys
-        out = YMap(_line(node))
+        if not isinstance(node, MappingNode):
+            raise _refused(node, f"!!map on a {type(node).__name__.removesuffix('Node').lower()}, not a mapping")
+        own = {id(key) for key, _ in node.value if key.tag != _MERGE_TAG}
+        self.flatten_mapping(node)  # `<<: *anchor` merge keys: merged pairs first, own keys win
+        out, first = YMap(_line(node)), {}
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
-            if isinstance(key, (YMap, YList)):
-                raise ConstructorError(None, None, "a key must be a plain value", key_node.start_mark)
+            if isinstance(key, (YMap, YList)) or not _hashable(key):
+                raise _refused(key_node, "a key must be a plain value")
+            if id(key_node) in own:
+                if key in first:  # YAML keeps the last of two equal keys silently: a mistake in a spec
+                    raise _refused(key_node, f"duplicate key {show(key)} (first at line {first[key]})")
+                first[key] = _line(key_node)
             value = self.construct_object(value_node, deep=True)
             out.put(key, value, _line(value_node), _line(key_node))
         return out
 
     def construct_ylist(self, node: SequenceNode) -> YList:
+        if not isinstance(node, SequenceNode):
+            raise _refused(node, f"!!seq on a {type(node).__name__.removesuffix('Node').lower()}, not a sequence")
         out = YList(_line(node))
         for item in node.value:
             out.append(self.construct_object(item, deep=True))
@@ -115,8 +167,44 @@ class _Loader(yaml.SafeLoader):
 
     def refuse_tag(self, node: Node) -> None:
         tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-        problem = f"refused YAML tag {tag!r}: specs are loaded as plain data (safe YAML only)"
-        raise ConstructorError(None, None, problem, node.start_mark)
+        raise _refused(node, f"refused YAML tag {tag!r}: specs are loaded as plain data (safe YAML only)")
+
+
+def _hashable(value: Any) -> bool:
+    try:
+        hash(value)
+    except TypeError:
+        return False
+    return True
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _expanded_size(node: Node, sizes: dict[int, int], open_: set[int]) -> int:
+    """How many values `node` stands for once aliases are expanded; refuses cycles and bombs."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_:
+        raise _refused(node, "a recursive alias (a value that contains itself)")
+    open_.add(key)
+    children: list[Node] = []
+    if isinstance(node, SequenceNode):
+        children = node.value
+    elif isinstance(node, MappingNode):
+        children = [n for pair in node.value for n in pair]
+    total = 1 + sum(_expanded_size(child, sizes, open_) for child in children)
+    open_.discard(key)
+    if total > MAX_NODES:
+        raise _refused(node, f"this value expands to more than {MAX_NODES} values (nested YAML aliases?)")
+    sizes[key] = total
+    return total
 
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_ymap)
@@ -126,6 +214,9 @@ _Loader.add_constructor(None, _Loader.refuse_tag)
 
 def parse_yaml(text: str, file: str) -> Any:
     """The data of one YAML document, or SpecError at the line of the first problem."""
+    if len(text) > MAX_SPEC_BYTES:  # text handed over by the API; files are capped as they are read
+        raise SpecError(f"spec text is larger than the limit of {MAX_SPEC_BYTES // 1024} KiB", file,
+                        hint="a spec is a few kB of YAML")
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
     except yaml.MarkedYAMLError as exc:
@@ -137,17 +228,57 @@ def parse_yaml(text: str, file: str) -> Any:
         if exc.context and exc.context_mark and exc.context_mark is not mark:
             hint = f"{exc.context} at line {exc.context_mark.line + 1}"
         raise SpecError(detail, file, mark.line + 1 if mark else None, hint=hint) from None
-    except yaml.YAMLError as exc:  # reader errors (bad characters) carry a position, no mark
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow: no mark, a position
+        line = text.count("\n", 0, exc.position) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise SpecError(f"invalid YAML: character U+{code:04X} is not allowed in a spec", file, line) from None
+    except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {str(exc).splitlines()[0]}", file) from None
+    except RecursionError:  # the scanner's own recursion on pathological flow text
+        raise SpecError(f"invalid YAML: values nested more than {MAX_DEPTH} deep", file) from None
 
 
 def read_yaml(path: Path, file: str) -> Any:
-    """`parse_yaml` of a file; unreadable files are SpecErrors too."""
+    """`parse_yaml` of a file: a regular file of at most MAX_SPEC_BYTES of UTF-8 text."""
+    return parse_yaml(decode(read_spec_bytes(path, file), file), file)
+
+
+def read_spec_bytes(path: Path, file: str) -> bytes:
+    """The bytes of a spec file; never blocks on a FIFO, never reads on from /dev/zero."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read spec file: {exc}", file) from None
-    return parse_yaml(text, file)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise SpecError(f"cannot read spec file: {exc.strerror or exc}", file) from None
+    with os.fdopen(fd, "rb") as stream:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise SpecError(f"cannot read spec file: it is {_file_kind(mode)}, not a regular file", file)
+        try:
+            data = stream.read(MAX_SPEC_BYTES + 1)
+        except OSError as exc:
+            raise SpecError(f"cannot read spec file: {exc.strerror or exc}", file) from None
+    if len(data) > MAX_SPEC_BYTES:
+        raise SpecError(f"spec file is larger than the limit of {MAX_SPEC_BYTES // 1024} KiB", file,
+                        hint="a spec is a few kB of YAML")
+    return data
+
+
+def _file_kind(mode: int) -> str:
+    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a device"),
+             (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")]
+    return next((text for test, text in kinds if test(mode)), "not a regular file")
+
+
+def decode(data: bytes, file: str) -> str:
+    """UTF-8 text (a BOM allowed); anything else is one line naming the first bad byte's line."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise SpecError("spec file is UTF-16 text, not UTF-8", file, 1, hint="save it as UTF-8")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        byte = data[exc.start:exc.start + 1].hex()
+        raise SpecError(f"spec file is not UTF-8 text (byte 0x{byte})", file, line, hint="save it as UTF-8") from None
 
 
 # Typed values --------------------------------------------------------------------------------
@@ -191,7 +322,7 @@ def show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int) and value.bit_length() > 128:  # repr refuses ints of 4300+ digits
-        return f"an integer of {len(format(value.bit_length() * 0.30103, '.0f'))}+ digits"
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -290,10 +421,18 @@ def flag(value: Any, key: str) -> bool:
     return value
 
 
+MAX_TEXT = 1000  # a name or a label; longer is a mistake that would flood every report line
+
+
 @described({"type": "string", "pattern": r"\S"})
 def text(value: Any, key: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise Bad(f"{key} must be non-empty text, got {show(value)}")
+    if len(value) > MAX_TEXT:
+        raise Bad(f"{key} is {len(value)} characters long, above the limit of {MAX_TEXT}")
+    control = next((c for c in value if not c.isprintable()), None)
+    if control is not None:  # a newline or an escape would break one-line reports, XML and terminals
+        raise Bad(f"{key} {show(value)} holds the control character U+{ord(control):04X}", "use plain text")
     return value
 
 
@@ -302,6 +441,10 @@ def module_path(value: Any, key: str) -> str:
     """An import path `package.module:Name`; checked for shape only, never imported here."""
     if not isinstance(value, str) or not _IMPORT_PATH.fullmatch(value):
         raise Bad(f"{key} {show(value)} is not an import path", "write it as 'package.module:Name'")
+    reserved = [part for part in re.split(r"[.:]", value) if keyword.iskeyword(part)]
+    if reserved:
+        raise Bad(f"{key} {show(value)} is not an import path: {reserved[0]!r} is a Python keyword",
+                  "no module or attribute can be named so")
     return value
 
 

@@ -31,7 +31,7 @@ def test_lazy_package_attributes() -> None:
 
 def test_check_routes_options_to_their_section() -> None:
     c = check("group_norm", "dataset_recenter", "conv", groups=4, shift=2.0, out_channels=8, trials=3,
-              dtype="float32", eps=1e-5, tf32=True, expect="invariant")
+              dtype="float32", eps=1e-5, tf32=True, device="auto", expect="invariant")
     assert (c.norm.id, c.norm.groups, c.norm.eps) == ("group_norm", 4, 1e-5)
     assert (c.transform.id, c.transform.shift) == ("dataset_recenter", 2.0)
     assert (c.layer.kind, c.layer.out_channels) == ("conv", 8)

@@ -128,7 +128,7 @@ def test_unknown_format_is_rejected_with_exit_2() -> None:
     (("table", "--layer", "conv", "--check"), "--check compares the dense table"),
     (("table", "--layer", "dense", "--output", "."), "is a directory"),
     (("table", "--layer", "dense", "--device", "mps"), "unknown device 'mps'"),
-    (("table", "--layer", "dense", "--eps", "inf"), "--eps must be a finite number"),
+    (("table", "--layer", "dense", "--eps", "inf"), "--eps must be a number in [0, 1000], got inf"),
     (("table", "--layer", "dense", "--seed", "-1"), "--seed"),
 ])
 def test_bad_table_options_are_one_line_and_exit_2(args: tuple[str, ...], text: str) -> None:
@@ -157,8 +157,10 @@ def test_pyproject_beside_the_specs_allows_imports(tmp_path: Path) -> None:
         "        return (a - a.mean(1, keepdim=True)) / a.std(1, unbiased=False, keepdim=True)\n")
     (project / "specs" / "ln.yaml").write_text(
         'norm: {module: "mynorm:LN", id: layer_norm}\ntransform: case_rescale\nexpect: invariant\n')
-    proc = invcheck("run", str(project / "specs"), cwd=tmp_path)  # from outside the project
+    proc = invcheck("run", "specs", cwd=project)  # working in the project that grants it
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = invcheck("run", str(project / "specs"), cwd=tmp_path)  # a folder cannot grant itself permission
+    assert proc.returncode == 2 and "--allow-import" in proc.stderr
 
 
 def test_a_module_shadowed_by_another_specs_module_is_refused(tmp_path: Path) -> None:

@@ -1,37 +1,125 @@
-"""What the commands share: output that is written whole or not at all, the import permission."""
+"""What the commands share: output paths checked before the work, output written whole or not at
+all, the import permission."""
 
 from __future__ import annotations
 
 import os
+import stat
 import sys
+import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Optional
 
 from invcheck.errors import InvcheckError
 
 
+class OutputError(InvcheckError):
+    """An --output or --junit-xml path that cannot be written, or must not be."""
+
+
+def check_outputs(outputs: Sequence[Optional[Path]], inputs: Iterable[Path] = ()) -> None:
+    """Refuse, before any work, an output that would replace an input spec, a path named twice
+    (through links and other spellings too), a non-regular target, a missing or non-folder parent,
+    a name the file system cannot take."""
+    given = [path for path in outputs if path is not None]
+    inputs = list(inputs)
+    for i, path in enumerate(given):
+        _check_writable(path)
+        for spec in inputs:
+            if _same_file(path, spec):
+                raise OutputError(f"cannot write {_shown(path)}: it is the input spec {_shown(spec)} "
+                                  "(choose another output path)")
+        for other in given[:i]:
+            if _same_file(path, other):
+                raise OutputError(f"cannot write {_shown(path)} twice: --output and --junit-xml name the same file")
+
+
+def check_options(**options: object) -> None:
+    """Command-line values held to the rules a spec's values are (rules.py), with the same
+    messages: `--seed must be an integer in [0, ...], got 1180591620717411303424`."""
+    from invcheck import rules
+    from invcheck.spec_yaml import Bad
+
+    parsers = {**rules.CHECK_FIELDS, "eps": rules.NORM_FIELDS["eps"]}
+    for key, value in options.items():
+        try:
+            parsers[key](value, f"--{key}")
+        except Bad as exc:
+            hint = f" ({exc.hint})" if exc.hint else ""
+            raise InvcheckError(f"{exc}{hint}") from None
+
+
+def _shown(path: Path) -> str:
+    """A path for a one-line message: undecodable bytes escaped, never an encoding error."""
+    return str(path).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _check_writable(path: Path) -> None:
+    if os.path.islink(path):
+        raise OutputError(f"cannot write {_shown(path)}: it is a symbolic link (name its target, or remove the link)")
+    real = Path(os.path.realpath(path))
+    try:
+        info = os.stat(real)
+    except (FileNotFoundError, NotADirectoryError):  # the parent is checked below
+        info = None
+    except OSError as err:
+        raise OutputError(f"cannot write {_shown(path)}: {err.strerror}") from None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise OutputError(f"cannot write {_shown(path)}: it is {kind}")
+    parent = real.parent
+    if not parent.exists():
+        raise OutputError(f"cannot write {_shown(path)}: folder {_shown(path.parent)} does not exist (create it first)")
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {_shown(path)}: {_shown(path.parent)} is not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write {_shown(path)}: no permission to create files in {_shown(path.parent)}")
+    try:
+        limit = os.pathconf(parent, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        limit = 255
+    if len(os.fsencode(real.name)) > limit - 16:  # room for the temporary file's prefix and suffix
+        raise OutputError(f"cannot write {_shown(path)[:40]}...: the file name is longer than the file system allows")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether a and b are one file: the same inode (links, hard links) or the same real path."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
 def write_output(text: str, path: Optional[Path]) -> None:
     """Print, or write whole-or-nothing: a temporary file renamed into place, never half a file."""
     if path is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        sys.stdout.flush()
         return
-    if not path.name or path.is_dir():
-        raise InvcheckError(f"cannot write {path}: it is a directory")
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    _check_writable(path)
+    real = Path(os.path.realpath(path))
+    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name[:40]}.", suffix=".tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as err:
-        tmp.unlink(missing_ok=True)
-        raise InvcheckError(f"cannot write {path}: {err.strerror}") from None
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            stream.write(text)
+        os.replace(tmp, real)
+    except (OSError, UnicodeError) as err:
+        Path(tmp).unlink(missing_ok=True)
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0]
+        raise OutputError(f"cannot write {_shown(path)}: {reason}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def config_allows_import(paths: list[Path]) -> bool:
-    """`allow-import = true` in the pyproject.toml of the working directory, or of every spec
-    path's project (found walking up from it, as the pytest plugin does)."""
-    from invcheck.project_config import allow_import_from_config
+    """`allow-import = true` in the pyproject.toml of the project you work in (the working
+    directory's), for specs that lie in that project: a downloaded folder's own pyproject.toml
+    cannot grant itself permission."""
+    from invcheck.project_config import allow_import_from_config, find_pyproject
 
-    return allow_import_from_config(Path.cwd()) or all(allow_import_from_config(p.resolve()) for p in paths)
-
-
+    here = find_pyproject(Path.cwd())
+    if here is None or not allow_import_from_config(Path.cwd()):
+        return False
+    return all(find_pyproject(p.resolve()) == here for p in paths)

@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from invcheck.cli import RunFormat, app
-from invcheck.cli.common import config_allows_import, write_output
+from invcheck.cli.common import check_outputs, config_allows_import, write_output
 
 
 @app.command()
@@ -21,6 +21,8 @@ def run(
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=256, help="Worker processes (pays for long runs).")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures, errors and the summary.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, max=86400,
+                                           help="Seconds a check of user code may take.")] = 15.0,
 ) -> None:
     """Run spec files; exit 1 if a verdict differs from its `expect:`, 2 if a check could not run."""
     from invcheck.cli import spec_input
@@ -28,8 +30,15 @@ def run(
     from invcheck.render import rich as terminal
     from invcheck.runner import RunReport, observe, results, run_meta
 
+    from invcheck import spec
+    from invcheck.impls.user_load import set_timeout
+
+    files = [p for p in paths if p != spec_input.STDIN]
+    check_outputs([output, junit_xml], spec.discover(files) if files else [])  # before the work, not after it
+    set_timeout(timeout)
     checks = spec_input.load(paths)
-    allowed = allow_import or config_allows_import([p for p in paths if p != spec_input.STDIN])
+    users = any(c.norm.module is not None for c in checks)  # no pyproject.toml read without user code
+    allowed = allow_import or (users and config_allows_import(files))
     stream = format is RunFormat.rich and output is None  # lines as checks finish
     color, width = terminal.terminal(sys.stdout) if output is None else (False, 80)
     report = RunReport([], run_meta())

@@ -27,7 +27,8 @@ from torch import nn
 from invcheck import tolerance as tol
 from invcheck.evidence import EpsInfo
 from invcheck.impls.base import Draw, Forward, Tensor
-from invcheck.impls.user_load import USER_FAILURES, construct, fill, first_line, load, raised_at, user_error
+from invcheck.impls.user_load import USER_FAILURES, construct, contained, fill, first_line, guarded, load, raised_at
+from invcheck.impls.user_load import user_error
 from invcheck.norms.base import opmath
 from invcheck.placements import spread_guard
 from invcheck.settings import CheckConfig
@@ -70,7 +71,7 @@ def _instance(check: CheckConfig, factory: Any, kwargs: dict[str, Any], trial: i
     devices = [device.index if device.index is not None else torch.cuda.current_device()] \
         if device.type == "cuda" else []
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(check.seed * 1_000_003 + trial)
+        torch.manual_seed((check.seed * 1_000_003 + trial) % (1 << 63))  # any seed the rules allow
         obj = construct(check, factory, kwargs)
     if isinstance(obj, nn.Module):
         obj = obj.to(device=device, dtype=dtype)
@@ -112,8 +113,10 @@ def call(check: CheckConfig, obj: Any, inp: Tensor, expected: tuple[int, ...]) -
     """obj(inp), held to what a norm must return: a tensor of the expected shape, dtype, device."""
     what = f"a {str(inp.dtype).removeprefix('torch.')} tensor {list(inp.shape)}"
     try:
-        y = obj(inp)
+        with guarded():
+            y = obj(inp)
     except USER_FAILURES as exc:
+        contained(exc)
         raise user_error(check, f"calling it on {what} raised {first_line(exc)}{raised_at(exc)}") from None
     if not isinstance(y, Tensor):
         hint = " (return the output tensor alone)" if isinstance(y, (tuple, list)) else ""
@@ -251,6 +254,7 @@ def _set_eps(check: CheckConfig, obj: Any, value: float | None, eps_dtype: torch
             else:
                 setattr(owner, name, new)
         except USER_FAILURES as exc:
+            contained(exc)
             raise user_error(check, f"cannot set its eps `{path}` to 0: {first_line(exc)}") from None
 
 

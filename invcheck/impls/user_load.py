@@ -9,12 +9,17 @@ without installing anything, from the CLI as under pytest.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib
 import os
 import re
+import signal
 import sys
+import threading
+import time
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +27,89 @@ from invcheck.errors import UserCodeError
 from invcheck.project_config import find_pyproject
 from invcheck.settings import CheckConfig, LayerConfig
 
-# What user code may raise that must not escape as a traceback or end the run: sys.exit() and
-# argparse at import raise SystemExit, which would end `invcheck run` with exit 0 and no report.
-USER_FAILURES = (Exception, SystemExit, GeneratorExit)
+# What user code may raise that must not escape as a traceback or end the run: anything (sys.exit()
+# and argparse at import raise SystemExit, which would end `invcheck run` with exit 0 and no
+# report), except invcheck's own deadline, which `contained` lets through.
+USER_FAILURES = (BaseException,)
+DEFAULT_TIMEOUT = 15.0  # seconds per check of user code: a hang ends as one line, not never
+_timeout = {"seconds": DEFAULT_TIMEOUT, "flag": "--timeout"}
+
+
+class OutOfTime(BaseException):
+    """Raised by the alarm when a check of user code runs past its deadline (BaseException, so
+    that the user's `except Exception` cannot swallow it)."""
+
+
+class OsExit(BaseException):
+    """os._exit called by user code: an error instead of a silent end of the process."""
+
+
+def set_timeout(seconds: float, flag: str = "--timeout") -> None:
+    """The deadline of each check of user code, and the option that sets it (for the message)."""
+    _timeout.update(seconds=seconds, flag=flag)
+
+
+def contained(exc: BaseException) -> None:
+    """Re-raise what is invcheck's own (the deadline); the caller turns the rest into one line."""
+    if isinstance(exc, OutOfTime):
+        raise exc
+
+
+@contextlib.contextmanager
+def deadline(check: CheckConfig) -> Iterator[None]:
+    """A check of user code ends after the timeout with one line (SIGALRM on the main thread;
+    where there is none, as on Windows or in a worker thread, it runs without a deadline)."""
+    seconds = float(_timeout["seconds"])
+    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def ring(signum: int, frame: Any) -> None:
+        raise OutOfTime()
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    started = time.monotonic()
+    try:
+        yield
+    except OutOfTime:
+        raise user_error(check, f"did not finish within {seconds:g} s (allow more with "
+                                f"{_timeout['flag']} SECONDS)") from None
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        if outer_delay > 0:  # someone else's alarm (pytest-timeout, say): re-armed with what is left
+            left = max(outer_delay - (time.monotonic() - started), 1e-3)
+            signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
+
+
+def _refuse_exit(code: int = 0) -> None:
+    raise OsExit(f"os._exit({code}) called")
+
+
+@contextlib.contextmanager
+def guarded() -> Iterator[None]:
+    """While user code runs: its prints, and its writes to file descriptor 1, go to stderr, so that
+    stdout holds only invcheck's report (`--format json` stays JSON); os._exit raises."""
+    sys.stdout.flush()
+    try:
+        saved_fd = os.dup(1)
+        os.dup2(2, 1)
+    except OSError:  # no fd 1 or 2: nothing to protect
+        saved_fd = None
+    saved_out, saved_exit = sys.stdout, os._exit
+    sys.stdout, os._exit = sys.stderr, _refuse_exit
+    try:
+        yield
+    finally:
+        try:
+            sys.stderr.flush()
+        except (OSError, ValueError):
+            pass
+        sys.stdout, os._exit = saved_out, saved_exit
+        if saved_fd is not None:
+            os.dup2(saved_fd, 1)
+            os.close(saved_fd)
 
 # Frames in these directories are invcheck's or torch's, not the user's.
 _NOT_USER = tuple(str(Path(m.__file__).resolve().parent) for m in (sys.modules["invcheck"],))
@@ -98,8 +183,9 @@ def load(check: CheckConfig) -> Any:
 
 
 def _refuse_shadowed(check: CheckConfig, name: str, module: Any) -> None:
-    """Python imports a name once: a `mynorms.py` beside this spec must not be silently replaced
-    by another spec's `mynorms.py` imported earlier in the same run."""
+    """Python imports a name once, and the spec's folder comes last on sys.path: a `mynorms.py`
+    beside this spec must not be silently replaced by another spec's `mynorms.py` imported
+    earlier in the same run, nor a `numpy.py` by the installed numpy."""
     if not check.file:
         return
     top = name.split(".")[0]
@@ -107,13 +193,14 @@ def _refuse_shadowed(check: CheckConfig, name: str, module: Any) -> None:
     local = [here / f"{top}.py", here / top / "__init__.py"]
     loaded = getattr(sys.modules.get(top), "__file__", None)
     if loaded and any(p.is_file() for p in local) and Path(loaded).resolve() not in [p.resolve() for p in local]:
-        raise user_error(check, f"{top!r} beside this spec is shadowed by {_shown(loaded)}, imported earlier "
-                                "in this run (give the modules distinct names)")
+        raise user_error(check, f"{top!r} beside this spec is shadowed by {_shown(loaded)}, installed or "
+                                "imported earlier in this run (give the modules distinct names)")
 
 
 def _import(check: CheckConfig, name: str) -> Any:
     try:
-        return importlib.import_module(name)
+        with guarded():
+            return importlib.import_module(name)
     except SyntaxError as exc:
         where = f"{_shown(exc.filename or '?')}:{exc.lineno}"
         raise user_error(check, f"syntax error in {where}: {exc.msg}") from None
@@ -124,6 +211,7 @@ def _import(check: CheckConfig, name: str) -> Any:
             message = f"importing {name!r} failed: {first_line(exc)}{raised_at(exc)}"
         raise user_error(check, message) from None
     except USER_FAILURES as exc:  # their module raised while running (sys.exit and argparse too)
+        contained(exc)
         raise user_error(check, f"importing {name!r} raised {first_line(exc)}{raised_at(exc)}") from None
 
 
@@ -163,8 +251,10 @@ def construct(check: CheckConfig, factory: Any, kwargs: dict[str, Any]) -> Any:
     if not callable(factory) or _is_module_instance(factory):
         raise user_error(check, f"names a {type(factory).__name__} object, not a class or a factory function")
     try:
-        obj = factory(**kwargs)
+        with guarded():
+            obj = factory(**kwargs)
     except USER_FAILURES as exc:
+        contained(exc)
         raise user_error(check, f"{shown} failed: {first_line(exc)}{raised_at(exc)}") from None
     if not callable(obj):
         raise user_error(check, f"{shown} returned a {type(obj).__name__}, which is not callable")

@@ -106,7 +106,7 @@ def test_assert_failure_carries_the_evidence() -> None:
     lines = message.splitlines()
     assert lines[0] == "dense/layer_norm/dataset_recenter: expected invariant, got not_invariant"
     assert f"deviation {result.deviation:.3g} > tolerance {result.tolerance:.3g}" in lines[1]
-    assert "float64 run; bound: rounding" in lines[1] and lines[2].startswith("  why: float64 run: 4 x its measured")
+    assert "float64 run; bound: rounding" in lines[1] and lines[2].startswith("  why: float64 run: 5 x its measured")
     where = result.where
     assert f"worst: trial {where['trial']}, case {where['case']}, unit {where['unit']}" in message
     assert "float64 on cpu, 8 trials, seed 0" in message and "spec:" not in message

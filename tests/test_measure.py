@@ -409,10 +409,13 @@ def test_negative_factors_flip_the_output():
     assert r.verdict == N, evidence(r)
 
 
-def test_tf32_means_nothing_off_cuda():
-    cpu = run_check(config("dense", "layer_norm", "dataset_rescale", dtype="float32", tf32=True))
-    ieee = run_check(config("dense", "layer_norm", "dataset_rescale", dtype="float32"))
-    assert cpu.tolerance == ieee.tolerance and cpu.tf32 is False and "tf32" not in cpu.why
+def test_tf32_on_cpu_is_refused():
+    from invcheck.errors import SpecError
+
+    with pytest.raises(SpecError, match="tf32"):
+        run_check(config("dense", "layer_norm", "dataset_rescale", dtype="float32", tf32=True))
+    auto = run_check(config("dense", "layer_norm", "dataset_rescale", dtype="float32", tf32=True, device="auto"))
+    assert auto.tf32 is False and "tf32" not in auto.why  # allowed where a GPU may be: means nothing without
 
 
 @pytest.mark.parametrize("norm_kw, norm", [({}, "weight_norm"), ({"mode": "eval"}, "batch_norm")])

@@ -13,7 +13,7 @@ import torch
 
 from invcheck import names
 from invcheck.draws import draw
-from invcheck.errors import UserCodeError
+from invcheck.errors import SpecError, UserCodeError
 from invcheck.impls import user
 from invcheck.impls.user_load import fill
 from invcheck.runner import run_check
@@ -247,7 +247,6 @@ def raises(c: CheckConfig, pattern: str) -> str:
 
 @pytest.mark.parametrize(("name", "options", "pattern"), [
     ("GoodLayerNorm", {"kwargs": {"chanels": 16}}, r"GoodLayerNorm\(chanels=16\) failed: TypeError: .*chanels"),
-    ("GoodLayerNorm", {"kwargs": {"channels": "{unit}"}}, r"kwargs: unknown placeholder '\{unit\}'.*did you mean '\{units\}'"),
     ("GoodLayrNorm", {}, r"'usr_\w+\.norms' has no attribute 'GoodLayrNorm' \(did you mean 'GoodLayerNorm'\?\)"),
     ("TwoArgs", {"kwargs": {}}, r"is not callable with one tensor: its signature is \(a, mask\)"),
     ("ReturnsTuple", {"kwargs": {}}, r"it returned a tuple, not a tensor \(return the output tensor alone\)"),
@@ -290,3 +289,8 @@ def test_an_eps_attr_the_layer_lacks_is_refused() -> None:
     c = check("torch.nn:LayerNorm", kwargs={"normalized_shape": "{units}"}, eps_attr="epsilon")
     with pytest.raises(UserCodeError, match="has no eps attribute 'epsilon'"):
         run_check(c)
+
+
+def test_an_unknown_placeholder_is_refused_before_any_import(pkg: Callable[..., str]) -> None:
+    with pytest.raises(SpecError, match=r"^specs/user\.yaml:7: kwargs: unknown placeholder '\{unit\}'.*did you mean '\{units\}'"):
+        run_check(check(f"{pkg()}:GoodLayerNorm", kwargs={"channels": "{unit}"}))

@@ -52,6 +52,9 @@ def run(
         from invcheck.render import junit
 
         write_output(junit.render(report.results), junit_xml)
+    for result in report.results:  # each check that could not run: its one line on stderr too, as any error
+        if result.verdict == "error":
+            typer.echo(f"error: {result.why}", err=True)
     if report.errors or report.failed:
         raise typer.Exit(2 if report.errors else 1)
 

@@ -82,7 +82,7 @@ def test_bad_input_is_one_located_line(case: Case, tmp_path: Path) -> None:
         message = expected()[case.name].removeprefix("error: ")
         (line, summary) = proc.stdout.splitlines()
         assert message in line and summary == "0 passed, 0 failed, 1 error"
-        assert proc.stderr == ""
+        assert proc.stderr.splitlines() == [expected()[case.name]]  # and the error's line on stderr
     else:
         assert proc.stdout == ""
         assert proc.stderr.splitlines() == [expected()[case.name]]

@@ -10,6 +10,7 @@ help is click's plain text (rich's help formatter alone costs more start-up than
 import os
 import sys
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -48,6 +49,14 @@ class TableFormat(str, Enum):
 class RunFormat(str, Enum):
     rich = "rich"
     json = "json"
+
+
+# Options several commands take, declared once (typer copies an Annotated option for each use).
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file instead of stdout.")]
+RunFormatOpt = Annotated[RunFormat, typer.Option("--format", "-f", help="Output format.")]
+NormOpt = Annotated[Optional[str], typer.Option(help=f"Norm: {', '.join(names.NORMS)}.")]
+TransformOpt = Annotated[Optional[str], typer.Option(help=f"Transform: {', '.join(names.TRANSFORMS)}.")]
+LayerOpt = Annotated[str, typer.Option(help=f"Layer kind: {', '.join(names.LAYERS)}.")]
 
 
 def _version(value: bool) -> None:

@@ -9,21 +9,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from invcheck import names
-from invcheck.cli import RunFormat, app
+from invcheck.cli import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
+from invcheck.cli.cells import selected_checks
 from invcheck.cli.common import write_output
-from invcheck.cli.explain import selected_checks
 
 
 @app.command()
 def prove(
     spec: Annotated[Optional[Path], typer.Argument(help="A spec file: prove each of its checks.")] = None,
-    norm: Annotated[Optional[str], typer.Option(help=f"Norm: {', '.join(names.NORMS)}.")] = None,
-    transform: Annotated[Optional[str], typer.Option(help=f"Transform: {', '.join(names.TRANSFORMS)}.")] = None,
-    layer: Annotated[str, typer.Option(help=f"Layer kind: {', '.join(names.LAYERS)}.")] = "dense",
+    norm: NormOpt = None,
+    transform: TransformOpt = None,
+    layer: LayerOpt = "dense",
     seconds: Annotated[float, typer.Option(min=1.0, help="Time limit for the cell.")] = 60.0,
-    format: Annotated[RunFormat, typer.Option("--format", "-f", help="Output format.")] = RunFormat.rich,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
+    format: RunFormatOpt = RunFormat.rich,
+    output: OutputOpt = None,
 ) -> None:
     """Prove a cell invariant exactly (eps 0, small symbolic shapes, positive factors), or refute it."""
     from invcheck.why.explain import setting_of

@@ -8,30 +8,29 @@ from typing import Annotated, Optional
 
 import typer
 
-from invcheck.cli import RunFormat, app
+from invcheck.cli import OutputOpt, RunFormat, RunFormatOpt, app
 from invcheck.cli.common import check_outputs, config_allows_import, write_output
 
 
 @app.command()
 def run(
     paths: Annotated[list[Path], typer.Argument(help="Spec files, folders searched for *.yaml, or - for a spec on stdin.")],
-    format: Annotated[RunFormat, typer.Option("--format", "-f", help="Output format.")] = RunFormat.rich,
+    format: RunFormatOpt = RunFormat.rich,
     junit_xml: Annotated[Optional[Path], typer.Option("--junit-xml", help="Also write a JUnit XML report.")] = None,
     allow_import: Annotated[bool, typer.Option("--allow-import", help="Allow specs that import user code (module:).")] = False,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
+    output: OutputOpt = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=256, help="Worker processes (pays for long runs).")] = 1,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures, errors and the summary.")] = False,
     timeout: Annotated[float, typer.Option("--timeout", min=0.1, max=86400,
                                            help="Seconds a check of user code may take.")] = 15.0,
 ) -> None:
     """Run spec files; exit 1 if a verdict differs from its `expect:`, 2 if a check could not run."""
+    from invcheck import spec
     from invcheck.cli import spec_input
+    from invcheck.impls.user_load import set_timeout
     from invcheck.render import progress
     from invcheck.render import rich as terminal
     from invcheck.runner import RunReport, observe, results, run_meta
-
-    from invcheck import spec
-    from invcheck.impls.user_load import set_timeout
 
     files = [p for p in paths if p != spec_input.STDIN]
     check_outputs([output, junit_xml], spec.discover(files) if files else [])  # before the work, not after it

@@ -2,18 +2,13 @@
 
 # No `from __future__ import annotations`: typer would eval every annotation string at start-up.
 
-from pathlib import Path
-from typing import Annotated, Optional
-
-import typer
-
-from invcheck.cli import app
+from invcheck.cli import OutputOpt, app
 from invcheck.cli.common import write_output
 
 
 @app.command()
 def schema(
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
+    output: OutputOpt = None,
 ) -> None:
     """Print the JSON Schema of spec files (for `# yaml-language-server: $schema=...`)."""
     import json

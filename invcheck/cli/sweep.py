@@ -12,18 +12,17 @@ from typing import Annotated, Callable, Optional
 
 import typer
 
-from invcheck import names
-from invcheck.cli import Dtype, RunFormat, app
+from invcheck.cli import Dtype, LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, app
+from invcheck.cli.cells import selected_checks
 from invcheck.cli.common import write_output
-from invcheck.cli.explain import selected_checks
 
 
 @app.command()
 def sweep(
     spec: Annotated[Optional[Path], typer.Argument(help="A spec file: sweep its first check.")] = None,
-    norm: Annotated[Optional[str], typer.Option(help=f"Norm: {', '.join(names.NORMS)}.")] = None,
+    norm: NormOpt = None,
     transform: Annotated[Optional[str], typer.Option(help="A re-scaling transform (dataset_rescale, ...).")] = None,
-    layer: Annotated[str, typer.Option(help=f"Layer kind: {', '.join(names.LAYERS)}.")] = "dense",
+    layer: LayerOpt = "dense",
     eps: Annotated[Optional[list[float]], typer.Option(min=0.0, help="eps inside the square root; repeat to compare.")] = None,
     dtype: Annotated[Optional[list[Dtype]], typer.Option(help="dtype the norm runs in; repeat to compare.")] = None,
     low: Annotated[float, typer.Option(help="Smallest scale factor.")] = 1e-6,
@@ -32,8 +31,8 @@ def sweep(
     trials: Annotated[int, typer.Option(min=1, help="Trials per point.")] = 8,
     seed: Annotated[int, typer.Option(min=0, help="Seed of every random draw.")] = 0,
     plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw it: a .png or .svg file (needs invcheck[plot]).")] = None,
-    format: Annotated[RunFormat, typer.Option("--format", "-f", help="Output format.")] = RunFormat.rich,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
+    format: RunFormatOpt = RunFormat.rich,
+    output: OutputOpt = None,
 ) -> None:
     """Deviation against the scale factor: where invariance holds, where eps breaks it, where the dtype underflows."""
     from invcheck.why import sweep as sweeps

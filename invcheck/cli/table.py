@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from invcheck import names
-from invcheck.cli import Dtype, Impl, LayerChoice, TableFormat, _choices, app
+from invcheck.cli import Dtype, Impl, LayerChoice, OutputOpt, TableFormat, _choices, app
 from invcheck.cli.common import check_options, check_outputs, write_output
 from invcheck.errors import InvcheckError
 from invcheck.layer_kinds import LAYER_KINDS
@@ -34,7 +34,7 @@ def table(
     placement: Annotated[PlacementChoice, typer.Option(
         help="Where the norm sits: summed inputs (the paper's), post_activation (after a ReLU), input "
              "(pre-norm), or all (one table each).")] = PlacementChoice("summed"),
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file instead of stdout.")] = None,
+    output: OutputOpt = None,
     module: Annotated[Optional[str], typer.Option(
         "--module", help="Your layer (pkg.mod:Name): its row beside the built-in ones, and the row it matches.")] = None,
     kwargs: Annotated[str, typer.Option(help='JSON keyword arguments for --module, e.g. \'{"features": "{channels}"}\'.')] = "{}",

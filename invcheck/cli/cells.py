@@ -1,0 +1,35 @@
+"""The cells the why-commands (explain, prove, sweep) work on: a spec's checks, or one named by flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from invcheck import names
+from invcheck.errors import InvcheckError
+
+
+def selected_checks(spec: Optional[Path], norm: Optional[str], transform: Optional[str], layer: str) -> list:
+    """The checks a why-command works on: every check of a spec, or one check from the flags."""
+    from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
+
+    if spec is not None:
+        from invcheck import spec as specs
+
+        checks = specs.load_specs([spec])
+        for c in checks:
+            if c.norm.module is not None:
+                raise InvcheckError(f"{c.location}: this command works on the registry's norms, not user code "
+                                    f"'{c.norm.module}'")
+        return checks
+    if norm is None or transform is None:
+        raise InvcheckError("name a cell: --norm and --transform (and --layer), or a spec file")
+    _known(norm, names.NORMS, "--norm")
+    _known(transform, names.TRANSFORMS, "--transform")
+    _known(layer, names.LAYERS, "--layer")
+    return [CheckConfig(norm=NormConfig(id=norm), transform=TransformConfig(id=transform), layer=LayerConfig(layer))]
+
+
+def _known(value: str, allowed: tuple[str, ...], flag: str) -> None:
+    if value not in allowed:
+        raise InvcheckError(f"{flag} {value!r} is not one of {', '.join(allowed)}")

@@ -224,5 +224,6 @@ def layer_row(norm: NormArg, kwargs: dict[str, Any] | None = None, layers: tuple
     from invcheck import table
 
     path = import_path(norm)
-    check(module=path, kwargs=kwargs or {})  # the same rules as a spec's module and kwargs
+    for kind in layers:  # the same rules as a spec's module and kwargs, with each kind's placeholders
+        check(module=path, kwargs=kwargs or {}, layer=kind)
     return table.build(list(layers), module=path, kwargs=kwargs or {}, **options)

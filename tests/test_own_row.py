@@ -83,3 +83,12 @@ def test_the_row_follows_placement_and_layout() -> None:
     conv = api.layer_row("torch.nn:LayerNorm", kwargs={"normalized_shape": "{channels}"}, layers=("conv",),
                          layout="channels_last", trials=4)
     assert conv.meta["behaves_like"]["conv"]["torch.nn:LayerNorm"] == "behaves like: layer_norm_2d"
+
+
+def test_kwargs_are_checked_against_the_kinds_asked_for() -> None:
+    # `{kernel}` is a conv placeholder: fine for a conv-only row, refused where a dense row is asked for
+    kwargs = {"num_groups": 2, "num_channels": "{channels}", "eps": "{kernel}"}
+    report = api.layer_row("torch.nn:GroupNorm", kwargs=kwargs, layers=("conv",), trials=2)
+    assert "torch.nn:GroupNorm" in report.meta["behaves_like"]["conv"]
+    with pytest.raises(api.SpecError, match=r"unknown placeholder '\{kernel\}'"):
+        api.layer_row("torch.nn:GroupNorm", kwargs=kwargs, layers=("dense", "conv"), trials=2)

@@ -45,7 +45,6 @@ class Measurement:
     exact: RunNumbers | None = None  # float64 with eps off (the checked run itself when that is it)
     eps: EpsInfo = field(default_factory=EpsInfo)
     eps_effect: list[float] = field(default_factory=list)  # eps's effect between the sides, per trial
-    eps_side: list[float] = field(default_factory=list)  # eps's effect on one side, per trial
     eps_allowance: list[float] | None = None  # estimated, where eps could not be switched off (eps_model.py)
     degenerate: list[str | None] = field(default_factory=list)  # per trial: why it cannot count
     undefined: str | None = None  # why no verdict can be given at all

@@ -100,7 +100,8 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
         _probe_sample(m, *small, device)
         check, d = small
         sides = None
-    m.range_problem = _range_problem(d, check.dtype, m.checked)
+    stored = _storage_problem(d, check.dtype)  # the draws alone decide it: computed once
+    m.range_problem = stored or _not_finite(check.dtype, m.checked)
     if check.tolerance is not None:
         return  # the user's own tolerance: the checked run alone is judged
     wide, sides = (m.checked, sides) if check.dtype == "float64" and sides else _float64_run(m, check, d, device)
@@ -109,14 +110,14 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
     if m.eps.value and m.eps.switchable:
         exact = build_forward(check, d, torch.float64, device, eps_off=True, eps_dtype=DTYPES[check.dtype])
         m.exact, off = _run(check, exact, d, "float64", device, noise_from=wide)
-        m.eps_effect, m.eps_side = _eps_effect(sides, off, wide.scale)
+        m.eps_effect = _eps_effect(sides, off, wide.scale)
     else:
         m.exact = wide
         if m.eps.value and not m.eps.switchable:  # stated, kept in no attribute: estimated instead
             m.eps_allowance = eps_model.allowance(check, d, m.eps.value)
     m.degenerate = _degenerate(m.exact, wide.moves)
     # A degenerate trial's 0/0 is no overflow: the range is judged on the trials that count.
-    m.range_problem = _range_problem(d, check.dtype, m.checked, m.degenerate)
+    m.range_problem = stored or _not_finite(check.dtype, m.checked, m.degenerate)
     if m.check.norm.module is not None and wide.noise and max(wide.noise) > tol.FLOAT64_NOISE_LIMIT:
         m.notes.append(f"its float64 run has rounding noise {max(wide.noise):.2g}, far above float64's: "
                        "it computes in lower precision (float32?) internally")
@@ -220,14 +221,13 @@ def _noise(y: Tensor, scale: Tensor, probe: Probe) -> tuple[list[float], list[bo
     return noise.tolist(), moves.tolist()
 
 
-def _eps_effect(with_eps: Sides, off: Sides, scale: list[float]) -> tuple[list[float], list[float]]:
-    """What eps moves, per trial, relative to the output: between the sides (what can hide or
-    make a deviation) and on one side alone (what it does to a layer's output)."""
+def _eps_effect(with_eps: Sides, off: Sides, scale: list[float]) -> list[float]:
+    """What eps moves between the sides, per trial, relative to the output: what can hide or make
+    a deviation (its effect on one side alone, shared by both, cannot)."""
     scale = torch.tensor(scale, dtype=torch.float64).clamp_min(torch.finfo(torch.float64).tiny)
     e0, e1 = with_eps[0] - off[0], with_eps[1] - off[1]  # eps's effect on each side, entry by entry
     between = (e1 - e0).abs().nan_to_num(nan=0.0).flatten(1).amax(1) / scale
-    side = torch.maximum(e0.abs().flatten(1).amax(1), e1.abs().flatten(1).amax(1)).nan_to_num(nan=0.0) / scale
-    return between.tolist(), side.tolist()
+    return between.tolist()
 
 
 def _degenerate(exact: RunNumbers, moves: list[bool]) -> list[str | None]:
@@ -245,9 +245,9 @@ def _degenerate(exact: RunNumbers, moves: list[bool]) -> list[str | None]:
     return reasons
 
 
-def _range_problem(d: Draw, dtype: str, run: RunNumbers, degenerate: list[str | None] | None = None) -> str | None:
-    """Inputs or outputs the checked dtype cannot hold: overflow, or underflow that loses more of
-    a tensor than rounding would (a few tiny entries of a random matrix lose nothing that counts)."""
+def _storage_problem(d: Draw, dtype: str) -> str | None:
+    """Inputs the checked dtype cannot hold: overflow, or underflow that loses more of a tensor
+    than rounding would (a few tiny entries of a random matrix lose nothing that counts)."""
     if dtype == "float64":
         return None
     info = torch.finfo(DTYPES[dtype])
@@ -259,6 +259,13 @@ def _range_problem(d: Draw, dtype: str, run: RunNumbers, degenerate: list[str | 
         if tol.storage_error(lost, dtype):
             return (f"{name} underflows {dtype}: storing it loses {lost:.2g} of it, far more than rounding "
                     f"(entries below {dtype}'s smallest normal {info.tiny:.3g}; scale factors too small?)")
+    return None
+
+
+def _not_finite(dtype: str, run: RunNumbers, degenerate: list[str | None] | None = None) -> str | None:
+    """Outputs the checked dtype cannot hold, on the trials that count."""
+    if dtype == "float64":
+        return None
     if not all(f or reason for f, reason in zip(run.finite, degenerate or [None] * len(run.finite))):
         return f"the {dtype} output is not finite (NaN or inf): overflow inside the layer?"
     return None

@@ -8,6 +8,7 @@ still run.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -43,11 +44,9 @@ def run_check(check: CheckConfig):  # -> evidence.Result (torch imported lazily)
     from invcheck.verdict import judge
 
     try:
-        if check.norm.module is None:
+        # user code may hang: one line after --timeout seconds
+        with deadline(check) if check.norm.module else contextlib.nullcontext():
             result = judge(measure(check))
-        else:
-            with deadline(check):  # user code may hang: one line after --timeout seconds
-                result = judge(measure(check))
     except DeviceError as err:  # located at the spec's `device:` line, as every error about a spec
         raise DeviceError(f"{_device_location(check)}: {err}") if check.file else err from None
     for observe_ in _observers:

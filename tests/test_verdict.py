@@ -28,7 +28,7 @@ def measurement(exact: list[float], checked: list[float] | None = None, dtype: s
     m = Measurement(c, checked=wide if checked is None else run(dtype, checked, checked_noise), exact=wide,
                     degenerate=[None] * len(exact))
     if eps_effect is not None:
-        m.eps, m.eps_effect, m.eps_side = EpsInfo(1e-5, "the spec"), eps_effect, eps_effect
+        m.eps, m.eps_effect = EpsInfo(1e-5, "the spec"), eps_effect
     return m
 
 

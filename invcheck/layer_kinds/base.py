@@ -10,7 +10,7 @@ Where the norm sits (the layer's `placement`: on a, after a ReLU, or on X) is co
 `invcheck/placements/`; `run` hands the norm to it. X in the canonical layout ([T, N, D, *positions],
 `canonical_input`) is what a norm on the layer's input sees.
 
-A user norm sees the layout a torch user expects (`user_layout`): [N, H] for dense, [N, C, S', S']
+A user norm sees the layout a torch user expects (`to_user`): [N, H] for dense, [N, C, S', S']
 for conv (or [N, S', S', C] with `layout: channels_last`), [N, S, H] for tokens.
 
 This module imports no torch: the registry is read by the spec validator and by `--help`.
@@ -151,13 +151,6 @@ class LayerKind:
                 "units": c, "channels": layer.channels, "out_channels": c, "fan_in": self.fan_in(layer)}
 
     # What a user module sees ----------------------------------------------------------------------
-
-    def user_layout(self, layer: LayerConfig) -> str:
-        """The layout of a and y as a user norm sees them, in words (for messages)."""
-        return "[N, C" + "".join(f", {p}" for p in self.position_names()) + "]"
-
-    def position_names(self) -> tuple[str, ...]:
-        return ()
 
     def to_user(self, layer: LayerConfig, a: Tensor) -> Tensor:
         """One trial's canonical a [N, C, *positions] in the layout a user norm takes."""

@@ -44,9 +44,6 @@ class Conv(LayerKind):
     def positions(self, layer: LayerConfig) -> tuple[int, ...]:
         return (self.out_size(layer),) * self.spatial
 
-    def position_names(self) -> tuple[str, ...]:
-        return ("S'",) * self.spatial
-
     def input_shape(self, layer: LayerConfig) -> tuple[int, ...]:
         return (layer.cases, layer.in_channels, *(layer.size,) * self.spatial)
 
@@ -72,10 +69,6 @@ class Conv(LayerKind):
 
     def placeholders(self, layer: LayerConfig) -> dict[str, int]:
         return {**super().placeholders(layer), "out_size": self.out_size(layer)}
-
-    def user_layout(self, layer: LayerConfig) -> str:
-        inner = ", ".join(self.position_names())
-        return f"[N, {inner}, C]" if layer.layout == "channels_last" else f"[N, C, {inner}]"
 
     def to_user(self, layer: LayerConfig, a: Tensor) -> Tensor:
         return a.movedim(1, -1) if layer.layout == "channels_last" else a

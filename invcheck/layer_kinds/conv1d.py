@@ -14,6 +14,3 @@ class Conv1d(Conv):
     doc = "a 1-d convolution: X [N, C_in, L], W [C_out, C_in, k], a [N, C_out, L']"
     spatial = 1
     sizes = {**Conv.sizes, "size": Size(16, high=1 << 20, doc="L")}
-
-    def position_names(self) -> tuple[str, ...]:
-        return ("L'",)

@@ -35,6 +35,3 @@ class Dense(LayerKind):
 
     def summed(self, layer: LayerConfig, x: Tensor, w: Tensor) -> Tensor:
         return x @ w.transpose(-1, -2)  # [T, N, D] @ [T, D, H] -> [T, N, H]
-
-    def user_layout(self, layer: LayerConfig) -> str:
-        return "[N, H]"

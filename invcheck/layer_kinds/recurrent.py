@@ -63,6 +63,3 @@ class Recurrent(LayerKind):
             h = torch.tanh(norm(xh @ w.transpose(-1, -2)))  # a_t: [T, N, H]
             outputs.append(h)
         return torch.stack(outputs, dim=-1)  # [T, N, H, steps]
-
-    def user_layout(self, layer: LayerConfig) -> str:
-        return "[N, H] (one step's a_t)"

@@ -40,9 +40,6 @@ class Sequence(LayerKind):
     def positions(self, layer: LayerConfig) -> tuple[int, ...]:
         return (layer.tokens,)
 
-    def position_names(self) -> tuple[str, ...]:
-        return ("S",)
-
     def input_shape(self, layer: LayerConfig) -> tuple[int, ...]:
         return (layer.cases, layer.tokens, layer.inputs)
 
@@ -52,9 +49,6 @@ class Sequence(LayerKind):
     def summed(self, layer: LayerConfig, x: Tensor, w: Tensor) -> Tensor:
         a = x @ w.unsqueeze(1).transpose(-1, -2)  # [T, N, S, D] @ [T, 1, D, H] -> [T, N, S, H]
         return a.transpose(-1, -2)  # [T, N, H, S]
-
-    def user_layout(self, layer: LayerConfig) -> str:
-        return "[N, S, H]"
 
     def to_user(self, layer: LayerConfig, a: Tensor) -> Tensor:
         return a.transpose(-1, -2)  # [N, H, S] -> [N, S, H]

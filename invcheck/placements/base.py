@@ -130,7 +130,8 @@ def zero_spread_as_nan(fn: NormFn, norm: Norm, cfg: NormConfig, per_token: bool)
 
     def call(a: Tensor) -> Tensor:
         y = fn(a)
-        _, var = norm.statistics(a.double(), a.double(), cfg, per_token)
+        wide = a.double()
+        _, var = norm.statistics(wide, wide, cfg, per_token)  # a data norm's statistics read a only
         flat = (var == 0).expand(a.shape)
         return y.masked_fill(flat.to(y.device), float("nan")) if bool(flat.any()) else y
 

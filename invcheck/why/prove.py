@@ -23,8 +23,6 @@ import numpy as np
 from invcheck.why import exact
 from invcheck.why.setting import NotBilinear, Setting, exact_ops
 
-STATUSES = ("proved", "refuted", "numeric only", "undefined")
-
 
 @dataclass
 class Proof:

@@ -55,14 +55,18 @@ def _draw(layer: LayerConfig, transform: TransformConfig, seed: int, trials: int
     return Draw(x, w, x2, w2, g, b, warmup)
 
 
+def normals(shape: tuple[int, ...], gen: torch.Generator) -> Tensor:
+    """N(0, 1) entries held in float64, drawn as float32: torch's float32 sampler is vectorized,
+    5x faster than its float64 one, and the draws need no more than float32's 24 bits."""
+    return torch.randn(shape, generator=gen, dtype=torch.float32).double()
+
+
 def sample_inputs(layer: LayerConfig, trials: int, gen: torch.Generator) -> Tensor:
     """X ~ N(0, 1), float64 on CPU: [T, N, ...] in the layer kind's layout."""
-    shape = layer.kind_spec.input_shape(layer)
-    return torch.randn((trials, *shape), generator=gen, dtype=torch.float64)
+    return normals((trials, *layer.kind_spec.input_shape(layer)), gen)
 
 
 def sample_weights(layer: LayerConfig, trials: int, gen: torch.Generator) -> Tensor:
     """W ~ N(0, 1/fan_in), so that summed inputs have unit scale: [T, H, ...]."""
     kind = layer.kind_spec
-    w = torch.randn((trials, *kind.weight_shape(layer)), generator=gen, dtype=torch.float64)
-    return w / kind.fan_in(layer) ** 0.5
+    return normals((trials, *kind.weight_shape(layer)), gen).div_(kind.fan_in(layer) ** 0.5)

@@ -6,7 +6,7 @@ bounds it from the definition y = (a - mu) / sqrt(var + eps): for each set of st
 could take (batch, layer, instance, group, per position; centred or not) it computes, entry by
 entry on the float64 summed inputs of both sides, n (1 - sqrt(var / (var + eps))), with
 n = (a - mu) / sqrt(var) the normalized entry, and the largest difference between the sides,
-relative to the largest |n|. The largest over those sets is the allowance. It holds for layers whose
+relative to the largest output n sqrt(var / (var + eps)) (the deviation's own scale). The largest over those sets is the allowance. It holds for layers whose
 statistics are one of these; a layer with statistics of its own should keep its eps in an attribute.
 """
 
@@ -50,7 +50,8 @@ def _difference(norm, check, a0, a1, eps: float, per_token: bool) -> torch.Tenso
         mu, var = norm.statistics(a, a, cfg, per_token)
         var = var.clamp_min(torch.finfo(torch.float64).tiny)
         n = (a - mu) / var.sqrt()
-        effects.append(n * (1 - (var / (var + eps)).sqrt()))
-        scales.append(n.abs().flatten(1).amax(1))
+        kept = (var / (var + eps)).sqrt()
+        effects.append(n * (1 - kept))
+        scales.append((n * kept).abs().flatten(1).amax(1))  # the output's size with eps, as the deviation's
     scale = torch.maximum(*scales).clamp_min(torch.finfo(torch.float64).tiny)
     return (effects[1] - effects[0]).abs().flatten(1).amax(1) / scale

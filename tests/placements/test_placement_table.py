@@ -114,10 +114,10 @@ def test_other_kinds_follow_the_same_algebra(kind: str) -> None:
     verdict = {(c.placement, c.norm, c.transform): c.verdict for c in report.cells}
     for c in report.cells:
         if c.verdict == "undefined" and c.result.degenerate:
-            # A conv's per-position norm (8 channels) after a ReLU, under a shift that differs per
-            # position: some position has all its channels zeroed in every trial, even in 512.
-            assert (kind, c.placement, c.transform) == ("conv", "post_activation", "weight_matrix_recenter")
-            assert c.norm in ("layer_norm_2d", "rms_norm_2d") and c.result.degenerate == c.trials == 512
+            # A norm over few entries after a ReLU, under a shift (a conv's per-position norm over 8
+            # channels, a sequence's instance norm): some set of entries is zeroed in every trial, even in 512.
+            assert c.placement == "post_activation" and "recenter" in c.transform, (kind, c.norm, c.transform)
+            assert c.result.degenerate == c.trials == 512
             del verdict[(c.placement, c.norm, c.transform)]
     for (placement, norm, transform), v in verdict.items():
         if placement == "post_activation" and transform in SCALINGS:

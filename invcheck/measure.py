@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,17 +95,20 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
     fwd = build_forward(check, d, DTYPES[check.dtype], device)
     m.eps = fwd.eps_info
     small = sample.smaller(check, d) if check.tolerance is None else None
-    m.checked, sides = _run(check, fwd, d, check.dtype, device, probe=small is None)
+    few = sample.fewer_trials(check, d) if check.tolerance is None and small is None else None
+    m.checked, sides = _run(check, fwd, d, check.dtype, device, probe=small is None and few is None)
     if small is not None:  # a large layer: the probe and the float64 runs look at a sample
         m.notes.append(sample.describe(check, small[0]))
-        _probe_sample(m, *small, device)
+        _probe(m.checked, check, small, check.dtype, device)
         check, d = small
         sides = None
+    if few is not None:  # many trials: the probes look at the first few
+        _probe(m.checked, check, few, check.dtype, device)
     stored = _storage_problem(d, check.dtype)  # the draws alone decide it: computed once
     m.range_problem = stored or _not_finite(check.dtype, m.checked)
     if check.tolerance is not None:
         return  # the user's own tolerance: the checked run alone is judged
-    wide, sides = (m.checked, sides) if check.dtype == "float64" and sides else _float64_run(m, check, d, device)
+    wide, sides = (m.checked, sides) if check.dtype == "float64" and sides else _float64_run(m, check, d, few, device)
     if wide is None:
         return
     if m.eps.value and m.eps.switchable:
@@ -123,24 +127,34 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
                        "it computes in lower precision (float32?) internally")
 
 
-def _probe_sample(m: Measurement, small: CheckConfig, d: Draw, device: torch.device) -> None:
-    """The checked dtype's noise, probed on the sample and stretched to the whole output."""
-    fwd = build_forward(small, d, DTYPES[small.dtype], device)
-    probed, _ = _run(small, fwd, d, small.dtype, device)
-    factor = sample.stretch(m.check, small)
-    m.checked.noise = [n * factor for n in probed.noise]
-    m.checked.moves = probed.moves
-    m.checked.finite = [a and b for a, b in zip(m.checked.finite, probed.finite)]
+def _probe(run: RunNumbers, check: CheckConfig, small: tuple[CheckConfig, Draw], dtype: str,
+           device: torch.device, eps_dtype: torch.dtype | None = None) -> None:
+    """`run`'s noise from a probe of a sample: of cases or units, stretched to the whole output; or
+    of the first trials, whose largest noise stands for the trials not probed (all drawn alike)."""
+    s_check, s_draw = small
+    fwd = build_forward(s_check, s_draw, DTYPES[dtype], device, eps_dtype=eps_dtype)
+    probed, _ = _run(s_check, fwd, s_draw, dtype, device)
+    if s_check.trials == check.trials:
+        factor = sample.stretch(check, s_check)
+        run.noise, run.moves = [n * factor for n in probed.noise], probed.moves
+    else:
+        rest = check.trials - s_check.trials
+        run.noise = probed.noise + [max(probed.noise)] * rest
+        run.moves = probed.moves + [all(probed.moves)] * rest
+    run.finite = [f and math.isfinite(n) for f, n in zip(run.finite, run.noise)]
 
 
-def _float64_run(m: Measurement, check: CheckConfig, d: Draw,
+def _float64_run(m: Measurement, check: CheckConfig, d: Draw, few: tuple[CheckConfig, Draw] | None,
                  device: torch.device) -> tuple[RunNumbers | None, Sides | None]:
     """The same layer in float64, or None (with a note) where it cannot run in float64."""
     from invcheck.errors import InvcheckError
 
     try:
         fwd = build_forward(check, d, torch.float64, device, eps_dtype=DTYPES[check.dtype])
-        return _run(check, fwd, d, "float64", device)
+        wide, sides = _run(check, fwd, d, "float64", device, probe=few is None)
+        if few is not None:
+            _probe(wide, check, few, "float64", device, eps_dtype=DTYPES[check.dtype])
+        return wide, sides
     except InvcheckError as err:
         if m.check.norm.module is None:
             raise
@@ -150,60 +164,111 @@ def _float64_run(m: Measurement, check: CheckConfig, d: Draw,
 
 def _run(check: CheckConfig, fwd: Forward, d: Draw, dtype: str, device: torch.device,
          noise_from: RunNumbers | None = None, probe: bool = True) -> tuple[RunNumbers, Sides]:
-    """Both sides in `dtype`, with the noise probe (unless `noise_from` lends its noise), in one call:
-    the numbers, and the two sides' outputs (float64, CPU)."""
-    torch_dtype, t = DTYPES[dtype], check.trials
+    """Both sides in `dtype`, with the noise probe (unless `noise_from` lends its noise or `probe`
+    is off: a sample is probed instead): the numbers, and the two sides' outputs (float64, CPU)."""
     probe_on = probe and noise_from is None
     points = STENCIL.points if probe_on else (0,)
     e = tol.dither(dtype, check.tf32 and device.type == "cuda")
-    y = fwd(*_stacked(check, d, points, e, torch_dtype, device))
-    y = y.double().cpu().reshape(2, len(points), t, *y.shape[1:])  # [side, point, T, N, C, *pos]
+    y0, residual, moved = _outputs(check, fwd, d, points, e, DTYPES[dtype], device)
     run = RunNumbers(dtype)
-    scale = torch.maximum(y[0, 0].abs().flatten(1).amax(1), y[1, 0].abs().flatten(1).amax(1))  # [T], NaN if any is
-    run.scale = scale.nan_to_num(nan=math.inf).tolist()
-    run.deviation, run.where = _deviation(y[0, 0], y[1, 0], scale)
+    scale = torch.maximum(_abs_max(y0[0]), _abs_max(y0[1]))  # [T], inf if any is NaN
+    run.scale = scale.tolist()
+    run.deviation, run.where = _deviation(y0[0], y0[1], scale)
     if not probe_on:
         run.noise = noise_from.noise if noise_from else []
         run.finite = [math.isfinite(s) for s in run.scale]
     else:
-        run.noise, run.moves = _noise(y, scale, STENCIL)
+        run.noise = _noise(residual, scale, STENCIL)
+        run.moves = moved.tolist()
         run.finite = [math.isfinite(s) and math.isfinite(n) for s, n in zip(run.scale, run.noise)]
-    return run, (y[0, 0], y[1, 0])
+    return run, y0
+
+
+def _outputs(check: CheckConfig, fwd: Forward, d: Draw, points: tuple[int, ...], e: float,
+             dtype: torch.dtype, device: torch.device) -> tuple[Sides, Sides | None, Tensor | None]:
+    """Per side: the output at the drawn inputs, the probe's residual sum_k c_k y(x + k e) (None
+    without a probe), and per trial whether both sides' outputs moved with their inputs."""
+    weights = dict(zip(STENCIL.points, STENCIL.weights))
+    if 2 * len(points) * (d.x.numel() + d.w.numel()) <= CACHE_ENTRIES:  # one call, its inputs kept: small layers
+        out = fwd(*_stacked(check, d, points, e, dtype, device))
+        out = out.double().cpu().reshape(2, len(points), d.trials, *out.shape[1:])  # [side, point, T, ...]
+        per_side = [iter(out[side]) for side in (0, 1)]
+    else:  # one call per side and point: memory holds one copy of the inputs at a time
+        per_side = [(fwd(x, w).double().cpu() for x, w in _points(check, d, side, points, e, dtype, device))
+                    for side in (0, 1)]
+    base, residual, moved = [], [], []
+    for outputs in per_side:
+        acc: Tensor | None = None
+        for k, y in zip(points, outputs):
+            if k == 0:
+                base.append(y)
+            elif k == points[1]:
+                moved.append((y != base[-1]).flatten(1).any(1))
+            if len(points) > 1:
+                acc = y * weights[k] if acc is None else acc.add_(y, alpha=weights[k])
+        residual.append(acc)
+    if len(points) == 1:
+        return (base[0], base[1]), None, None
+    return (base[0], base[1]), (residual[0], residual[1]), moved[0] & moved[1]
 
 
 def _stacked(check: CheckConfig, d: Draw, points: tuple[int, ...], e: float, dtype: torch.dtype,
              device: torch.device) -> tuple[Tensor, Tensor]:
     """Both sides' X and W at every probe point, stacked on the trial axis: [2 P T, ...], in the
-    checked dtype on the device (kept in the draw's cache while small: the table reuses them)."""
+    checked dtype on the device; kept in the draw's cache (only small layers stack: the table's
+    other norms reuse them)."""
     key = ("stacked", points, e, dtype, str(device))
     if key in d.cache:
         return d.cache[key]
-    signs = _signs(check, d) if points != (0,) else (None, None)  # no dither: no signs to draw
-    # each piece cast before it is stacked: no float64 copy of everything at once
-    xs = [_dithered(side_x, k * e, signs[0]).to(device, dtype) for side_x in (d.x, d.x2) for k in points]
-    ws = [_dithered(side_w, k * e, signs[1]).to(device, dtype) for side_w in (d.w, d.w2) for k in points]
-    stacked = torch.cat(xs), torch.cat(ws)
-    if stacked[0].numel() + stacked[1].numel() <= CACHE_ENTRIES:
-        d.cache[key] = stacked
+    pieces = [p for side in (0, 1) for p in _points(check, d, side, points, e, dtype, device)]
+    stacked = torch.cat([x for x, _ in pieces]), torch.cat([w for _, w in pieces])
+    d.cache[key] = stacked
     return stacked
 
 
+def _points(check: CheckConfig, d: Draw, side: int, points: tuple[int, ...], e: float, dtype: torch.dtype,
+            device: torch.device) -> Iterator[tuple[Tensor, Tensor]]:
+    """One side's X and W at each probe point, in the checked dtype on the device: each entry t of
+    what the transform changed moved to t (1 + k e s), s a fixed random sign. An input both sides
+    share (W under a data transform, X under a weight transform) stays: its rounding is the same on
+    both sides, and moving the other input already rounds every product and sum afresh. Computed in
+    the checked dtype (k e is a power of two: k e t s is exact, each point rounds once)."""
+    x, w = (d.x, d.w) if side == 0 else (d.x2, d.w2)
+    x, w = x.to(device, dtype), w.to(device, dtype)
+    if points == (0,):
+        yield x, w
+        return
+    sx, sw = (s.to(device, dtype) for s in _signs(check, d))
+    xs = x * sx if not _same(d.x, d.x2) else None
+    ws = w * sw if not _same(d.w, d.w2) or xs is None else None
+    for k in points:
+        yield (x if k == 0 or xs is None else torch.add(x, xs, alpha=k * e),
+               w if k == 0 or ws is None else torch.add(w, ws, alpha=k * e))
+
+
+def _same(a: Tensor, b: Tensor) -> bool:
+    """Whether the transform left this input as it was (the same tensor, or the same view of it)."""
+    return a is b or (a.data_ptr() == b.data_ptr() and a.shape == b.shape and a.stride() == b.stride())
+
+
 def _signs(check: CheckConfig, d: Draw) -> tuple[Tensor, Tensor]:
-    """Fixed random signs of the dither, from a generator of its own: the draw is unchanged."""
-    gen = torch.Generator().manual_seed(check.seed ^ 0x5EED)
-    sign = lambda t: torch.randint(0, 2, t.shape, generator=gen, dtype=torch.float64).mul_(2).sub_(1)  # noqa: E731
-    return sign(d.x), sign(d.w)
+    """Fixed random signs of the dither (int8), from a generator of their own: the draw is unchanged.
+    Kept with the draw: every probe of a check (its dtype's, float64's) uses the same."""
+    if "signs" not in d.cache:
+        gen = torch.Generator().manual_seed(check.seed ^ 0x5EED)
+        sign = lambda t: torch.randint(0, 2, t.shape, generator=gen, dtype=torch.int8).mul_(2).sub_(1)  # noqa: E731
+        d.cache["signs"] = sign(d.x), sign(d.w)
+    return d.cache["signs"]
 
 
-def _dithered(t: Tensor, step: float, signs: Tensor) -> Tensor:
-    """t with each entry moved by step * |entry| in its own random direction (k e of the stencil):
-    t (1 + step s), s random signs, one pass over t."""
-    return t if step == 0 else t * (1 + step * signs)
+def _abs_max(y: Tensor) -> Tensor:
+    """Per trial: the largest |entry|, inf where any is NaN."""
+    return torch.linalg.vector_norm(y.flatten(1), math.inf, dim=1).nan_to_num(nan=math.inf)
 
 
 def _deviation(y0: Tensor, y1: Tensor, scale: Tensor) -> tuple[list[float], list[dict[str, int]]]:
     """Per-trial relative deviation max|y1 - y0| / scale, and where the largest one sits."""
-    diff = (y1 - y0).abs().nan_to_num(nan=math.inf).flatten(1)  # [T, rest]
+    diff = torch.sub(y1, y0).abs_().nan_to_num_(nan=math.inf).flatten(1)  # [T, rest]
     deviation = diff.amax(1) / scale.clamp_min(torch.finfo(torch.float64).tiny)
     # numpy's unravel_index: torch's imports sympy (half a second) on first use.
     cases, units = np.unravel_index(diff.argmax(1).numpy(), tuple(y0.shape[1:]))[:2]
@@ -211,14 +276,11 @@ def _deviation(y0: Tensor, y1: Tensor, scale: Tensor) -> tuple[list[float], list
     return deviation.tolist(), where
 
 
-def _noise(y: Tensor, scale: Tensor, probe: Probe) -> tuple[list[float], list[bool]]:
-    """Per trial: the rounding noise of the deviation, from each side's probe, and whether the
-    output moved at all when the inputs were moved."""
-    r = sum(c * y[:, i] for i, c in enumerate(probe.weights))  # [side, T, N, C, *pos]
-    per_side = r.abs().nan_to_num(nan=math.inf).flatten(2).amax(2) / probe.gain  # [side, T]
+def _noise(residual: Sides, scale: Tensor, probe: Probe) -> list[float]:
+    """Per trial: the rounding noise of the deviation, from each side's probe residual."""
+    per_side = torch.stack([_abs_max(r) for r in residual]) / probe.gain  # [side, T]
     noise = per_side.square().sum(0).sqrt() / scale.clamp_min(torch.finfo(torch.float64).tiny)
-    moves = (y[:, 1] != y[:, 0]).flatten(2).any(2).all(0)  # [T]: both sides respond to their inputs
-    return noise.tolist(), moves.tolist()
+    return noise.tolist()
 
 
 def _eps_effect(with_eps: Sides, off: Sides, scale: list[float]) -> list[float]:
@@ -252,6 +314,9 @@ def _storage_problem(d: Draw, dtype: str) -> str | None:
         return None
     info = torch.finfo(DTYPES[dtype])
     for name, t in (("X", d.x), ("W", d.w), ("X'", d.x2), ("W'", d.w2)):
+        low, high = torch.aminmax(t.abs())
+        if info.tiny <= low and high <= info.max:
+            continue  # every entry a normal number of the dtype: it loses rounding at most
         stored = t.to(DTYPES[dtype]).double()
         if not bool(torch.isfinite(stored).all()):
             return f"{name} overflows {dtype} (entries above {info.max:.3g})"

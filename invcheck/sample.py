@@ -9,6 +9,10 @@ deviation is always taken over everything; only the float64 run (which decides v
 below the checked dtype's rounding) and the noise estimate come from the sample, the latter
 stretched from the sample's size to the output's (the largest of M Gaussian errors grows like
 sqrt(2 ln M)).
+
+Many trials of a small layer: every trial is drawn alike, so the noise probe (four more forward
+passes per side) looks at the first few trials only, and the largest noise among them stands for
+the others; every trial's deviation, float64 run and eps effect are still measured.
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from invcheck.settings import CheckConfig
 # because the float64 run costs four of the checked dtype's forward passes: beyond this many output
 # entries per trial it looks at a sample of about this many.
 SAMPLE_ENTRIES = 1 << 16
+# because the noise probe costs four forward passes per side: beyond this many trials it looks at
+# this many (the default 8 trials are all probed).
+PROBE_TRIALS = 32
 
 
 def entries(check: CheckConfig) -> int:
@@ -40,6 +47,16 @@ def smaller(check: CheckConfig, d: Draw) -> tuple[CheckConfig, Draw] | None:
     if check.norm.id != "batch_norm":
         return _cases(check, d)
     return None if check.layer.kind == "recurrent" else _units(check, d)
+
+
+def fewer_trials(check: CheckConfig, d: Draw) -> tuple[CheckConfig, Draw] | None:
+    """The first PROBE_TRIALS trials as a check of their own (exactly those trials' draws), or None."""
+    k = PROBE_TRIALS
+    if check.trials <= k:
+        return None
+    head = replace(d, x=d.x[:k], w=d.w[:k], x2=d.x2[:k], w2=d.w2[:k], g=d.g[:k], b=d.b[:k],
+                   warmup=[x[:k] for x in d.warmup], cache={})
+    return replace(check, trials=k), head
 
 
 def _cases(check: CheckConfig, d: Draw) -> tuple[CheckConfig, Draw]:

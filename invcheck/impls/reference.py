@@ -6,10 +6,11 @@ from dataclasses import replace
 
 import torch
 
+from invcheck.draws import CACHE_ENTRIES
 from invcheck.evidence import EpsInfo
 from invcheck.impls.base import Draw, Forward, Tensor, tile
-from invcheck.norms import get_norm, normalize
 from invcheck.layer_kinds import LayerKind
+from invcheck.norms import get_norm, normalize
 from invcheck.settings import CheckConfig, LayerConfig
 
 
@@ -21,15 +22,21 @@ def warmup_state(check: CheckConfig, draw: Draw) -> object:
 
 
 def _summed(draw: Draw, kind: LayerKind, layer: LayerConfig, x: Tensor, w: Tensor) -> Tensor:
-    """kind.summed, remembered for the draw's cached inputs: every norm of a table shares it."""
+    """kind.summed, remembered for inputs the draw keeps (its stacked copies, or its own float64
+    X and W): a table's norms, and a check's runs with eps and without, share it while it is small."""
     key = ("summed", id(x), id(w))
-    if key not in draw.cache and any(v is x for v in _cached_tensors(draw)):
-        draw.cache[key] = kind.summed(layer, x, w)
-    return draw.cache[key] if key in draw.cache else kind.summed(layer, x, w)
+    if key in draw.cache:
+        return draw.cache[key]
+    a = kind.summed(layer, x, w)
+    kept = _kept(draw)
+    if a.numel() <= CACHE_ENTRIES and any(v is x for v in kept) and any(v is w for v in kept):
+        draw.cache[key] = a  # both alive as long as the draw: their ids cannot be reused
+    return a
 
 
-def _cached_tensors(draw: Draw) -> list[object]:
-    return [v[0] for k, v in draw.cache.items() if k[0] == "stacked"]
+def _kept(draw: Draw) -> list[object]:
+    stacked = [t for k, v in draw.cache.items() if k[0] == "stacked" for t in v]
+    return [draw.x, draw.x2, draw.w, draw.w2, *stacked]
 
 
 def unit_shape(check: CheckConfig, trials: int) -> tuple[int, ...]:

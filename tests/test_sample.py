@@ -1,0 +1,119 @@
+"""sample.py: the samples that the float64 run and the noise probe look at are exact parts of the check."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from invcheck import measure as measure_mod
+from invcheck import sample
+from invcheck.draws import draw
+from invcheck.impls import build_forward
+from invcheck.measure import measure
+from invcheck.runner import run_check
+from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
+
+
+def check(norm: str = "layer_norm", transform: str = "dataset_rescale", trials: int = 8, dtype: str = "float64",
+          **sizes: int) -> CheckConfig:
+    return CheckConfig(norm=NormConfig(id=norm), transform=TransformConfig(id=transform), trials=trials,
+                       dtype=dtype, layer=LayerConfig("dense", **sizes))
+
+
+def forward(c: CheckConfig, d) -> torch.Tensor:
+    return build_forward(c, d, torch.float64, torch.device("cpu"))(d.x, d.w)
+
+
+# Many trials: the first few ------------------------------------------------------------------------
+
+def test_few_trials_are_not_sampled() -> None:
+    c = check(trials=sample.PROBE_TRIALS)
+    assert sample.fewer_trials(c, draw(c)) is None
+
+
+def test_the_trial_sample_is_the_first_trials_exactly() -> None:
+    c = check(trials=sample.PROBE_TRIALS + 9)
+    d = draw(c)
+    small, head = sample.fewer_trials(c, d)
+    assert small.trials == head.trials == sample.PROBE_TRIALS
+    assert torch.equal(forward(small, head), forward(c, d)[: sample.PROBE_TRIALS])
+
+
+def test_unprobed_trials_take_the_largest_probed_noise(monkeypatch: pytest.MonkeyPatch) -> None:
+    c = check(trials=sample.PROBE_TRIALS + 20, dtype="float32")
+    k = sample.PROBE_TRIALS
+    m = measure(c)
+    for run in (m.checked, m.exact):
+        assert len(run.noise) == c.trials and all(n > 0 for n in run.noise)
+        assert run.noise[k:] == [max(run.noise[:k])] * 20
+    monkeypatch.setattr(sample, "PROBE_TRIALS", c.trials)  # the same check, every trial probed
+    every = measure(replace(c, seed=c.seed))
+    assert every.checked.deviation == m.checked.deviation
+    # what stands for an unprobed trial's noise is no underestimate of it
+    assert all(true <= 1.5 * stand for true, stand in zip(every.checked.noise[k:], m.checked.noise[k:]))
+
+
+@pytest.mark.parametrize("transform, verdict", [("dataset_rescale", "invariant"), ("dataset_recenter", "not_invariant"),
+                                                ("weight_matrix_recenter", "invariant"),
+                                                ("weight_vector_rescale", "not_invariant")])
+def test_many_trials_keep_the_verdicts(transform: str, verdict: str) -> None:
+    for dtype in ("float64", "float32"):
+        r = run_check(check(transform=transform, trials=200, dtype=dtype))
+        assert r.verdict == verdict, r.why
+
+
+# Large layers: cases or units -----------------------------------------------------------------------
+
+def test_small_layers_are_not_sampled() -> None:
+    c = check()
+    assert sample.smaller(c, draw(c)) is None
+
+
+def test_a_per_case_norm_samples_its_first_cases_exactly() -> None:
+    c = check(trials=2, cases=300, units=256, inputs=8)  # 76,800 output entries per trial
+    d = draw(c)
+    small, part = sample.smaller(c, d)
+    k = small.layer.cases
+    assert 0 < k < 300 and k * 256 <= sample.SAMPLE_ENTRIES
+    assert torch.allclose(forward(small, part), forward(c, d)[:, :k], rtol=0, atol=1e-14)
+    assert sample.stretch(c, small) > 1
+
+
+def test_batch_norm_samples_its_first_units_exactly() -> None:
+    c = check(norm="batch_norm", trials=2, cases=300, units=256, inputs=8)
+    d = draw(c)
+    small, part = sample.smaller(c, d)
+    k = small.layer.units
+    assert 0 < k < 256 and small.layer.cases == 300
+    assert torch.allclose(forward(small, part), forward(c, d)[:, :, :k], rtol=0, atol=1e-14)
+
+
+# One call per probe point (large inputs) gives the numbers of one stacked call ------------------------
+
+@pytest.mark.parametrize("transform", ["dataset_rescale", "weight_matrix_rescale"])
+def test_points_one_at_a_time_match_the_stacked_call(monkeypatch: pytest.MonkeyPatch, transform: str) -> None:
+    c = check(transform=transform, dtype="float32")
+    stacked = measure(c)
+    monkeypatch.setattr(measure_mod, "CACHE_ENTRIES", 0)
+    looped = measure(replace(c, seed=c.seed))
+    for a, b in ((stacked.checked, looped.checked), (stacked.exact, looped.exact)):
+        assert a.deviation == pytest.approx(b.deviation, rel=1e-9, abs=1e-15)
+        assert a.noise == pytest.approx(b.noise, rel=1e-9, abs=1e-15)
+        assert a.moves == b.moves
+
+
+@pytest.mark.parametrize("transform, moved", [("dataset_rescale", "x"), ("weight_matrix_recenter", "w")])
+def test_the_probe_moves_only_what_the_transform_changed(transform: str, moved: str) -> None:
+    c = check(transform=transform, dtype="float32")
+    d = draw(c)
+    points = list(measure_mod._points(c, d, 1, measure_mod.STENCIL.points, 2.0**-20, torch.float32,
+                                      torch.device("cpu")))
+    x0, w0 = points[0]
+    for x, w in points[1:]:
+        changed, kept = (x, w) if moved == "x" else (w, x)
+        base_changed, base_kept = (x0, w0) if moved == "x" else (w0, x0)
+        assert torch.equal(kept, base_kept)
+        ratio = (changed / base_changed - 1).abs()
+        assert ratio.min() > 2.0**-21 and ratio.max() < 2.0**-18  # every entry moved by k e, k = 1 or 2

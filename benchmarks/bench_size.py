@@ -1,13 +1,14 @@
 """A check at a large shape against the two bare forward passes it must run, side by side.
 
-Dense layer_norm x dataset_rescale, float32, 2048 cases x 2048 inputs x 2048 units, 2 trials by
-default. The baseline is what the check cannot avoid: the inputs of both sides in the checked
+Dense layer_norm x dataset_rescale (or weight_matrix_rescale), float32, 2048 cases x 2048 inputs x
+2048 units, 2 trials by default. The baseline is what the check cannot avoid: the inputs of both sides in the checked
 dtype on the device, then y = LN(X W^T) and y' = LN(X' W'^T). Time: the two forward passes
 alone against invcheck's whole `run_check` (draws included). Memory: each side runs in a child
 process of its own; the peak is the process's high-water mark (CPU: ru_maxrss; CUDA:
 torch.cuda.max_memory_allocated) minus what it held after its imports. One thread on the CPU.
 
     python benchmarks/bench_size.py [--size 2048] [--trials 2] [--dtype float32] [--device cpu]
+                                    [--transform weight_matrix_rescale] [--tf32]
 
 Targets (issue 10): time and peak memory each at most 3x the bare forward passes.
 """
@@ -21,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -42,11 +44,14 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def child(which: str, size: int, trials: int, dtype: str, device: str) -> dict[str, float]:
+def child(which: str, size: int, trials: int, dtype: str, device: str, transform: str,
+          tf32: bool) -> dict[str, float]:
     """One side, in this process: seconds and MiB of peak memory above the imports."""
     import torch
 
     torch.set_num_threads(1)
+    torch.backends.cuda.matmul.allow_tf32 = tf32  # the bare side as invcheck's numerics() sets it
+    from invcheck.draws import draw
     from invcheck.runner import run_check
     from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
 
@@ -58,7 +63,7 @@ def child(which: str, size: int, trials: int, dtype: str, device: str) -> dict[s
         gen = torch.Generator(device=device).manual_seed(0)
         x = torch.randn(trials, size, size, generator=gen, device=device, dtype=torch_dtype)
         w = torch.randn(trials, size, size, generator=gen, device=device, dtype=torch_dtype) / size**0.5
-        x2, w2 = 3.0 * x, w.clone()
+        x2, w2 = (3.0 * x, w) if transform.startswith("dataset") else (x, 3.0 * w)
         norm = torch.nn.functional.layer_norm
         _sync(device)
         start = time.perf_counter()
@@ -70,19 +75,23 @@ def child(which: str, size: int, trials: int, dtype: str, device: str) -> dict[s
         verdict = ""
     else:
         layer = LayerConfig(kind="dense", cases=size, inputs=size, units=size)
-        check = CheckConfig(norm=NormConfig(id="layer_norm"), transform=TransformConfig(id="dataset_rescale"),
-                            layer=layer, trials=trials, dtype=dtype, device=device)
+        check = CheckConfig(norm=NormConfig(id="layer_norm"), transform=TransformConfig(id=transform),
+                            layer=layer, trials=trials, dtype=dtype, device=device, tf32=tf32)
         start = time.perf_counter()
         result = run_check(check)
         _sync(device)
         seconds = time.perf_counter() - start
         verdict = result.verdict
+        start = time.perf_counter()
+        draw(replace(check, seed=check.seed + 1))  # a fresh draw: on the CPU whatever the device (reproducible)
+        drawing = time.perf_counter() - start
+        return {"seconds": seconds, "peak_mib": _peak(device) - before, "verdict": verdict, "drawing": drawing}
     return {"seconds": seconds, "peak_mib": _peak(device) - before, "verdict": verdict}
 
 
 def measure(which: str, args: argparse.Namespace) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--child", which, "--size", str(args.size), "--trials", str(args.trials),
-           "--dtype", args.dtype, "--device", args.device]
+           "--dtype", args.dtype, "--device", args.device, "--transform", args.transform] + ["--tf32"] * args.tf32
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -93,11 +102,13 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=2)
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16", "float64"))
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--transform", default="dataset_rescale", choices=("dataset_rescale", "weight_matrix_rescale"))
+    parser.add_argument("--tf32", action="store_true", help="CUDA: allow TF32 in both sides' matmuls")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--child", choices=("bare", "invcheck"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.size, args.trials, args.dtype, args.device)))
+        print(json.dumps(child(args.child, args.size, args.trials, args.dtype, args.device, args.transform, args.tf32)))
         return
     runs: dict[str, list[dict[str, float]]] = {"bare": [], "invcheck": []}
     for _ in range(args.repeat):  # interleaved: a busy machine slows both alike
@@ -105,11 +116,14 @@ def main() -> None:
             runs[which].append(measure(which, args))
     med = {w: {k: statistics.median(r[k] for r in rs) for k in ("seconds", "peak_mib")} for w, rs in runs.items()}
     n = args.size
-    print(f"dense layer_norm x dataset_rescale, {n} cases x {n} inputs x {n} units, {args.trials} trials, "
-          f"{args.dtype} on {args.device}, one CPU thread, medians of {args.repeat} (each in its own process):")
+    print(f"dense layer_norm x {args.transform}, {n} cases x {n} inputs x {n} units, {args.trials} trials, "
+          f"{args.dtype} on {args.device}{' (TF32)' if args.tf32 else ''}, one CPU thread, "
+          f"medians of {args.repeat} (each in its own process):")
     print(f"  bare forward passes (y and y'): {med['bare']['seconds']:.3f} s, {med['bare']['peak_mib']:.0f} MiB")
+    drawing = statistics.median(r["drawing"] for r in runs["invcheck"])
     print(f"  invcheck run_check:             {med['invcheck']['seconds']:.3f} s, "
-          f"{med['invcheck']['peak_mib']:.0f} MiB (verdict {runs['invcheck'][0]['verdict']})")
+          f"{med['invcheck']['peak_mib']:.0f} MiB (verdict {runs['invcheck'][0]['verdict']}); "
+          f"of its time, drawing X and W in float64 on the CPU: {drawing:.3f} s")
     for what, key in (("time", "seconds"), ("peak memory", "peak_mib")):
         ratio = med["invcheck"][key] / max(med["bare"][key], 1e-9)
         print(f"  {what}: {ratio:.2f}x the bare forward passes (target <= 3x: {'ok' if ratio <= 3 else 'MISSED'})")

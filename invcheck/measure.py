@@ -98,10 +98,10 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
     few = sample.fewer_trials(check, d) if check.tolerance is None and small is None else None
     m.checked, sides = _run(check, fwd, d, check.dtype, device, probe=small is None and few is None)
     if small is not None:  # a large layer: the probe and the float64 runs look at a sample
+        sides = None  # the whole outputs: not kept while the sample runs
         m.notes.append(sample.describe(check, small[0]))
         _probe(m.checked, check, small, check.dtype, device)
         check, d = small
-        sides = None
     if few is not None:  # many trials: the probes look at the first few
         _probe(m.checked, check, few, check.dtype, device)
     stored = _storage_problem(d, check.dtype)  # the draws alone decide it: computed once
@@ -238,9 +238,9 @@ def _points(check: CheckConfig, d: Draw, side: int, points: tuple[int, ...], e: 
     if points == (0,):
         yield x, w
         return
-    sx, sw = (s.to(device, dtype) for s in _signs(check, d))
-    xs = x * sx if not _same(d.x, d.x2) else None
-    ws = w * sw if not _same(d.w, d.w2) or xs is None else None
+    signs = _signs(check, d)
+    xs = x * signs[0].to(device, dtype) if not _same(d.x, d.x2) else None
+    ws = w * signs[1].to(device, dtype) if not _same(d.w, d.w2) or xs is None else None
     for k in points:
         yield (x if k == 0 or xs is None else torch.add(x, xs, alpha=k * e),
                w if k == 0 or ws is None else torch.add(w, ws, alpha=k * e))

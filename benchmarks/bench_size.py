@@ -1,11 +1,12 @@
 """A check at a large shape against the two bare forward passes it must run, side by side.
 
-Dense layer_norm x dataset_rescale (or weight_matrix_rescale), float32, 2048 cases x 2048 inputs x
-2048 units, 2 trials by default. The baseline is what the check cannot avoid: the inputs of both sides in the checked
-dtype on the device, then y = LN(X W^T) and y' = LN(X' W'^T). Time: the two forward passes
-alone against invcheck's whole `run_check` (draws included). Memory: each side runs in a child
-process of its own; the peak is the process's high-water mark (CPU: ru_maxrss; CUDA:
-torch.cuda.max_memory_allocated) minus what it held after its imports. One thread on the CPU.
+Dense layer_norm x dataset_rescale (or weight_matrix_rescale), float32, 2048 cases x 2048 inputs
+x 2048 units, 2 trials by default. The baseline is what the check cannot avoid: the inputs of both
+sides in the checked dtype on the device, then y = LN(X W^T) and y' = LN(X' W'^T). Time: the two
+forward passes alone against invcheck's whole `run_check` (draws included). Each side runs in a
+child process of its own, after one run at size 64 (kernels loaded, lazy imports done); memory is
+the process's high-water mark above what it held before (CPU: ru_maxrss; CUDA:
+torch.cuda.max_memory_allocated). One thread on the CPU.
 
     python benchmarks/bench_size.py [--size 2048] [--trials 2] [--dtype float32] [--device cpu]
                                     [--transform weight_matrix_rescale] [--tf32]
@@ -33,7 +34,7 @@ def _peak(device: str) -> float:
     import torch
 
     if device.startswith("cuda"):
-        return torch.cuda.max_memory_allocated() / 2**20
+        return torch.cuda.max_memory_allocated() / 2**20  # after reset_peak_memory_stats: from what is held
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
@@ -44,49 +45,59 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def child(which: str, size: int, trials: int, dtype: str, device: str, transform: str,
-          tf32: bool) -> dict[str, float]:
-    """One side, in this process: seconds and MiB of peak memory above the imports."""
+def bare(size: int, trials: int, dtype: str, device: str, transform: str) -> dict[str, float]:
+    """The two forward passes a check must run, on inputs already in the dtype on the device."""
     import torch
 
-    torch.set_num_threads(1)
-    torch.backends.cuda.matmul.allow_tf32 = tf32  # the bare side as invcheck's numerics() sets it
+    torch_dtype = getattr(torch, dtype)
+    gen = torch.Generator(device=device).manual_seed(0)
+    x = torch.randn(trials, size, size, generator=gen, device=device, dtype=torch_dtype)
+    w = torch.randn(trials, size, size, generator=gen, device=device, dtype=torch_dtype) / size**0.5
+    x2, w2 = (3.0 * x, w) if transform.startswith("dataset") else (x, 3.0 * w)
+    norm = torch.nn.functional.layer_norm
+    _sync(device)
+    start = time.perf_counter()
+    y = norm(x @ w.transpose(1, 2), (size,), eps=1e-5)
+    y2 = norm(x2 @ w2.transpose(1, 2), (size,), eps=1e-5)
+    _sync(device)
+    del y, y2
+    return {"seconds": time.perf_counter() - start}
+
+
+def invcheck(size: int, trials: int, dtype: str, device: str, transform: str, tf32: bool) -> dict[str, float]:
+    """invcheck's whole check (draws included), and a fresh draw alone (on the CPU whatever the device)."""
     from invcheck.draws import draw
     from invcheck.runner import run_check
     from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
 
+    layer = LayerConfig(kind="dense", cases=size, inputs=size, units=size)
+    check = CheckConfig(norm=NormConfig(id="layer_norm"), transform=TransformConfig(id=transform),
+                        layer=layer, trials=trials, dtype=dtype, device=device, tf32=tf32)
+    start = time.perf_counter()
+    verdict = run_check(check).verdict
+    _sync(device)
+    seconds = time.perf_counter() - start
+    start = time.perf_counter()
+    draw(replace(check, seed=check.seed + 1))
+    return {"seconds": seconds, "verdict": verdict, "drawing": time.perf_counter() - start}
+
+
+def child(which: str, size: int, trials: int, dtype: str, device: str, transform: str,
+          tf32: bool) -> dict[str, float]:
+    """One side, in this process, after a run at size 64 (kernels loaded, lazy imports done): its
+    seconds and MiB of peak memory above what the process held before."""
+    import torch
+
+    torch.set_num_threads(1)
+    torch.backends.cuda.matmul.allow_tf32 = tf32  # the bare side as invcheck's numerics() sets it
+    run = (lambda n: bare(n, trials, dtype, device, transform)) if which == "bare" else \
+        (lambda n: invcheck(n, trials, dtype, device, transform, tf32))
+    run(64)
     if device.startswith("cuda"):
-        torch.zeros(1, device=device)  # the context, before the baseline reading
+        torch.cuda.reset_peak_memory_stats()
     before = _peak(device)
-    torch_dtype = getattr(torch, dtype)
-    if which == "bare":
-        gen = torch.Generator(device=device).manual_seed(0)
-        x = torch.randn(trials, size, size, generator=gen, device=device, dtype=torch_dtype)
-        w = torch.randn(trials, size, size, generator=gen, device=device, dtype=torch_dtype) / size**0.5
-        x2, w2 = (3.0 * x, w) if transform.startswith("dataset") else (x, 3.0 * w)
-        norm = torch.nn.functional.layer_norm
-        _sync(device)
-        start = time.perf_counter()
-        y = norm(x @ w.transpose(1, 2), (size,), eps=1e-5)
-        y2 = norm(x2 @ w2.transpose(1, 2), (size,), eps=1e-5)
-        _sync(device)
-        seconds = time.perf_counter() - start
-        del y, y2
-        verdict = ""
-    else:
-        layer = LayerConfig(kind="dense", cases=size, inputs=size, units=size)
-        check = CheckConfig(norm=NormConfig(id="layer_norm"), transform=TransformConfig(id=transform),
-                            layer=layer, trials=trials, dtype=dtype, device=device, tf32=tf32)
-        start = time.perf_counter()
-        result = run_check(check)
-        _sync(device)
-        seconds = time.perf_counter() - start
-        verdict = result.verdict
-        start = time.perf_counter()
-        draw(replace(check, seed=check.seed + 1))  # a fresh draw: on the CPU whatever the device (reproducible)
-        drawing = time.perf_counter() - start
-        return {"seconds": seconds, "peak_mib": _peak(device) - before, "verdict": verdict, "drawing": drawing}
-    return {"seconds": seconds, "peak_mib": _peak(device) - before, "verdict": verdict}
+    numbers = run(size)
+    return {**numbers, "peak_mib": _peak(device) - before}
 
 
 def measure(which: str, args: argparse.Namespace) -> dict[str, float]:

@@ -36,7 +36,7 @@ from invcheck.settings import CheckConfig
 from invcheck.transforms import get_transform
 
 Tensor = torch.Tensor
-Sides = tuple[Tensor, Tensor]  # y and y' of every trial: [T, N, C, *positions] each, float64
+Sides = tuple[Tensor, Tensor]  # y and y' of every trial: [T, N, C, *positions] each, float64 on the device
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,8 @@ def _float64_run(m: Measurement, check: CheckConfig, d: Draw, few: tuple[CheckCo
 def _run(check: CheckConfig, fwd: Forward, d: Draw, dtype: str, device: torch.device,
          noise_from: RunNumbers | None = None, probe: bool = True) -> tuple[RunNumbers, Sides]:
     """Both sides in `dtype`, with the noise probe (unless `noise_from` lends its noise or `probe`
-    is off: a sample is probed instead): the numbers, and the two sides' outputs (float64, CPU)."""
+    is off: a sample is probed instead): the numbers, and the two sides' outputs (float64, on the
+    device: only per-trial numbers cross to the CPU)."""
     probe_on = probe and noise_from is None
     points = STENCIL.points if probe_on else (0,)
     e = tol.dither(dtype, check.tf32 and device.type == "cuda")
@@ -191,10 +192,10 @@ def _outputs(check: CheckConfig, fwd: Forward, d: Draw, points: tuple[int, ...],
     weights = dict(zip(STENCIL.points, STENCIL.weights))
     if 2 * len(points) * (d.x.numel() + d.w.numel()) <= CACHE_ENTRIES:  # one call, its inputs kept: small layers
         out = fwd(*_stacked(check, d, points, e, dtype, device))
-        out = out.double().cpu().reshape(2, len(points), d.trials, *out.shape[1:])  # [side, point, T, ...]
+        out = out.double().reshape(2, len(points), d.trials, *out.shape[1:])  # [side, point, T, ...]
         per_side = [iter(out[side]) for side in (0, 1)]
     else:  # one call per side and point: memory holds one copy of the inputs at a time
-        per_side = [(fwd(x, w).double().cpu() for x, w in _points(check, d, side, points, e, dtype, device))
+        per_side = [(fwd(x, w).double() for x, w in _points(check, d, side, points, e, dtype, device))
                     for side in (0, 1)]
     base, residual, moved = [], [], []
     for outputs in per_side:
@@ -271,7 +272,7 @@ def _deviation(y0: Tensor, y1: Tensor, scale: Tensor) -> tuple[list[float], list
     diff = torch.sub(y1, y0).abs_().nan_to_num_(nan=math.inf).flatten(1)  # [T, rest]
     deviation = diff.amax(1) / scale.clamp_min(torch.finfo(torch.float64).tiny)
     # numpy's unravel_index: torch's imports sympy (half a second) on first use.
-    cases, units = np.unravel_index(diff.argmax(1).numpy(), tuple(y0.shape[1:]))[:2]
+    cases, units = np.unravel_index(diff.argmax(1).cpu().numpy(), tuple(y0.shape[1:]))[:2]
     where = [{"trial": t, "case": int(n), "unit": int(c)} for t, (n, c) in enumerate(zip(cases, units))]
     return deviation.tolist(), where
 
@@ -286,7 +287,7 @@ def _noise(residual: Sides, scale: Tensor, probe: Probe) -> list[float]:
 def _eps_effect(with_eps: Sides, off: Sides, scale: list[float]) -> list[float]:
     """What eps moves between the sides, per trial, relative to the output: what can hide or make
     a deviation (its effect on one side alone, shared by both, cannot)."""
-    scale = torch.tensor(scale, dtype=torch.float64).clamp_min(torch.finfo(torch.float64).tiny)
+    scale = torch.tensor(scale, dtype=torch.float64, device=off[0].device).clamp_min(torch.finfo(torch.float64).tiny)
     e0, e1 = with_eps[0] - off[0], with_eps[1] - off[1]  # eps's effect on each side, entry by entry
     between = (e1 - e0).abs().nan_to_num(nan=0.0).flatten(1).amax(1) / scale
     return between.tolist()

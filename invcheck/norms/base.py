@@ -89,7 +89,7 @@ class Norm:
         if not self.centered:
             return a.new_zeros(()), self._back(v.square().mean(dims, keepdim=True), v, a)
         mu = v.mean(dims, keepdim=True)
-        var = (v - mu).square().mean(dims, keepdim=True)  # two-pass: no cancellation in E[a^2] - mu^2
+        var = (v - mu).square_().mean(dims, keepdim=True)  # two-pass: no cancellation in E[a^2] - mu^2
         return self._back(mu, v, a), self._back(var, v, a)
 
     def _back(self, stat: Tensor, v: Tensor, a: Tensor) -> Tensor:
@@ -113,12 +113,6 @@ class Norm:
         raise NotImplementedError(f"{self.id} has no PyTorch layer")
 
 
-def torch_addcmul(base: Tensor, x: Tensor, factor: Tensor) -> Tensor:
-    import torch
-
-    return torch.addcmul(base, x, factor)
-
-
 def opmath(dtype: Any) -> Any:
     """The dtype PyTorch's norm kernels compute in: float32 for half types, else the dtype itself."""
     import torch
@@ -133,12 +127,14 @@ def normalize(norm: Norm, a: Tensor, w: Tensor, g: Tensor, b: Tensor, cfg: NormC
     Like PyTorch's kernels, half-precision inputs are normalized in float32 and the output is
     stored back in a's dtype, so the reference rounds where a real layer rounds.
     """
+    import torch
+
     op = opmath(a.dtype)
     a_op, w_op = a.to(op), w.to(op)
     state = tuple(s.to(op) for s in state) if isinstance(state, tuple) else state
     mu, var = norm.statistics(a_op, w_op, cfg, per_token, state)
     scale = g.to(op) / (var + cfg.eps).sqrt()  # small: statistics and gains broadcast, a's entries not yet
-    y = torch_addcmul(b.to(op), a_op - mu, scale)  # b + (a - mu) * g / sigma: two passes over a
+    y = torch.sub(a_op, mu).mul_(scale).add_(b.to(op))  # (a - mu) g / sigma + b: one new tensor, not three
     return y.to(a.dtype)
 
 

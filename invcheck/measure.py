@@ -98,9 +98,16 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
     few = sample.fewer_trials(check, d) if check.tolerance is None and small is None else None
     m.checked, sides = _run(check, fwd, d, check.dtype, device, probe=small is None and few is None)
     if small is not None:  # a large layer: the probe and the float64 runs look at a sample
-        sides = None  # the whole outputs: not kept while the sample runs
+        whole, sides = sides, None  # the whole outputs: not kept while the sample runs
+        part = _probe(m.checked, check, small, check.dtype, device)
+        if check.norm.module is not None and not _is_part(part, whole, small[0]):
+            # user code whose first cases alone do not give the whole run's outputs bit for bit:
+            # its cases are not independent, so no sample stands for it; probed whole instead
+            small, few = None, sample.fewer_trials(check, d)
+            m.checked, sides = _run(check, fwd, d, check.dtype, device, probe=few is None)
+        del whole
+    if small is not None:
         m.notes.append(sample.describe(check, small[0]))
-        _probe(m.checked, check, small, check.dtype, device)
         check, d = small
     if few is not None:  # many trials: the probes look at the first few
         _probe(m.checked, check, few, check.dtype, device)
@@ -128,12 +135,13 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
 
 
 def _probe(run: RunNumbers, check: CheckConfig, small: tuple[CheckConfig, Draw], dtype: str,
-           device: torch.device, eps_dtype: torch.dtype | None = None) -> None:
+           device: torch.device, eps_dtype: torch.dtype | None = None) -> Sides:
     """`run`'s noise from a probe of a sample: of cases or units, stretched to the whole output; or
-    of the first trials, whose largest noise stands for the trials not probed (all drawn alike)."""
+    of the first trials, whose largest noise stands for the trials not probed (all drawn alike).
+    Returns the sample's outputs at the drawn inputs."""
     s_check, s_draw = small
     fwd = build_forward(s_check, s_draw, DTYPES[dtype], device, eps_dtype=eps_dtype)
-    probed, _ = _run(s_check, fwd, s_draw, dtype, device)
+    probed, part = _run(s_check, fwd, s_draw, dtype, device)
     if s_check.trials == check.trials:
         factor = sample.stretch(check, s_check)
         run.noise, run.moves = [n * factor for n in probed.noise], probed.moves
@@ -142,6 +150,13 @@ def _probe(run: RunNumbers, check: CheckConfig, small: tuple[CheckConfig, Draw],
         run.noise = probed.noise + [max(probed.noise)] * rest
         run.moves = probed.moves + [all(probed.moves)] * rest
     run.finite = [f and math.isfinite(n) for f, n in zip(run.finite, run.noise)]
+    return part
+
+
+def _is_part(part: Sides, whole: Sides, small: CheckConfig) -> bool:
+    """Whether a sample of the first cases gave exactly the whole run's outputs for those cases."""
+    k = small.layer.cases
+    return all(torch.equal(p, w[:, :k]) for p, w in zip(part, whole))
 
 
 def _float64_run(m: Measurement, check: CheckConfig, d: Draw, few: tuple[CheckConfig, Draw] | None,

@@ -39,9 +39,12 @@ def entries(check: CheckConfig) -> int:
 
 def smaller(check: CheckConfig, d: Draw) -> tuple[CheckConfig, Draw] | None:
     """The sample check and its draw, or None where the check is small or cannot be sampled
-    exactly (user code, whose statistics are unknown; eval mode; a recurrent batch_norm)."""
-    if entries(check) <= SAMPLE_ENTRIES or check.norm.module is not None or check.norm.mode == "eval":
+    exactly (eval mode; a recurrent batch_norm). User code, whose statistics are unknown, gets its
+    first cases, which measure.py keeps only where they give the whole run's outputs bit for bit."""
+    if entries(check) <= SAMPLE_ENTRIES or check.norm.mode == "eval":
         return None
+    if check.norm.module is not None:
+        return _cases(check, d)
     if check.norm.id not in NORMS:
         return None
     if check.norm.id != "batch_norm":
@@ -83,5 +86,7 @@ def describe(check: CheckConfig, small: CheckConfig) -> str:
     what = "cases" if small.layer.cases != check.layer.cases else "units"
     part, whole = (small.layer.cases, check.layer.cases) if what == "cases" else (small.layer.channels,
                                                                                   check.layer.channels)
-    return (f"the float64 run and the noise probe saw {part} of the {whole} {what} (each {what[:-1]}'s output "
-            f"depends on it alone); the {check.dtype} deviation is over every entry")
+    alone = ("checked: they gave the whole run's outputs bit for bit" if check.norm.module is not None
+             else f"each {what[:-1]}'s output depends on it alone")
+    return (f"the float64 run and the noise probe saw {part} of the {whole} {what} ({alone}); "
+            f"the {check.dtype} deviation is over every entry")

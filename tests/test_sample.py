@@ -117,3 +117,73 @@ def test_the_probe_moves_only_what_the_transform_changed(transform: str, moved: 
         assert torch.equal(kept, base_kept)
         ratio = (changed / base_changed - 1).abs()
         assert ratio.min() > 2.0**-21 and ratio.max() < 2.0**-18  # every entry moved by k e, k = 1 or 2
+
+
+# User code: its first cases stand for it only where they give the whole run's outputs ---------------
+
+USER_NORMS = '''
+import torch
+from torch import nn
+
+
+class CaseNorm(nn.Module):
+    """A hand-written LayerNorm: each case's statistics over its units (cases independent)."""
+
+    def __init__(self, units, leak=0.0):
+        super().__init__()
+        self.leak = leak
+
+    def forward(self, a):
+        mu = a.mean(-1, keepdim=True)
+        return (a - (1 - self.leak) * mu) / (a - mu).pow(2).mean(-1, keepdim=True).sqrt()
+
+
+class BatchStatNorm(nn.Module):
+    """A hand-written BatchNorm: each unit's statistics over the cases (cases not independent)."""
+
+    def __init__(self, units):
+        super().__init__()
+
+    def forward(self, a):
+        mu = a.mean(0, keepdim=True)
+        return (a - mu) / (a - mu).pow(2).mean(0, keepdim=True).sqrt()
+'''
+LARGE = {"cases": 300, "inputs": 8, "units": 256}  # 76,800 output entries per trial
+
+
+@pytest.fixture(scope="module")
+def user_norms(tmp_path_factory: pytest.TempPathFactory) -> str:
+    import sys
+
+    folder = tmp_path_factory.mktemp("usernorms")
+    (folder / "sample_user_norms.py").write_text(USER_NORMS)
+    sys.path.insert(0, str(folder))
+    yield "sample_user_norms"
+    sys.path.remove(str(folder))
+
+
+def user_check(module: str, transform: str, **kwargs: object) -> CheckConfig:
+    from invcheck.api import check as api_check
+
+    return api_check(transform=transform, module=module, kwargs={"units": "{units}", **kwargs}, dtype="float32",
+                     trials=2, **LARGE)
+
+
+@pytest.mark.parametrize("transform, verdict", [("dataset_rescale", "invariant"), ("weight_vector_rescale", "not_invariant")])
+def test_a_per_case_user_norm_is_sampled_after_its_cases_are_checked(user_norms: str, transform: str,
+                                                                      verdict: str) -> None:
+    r = run_check(user_check(f"{user_norms}:CaseNorm", transform))
+    assert r.verdict == verdict, r.why
+    assert any("bit for bit" in note for note in r.notes)
+
+
+def test_a_leak_in_a_sampled_user_norm_is_caught(user_norms: str) -> None:
+    r = run_check(user_check(f"{user_norms}:CaseNorm", "weight_matrix_recenter", leak=1e-6))
+    assert r.verdict == "not_invariant", r.why
+
+
+@pytest.mark.parametrize("transform, verdict", [("dataset_rescale", "invariant"), ("case_rescale", "not_invariant")])
+def test_a_user_norm_that_mixes_cases_is_probed_whole(user_norms: str, transform: str, verdict: str) -> None:
+    r = run_check(user_check(f"{user_norms}:BatchStatNorm", transform))
+    assert r.verdict == verdict, r.why
+    assert not any("saw" in note for note in r.notes)  # no sample

@@ -17,27 +17,39 @@ from rich.markup import escape
 from rich.table import Table
 
 from invcheck.names import TRANSFORM_LABELS
+from invcheck.paper import LABELS
 from invcheck.render.symbols import PROOF_LEGEND, PROOF_MARK, SYMBOL, meta_line, number
 
 STYLE = {"invariant": "green", "not_invariant": "red", "inconclusive": "yellow", "undefined": "dim",
          "error": "bold red"}
 FULL_WIDTH = 104  # the widest full table (six transforms): below it, the compact one
 NORM_WIDTH, CELL_WIDTH = 14, 10  # compact: the norm column, a cell ("✓ 3.3e-16") and its gap
-_CLAIM_MARK = {"paper": "p", "survey": "s", "reference": "r"}
+# a claim's kind -> its compact letter and what it means (the kind of a cell's second claim is its
+# source's label: the survey's for conv networks, or the paper's claim for its RNN)
+_CLAIMS = {
+    "paper": ("p", "the papers' claim (made for a dense layer)"),
+    "survey": ("s", "the survey's claim (made for conv networks)"),
+    "RNN claim": ("n", "the paper's claim for its recurrent network"),
+    "reference": ("r", "the reference implementation's verdict, shown where it differs (--impl torch)"),
+}
+_VERDICTS = "✓ invariant  ✗ not invariant  ? inconclusive  – undefined (nothing to measure)"
+_NUMBER = "number: deviation |y'−y|max/max(|y|,|y'|)max of the decisive trial"
 
-LEGEND = ("✓ invariant  ✗ not invariant  ? inconclusive  – undefined (nothing to measure) · number: deviation "
-          "|y'−y|max/max(|y|,|y'|)max of the decisive trial · {paper}: the papers' claim (made for a dense "
-          "layer), = agrees, ≠ differs · {survey}: the survey's claim (made for conv networks) · {reference}: the "
-          "reference implementation's verdict, shown where it differs (--impl torch)")
 
-
-def legend(compact: bool) -> str:
-    """Every mark the table draws, with its meaning."""
-    if compact:
-        marks = {k: f"{m}✓= {m}✗≠" for k, m in _CLAIM_MARK.items()} | {"reference": "r✓"}
-    else:
-        marks = {k: f"{k} ✓ =" for k in _CLAIM_MARK} | {"reference": "reference ✓"}
-    return LEGEND.format(**marks)
+def legend(compact: bool, kinds: set[str] | None = None) -> str:
+    """Every mark the table draws, with its meaning: the claims of `kinds` (default: all)."""
+    parts = [_VERDICTS, _NUMBER]
+    for kind, (letter, meaning) in _CLAIMS.items():
+        if kinds is not None and kind not in kinds:
+            continue
+        if kind == "reference":
+            mark = "r✓" if compact else "reference ✓"
+        else:
+            mark = f"{letter}✓= {letter}✗≠" if compact else f"{kind} ✓ ="
+        parts.append(f"{mark}: {meaning}")
+    if parts[2:] and (kinds is None or kinds - {"reference"}):
+        parts.append("= agrees, ≠ differs")
+    return " · ".join(parts)
 
 
 def terminal(stream: TextIO | None = None) -> tuple[bool, int]:
@@ -53,18 +65,23 @@ def _console(buffer: io.StringIO, color: bool, width: int, wrap: bool = True) ->
                    color_system="auto" if color else None, highlight=False, soft_wrap=not wrap)
 
 
+def _shown(cell: Any) -> list[tuple[str, Any]]:
+    """The claims drawn beside a computed verdict, each with its kind (see _CLAIMS)."""
+    shown = [("paper", cell.paper)]
+    if cell.survey is not None:
+        shown.append((LABELS[cell.survey.source], cell.survey))
+    if cell.reference is not None and cell.reference.verdict != cell.verdict:
+        shown.append(("reference", cell.reference))
+    return [(kind, claim) for kind, claim in shown if claim is not None]
+
+
 def _claims(cell: Any, compact: bool) -> list[str]:
     """The claims beside a computed verdict: `paper ✓ =` (or `p✓=` when compact)."""
     out = []
-    shown = [("paper", cell.paper), ("survey", cell.survey)]
-    if cell.reference is not None and cell.reference.verdict != cell.verdict:
-        shown.append(("reference", cell.reference))
-    for label, claim in shown:
-        if claim is None:
-            continue
+    for kind, claim in _shown(cell):
         same = claim.verdict == cell.verdict
-        mark = "" if label == "reference" else (" =" if same else " ≠")
-        name = _CLAIM_MARK[label] if compact else f"{label} "
+        mark = "" if kind == "reference" else (" =" if same else " ≠")
+        name = _CLAIMS[kind][0] if compact else f"{kind} "
         text = f"{name}{SYMBOL[claim.verdict]}{mark.strip() if compact else mark}"
         out.append(f"[dim]{text}[/]" if same else f"[bold magenta]{text}[/]")
     if cell.proof is not None and PROOF_MARK[cell.proof.status]:
@@ -117,7 +134,7 @@ def table(report: Any, color: bool = False, width: int = 80) -> str:
         if layer in report.meta.get("not_accepted", {}):
             out.print(f"  {escape(report.meta['module'])} does not run in a {layer} layer: "
                       f"{escape(report.meta['not_accepted'][layer])}")
-    out.print(f"[dim]{legend(compact)}[/]")
+    out.print(f"[dim]{legend(compact, {kind for cell in report.cells for kind, _ in _shown(cell)})}[/]")
     if report.meta.get("prove"):
         out.print(f"[dim]{PROOF_LEGEND}[/]")
     return buf.getvalue()

@@ -51,12 +51,27 @@ def test_the_legend_explains_every_mark(report: table.TableReport, width: int) -
     text = rich.table(report, width=width)
     legend = " ".join(text.split("✓ invariant", 1)[1].split())
     for word in ("✗ not invariant", "? inconclusive", "– undefined", "deviation", "= agrees", "≠ differs",
-                 "survey", "reference"):
+                 "survey's claim"):
         assert word in legend
-    marks = ("p✓=", "s✓=", "r✓") if width < rich.FULL_WIDTH else ("paper ✓ =", "survey ✓ =", "reference ✓")
+    marks = ("p✓= p✗≠", "s✓= s✗≠") if width < rich.FULL_WIDTH else ("paper ✓ =", "survey ✓ =")
     for mark in marks:
         assert mark in legend
     assert set(SYMBOL.values()) <= set(legend)
+    assert "reference" not in legend and "recurrent" not in legend  # marks this table never draws
+
+
+def test_the_rnn_claim_has_its_own_mark() -> None:
+    body, legend = rich.table(table.build(["recurrent"], trials=2), width=80).split("✓ invariant", 1)
+    assert "n✓=" in body and "s✓" not in body
+    assert "n✓= n✗≠: the paper's claim for its recurrent network" in " ".join(legend.split())
+    assert "survey" not in legend
+
+
+def test_every_kind_of_claim_has_a_mark_and_a_meaning() -> None:
+    for compact, marks in ((True, ("p✓=", "s✓=", "n✓=", "r✓")), (False, ("paper ✓ =", "survey ✓ =",
+                                                                          "RNN claim ✓ =", "reference ✓"))):
+        full = rich.legend(compact)
+        assert all(mark in full for mark in marks)
 
 
 def test_colour_only_when_asked(report: table.TableReport) -> None:

@@ -150,8 +150,10 @@ def run_line(r: Any, color: bool = False, width: int = 80) -> str:
     buf = io.StringIO()
     out = _console(buf, color, width, wrap=False)
     where = escape(r.check.location or "")
-    if r.verdict == "error":
-        out.print(f"[bold red]ERR [/] {escape(r.check.title)}  [bold red]error[/]  {escape(r.why)}  [dim]{where}[/]")
+    if r.verdict == "error":  # a message that begins with the place names it already
+        named = bool(r.check.location) and r.why.startswith(r.check.location)
+        out.print(f"[bold red]ERR [/] {escape(r.check.title)}  [bold red]error[/]  {escape(r.why)}"
+                  + ("" if named else f"  [dim]{where}[/]"))
         return buf.getvalue()
     expect = f"expect {r.check.expect}" if r.check.expect else "no expect"
     numbers = f"dev {number(r.deviation)} tol {number(r.tolerance)}" + (f" ({r.bound})" if r.bound else "")

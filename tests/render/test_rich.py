@@ -115,3 +115,11 @@ def test_run_lines_errors_and_quiet() -> None:
     assert lines[-1] == "1 passed, 1 failed, 1 error"
     quiet = rich.run(rep, quiet=True)
     assert "PASS" not in quiet and "FAIL" in quiet and "ERR" in quiet and quiet.endswith("1 passed, 1 failed, 1 error\n")
+
+
+def test_an_error_that_names_its_place_is_not_followed_by_it_again() -> None:
+    check = CheckConfig(norm=NormConfig(id="layer_norm"), transform=TransformConfig(id="dataset_rescale"),
+                        name="on gpu", file="s.yaml", line=9)
+    r = error_result(check, DeviceError("s.yaml:9: device 'cuda' requested, but no CUDA device"))
+    line = ANSI.sub("", rich.run_line(r)).rstrip("\n")
+    assert line.count("s.yaml:9") == 1 and line.endswith("no CUDA device")

@@ -92,6 +92,63 @@ class Problem:
     hint: str | None = None
 
 
+@dataclass(frozen=True)
+class Scope:
+    """A key that applies only where a sibling key of its section (`field`) is one of `values` (not
+    one of them, with `negate`; set at all, with `values` None). With `value`, only that value of
+    the key is restricted (mode: eval). `norms`: the rule is for built-in norms, module norms, or any.
+    Written once: the validator reads it (`_scoped`), and so does the JSON Schema (schema.py), there
+    where both keys stand in one mapping."""
+
+    section: str | None  # "norm", "transform", or None: the check's own keys
+    key: str
+    field: str
+    values: tuple[Any, ...] | None
+    message: str  # {key}; {actual}: the sibling's value; {uses}: the transform's own keys
+    hint: str
+    value: Any = None
+    negate: bool = False
+    norms: str = "any"  # "builtin" | "module" | "any"
+
+
+SCOPES: tuple[Scope, ...] = (
+    *(Scope("norm", key, "impl", ("torch",), "{key} applies only to impl 'torch'", "add impl: torch or remove it")
+      for key in ("api", "torch_eps")),
+    *(Scope("norm", key, "module", None, "{key} applies only to a 'module:' norm", "remove it", norms="builtin")
+      for key in ("kwargs", "role", "weight", "eps_attr")),
+    Scope("norm", "mode", "id", ("batch_norm",), "mode 'eval' applies only to batch_norm, not {actual!r}",
+          "only batch_norm keeps running statistics", value="eval", norms="builtin"),
+    Scope("norm", "groups", "id", ("group_norm",), "groups applies only to group_norm, not {actual!r}", "remove it",
+          norms="builtin"),
+    Scope("norm", "weight", "role", ("layer",), "weight applies only to role 'layer' (a layer that owns W)",
+          "add role: layer or remove it", norms="module"),
+    Scope("norm", "groups", "id", ("group_norm",), "groups applies only to a norm labelled id: group_norm",
+          "remove it (a module norm's statistics are measured, not named)", norms="module"),
+    *(Scope("norm", key, "mode", ("eval",), "{key} applies only in mode 'eval' (running statistics)",
+            "add mode: eval or remove it") for key in ("warmup_batches", "momentum")),
+    *(Scope("transform", key, "id", tuple(t for t, spec in TRANSFORMS.items() if key in spec.params),
+            "{key} does not apply to {actual} (it uses {uses})", "remove it") for key in ("scale", "negative", "shift")),
+    Scope(None, "tf32", "device", ("cpu",), "tf32 applies only on a CUDA device, not on {actual!r}",
+          "use device: cuda (or auto), or remove it", value=True, negate=True),
+)
+
+
+def _scoped(section: str | None, obj: Any, given: set[str], keys: tuple[str, ...], norms: str = "any") -> list[Problem]:
+    """The SCOPES of these keys that `obj` (a section's config) breaks, in the table's order."""
+    out = []
+    for scope in SCOPES:
+        if scope.section != section or scope.key not in keys or scope.norms not in (norms, "any"):
+            continue
+        actual = getattr(obj, scope.field)
+        allowed = actual is not None if scope.values is None else (actual in scope.values) != scope.negate
+        used = _set(obj, scope.key, given) if scope.value is None else getattr(obj, scope.key) == scope.value
+        if used and not allowed:
+            uses = ", ".join(TRANSFORMS[actual].params) if section == "transform" and actual in TRANSFORMS else ""
+            out.append(Problem(section, scope.key, scope.message.format(key=scope.key, actual=actual, uses=uses),
+                               getattr(obj, scope.key), scope.hint))
+    return out
+
+
 # Field rules on a built config (the API; specs parse their values on the way in) ----------------
 
 
@@ -163,30 +220,17 @@ def _set(obj: Any, key: str, given: set[str]) -> bool:
 
 
 def _device_problems(check: CheckConfig) -> list[Problem]:
-    if check.tf32 and check.device == "cpu":
-        return [Problem(None, "tf32", "tf32 applies only on a CUDA device, not on 'cpu'", True,
-                        "use device: cuda (or auto), or remove it")]
-    return []
+    return _scoped(None, check, set(), ("tf32",))
 
 
 def _norm_problems(norm: NormConfig, layer: LayerConfig, given: set[str]) -> list[Problem]:
-    out = []
-    if norm.impl != "torch":
-        out += [Problem("norm", key, f"{key} applies only to impl 'torch'", getattr(norm, key),
-                        "add impl: torch or remove it")
-                for key in ("api", "torch_eps") if _set(norm, key, given)]
+    out = _scoped("norm", norm, given, ("api", "torch_eps"))
     if norm.module is not None:
         return out + _module_problems(norm, layer, given)
-    out += [Problem("norm", key, f"{key} applies only to a 'module:' norm", getattr(norm, key), "remove it")
-            for key in ("kwargs", "role", "weight", "eps_attr") if _set(norm, key, given)]
+    out += _scoped("norm", norm, given, ("kwargs", "role", "weight", "eps_attr"), norms="builtin")
     if norm.id not in NORMS:
         return out
-    if norm.mode == "eval" and norm.id != "batch_norm":
-        out.append(Problem("norm", "mode", f"mode 'eval' applies only to batch_norm, not {norm.id!r}", "eval",
-                           "only batch_norm keeps running statistics"))
-    if norm.id != "group_norm" and _set(norm, "groups", given):
-        out.append(Problem("norm", "groups", f"groups applies only to group_norm, not {norm.id!r}", norm.groups,
-                           "remove it"))
+    out += _scoped("norm", norm, given, ("mode", "groups"), norms="builtin")
     if norm.id == "group_norm" and layer.kind in LAYER_KINDS and layer.channels % norm.groups:
         divisors = [d for d in range(1, layer.channels + 1) if layer.channels % d == 0]
         out.append(Problem("norm", "groups", f"groups {norm.groups} does not divide the layer's {layer.channels} "
@@ -203,12 +247,7 @@ def _module_problems(norm: NormConfig, layer: LayerConfig, given: set[str]) -> l
     if norm.impl == "torch":
         out.append(Problem("norm", "impl", f"impl 'torch' cannot run module {norm.module!r}", "torch",
                            "impl picks how a built-in norm is computed; remove it"))
-    if _set(norm, "weight", given) and norm.role != "layer":
-        out.append(Problem("norm", "weight", "weight applies only to role 'layer' (a layer that owns W)",
-                           norm.weight, "add role: layer or remove it"))
-    if _set(norm, "groups", given) and norm.id != "group_norm":
-        out.append(Problem("norm", "groups", "groups applies only to a norm labelled id: group_norm", norm.groups,
-                           "remove it (a module norm's statistics are measured, not named)"))
+    out += _scoped("norm", norm, given, ("weight", "groups"), norms="module")
     out += _placeholder_problems(norm, layer)
     if norm.role == "layer" and layer.placement != "summed":
         out.append(Problem("layer", "placement", "a role 'layer' module places its own norm", layer.placement,
@@ -248,10 +287,7 @@ def _placeholder_problems(norm: NormConfig, layer: LayerConfig) -> list[Problem]
 
 def _eval_problems(norm: NormConfig, given: set[str]) -> list[Problem]:
     """warmup_batches and momentum shape running statistics: meaningless in train mode."""
-    return [Problem("norm", key, f"{key} applies only in mode 'eval' (running statistics)", getattr(norm, key),
-                    "add mode: eval or remove it")
-            for key in ("warmup_batches", "momentum")
-            if norm.mode != "eval" and _set(norm, key, given)]
+    return _scoped("norm", norm, given, ("warmup_batches", "momentum"))
 
 
 def _layer_problems(layer: LayerConfig, norm: NormConfig) -> list[Problem]:
@@ -284,10 +320,7 @@ def _transform_problems(transform: TransformConfig, layer: LayerConfig, given: s
     spec = TRANSFORMS.get(transform.id)
     if spec is None:
         return []
-    out = [Problem("transform", key, f"{key} does not apply to {transform.id} (it uses {', '.join(spec.params)})",
-                   getattr(transform, key), "remove it")
-           for key in ("scale", "negative", "shift")
-           if key not in spec.params and _set(transform, key, given)]
+    out = _scoped("transform", transform, given, ("scale", "negative", "shift"))
     kind = LAYER_KINDS.get(layer.kind)
     reason = spec.undefined_reason(kind) if kind else None
     if reason:

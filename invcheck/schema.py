@@ -2,8 +2,12 @@
 
 Every value's fragment comes from its parser in rules.py (`spec_yaml.schema_of`), every key list from
 the same tables spec.py reads, every vocabulary from the registries: a new norm, layer kind or field
-appears here without being written twice. The schema checks each value on its own and which keys
-go where; cross-field rules (groups dividing channels, and so on) are the validator's alone.
+appears here without being written twice. The schema checks each value on its own, which keys
+go where, and the rules of `rules.SCOPES` (a key that applies only beside some value of another:
+`groups` only on group_norm, `shift` only on a re-centering, `momentum` only in mode eval, `tf32`
+not on the CPU) wherever both keys stand in one mapping; what needs more than one mapping (a key
+given in `defaults:`), the layer's sizes (groups dividing the channels, placeholders) or the
+absence of a key is the validator's alone.
 Editors use it through `# yaml-language-server: $schema=...` for completion and inline errors.
 """
 
@@ -23,6 +27,25 @@ def _object(parsers: dict[str, Parser], **extra: Schema) -> Schema:
     return {"type": "object", "properties": {**properties, **extra}, "additionalProperties": False}
 
 
+def _scoped(section: str | None) -> list[Schema]:
+    """rules.SCOPES as conditions on one mapping: where the key and its sibling are both given and
+    the sibling's value rules the key out, the key is not allowed (an editor marks that key)."""
+    out = []
+    for scope in rules.SCOPES:
+        if scope.section != section or scope.values is None:
+            continue  # a key that needs another one present: that one may come from `defaults:`
+        sibling: Schema = {"enum": list(scope.values)}
+        condition: Schema = {"required": [scope.key, scope.field],
+                             "properties": {scope.field: sibling if scope.negate else {"not": sibling}}}
+        if scope.value is not None:
+            condition["properties"][scope.key] = {"const": scope.value}
+        if scope.norms != "any":
+            module: Schema = {"required": ["module"]}
+            condition = {"allOf": [condition, module if scope.norms == "module" else {"not": module}]}
+        out.append({"if": condition, "then": {"properties": {scope.key: False}}})
+    return out
+
+
 def _section(shorthand: Parser, body: Schema) -> Schema:
     """`norm: x` (an id) or a mapping."""
     return {"anyOf": [schema_of(shorthand), body]}
@@ -34,8 +57,14 @@ def norm() -> Schema:
     body["properties"]["id"] = {}
     body["allOf"] = [{"if": {"required": ["module"]},
                       "then": {"properties": {"id": schema_of(rules.MODULE_NORM_FIELDS["id"])}},
-                      "else": {"properties": {"id": schema_of(rules.NORM_FIELDS["id"])}}}]
+                      "else": {"properties": {"id": schema_of(rules.NORM_FIELDS["id"])}}}, *_scoped("norm")]
     return _section(rules.NORM_FIELDS["id"], body)
+
+
+def transform() -> Schema:
+    body = _object(rules.TRANSFORM_FIELDS)
+    body["allOf"] = _scoped("transform")
+    return _section(rules.TRANSFORM_FIELDS["id"], body)
 
 
 def layer() -> Schema:
@@ -55,8 +84,10 @@ def layer() -> Schema:
 def check(name: bool = True) -> Schema:
     """One check's keys (`defaults:` and a matrix take them without `name`, a matrix without `expect`)."""
     fields = {k: p for k, p in rules.CHECK_FIELDS.items() if name or k != "name"}
-    return _object(fields, norm=norm(), layer=layer(), impl=schema_of(rules.NORM_FIELDS["impl"]),
-                   transform=_section(rules.TRANSFORM_FIELDS["id"], _object(rules.TRANSFORM_FIELDS)))
+    body = _object(fields, norm=norm(), layer=layer(), impl=schema_of(rules.NORM_FIELDS["impl"]),
+                   transform=transform())
+    body["allOf"] = _scoped(None)
+    return body
 
 
 def _ids(parser: Parser) -> Schema:

@@ -1,5 +1,6 @@
 """`invcheck schema`: generated from the validator's own rules, it accepts every shipped spec and
-refuses what the validator refuses value by value (a misspelt norm, an unknown key, a bad bound)."""
+refuses what the validator refuses value by value (a misspelt norm, an unknown key, a bad bound) and
+key beside key (rules.SCOPES: `groups` on layer_norm, `shift` on a re-scale, `tf32` on the CPU)."""
 
 from __future__ import annotations
 
@@ -57,6 +58,16 @@ def test_there_are_shipped_specs() -> None:
     "norm: layer_norm\ntransform: dataset_rescale\nexpect: invarient\n",
     "norm: layer_norm\ntransform: dataset_rescale\ndevice: gpu\n",
     "norm: {module: 'not an import path'}\ntransform: dataset_rescale\n",
+    # a key beside a value of its sibling that rules it out (rules.SCOPES), in one mapping
+    "norm: {id: layer_norm, groups: 2}\ntransform: dataset_rescale\n",
+    "norm: {id: layer_norm, mode: eval}\ntransform: dataset_rescale\n",
+    "norm: {id: batch_norm, mode: train, momentum: 0.2}\ntransform: dataset_rescale\n",
+    "norm: {id: layer_norm, impl: reference, api: functional}\ntransform: dataset_rescale\n",
+    "norm: {module: 'm:N', role: norm, weight: lin.weight}\ntransform: dataset_rescale\n",
+    "norm: layer_norm\ntransform: {id: dataset_rescale, shift: 0.5}\n",
+    "norm: layer_norm\ntransform: {id: dataset_recenter, scale: [0.5, 2]}\n",
+    "norm: layer_norm\ntransform: dataset_rescale\ndevice: cpu\ntf32: true\n",
+    "checks:\n  - {norm: {id: rms_norm, groups: 4}, transform: dataset_rescale}\n",
 ])
 def test_refuses_what_the_validator_refuses(validator, text: str) -> None:
     from invcheck import spec
@@ -71,6 +82,12 @@ def test_refuses_what_the_validator_refuses(validator, text: str) -> None:
     "norm: {module: 'mypkg.norms:MyNorm', id: my label}\ntransform: dataset_rescale\n",  # a module norm's free id
     "norm: layer_norm\ntransform: {id: dataset_rescale, scale: ['1e-4', 1.0e-3]}\n",  # YAML 1.1 reads 1e-4 as text
     "defaults: {trials: 4}\nmatrix:\n  layers: [dense, conv]\n  norms: [batch_norm]\n",
+    "norm: {id: group_norm, groups: 2}\ntransform: dataset_rescale\n",
+    "norm: {id: batch_norm, mode: eval, momentum: 0.2}\ntransform: dataset_rescale\n",
+    "norm: {module: 'm:N', id: group_norm, groups: 2, mode: eval}\ntransform: dataset_rescale\n",  # a labelled module
+    "norm: {module: 'm:N', role: layer, weight: lin.weight}\ntransform: dataset_rescale\n",
+    "norm: layer_norm\ntransform: {id: dataset_recenter, shift: 0.5}\n",
+    "norm: layer_norm\ntransform: dataset_rescale\ndevice: cuda\ntf32: true\n",
 ])
 def test_accepts_what_the_validator_accepts(validator, text: str) -> None:
     assert errors(validator, text) == []

@@ -46,6 +46,9 @@ class Measurement:
     eps: EpsInfo = field(default_factory=EpsInfo)
     eps_effect: list[float] = field(default_factory=list)  # eps's effect between the sides, per trial
     eps_allowance: list[float] | None = None  # estimated, where eps could not be switched off (eps_model.py)
+    # eps's effect between the sides in the checked dtype over the whole output, where the float64
+    # runs saw a sample of it or could not run (its own rounding included)
+    eps_effect_whole: list[float] = field(default_factory=list)
     degenerate: list[str | None] = field(default_factory=list)  # per trial: why it cannot count
     undefined: str | None = None  # why no verdict can be given at all
     range_problem: str | None = None  # the checked dtype under- or overflowed

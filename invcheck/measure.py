@@ -94,44 +94,65 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
     check = m.check
     fwd = build_forward(check, d, DTYPES[check.dtype], device)
     m.eps = fwd.eps_info
+    switchable = bool(m.eps.value) and m.eps.switchable
     small = sample.smaller(check, d) if check.tolerance is None else None
     few = sample.fewer_trials(check, d) if check.tolerance is None and small is None else None
+    user = check.norm.module is not None
     m.checked, sides = _run(check, fwd, d, check.dtype, device, probe=small is None and few is None)
-    if small is not None:  # a large layer: the probe and the float64 runs look at a sample
+    if small is not None:  # a large layer: the probes (and a built-in norm's float64 runs) look at a sample
         whole, sides = sides, None  # the whole outputs: not kept while the sample runs
         part = _probe(m.checked, check, small, check.dtype, device)
-        if check.norm.module is not None and not _is_part(part, whole, small[0]):
-            # user code whose first cases alone do not give the whole run's outputs bit for bit:
-            # its cases are not independent, so no sample stands for it; probed whole instead
+        if user and not _is_part(part, whole, small[0]):
+            # user code whose first cases alone do not give the whole run's outputs bit for bit: its
+            # cases are not independent, so no sample stands for it; probed whole instead
+            m.notes.append("its first cases alone did not give the whole run's outputs bit for bit: probed whole")
             small, few = None, sample.fewer_trials(check, d)
             m.checked, sides = _run(check, fwd, d, check.dtype, device, probe=few is None)
+        elif user:
+            sides = whole  # user code: whatever its later cases do, its float64 runs see them all
+        elif switchable:  # the float64 runs see the sample: eps's effect on the whole, in the checked dtype
+            m.eps_effect_whole = _eps_effect_whole(check, d, whole, m.checked.scale, device)
         del whole
+    probe_sample = few  # where the float64 run's noise probe looks
     if small is not None:
         m.notes.append(sample.describe(check, small[0]))
-        check, d = small
+        if user:
+            probe_sample = small
+        else:
+            check, d = small
     if few is not None:  # many trials: the probes look at the first few
         _probe(m.checked, check, few, check.dtype, device)
     stored = _storage_problem(d, check.dtype)  # the draws alone decide it: computed once
     m.range_problem = stored or _not_finite(check.dtype, m.checked)
     if check.tolerance is not None:
         return  # the user's own tolerance: the checked run alone is judged
-    wide, sides = (m.checked, sides) if check.dtype == "float64" and sides else _float64_run(m, check, d, few, device)
+    wide, sides = (m.checked, sides) if check.dtype == "float64" and sides else \
+        _float64_run(m, check, d, probe_sample, device, sides)
     if wide is None:
         return
-    if m.eps.value and m.eps.switchable:
+    if switchable:
         exact = build_forward(check, d, torch.float64, device, eps_off=True, eps_dtype=DTYPES[check.dtype])
         m.exact, off = _run(check, exact, d, "float64", device, noise_from=wide)
         m.eps_effect = _eps_effect(sides, off, wide.scale)
     else:
         m.exact = wide
         if m.eps.value and not m.eps.switchable:  # stated, kept in no attribute: estimated instead
-            m.eps_allowance = eps_model.allowance(check, d, m.eps.value)
-    m.degenerate = _degenerate(m.exact, wide.moves)
+            m.eps_allowance = eps_model.allowance(check, d, m.eps.value)  # user code: d is every case
+    m.degenerate = _degenerate(m.exact, wide.moves, wide, m.check.norm.module is not None)
     # A degenerate trial's 0/0 is no overflow: the range is judged on the trials that count.
     m.range_problem = stored or _not_finite(check.dtype, m.checked, m.degenerate)
     if m.check.norm.module is not None and wide.noise and max(wide.noise) > tol.FLOAT64_NOISE_LIMIT:
         m.notes.append(f"its float64 run has rounding noise {max(wide.noise):.2g}, far above float64's: "
                        "it computes in lower precision (float32?) internally")
+
+
+def _eps_effect_whole(check: CheckConfig, d: Draw, with_eps: Sides, scale: list[float],
+                      device: torch.device) -> list[float]:
+    """eps's effect between the sides over the whole output, in the checked dtype (two more forward
+    passes with eps off): where the float64 runs see only a sample or cannot run."""
+    off = build_forward(check, d, DTYPES[check.dtype], device, eps_off=True)
+    _, off_sides = _run(check, off, d, check.dtype, device, probe=False)
+    return _eps_effect(with_eps, off_sides, scale)
 
 
 def _probe(run: RunNumbers, check: CheckConfig, small: tuple[CheckConfig, Draw], dtype: str,
@@ -159,21 +180,24 @@ def _is_part(part: Sides, whole: Sides, small: CheckConfig) -> bool:
     return all(torch.equal(p, w[:, :k]) for p, w in zip(part, whole))
 
 
-def _float64_run(m: Measurement, check: CheckConfig, d: Draw, few: tuple[CheckConfig, Draw] | None,
-                 device: torch.device) -> tuple[RunNumbers | None, Sides | None]:
-    """The same layer in float64, or None (with a note) where it cannot run in float64."""
+def _float64_run(m: Measurement, check: CheckConfig, d: Draw, probe_sample: tuple[CheckConfig, Draw] | None,
+                 device: torch.device, checked: Sides | None) -> tuple[RunNumbers | None, Sides | None]:
+    """The same layer in float64 (its noise probed on `probe_sample` where one is given), or None
+    (with a note, and eps's effect measured in the checked dtype) where it cannot run in float64."""
     from invcheck.errors import InvcheckError
 
     try:
         fwd = build_forward(check, d, torch.float64, device, eps_dtype=DTYPES[check.dtype])
-        wide, sides = _run(check, fwd, d, "float64", device, probe=few is None)
-        if few is not None:
-            _probe(wide, check, few, "float64", device, eps_dtype=DTYPES[check.dtype])
+        wide, sides = _run(check, fwd, d, "float64", device, probe=probe_sample is None)
+        if probe_sample is not None:
+            _probe(wide, check, probe_sample, "float64", device, eps_dtype=DTYPES[check.dtype])
         return wide, sides
     except InvcheckError as err:
         if m.check.norm.module is None:
             raise
         m.notes.append(f"no float64 run ({err}); judged on {m.check.dtype} alone")
+        if m.eps.value and m.eps.switchable and checked is not None:
+            m.eps_effect_whole = _eps_effect_whole(check, d, checked, m.checked.scale, device)
         return None, None
 
 
@@ -308,12 +332,18 @@ def _eps_effect(with_eps: Sides, off: Sides, scale: list[float]) -> list[float]:
     return between.tolist()
 
 
-def _degenerate(exact: RunNumbers, moves: list[bool]) -> list[str | None]:
-    """Per trial, why it cannot count: the layer's math divides by zero, or its output is constant."""
+def _degenerate(exact: RunNumbers, moves: list[bool], wide: RunNumbers, user: bool) -> list[str | None]:
+    """Per trial, why it cannot count: the layer's math divides by zero, it returns NaN or inf
+    itself, or its output is constant."""
+    zero = "zero variance: its output is not finite with eps off (a statistic's spread is 0)"
+    if user and wide is exact:  # no eps to tell 0/0 from the layer's own NaN
+        zero = "its output is not finite (NaN or inf) in float64: a statistic's spread is 0, or the layer returns NaN"
     reasons: list[str | None] = []
     for t in range(len(exact.scale)):
         if not exact.finite[t]:
-            reasons.append("zero variance: its output is not finite with eps off (a statistic's spread is 0)")
+            itself = wide is not exact and not wide.finite[t]  # with eps on, a zero spread stays finite
+            reasons.append("its output is not finite (NaN or inf) even with its eps: the layer returns NaN or inf"
+                           if itself else zero)
         elif exact.scale[t] == 0.0:
             reasons.append("its output is zero")
         elif moves and not moves[t]:

@@ -49,7 +49,7 @@ def judge(m: Measurement) -> Result:
     if not live:
         return _result(m, "undefined", None, f"every trial is degenerate: {m.degenerate[0]}")
     exact = [_exact(m, t) for t in live] if m.exact is not None else []
-    eps = [_eps(m, t) for t in live] if m.eps_effect else []
+    eps = [_eps(m, t) for t in live] if m.eps_effect or m.eps_effect_whole else []
     checked = [_checked(m, t) for t in live] if m.exact is not m.checked else []
     verdict, decisive, reason = _decide(m, exact, eps, checked)
     return _result(m, verdict, decisive, reason, (exact, eps, checked))
@@ -67,6 +67,10 @@ def _decide(m: Measurement, exact: list[Comparison], eps: list[Comparison],
         return "undefined", _worst(alone), m.range_problem
     beyond = [c for c in checked if c.ratio > tol.MARGIN]
     if beyond:
+        if m.check.dtype == "float64":  # sampled: the whole float64 run against the sample's eps-off run
+            return "inconclusive", _worst(beyond), (
+                f"the float64 run over every entry deviates {_worst(beyond).ratio:.3g}x its tolerance, but the "
+                "float64 run with eps off, on the sample, does not")
         return "inconclusive", _worst(beyond), (
             f"the {m.check.dtype} run deviates {_worst(beyond).ratio:.3g}x its tolerance, but the float64 run of "
             f"the same layer does not: something {m.check.dtype}-specific (rounding inside the layer beyond what "
@@ -109,10 +113,15 @@ def _exact(m: Measurement, t: int) -> Comparison:
 
 
 def _eps(m: Measurement, t: int) -> Comparison:
-    why = (f"eps {m.eps.value:g} ({m.eps.source}) moves the two sides apart by {m.eps_effect[t]:.2g} of the "
-           f"output (measured: the float64 run with eps and with eps off); above {tol.EPS_CAP:g}, eps does not "
-           "blur the invariance, it breaks it")
-    return Comparison("eps", t, m.eps_effect[t], tol.EPS_CAP, "eps", why)
+    effect = m.eps_effect[t] if m.eps_effect else 0.0
+    how = "measured: the float64 run with eps and with eps off"
+    if m.eps_effect_whole:  # over the whole output in the checked dtype, less what its rounding can make
+        whole = m.eps_effect_whole[t] - tol.rounding(m.checked.noise[t], m.check.dtype, m.tf32)
+        if whole > effect:
+            effect, how = whole, f"measured in {m.check.dtype} over the whole output with eps and with eps off"
+    why = (f"eps {m.eps.value:g} ({m.eps.source}) moves the two sides apart by {effect:.2g} of the "
+           f"output ({how}); above {tol.EPS_CAP:g}, eps does not blur the invariance, it breaks it")
+    return Comparison("eps", t, effect, tol.EPS_CAP, "eps", why)
 
 
 def _checked(m: Measurement, t: int) -> Comparison:
@@ -121,6 +130,10 @@ def _checked(m: Measurement, t: int) -> Comparison:
     allowance = 0.0
     if m.eps_effect:  # eps's effect, and the float64 rounding of measuring it (four outputs' differences)
         allowance = min(m.eps_effect[t], tol.EPS_CAP) + tol.rounding(m.exact.noise[t], "float64")
+    if m.eps_effect_whole:  # measured in this dtype over the whole output: its own rounding allowed too
+        allowance = max(allowance, min(m.eps_effect_whole[t], tol.EPS_CAP) + rounding)
+    elif m.eps_allowance is not None and m.eps.value and not m.eps.switchable:  # stated: estimated
+        allowance = min(m.eps_allowance[t], tol.EPS_CAP)
     why = f"{dtype} run: {tol.SAFETY:g} x its measured rounding noise {run.noise[t]:.2g}"
     if allowance:
         why += f" + eps's effect between the sides {allowance:.2g}"

@@ -138,6 +138,46 @@ class CaseNorm(nn.Module):
         return (a - (1 - self.leak) * mu) / (a - mu).pow(2).mean(-1, keepdim=True).sqrt()
 
 
+class ChunkedNorm(nn.Module):
+    """A per-case LayerNorm whose cases from 128 on leak their mean: a bug past any first-cases sample."""
+
+    def __init__(self, units):
+        super().__init__()
+
+    def forward(self, a):
+        mu = a.mean(-1, keepdim=True)
+        leak = torch.ones_like(mu)
+        leak[128:] = 1 - 1e-6
+        return (a - leak * mu) / (a - mu).pow(2).mean(-1, keepdim=True).sqrt()
+
+
+class Float32OnlyNorm(nn.Module):
+    """An RMSNorm with an eps attribute that refuses to run in float64."""
+
+    def __init__(self, units, eps=1e-6):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, a):
+        if a.dtype == torch.float64:
+            raise TypeError("float32 only")
+        return a * torch.rsqrt(a.pow(2).mean(-1, keepdim=True) + self.eps)
+
+
+class NaNNorm(nn.Module):
+    """A LayerNorm with an eps that returns NaN for the cases from 4 on."""
+
+    def __init__(self, units, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, a):
+        mu = a.mean(-1, keepdim=True)
+        y = (a - mu) / ((a - mu).pow(2).mean(-1, keepdim=True) + self.eps).sqrt()
+        y[4:] = float("nan")
+        return y
+
+
 class BatchStatNorm(nn.Module):
     """A hand-written BatchNorm: each unit's statistics over the cases (cases not independent)."""
 
@@ -187,3 +227,39 @@ def test_a_user_norm_that_mixes_cases_is_probed_whole(user_norms: str, transform
     r = run_check(user_check(f"{user_norms}:BatchStatNorm", transform))
     assert r.verdict == verdict, r.why
     assert not any("saw" in note for note in r.notes)  # no sample
+
+
+def test_a_bug_past_the_sampled_cases_is_caught(user_norms: str) -> None:
+    """The float64 runs of user code cover every case: the first cases only stand for its noise."""
+    for dtype in ("float32", "float64"):
+        r = run_check(replace(user_check(f"{user_norms}:ChunkedNorm", "weight_matrix_recenter"), dtype=dtype))
+        assert r.verdict == "not_invariant", r.why
+
+
+@pytest.mark.parametrize("transform", ["dataset_rescale", "case_rescale"])
+def test_a_layer_without_float64_keeps_its_eps_measured(user_norms: str, transform: str) -> None:
+    r = run_check(user_check(f"{user_norms}:Float32OnlyNorm", transform))
+    assert r.verdict == "invariant", r.why
+    assert "no float64 run" in r.why
+
+
+def test_a_layer_that_returns_nan_is_named_as_such(user_norms: str) -> None:
+    from invcheck.api import check as api_check
+
+    r = run_check(api_check(transform="dataset_rescale", module=f"{user_norms}:NaNNorm", kwargs={"units": "{units}"}))
+    assert r.verdict == "undefined" and "the layer returns NaN" in r.why and "spread" not in r.why
+
+
+# eps on a large built-in layer: its effect over every case, not the sample's alone -------------------
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_eps_on_a_sampled_layer_is_allowed_over_every_case(monkeypatch: pytest.MonkeyPatch, dtype: str) -> None:
+    # two cases of 300 sampled: the case whose factor shrinks its variance most (eps's largest
+    # effect) lies outside the sample, as it would in a real large layer now and then
+    monkeypatch.setattr(sample, "SAMPLE_ENTRIES", 2 * LARGE["units"])
+    c = replace(check(transform="case_rescale", trials=2, dtype=dtype, **LARGE),
+                norm=NormConfig(id="layer_norm", eps=1e-5))
+    m = measure(c)
+    assert max(m.eps_effect_whole) > 2 * max(m.eps_effect)  # the sample's alone would not cover it
+    r = run_check(c)
+    assert r.verdict == "invariant", r.why

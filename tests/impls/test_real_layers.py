@@ -163,5 +163,6 @@ def test_an_eps_kept_in_no_attribute_is_stated_and_estimated(layers: str) -> Non
     unstated = run_check(check(transform="dataset_rescale", module=module))
     assert unstated.verdict == N and "no eps attribute found" in unstated.eps_source  # eps's effect is deviation
     assert row(module, eps=1e-6) == ROWS["layer_norm"]  # stated: its effect is estimated and allowed
+    assert row(module, eps=1e-6, dtype="float32") == ROWS["layer_norm"]  # in the checked dtype's comparison too
     stated = run_check(check(transform="dataset_rescale", module=module, eps=1e-6))
     assert "stated" in stated.eps_source and "estimated over the common statistics" in stated.why

@@ -60,7 +60,7 @@ def test_default_table_has_no_proof():
 
 def test_time_limit_gives_numeric_only():
     s = Setting("conv", "batch_norm", "weight_matrix_rescale")
-    proof = prove(s, time_limit=0.5)
+    proof = prove(s, time_limit=0.01)  # no proof fits in 10 ms, even with sympy's caches warm from other tests
     assert proof.status == "numeric only" and "time limit" in proof.detail
 
 

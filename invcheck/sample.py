@@ -86,7 +86,8 @@ def describe(check: CheckConfig, small: CheckConfig) -> str:
     what = "cases" if small.layer.cases != check.layer.cases else "units"
     part, whole = (small.layer.cases, check.layer.cases) if what == "cases" else (small.layer.channels,
                                                                                   check.layer.channels)
-    alone = ("checked: they gave the whole run's outputs bit for bit" if check.norm.module is not None
-             else f"each {what[:-1]}'s output depends on it alone")
-    return (f"the float64 run and the noise probe saw {part} of the {whole} {what} ({alone}); "
-            f"the {check.dtype} deviation is over every entry")
+    if check.norm.module is not None:  # user code: the sample stands for its noise alone
+        return (f"the noise probes saw {part} of the {whole} {what} (checked: they gave the whole run's outputs "
+                f"bit for bit); the float64 runs and the {check.dtype} deviation are over every entry")
+    return (f"the float64 run and the noise probe saw {part} of the {whole} {what} (each {what[:-1]}'s output "
+            f"depends on it alone); the {check.dtype} deviation is over every entry")

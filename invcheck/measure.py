@@ -90,47 +90,32 @@ def _undefined_reason(check: CheckConfig) -> str | None:
     return get_transform(check.transform.id).undefined_reason(kind)
 
 
+@dataclass
+class Plan:
+    """Where the float64 runs look once the checked dtype has run: the whole check, or a built-in
+    norm's exact sample; the sample their noise probe looks at (None: they probe themselves); and
+    the checked run's whole outputs where a float64 check can use them as its own."""
+
+    check: CheckConfig
+    draw: Draw
+    probe: tuple[CheckConfig, Draw] | None = None
+    sides: Sides | None = None
+
+
 def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
-    check = m.check
-    fwd = build_forward(check, d, DTYPES[check.dtype], device)
+    fwd = build_forward(m.check, d, DTYPES[m.check.dtype], device)
     m.eps = fwd.eps_info
-    switchable = bool(m.eps.value) and m.eps.switchable
-    small = sample.smaller(check, d) if check.tolerance is None else None
-    few = sample.fewer_trials(check, d) if check.tolerance is None and small is None else None
-    user = check.norm.module is not None
-    m.checked, sides = _run(check, fwd, d, check.dtype, device, probe=small is None and few is None)
-    if small is not None:  # a large layer: the probes (and a built-in norm's float64 runs) look at a sample
-        whole, sides = sides, None  # the whole outputs: not kept while the sample runs
-        part = _probe(m.checked, check, small, check.dtype, device)
-        if user and not _is_part(part, whole, small[0]):
-            # user code whose first cases alone do not give the whole run's outputs bit for bit: its
-            # cases are not independent, so no sample stands for it; probed whole instead
-            m.notes.append("its first cases alone did not give the whole run's outputs bit for bit: probed whole")
-            small, few = None, sample.fewer_trials(check, d)
-            m.checked, sides = _run(check, fwd, d, check.dtype, device, probe=few is None)
-        elif user:
-            sides = whole  # user code: whatever its later cases do, its float64 runs see them all
-        elif switchable:  # the float64 runs see the sample: eps's effect on the whole, in the checked dtype
-            m.eps_effect_whole = _eps_effect_whole(check, d, whole, m.checked.scale, device)
-        del whole
-    probe_sample = few  # where the float64 run's noise probe looks
-    if small is not None:
-        m.notes.append(sample.describe(check, small[0]))
-        if user:
-            probe_sample = small
-        else:
-            check, d = small
-    if few is not None:  # many trials: the probes look at the first few
-        _probe(m.checked, check, few, check.dtype, device)
+    plan = _checked_run(m, fwd, d, device)
+    check, d = plan.check, plan.draw
     stored = _storage_problem(d, check.dtype)  # the draws alone decide it: computed once
     m.range_problem = stored or _not_finite(check.dtype, m.checked)
     if check.tolerance is not None:
         return  # the user's own tolerance: the checked run alone is judged
-    wide, sides = (m.checked, sides) if check.dtype == "float64" and sides else \
-        _float64_run(m, check, d, probe_sample, device, sides)
+    wide, sides = (m.checked, plan.sides) if check.dtype == "float64" and plan.sides else \
+        _float64_run(m, check, d, plan.probe, device, plan.sides)
     if wide is None:
         return
-    if switchable:
+    if m.eps.value and m.eps.switchable:
         exact = build_forward(check, d, torch.float64, device, eps_off=True, eps_dtype=DTYPES[check.dtype])
         m.exact, off = _run(check, exact, d, "float64", device, noise_from=wide)
         m.eps_effect = _eps_effect(sides, off, wide.scale)
@@ -144,6 +129,34 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
     if m.check.norm.module is not None and wide.noise and max(wide.noise) > tol.FLOAT64_NOISE_LIMIT:
         m.notes.append(f"its float64 run has rounding noise {max(wide.noise):.2g}, far above float64's: "
                        "it computes in lower precision (float32?) internally")
+
+
+def _checked_run(m: Measurement, fwd: Forward, d: Draw, device: torch.device) -> Plan:
+    """The checked dtype's run over everything, its noise probed on a sample where the layer is large
+    or the trials many, and where the float64 runs will look."""
+    check, user = m.check, m.check.norm.module is not None
+    small = sample.smaller(check, d) if check.tolerance is None else None
+    few = sample.fewer_trials(check, d) if check.tolerance is None and small is None else None
+    m.checked, sides = _run(check, fwd, d, check.dtype, device, probe=small is None and few is None)
+    if small is not None:
+        whole, sides = sides, None  # the whole outputs: not kept while the sample runs
+        part = _probe(m.checked, check, small, check.dtype, device)
+        if not user:  # a built-in norm's sample is exact: its float64 runs look there
+            m.notes.append(sample.describe(check, small[0]))
+            if m.eps.value and m.eps.switchable:  # but eps's effect is wanted over the whole output
+                m.eps_effect_whole = _eps_effect_whole(check, d, whole, m.checked.scale, device)
+            return Plan(*small)
+        if _is_part(part, whole, small[0]):  # user code: its sample stands for its noise alone
+            m.notes.append(sample.describe(check, small[0]))
+            return Plan(check, d, probe=small, sides=whole)  # its float64 runs see every case
+        # its first cases alone do not give the whole run's outputs bit for bit: its cases are not
+        # independent, so no sample stands for it; probed whole instead
+        m.notes.append("its first cases alone did not give the whole run's outputs bit for bit: probed whole")
+        few = sample.fewer_trials(check, d)
+        m.checked, sides = _run(check, fwd, d, check.dtype, device, probe=few is None)
+    if few is not None:  # many trials: the probes look at the first few
+        _probe(m.checked, check, few, check.dtype, device)
+    return Plan(check, d, probe=few, sides=sides)
 
 
 def _eps_effect_whole(check: CheckConfig, d: Draw, with_eps: Sides, scale: list[float],

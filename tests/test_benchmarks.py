@@ -1,4 +1,5 @@
-"""The benchmark helpers that need no GPU: gpu.sh parses, its verdict comparison finds differences."""
+"""The benchmark helpers that need no GPU: gpu.sh parses, its verdict comparison finds differences,
+bench_size runs."""
 
 from __future__ import annotations
 
@@ -33,3 +34,12 @@ def test_compare_verdicts_reports_each_differing_cell(tmp_path: Path) -> None:
 @pytest.mark.skipif(shutil.which("bash") is None, reason="no bash")
 def test_gpu_script_parses() -> None:
     assert subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / "gpu.sh")]).returncode == 0
+
+
+def test_bench_size_prints_both_sides_and_their_ratios() -> None:
+    """A smoke run at a tiny size (the numbers themselves are measured, never asserted)."""
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_size.py"), "--size", "32", "--repeat", "1",
+                           "--transform", "weight_matrix_rescale"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    for line in ("bare forward passes", "invcheck run_check", "verdict invariant", "time:", "peak memory:"):
+        assert line in proc.stdout

@@ -51,6 +51,16 @@ def test_no_color_wins_and_the_table_fits_80_columns() -> None:
     assert "\x1b[" in coloured.stdout
 
 
+@pytest.mark.parametrize("args", [["explain"], ["prove"], ["sweep", "--per-decade", "1"]])
+def test_why_commands_follow_no_color_and_force_color(args: list[str]) -> None:
+    cell = ["--norm", "layer_norm", "--transform", "dataset_rescale"]
+    coloured = invcheck(args[0], *cell, *args[1:], env={"FORCE_COLOR": "1", "NO_COLOR": ""})
+    assert coloured.returncode == 0, coloured.stderr
+    assert "\x1b[" in coloured.stdout  # forced, though stdout is a pipe
+    plain = invcheck(args[0], *cell, *args[1:], env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
+    assert "\x1b[" not in plain.stdout
+
+
 def test_a_spec_on_stdin() -> None:
     text = "norm: layer_norm\ntransform: dataset_rescale\ntrials: 2\nexpect: invariant\n"
     proc = invcheck("run", "-", stdin=text)

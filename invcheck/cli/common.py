@@ -1,8 +1,9 @@
 """What the commands share: output paths checked before the work, output written whole or not at
-all, the import permission."""
+all, how a report looks where it goes, the import permission."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import sys
@@ -111,6 +112,19 @@ def write_output(text: str, path: Optional[Path]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def style(output: Optional[Path]) -> tuple[bool, int]:
+    """(colour, width) of a report: the terminal's on stdout (NO_COLOR, FORCE_COLOR and COLUMNS
+    honoured, as rich reads them), plain 80 columns in a file."""
+    from invcheck.render.rich import terminal
+
+    return terminal(sys.stdout) if output is None else (False, 80)
+
+
+def json_text(docs: list[dict]) -> str:
+    """One document as itself, several as a list."""
+    return json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, ensure_ascii=False)
 
 
 def config_allows_import(paths: list[Path]) -> bool:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,7 +9,7 @@ import typer
 
 from invcheck.cli import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
 from invcheck.cli.cells import selected_checks
-from invcheck.cli.common import write_output
+from invcheck.cli.common import json_text, style, write_output
 
 
 @app.command()
@@ -31,7 +29,7 @@ def explain(
     found = [explain_check(c, seed) for c in selected_checks(spec, norm, transform, layer)]
     if format.value == "json":
         docs = [e.to_dict() for e in found]
-        text = json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, ensure_ascii=False)
+        text = json_text(docs)
     else:
-        text = "\n".join(explain_text(e, color=output is None and sys.stdout.isatty()) for e in found)
+        text = "\n".join(explain_text(e, color=style(output)[0]) for e in found)
     write_output(text, output)

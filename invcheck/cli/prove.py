@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -11,7 +9,7 @@ import typer
 
 from invcheck.cli import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
 from invcheck.cli.cells import selected_checks
-from invcheck.cli.common import write_output
+from invcheck.cli.common import json_text, style, write_output
 
 
 @app.command()
@@ -33,7 +31,7 @@ def prove(
     proofs = [(s, prove_cell(s, seconds)) for s in settings]
     if format.value == "json":
         docs = [{"layer": s.kind_id, "norm": s.norm_id, "transform": s.transform_id, **p.to_dict()} for s, p in proofs]
-        text = json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, ensure_ascii=False)
+        text = json_text(docs)
     else:
-        text = "\n".join(prove_text(s, p, color=output is None and sys.stdout.isatty()) for s, p in proofs)
+        text = "\n".join(prove_text(s, p, color=style(output)[0]) for s, p in proofs)
     write_output(text, output)

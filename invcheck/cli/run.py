@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from invcheck.cli import OutputOpt, RunFormat, RunFormatOpt, app
-from invcheck.cli.common import check_outputs, config_allows_import, write_output
+from invcheck.cli.common import check_outputs, config_allows_import, style, write_output
 
 
 @app.command()
@@ -39,7 +39,7 @@ def run(
     users = any(c.norm.module is not None for c in checks)  # no pyproject.toml read without user code
     allowed = allow_import or (users and config_allows_import(files))
     stream = format is RunFormat.rich and output is None  # lines as checks finish
-    color, width = terminal.terminal(sys.stdout) if output is None else (False, 80)
+    color, width = style(output)
     report = RunReport([], run_meta())
     with progress.bar("checks", len(checks)) as bar, observe(bar.advance):
         for result in results(checks, allowed, jobs):

@@ -14,7 +14,7 @@ import typer
 
 from invcheck.cli import Dtype, LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, app
 from invcheck.cli.cells import selected_checks
-from invcheck.cli.common import write_output
+from invcheck.cli.common import style, write_output
 
 
 @app.command()
@@ -58,7 +58,7 @@ def sweep(
                "crossovers": [{"eps": r.check.norm.eps, "dtype": r.check.dtype, "scale": r.crossover} for r in results]}
         text = json.dumps(doc, indent=2)
     else:
-        text = sweep_text(results, color=output is None and sys.stdout.isatty())
+        text = sweep_text(results, color=style(output)[0])
     write_output(text, output)
 
 

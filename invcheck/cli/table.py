@@ -2,7 +2,6 @@
 
 # No `from __future__ import annotations`: typer would eval every annotation string at start-up.
 
-import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -10,7 +9,7 @@ import typer
 
 from invcheck import names
 from invcheck.cli import Dtype, Impl, LayerChoice, OutputOpt, TableFormat, _choices, app
-from invcheck.cli.common import check_options, check_outputs, write_output
+from invcheck.cli.common import check_options, check_outputs, style, write_output
 from invcheck.errors import InvcheckError
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.placements import get_placement
@@ -56,14 +55,13 @@ def table(
     _refuse_placement(placement.value, layers, check)
     options = _module_options(module, kwargs, allow_import) | ({"layout": layout.value} if module else {})
     from invcheck.render import progress
-    from invcheck.render.rich import terminal
     from invcheck.runner import observe
 
     with progress.bar("table cells") as bar, observe(bar.advance):
         report = tables.build(layers, trials=trials, seed=seed, dtype=dtype.value, device=device,
                               impl=impl.value, eps=eps, tf32=tf32, placements=placements,
                               prove=prove, prove_seconds=prove_seconds, **options)
-    color, width = terminal(sys.stdout) if output is None else (False, 80)
+    color, width = style(output)
     write_output(render.table(report, format.value, color=color, width=width), output)
     failures = report.failures()
     if check and failures:

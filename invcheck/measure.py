@@ -123,7 +123,7 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
         m.exact = wide
         if m.eps.value and not m.eps.switchable:  # stated, kept in no attribute: estimated instead
             m.eps_allowance = eps_model.allowance(check, d, m.eps.value)  # user code: d is every case
-    m.degenerate = _degenerate(m.exact, wide.moves, wide, m.check.norm.module is not None)
+    m.degenerate = _degenerate(m.exact, wide, m.check.norm.module is not None)
     # A degenerate trial's 0/0 is no overflow: the range is judged on the trials that count.
     m.range_problem = stored or _not_finite(check.dtype, m.checked, m.degenerate)
     if m.check.norm.module is not None and wide.noise and max(wide.noise) > tol.FLOAT64_NOISE_LIMIT:
@@ -345,9 +345,9 @@ def _eps_effect(with_eps: Sides, off: Sides, scale: list[float]) -> list[float]:
     return between.tolist()
 
 
-def _degenerate(exact: RunNumbers, moves: list[bool], wide: RunNumbers, user: bool) -> list[str | None]:
+def _degenerate(exact: RunNumbers, wide: RunNumbers, user: bool) -> list[str | None]:
     """Per trial, why it cannot count: the layer's math divides by zero, it returns NaN or inf
-    itself, or its output is constant."""
+    itself, or its output is constant (`wide`, the float64 run with eps, probed its inputs)."""
     zero = "zero variance: its output is not finite with eps off (a statistic's spread is 0)"
     if user and wide is exact:  # no eps to tell 0/0 from the layer's own NaN
         zero = "its output is not finite (NaN or inf) in float64: a statistic's spread is 0, or the layer returns NaN"
@@ -359,7 +359,7 @@ def _degenerate(exact: RunNumbers, moves: list[bool], wide: RunNumbers, user: bo
                            if itself else zero)
         elif exact.scale[t] == 0.0:
             reasons.append("its output is zero")
-        elif moves and not moves[t]:
+        elif wide.moves and not wide.moves[t]:
             reasons.append("its output does not move when its inputs do: constant")
         else:
             reasons.append(None)

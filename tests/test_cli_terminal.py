@@ -61,6 +61,25 @@ def test_why_commands_follow_no_color_and_force_color(args: list[str]) -> None:
     assert "\x1b[" not in plain.stdout
 
 
+def test_ctrl_c_stops_the_run_and_is_not_blamed_on_user_code(tmp_path: Path) -> None:
+    """A SIGINT while user code runs (here the code sends it, as a person's Ctrl-C would arrive):
+    exit 130, no later check runs, the output file is left as it was."""
+    (tmp_path / "ctrlc.py").write_text(
+        "import os, signal, time\n"
+        "class N:\n"
+        "    def __call__(self, a):\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "        time.sleep(5)\n"
+        "        return a\n")
+    (tmp_path / "s.yaml").write_text("checks:\n  - {name: first, norm: {module: 'ctrlc:N'}, transform: dataset_rescale}\n"
+                                     "  - {name: second, norm: layer_norm, transform: dataset_rescale, trials: 2}\n")
+    (tmp_path / "out.txt").write_text("old")
+    proc = invcheck("run", "s.yaml", "--allow-import", "-o", "out.txt", cwd=tmp_path)
+    assert proc.returncode == 130, proc.stderr
+    assert "KeyboardInterrupt" not in proc.stderr and "raised" not in proc.stderr
+    assert (tmp_path / "out.txt").read_text() == "old"
+
+
 def test_a_spec_on_stdin() -> None:
     text = "norm: layer_norm\ntransform: dataset_rescale\ntrials: 2\nexpect: invariant\n"
     proc = invcheck("run", "-", stdin=text)

@@ -44,26 +44,54 @@ class OsExit(BaseException):
     """os._exit called by user code: an error instead of a silent end of the process."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) while user code runs: the person running invcheck stopping the run, not a
+    failure of the user's code (a KeyboardInterrupt the code raises itself stays its failure)."""
+
+
+_HARD_EXIT = os._exit  # the real one: guarded() replaces os._exit while user code runs
+
+
 def set_timeout(seconds: float, flag: str = "--timeout") -> None:
     """The deadline of each check of user code, and the option that sets it (for the message)."""
     _timeout.update(seconds=seconds, flag=flag)
 
 
 def contained(exc: BaseException) -> None:
-    """Re-raise what is invcheck's own (the deadline); the caller turns the rest into one line."""
-    if isinstance(exc, OutOfTime):
+    """Re-raise what is invcheck's own (the deadline, a Ctrl-C); the caller turns the rest into one line."""
+    if isinstance(exc, (OutOfTime, Interrupted)):
         raise exc
 
 
 @contextlib.contextmanager
 def deadline(check: CheckConfig) -> Iterator[None]:
-    """A check of user code ends after the timeout with one line (SIGALRM on the main thread;
-    where there is none, as on Windows or in a worker thread, it runs without a deadline)."""
+    """A check of user code ends after the timeout with one line (SIGALRM on the main thread). Code
+    that defeats the alarm (ignores SIGALRM, swallows BaseException), or runs where there is none
+    (Windows, a worker thread), is stopped at twice the timeout by a watchdog: one line, exit 2."""
     seconds = float(_timeout["seconds"])
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    watchdog = threading.Timer(2 * seconds, _hard_stop, (check, 2 * seconds))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
+            yield
+        else:
+            with _alarm(check, seconds), _interruptible():
+                yield
+    finally:
+        watchdog.cancel()
 
+
+def _hard_stop(check: CheckConfig, seconds: float) -> None:
+    message = user_error(check, f"still running after {seconds:g} s, past its deadline, which it defeated "
+                                f"(ignored SIGALRM, or swallowed the stop): invcheck stops here")
+    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.flush()
+    _HARD_EXIT(2)  # outputs are written whole at the end or not at all: none is left half written
+
+
+@contextlib.contextmanager
+def _alarm(check: CheckConfig, seconds: float) -> Iterator[None]:
     def ring(signum: int, frame: Any) -> None:
         raise OutOfTime()
 
@@ -81,6 +109,19 @@ def deadline(check: CheckConfig) -> Iterator[None]:
         if outer_delay > 0:  # someone else's alarm (pytest-timeout, say): re-armed with what is left
             left = max(outer_delay - (time.monotonic() - started), 1e-3)
             signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C raises Interrupted, which `contained` lets through: it stops the run."""
+    def interrupt(signum: int, frame: Any) -> None:
+        raise Interrupted()
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _refuse_exit(code: int = 0) -> None:

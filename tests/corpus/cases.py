@@ -146,4 +146,13 @@ CASES = [
                           "mynorms.py": "import os\nos._exit(0)\n"}, ("run", "spec.yaml", "--allow-import")),
     Case("user-hang", {"spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
                        "mynorms.py": "while True:\n    pass\n"}, ("run", "spec.yaml", "--allow-import", "--timeout", "1")),
+    # code that defeats the alarm: the watchdog ends the process at twice the timeout
+    Case("user-ignores-alarm", {"spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
+                                "mynorms.py": "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+                                              "while True:\n    time.sleep(0.05)\n"},
+         ("run", "spec.yaml", "--allow-import", "--timeout", "1")),
+    Case("user-swallows-the-stop", {"spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
+                                    "mynorms.py": "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
+                                                  "    except BaseException:\n        pass\n"},
+         ("run", "spec.yaml", "--allow-import", "--timeout", "1")),
 ]

@@ -87,7 +87,7 @@ def check(
     module = None if module is None else import_path(module)
     changes = dict(norm=norm, transform=transform, layer=layer, dtype=dtype, device=device, trials=trials,
                    seed=seed, eps=eps, tolerance=tolerance, module=module, impl=impl, **options)
-    return _validated(_apply(CheckConfig(), changes))
+    return _validated(_apply(CheckConfig(), changes), _given(options))
 
 
 def _apply(base: CheckConfig, changes: dict[str, Any]) -> CheckConfig:
@@ -156,14 +156,20 @@ def _resolve(module: str, qualname: str) -> Any:
     return found
 
 
-def _validated(c: CheckConfig) -> CheckConfig:
+def _given(changes: dict[str, Any]) -> dict[str, set[str]]:
+    """The norm's and transform's keys named in a call: as a spec's, refused where they do not
+    apply even at their default value (`groups=2` on layer_norm)."""
+    return {section: {name for name in changes if _ROUTES.get(name) == section} for section in ("norm", "transform")}
+
+
+def _validated(c: CheckConfig, given: dict[str, set[str]] | None = None) -> CheckConfig:
     """`c` unchanged, once it passes the rules specs pass (rules.py): one set of rules for both."""
     rules.refuse_wrong_types(c)
     if not isinstance(c.norm.kwargs, dict):
         raise TypeError(f"kwargs must be a dict of argument names to values, got {c.norm.kwargs!r}")
     if c.norm.kwargs and c.norm.module is None:
         raise TypeError("kwargs apply only to user code: give norm='pkg.mod:Name' or module=...")
-    found = rules.field_problems(c) or rules.problems(c)
+    found = rules.field_problems(c) or rules.problems(c, given)
     if found:
         p = found[0]
         raise SpecError(p.message, _WHERE, None, p.value, p.hint)
@@ -175,7 +181,7 @@ def _config(args: tuple[Any, ...], changes: dict[str, Any]) -> CheckConfig:
     if args and isinstance(args[0], CheckConfig):
         if len(args) > 1:
             raise TypeError("after a CheckConfig, give changes by keyword (transform='...', dtype='...')")
-        return _validated(_apply(args[0], changes) if changes else args[0])
+        return _validated(_apply(args[0], changes) if changes else args[0], _given(changes))
     return check(*args, **changes)
 
 

@@ -124,6 +124,7 @@ def test_pytest_session_survives_broken_specs_and_planted_modules(pytester: pyte
     ({"tolerance": "1e-3"}, "invcheck.check(): tolerance must be a number, got '1e-3' (write tolerance=1e-3 without quotes)"),
     ({"seed": 2**70}, "invcheck.check(): seed must be an integer in [0, 9223372036854775807], got 1180591620717411303424"),
     ({"groups": 4}, "invcheck.check(): groups applies only to group_norm, not 'layer_norm' (remove it)"),
+    ({"groups": 2}, "invcheck.check(): groups applies only to group_norm, not 'layer_norm' (remove it)"),  # the default
     ({"trials": 10**12}, "invcheck.check(): trials must be an integer in [1, 100000], got 1000000000000"),
     ({"shift": 1e-300, "transform": "dataset_recenter"},
      "invcheck.check(): shift must be a number in [0.001, 1e+06], got 1e-300"),

@@ -74,7 +74,8 @@ def _root(version: Annotated[Optional[bool], typer.Option("--version", callback=
 def main() -> None:
     """Entry point: InvcheckError -> one line and exit 2; a bug -> one line and exit 3."""
     try:
-        code = app(standalone_mode=False)  # returns the exit code of typer.Exit
+        # typer.main.get_command(app) is what app() runs; its plain options are coerced without pydantic
+        code = options.install(typer.main.get_command(app))(standalone_mode=False)  # typer.Exit's code
     except UsageError as err:  # usage errors: bad option values, missing arguments
         typer.echo(f"error: {err.format_message()} (see invcheck --help)", err=True)
         sys.exit(2)
@@ -92,4 +93,4 @@ def main() -> None:
 
 
 # The commands register themselves on `app` (imported last: they import it from here).
-from invcheck.cli import explain, prove, run, schema, sweep, table, validate  # noqa: E402, F401
+from invcheck.cli import explain, options, prove, run, schema, sweep, table, validate  # noqa: E402, F401

@@ -1,0 +1,140 @@
+"""Option values coerced without pydantic, where the option's type is a plain one.
+
+typer 0.29 coerces every option value through a pydantic TypeAdapter that it builds on first use;
+importing pydantic and building the adapters costs about 0.08 s of every command's start-up (more
+than importing typer), a tenth of `invcheck table`'s budget beside `import torch`. invcheck's
+options are all plain: str, int and float (with typer's min/max), bool, a choice (Enum), a path,
+or a list of one of those. `install` gives each such option a direct coercion with the same checks;
+any other type keeps typer's own. A typer without this machinery (before 0.29, on click's types)
+is left as it is.
+"""
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, get_args, get_origin
+
+import typer
+
+try:  # typer's coercion layer (0.29 on): private, so everything below is optional
+    from typer._coercion import RuntimeParam
+    from typer._param_types import coerce_cli_choice, coerce_cli_path
+    from typer.core import _TyperParameter
+except ImportError:  # pragma: no cover - depends on the installed typer
+    RuntimeParam = None
+
+PLAIN = (str, int, float, bool, Path)
+TRUE, FALSE = {"1", "true", "t", "yes", "y", "on"}, {"0", "false", "f", "no", "n", "off"}
+
+
+def install(command: Any) -> Any:
+    """`command` (typer's click command for the app) with its plain options coerced directly."""
+    if RuntimeParam is None:  # pragma: no cover - depends on the installed typer
+        return command
+    # the help option is made on first use, from the context's names (set on the app, inherited)
+    names = SimpleNamespace(help_option_names=command.context_settings.get("help_option_names", ["--help"]))
+    for cmd in (command, *getattr(command, "commands", {}).values()):
+        for param in (*cmd.params, cmd.get_help_option(names)):
+            if isinstance(param, _TyperParameter) and param._runtime_param is None and _plain(param):
+                param._runtime_param = _Plain(annotation=param.type_descriptor.annotation,
+                                              parameter_info=param.type_descriptor.parameter_info)
+    return command
+
+
+def _plain(param: Any) -> bool:
+    """Whether this module can coerce the option: a plain leaf type (or a list of one), no clamp."""
+    desc = param.type_descriptor
+    info = desc.parameter_info
+    if desc.file_annotation is not None or info.parser is not None or getattr(info, "clamp", False):
+        return False
+    leaf = _leaf(desc.annotation)
+    return leaf is not None and (leaf in PLAIN or (isinstance(leaf, type) and issubclass(leaf, Enum)))
+
+
+def _leaf(annotation: Any) -> Any:
+    """X of X or list[X]; None for anything else."""
+    if get_origin(annotation) is list:
+        args = get_args(annotation)
+        return args[0] if len(args) == 1 and get_origin(args[0]) is None else None
+    return annotation if get_origin(annotation) is None else None
+
+
+if RuntimeParam is not None:
+
+    @dataclass(frozen=True)
+    class _Plain(RuntimeParam):
+        """typer's RuntimeParam for a plain type: a list item by item, each leaf by its type."""
+
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            try:
+                if get_origin(self.annotation) is list:
+                    leaf = get_args(self.annotation)[0]
+                    items = value if isinstance(value, (list, tuple)) else [value]
+                    return [self._leaf(leaf, item, param, ctx) for item in items]
+                return self._leaf(self.annotation, value, param, ctx)
+            except ValueError as err:
+                raise typer.BadParameter(str(err), ctx=ctx, param=param) from None
+
+        def _leaf(self, kind: Any, value: Any, param: Any, ctx: Any) -> Any:
+            info = self.parameter_info
+            if isinstance(kind, type) and issubclass(kind, Enum):
+                return coerce_cli_choice(value, choices=tuple(kind), case_sensitive=info.case_sensitive, ctx=ctx)
+            if kind is Path:  # typer's own checks (exists, dir_okay, ...) on a value made a Path here
+                return coerce_cli_path(value if isinstance(value, Path) else Path(_text(value)), info,
+                                       path_type=Path, param=param, ctx=ctx)
+            if kind is str:
+                return _text(value)
+            if kind is bool:
+                return _bool(value)
+            number = _int(value) if kind is int else _float(value)
+            return _bounded(number, info.min, info.max)
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).strip().lower()
+    if text in TRUE or text in FALSE:
+        return text in TRUE
+    raise ValueError(f"{value!r} is not a boolean (true or false)")
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    text = _text(value).strip()
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if number.is_integer():  # "3.0", "1e3": an integer written as a number
+        return int(number)
+    raise ValueError(f"{value!r} is not an integer")
+
+
+def _float(value: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    try:
+        return float(_text(value).strip())
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number") from None
+
+
+def _bounded(number: int | float, low: float | None, high: float | None) -> int | float:
+    """typer's min/max: a value outside them, or NaN where there is one, is refused."""
+    if (low is not None and not number >= low) or (high is not None and not number <= high):
+        where = f"in [{low:g}, {high:g}]" if low is not None and high is not None else \
+            f"at least {low:g}" if low is not None else f"at most {high:g}"
+        raise ValueError(f"{number!r} is not {where}")
+    return number

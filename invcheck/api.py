@@ -36,7 +36,7 @@ from invcheck.errors import InvarianceError, SpecError
 from invcheck.evidence import explain
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
-from invcheck.spec_yaml import did_you_mean
+from invcheck.spec_values import did_you_mean
 
 if TYPE_CHECKING:
     from invcheck.evidence import Result

@@ -22,8 +22,8 @@ from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.norms import NORMS
 from invcheck.placements import PLACEMENTS
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
-from invcheck.spec_yaml import Bad, Parser, choice, device, flag, integer, kwargs, module_path, number, optional
-from invcheck.spec_yaml import scale, text
+from invcheck.spec_values import Bad, Parser, choice, device, flag, integer, kwargs, module_path, number, optional
+from invcheck.spec_values import scale, text
 from invcheck.transforms import TRANSFORMS
 
 # because a check allocates X, W and the outputs for every trial, several times over (the

@@ -9,9 +9,7 @@ still run.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +98,9 @@ def results(checks: Sequence[CheckConfig], allow_import: bool = False, jobs: int
     if jobs <= 1 or len(checks) <= 1:
         yield from (run_or_error(c) for c in checks)
         return
+    import multiprocessing  # here: 10 ms of start-up that one process never needs
+    from concurrent.futures import ProcessPoolExecutor
+
     # fork: workers inherit the imported modules (torch takes seconds to import) and no op has run
     # yet in this process, so no thread pool is copied half-way.
     methods = multiprocessing.get_all_start_methods()

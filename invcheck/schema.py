@@ -1,6 +1,6 @@
 """The JSON Schema of the spec format, assembled from the rules the validator uses.
 
-Every value's fragment comes from its parser in rules.py (`spec_yaml.schema_of`), every key list from
+Every value's fragment comes from its parser in rules.py (`spec_values.schema_of`), every key list from
 the same tables spec.py reads, every vocabulary from the registries: a new norm, layer kind or field
 appears here without being written twice. The schema checks each value on its own, which keys
 go where, and the rules of `rules.SCOPES` (a key that applies only beside some value of another:
@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from invcheck import names, rules
-from invcheck.spec_yaml import Parser, schema_of
+from invcheck.spec_values import Parser, schema_of
 
 Schema = dict[str, Any]
 

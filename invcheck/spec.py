@@ -74,7 +74,8 @@ from invcheck import names, rules
 from invcheck.errors import SpecError
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
-from invcheck.spec_yaml import Report, YList, YMap, id_list, known, parse_yaml, read_yaml, show, values
+from invcheck.spec_yaml import Report, YList, YMap, id_list, known, parse_yaml, read_yaml, values
+from invcheck.spec_values import show
 
 # The keys of each section, for reading YAML (their value rules are in rules.py).
 _SECTIONS = {"norm": rules.NORM_FIELDS, "transform": rules.TRANSFORM_FIELDS, "layer": rules.layer_fields(None)}

@@ -1,21 +1,18 @@
-"""Reading spec YAML: a safe loader that remembers lines, and parsers for typed values.
+"""Reading spec YAML: a safe loader that remembers lines, and the checks of a file's mappings.
 
 Mappings load as `YMap` and sequences as `YList`: plain dicts and lists that also know the
 1-based line of themselves, of each key and of each value, so that spec errors can point at
 file:line. Only plain data is built (a SafeLoader subclass); other tags and duplicate keys are
-refused with their line. The value parsers turn YAML values into settings fields or raise `Bad`
-with a message that names the bad value; `Report` collects such errors so that all are listed.
+refused with their line. The value parsers (`spec_values.py`) turn YAML values into settings fields or
+raise `Bad` with a message that names the bad value; `Report` collects such errors so that all are
+listed.
 """
 
 from __future__ import annotations
 
-import difflib
-import keyword
-import math
 import os
-import re
 import stat
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +21,7 @@ from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from invcheck.errors import SpecError
+from invcheck.spec_values import Bad, Parser, choice, did_you_mean, show
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -282,189 +280,6 @@ def decode(data: bytes, file: str) -> str:
 
 
 # Typed values --------------------------------------------------------------------------------
-
-Parser = Callable[[Any, str], Any]  # (value, key) -> parsed value, or raises Bad
-
-# Each parser describes what it accepts as a JSON-Schema fragment, its `schema` attribute:
-# `invcheck schema` assembles the spec format's schema from these, so no rule is written twice.
-_NUMERIC_TEXT = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"  # YAML reads `1e-5` as text
-
-
-def described(schema: dict[str, Any]) -> Callable[[Parser], Parser]:
-    """Attach `schema` (a JSON-Schema fragment) to a parser."""
-
-    def attach(parser: Parser) -> Parser:
-        parser.schema = schema  # type: ignore[attr-defined]
-        return parser
-
-    return attach
-
-
-def schema_of(parser: Parser) -> dict[str, Any]:
-    """The JSON-Schema fragment a parser accepts ({} (anything) for one that does not say)."""
-    return dict(getattr(parser, "schema", {}))
-
-_IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
-
-
-class Bad(ValueError):
-    """A bad value; the message names it, the caller adds file and line."""
-
-    def __init__(self, message: str, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
-
-
-def show(value: Any) -> str:
-    """A value as YAML spells it, short enough for a one-line message."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int) and value.bit_length() > 128:  # repr refuses ints of 4300+ digits
-        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def did_you_mean(value: Any, options: Iterable[str]) -> str:
-    options = list(options)
-    close = difflib.get_close_matches(str(value), options, n=1)
-    return f"did you mean {close[0]!r}?" if close else "expected one of: " + ", ".join(options)
-
-
-MAX_VALUES = 10_000  # because YAML aliases can nest into billions of values from a few lines
-
-
-def plain(value: Any, budget: list[int] | None = None) -> Any:
-    """YMap/YList as plain dicts and lists, for values handed on as written (kwargs)."""
-    budget = [MAX_VALUES] if budget is None else budget
-    budget[0] -= 1
-    if budget[0] < 0:
-        raise Bad(f"more than {MAX_VALUES} values (nested YAML aliases?)")
-    if isinstance(value, dict):
-        return {key: plain(item, budget) for key, item in value.items()}
-    if isinstance(value, list):
-        return [plain(item, budget) for item in value]
-    return value
-
-
-def to_float(value: Any) -> float | None:
-    """A finite float from an int, a float or numeric text (YAML reads `1e-5` as text)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        return None
-    try:
-        result = float(value)
-    except ValueError:
-        return None
-    return result if math.isfinite(result) else None
-
-
-def integer(low: int, high: int | None = None) -> Parser:
-    """An integer in [low, high]: bounds keep a spec from asking for more memory than exists."""
-    wanted = f">= {low}" if high is None else f"in [{low}, {high}]"
-
-    def parse(value: Any, key: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
-            raise Bad(f"{key} must be an integer {wanted}, got {show(value)}")
-        return value
-
-    bounds = {"minimum": low} | ({} if high is None else {"maximum": high})
-    return described({"type": "integer", **bounds})(parse)
-
-
-_DEVICE = re.compile(r"cpu|cuda|auto|cuda:\d{1,3}")
-
-
-@described({"type": "string", "pattern": f"^({_DEVICE.pattern})$"})
-def device(value: Any, key: str) -> str:
-    """cpu, cuda, cuda:N or auto (cuda when there is one); whether it exists is checked at run time."""
-    if isinstance(value, str) and _DEVICE.fullmatch(value):
-        return value
-    close = difflib.get_close_matches(str(value), ["cpu", "cuda", "auto"], n=1)
-    raise Bad(f"unknown device {show(value)}", f"did you mean {close[0]!r}?" if close else "use cpu, cuda, cuda:N or auto")
-
-
-def number(low: float, high: float = math.inf, strict: bool = False) -> Parser:
-    """A finite number >= low (> low when strict) and <= high."""
-    wanted = f"> {low:g}" if strict else f">= {low:g}" if high == math.inf else f"in [{low:g}, {high:g}]"
-
-    def parse(value: Any, key: str) -> float:
-        result = to_float(value)
-        if result is None or result < low or (strict and result == low) or result > high:
-            raise Bad(f"{key} must be a number {wanted}, got {show(value)}")
-        return result
-
-    bounds = {"exclusiveMinimum" if strict else "minimum": low} | ({} if high == math.inf else {"maximum": high})
-    return described({"anyOf": [{"type": "number", **bounds}, {"type": "string", "pattern": _NUMERIC_TEXT}]})(parse)
-
-
-def choice(options: Sequence[str], what: str) -> Parser:
-    def parse(value: Any, key: str) -> str:
-        if isinstance(value, str) and value in options:
-            return value
-        raise Bad(f"unknown {what} {show(value)}", did_you_mean(value, options))
-
-    return described({"enum": list(options)})(parse)
-
-
-def optional(parser: Parser) -> Parser:
-    """`parser`, with null meaning "not set"."""
-    schema = {"anyOf": [schema_of(parser), {"type": "null"}]}
-    return described(schema)(lambda value, key: None if value is None else parser(value, key))
-
-
-@described({"type": "boolean"})
-def flag(value: Any, key: str) -> bool:
-    if not isinstance(value, bool):
-        raise Bad(f"{key} must be true or false, got {show(value)}")
-    return value
-
-
-MAX_TEXT = 1000  # a name or a label; longer is a mistake that would flood every report line
-
-
-@described({"type": "string", "pattern": r"\S"})
-def text(value: Any, key: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise Bad(f"{key} must be non-empty text, got {show(value)}")
-    if len(value) > MAX_TEXT:
-        raise Bad(f"{key} is {len(value)} characters long, above the limit of {MAX_TEXT}")
-    control = next((c for c in value if not c.isprintable()), None)
-    if control is not None:  # a newline or an escape would break one-line reports, XML and terminals
-        raise Bad(f"{key} {show(value)} holds the control character U+{ord(control):04X}", "use plain text")
-    return value
-
-
-@described({"type": "string", "pattern": f"^{_IMPORT_PATH.pattern}$"})
-def module_path(value: Any, key: str) -> str:
-    """An import path `package.module:Name`; checked for shape only, never imported here."""
-    if not isinstance(value, str) or not _IMPORT_PATH.fullmatch(value):
-        raise Bad(f"{key} {show(value)} is not an import path", "write it as 'package.module:Name'")
-    reserved = [part for part in re.split(r"[.:]", value) if keyword.iskeyword(part)]
-    if reserved:
-        raise Bad(f"{key} {show(value)} is not an import path: {reserved[0]!r} is a Python keyword",
-                  "no module or attribute can be named so")
-    return value
-
-
-@described({"type": "object"})
-def kwargs(value: Any, key: str) -> dict[str, Any]:
-    if not isinstance(value, dict) or not all(isinstance(name, str) for name in value):
-        raise Bad(f"{key} must be a mapping of argument names to values, got {show(value)}")
-    return plain(value)
-
-
-@described({"type": "array", "minItems": 2, "maxItems": 2,
-            "items": {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string", "pattern": _NUMERIC_TEXT}]}})
-def scale(value: Any, key: str) -> tuple[float, float]:
-    """A range [low, high] of positive scale factors."""
-    if isinstance(value, list) and len(value) == 2:
-        low, high = (to_float(item) for item in value)
-        if low is not None and high is not None and 0 < low <= high and (low, high) != (1.0, 1.0):
-            return (low, high)
-    raise Bad(f"{key} must be [low, high] with 0 < low <= high, not [1, 1] (the identity), got {show(value)}")
-
 
 # Validating mappings -------------------------------------------------------------------------
 

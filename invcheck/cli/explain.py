@@ -9,7 +9,7 @@ import typer
 
 from invcheck.cli import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
 from invcheck.cli.cells import selected_checks
-from invcheck.cli.common import json_text, style, write_output
+from invcheck.cli.common import json_text, load_torch, style, write_output
 
 
 @app.command()
@@ -26,7 +26,9 @@ def explain(
     from invcheck.why.explain import explain as explain_check
     from invcheck.why.render import explain_text
 
-    found = [explain_check(c, seed) for c in selected_checks(spec, norm, transform, layer)]
+    checks = selected_checks(spec, norm, transform, layer)
+    load_torch()
+    found = [explain_check(c, seed) for c in checks]
     if format.value == "json":
         docs = [e.to_dict() for e in found]
         text = json_text(docs)

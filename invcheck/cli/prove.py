@@ -9,7 +9,7 @@ import typer
 
 from invcheck.cli import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
 from invcheck.cli.cells import selected_checks
-from invcheck.cli.common import json_text, style, write_output
+from invcheck.cli.common import json_text, load_torch, style, write_output
 
 
 @app.command()
@@ -27,7 +27,9 @@ def prove(
     from invcheck.why.prove import prove as prove_cell
     from invcheck.why.render import prove_text
 
-    settings = [setting_of(c) for c in selected_checks(spec, norm, transform, layer)]
+    checks = selected_checks(spec, norm, transform, layer)
+    load_torch()
+    settings = [setting_of(c) for c in checks]
     proofs = [(s, prove_cell(s, seconds)) for s in settings]
     if format.value == "json":
         docs = [{"layer": s.kind_id, "norm": s.norm_id, "transform": s.transform_id, **p.to_dict()} for s, p in proofs]

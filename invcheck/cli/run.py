@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from invcheck.cli import OutputOpt, RunFormat, RunFormatOpt, app
-from invcheck.cli.common import check_outputs, config_allows_import, style, write_output
+from invcheck.cli.common import check_outputs, config_allows_import, load_torch, style, write_output
 
 
 @app.command()
@@ -25,6 +25,7 @@ def run(
                                            help="Seconds a check of user code may take.")] = 15.0,
 ) -> None:
     """Run spec files; exit 1 if a verdict differs from its `expect:`, 2 if a check could not run."""
+    load_torch()  # first: the imports below bring it in
     from invcheck import spec
     from invcheck.cli import spec_input
     from invcheck.impls.user_load import set_timeout

@@ -14,7 +14,7 @@ import typer
 
 from invcheck.cli import Dtype, LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, app
 from invcheck.cli.cells import selected_checks
-from invcheck.cli.common import style, write_output
+from invcheck.cli.common import load_torch, style, write_output
 
 
 @app.command()
@@ -47,6 +47,7 @@ def sweep(
     dtypes = [d.value for d in dtype] if dtype else [base.dtype]
     checks = [base.with_(dtype=d, norm=replace(base.norm, eps=e)) for d in dtypes for e in (eps or [base.norm.eps])]
     factors = sweeps.scales(low, high, per_decade)
+    load_torch()
     with progress(len(factors) * len(checks)) as advance:
         results = [sweeps.sweep(c, factors, advance) for c in checks]
     if plot is not None:

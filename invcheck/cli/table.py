@@ -9,7 +9,7 @@ import typer
 
 from invcheck import names
 from invcheck.cli import Dtype, Impl, LayerChoice, OutputOpt, TableFormat, _choices, app
-from invcheck.cli.common import check_options, check_outputs, style, write_output
+from invcheck.cli.common import check_options, check_outputs, load_torch, style, write_output
 from invcheck.errors import InvcheckError
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.placements import get_placement
@@ -57,6 +57,8 @@ def table(
     from invcheck.render import progress
     from invcheck.runner import observe
 
+    load_torch()
+
     with progress.bar("table cells") as bar, observe(bar.advance):
         report = tables.build(layers, trials=trials, seed=seed, dtype=dtype.value, device=device,
                               impl=impl.value, eps=eps, tf32=tf32, placements=placements,
@@ -88,7 +90,7 @@ def _module_options(module: str | None, kwargs: str, allow_import: bool) -> dict
 
     from invcheck import rules
     from invcheck.cli.common import config_allows_import
-    from invcheck.spec_yaml import Bad
+    from invcheck.spec_values import Bad
 
     if module is None:
         return {}

@@ -247,7 +247,7 @@ def _outputs(check: CheckConfig, fwd: Forward, d: Draw, points: tuple[int, ...],
         out = out.double().reshape(2, len(points), d.trials, *out.shape[1:])  # [side, point, T, ...]
         per_side = [iter(out[side]) for side in (0, 1)]
     else:  # one call per side and point: memory holds one copy of the inputs at a time
-        per_side = [(fwd(x, w).double() for x, w in _points(check, d, side, points, e, dtype, device))
+        per_side = [(fwd(x, w).double() for x, w in _points(check, d, side, points, e, dtype, device, reuse=True))
                     for side in (0, 1)]
     base, residual, moved = [], [], []
     for outputs in per_side:
@@ -280,12 +280,14 @@ def _stacked(check: CheckConfig, d: Draw, points: tuple[int, ...], e: float, dty
 
 
 def _points(check: CheckConfig, d: Draw, side: int, points: tuple[int, ...], e: float, dtype: torch.dtype,
-            device: torch.device) -> Iterator[tuple[Tensor, Tensor]]:
+            device: torch.device, reuse: bool = False) -> Iterator[tuple[Tensor, Tensor]]:
     """One side's X and W at each probe point, in the checked dtype on the device: each entry t of
     what the transform changed moved to t (1 + k e s), s a fixed random sign. An input both sides
     share (W under a data transform, X under a weight transform) stays: its rounding is the same on
     both sides, and moving the other input already rounds every product and sum afresh. Computed in
-    the checked dtype (k e is a power of two: k e t s is exact, each point rounds once)."""
+    the checked dtype (k e is a power of two: k e t s is exact, each point rounds once). reuse: each
+    moved input is written into one buffer, for a caller that is done with a point before asking
+    for the next (a large layer: no fresh memory to fault in at every point)."""
     x, w = (d.x, d.w) if side == 0 else (d.x2, d.w2)
     x, w = x.to(device, dtype), w.to(device, dtype)
     if points == (0,):
@@ -294,9 +296,11 @@ def _points(check: CheckConfig, d: Draw, side: int, points: tuple[int, ...], e: 
     signs = _signs(check, d)
     xs = x * signs[0].to(device, dtype) if not _same(d.x, d.x2) else None
     ws = w * signs[1].to(device, dtype) if not _same(d.w, d.w2) or xs is None else None
+    buffers = (torch.empty_like(x) if reuse and xs is not None else None,
+               torch.empty_like(w) if reuse and ws is not None else None)
     for k in points:
-        yield (x if k == 0 or xs is None else torch.add(x, xs, alpha=k * e),
-               w if k == 0 or ws is None else torch.add(w, ws, alpha=k * e))
+        yield (x if k == 0 or xs is None else torch.add(x, xs, alpha=k * e, out=buffers[0]),
+               w if k == 0 or ws is None else torch.add(w, ws, alpha=k * e, out=buffers[1]))
 
 
 def _same(a: Tensor, b: Tensor) -> bool:

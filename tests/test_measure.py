@@ -422,3 +422,22 @@ def test_tf32_on_cpu_is_refused():
 def test_huge_scales_are_not_mistaken_for_zero_variance(norm_kw, norm):
     r = run_check(config("dense", norm, "dataset_rescale", norm_kw=norm_kw, transform_kw={"scale": (1e8, 1e9)}))
     assert r.verdict == N
+
+
+@pytest.mark.parametrize("transform", ["dataset_rescale", "weight_matrix_rescale"])
+def test_probe_points_in_one_buffer_are_the_points(transform: str) -> None:
+    """A large layer's probe writes each moved input into one buffer: each point, read before the
+    next is asked for, is the point a fresh tensor gives (and the shared input is not moved)."""
+    from invcheck.draws import draw
+    from invcheck.measure import STENCIL, _points
+
+    check = CheckConfig(norm=NormConfig(id="layer_norm"), transform=TransformConfig(id=transform), trials=2,
+                        dtype="float32")
+    d, e, cpu = draw(check), 2.0**-20, torch.device("cpu")
+    for side in (0, 1):
+        fresh = [(x.clone(), w.clone()) for x, w in _points(check, d, side, STENCIL.points, e, torch.float32, cpu)]
+        reused = [(x.clone(), w.clone()) for x, w in _points(check, d, side, STENCIL.points, e, torch.float32, cpu,
+                                                             reuse=True)]
+        assert all(torch.equal(a, b) for pa, pb in zip(fresh, reused) for a, b in zip(pa, pb))
+        moved = 1 if transform == "weight_matrix_rescale" else 0  # W under a weight transform, X under a data one
+        assert not torch.equal(fresh[1][moved], fresh[0][moved]) and torch.equal(fresh[1][1 - moved], fresh[0][1 - moved])

@@ -10,7 +10,7 @@ from typing import Any
 __version__ = "0.1.0"
 
 # `check` stays in invcheck.api: the submodule invcheck.check would shadow it here.
-_API = ("invariance_error", "assert_invariant", "assert_not_invariant")
+_API = ("invariance_error", "assert_invariant", "assert_not_invariant", "set_timeout")
 
 
 def __getattr__(name: str) -> Any:

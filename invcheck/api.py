@@ -18,7 +18,8 @@ rules as YAML specs, so a typo gets the same "did you mean" as in a spec.
 User code is imported here without `--allow-import`: that flag guards specs read from files, while
 a caller of this API is Python code that already chose to run it. Only a class or factory that can
 be imported by `module:qualname` can be checked (invcheck builds the layer itself, with `kwargs`);
-an instance or a class defined inside a function cannot: move it to module level.
+an instance or a class defined inside a function cannot: move it to module level. Each check of
+user code has a deadline, 15 s unless `invcheck.set_timeout(seconds)` says otherwise.
 
 torch is imported on first use, not when `invcheck` is imported. Build configs with
 `from invcheck.api import check`: once a check has run, `invcheck.check` is the measuring submodule.
@@ -217,6 +218,16 @@ def _assert(wanted: str, args: tuple[Any, ...], changes: dict[str, Any]) -> Resu
     if result.verdict != wanted:
         raise InvarianceError(explain(result, wanted), result)
     return result
+
+
+def set_timeout(seconds: float) -> None:
+    """The deadline of each check of user code in this process (default 15 s): one that runs longer
+    raises UserCodeError; one that defeats the deadline is stopped at twice it."""
+    from invcheck.impls.user_load import set_timeout as set_deadline  # imports torch
+
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= 86400:
+        raise SpecError(f"timeout must be a number of seconds in (0, 86400], got {seconds!r}", _WHERE)
+    set_deadline(float(seconds), "invcheck.set_timeout(seconds)")
 
 
 def layer_row(norm: NormArg, kwargs: dict[str, Any] | None = None, layers: tuple[str, ...] = ("dense", "conv"),

@@ -153,7 +153,7 @@ def pytest_configure(config: pytest.Config) -> None:
             raise pytest.UsageError(f"--invcheck-timeout must be in (0, 86400] seconds, got {seconds:g}")
         from invcheck.impls.user_load import set_timeout
 
-        set_timeout(seconds, "--invcheck-timeout")
+        set_timeout(seconds, "--invcheck-timeout SECONDS")
 
 
 # What a check imports: resolved from the environment, never from the project's folders.

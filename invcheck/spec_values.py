@@ -190,8 +190,13 @@ def kwargs(value: Any, key: str) -> dict[str, Any]:
             "items": {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string", "pattern": _NUMERIC_TEXT}]}})
 def scale(value: Any, key: str) -> tuple[float, float]:
     """A range [low, high] of positive scale factors."""
-    if isinstance(value, list) and len(value) == 2:
-        low, high = (to_float(item) for item in value)
-        if low is not None and high is not None and 0 < low <= high and (low, high) != (1.0, 1.0):
-            return (low, high)
-    raise Bad(f"{key} must be [low, high] with 0 < low <= high, not [1, 1] (the identity), got {show(value)}")
+    if not isinstance(value, list) or len(value) != 2:
+        raise Bad(f"{key} must be [low, high], two numbers with 0 < low <= high, got {show(value)}")
+    low, high = (to_float(item) for item in value)
+    if low is None or high is None:  # text, null, inf, nan
+        raise Bad(f"{key} must be [low, high] of finite numbers, got {show(value)}")
+    if not 0 < low <= high:
+        raise Bad(f"{key} must be [low, high] with 0 < low <= high, got {show(value)}")
+    if (low, high) == (1.0, 1.0):
+        raise Bad(f"{key} must not be [1, 1] (the identity), got {show(value)}")
+    return (low, high)

@@ -134,3 +134,29 @@ def test_evidence_names_the_spec_line() -> None:
     result = invariance_error(check("layer_norm", "dataset_recenter").with_(file="specs/x.yaml", line=12))
     assert explain(result).splitlines()[0] == "dense/layer_norm/dataset_recenter: not_invariant"
     assert explain(result, "invariant").splitlines()[-1] == "  spec: specs/x.yaml:12"
+
+
+def test_set_timeout_is_the_deadline_of_user_code_and_its_message_names_it(tmp_path) -> None:
+    """In a fresh process: user code past the deadline is one UserCodeError that says how to allow
+    more, in the words of whoever set the deadline (nobody: every place that can)."""
+    (tmp_path / "slownorm.py").write_text(
+        "import time, torch\n"
+        "class Slow(torch.nn.Module):\n"
+        "    def __init__(self, features):\n        super().__init__()\n        self.features = features\n"
+        "    def forward(self, x):\n        time.sleep(0.5)\n        return torch.nn.functional.layer_norm(x, (self.features,))\n")
+    code = (
+        "import invcheck\nfrom invcheck.errors import UserCodeError, SpecError\n"
+        "import invcheck.impls.user_load as ul\nul._timeout['seconds'] = 0.2\n"
+        "def slow():\n"
+        "    try:\n        invcheck.assert_invariant('slownorm:Slow', kwargs={'features': '{units}'}, trials=2)\n"
+        "    except UserCodeError as err:\n        print(err)\n"
+        "slow()\ninvcheck.set_timeout(0.3)\nslow()\n"
+        "for bad in (0, -1, float('nan'), '5', True, 1e9):\n"
+        "    try:\n        invcheck.set_timeout(bad)\n    except SpecError as err:\n        print(err)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "did not finish within 0.2 s" in lines[0] and "invcheck.set_timeout(seconds)" in lines[0]
+    assert "--timeout SECONDS (invcheck run, table)" in lines[0] and "--invcheck-timeout" in lines[0]
+    assert lines[1].endswith("did not finish within 0.3 s (allow more with invcheck.set_timeout(seconds))")
+    assert len(lines) == 8 and all("timeout must be a number of seconds in (0, 86400]" in line for line in lines[2:])

@@ -190,3 +190,15 @@ def test_a_module_shadowed_by_another_specs_module_is_refused(tmp_path: Path) ->
     lines = proc.stdout.splitlines()
     assert proc.returncode == 2 and lines[0].startswith("PASS ") and "a/s.yaml:1" in lines[0]  # a ran
     assert lines[1].startswith("ERR ") and "shadowed" in lines[1] and "b/s.yaml:1" in lines[1]
+
+
+def test_table_timeout_bounds_module_code(tmp_path: Path) -> None:
+    (tmp_path / "slownorm.py").write_text(
+        "import time, torch\n"
+        "class Slow(torch.nn.Module):\n"
+        "    def __init__(self, features):\n        super().__init__()\n        self.features = features\n"
+        "    def forward(self, x):\n        time.sleep(1)\n        return torch.nn.functional.layer_norm(x, (self.features,))\n")
+    proc = invcheck("table", "--layer", "dense", "--trials", "2", "--module", "slownorm:Slow", "--kwargs",
+                    '{"features": "{units}"}', "--allow-import", "--timeout", "0.5", "-f", "markdown", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "did not finish within 0.5 s (allow more with --timeout SECONDS)" in proc.stdout

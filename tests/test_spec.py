@@ -379,6 +379,7 @@ def test_name_belongs_to_a_check_not_to_defaults(tmp_path: Path) -> None:
     ("norm: 3", ("norm must be an id or a mapping", "got 3")),
     ("transform: {id: case_rescale, scale: [0, 1]}", ("scale must be [low, high] with 0 < low <= high", "[0, 1]")),
     ("transform: {id: case_rescale, scale: [2, 1]}", ("0 < low <= high", "[2, 1]")),
+    ("transform: {id: case_rescale, scale: [0.1, .inf]}", ("scale must be [low, high] of finite numbers", "[0.1, inf]")),
     ("transform: {id: case_rescale, scale: 2}", ("scale must be [low, high]", "got 2")),
     ("transform: {id: dataset_recenter, shift: -1}", ("shift must be a number in [0.001, 1e+06]", "got -1")),
     ("transform: {id: case_rescale, negative: 1}", ("negative must be true or false", "got 1")),
@@ -570,7 +571,7 @@ def test_loading_specs_does_not_import_torch(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text, message", [
     ('norm: {module: "m:N", weight: lin.weight}\ntransform: dataset_rescale\n', "weight applies only to role 'layer'"),
-    ("norm: layer_norm\ntransform: {id: dataset_rescale, scale: [1, 1]}\n", "not [1, 1] (the identity)"),
+    ("norm: layer_norm\ntransform: {id: dataset_rescale, scale: [1, 1]}\n", "must not be [1, 1] (the identity)"),
     ("norm: layer_norm\ntransform: {id: dataset_recenter, shift: 0}\n", "shift must be a number in [0.001, 1e+06]"),
 ])
 def test_settings_that_would_test_nothing_are_refused(tmp_path: Path, text: str, message: str) -> None:

@@ -35,7 +35,7 @@ def run(
 
     files = [p for p in paths if p != spec_input.STDIN]
     check_outputs([output, junit_xml], spec.discover(files) if files else [])  # before the work, not after it
-    set_timeout(timeout)
+    set_timeout(timeout, "--timeout SECONDS")
     checks = spec_input.load(paths)
     users = any(c.norm.module is not None for c in checks)  # no pyproject.toml read without user code
     allowed = allow_import or (users and config_allows_import(files))

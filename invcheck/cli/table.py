@@ -41,6 +41,8 @@ def table(
     layout: Annotated[LayoutChoice, typer.Option(help="The layout --module takes in conv layers.")] = LayoutChoice("channels_first"),
     prove: Annotated[bool, typer.Option("--prove", help="Also decide each cell exactly (sympy; eps 0, small shapes).")] = False,
     prove_seconds: Annotated[float, typer.Option("--prove-seconds", min=1.0, help="Time limit per cell for --prove.")] = 60.0,
+    timeout: Annotated[float, typer.Option("--timeout", min=0.1, max=86400,
+                                           help="Seconds a check of --module's code may take.")] = 15.0,
 ) -> None:
     """Compute Table 1 (every norm x transform) and print it beside the papers' claims."""
     from invcheck import render
@@ -58,6 +60,9 @@ def table(
     from invcheck.runner import observe
 
     load_torch()
+    from invcheck.impls.user_load import set_timeout
+
+    set_timeout(timeout, "--timeout SECONDS")
 
     with progress.bar("table cells") as bar, observe(bar.advance):
         report = tables.build(layers, trials=trials, seed=seed, dtype=dtype.value, device=device,

@@ -32,7 +32,9 @@ from invcheck.settings import CheckConfig, LayerConfig
 # report), except invcheck's own deadline, which `contained` lets through.
 USER_FAILURES = (BaseException,)
 DEFAULT_TIMEOUT = 15.0  # seconds per check of user code: a hang ends as one line, not never
-_timeout = {"seconds": DEFAULT_TIMEOUT, "flag": "--timeout"}
+_timeout: dict[str, Any] = {"seconds": DEFAULT_TIMEOUT, "flag": None}  # flag: who set it (for the message)
+# where nobody set it: every place that can
+_ANY_FLAG = "--timeout SECONDS (invcheck run, table), --invcheck-timeout SECONDS (pytest) or invcheck.set_timeout(seconds)"
 
 
 class OutOfTime(BaseException):
@@ -52,7 +54,7 @@ class Interrupted(KeyboardInterrupt):
 _HARD_EXIT = os._exit  # the real one: guarded() replaces os._exit while user code runs
 
 
-def set_timeout(seconds: float, flag: str = "--timeout") -> None:
+def set_timeout(seconds: float, flag: str | None = None) -> None:
     """The deadline of each check of user code, and the option that sets it (for the message)."""
     _timeout.update(seconds=seconds, flag=flag)
 
@@ -101,8 +103,8 @@ def _alarm(check: CheckConfig, seconds: float) -> Iterator[None]:
     try:
         yield
     except OutOfTime:
-        raise user_error(check, f"did not finish within {seconds:g} s (allow more with "
-                                f"{_timeout['flag']} SECONDS)") from None
+        how = _timeout["flag"] or _ANY_FLAG
+        raise user_error(check, f"did not finish within {seconds:g} s (allow more with {how})") from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

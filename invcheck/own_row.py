@@ -21,8 +21,9 @@ from invcheck.transforms import TRANSFORMS, get_transform
 def cells(module: str, kwargs: dict[str, Any], layers: list[str], placements: tuple[str, ...],
           base: CheckConfig, make_cell: Any) -> tuple[list[Any], dict[str, str]]:
     """The module's cells for every layer it accepts (in every placement asked for, as the built-in
-    rows beside it), and why the others were left out."""
-    out, skipped = [], {}
+    rows beside it), and why the others were left out. A module that runs in none of them (it does
+    not import, its class is misspelt) raises its first error: there is no row to show."""
+    out, skipped, first = [], {}, None
     for placement in placements:
         for layer in layers:
             if layer in skipped or get_placement(placement).refusal(LAYER_KINDS[layer]) is not None:
@@ -34,8 +35,11 @@ def cells(module: str, kwargs: dict[str, Any], layers: list[str], placements: tu
                                                                         placement)), placement)
                             for t in _transforms(layer)]
                 except UserCodeError as err:
-                    skipped[layer] = str(err).split(": ", 2)[-1]
+                    skipped[layer] = str(err).split(f"module {module!r}: ", 1)[-1]
+                    first = first or err
                     break
+    if not out and first is not None:
+        raise first
     return out, skipped
 
 

@@ -200,5 +200,39 @@ def test_table_timeout_bounds_module_code(tmp_path: Path) -> None:
         "    def forward(self, x):\n        time.sleep(1)\n        return torch.nn.functional.layer_norm(x, (self.features,))\n")
     proc = invcheck("table", "--layer", "dense", "--trials", "2", "--module", "slownorm:Slow", "--kwargs",
                     '{"features": "{units}"}', "--allow-import", "--timeout", "0.5", "-f", "markdown", cwd=tmp_path)
+    # it runs in no layer asked for: one line, exit 2 (a layer it cannot run in, beside others, is a note)
+    assert proc.returncode == 2 and proc.stdout == "", proc.stderr
+    assert proc.stderr == ("error: module 'slownorm:Slow': did not finish within 0.5 s "
+                           "(allow more with --timeout SECONDS)\n")
+
+
+def test_dash_output_is_stdout_and_files_get_the_umask_mode(tmp_path: Path) -> None:
+    proc = invcheck("schema", "-o", "-", cwd=tmp_path)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["$schema"] and not (tmp_path / "-").exists()
+    code = ("import os, sys\nos.umask(0o022)\nfrom invcheck.cli import main\n"
+            "sys.argv = ['invcheck', 'schema', '-o', sys.argv[1]]\nmain()\n")
+    new, kept = tmp_path / "new.json", tmp_path / "kept.json"
+    kept.write_text("{}")
+    kept.chmod(0o664)
+    for path in (new, kept):
+        done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT)
+        assert done.returncode == 0, done.stderr
+    assert (new.stat().st_mode & 0o777, kept.stat().st_mode & 0o777) == (0o644, 0o664)  # not mkstemp's 0600
+    assert json.loads(kept.read_text())["$schema"]
+
+
+def test_stdin_named_twice_is_refused() -> None:
+    spec_text = (ROOT / "specs" / "paper_table1.yaml").read_text()
+    for command in ("run", "validate"):
+        proc = subprocess.run([sys.executable, "-m", "invcheck", command, "-", "-"], input=spec_text,
+                              capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert proc.returncode == 2 and proc.stdout == ""
+        assert proc.stderr == "error: <stdin>: '-' (a spec on stdin) is given more than once: stdin can be read once\n"
+
+
+def test_an_ascii_terminal_gets_escapes_not_a_crash() -> None:
+    env = {**__import__("os").environ, "PYTHONIOENCODING": "ascii"}
+    proc = subprocess.run([sys.executable, "-m", "invcheck", "table", "--layer", "dense", "--trials", "2"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert "did not finish within 0.5 s (allow more with --timeout SECONDS)" in proc.stdout
+    assert "\\u2713" in proc.stdout and "Traceback" not in proc.stderr

@@ -44,7 +44,7 @@ def test_a_command_does_not_import_pydantic() -> None:
     (("table", "--eps", "x"), "'x' is not a number"),
     (("sweep", "--eps", "nan", "--norm", "layer_norm"), "Invalid value for '--eps': nan is not at least 0"),
     (("run", "--jobs", "0", "specs"), "0 is not in [1, 256]"),
-    (("prove", "--seconds", "0.5"), "0.5 is not at least 1"),
+    (("prove", "--seconds", "0.5"), "0.5 is not in [1, 86400]"),
 ])
 def test_bad_values_get_one_line_and_exit_2(args: tuple[str, ...], message: str) -> None:
     proc = _cli(*args)
@@ -61,6 +61,11 @@ def test_good_values_keep_their_types() -> None:
 
 def test_leaves() -> None:
     assert options._int(" 7") == 7 and options._int("1e3") == 1000 and options._int(5) == 5
+    assert options._int("12345678901234567.0") == 12345678901234567  # exactly: no float on the way
+    with pytest.raises(ValueError):
+        options._int("1e999999999")  # refused, not built
+    with pytest.raises(ValueError):
+        options._path(" ")
     assert options._float("1e-5") == 1e-5 and options._float(2) == 2.0
     assert options._bool("Yes") is True and options._bool("off") is False and options._bool(True) is True
     for bad, fn in (("7.5", options._int), ("inf", options._int), ("", options._float), ("maybe", options._bool)):

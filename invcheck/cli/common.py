@@ -19,12 +19,15 @@ class OutputError(InvcheckError):
     """An --output or --junit-xml path that cannot be written, or must not be."""
 
 
+STDOUT = Path("-")  # `-o -`: standard output, as no -o
+
+
 def check_outputs(outputs: Sequence[Optional[Path]], inputs: Iterable[Path] = ()) -> None:
     """Refuse, before any work, an output that would replace an input spec, a path named twice
     (through links and other spellings too), a non-regular target, a missing or non-folder parent,
     a name the file system cannot take."""
-    given = [path for path in outputs if path is not None]
-    inputs = list(inputs)
+    given = [path for path in outputs if path is not None and path != STDOUT]
+    inputs = [path for path in inputs if path != STDOUT]  # `-` as an input is stdin, no file
     for i, path in enumerate(given):
         _check_writable(path)
         for spec in inputs:
@@ -33,7 +36,7 @@ def check_outputs(outputs: Sequence[Optional[Path]], inputs: Iterable[Path] = ()
                                   "(choose another output path)")
         for other in given[:i]:
             if _same_file(path, other):
-                raise OutputError(f"cannot write {_shown(path)} twice: --output and --junit-xml name the same file")
+                raise OutputError(f"cannot write {_shown(path)} twice: two outputs name the same file")
 
 
 def check_options(**options: object) -> None:
@@ -49,6 +52,21 @@ def check_options(**options: object) -> None:
         except Bad as exc:
             hint = f" ({exc.hint})" if exc.hint else ""
             raise InvcheckError(f"{exc}{hint}") from None
+
+
+def check_cells(checks: Iterable) -> None:
+    """Checks built from a command's options, held to the spec's rules before any work; the message
+    names the setting, not a spec file or the Python API (`tf32 applies only on a CUDA device`)."""
+    from invcheck.errors import SpecError
+    from invcheck.rules import refuse_impossible
+
+    for c in checks:
+        try:
+            refuse_impossible(c)
+        except SpecError as err:
+            if c.file is not None:
+                raise
+            raise InvcheckError(err.detail + (f" ({err.hint})" if err.hint else "")) from None
 
 
 def _shown(path: Path) -> str:
@@ -93,17 +111,22 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def write_output(text: str, path: Optional[Path]) -> None:
-    """Print, or write whole-or-nothing: a temporary file renamed into place, never half a file."""
-    if path is None:
+    """Print, or write whole-or-nothing: a temporary file renamed into place, never half a file,
+    with the mode a new file gets from the umask (or the mode of the file it replaces)."""
+    if path is None or path == STDOUT:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
         return
     _check_writable(path)
     real = Path(os.path.realpath(path))
-    fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name[:40]}.", suffix=".tmp")
+    try:  # a folder that passed the checks may still refuse a new file (/proc, /sys, a full disk)
+        fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name[:40]}.", suffix=".tmp")
+    except OSError as err:
+        raise OutputError(f"cannot write {_shown(path)}: {err.strerror or err}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
             stream.write(text)
+        os.chmod(tmp, _mode(real))  # mkstemp's 0600 would hide a CI report from other users
         os.replace(tmp, real)
     except (OSError, UnicodeError) as err:
         Path(tmp).unlink(missing_ok=True)
@@ -114,12 +137,22 @@ def write_output(text: str, path: Optional[Path]) -> None:
         raise
 
 
+def _mode(path: Path) -> int:
+    """The permission bits `path` keeps if it exists, else those a new file gets (0666 less the umask)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
 def style(output: Optional[Path]) -> tuple[bool, int]:
     """(colour, width) of a report: the terminal's on stdout (NO_COLOR, FORCE_COLOR and COLUMNS
     honoured, as rich reads them), plain 80 columns in a file."""
     from invcheck.render.rich import terminal
 
-    return terminal(sys.stdout) if output is None else (False, 80)
+    return terminal(sys.stdout) if output is None or output == STDOUT else (False, 80)
 
 
 def json_text(docs: list[dict]) -> str:

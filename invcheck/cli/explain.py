@@ -9,7 +9,7 @@ import typer
 
 from invcheck.cli import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
 from invcheck.cli.cells import selected_checks
-from invcheck.cli.common import json_text, load_torch, style, write_output
+from invcheck.cli.common import check_cells, check_outputs, json_text, load_torch, style, write_output
 
 
 @app.command()
@@ -18,7 +18,7 @@ def explain(
     norm: NormOpt = None,
     transform: TransformOpt = None,
     layer: LayerOpt = "dense",
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the first small integer draw.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**63 - 1, help="Seed of the first small integer draw.")] = 0,
     format: RunFormatOpt = RunFormat.rich,
     output: OutputOpt = None,
 ) -> None:
@@ -26,7 +26,9 @@ def explain(
     from invcheck.why.explain import explain as explain_check
     from invcheck.why.render import explain_text
 
+    check_outputs([output], [spec] if spec else [])  # before the work, not after it
     checks = selected_checks(spec, norm, transform, layer)
+    check_cells(checks)
     load_torch()
     found = [explain_check(c, seed) for c in checks]
     if format.value == "json":

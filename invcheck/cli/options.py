@@ -9,8 +9,8 @@ any other type keeps typer's own. A typer without this machinery (before 0.29, o
 is left as it is.
 """
 
-import math
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from pathlib import Path
 from types import SimpleNamespace
@@ -82,7 +82,7 @@ if RuntimeParam is not None:
             if isinstance(kind, type) and issubclass(kind, Enum):
                 return coerce_cli_choice(value, choices=tuple(kind), case_sensitive=info.case_sensitive, ctx=ctx)
             if kind is Path:  # typer's own checks (exists, dir_okay, ...) on a value made a Path here
-                return coerce_cli_path(value if isinstance(value, Path) else Path(_text(value)), info,
+                return coerce_cli_path(value if isinstance(value, Path) else _path(value), info,
                                        path_type=Path, param=param, ctx=ctx)
             if kind is str:
                 return _text(value)
@@ -94,6 +94,13 @@ if RuntimeParam is not None:
 
 def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _path(value: Any) -> Path:
+    text = _text(value)
+    if not text.strip():  # Path("") is ".": a forgotten variable would name the working folder
+        raise ValueError(f"{value!r} is an empty path")
+    return Path(text)
 
 
 def _bool(value: Any) -> bool:
@@ -113,12 +120,12 @@ def _int(value: Any) -> int:
         return int(text)
     except ValueError:
         pass
-    try:
-        number = float(text)
-    except ValueError:
-        number = math.nan
-    if number.is_integer():  # "3.0", "1e3": an integer written as a number
-        return int(number)
+    try:  # "3.0", "1e3": an integer written as a number, read exactly (a float would round 2^53 + 1)
+        number = Decimal(text)
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if number.is_finite() and number.adjusted() < 400 and number == number.to_integral_value():
+        return int(number)  # (1e999999999 would take minutes to build: refused above 10^400)
     raise ValueError(f"{value!r} is not an integer")
 
 
@@ -134,7 +141,8 @@ def _float(value: Any) -> float:
 def _bounded(number: int | float, low: float | None, high: float | None) -> int | float:
     """typer's min/max: a value outside them, or NaN where there is one, is refused."""
     if (low is not None and not number >= low) or (high is not None and not number <= high):
-        where = f"in [{low:g}, {high:g}]" if low is not None and high is not None else \
-            f"at least {low:g}" if low is not None else f"at most {high:g}"
+        shown = lambda bound: f"{bound:g}" if isinstance(bound, float) else str(bound)  # noqa: E731 - 2**63-1 in full
+        where = f"in [{shown(low)}, {shown(high)}]" if low is not None and high is not None else \
+            f"at least {shown(low)}" if low is not None else f"at most {shown(high)}"
         raise ValueError(f"{number!r} is not {where}")
     return number

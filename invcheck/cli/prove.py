@@ -9,7 +9,7 @@ import typer
 
 from invcheck.cli import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
 from invcheck.cli.cells import selected_checks
-from invcheck.cli.common import json_text, load_torch, style, write_output
+from invcheck.cli.common import check_cells, check_outputs, json_text, load_torch, style, write_output
 
 
 @app.command()
@@ -18,7 +18,7 @@ def prove(
     norm: NormOpt = None,
     transform: TransformOpt = None,
     layer: LayerOpt = "dense",
-    seconds: Annotated[float, typer.Option(min=1.0, help="Time limit for the cell.")] = 60.0,
+    seconds: Annotated[float, typer.Option(min=1.0, max=86400, help="Time limit for the cell, in seconds.")] = 60.0,
     format: RunFormatOpt = RunFormat.rich,
     output: OutputOpt = None,
 ) -> None:
@@ -27,7 +27,9 @@ def prove(
     from invcheck.why.prove import prove as prove_cell
     from invcheck.why.render import prove_text
 
+    check_outputs([output], [spec] if spec else [])  # before the work, not after it
     checks = selected_checks(spec, norm, transform, layer)
+    check_cells(checks)
     load_torch()
     settings = [setting_of(c) for c in checks]
     proofs = [(s, prove_cell(s, seconds)) for s in settings]

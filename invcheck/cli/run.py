@@ -9,7 +9,8 @@ from typing import Annotated, Optional
 import typer
 
 from invcheck.cli import OutputOpt, RunFormat, RunFormatOpt, app
-from invcheck.cli.common import check_outputs, config_allows_import, load_torch, style, write_output
+from invcheck.cli.common import STDOUT, check_outputs, config_allows_import, load_torch, style, write_output
+from invcheck.errors import InvcheckError
 
 
 @app.command()
@@ -33,6 +34,9 @@ def run(
     from invcheck.render import rich as terminal
     from invcheck.runner import RunReport, observe, results, run_meta
 
+    if junit_xml == STDOUT:
+        raise InvcheckError("--junit-xml - : give a file (the run's report goes to stdout)")
+    output = None if output == STDOUT else output
     files = [p for p in paths if p != spec_input.STDIN]
     check_outputs([output, junit_xml], spec.discover(files) if files else [])  # before the work, not after it
     set_timeout(timeout, "--timeout SECONDS")

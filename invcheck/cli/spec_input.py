@@ -52,6 +52,8 @@ def validate(paths: list[Path]) -> tuple[list[SpecError], int, int]:
 
 def _groups(paths: list[Path]) -> list[list[Path]]:
     """Runs of file paths, with each `-` alone: spec order is the order given."""
+    if paths.count(STDIN) > 1:
+        raise SpecError("'-' (a spec on stdin) is given more than once: stdin can be read once", STDIN_NAME)
     groups: list[list[Path]] = []
     for path in paths:
         if path == STDIN or not groups or groups[-1] == [STDIN]:

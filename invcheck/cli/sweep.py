@@ -14,7 +14,7 @@ import typer
 
 from invcheck.cli import Dtype, LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, app
 from invcheck.cli.cells import selected_checks
-from invcheck.cli.common import load_torch, style, write_output
+from invcheck.cli.common import check_cells, check_options, check_outputs, load_torch, style, write_output
 
 
 @app.command()
@@ -38,14 +38,19 @@ def sweep(
     from invcheck.why import sweep as sweeps
     from invcheck.why.render import sweep_text
 
+    check_outputs([output, plot], [spec] if spec else [])  # before the work, not after it
     if plot is not None:
         from invcheck.why.plot import ready
 
         ready(plot)  # no matplotlib, or not .png/.svg: say so before computing anything
+    check_options(trials=trials, seed=seed)
+    for e in eps or []:
+        check_options(eps=e)
     base = selected_checks(spec, norm, transform, layer)[0]
     base = base.with_(trials=trials, seed=seed)
     dtypes = [d.value for d in dtype] if dtype else [base.dtype]
     checks = [base.with_(dtype=d, norm=replace(base.norm, eps=e)) for d in dtypes for e in (eps or [base.norm.eps])]
+    check_cells(checks)
     factors = sweeps.scales(low, high, per_decade)
     load_torch()
     with progress(len(factors) * len(checks)) as advance:

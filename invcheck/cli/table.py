@@ -9,7 +9,7 @@ import typer
 
 from invcheck import names
 from invcheck.cli import Dtype, Impl, LayerChoice, OutputOpt, TableFormat, _choices, app
-from invcheck.cli.common import check_options, check_outputs, load_torch, style, write_output
+from invcheck.cli.common import check_cells, check_options, check_outputs, load_torch, style, write_output
 from invcheck.errors import InvcheckError
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.placements import get_placement
@@ -40,7 +40,7 @@ def table(
     allow_import: Annotated[bool, typer.Option("--allow-import", help="Allow --module to import and run user code.")] = False,
     layout: Annotated[LayoutChoice, typer.Option(help="The layout --module takes in conv layers.")] = LayoutChoice("channels_first"),
     prove: Annotated[bool, typer.Option("--prove", help="Also decide each cell exactly (sympy; eps 0, small shapes).")] = False,
-    prove_seconds: Annotated[float, typer.Option("--prove-seconds", min=1.0, help="Time limit per cell for --prove.")] = 60.0,
+    prove_seconds: Annotated[float, typer.Option("--prove-seconds", min=1.0, max=86400, help="Time limit per cell for --prove.")] = 60.0,
     timeout: Annotated[float, typer.Option("--timeout", min=0.1, max=86400,
                                            help="Seconds a check of --module's code may take.")] = 15.0,
 ) -> None:
@@ -50,11 +50,16 @@ def table(
 
     check_outputs([output])  # before the work, not after it
     check_options(trials=trials, seed=seed, eps=eps, device=device)  # the spec's rules, for the options
+    from invcheck.settings import CheckConfig
+
+    check_cells([CheckConfig(trials=trials, seed=seed, dtype=dtype.value, device=device, tf32=tf32)])
     layers = {"paper": list(names.PAPER_LAYERS), "all": list(names.LAYERS)}.get(layer.value, [layer.value])
     if check and "dense" not in layers:
         raise InvcheckError("--check compares the dense table with the papers: use --layer dense or all")
     placements = names.PLACEMENTS if placement.value == "all" else (placement.value,)
     _refuse_placement(placement.value, layers, check)
+    if module is None and layout.value != "channels_first":
+        raise InvcheckError("--layout is the layout --module's layer takes: name it with --module pkg.mod:Name")
     options = _module_options(module, kwargs, allow_import) | ({"layout": layout.value} if module else {})
     from invcheck.render import progress
     from invcheck.runner import observe
@@ -98,6 +103,8 @@ def _module_options(module: str | None, kwargs: str, allow_import: bool) -> dict
     from invcheck.spec_values import Bad
 
     if module is None:
+        if kwargs.strip() != "{}":
+            raise InvcheckError("--kwargs is for --module's layer: name it with --module pkg.mod:Name")
         return {}
     try:
         rules.NORM_FIELDS["module"](module, "--module")

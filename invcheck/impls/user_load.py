@@ -160,8 +160,10 @@ _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def user_error(check: CheckConfig, message: str) -> UserCodeError:
-    """`file:line: module 'pkg.mod:Name': message` (the spec's location)."""
-    return UserCodeError(f"{check.location or '<spec>'}: module {check.norm.module!r}: {message}")
+    """`file:line: module 'pkg.mod:Name': message` (the spec's location; none from the command line
+    or the API, which name the module themselves)."""
+    where = f"{check.location}: " if check.location else ""
+    return UserCodeError(f"{where}module {check.norm.module!r}: {message}")
 
 
 def first_line(exc: BaseException) -> str:

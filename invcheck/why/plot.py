@@ -44,8 +44,7 @@ def plot(sweeps: list[Sweep], path: Path, title: str) -> None:
     fig.suptitle(title)
     fig.tight_layout()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=120)
+        fig.savefig(path, dpi=120)  # its folder was checked before the work (cli.common.check_outputs)
     except OSError as err:
         raise InvcheckError(f"cannot write {path}: {err.strerror}") from None
     finally:

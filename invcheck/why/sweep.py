@@ -42,11 +42,18 @@ class Sweep:
                 "points": [asdict(p) for p in self.points]}
 
 
+MAX_DECADES = 100  # a few seconds a point: more would run for hours
+
+
 def scales(low: float, high: float, per_decade: int) -> list[float]:
     """Log-spaced factors from low to high, per_decade per decade; 1 (the identity) left out."""
-    if not (0 < low < high) or per_decade < 1:
-        raise InvcheckError(f"sweep needs 0 < --low < --high and --per-decade >= 1, got {low}, {high}, {per_decade}")
-    n = round(math.log10(high / low) * per_decade)
+    if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high) or per_decade < 1:
+        raise InvcheckError(f"sweep needs finite 0 < --low < --high and --per-decade >= 1, got {low}, {high}, {per_decade}")
+    decades = math.log10(high) - math.log10(low)  # high / low itself may overflow
+    if decades > MAX_DECADES:
+        raise InvcheckError(f"--low {low:g} to --high {high:g} spans {decades:.0f} decades, above the limit of "
+                            f"{MAX_DECADES} (float64 itself spans about 600)")
+    n = round(decades * per_decade)
     values = [low * 10 ** (i / per_decade) for i in range(n + 1)]
     return [float(f"{v:.6g}") for v in values if abs(math.log10(v)) > 1e-9]
 

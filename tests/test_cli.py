@@ -236,3 +236,15 @@ def test_an_ascii_terminal_gets_escapes_not_a_crash() -> None:
                           capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "\\u2713" in proc.stdout and "Traceback" not in proc.stderr
+
+
+def test_a_deleted_working_folder_is_one_line(tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    code = (f"import os, subprocess, sys\nos.chdir({str(gone)!r})\nos.rmdir({str(gone)!r})\n"
+            "for args in (['--version'], ['table', '-o', 'rel.csv']):\n"
+            "    p = subprocess.run([sys.executable, '-m', 'invcheck', *args], capture_output=True, text=True)\n"
+            "    print(p.returncode, p.stdout.strip() or p.stderr.strip())\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.stdout.splitlines() == [
+        "0 invcheck 0.1.0", "2 error: the working folder no longer exists (it was deleted?): cd to another one"]

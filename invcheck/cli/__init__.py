@@ -80,6 +80,7 @@ def main() -> None:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     try:
+        _working_folder_exists()
         # typer.main.get_command(app) is what app() runs; its plain options are coerced without pydantic
         code = options.install(typer.main.get_command(app))(standalone_mode=False)  # typer.Exit's code
     except UsageError as err:  # usage errors: bad option values, missing arguments
@@ -96,6 +97,15 @@ def main() -> None:
         typer.echo(f"internal error: {type(err).__name__}: {err} (set INVCHECK_DEBUG=1 for the traceback)", err=True)
         sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _working_folder_exists() -> None:
+    """Paths are relative to the working folder: where it was deleted, one line (help still works)."""
+    try:
+        os.getcwd()
+    except OSError:
+        if not {"-h", "--help", "--version"} & set(sys.argv[1:]):
+            raise InvcheckError("the working folder no longer exists (it was deleted?): cd to another one") from None
 
 
 # The commands register themselves on `app` (imported last: they import it from here).

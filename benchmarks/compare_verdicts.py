@@ -23,7 +23,7 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     try:
-        (meta_a, a), (meta_b, b) = cells(Path(argv[0])), cells(Path(argv[1]))
+        (_meta_a, a), (meta_b, b) = cells(Path(argv[0])), cells(Path(argv[1]))
     except (OSError, ValueError, KeyError) as err:
         print(f"cannot compare: {err}")
         return 2

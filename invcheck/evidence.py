@@ -7,6 +7,7 @@ plugin and the assertions read Results and never recompute anything.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,23 @@ class EpsInfo:
     switchable: bool = True
 
 
+class Positions(Sequence[dict[str, int]]):
+    """Where each trial deviates most, as {"trial", "case", "unit"}, made when read: a thousand
+    trials' dicts cost more than measuring where they sit."""
+
+    def __init__(self, cases: list[int], units: list[int]) -> None:
+        self.cases, self.units = cases, units
+
+    def __len__(self) -> int:
+        return len(self.cases)
+
+    def __getitem__(self, t: Any) -> Any:
+        if isinstance(t, slice):
+            return [self[i] for i in range(len(self))[t]]
+        t = range(len(self))[t]  # negative indices, and IndexError past the end
+        return {"trial": t, "case": self.cases[t], "unit": self.units[t]}
+
+
 @dataclass
 class RunNumbers:
     """One run of both sides (in one dtype), per trial, relative to the trial's output scale."""
@@ -31,7 +49,7 @@ class RunNumbers:
     deviation: list[float] = field(default_factory=list)  # max |y1 - y0| / scale
     noise: list[float] = field(default_factory=list)  # measured rounding noise of that deviation
     scale: list[float] = field(default_factory=list)  # max(|y0|max, |y1|max)
-    where: list[dict[str, int]] = field(default_factory=list)  # where each trial deviates most
+    where: Sequence[dict[str, int]] = field(default_factory=list)  # where each trial deviates most
     finite: list[bool] = field(default_factory=list)  # no NaN or inf on either side
     moves: list[bool] = field(default_factory=list)  # the output responds to dithered inputs
 

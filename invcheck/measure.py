@@ -26,7 +26,7 @@ import torch
 from invcheck import eps_model, sample
 from invcheck import tolerance as tol
 from invcheck.draws import CACHE_ENTRIES, draw
-from invcheck.evidence import Measurement, RunNumbers
+from invcheck.evidence import Measurement, Positions, RunNumbers
 from invcheck.impls import Draw, Forward, build_forward
 from invcheck.norms import NORMS, get_norm
 from invcheck.placements import get_placement
@@ -325,14 +325,13 @@ def _abs_max(y: Tensor) -> Tensor:
     return torch.maximum(flat.amax(1), flat.amin(1).neg_()).nan_to_num_(nan=math.inf)
 
 
-def _deviation(y0: Tensor, y1: Tensor, scale: Tensor) -> tuple[list[float], list[dict[str, int]]]:
+def _deviation(y0: Tensor, y1: Tensor, scale: Tensor) -> tuple[list[float], Positions]:
     """Per-trial relative deviation max|y1 - y0| / scale, and where the largest one sits."""
     diff = torch.sub(y1, y0).abs_().nan_to_num_(nan=math.inf).flatten(1)  # [T, rest]
     deviation = diff.amax(1) / scale.clamp_min(torch.finfo(torch.float64).tiny)
     # numpy's unravel_index: torch's imports sympy (half a second) on first use.
     cases, units = np.unravel_index(diff.argmax(1).cpu().numpy(), tuple(y0.shape[1:]))[:2]
-    where = [{"trial": t, "case": int(n), "unit": int(c)} for t, (n, c) in enumerate(zip(cases, units))]
-    return deviation.tolist(), where
+    return deviation.tolist(), Positions(cases.tolist(), units.tolist())
 
 
 def _noise(residual: Sides, scale: Tensor, probe: Probe) -> list[float]:

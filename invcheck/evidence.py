@@ -40,6 +40,11 @@ class Positions(Sequence[dict[str, int]]):
         t = range(len(self))[t]  # negative indices, and IndexError past the end
         return {"trial": t, "case": self.cases[t], "unit": self.units[t]}
 
+    def __eq__(self, other: object) -> bool:  # as the list of dicts it stands for
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment] - mutable lists inside, as a list
+
 
 @dataclass
 class RunNumbers:

@@ -147,3 +147,16 @@ def test_run_and_pytest_give_the_same_junit_ids(tmp_path: Path) -> None:
 
     assert ids("run.xml") == ids("pytest.xml")
     assert ("specs.norms.invcheck.yaml", "twice@4") in ids("run.xml")
+
+
+@pytest.mark.parametrize(("columns", "widest"), [("0", 80), ("10", 30), ("abc", 80)])
+def test_a_zero_or_tiny_width_keeps_every_number(columns: str, widest: int) -> None:
+    """COLUMNS=0 is unset (80), not an empty report; below 30 columns lines wrap instead of losing
+    their numbers."""
+    proc = invcheck("table", "--layer", "dense", "--trials", "2", env={"COLUMNS": columns})
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines) == widest
+    assert sum(line.count("e-1") for line in lines) == 17  # the 17 invariant cells' deviations, all there
+    run = invcheck("run", "specs/paper_table1.yaml", env={"COLUMNS": columns})
+    assert run.returncode == 0 and run.stdout.splitlines()[-1] == "24 passed, 0 failed"

@@ -23,6 +23,7 @@ from invcheck.render.symbols import PROOF_LEGEND, PROOF_MARK, SYMBOL, meta_line,
 STYLE = {"invariant": "green", "not_invariant": "red", "inconclusive": "yellow", "undefined": "dim",
          "error": "bold red"}
 FULL_WIDTH = 104  # the widest full table (six transforms): below it, the compact one
+MIN_WIDTH = 30  # a norm's name and one cell: the narrowest table that still shows every number
 NORM_WIDTH, CELL_WIDTH = 14, 10  # compact: the norm column, a cell ("✓ 3.3e-16") and its gap
 # a claim's kind -> its compact letter and what it means (the kind of a cell's second claim is its
 # source's label: the survey's for conv networks, or the paper's claim for its RNN)
@@ -53,9 +54,12 @@ def legend(compact: bool, kinds: set[str] | None = None) -> str:
 
 
 def terminal(stream: TextIO | None = None) -> tuple[bool, int]:
-    """(colour, width) for `stream` as rich decides: a terminal or FORCE_COLOR, and not NO_COLOR."""
+    """(colour, width) for `stream` as rich decides: a terminal or FORCE_COLOR, and not NO_COLOR.
+    COLUMNS=0 (or less) counts as unset (80); below MIN_WIDTH nothing fits, so lines wrap instead
+    of losing their numbers."""
     probe = Console(file=stream or sys.stdout)
-    return probe.is_terminal and not probe.no_color, probe.width
+    width = probe.width if probe.width > 0 else 80
+    return probe.is_terminal and not probe.no_color, max(width, MIN_WIDTH)
 
 
 def _console(buffer: io.StringIO, color: bool, width: int, wrap: bool = True) -> Console:

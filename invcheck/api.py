@@ -225,8 +225,8 @@ def set_timeout(seconds: float) -> None:
     raises UserCodeError; one that defeats the deadline is stopped at twice it."""
     from invcheck.impls.user_load import set_timeout as set_deadline  # imports torch
 
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds <= 86400:
-        raise SpecError(f"timeout must be a number of seconds in (0, 86400], got {seconds!r}", _WHERE)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0.1 <= seconds <= 86400:
+        raise SpecError(f"timeout must be a number of seconds in [0.1, 86400], got {seconds!r}", _WHERE)
     set_deadline(float(seconds), "invcheck.set_timeout(seconds)")
 
 

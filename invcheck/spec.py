@@ -65,6 +65,7 @@ line of their verdict. Every CheckConfig carries `file` (the path as given) and 
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -112,6 +113,15 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
     included, so that reading it reports what is wrong instead of skipping it silently."""
     found: list[Path] = []
     for path in map(Path, paths):
+        for look in (os.lstat, os.stat):  # the path, then where a link leads
+            try:
+                look(path)
+            except (FileNotFoundError, NotADirectoryError):
+                pass  # said below
+            except OSError as err:  # a name the file system cannot hold (ENAMETOOLONG), a denied folder
+                if err.errno != errno.ELOOP:  # a link loop: said below
+                    raise SpecError(f"cannot read spec file: {err.strerror or err}", _short_path(path),
+                                    value=str(path)) from None
         if path.is_symlink() and not path.exists():
             raise SpecError("a symbolic link that leads nowhere (or loops)", str(path), value=str(path))
         if not path.exists():
@@ -121,6 +131,12 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
             raise SpecError("no spec files (*.yaml, *.yml) in this folder", str(path), value=str(path))
         found += files
     return list(dict.fromkeys(found))
+
+
+def _short_path(path: Path) -> str:
+    """A path for a one-line message: at most 120 characters."""
+    text = str(path)
+    return text if len(text) <= 120 else text[:57] + "..." + text[-60:]
 
 
 MAX_ENTRIES = 100_000  # files and folders searched for specs: `invcheck validate /` ends, quickly

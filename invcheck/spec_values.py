@@ -67,16 +67,21 @@ def did_you_mean(value: Any, options: Iterable[str]) -> str:
 MAX_VALUES = 10_000  # because YAML aliases can nest into billions of values from a few lines
 
 
-def plain(value: Any, budget: list[int] | None = None) -> Any:
+MAX_DEPTH = 64  # kwargs nested deeper are a mistake, or a structure that contains itself
+
+
+def plain(value: Any, budget: list[int] | None = None, depth: int = 0) -> Any:
     """YMap/YList as plain dicts and lists, for values handed on as written (kwargs)."""
     budget = [MAX_VALUES] if budget is None else budget
     budget[0] -= 1
     if budget[0] < 0:
         raise Bad(f"more than {MAX_VALUES} values (nested YAML aliases?)")
+    if depth > MAX_DEPTH:
+        raise Bad(f"values nested more than {MAX_DEPTH} deep (or a list or mapping that contains itself)")
     if isinstance(value, dict):
-        return {key: plain(item, budget) for key, item in value.items()}
+        return {key: plain(item, budget, depth + 1) for key, item in value.items()}
     if isinstance(value, list):
-        return [plain(item, budget) for item in value]
+        return [plain(item, budget, depth + 1) for item in value]
     return value
 
 
@@ -86,7 +91,7 @@ def to_float(value: Any) -> float | None:
         return None
     try:
         result = float(value)
-    except ValueError:
+    except (ValueError, OverflowError):  # an integer beyond float's range (1e309 written out)
         return None
     return result if math.isfinite(result) else None
 

@@ -79,6 +79,9 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):  # an ASCII locale gets ✓ as \u2713, not a crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    from invcheck.cli.common import GuardedStdout
+
+    sys.stdout = GuardedStdout(sys.stdout)  # type: ignore[assignment]
     try:
         _working_folder_exists()
         # typer.main.get_command(app) is what app() runs; its plain options are coerced without pydantic

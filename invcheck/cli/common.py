@@ -3,6 +3,8 @@ all, how a report looks where it goes, the import permission."""
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import os
 import stat
@@ -10,7 +12,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Optional
+from typing import Optional, TextIO
 
 from invcheck.errors import InvcheckError
 
@@ -20,6 +22,36 @@ class OutputError(InvcheckError):
 
 
 STDOUT = Path("-")  # `-o -`: standard output, as no -o
+
+
+class GuardedStdout:
+    """sys.stdout for the command line: a write that fails (a full disk, `>&-`) is one line and
+    exit 2 (OutputError), not an internal error; everything else is the stream's own."""
+
+    def __init__(self, stream: Optional[TextIO]) -> None:
+        self._stream = stream if stream is not None else _Closed()
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as err:
+            raise OutputError(f"cannot write to standard output: {err.strerror or err}") from None
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as err:
+            raise OutputError(f"cannot write to standard output: {err.strerror or err}") from None
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
+class _Closed(io.StringIO):
+    """Standard output closed before the start (Python gives None): every write fails."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "it is closed")
 
 
 def check_outputs(outputs: Sequence[Optional[Path]], inputs: Iterable[Path] = ()) -> None:
@@ -110,10 +142,12 @@ def _same_file(a: Path, b: Path) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
 
 
-def write_output(text: str, path: Optional[Path]) -> None:
+def write_output(text: str | bytes, path: Optional[Path]) -> None:
     """Print, or write whole-or-nothing: a temporary file renamed into place, never half a file,
     with the mode a new file gets from the umask (or the mode of the file it replaces)."""
-    if path is None or path == STDOUT:
+    if isinstance(text, bytes):  # an image: to its file only
+        assert path is not None and path != STDOUT
+    elif path is None or path == STDOUT:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
         return
@@ -124,8 +158,8 @@ def write_output(text: str, path: Optional[Path]) -> None:
     except OSError as err:
         raise OutputError(f"cannot write {_shown(path)}: {err.strerror or err}") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            stream.write(text)
+        with os.fdopen(fd, "wb") as stream:
+            stream.write(text if isinstance(text, bytes) else text.encode("utf-8"))
         os.chmod(tmp, _mode(real))  # mkstemp's 0600 would hide a CI report from other users
         os.replace(tmp, real)
     except (OSError, UnicodeError) as err:

@@ -56,9 +56,10 @@ def sweep(
     with progress(len(factors) * len(checks)) as advance:
         results = [sweeps.sweep(c, factors, advance) for c in checks]
     if plot is not None:
-        from invcheck.why.plot import plot as draw
+        from invcheck.why.plot import image
 
-        draw(results, plot, f"{base.norm.id} × {base.transform.id} ({base.layer.kind}): deviation against δ")
+        write_output(image(results, plot, f"{base.norm.id} × {base.transform.id} ({base.layer.kind}): deviation against δ"),
+                     plot)
     if format.value == "json":
         doc = {"points": [asdict(p) for r in results for p in r.points],
                "crossovers": [{"eps": r.check.norm.eps, "dtype": r.check.dtype, "scale": r.crossover} for r in results]}

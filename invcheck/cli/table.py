@@ -94,6 +94,15 @@ def _refuse_placement(placement: str, layers: list[str], check: bool) -> None:
         raise InvcheckError(f"--placement {placement}: {next(r for r in reasons if r)}")
 
 
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    """A JSON object whose keys are each given once (json.loads would keep the last silently)."""
+    keys = [key for key, _ in pairs]
+    twice = next((key for key in keys if keys.count(key) > 1), None)
+    if twice is not None:
+        raise ValueError(f"the key {twice!r} is given twice")
+    return dict(pairs)
+
+
 def _module_options(module: str | None, kwargs: str, allow_import: bool) -> dict:
     """--module and --kwargs, checked by the rules a spec's `module:` and `kwargs:` follow."""
     import json
@@ -108,9 +117,13 @@ def _module_options(module: str | None, kwargs: str, allow_import: bool) -> dict
         return {}
     try:
         rules.NORM_FIELDS["module"](module, "--module")
-        parsed = rules.NORM_FIELDS["kwargs"](json.loads(kwargs), "--kwargs")
+        parsed = rules.NORM_FIELDS["kwargs"](json.loads(kwargs, object_pairs_hook=_unique_keys), "--kwargs")
+    except RecursionError:
+        raise InvcheckError("--kwargs is nested too deeply to read") from None
     except json.JSONDecodeError as err:
         raise InvcheckError(f"--kwargs must be a JSON object: {err.msg} (at character {err.pos})") from None
+    except ValueError as err:  # an integer of over 4300 digits, a key given twice
+        raise InvcheckError(f"--kwargs: {str(err)[:120]}") from None
     except Bad as err:
         raise InvcheckError(f"{err}" + (f" ({err.hint})" if err.hint else "")) from None
     if not (allow_import or config_allows_import([Path.cwd()])):

@@ -19,6 +19,7 @@ entries (role norm; max |.| over any further axes), else ones.
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any
 
 import torch
@@ -219,7 +220,10 @@ def _is_eps(value: Any) -> bool:
 def _eps_value(value: Any, dtype: torch.dtype) -> float:
     if value is None:
         return torch.finfo(opmath(dtype)).eps
-    return float(value.item() if isinstance(value, Tensor) else value)
+    try:
+        return float(value.item() if isinstance(value, Tensor) else value)
+    except OverflowError:  # an integer beyond float's range
+        return math.inf
 
 
 def eps_info(check: CheckConfig, obj: Any, dtype: torch.dtype) -> EpsInfo:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,9 @@ def ready(path: Path) -> None:
     pyplot()
 
 
-def plot(sweeps: list[Sweep], path: Path, title: str) -> None:
+def image(sweeps: list[Sweep], path: Path, title: str) -> bytes:
+    """The sweeps drawn in the format of `path`'s suffix, as bytes: the caller writes them whole
+    (a full disk leaves the old file as it was, not half an image)."""
     ready(path)
     plt = pyplot()
     fig, axes = plt.subplots(len(sweeps), 1, figsize=(8, 3.2 * len(sweeps) + 0.8), squeeze=False, sharex=True)
@@ -43,12 +46,12 @@ def plot(sweeps: list[Sweep], path: Path, title: str) -> None:
     axes[-1, 0].set_xlabel("scale factor δ of the transform (log)")
     fig.suptitle(title)
     fig.tight_layout()
+    buffer = io.BytesIO()
     try:
-        fig.savefig(path, dpi=120)  # its folder was checked before the work (cli.common.check_outputs)
-    except OSError as err:
-        raise InvcheckError(f"cannot write {path}: {err.strerror}") from None
+        fig.savefig(buffer, dpi=120, format=path.suffix.lower()[1:])
     finally:
         plt.close(fig)
+    return buffer.getvalue()
 
 
 def _panel(ax: Any, sw: Sweep) -> None:

@@ -248,3 +248,33 @@ def test_a_deleted_working_folder_is_one_line(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.stdout.splitlines() == [
         "0 invcheck 0.1.0", "2 error: the working folder no longer exists (it was deleted?): cd to another one"]
+
+
+@pytest.mark.parametrize("args", [["--version"], ["schema"], ["run", "specs/paper_table1.yaml"]])
+def test_a_full_or_closed_stdout_is_one_line(args: list[str]) -> None:
+    for redirect, reason in (("> /dev/full", "No space left on device"), (">&-", "it is closed")):
+        proc = subprocess.run(f"{sys.executable} -m invcheck {' '.join(args)} {redirect}", shell=True,
+                              capture_output=True, text=True, cwd=ROOT, timeout=300)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr == f"error: cannot write to standard output: {reason}\n"
+
+
+def test_a_closed_or_endless_stdin_is_one_line() -> None:
+    closed = subprocess.run(f"{sys.executable} -m invcheck validate - <&-", shell=True, capture_output=True,
+                            text=True, cwd=ROOT, timeout=300)
+    assert (closed.returncode, closed.stderr) == (2, "error: <stdin>: cannot read a spec from stdin: it is closed\n")
+    endless = subprocess.run(f"yes 'norm: layer_norm' | {sys.executable} -m invcheck validate -", shell=True,
+                             capture_output=True, text=True, cwd=ROOT, timeout=60)  # read to its limit, not its end
+    assert endless.returncode == 2 and "larger than the limit of 1024 KiB" in endless.stderr
+
+
+@pytest.mark.parametrize(("value", "debug"), [("0", False), ("false", False), ("", False), ("1", True)])
+def test_invcheck_debug_is_off_unless_set_to_something_true(value: str, debug: bool) -> None:
+    code = ("import sys\nimport invcheck.cli.table as t\n"
+            "def boom(*a, **k):\n    raise RuntimeError('planted')\n"
+            "t.check_outputs = boom\nfrom invcheck.cli import main\nsys.argv = ['invcheck', 'table']\nmain()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env={**__import__("os").environ, "INVCHECK_DEBUG": value})
+    assert ("Traceback" in proc.stderr) is debug
+    if not debug:
+        assert proc.returncode == 3 and proc.stderr.startswith("internal error: RuntimeError: planted")

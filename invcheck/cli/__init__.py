@@ -22,7 +22,7 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click import ClickException as UsageError
 
 from invcheck import __version__, names
-from invcheck.errors import InvcheckError
+from invcheck.errors import InvcheckError, one_line
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]},
@@ -87,17 +87,18 @@ def main() -> None:
         # typer.main.get_command(app) is what app() runs; its plain options are coerced without pydantic
         code = options.install(typer.main.get_command(app))(standalone_mode=False)  # typer.Exit's code
     except UsageError as err:  # usage errors: bad option values, missing arguments
-        typer.echo(f"error: {err.format_message()} (see invcheck --help)", err=True)
+        typer.echo(one_line(f"error: {err.format_message()} (see invcheck --help)"), err=True)
         sys.exit(2)
     except InvcheckError as err:
-        typer.echo(f"error: {err}", err=True)
+        typer.echo(one_line(f"error: {err}"), err=True)
         sys.exit(err.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         sys.exit(130)
     except Exception as err:  # noqa: BLE001 - the last line of defence: no tracebacks for users
-        if os.environ.get("INVCHECK_DEBUG"):
+        if os.environ.get("INVCHECK_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off"):
             raise
-        typer.echo(f"internal error: {type(err).__name__}: {err} (set INVCHECK_DEBUG=1 for the traceback)", err=True)
+        typer.echo(one_line(f"internal error: {type(err).__name__}: {err} (set INVCHECK_DEBUG=1 for the traceback)"),
+                   err=True)
         sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)
 

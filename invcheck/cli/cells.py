@@ -16,6 +16,8 @@ def selected_checks(spec: Optional[Path], norm: Optional[str], transform: Option
     if spec is not None:
         from invcheck import spec as specs
 
+        if norm is not None or transform is not None:  # one of the two would be ignored silently
+            raise InvcheckError("name the cells by a spec file or by --norm and --transform, not both")
         checks = specs.load_specs([spec])
         for c in checks:
             if c.norm.module is not None:

@@ -92,6 +92,12 @@ if RuntimeParam is not None:
             return _bounded(number, info.min, info.max)
 
 
+def _short(value: Any) -> str:
+    """A value for a one-line message: its repr, at most 60 characters."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _text(value: Any) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
@@ -99,7 +105,7 @@ def _text(value: Any) -> str:
 def _path(value: Any) -> Path:
     text = _text(value)
     if not text.strip():  # Path("") is ".": a forgotten variable would name the working folder
-        raise ValueError(f"{value!r} is an empty path")
+        raise ValueError(f"{_short(value)} is an empty path")
     return Path(text)
 
 
@@ -109,7 +115,7 @@ def _bool(value: Any) -> bool:
     text = _text(value).strip().lower()
     if text in TRUE or text in FALSE:
         return text in TRUE
-    raise ValueError(f"{value!r} is not a boolean (true or false)")
+    raise ValueError(f"{_short(value)} is not a boolean (true or false)")
 
 
 def _int(value: Any) -> int:
@@ -126,7 +132,7 @@ def _int(value: Any) -> int:
         number = Decimal("NaN")
     if number.is_finite() and number.adjusted() < 400 and number == number.to_integral_value():
         return int(number)  # (1e999999999 would take minutes to build: refused above 10^400)
-    raise ValueError(f"{value!r} is not an integer")
+    raise ValueError(f"{_short(value)} is not an integer")
 
 
 def _float(value: Any) -> float:
@@ -135,7 +141,7 @@ def _float(value: Any) -> float:
     try:
         return float(_text(value).strip())
     except ValueError:
-        raise ValueError(f"{value!r} is not a number") from None
+        raise ValueError(f"{_short(value)} is not a number") from None
 
 
 def _bounded(number: int | float, low: float | None, high: float | None) -> int | float:

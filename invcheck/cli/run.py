@@ -10,7 +10,7 @@ import typer
 
 from invcheck.cli import OutputOpt, RunFormat, RunFormatOpt, app
 from invcheck.cli.common import STDOUT, check_outputs, config_allows_import, load_torch, style, write_output
-from invcheck.errors import InvcheckError
+from invcheck.errors import InvcheckError, one_line
 
 
 @app.command()
@@ -58,7 +58,7 @@ def run(
         write_output(junit.render(report.results), junit_xml)
     for result in report.results:  # each check that could not run: its one line on stderr too, as any error
         if result.verdict == "error":
-            typer.echo(f"error: {result.why}", err=True)
+            typer.echo(one_line(f"error: {result.why}"), err=True)
     if report.errors or report.failed:
         raise typer.Exit(2 if report.errors else 1)
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from invcheck.cli import app
+from invcheck.errors import one_line
 
 
 @app.command()
@@ -17,7 +18,7 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Spec files, folde
 
     errors, checks, files = spec_input.validate(paths)
     for err in errors:
-        typer.echo(f"error: {err}", err=True)
+        typer.echo(one_line(f"error: {err}"), err=True)
     if errors:
         raise typer.Exit(2)
     typer.echo(f"{checks} checks in {files} files: valid")

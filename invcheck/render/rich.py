@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from invcheck.errors import one_line
 from invcheck.names import TRANSFORM_LABELS
 from invcheck.paper import LABELS
 from invcheck.render.symbols import PROOF_LEGEND, PROOF_MARK, SYMBOL, meta_line, number
@@ -153,10 +154,10 @@ def run_line(r: Any, color: bool = False, width: int = 80) -> str:
     """One check's line (and its reason when it failed, is inconclusive, undefined or an error)."""
     buf = io.StringIO()
     out = _console(buf, color, width, wrap=False)
-    where = escape(r.check.location or "")
+    where = escape(one_line(r.check.location or ""))  # a file name may hold a newline or an escape
     if r.verdict == "error":  # a message that begins with the place names it already
         named = bool(r.check.location) and r.why.startswith(r.check.location)
-        out.print(f"[bold red]ERR [/] {escape(r.check.title)}  [bold red]error[/]  {escape(r.why)}"
+        out.print(f"[bold red]ERR [/] {escape(r.check.title)}  [bold red]error[/]  {escape(one_line(r.why))}"
                   + ("" if named else f"  [dim]{where}[/]"))
         return buf.getvalue()
     expect = f"expect {r.check.expect}" if r.check.expect else "no expect"
@@ -164,7 +165,7 @@ def run_line(r: Any, color: bool = False, width: int = 80) -> str:
     out.print(f"{_STATUS[r.expected]} {escape(r.check.title)}  [{STYLE[r.verdict]}]{r.verdict}[/]  {numbers}  "
               f"{expect}  [dim]{where}[/]")
     if r.expected is False or r.verdict in ("inconclusive", "undefined"):
-        out.print(f"     [dim]{escape(r.why)}[/]")
+        out.print(f"     [dim]{escape(one_line(r.why))}[/]")
     return buf.getvalue()
 
 

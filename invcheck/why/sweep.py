@@ -53,9 +53,15 @@ def scales(low: float, high: float, per_decade: int) -> list[float]:
     if decades > MAX_DECADES:
         raise InvcheckError(f"--low {low:g} to --high {high:g} spans {decades:.0f} decades, above the limit of "
                             f"{MAX_DECADES} (float64 itself spans about 600)")
-    n = round(decades * per_decade)
+    n = math.floor(decades * per_decade + 1e-9)  # the points of the grid from low that do not pass high
     values = [low * 10 ** (i / per_decade) for i in range(n + 1)]
-    return [float(f"{v:.6g}") for v in values if abs(math.log10(v)) > 1e-9]
+    if values[-1] < high * (1 - 1e-9):
+        values.append(high)  # the range asked for ends where it was asked to
+    shown = dict.fromkeys(float(f"{v:.6g}") for v in values)  # six digits, each once
+    factors = [v for v in shown if v != 1.0]
+    if not factors:
+        raise InvcheckError(f"--low {low:.10g} to --high {high:.10g} holds no scale factor but 1 (the identity)")
+    return factors
 
 
 def sweep(check: CheckConfig, factors: Sequence[float], advance: Callable[[], None] = lambda: None) -> Sweep:

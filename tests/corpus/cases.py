@@ -154,6 +154,15 @@ CASES = [
     Case("cli-empty-path", {"spec.yaml": P}, ("run", "")),
     Case("cli-kwargs-without-module", {}, ("table", "--kwargs", '{"features": 3}')),
     Case("cli-layout-without-module", {}, ("table", "--layout", "channels_last")),
+    # from a second outsider session
+    Case("cli-explain-spec-and-flags", {"spec.yaml": P}, ("explain", "spec.yaml", "--norm", "batch_norm")),
+    Case("cli-sweep-identity-only", {}, ("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale",
+                                         "--low", "1", "--high", "1.0000001")),
+    Case("cli-newline-in-name", {}, ("run", "no\nsuch.yaml")),
+    Case("cli-name-too-long", {}, ("validate", "b" * 300 + ".yaml")),
+    Case("cli-kwargs-key-twice", {}, ("table", "--module", "mynorms:N", "--kwargs", '{"a": 1, "a": 2}')),
+    Case("cli-kwargs-too-deep", {}, ("table", "--module", "mynorms:N", "--kwargs", "[" * 30000 + "]" * 30000)),
+    spec("size-tolerance-beyond-float", P + "tolerance: 1" + "0" * 309 + "\n"),
     Case("cli-module-misspelt", {"mynorms.py": "import torch\nclass ScaleNorm(torch.nn.Module):\n    pass\n"},
          ("table", "--layer", "dense", "--module", "mynorms:ScaleNrm", "--allow-import")),
     # user: user code only with permission, contained

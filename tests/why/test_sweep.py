@@ -34,3 +34,13 @@ def test_points_carry_the_tools_verdicts():
 def test_a_shift_cannot_be_swept():
     with pytest.raises(InvcheckError, match="scale factor"):
         sweep(base(0.0, "dataset_recenter"), [2.0])
+
+
+def test_scales_end_at_high_and_refuse_an_empty_range() -> None:
+    from invcheck.errors import InvcheckError
+
+    assert scales(0.5, 2, 1) == [0.5, 2.0]  # not past --high (was [0.5, 5.0])
+    assert scales(3, 7, 4)[-1] == 7.0 and scales(0.01, 0.05, 4)[-1] == 0.05
+    for low, high in ((1, 1.0000001), (0.1, float("inf")), (1e-10, 1e300)):
+        with pytest.raises(InvcheckError):
+            scales(low, high, 4)

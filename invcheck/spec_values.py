@@ -123,7 +123,8 @@ def device(value: Any, key: str) -> str:
 
 def number(low: float, high: float = math.inf, strict: bool = False) -> Parser:
     """A finite number >= low (> low when strict) and <= high."""
-    wanted = f"> {low:g}" if strict else f">= {low:g}" if high == math.inf else f"in [{low:g}, {high:g}]"
+    wanted = (f"in ({low:g}, {high:g}]" if strict else f"in [{low:g}, {high:g}]") if high != math.inf else \
+        f"> {low:g}" if strict else f">= {low:g}"
 
     def parse(value: Any, key: str) -> float:
         result = to_float(value)

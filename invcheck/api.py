@@ -214,6 +214,9 @@ def assert_not_invariant(*args: Any, **changes: Any) -> Result:
 
 
 def _assert(wanted: str, args: tuple[Any, ...], changes: dict[str, Any]) -> Result:
+    if "expect" in changes:  # the assertion's name is its expectation: a second one would be ignored
+        raise TypeError(f"assert_{wanted}() takes no expect= (it asserts {wanted}); use invariance_error() "
+                        "and read .verdict, or the other assertion")
     result = invariance_error(*args, **changes)
     if result.verdict != wanted:
         raise InvarianceError(explain(result, wanted), result)

@@ -73,8 +73,13 @@ def allow_import_from_config(start: Path) -> bool:
     if path is None:
         return False
     table = tool_table(path)
-    if KEY not in table and "allow_import" in table:
-        raise InvcheckError(f"{shown(path)}: [tool.invcheck] has 'allow_import' (did you mean '{KEY}'?)")
+    unknown = [key for key in table if key != KEY]
+    if unknown:  # a misspelt key would leave the setting off silently
+        import difflib
+
+        close = difflib.get_close_matches(str(unknown[0]), [KEY], n=1, cutoff=0.5)
+        hint = f"did you mean '{KEY}'?" if close else f"the only key is '{KEY}'"
+        raise InvcheckError(f"{shown(path)}: [tool.invcheck] has the unknown key {_short(unknown[0])} ({hint})")
     value = table.get(KEY, False)
     if not isinstance(value, bool):
         raise InvcheckError(f"{shown(path)}: [tool.invcheck] {KEY} must be true or false, got {_short(value)}")

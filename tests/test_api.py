@@ -160,3 +160,9 @@ def test_set_timeout_is_the_deadline_of_user_code_and_its_message_names_it(tmp_p
     assert "--timeout SECONDS (invcheck run, table)" in lines[0] and "--invcheck-timeout" in lines[0]
     assert lines[1].endswith("did not finish within 0.3 s (allow more with invcheck.set_timeout(seconds))")
     assert len(lines) == 8 and all("timeout must be a number of seconds in [0.1, 86400]" in line for line in lines[2:])
+
+
+def test_the_assertions_take_no_expect() -> None:
+    for assertion in (assert_invariant, assert_not_invariant):
+        with pytest.raises(TypeError, match="takes no expect="):
+            assertion("layer_norm", "dataset_rescale", trials=2, expect="invariant")

@@ -128,7 +128,7 @@ def test_a_bad_project_setting_is_one_line(pytester: pytest.Pytester) -> None:
     write(pytester, "user.invcheck.yaml", USER_CODE)
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*pyproject.toml: [[]tool.invcheck] has 'allow_import' (did you mean 'allow-import'?)"])
+    result.stdout.fnmatch_lines(["*pyproject.toml: [[]tool.invcheck] has the unknown key 'allow_import' (did you mean 'allow-import'?)"])
 
 
 def test_junit_xml_carries_the_numbers(pytester: pytest.Pytester) -> None:

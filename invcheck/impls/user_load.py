@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -84,9 +84,18 @@ def deadline(check: CheckConfig) -> Iterator[None]:
         watchdog.cancel()
 
 
+# Run before the watchdog ends the process (the pytest plugin lets its message past pytest's capture).
+BEFORE_HARD_EXIT: list[Callable[[], None]] = []
+
+
 def _hard_stop(check: CheckConfig, seconds: float) -> None:
     message = user_error(check, f"still running after {seconds:g} s, past its deadline, which it defeated "
                                 f"(ignored SIGALRM, or swallowed the stop): invcheck stops here")
+    for hook in BEFORE_HARD_EXIT:
+        try:
+            hook()
+        except Exception:  # noqa: BLE001 - the process ends next whatever happens here
+            pass
     sys.stderr.write(f"error: {message}\n")
     sys.stderr.flush()
     _HARD_EXIT(2)  # outputs are written whole at the end or not at all: none is left half written

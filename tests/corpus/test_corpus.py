@@ -168,6 +168,20 @@ def test_pytest_user_code_that_hangs_fails_after_the_timeout(pytester: pytest.Py
                                  "(allow more with --invcheck-timeout SECONDS)"])
 
 
+def test_pytest_user_code_that_defeats_the_deadline_ends_the_session_with_its_line(pytester: pytest.Pytester) -> None:
+    """The watchdog ends the process (nothing else can stop such code): its one line must get past
+    pytest's capture of stderr, which dies with the process."""
+    (pytester.path / "stubborn.invcheck.yaml").write_text('norm: {module: "stubborn:N"}\ntransform: dataset_rescale\n')
+    (pytester.path / "stubborn.py").write_text("import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
+                                               "    except BaseException:\n        pass\n")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--invcheck-allow-import",
+                                           "--invcheck-timeout", "1", timeout=TIMEOUT)
+    assert result.ret == 2
+    assert [line for line in result.errlines if line.startswith("error:")] == [
+        "error: stubborn.invcheck.yaml:1: module 'stubborn:N': still running after 2 s, past its deadline, which it "
+        "defeated (ignored SIGALRM, or swallowed the stop): invcheck stops here"]
+
+
 def test_a_hand_built_config_with_a_wrong_section_is_a_type_error() -> None:
     from invcheck.api import assert_invariant
     from invcheck.settings import CheckConfig

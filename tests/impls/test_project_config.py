@@ -50,6 +50,7 @@ def test_nearest_pyproject_wins(tmp_path: Path) -> None:
     ("[tool.invcheck\n", "not valid TOML"),
     ("[tool.invcheck]\nallow-import = 'yes'\n", "must be true or false, got 'yes'"),
     ("[tool.invcheck]\nallow_import = true\n", "did you mean 'allow-import'"),
+    ("[tool.invcheck]\nallow-import = true\ntimeout = -3\n", "unknown key 'timeout' .the only key is 'allow-import'."),
     ("[tool]\ninvcheck = 3\n", r"\[tool.invcheck\] must be a table"),
 ])
 def test_bad_settings_are_one_line_errors(tmp_path: Path, text: str, message: str) -> None:

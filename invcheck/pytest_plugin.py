@@ -119,7 +119,7 @@ class CheckItem(pytest.Item):
             with _own_imports(self.config):
                 self.result = result = run_check(self.check)
         elif not _allow_import(self.config, self.path):
-            raise import_refused(self.check, "--invcheck-allow-import")
+            raise import_refused(self.check, "--invcheck-allow-import", self.config.rootpath)
         else:
             _show_a_hard_stop(self.config)
             with _importable_from(self.path):  # only now, with permission, and appended

@@ -9,6 +9,7 @@ still run.
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,14 +26,23 @@ def refuse_imports(checks: Iterable[CheckConfig], allowed: bool) -> None:
         return
     for c in checks:
         if c.norm.module is not None:
-            raise import_refused(c, "--allow-import")
+            raise import_refused(c, "--allow-import", Path.cwd())
 
 
-def import_refused(check: CheckConfig, flag: str) -> ImportRefused:
-    """The one refusal message, naming the flag of the caller (CLI or pytest) that allows it."""
+def import_refused(check: CheckConfig, flag: str, anchor: Path | None = None) -> ImportRefused:
+    """The one refusal message, naming the flag of the caller (CLI or pytest) that allows it; where
+    the spec lies in a project of its own (not the one at `anchor`, the working folder or pytest's
+    rootdir), why that project's setting does not count."""
+    hint = "or set allow-import = true under [tool.invcheck] in pyproject.toml"
+    if check.file and anchor is not None:
+        from invcheck.project_config import find_pyproject, shown
+
+        own = find_pyproject(Path(check.file))
+        if own is not None and own != find_pyproject(anchor):
+            hint = (f"or set allow-import = true in the pyproject.toml of the project you run from: {shown(own)} "
+                    "makes the spec's folder a project of its own, which cannot grant itself permission")
     return ImportRefused(
-        f"{check.location or '<spec>'}: module '{check.norm.module}' would import and run user code; "
-        f"pass {flag} (or set allow-import = true under [tool.invcheck] in pyproject.toml)"
+        f"{check.location or '<spec>'}: module '{check.norm.module}' would import and run user code; pass {flag} ({hint})"
     )
 
 

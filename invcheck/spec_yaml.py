@@ -14,7 +14,7 @@ import os
 import stat
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import yaml
 from yaml.constructor import ConstructorError
@@ -253,12 +253,17 @@ def read_spec_bytes(path: Path, file: str) -> bytes:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise SpecError(f"cannot read spec file: it is {_file_kind(mode)}, not a regular file", file)
-        try:
-            data = stream.read(MAX_SPEC_BYTES + 1)
-        except OSError as exc:
-            raise SpecError(f"cannot read spec file: {exc.strerror or exc}", file) from None
+        return read_limited(stream, file, "spec file")
+
+
+def read_limited(stream: BinaryIO, file: str, what: str) -> bytes:
+    """At most MAX_SPEC_BYTES of a spec file or of stdin: more is refused, not read on."""
+    try:
+        data = stream.read(MAX_SPEC_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(f"cannot read {what}: {exc.strerror or exc}", file) from None
     if len(data) > MAX_SPEC_BYTES:
-        raise SpecError(f"spec file is larger than the limit of {MAX_SPEC_BYTES // 1024} KiB", file,
+        raise SpecError(f"{what} is larger than the limit of {MAX_SPEC_BYTES // 1024} KiB", file,
                         hint="a spec is a few kB of YAML")
     return data
 

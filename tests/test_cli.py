@@ -262,7 +262,7 @@ def test_a_full_or_closed_stdout_is_one_line(args: list[str]) -> None:
 def test_a_closed_or_endless_stdin_is_one_line() -> None:
     closed = subprocess.run(f"{sys.executable} -m invcheck validate - <&-", shell=True, capture_output=True,
                             text=True, cwd=ROOT, timeout=300)
-    assert (closed.returncode, closed.stderr) == (2, "error: <stdin>: cannot read a spec from stdin: it is closed\n")
+    assert (closed.returncode, closed.stderr) == (2, "error: <stdin>: cannot read the spec on stdin: it is closed\n")
     endless = subprocess.run(f"yes 'norm: layer_norm' | {sys.executable} -m invcheck validate -", shell=True,
                              capture_output=True, text=True, cwd=ROOT, timeout=60)  # read to its limit, not its end
     assert endless.returncode == 2 and "larger than the limit of 1024 KiB" in endless.stderr

@@ -14,19 +14,12 @@ STDIN_NAME = "<stdin>"
 def _stdin_text() -> str:
     """A spec on stdin, held to a spec file's rules: at most MAX_SPEC_BYTES (an endless stream is
     cut there, not read to the end), UTF-8 text."""
-    from invcheck.spec_yaml import MAX_SPEC_BYTES, decode
+    from invcheck.spec_yaml import decode, read_limited
 
     stream = getattr(sys.stdin, "buffer", None)
     if stream is None:  # stdin closed (`<&-`): Python gives None
-        raise SpecError("cannot read a spec from stdin: it is closed", STDIN_NAME)
-    try:
-        data = stream.read(MAX_SPEC_BYTES + 1)
-    except OSError as err:
-        raise SpecError(f"cannot read a spec from stdin: {err.strerror or err}", STDIN_NAME) from None
-    if len(data) > MAX_SPEC_BYTES:
-        raise SpecError(f"the spec on stdin is larger than the limit of {MAX_SPEC_BYTES // 1024} KiB", STDIN_NAME,
-                        hint="a spec is a few kB of YAML")
-    return decode(data, STDIN_NAME)
+        raise SpecError("cannot read the spec on stdin: it is closed", STDIN_NAME)
+    return decode(read_limited(stream, STDIN_NAME, "the spec on stdin"), STDIN_NAME)
 
 
 def load(paths: list[Path]) -> list:  # -> list[CheckConfig], in the order the paths are given

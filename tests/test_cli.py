@@ -278,3 +278,9 @@ def test_invcheck_debug_is_off_unless_set_to_something_true(value: str, debug: b
     assert ("Traceback" in proc.stderr) is debug
     if not debug:
         assert proc.returncode == 3 and proc.stderr.startswith("internal error: RuntimeError: planted")
+
+
+def test_an_unwritable_stderr_keeps_the_exit_code() -> None:
+    proc = subprocess.run(f"{sys.executable} -m invcheck table --seed -1 2>/dev/full", shell=True,
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert proc.returncode == 2  # bad input, though its line could not be written

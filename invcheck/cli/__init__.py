@@ -87,20 +87,28 @@ def main() -> None:
         # typer.main.get_command(app) is what app() runs; its plain options are coerced without pydantic
         code = options.install(typer.main.get_command(app))(standalone_mode=False)  # typer.Exit's code
     except UsageError as err:  # usage errors: bad option values, missing arguments
-        typer.echo(one_line(f"error: {err.format_message()} (see invcheck --help)"), err=True)
+        _say(f"error: {err.format_message()} (see invcheck --help)")
         sys.exit(2)
     except InvcheckError as err:
-        typer.echo(one_line(f"error: {err}"), err=True)
+        _say(f"error: {err}")
         sys.exit(err.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         sys.exit(130)
     except Exception as err:  # noqa: BLE001 - the last line of defence: no tracebacks for users
         if os.environ.get("INVCHECK_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off"):
             raise
-        typer.echo(one_line(f"internal error: {type(err).__name__}: {err} (set INVCHECK_DEBUG=1 for the traceback)"),
-                   err=True)
+        _say(f"internal error: {type(err).__name__}: {err} (set INVCHECK_DEBUG=1 for the traceback)")
         sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _say(line: str) -> None:
+    """An error's one line on stderr; where stderr cannot take it (`2>/dev/full`), the exit code
+    alone says it."""
+    try:
+        typer.echo(one_line(line), err=True)
+    except (OSError, ValueError):  # a full or closed stderr
+        pass
 
 
 def _working_folder_exists() -> None:

@@ -41,8 +41,8 @@ def table(
     layout: Annotated[LayoutChoice, typer.Option(help="The layout --module takes in conv layers.")] = LayoutChoice("channels_first"),
     prove: Annotated[bool, typer.Option("--prove", help="Also decide each cell exactly (sympy; eps 0, small shapes).")] = False,
     prove_seconds: Annotated[float, typer.Option("--prove-seconds", min=1.0, max=86400, help="Time limit per cell for --prove.")] = 60.0,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, max=86400,
-                                           help="Seconds a check of --module's code may take.")] = 15.0,
+    timeout: Annotated[Optional[float], typer.Option("--timeout", min=0.1, max=86400,
+                                                     help="Seconds a check of --module's code may take (default 15).")] = None,
 ) -> None:
     """Compute Table 1 (every norm x transform) and print it beside the papers' claims."""
     from invcheck import render
@@ -58,6 +58,8 @@ def table(
         raise InvcheckError("--check compares the dense table with the papers: use --layer dense or all")
     placements = names.PLACEMENTS if placement.value == "all" else (placement.value,)
     _refuse_placement(placement.value, layers, check)
+    if module is None and timeout is not None:
+        raise InvcheckError("--timeout bounds --module's code: name it with --module pkg.mod:Name")
     if module is None and layout.value != "channels_first":
         raise InvcheckError("--layout is the layout --module's layer takes: name it with --module pkg.mod:Name")
     options = _module_options(module, kwargs, allow_import) | ({"layout": layout.value} if module else {})
@@ -67,7 +69,8 @@ def table(
     load_torch()
     from invcheck.impls.user_load import set_timeout
 
-    set_timeout(timeout, "--timeout SECONDS")
+    if timeout is not None:
+        set_timeout(timeout, "--timeout SECONDS")
 
     with progress.bar("table cells") as bar, observe(bar.advance):
         report = tables.build(layers, trials=trials, seed=seed, dtype=dtype.value, device=device,

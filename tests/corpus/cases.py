@@ -154,6 +154,7 @@ CASES = [
     Case("cli-empty-path", {"spec.yaml": P}, ("run", "")),
     Case("cli-kwargs-without-module", {}, ("table", "--kwargs", '{"features": 3}')),
     Case("cli-layout-without-module", {}, ("table", "--layout", "channels_last")),
+    Case("cli-timeout-without-module", {}, ("table", "--timeout", "5")),
     # from a second outsider session
     Case("cli-explain-spec-and-flags", {"spec.yaml": P}, ("explain", "spec.yaml", "--norm", "batch_norm")),
     Case("cli-sweep-identity-only", {}, ("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale",

@@ -27,6 +27,7 @@ crashed=0
 table() {  # table NAME ARGS...: one JSON table; a crash is remembered, exit 1 or 2 is reported
   local name=$1; shift
   local start=$SECONDS
+  rm -f "$OUT/$name.json"  # a table an earlier run left must not stand in for one this run could not make
   "$PY" -m invcheck table --format json --trials "$TRIALS" -o "$OUT/$name.json" "$@"
   local rc=$?
   echo "  $name: exit $rc, $((SECONDS - start)) s"

@@ -49,7 +49,12 @@ class ImportRefused(InvcheckError):
 
 
 class UserCodeError(InvcheckError):
-    """User code (a `module:` norm or layer) failed to import, build or run as a norm must."""
+    """User code (a `module:` norm or layer) failed to import, build or run as a norm must;
+    `reason` is the message without the spec's location and the module's name."""
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason if reason is not None else message
 
 
 class InvarianceError(AssertionError):

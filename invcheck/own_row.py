@@ -35,7 +35,7 @@ def cells(module: str, kwargs: dict[str, Any], layers: list[str], placements: tu
                                                                         placement)), placement)
                             for t in _transforms(layer)]
                 except UserCodeError as err:
-                    skipped[layer] = str(err).split(f"module {module!r}: ", 1)[-1]
+                    skipped[layer] = err.reason
                     first = first or err
                     break
     if not out and first is not None:

@@ -146,19 +146,24 @@ class CheckItem(pytest.Item):
         return self.path, line, f"invcheck: {self.name}"
 
 
+_SESSION: dict[str, pytest.Config] = {}  # the session whose user code runs now
+
+
 def _show_a_hard_stop(config: pytest.Config) -> None:
     """User code that defeats its deadline ends the process (user_load's watchdog): its one line
     must reach the terminal, not pytest's capture of stderr, which dies with the process."""
     from invcheck.impls import user_load
 
-    def release() -> None:
-        capman = config.pluginmanager.getplugin("capturemanager")
-        if capman is not None:
-            capman.suspend_global_capture(in_=True)
-        sys.stdout.flush()
+    _SESSION["config"] = config
+    if _release_capture not in user_load.BEFORE_HARD_EXIT:
+        user_load.BEFORE_HARD_EXIT.append(_release_capture)
 
-    if not any(getattr(hook, "__qualname__", "").startswith("_show_a_hard_stop") for hook in user_load.BEFORE_HARD_EXIT):
-        user_load.BEFORE_HARD_EXIT.append(release)
+
+def _release_capture() -> None:
+    capman = _SESSION["config"].pluginmanager.getplugin("capturemanager")
+    if capman is not None:
+        capman.suspend_global_capture(in_=True)
+    sys.stdout.flush()
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -29,7 +29,11 @@ def selected_checks(spec: Optional[Path], norm: Optional[str], transform: Option
     _known(norm, names.NORMS, "--norm")
     _known(transform, names.TRANSFORMS, "--transform")
     _known(layer, names.LAYERS, "--layer")
-    return [CheckConfig(norm=NormConfig(id=norm), transform=TransformConfig(id=transform), layer=LayerConfig(layer))]
+    from invcheck.cli.common import check_cells
+
+    checks = [CheckConfig(norm=NormConfig(id=norm), transform=TransformConfig(id=transform), layer=LayerConfig(layer))]
+    check_cells(checks)  # a transform the layer has no axis for, before any work
+    return checks
 
 
 def _known(value: str, allowed: tuple[str, ...], flag: str) -> None:

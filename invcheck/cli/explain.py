@@ -9,7 +9,7 @@ import typer
 
 from invcheck.cli import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
 from invcheck.cli.cells import selected_checks
-from invcheck.cli.common import check_cells, check_outputs, json_text, load_torch, style, write_output
+from invcheck.cli.common import check_outputs, json_text, load_torch, style, write_output
 
 
 @app.command()
@@ -28,7 +28,6 @@ def explain(
 
     check_outputs([output], [spec] if spec else [])  # before the work, not after it
     checks = selected_checks(spec, norm, transform, layer)
-    check_cells(checks)
     load_torch()
     found = [explain_check(c, seed) for c in checks]
     if format.value == "json":

@@ -93,9 +93,10 @@ if RuntimeParam is not None:
 
 
 def _short(value: Any) -> str:
-    """A value for a one-line message: its repr, at most 60 characters."""
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    """A value for a one-line message, as spec errors show it (loaded on an error only: not at start-up)."""
+    from invcheck.spec_values import show
+
+    return show(value)
 
 
 def _text(value: Any) -> str:

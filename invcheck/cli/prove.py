@@ -9,7 +9,7 @@ import typer
 
 from invcheck.cli import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
 from invcheck.cli.cells import selected_checks
-from invcheck.cli.common import check_cells, check_outputs, json_text, load_torch, style, write_output
+from invcheck.cli.common import check_outputs, json_text, load_torch, style, write_output
 
 
 @app.command()
@@ -29,7 +29,6 @@ def prove(
 
     check_outputs([output], [spec] if spec else [])  # before the work, not after it
     checks = selected_checks(spec, norm, transform, layer)
-    check_cells(checks)
     load_torch()
     settings = [setting_of(c) for c in checks]
     proofs = [(s, prove_cell(s, seconds)) for s in settings]

@@ -58,10 +58,8 @@ def table(
         raise InvcheckError("--check compares the dense table with the papers: use --layer dense or all")
     placements = names.PLACEMENTS if placement.value == "all" else (placement.value,)
     _refuse_placement(placement.value, layers, check)
-    if module is None and timeout is not None:
-        raise InvcheckError("--timeout bounds --module's code: name it with --module pkg.mod:Name")
-    if module is None and layout.value != "channels_first":
-        raise InvcheckError("--layout is the layout --module's layer takes: name it with --module pkg.mod:Name")
+    if module is None:
+        _refuse_module_only(kwargs, layout.value, timeout)
     options = _module_options(module, kwargs, allow_import) | ({"layout": layout.value} if module else {})
     from invcheck.render import progress
     from invcheck.runner import observe
@@ -97,6 +95,16 @@ def _refuse_placement(placement: str, layers: list[str], check: bool) -> None:
         raise InvcheckError(f"--placement {placement}: {next(r for r in reasons if r)}")
 
 
+def _refuse_module_only(kwargs: str, layout: str, timeout: float | None) -> None:
+    """The options only --module's layer uses, given without it: they would do nothing."""
+    given = (("--timeout", timeout is not None, "bounds --module's code"),
+             ("--layout", layout != "channels_first", "is the layout --module's layer takes"),
+             ("--kwargs", kwargs.strip() != "{}", "is for --module's layer"))
+    for flag, used, what in given:
+        if used:
+            raise InvcheckError(f"{flag} {what}: name it with --module pkg.mod:Name")
+
+
 def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     """A JSON object whose keys are each given once (json.loads would keep the last silently)."""
     keys = [key for key, _ in pairs]
@@ -115,8 +123,6 @@ def _module_options(module: str | None, kwargs: str, allow_import: bool) -> dict
     from invcheck.spec_values import Bad
 
     if module is None:
-        if kwargs.strip() != "{}":
-            raise InvcheckError("--kwargs is for --module's layer: name it with --module pkg.mod:Name")
         return {}
     try:
         rules.NORM_FIELDS["module"](module, "--module")

@@ -172,7 +172,7 @@ def user_error(check: CheckConfig, message: str) -> UserCodeError:
     """`file:line: module 'pkg.mod:Name': message` (the spec's location; none from the command line
     or the API, which name the module themselves)."""
     where = f"{check.location}: " if check.location else ""
-    return UserCodeError(f"{where}module {check.norm.module!r}: {message}")
+    return UserCodeError(f"{where}module {check.norm.module!r}: {message}", message)
 
 
 def first_line(exc: BaseException) -> str:

@@ -15,7 +15,8 @@ overflows, or no trial can count; inconclusive otherwise, with the comparison th
 from __future__ import annotations
 
 import statistics
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from invcheck import tolerance as tol
 from invcheck.evidence import Measurement, Result
@@ -30,7 +31,13 @@ class Comparison:
     deviation: float
     tolerance: float
     bound: str  # "rounding", "eps", "override"
-    why: str
+    # why, in words: written only for the comparisons a result shows (formatting every trial's
+    # numbers cost more than judging them: a fifth of a 1,000-trial check)
+    words: Callable[[], str] = field(repr=False, compare=False)
+
+    @property
+    def why(self) -> str:
+        return self.words()
 
     @property
     def ratio(self) -> float:
@@ -99,17 +106,18 @@ def _exact(m: Measurement, t: int) -> Comparison:
     off = bool(m.eps_effect)  # measured only where an eps-off run was made
     label = "float64, eps off" if off else "float64"
     tolerance = tol.rounding(run.noise[t], "float64")
-    why = f"{label} run: {tol.SAFETY:g} x its measured rounding noise {run.noise[t]:.2g}"
+    rounding = lambda: f"{label} run: {tol.SAFETY:g} x its measured rounding noise {run.noise[t]:.2g}"  # noqa: E731
     if m.eps.value and not m.eps.switchable:
         if m.eps_allowance is None:
-            why += f" (eps {m.eps.value:g} could not be switched off: its effect counts as deviation)"
-        else:  # an estimate of what the stated eps can move the sides apart by (eps_model.py)
-            allowance = min(m.eps_allowance[t], tol.EPS_CAP)
-            why += (f" + what eps {m.eps.value:g} (stated, not switched off) can move the sides apart by, "
-                    f"estimated over the common statistics: {allowance:.2g}")
-            return Comparison(label, t, run.deviation[t], tolerance + allowance,
-                              "eps" if allowance > tolerance else "rounding", why)
-    return Comparison(label, t, run.deviation[t], tolerance, "rounding", why)
+            return Comparison(label, t, run.deviation[t], tolerance, "rounding", lambda: rounding() + (
+                f" (eps {m.eps.value:g} could not be switched off: its effect counts as deviation)"))
+        # an estimate of what the stated eps can move the sides apart by (eps_model.py)
+        allowance = min(m.eps_allowance[t], tol.EPS_CAP)
+        return Comparison(label, t, run.deviation[t], tolerance + allowance,
+                          "eps" if allowance > tolerance else "rounding", lambda: rounding() + (
+                              f" + what eps {m.eps.value:g} (stated, not switched off) can move the sides apart "
+                              f"by, estimated over the common statistics: {allowance:.2g}"))
+    return Comparison(label, t, run.deviation[t], tolerance, "rounding", rounding)
 
 
 def _eps(m: Measurement, t: int) -> Comparison:
@@ -119,9 +127,9 @@ def _eps(m: Measurement, t: int) -> Comparison:
         whole = m.eps_effect_whole[t] - tol.rounding(m.checked.noise[t], m.check.dtype, m.tf32)
         if whole > effect:
             effect, how = whole, f"measured in {m.check.dtype} over the whole output with eps and with eps off"
-    why = (f"eps {m.eps.value:g} ({m.eps.source}) moves the two sides apart by {effect:.2g} of the "
-           f"output ({how}); above {tol.EPS_CAP:g}, eps does not blur the invariance, it breaks it")
-    return Comparison("eps", t, effect, tol.EPS_CAP, "eps", why)
+    return Comparison("eps", t, effect, tol.EPS_CAP, "eps", lambda: (
+        f"eps {m.eps.value:g} ({m.eps.source}) moves the two sides apart by {effect:.2g} of the output ({how}); "
+        f"above {tol.EPS_CAP:g}, eps does not blur the invariance, it breaks it"))
 
 
 def _checked(m: Measurement, t: int) -> Comparison:
@@ -134,18 +142,17 @@ def _checked(m: Measurement, t: int) -> Comparison:
         allowance = max(allowance, min(m.eps_effect_whole[t], tol.EPS_CAP) + rounding)
     elif m.eps_allowance is not None and m.eps.value and not m.eps.switchable:  # stated: estimated
         allowance = min(m.eps_allowance[t], tol.EPS_CAP)
-    why = f"{dtype} run: {tol.SAFETY:g} x its measured rounding noise {run.noise[t]:.2g}"
-    if allowance:
-        why += f" + eps's effect between the sides {allowance:.2g}"
     bound = "eps" if allowance > rounding else "rounding"
-    return Comparison(dtype + (", tf32" if m.tf32 else ""), t, run.deviation[t], rounding + allowance, bound, why)
+    return Comparison(dtype + (", tf32" if m.tf32 else ""), t, run.deviation[t], rounding + allowance, bound,
+                      lambda: f"{dtype} run: {tol.SAFETY:g} x its measured rounding noise {run.noise[t]:.2g}" + (
+                          f" + eps's effect between the sides {allowance:.2g}" if allowance else ""))
 
 
 def _override(m: Measurement) -> Result:
     """A spec's own tolerance: the checked run against it, no floor (the user's judgement)."""
     value = m.check.tolerance
-    comparisons = [Comparison(m.check.dtype, t, d, value, "override", f"tolerance {value:.3g} set by the spec")
-                   for t, d in enumerate(m.checked.deviation)]
+    why = lambda: f"tolerance {value:.3g} set by the spec"  # noqa: E731
+    comparisons = [Comparison(m.check.dtype, t, d, value, "override", why) for t, d in enumerate(m.checked.deviation)]
     worst = _worst(comparisons)
     verdict = ("not_invariant" if worst.ratio > tol.MARGIN else "invariant" if worst.ratio <= 1
                else "inconclusive")

@@ -9,6 +9,8 @@ still run.
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -108,20 +110,79 @@ def results(checks: Sequence[CheckConfig], allow_import: bool = False, jobs: int
     if jobs <= 1 or len(checks) <= 1:
         yield from (run_or_error(c) for c in checks)
         return
+    for result in _in_workers(checks, jobs):
+        for observe_ in _observers:
+            observe_()
+        yield result
+
+
+def _in_workers(checks: Sequence[CheckConfig], jobs: int) -> Iterator[Any]:
+    """run_or_error of each check in a pool of worker processes, in spec order. A worker that dies
+    (user code that crashes the interpreter) breaks the pool: every check it left unfinished then
+    runs alone in a process of its own, so the one that crashes is named and the others still run."""
     import multiprocessing  # here: 10 ms of start-up that one process never needs
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     # fork: workers inherit the imported modules (torch takes seconds to import) and no op has run
     # yet in this process, so no thread pool is copied half-way.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with ProcessPoolExecutor(min(jobs, len(checks)), mp_context=context, initializer=_observers.clear) as pool:
+    with ProcessPoolExecutor(min(jobs, len(checks)), mp_context=context, initializer=_worker_start,
+                             initargs=(os.getpid(),)) as pool:
         futures = [pool.submit(run_or_error, c) for c in checks]
-        for future in futures:
-            result = future.result()
-            for observe_ in _observers:
-                observe_()
-            yield result
+        for i, future in enumerate(futures):
+            try:
+                yield future.result()
+            except BrokenProcessPool:
+                break
+        else:
+            return
+    for check, future in zip(checks[i:], futures[i:]):
+        done = future.done() and not future.cancelled() and future.exception() is None
+        yield future.result() if done else _alone(check, context)
+
+
+def _worker_start(parent: int) -> None:
+    """A worker ends with the process that started it, however that one ends (SIGTERM from a CI
+    runner, SIGPIPE from `| head`): no orphans holding a torch's worth of memory."""
+    _observers.clear()
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # it ended before the line above: nothing would kill this one
+        os._exit(0)
+
+
+def _alone(check: CheckConfig, context: Any):  # -> evidence.Result
+    """run_or_error in a process of its own; an error result where that process dies."""
+    import signal
+
+    receive, send = context.Pipe(duplex=False)
+    worker = context.Process(target=_send_result, args=(check, send, os.getpid()), daemon=True)
+    worker.start()
+    send.close()
+    try:
+        return receive.recv()
+    except EOFError:  # it died before sending anything
+        worker.join()
+        code = worker.exitcode or 0
+        how = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+        return error_result(check, InvcheckError(
+            f"{check.location or '<spec>'}: the process running this check died ({how}): its code crashed "
+            "the interpreter"))
+    finally:
+        worker.join()
+        receive.close()
+
+
+def _send_result(check: CheckConfig, send: Any, parent: int) -> None:
+    _worker_start(parent)
+    send.send(run_or_error(check))
+    send.close()
 
 
 @dataclass

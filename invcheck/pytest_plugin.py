@@ -79,13 +79,17 @@ class SpecFile(pytest.File):
 
 
 class BrokenSpec(pytest.Item):
-    """A spec file that does not load: it fails with its one-line error, `file:line: message`."""
+    """A spec file that does not load: an error with its one line, `file:line: message` (as
+    `invcheck run` refuses it with exit 2)."""
 
     def __init__(self, *, error: InvcheckError, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.error = error
 
-    def runtest(self) -> None:
+    def setup(self) -> None:
+        raise self.error
+
+    def runtest(self) -> None:  # never reached: setup raises
         raise self.error
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
@@ -105,33 +109,44 @@ class CheckItem(pytest.Item):
         if check.norm.module is not None:
             self.add_marker("invcheck_user_code")
 
-    def runtest(self) -> None:
+    def setup(self) -> None:
+        """Runs the check. Here, not in runtest: a check that cannot run (refused import, bad user
+        code, a missing device) is a pytest error, as it is an error in `invcheck run` (exit 2) and
+        its JUnit file; a verdict other than the expected one is a failure (runtest)."""
         for name in _OWN_MODULES:  # torch, numpy: never a planted numpy.py beside the spec
             try:
                 with _own_imports(self.config):
                     __import__(name)
             except ImportError:  # installed in the project's folders after all
                 __import__(name)
-        from invcheck.evidence import explain
         from invcheck.runner import import_refused, run_check
 
         if self.check.norm.module is None:
             with _own_imports(self.config):
-                self.result = result = run_check(self.check)
+                self.result = run_check(self.check)
         elif not _allow_import(self.config, self.path):
             raise import_refused(self.check, "--invcheck-allow-import", self.config.rootpath)
         else:
             _show_a_hard_stop(self.config)
             with _importable_from(self.path):  # only now, with permission, and appended
-                self.result = result = run_check(self.check)
-        self._record(result)
+                self.result = run_check(self.check)
+        self._record(self.result)
+
+    def runtest(self) -> None:
+        from invcheck.evidence import explain
+
+        result = self.result
         if result.expected is False:
             raise InvarianceError(explain(result, self.check.expect), result)
         if result.expected is None and result.verdict == "undefined":
             pytest.skip(f"undefined: {result.why}")
 
     def _record(self, result: Result) -> None:
-        """The numbers, for `pytest --junit-xml` (record_property's place) and for report hooks."""
+        """The numbers as pytest properties, for report hooks, and in `pytest --junit-xml` where the
+        family is xunit1: xunit2 (pytest's default, the Jenkins schema's shape) has no properties
+        in a testcase, so there the numbers are in a failure's text only."""
+        if self.config.getini("junit_family") != "xunit1":
+            return
         for key in ("verdict", "deviation", "tolerance", "bound"):
             self.user_properties.append((key, getattr(result, key)))
         self.user_properties.append(("expect", self.check.expect))
@@ -144,6 +159,17 @@ class CheckItem(pytest.Item):
     def reportinfo(self) -> tuple[Path, int | None, str]:
         line = self.check.line - 1 if self.check.line else None  # pytest counts from 0
         return self.path, line, f"invcheck: {self.name}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A check that could not run errs in setup with its one line, not a traceback (pytest writes
+    setup errors without asking the item's repr_failure)."""
+    outcome = yield
+    excinfo = call.excinfo
+    if isinstance(item, (CheckItem, BrokenSpec)) and call.when == "setup" and excinfo and \
+            isinstance(excinfo.value, InvcheckError):
+        outcome.get_result().longrepr = str(excinfo.value)
 
 
 _SESSION: dict[str, pytest.Config] = {}  # the session whose user code runs now

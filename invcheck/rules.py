@@ -22,7 +22,7 @@ from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.norms import NORMS
 from invcheck.placements import PLACEMENTS
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
-from invcheck.spec_values import Bad, Parser, choice, device, flag, integer, kwargs, module_path, number, optional
+from invcheck.spec_values import Bad, Parser, check_name, choice, device, flag, integer, kwargs, module_path, number, optional
 from invcheck.spec_values import scale, text
 from invcheck.transforms import TRANSFORMS
 
@@ -62,7 +62,7 @@ TRANSFORM_FIELDS: dict[str, Parser] = {
     "shift": number(MIN_SHIFT, 1e6),
 }
 CHECK_FIELDS: dict[str, Parser] = {
-    "name": optional(text),
+    "name": optional(check_name),
     "trials": integer(1, MAX_TRIALS),
     "seed": integer(0, MAX_SEED),
     "dtype": choice(names.DTYPES, "dtype"),

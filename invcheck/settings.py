@@ -103,7 +103,11 @@ class NormConfig:
 
     @property
     def label(self) -> str:
-        return self.module or self.id
+        """What reports call the norm: its id; user code by its import path, after the label its
+        spec gave it (`id: my_norm`) where it gave one."""
+        if self.module is None:
+            return self.id
+        return self.module if self.id == "custom" else f"{self.id} ({self.module})"
 
 
 @dataclass(frozen=True)

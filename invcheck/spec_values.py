@@ -173,6 +173,17 @@ def text(value: Any, key: str) -> str:
     return value
 
 
+@described({"type": "string", "pattern": r"\S", "not": {"pattern": "::"}})
+def check_name(value: Any, key: str) -> str:
+    """A check's name: text without '::', which test ids use between a spec file and its checks
+    (pytest would split `a::b` into a file `...a` and a check `b`; JUnit from `invcheck run` would not)."""
+    value = text(value, key)
+    if "::" in value:
+        raise Bad(f"{key} {show(value)} holds '::', which test ids use between a file and its checks",
+                  "use another separator, as ': ' or ' / '")
+    return value
+
+
 @described({"type": "string", "pattern": f"^{_IMPORT_PATH.pattern}$"})
 def module_path(value: Any, key: str) -> str:
     """An import path `package.module:Name`; checked for shape only, never imported here."""

@@ -79,7 +79,7 @@ def test_broken_spec_is_one_located_line(pytester: pytest.Pytester) -> None:
     write(pytester, "broken.invcheck.yaml", "norm: layr_norm\ntransform: dataset_rescale\n")
     write(pytester, "good.invcheck.yaml", GOOD)
     result = pytester.runpytest()
-    result.assert_outcomes(failed=1, passed=2)  # the broken spec fails; every other test still runs
+    result.assert_outcomes(errors=1, passed=2)  # the broken spec errs; every other test still runs
     result.stdout.fnmatch_lines(["broken.invcheck.yaml:1: unknown norm 'layr_norm' (did you mean 'layer_norm'?)"])
     assert "Traceback" not in result.stdout.str()
 
@@ -94,9 +94,9 @@ def test_without_expect_passes_and_undefined_skips(pytester: pytest.Pytester) ->
 def test_user_code_is_refused_without_the_flag(pytester: pytest.Pytester) -> None:
     write(pytester, "user.invcheck.yaml", USER_CODE)
     result = pytester.runpytest()
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(errors=1)  # it could not run: an error, as in `invcheck run` (exit 2)
     result.stdout.fnmatch_lines(["*user.invcheck.yaml:1: module 'scratch_norms:Identity' would import*--invcheck-allow-import*"])
-    assert "Traceback" not in result.stdout.str()
+    assert "Traceback" not in result.stdout.str() and "def setup" not in result.stdout.str()
 
 
 @pytest.mark.parametrize("allowed_by", ["flag", "pyproject"])
@@ -120,23 +120,44 @@ def test_user_code_beside_the_spec_runs_when_allowed(pytester: pytest.Pytester, 
         write(pytester, "pyproject.toml", "[tool.invcheck]\nallow-import = true\n")
     result = pytester.runpytest(*(["--invcheck-allow-import"] if allowed_by == "flag" else []))
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*dense/scratch_norms:Standardize/dataset_recenter: expected invariant, got not_invariant*"])
+    result.stdout.fnmatch_lines(["*dense/layer_norm (scratch_norms:Standardize)/dataset_recenter: expected invariant, got not_invariant*"])
 
 
 def test_a_bad_project_setting_is_one_line(pytester: pytest.Pytester) -> None:
     write(pytester, "pyproject.toml", "[tool.invcheck]\nallow_import = true\n")
     write(pytester, "user.invcheck.yaml", USER_CODE)
     result = pytester.runpytest()
-    result.assert_outcomes(failed=1)
+    result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*pyproject.toml: [[]tool.invcheck] has the unknown key 'allow_import' (did you mean 'allow-import'?)"])
 
 
 def test_junit_xml_carries_the_numbers(pytester: pytest.Pytester) -> None:
     write(pytester, "bad.invcheck.yaml", BAD)
-    pytester.runpytest("--junit-xml=report.xml")
+    pytester.runpytest("--junit-xml=report.xml")  # xunit2, pytest's default: the Jenkins schema's shape
     xml = (pytester.path / "report.xml").read_text()
+    assert "<properties>" not in xml and "<property " not in xml  # junit-10.xsd: none in a testcase
+    assert "deviation 0.751 &gt; tolerance" in xml  # the evidence, in the failure's text
+    pytester.runpytest("--junit-xml=legacy.xml", "-o", "junit_family=xunit1")
+    xml = (pytester.path / "legacy.xml").read_text()
     assert '<property name="verdict" value="not_invariant"' in xml
     assert '<property name="deviation"' in xml
+
+
+def test_outcomes_are_the_command_lines(pytester: pytest.Pytester) -> None:
+    """A check that cannot run is an error (exit 2 in `invcheck run`); an undefined verdict where a
+    claim was made is a failure (exit 1); undefined without a claim is skipped."""
+    write(pytester, "mixed.invcheck.yaml", """\
+        defaults: {trials: 2}
+        checks:
+          - {name: fine, norm: layer_norm, transform: dataset_rescale, expect: invariant}
+          - {name: no device, norm: layer_norm, transform: dataset_rescale, device: "cuda:99", expect: invariant}
+          - {name: nothing to measure, norm: instance_norm, transform: dataset_rescale, expect: invariant}
+          - {name: no claim, norm: instance_norm, transform: dataset_rescale}
+    """)
+    result = pytester.runpytest("-rA")
+    result.assert_outcomes(passed=1, errors=1, failed=1, skipped=1)
+    result.stdout.fnmatch_lines(["ERROR mixed.invcheck.yaml::no device - mixed.invcheck.yaml:4: *"])
+    assert "Traceback" not in result.stdout.str()
 
 
 def test_plugin_costs_nothing_at_import() -> None:

@@ -68,6 +68,7 @@ def test_there_are_shipped_specs() -> None:
     "norm: layer_norm\ntransform: {id: dataset_recenter, scale: [0.5, 2]}\n",
     "norm: layer_norm\ntransform: dataset_rescale\ndevice: cpu\ntf32: true\n",
     "checks:\n  - {norm: {id: rms_norm, groups: 4}, transform: dataset_rescale}\n",
+    "checks:\n  - {name: 'p::q', norm: layer_norm, transform: dataset_rescale}\n",  # '::' splits test ids
 ])
 def test_refuses_what_the_validator_refuses(validator, text: str) -> None:
     from invcheck import spec

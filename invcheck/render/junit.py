@@ -3,8 +3,7 @@
     <testsuites name tests failures errors time>
       <testsuite name tests failures errors skipped time>
         <testcase classname="specs.norms.invcheck.yaml" name="dense/layer_norm/dataset_rescale" time>
-          <failure message type>evidence</failure>      when the verdict is not the expected one
-          <error message type>evidence</error>          when it is `undefined` and something else was expected
+          <failure message type>evidence</failure>      when the verdict is not the expected one (`undefined` too)
           <skipped message/>                            when it is `undefined` and nothing was expected
           <error message type="error">message</error>   when the check could not run (verdict `error`)
           <system-out>verdict: invariant ...</system-out>   the numbers, one `key: value` a line
@@ -15,9 +14,10 @@ file:line and the numbers (in full precision, repr; absent values left out) are 
 Ids are the pytest plugin's: classname the spec's path with '/' as '.', name the check's title,
 '@line' added to a title repeated in a file.
 
-Outcomes follow JUnit's words: a failure is a claim the measurement contradicts; an error is a
-check that could not measure what its claim is about (`undefined`) or could not run at all; a skip
-is a check with neither a claim nor a measurement. A check without `expect:` and with a verdict passes.
+Outcomes are the console's and the pytest plugin's, in JUnit's words: a failure is a verdict other
+than the expected one (an `undefined` where a claim was made among them: exit 1, FAIL, a failed
+item); an error is a check that could not run at all (exit 2, ERR, an error in pytest's setup); a
+skip is a check with neither a claim nor a measurement. A check without `expect:` and with a verdict passes.
 """
 
 from __future__ import annotations
@@ -64,8 +64,8 @@ def outcome(result: Result) -> str:
     """"passed", "failure", "error" or "skipped": what a result is in JUnit's (and CI's) words."""
     if result.verdict == "error":
         return "error"
-    if result.verdict == "undefined" and result.check.expect != "undefined":
-        return "error" if result.check.expect else "skipped"
+    if result.verdict == "undefined" and not result.check.expect:
+        return "skipped"
     return "failure" if result.expected is False else "passed"
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import io
-import json
 import os
 import stat
 import sys
@@ -187,11 +186,6 @@ def style(output: Optional[Path]) -> tuple[bool, int]:
     from invcheck.render.rich import terminal
 
     return terminal(sys.stdout) if output is None or output == STDOUT else (False, 80)
-
-
-def json_text(docs: list[dict]) -> str:
-    """One document as itself, several as a list."""
-    return json.dumps(docs[0] if len(docs) == 1 else docs, indent=2, ensure_ascii=False)
 
 
 def config_allows_import(paths: list[Path]) -> bool:

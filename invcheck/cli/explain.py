@@ -9,7 +9,7 @@ import typer
 
 from invcheck.cli import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
 from invcheck.cli.cells import selected_checks
-from invcheck.cli.common import check_outputs, json_text, load_torch, style, write_output
+from invcheck.cli.common import check_outputs, load_torch, style, write_output
 
 
 @app.command()
@@ -32,7 +32,9 @@ def explain(
     found = [explain_check(c, seed) for c in checks]
     if format.value == "json":
         docs = [e.to_dict() for e in found]
-        text = json_text(docs)
+        from invcheck.render import json as json_render
+
+        text = json_render.why("explanations", docs)
     else:
         text = "\n".join(explain_text(e, color=style(output)[0]) for e in found)
     write_output(text, output)

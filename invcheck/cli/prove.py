@@ -9,7 +9,7 @@ import typer
 
 from invcheck.cli import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
 from invcheck.cli.cells import selected_checks
-from invcheck.cli.common import check_outputs, json_text, load_torch, style, write_output
+from invcheck.cli.common import check_outputs, load_torch, style, write_output
 
 
 @app.command()
@@ -34,7 +34,9 @@ def prove(
     proofs = [(s, prove_cell(s, seconds)) for s in settings]
     if format.value == "json":
         docs = [{"layer": s.kind_id, "norm": s.norm_id, "transform": s.transform_id, **p.to_dict()} for s, p in proofs]
-        text = json_text(docs)
+        from invcheck.render import json as json_render
+
+        text = json_render.why("proofs", docs)
     else:
         text = "\n".join(prove_text(s, p, color=style(output)[0]) for s, p in proofs)
     write_output(text, output)

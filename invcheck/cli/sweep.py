@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,9 +60,10 @@ def sweep(
         write_output(image(results, plot, f"{base.norm.id} × {base.transform.id} ({base.layer.kind}): deviation against δ"),
                      plot)
     if format.value == "json":
-        doc = {"points": [asdict(p) for r in results for p in r.points],
-               "crossovers": [{"eps": r.check.norm.eps, "dtype": r.check.dtype, "scale": r.crossover} for r in results]}
-        text = json.dumps(doc, indent=2)
+        from invcheck.render import json as json_render
+
+        text = json_render.why("points", [asdict(p) for r in results for p in r.points], crossovers=[
+            {"eps": r.check.norm.eps, "dtype": r.check.dtype, "scale": r.crossover} for r in results])
     else:
         text = sweep_text(results, color=style(output)[0])
     write_output(text, output)

@@ -17,3 +17,8 @@ def table(report: Any) -> str:
 def run(report: Any) -> str:
     return json.dumps({"schema_version": SCHEMA_VERSION, **report.meta, "results": [r.to_dict() for r in report.results],
                        "passed": report.passed, "failed": report.failed, "errors": report.errors}, indent=2)
+
+
+def why(key: str, docs: list[dict[str, Any]], **extra: Any) -> str:
+    """explain, prove and sweep: one object whatever the number of cells, `key` holding a list."""
+    return json.dumps({"schema_version": SCHEMA_VERSION, key: docs, **extra}, indent=2, ensure_ascii=False)

@@ -24,7 +24,9 @@ def invcheck(*args: str) -> subprocess.CompletedProcess[str]:
 def test_explain_json_holds_the_counterexample():
     proc = invcheck("explain", "--norm", "layer_norm", "--transform", "dataset_recenter", "-f", "json")
     assert proc.returncode == 0, proc.stderr
-    doc = json.loads(proc.stdout)
+    top = json.loads(proc.stdout)
+    assert top["schema_version"] == 1 and len(top["explanations"]) == 1
+    doc = top["explanations"][0]
     assert doc["verdict"] == "not_invariant"
     assert {"X", "W", "X2", "W2", "a", "a2", "y", "y2", "g", "b"} <= set(doc["counterexample"])
 
@@ -36,8 +38,8 @@ def test_explain_text_fits_80_columns():
 
 
 def test_prove_json_and_bad_names():
-    doc = json.loads(invcheck("prove", "--norm", "rms_norm", "--transform", "case_rescale", "-f", "json").stdout)
-    assert doc["proof"] == "proved"
+    top = json.loads(invcheck("prove", "--norm", "rms_norm", "--transform", "case_rescale", "-f", "json").stdout)
+    assert top["schema_version"] == 1 and [doc["proof"] for doc in top["proofs"]] == ["proved"]
     bad = invcheck("prove", "--norm", "nope", "--transform", "case_rescale")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
 
@@ -46,7 +48,9 @@ def test_sweep_json_points():
     proc = invcheck("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--eps", "1e-5",
                     "--low", "1e-2", "--high", "1e2", "--per-decade", "1", "-f", "json")
     assert proc.returncode == 0, proc.stderr
-    points = json.loads(proc.stdout)["points"]
+    top = json.loads(proc.stdout)
+    assert top["schema_version"] == 1 and len(top["crossovers"]) == 1
+    points = top["points"]
     assert len(points) == 4 and {"scale", "deviation", "tolerance", "verdict"} <= set(points[0])
 
 
@@ -70,9 +74,10 @@ def test_sweep_plot_without_matplotlib_is_one_line(tmp_path):
 
 def test_explain_a_spec_file(tmp_path):
     spec = tmp_path / "one.yaml"
-    spec.write_text("checks:\n  - norm: rms_norm\n    transform: weight_matrix_recenter\n    expect: not_invariant\n")
-    doc = json.loads(invcheck("explain", str(spec), "-f", "json").stdout)
-    assert doc["norm"] == "rms_norm" and doc["counterexample"]["differs"]
+    spec.write_text("checks:\n  - norm: rms_norm\n    transform: weight_matrix_recenter\n    expect: not_invariant\n"
+                    "  - {norm: layer_norm, transform: dataset_rescale}\n")
+    docs = json.loads(invcheck("explain", str(spec), "-f", "json").stdout)["explanations"]  # one shape, any count
+    assert [doc["norm"] for doc in docs] == ["rms_norm", "layer_norm"] and docs[0]["counterexample"]["differs"]
 
 
 def test_unknown_plot_format_is_refused_before_computing(tmp_path):

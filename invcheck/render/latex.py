@@ -11,6 +11,15 @@ from invcheck.render.symbols import TEX, number
 TEX_PROOF = {"proved": r" $\blacksquare$", "refuted": r" $\bot$", "numeric only": r" $\approx$"}
 
 
+# LaTeX's special characters in text mode, as text: labels and norm names (user code's too) are plain text.
+_TEX_TEXT = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _tex(text: str) -> str:
+    return "".join(_TEX_TEXT.get(c, c) for c in text)
+
+
 def _cell(cell: Any) -> str:
     text = f"{TEX[cell.verdict]} {{\\scriptsize {number(cell.result.deviation)}}}"
     if cell.differs_from_paper:
@@ -25,10 +34,10 @@ def table(report: Any) -> str:
     for layer in report.sections():  # a layer, or a layer and where its norm sits
         out += [f"% layer: {layer}; dtype {report.meta.get('dtype')}, seed {report.meta.get('seed')}",
                 r"\begin{tabular}{l" + "c" * len(report.transforms(layer)) + "}", r"\toprule",
-                "norm & " + " & ".join(TRANSFORM_LABELS[t] for t in report.transforms(layer)) + r" \\", r"\midrule"]
+                "norm & " + " & ".join(_tex(TRANSFORM_LABELS[t]) for t in report.transforms(layer)) + r" \\", r"\midrule"]
         for norm in report.norms(layer):
             cells = [_cell(report.cell(layer, norm, t)) for t in report.transforms(layer)]
-            out.append(norm.replace("_", r"\_") + " & " + " & ".join(cells) + r" \\")
+            out.append(_tex(norm) + " & " + " & ".join(cells) + r" \\")
         out += [r"\bottomrule", r"\end{tabular}",
                 r"% $\dagger$: differs from the papers' claim (made for a dense layer)",
                 *([r"% $\blacksquare$ proved, $\bot$ refuted exactly, $\approx$ numeric only (eps 0)"]

@@ -58,6 +58,8 @@ def test_table_check_passes_in_the_papers_setting() -> None:
     proc = invcheck("table", "--layer", "dense", "--check", "--format", "csv")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("layer,placement,norm,transform,verdict")
+    proc = invcheck("table", "--layer", "recurrent", "--check", "--format", "csv")  # the RNN claim's setting
+    assert proc.returncode == 0, proc.stderr
 
 
 def test_table_check_fails_when_a_claim_is_contradicted(tmp_path: Path) -> None:
@@ -141,7 +143,7 @@ def test_unknown_format_is_rejected_with_exit_2() -> None:
 
 
 @pytest.mark.parametrize("args, text", [
-    (("table", "--layer", "conv", "--check"), "--check compares the dense table"),
+    (("table", "--layer", "conv", "--check"), "--check compares the papers' claims in their own settings"),
     (("table", "--layer", "dense", "--output", "."), "is a directory"),
     (("table", "--layer", "dense", "--device", "mps"), "unknown device 'mps'"),
     (("table", "--layer", "dense", "--eps", "inf"), "--eps must be a number in [0, 1000], got inf"),

@@ -26,7 +26,8 @@ def table(
     dtype: Annotated[Dtype, typer.Option(help="dtype the norms run in.")] = Dtype("float64"),
     device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
     format: Annotated[TableFormat, typer.Option("--format", "-f", help="Output format.")] = TableFormat.rich,
-    check: Annotated[bool, typer.Option("--check", help="Exit 1 if a dense cell disagrees with the papers.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Exit 1 if a cell disagrees with the papers' claims in their own "
+                                        "settings (dense: Table 1, RMSNorm; recurrent: the RNN claim).")] = False,
     impl: Annotated[Impl, typer.Option(help="reference math, or PyTorch's own layers (shown beside the reference).")] = Impl("reference"),
     eps: Annotated[float, typer.Option(help="eps inside the square root (0: the paper's exact math).")] = 0.0,
     tf32: Annotated[bool, typer.Option("--tf32", help="CUDA: allow TF32 (off by default).")] = False,
@@ -54,8 +55,9 @@ def table(
 
     check_cells([CheckConfig(trials=trials, seed=seed, dtype=dtype.value, device=device, tf32=tf32)])
     layers = {"paper": list(names.PAPER_LAYERS), "all": list(names.LAYERS)}.get(layer.value, [layer.value])
-    if check and "dense" not in layers:
-        raise InvcheckError("--check compares the dense table with the papers: use --layer dense or all")
+    if check and not {"dense", "recurrent"} & set(layers):  # the settings the papers' claims were made for
+        raise InvcheckError("--check compares the papers' claims in their own settings, a dense layer (Table 1, "
+                            "RMSNorm) and a recurrent one (the RNN claim): use --layer dense, recurrent or all")
     placements = names.PLACEMENTS if placement.value == "all" else (placement.value,)
     _refuse_placement(placement.value, layers, check)
     if module is None:

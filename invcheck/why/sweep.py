@@ -55,8 +55,10 @@ def scales(low: float, high: float, per_decade: int) -> list[float]:
                             f"{MAX_DECADES} (float64 itself spans about 600)")
     n = math.floor(decades * per_decade + 1e-9)  # the points of the grid from low that do not pass high
     values = [low * 10 ** (i / per_decade) for i in range(n + 1)]
-    if values[-1] < high * (1 - 1e-9):
-        values.append(high)  # the range asked for ends where it was asked to
+    if values[-1] < high * (1 - 1e-9):  # the range asked for ends where it was asked to:
+        # at high itself, in place of a grid point within half a step of it (1.995 beside 2)
+        values = values[:-1] if len(values) > 1 and values[-1] > high / 10 ** (0.5 / per_decade) else values
+        values.append(high)
     shown = dict.fromkeys(float(f"{v:.6g}") for v in values)  # six digits, each once
     factors = [v for v in shown if v != 1.0]
     if not factors:
@@ -89,7 +91,10 @@ def crossover(points: Sequence[Point]) -> float | None:
 
 
 def _interpolate(lo: Point, hi: Point) -> float:
-    """Where log(deviation) crosses log(lo's tolerance) between lo and hi (geometric mean if not)."""
+    """Where log(deviation) crosses log(lo's tolerance) between lo and hi (geometric mean if not).
+    Across 1 the crossing lies below 1: the identity deviates by nothing, and the grid skips it."""
+    if lo.scale < 1.0 < hi.scale:
+        return math.sqrt(lo.scale)  # between lo and 1: their geometric mean
     if not (lo.deviation and hi.deviation and lo.tolerance) or lo.deviation == hi.deviation:
         return math.sqrt(lo.scale * hi.scale)
     t = math.log(lo.deviation / lo.tolerance) / math.log(lo.deviation / hi.deviation)

@@ -44,3 +44,18 @@ def test_scales_end_at_high_and_refuse_an_empty_range() -> None:
     for low, high in ((1, 1.0000001), (0.1, float("inf")), (1e-10, 1e300)):
         with pytest.raises(InvcheckError):
             scales(low, high, 4)
+
+
+def test_no_two_points_show_as_one_near_high() -> None:
+    s = scales(1, 2, 10)  # the grid's 1.995 beside --high 2 printed as two rows labelled "2"
+    assert s[-1] == 2.0 and 1.99526 not in s and len({f"{v:.3g}" for v in s}) == len(s)
+
+
+def test_a_crossover_between_points_across_the_identity_lies_below_1() -> None:
+    from invcheck.why.sweep import Point, crossover
+
+    def point(scale: float, verdict: str, deviation: float) -> Point:
+        return Point(scale, deviation, 1e-2, verdict, 1e-3, "float64", "")
+
+    # 0.1 breaks, 10 holds, 1 (the identity, deviation 0) is not on the grid: the change is in (0.1, 1)
+    assert 0.1 < crossover([point(0.1, "not_invariant", 0.09), point(10, "invariant", 1e-3)]) < 1.0

@@ -117,6 +117,8 @@ def device(value: Any, key: str) -> str:
     """cpu, cuda, cuda:N or auto (cuda when there is one); whether it exists is checked at run time."""
     if isinstance(value, str) and _DEVICE.fullmatch(value):
         return value
+    if isinstance(value, str) and value.lower().startswith(("gpu", "nvidia")):  # what people call a CUDA device
+        raise Bad(f"unknown device {show(value)}", "did you mean 'cuda'? (a GPU is cuda or cuda:N)")
     close = difflib.get_close_matches(str(value), ["cpu", "cuda", "auto"], n=1)
     raise Bad(f"unknown device {show(value)}", f"did you mean {close[0]!r}?" if close else "use cpu, cuda, cuda:N or auto")
 

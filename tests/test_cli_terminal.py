@@ -85,7 +85,7 @@ def test_a_spec_on_stdin() -> None:
     proc = invcheck("run", "-", stdin=text)
     assert proc.returncode == 0, proc.stderr
     assert "PASS dense/layer_norm/dataset_rescale" in proc.stdout and "<stdin>:1" in proc.stdout
-    assert invcheck("validate", "-", stdin=text).stdout.strip() == "1 checks in 1 files: valid"
+    assert invcheck("validate", "-", stdin=text).stdout.strip() == "1 check in 1 file: valid"
     bad = invcheck("validate", "-", stdin="norm: {id: layer_nrom}\ntransform: dataset_rescale\n")
     assert bad.returncode == 2 and "<stdin>:1: unknown norm 'layer_nrom' (did you mean 'layer_norm'?)" in bad.stderr
 

@@ -21,4 +21,4 @@ def validate(paths: Annotated[list[Path], typer.Argument(help="Spec files, folde
         typer.echo(one_line(f"error: {err}"), err=True)
     if errors:
         raise typer.Exit(2)
-    typer.echo(f"{checks} checks in {files} files: valid")
+    typer.echo(f"{checks} check{'s' * (checks != 1)} in {files} file{'s' * (files != 1)}: valid")

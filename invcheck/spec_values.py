@@ -118,7 +118,7 @@ def device(value: Any, key: str) -> str:
     if isinstance(value, str) and _DEVICE.fullmatch(value):
         return value
     if isinstance(value, str) and value.lower().startswith(("gpu", "nvidia")):  # what people call a CUDA device
-        raise Bad(f"unknown device {show(value)}", "did you mean 'cuda'? (a GPU is cuda or cuda:N)")
+        raise Bad(f"unknown device {show(value)}", "did you mean 'cuda'?")  # a GPU is cuda
     close = difflib.get_close_matches(str(value), ["cpu", "cuda", "auto"], n=1)
     raise Bad(f"unknown device {show(value)}", f"did you mean {close[0]!r}?" if close else "use cpu, cuda, cuda:N or auto")
 

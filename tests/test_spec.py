@@ -332,7 +332,7 @@ def test_unknown_keys_at_every_level(tmp_path: Path, text: str, line: int, bad: 
     ("layer: dens", "unknown layer 'dens'", "'dense'"),
     ("dtype: float23", "unknown dtype 'float23'", "'float32'"),
     ("device: cuad", "unknown device 'cuad'", "'cuda'"),
-    ("device: gpu", "unknown device 'gpu'", "'cuda'? (a GPU is cuda or cuda:N)"),
+    ("device: gpu", "unknown device 'gpu'", "'cuda'"),  # not 'cpu', the closest spelling
     ("expect: invarient", "unknown verdict 'invarient'", "'invariant'"),
     ("impl: troch", "unknown impl 'troch'", "'torch'"),
     ("norm: {id: batch_norm, mode: evl}", "unknown mode 'evl'", "'eval'"),

@@ -14,11 +14,11 @@ def selected_checks(spec: Optional[Path], norm: Optional[str], transform: Option
     from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
 
     if spec is not None:
-        from invcheck import spec as specs
+        from invcheck.cli import spec_input
 
         if norm is not None or transform is not None:  # one of the two would be ignored silently
             raise InvcheckError("name the cells by a spec file or by --norm and --transform, not both")
-        checks = specs.load_specs([spec])
+        checks = spec_input.load([spec])  # `-`: a spec on stdin
         for c in checks:
             if c.norm.module is not None:
                 raise InvcheckError(f"{c.location}: this command works on the registry's norms, not user code "

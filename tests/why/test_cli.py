@@ -83,3 +83,12 @@ def test_explain_a_spec_file(tmp_path):
 def test_unknown_plot_format_is_refused_before_computing(tmp_path):
     proc = invcheck("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--plot", str(tmp_path / "s.pdf"))
     assert proc.returncode == 2 and ("png or .svg" in proc.stderr or "matplotlib" in proc.stderr)
+
+
+def test_why_commands_read_a_spec_on_stdin():
+    spec = "norm: layer_norm\ntransform: dataset_recenter\n"
+    for command in ("explain", "prove"):
+        proc = subprocess.run([sys.executable, "-m", "invcheck", command, "-"], input=spec, capture_output=True,
+                              text=True, cwd=ROOT, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.startswith("layer_norm × dataset_recenter in a dense layer")

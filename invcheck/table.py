@@ -6,6 +6,7 @@ after the activation, or on the layer's input) stands alone, without them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,8 +138,9 @@ def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "fl
           device: str = "cpu", impl: str = "reference", eps: float = 0.0, tf32: bool = False,
           placements: tuple[str, ...] = ("summed",), module: str | None = None,
           kwargs: dict[str, Any] | None = None, layout: str = "channels_first", prove: bool = False,
-          prove_seconds: float = 60.0) -> TableReport:
+          prove_seconds: float = 60.0, advance: Callable[[int], None] = lambda n: None) -> TableReport:
     """Compute every cell. Nothing here reads a claim before the verdict is computed.
+    `advance(n)` after each n cells computed (a progress bar's; `planned` says how many there will be).
 
     module: a user layer (`pkg.mod:Name`, with kwargs; `layout` the conv layout it takes), whose row
     is computed beside the built-in rows of every layer kind it accepts, with the built-in row it matches."""
@@ -146,13 +148,14 @@ def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "fl
     for placement in placements:
         for layer in layers:
             if get_placement(placement).refusal(LAYER_KINDS[layer]) is None:
-                cells += _layer_cells(layer, placement, trials, seed, dtype, device, impl, eps, tf32)
+                cells += _layer_cells(layer, placement, trials, seed, dtype, device, impl, eps, tf32, advance)
     extra: dict[str, Any] = {}
     if module is not None:
         base = CheckConfig(trials=trials, seed=seed, dtype=dtype, device=device, tf32=tf32,
                            layer=LayerConfig("conv", layout=layout))
         mine, skipped = own_row.cells(module, kwargs or {}, layers, placements, base, _user_cell)
         cells += mine
+        advance(len(mine))
         extra = {"module": module, "behaves_like": _likeness(TableReport(cells), module), "not_accepted": skipped}
     if prove:  # exact verdicts on request only: the default table stays as fast as it was
         from invcheck.why.prove import attach
@@ -187,24 +190,39 @@ def _likeness(report: TableReport, module: str) -> dict[str, dict[str, str]]:
     return out
 
 
+def planned(layers: list[str], placements: tuple[str, ...]) -> int:
+    """How many built-in cells `build` computes for these layers and placements."""
+    return sum(len(_pairs(layer, placement)) for placement in placements for layer in layers
+               if get_placement(placement).refusal(LAYER_KINDS[layer]) is None)
+
+
+def _pairs(layer: str, placement: str) -> list[tuple[str, str]]:
+    """A layer's table, as (norm, transform) pairs: no norm that coincides with another here, no
+    transform the layer has no axis for."""
+    kind = LAYER_KINDS[layer]
+    return [(norm, transform)
+            for norm in NORMS if get_norm(norm).same_as(kind, LayerConfig(layer, placement=placement)) is None
+            for transform in TRANSFORMS if get_transform(transform).undefined_reason(kind) is None]
+
+
 def _layer_cells(layer: str, placement: str, trials: int, seed: int, dtype: str, device: str, impl: str,
-                 eps: float, tf32: bool) -> list[Cell]:
-    kind, cells = LAYER_KINDS[layer], []
-    for norm in [n for n in NORMS if get_norm(n).same_as(kind, LayerConfig(layer, placement=placement)) is None]:
-        for transform in [t for t in TRANSFORMS if get_transform(t).undefined_reason(kind) is None]:
-            # PyTorch's weight_norm has no eps: its cells run at 0 under --impl torch, both sides.
-            cell_eps = 0.0 if impl == "torch" and norm == "weight_norm" else eps
-            check = CheckConfig(norm=NormConfig(id=norm, eps=cell_eps, impl=impl),
-                                transform=TransformConfig(id=transform),
-                                layer=LayerConfig(kind=layer, placement=placement),
-                                trials=trials, seed=seed, dtype=dtype, device=device, tf32=tf32)
-            result = decided(check)
-            ref = decided(result.check.with_(norm=NormConfig(id=norm, eps=cell_eps))) if impl != "reference" else None
-            summed = placement == "summed"  # the claims are about a norm on the summed inputs
-            survey = paper.claim(layer, norm, transform) if summed else None
-            cells.append(Cell(layer, norm, transform, result, paper.paper_claim(norm, transform) if summed else None,
-                              survey if survey and survey.source not in paper.TABLE_SOURCES else None, ref,
-                              placement, result.check.trials if result.check.trials != trials else None))
+                 eps: float, tf32: bool, advance: Callable[[int], None]) -> list[Cell]:
+    cells = []
+    for norm, transform in _pairs(layer, placement):
+        # PyTorch's weight_norm has no eps: its cells run at 0 under --impl torch, both sides.
+        cell_eps = 0.0 if impl == "torch" and norm == "weight_norm" else eps
+        check = CheckConfig(norm=NormConfig(id=norm, eps=cell_eps, impl=impl),
+                            transform=TransformConfig(id=transform),
+                            layer=LayerConfig(kind=layer, placement=placement),
+                            trials=trials, seed=seed, dtype=dtype, device=device, tf32=tf32)
+        result = decided(check)
+        ref = decided(result.check.with_(norm=NormConfig(id=norm, eps=cell_eps))) if impl != "reference" else None
+        summed = placement == "summed"  # the claims are about a norm on the summed inputs
+        survey = paper.claim(layer, norm, transform) if summed else None
+        cells.append(Cell(layer, norm, transform, result, paper.paper_claim(norm, transform) if summed else None,
+                          survey if survey and survey.source not in paper.TABLE_SOURCES else None, ref,
+                          placement, result.check.trials if result.check.trials != trials else None))
+        advance(1)
     return cells
 
 

@@ -57,3 +57,11 @@ def test_cell_dict_uses_design_names(report: table.TableReport) -> None:
     assert d["paper"] == "invariant" and d["paper_source"] == paper.RMS_NORM_PAPER
     assert d["agrees"] is True and d["note"] is None
     assert report.cell("dense", "group_norm", "case_rescale").to_dict()["paper"] is None
+
+
+def test_planned_counts_the_cells_build_computes() -> None:
+    from invcheck import table as tables
+
+    steps: list[int] = []
+    report = tables.build(["dense"], trials=2, placements=("summed", "input"), advance=steps.append)
+    assert sum(steps) == len(report.cells) == tables.planned(["dense"], ("summed", "input"))

@@ -64,7 +64,6 @@ def table(
         _refuse_module_only(kwargs, layout.value, timeout)
     options = _module_options(module, kwargs, allow_import) | ({"layout": layout.value} if module else {})
     from invcheck.render import progress
-    from invcheck.runner import observe
 
     load_torch()
     from invcheck.impls.user_load import set_timeout
@@ -72,10 +71,11 @@ def table(
     if timeout is not None:
         set_timeout(timeout, "--timeout SECONDS")
 
-    with progress.bar("table cells") as bar, observe(bar.advance):
+    total = tables.planned(layers, placements) if module is None else None  # a module's row: as many as it accepts
+    with progress.bar("table cells", total) as bar:
         report = tables.build(layers, trials=trials, seed=seed, dtype=dtype.value, device=device,
                               impl=impl.value, eps=eps, tf32=tf32, placements=placements,
-                              prove=prove, prove_seconds=prove_seconds, **options)
+                              prove=prove, prove_seconds=prove_seconds, advance=bar.advance, **options)
     color, width = style(output)
     write_output(render.table(report, format.value, color=color, width=width), output)
     failures = report.failures()

@@ -16,7 +16,7 @@ from typing import Any
 class Bar:
     """No bar: lines straight to stdout."""
 
-    def advance(self) -> None:
+    def advance(self, n: int = 1) -> None:
         pass
 
     def write(self, text: str) -> None:
@@ -28,8 +28,9 @@ class _RichBar(Bar):
     def __init__(self, progress: Any, task: Any) -> None:
         self.progress, self.task = progress, task
 
-    def advance(self) -> None:
-        self.progress.advance(self.task)
+    def advance(self, n: int = 1) -> None:
+        self.progress.advance(self.task, n)
+        self.progress.refresh()  # now: the lines printed above it redraw the last refresh's bar, not this one
 
     def write(self, text: str) -> None:
         if not sys.stdout.isatty():

@@ -36,5 +36,6 @@ def explain(
 
         text = json_render.why("explanations", docs)
     else:
-        text = "\n".join(explain_text(e, color=style(output)[0]) for e in found)
+        color, width = style(output)
+        text = "\n".join(explain_text(e, color=color, width=width) for e in found)
     write_output(text, output)

@@ -38,5 +38,6 @@ def prove(
 
         text = json_render.why("proofs", docs)
     else:
-        text = "\n".join(prove_text(s, p, color=style(output)[0]) for s, p in proofs)
+        color, width = style(output)
+        text = "\n".join(prove_text(s, p, color=color, width=width) for s, p in proofs)
     write_output(text, output)

@@ -65,7 +65,8 @@ def sweep(
         text = json_render.why("points", [asdict(p) for r in results for p in r.points], crossovers=[
             {"eps": r.check.norm.eps, "dtype": r.check.dtype, "scale": r.crossover} for r in results])
     else:
-        text = sweep_text(results, color=style(output)[0])
+        color, width = style(output)
+        text = sweep_text(results, color=color, width=width)
     write_output(text, output)
 
 

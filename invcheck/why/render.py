@@ -1,4 +1,4 @@
-"""Terminal text for explain, prove and sweep: rich, 80 columns, a derivation a person can follow."""
+"""Terminal text for explain, prove and sweep: rich, the terminal's width (80 in a file), a derivation a person can follow."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ import numpy as np
 from rich.console import Console
 from rich.markup import escape
 
-from invcheck.render.symbols import number
+from invcheck.render.symbols import SYMBOL, number
 
-WIDTH = 80
+WIDTH = 80  # in a file or a pipe
 STYLE = {"invariant": "green", "not_invariant": "red", "inconclusive": "yellow", "undefined": "dim"}
 
 
-def console(buffer: io.StringIO, color: bool) -> Console:
-    return Console(file=buffer, width=WIDTH, force_terminal=color, no_color=not color, highlight=False)
+def console(buffer: io.StringIO, color: bool, width: int = WIDTH) -> Console:
+    return Console(file=buffer, width=width, force_terminal=color, no_color=not color, highlight=False)
 
 
 def _n(v: Any) -> str:
@@ -61,15 +61,15 @@ def _header(out: Console, e: Any) -> None:
         out.print(f"[dim]{escape(e.why)}[/]")
 
 
-def explain_text(e: Any, color: bool = False) -> str:
+def explain_text(e: Any, color: bool = False, width: int = WIDTH) -> str:
     buf = io.StringIO()
-    out = console(buf, color)
+    out = console(buf, color, width)
     _header(out, e)
     if e.counterexample:
-        for line in _derivation(e.counterexample):
+        for line in _derivation(e.counterexample, width):
             out.print(line)
     if e.movement:
-        for line in _movement(e.movement):
+        for line in _movement(e.movement, width):
             out.print(line)
     if e.learning:
         for line in _learning(e.learning):
@@ -79,15 +79,15 @@ def explain_text(e: Any, color: bool = False) -> str:
     return buf.getvalue()
 
 
-def _derivation(c: dict[str, Any]) -> Iterator[str]:
+def _derivation(c: dict[str, Any], width: int) -> Iterator[str]:
     sizes = ", ".join(f"{k} {v}" for k, v in c["sizes"].items())
     yield ""
     yield f"[bold]A counterexample[/] ({escape(sizes)}), shrunk to the fewest entries that still break:"
     formula, over = c["norm_definition"].split("; over: ")
-    yield escape(wrapped(f"{c['norm']}: {formula}; statistics over {over}"))
+    yield escape(wrapped(f"{c['norm']}: {formula}; statistics over {over}", width=width))
     yield "  g = 1, b = 0, eps = 0: every number below can be recomputed by hand."
     factors = "; ".join(f"{f['name']} = {f['values']}" for f in c["factors"])
-    yield escape(wrapped(f"{c['transform']}: {c['transform_definition']}, with {factors}"))
+    yield escape(wrapped(f"{c['transform']}: {c['transform_definition']}, with {factors}", width=width))
     yield "[bold]1. inputs[/] (rows of X: cases; rows of W: units)"
     yield from _indent(matrices(("X", c["X"]), ("W", c["W"])))
     changed = [("X'", c["X2"])] if c["X2"] != c["X"] else []
@@ -107,11 +107,11 @@ def _derivation(c: dict[str, Any]) -> Iterator[str]:
     yield escape(f"  e.g. at {list(first)}: y = {_at(c['exact']['y'], first)}, y' = {_at(c['exact']['y2'], first)}")
 
 
-def wrapped(text: str, indent: str = "  ") -> str:
+def wrapped(text: str, indent: str = "  ", width: int = WIDTH) -> str:
     """Text folded to the console's width, continuation lines indented further."""
     import textwrap
 
-    return textwrap.fill(text, WIDTH, initial_indent=indent, subsequent_indent=indent + "  ")
+    return textwrap.fill(text, width, initial_indent=indent, subsequent_indent=indent + "  ")
 
 
 def _at(nested: Any, index: tuple[int, ...]) -> Any:
@@ -125,10 +125,11 @@ def _indent(lines: list[str]) -> Iterator[str]:
         yield "   " + escape(line)
 
 
-def _movement(m: dict[str, Any]) -> Iterator[str]:
+def _movement(m: dict[str, Any], width: int) -> Iterator[str]:
     yield ""
     yield "[bold]Why it holds[/] " + escape(wrapped(
-        f"(symbolic X, W, g, b; one statistic per {m['per']}; {m['transform_definition']}):", " ")[1:])
+        f"(symbolic X, W, g, b; one statistic per {m['per']}; {m['transform_definition']}):", " ",
+        width - len("Why it holds"))[1:])
     yield escape(f"  σ'/σ = {', '.join(m['sigma_ratio'])}")
     for mu in m["mu_moves"][:4]:
         yield escape(f"  {mu}")
@@ -146,9 +147,9 @@ def _learning(l: dict[str, Any]) -> Iterator[str]:
     yield "  the gradient is orthogonal to W and shrinks as 1/δ when W grows by δ."
 
 
-def prove_text(s: Any, proof: Any, color: bool = False) -> str:
+def prove_text(s: Any, proof: Any, color: bool = False, width: int = WIDTH) -> str:
     buf = io.StringIO()
-    out = console(buf, color)
+    out = console(buf, color, width)
     style = {"proved": "green", "refuted": "red"}.get(proof.status, "yellow")
     out.print(f"[bold]{s.norm_id} × {s.transform_id}[/] in a {s.kind_id} layer (eps 0): "
               f"[{style}]{proof.status}[/] [dim]({proof.seconds:.2f} s)[/]")
@@ -162,26 +163,33 @@ def prove_text(s: Any, proof: Any, color: bool = False) -> str:
     return buf.getvalue()
 
 
-def sweep_text(sweeps: list[Any], color: bool = False) -> str:
+def sweep_text(sweeps: list[Any], color: bool = False, width: int = WIDTH) -> str:
+    from rich import box
     from rich.table import Table
 
     buf = io.StringIO()
-    out = console(buf, color)
+    out = console(buf, color, width)
+    narrow = width < 50  # verdicts as their marks, explained below the tables
     for sw in sweeps:
         c = sw.check
-        grid = Table(title=f"{c.norm.id} × {c.transform.id} ({c.layer.kind}), eps {c.norm.eps:g}, {c.dtype}",
-                     title_justify="left")
-        for name in ("scale", "deviation", "tolerance", "verdict"):
-            grid.add_column(name, justify="right" if name != "verdict" else "left")
+        # the title as a line of its own: a table's title folds to the table's width
+        out.print(escape(f"{c.norm.id} × {c.transform.id} ({c.layer.kind}), eps {c.norm.eps:g}, {c.dtype}"))
+        # narrow terminals: no outer edge, and a cell folds rather than losing characters to an ellipsis
+        grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for name in ("scale", "deviation", "tolerance", "verdict") if not narrow else ("scale", "dev", "tol", ""):
+            grid.add_column(name, justify="right" if name not in ("verdict", "") else "left", overflow="fold")
         for p in sw.points:
-            grid.add_row(f"{p.scale:.3g}", number(p.deviation), number(p.tolerance), f"[{STYLE[p.verdict]}]{p.verdict}[/]")
+            grid.add_row(f"{p.scale:.3g}", number(p.deviation), number(p.tolerance),
+                         f"[{STYLE[p.verdict]}]{SYMBOL[p.verdict] if narrow else p.verdict}[/]")
         out.print(grid)
         out.print(_crossover_line(sw))
         for why in dict.fromkeys(p.why for p in sw.points if p.verdict == "undefined"):
             first = min(p.scale for p in sw.points if p.why == why)
-            out.print(escape(wrapped(f"undefined from δ = {first:.3g}: {why}", "")))
+            out.print(escape(wrapped(f"undefined from δ = {first:.3g}: {why}", "", width)))
     for line in _scaling_lines(sweeps):
         out.print(line)
+    if narrow:
+        out.print(" ".join(f"{SYMBOL[v]} {v}" for v in STYLE))
     return buf.getvalue()
 
 

@@ -92,3 +92,26 @@ def test_why_commands_read_a_spec_on_stdin():
                               text=True, cwd=ROOT, timeout=300)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.startswith("layer_norm × dataset_recenter in a dense layer")
+
+
+@pytest.mark.parametrize("args", [
+    ("explain", "--norm", "layer_norm", "--transform", "dataset_recenter"),
+    ("prove", "--norm", "batch_norm", "--transform", "case_rescale"),
+    ("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--eps", "1e-5", "--per-decade", "1"),
+])
+def test_why_commands_follow_the_terminal_width(args: tuple[str, ...]) -> None:
+    env = {**os.environ, "COLUMNS": "40"}
+    proc = subprocess.run([sys.executable, "-m", "invcheck", *args], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert max(map(len, proc.stdout.splitlines())) <= 40
+    assert "…" not in proc.stdout  # folded or abbreviated, never cut
+    if args[0] == "sweep":
+        assert "✗ not_invariant" in proc.stdout  # verdicts as marks in the table, the marks explained below
+
+
+def test_explain_uses_a_wide_terminal():
+    env = {**os.environ, "COLUMNS": "120"}
+    proc = subprocess.run([sys.executable, "-m", "invcheck", "explain", "--norm", "layer_norm", "--transform",
+                           "dataset_recenter"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    assert 80 < max(map(len, proc.stdout.splitlines())) <= 120  # its definitions folded at 120, not 80

@@ -38,16 +38,17 @@ table() {  # table NAME ARGS...: one JSON table; a crash is remembered, exit 1 o
 echo "== tables (trials $TRIALS) -> $OUT"
 for dtype in float32 bfloat16; do
   table "cpu-$dtype" --dtype "$dtype" --device cpu
-  table "$DEVICE-$dtype" --dtype "$dtype" --device "$DEVICE"
-  table "$DEVICE-$dtype-tf32" --dtype "$dtype" --device "$DEVICE" --tf32
+  # "on-": in a dry run (DEVICE=cpu) the device's tables must not replace the baseline's
+  table "on-$DEVICE-$dtype" --dtype "$dtype" --device "$DEVICE"
+  table "on-$DEVICE-$dtype-tf32" --dtype "$dtype" --device "$DEVICE" --tf32
 done
 # PyTorch's own kernels (cuDNN, ATen's fused norms) rather than the reference math
 table "cpu-float32-torch" --dtype float32 --device cpu --impl torch
-table "$DEVICE-float32-torch" --dtype float32 --device "$DEVICE" --impl torch
+table "on-$DEVICE-float32-torch" --dtype float32 --device "$DEVICE" --impl torch
 
 echo "== verdicts on $DEVICE vs cpu"
-for pair in float32:"$DEVICE-float32" float32:"$DEVICE-float32-tf32" bfloat16:"$DEVICE-bfloat16" \
-            bfloat16:"$DEVICE-bfloat16-tf32" float32-torch:"$DEVICE-float32-torch"; do
+for pair in float32:"on-$DEVICE-float32" float32:"on-$DEVICE-float32-tf32" bfloat16:"on-$DEVICE-bfloat16" \
+            bfloat16:"on-$DEVICE-bfloat16-tf32" float32-torch:"on-$DEVICE-float32-torch"; do
   base="cpu-${pair%%:*}" run="${pair#*:}"
   if [ -f "$OUT/$base.json" ] && [ -f "$OUT/$run.json" ]; then
     "$PY" benchmarks/compare_verdicts.py "$OUT/$base.json" "$OUT/$run.json" || crashed=1

@@ -19,6 +19,8 @@ Parser = Callable[[Any, str], Any]  # (value, key) -> parsed value, or raises Ba
 # Each parser describes what it accepts as a JSON-Schema fragment, its `schema` attribute:
 # `invcheck schema` assembles the spec format's schema from these, so no rule is written twice.
 _NUMERIC_TEXT = r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$"  # YAML reads `1e-5` as text
+# the same, for a value that must be >= 0: no minus sign, and no exponent beyond float64's (1e999 is inf)
+_NONNEGATIVE_TEXT = r"^\s*\+?(\d+\.?\d*|\.\d+)([eE](-\d+|\+?0*(\d{1,2}|[12]\d\d|30[0-8])))?\s*$"
 
 
 def described(schema: dict[str, Any]) -> Callable[[Parser], Parser]:
@@ -135,7 +137,8 @@ def number(low: float, high: float = math.inf, strict: bool = False) -> Parser:
         return result
 
     bounds = {"exclusiveMinimum" if strict else "minimum": low} | ({} if high == math.inf else {"maximum": high})
-    return described({"anyOf": [{"type": "number", **bounds}, {"type": "string", "pattern": _NUMERIC_TEXT}]})(parse)
+    text = _NONNEGATIVE_TEXT if low >= 0 else _NUMERIC_TEXT
+    return described({"anyOf": [{"type": "number", **bounds}, {"type": "string", "pattern": text}]})(parse)
 
 
 def choice(options: Sequence[str], what: str) -> Parser:
@@ -206,7 +209,7 @@ def kwargs(value: Any, key: str) -> dict[str, Any]:
 
 
 @described({"type": "array", "minItems": 2, "maxItems": 2,
-            "items": {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string", "pattern": _NUMERIC_TEXT}]}})
+            "items": {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string", "pattern": _NONNEGATIVE_TEXT}]}})
 def scale(value: Any, key: str) -> tuple[float, float]:
     """A range [low, high] of positive scale factors."""
     if not isinstance(value, list) or len(value) != 2:

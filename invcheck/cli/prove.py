@@ -14,7 +14,7 @@ from invcheck.cli.common import check_outputs, load_torch, style, write_output
 
 @app.command()
 def prove(
-    spec: Annotated[Optional[Path], typer.Argument(help="A spec file, or - for a spec on stdin: prove each of its checks.")] = None,
+    spec: Annotated[Optional[Path], typer.Argument(metavar="SPEC", help="A spec file, or - for a spec on stdin: prove each of its checks.")] = None,
     norm: NormOpt = None,
     transform: TransformOpt = None,
     layer: LayerOpt = "dense",

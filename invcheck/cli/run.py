@@ -15,7 +15,7 @@ from invcheck.errors import InvcheckError, one_line
 
 @app.command()
 def run(
-    paths: Annotated[list[Path], typer.Argument(help="Spec files, folders searched for *.yaml, or - for a spec on stdin.")],
+    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Spec files, folders searched for *.yaml, or - for a spec on stdin.")],
     format: RunFormatOpt = RunFormat.rich,
     junit_xml: Annotated[Optional[Path], typer.Option("--junit-xml", help="Also write a JUnit XML report.")] = None,
     allow_import: Annotated[bool, typer.Option("--allow-import", help="Allow specs that import user code (module:).")] = False,

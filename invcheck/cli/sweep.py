@@ -18,7 +18,7 @@ from invcheck.cli.common import check_cells, check_options, check_outputs, load_
 
 @app.command()
 def sweep(
-    spec: Annotated[Optional[Path], typer.Argument(help="A spec file, or - for a spec on stdin: sweep its first check.")] = None,
+    spec: Annotated[Optional[Path], typer.Argument(metavar="SPEC", help="A spec file, or - for a spec on stdin: sweep its first check.")] = None,
     norm: NormOpt = None,
     transform: Annotated[Optional[str], typer.Option(help="A re-scaling transform (dataset_rescale, ...).")] = None,
     layer: LayerOpt = "dense",

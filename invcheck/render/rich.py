@@ -19,7 +19,7 @@ from rich.table import Table
 from invcheck.errors import one_line
 from invcheck.names import TRANSFORM_LABELS
 from invcheck.paper import LABELS
-from invcheck.render.symbols import PROOF_LEGEND, PROOF_MARK, SYMBOL, meta_line, number
+from invcheck.render.symbols import PROOF_LEGEND, PROOF_MARK, SYMBOL, compared, meta_line, number
 
 STYLE = {"invariant": "green", "not_invariant": "red", "inconclusive": "yellow", "undefined": "dim",
          "error": "bold red"}
@@ -161,7 +161,8 @@ def run_line(r: Any, color: bool = False, width: int = 80) -> str:
                   + ("" if named else f"  [dim]{where}[/]"))
         return buf.getvalue()
     expect = f"expect {r.check.expect}" if r.check.expect else "no expect"
-    numbers = f"dev {number(r.deviation)} tol {number(r.tolerance)}" + (f" ({r.bound})" if r.bound else "")
+    dev, tol = compared(r.deviation, r.tolerance)
+    numbers = f"dev {dev} tol {tol}" + (f" ({r.bound})" if r.bound else "")
     out.print(f"{_STATUS[r.expected]} {escape(r.check.title)}  [{STYLE[r.verdict]}]{r.verdict}[/]  {numbers}  "
               f"{expect}  [dim]{where}[/]")
     if r.expected is False or r.verdict in ("inconclusive", "undefined"):

@@ -15,6 +15,17 @@ def number(x: float | None) -> str:
     return "-" if x is None else f"{x:.2g}"
 
 
+def compared(deviation: float | None, tolerance: float | None) -> tuple[str, str]:
+    """A deviation and its tolerance, with the digits it takes to tell them apart where two would
+    print them alike (dev 0.00015 tol 0.00015: within, or just beyond?), up to six."""
+    digits = 2
+    while digits < 6 and deviation is not None and tolerance is not None and deviation != tolerance and \
+            f"{deviation:.{digits}g}" == f"{tolerance:.{digits}g}":
+        digits += 1
+    shown = lambda x: "-" if x is None else f"{x:.{digits}g}"  # noqa: E731
+    return shown(deviation), shown(tolerance)
+
+
 def meta_line(meta: dict) -> str:
     keys = ("dtype", "device", "trials", "seed", "eps", "impl")
     shown = dict(meta)

@@ -10,7 +10,7 @@ import numpy as np
 from rich.console import Console
 from rich.markup import escape
 
-from invcheck.render.symbols import SYMBOL, number
+from invcheck.render.symbols import SYMBOL, compared, number
 
 WIDTH = 80  # in a file or a pipe
 STYLE = {"invariant": "green", "not_invariant": "red", "inconclusive": "yellow", "undefined": "dim"}
@@ -179,7 +179,7 @@ def sweep_text(sweeps: list[Any], color: bool = False, width: int = WIDTH) -> st
         for name in ("scale", "deviation", "tolerance", "verdict") if not narrow else ("scale", "dev", "tol", ""):
             grid.add_column(name, justify="right" if name not in ("verdict", "") else "left", overflow="fold")
         for p in sw.points:
-            grid.add_row(f"{p.scale:.3g}", number(p.deviation), number(p.tolerance),
+            grid.add_row(f"{p.scale:.3g}", *compared(p.deviation, p.tolerance),
                          f"[{STYLE[p.verdict]}]{SYMBOL[p.verdict] if narrow else p.verdict}[/]")
         out.print(grid)
         out.print(_crossover_line(sw))

@@ -123,3 +123,11 @@ def test_an_error_that_names_its_place_is_not_followed_by_it_again() -> None:
     r = error_result(check, DeviceError("s.yaml:9: device 'cuda' requested, but no CUDA device"))
     line = ANSI.sub("", rich.run_line(r)).rstrip("\n")
     assert line.count("s.yaml:9") == 1 and line.endswith("no CUDA device")
+
+
+def test_a_deviation_and_its_tolerance_never_print_alike_unless_equal() -> None:
+    from invcheck.render.symbols import compared
+
+    assert compared(1.5e-4, 1.54e-4) == ("0.00015", "0.000154")  # two digits would show 0.00015 twice
+    assert compared(3.7e-16, 1.6e-15) == ("3.7e-16", "1.6e-15")
+    assert compared(2e-5, 2e-5) == ("2e-05", "2e-05") and compared(None, 0.01) == ("-", "0.01")

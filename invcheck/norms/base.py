@@ -133,8 +133,9 @@ def normalize(norm: Norm, a: Tensor, w: Tensor, g: Tensor, b: Tensor, cfg: NormC
     a_op, w_op = a.to(op), w.to(op)
     state = tuple(s.to(op) for s in state) if isinstance(state, tuple) else state
     mu, var = norm.statistics(a_op, w_op, cfg, per_token, state)
-    scale = g.to(op) / (var + cfg.eps).sqrt()  # small: statistics and gains broadcast, a's entries not yet
-    y = torch.sub(a_op, mu).mul_(scale).add_(b.to(op))  # (a - mu) g / sigma + b: one new tensor, not three
+    # (a - mu) / sigma * g + b: one new tensor, the rest in place; 1/sigma and g stay as small as
+    # they are (broadcast over different axes, their product would be a's size)
+    y = torch.sub(a_op, mu).mul_((var + cfg.eps).rsqrt()).mul_(g.to(op)).add_(b.to(op))
     return y.to(a.dtype)
 
 

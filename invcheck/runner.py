@@ -107,7 +107,7 @@ def run_or_error(check: CheckConfig):  # -> evidence.Result
 def results(checks: Sequence[CheckConfig], allow_import: bool = False, jobs: int = 1) -> Iterator[Any]:
     """Each check's Result in spec order, yielded as soon as it and all before it are done."""
     refuse_imports(checks, allow_import)
-    if jobs <= 1 or len(checks) <= 1:
+    if jobs <= 1:  # in this process (a single check under --jobs 2 still gets a worker: a crash is its own)
         yield from (run_or_error(c) for c in checks)
         return
     for result in _in_workers(checks, jobs):
@@ -128,9 +128,10 @@ def _in_workers(checks: Sequence[CheckConfig], jobs: int) -> Iterator[Any]:
     # yet in this process, so no thread pool is copied half-way.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with ProcessPoolExecutor(min(jobs, len(checks)), mp_context=context, initializer=_worker_start,
-                             initargs=(os.getpid(),)) as pool:
-        futures = [pool.submit(run_or_error, c) for c in checks]
+    pool = ProcessPoolExecutor(min(jobs, len(checks)), mp_context=context, initializer=_worker_start,
+                               initargs=(os.getpid(),))
+    futures = [pool.submit(run_or_error, c) for c in checks]
+    try:
         for i, future in enumerate(futures):
             try:
                 yield future.result()
@@ -138,18 +139,36 @@ def _in_workers(checks: Sequence[CheckConfig], jobs: int) -> Iterator[Any]:
                 break
         else:
             return
+    except BaseException:  # Ctrl-C, or the reader gone: stop now, not after every queued check
+        _stop(pool, context)
+        raise
+    finally:
+        pool.shutdown(wait=True)
     for check, future in zip(checks[i:], futures[i:]):
         done = future.done() and not future.cancelled() and future.exception() is None
         yield future.result() if done else _alone(check, context)
 
 
+def _stop(pool: Any, context: Any) -> None:
+    """No more checks: the queued ones cancelled, the running ones ended (the workers ignore
+    SIGINT, so that Ctrl-C is the parent's to handle, once)."""
+    pool.shutdown(wait=False, cancel_futures=True)
+    for child in context.active_children():
+        child.terminate()
+
+
 def _worker_start(parent: int) -> None:
     """A worker ends with the process that started it, however that one ends (SIGTERM from a CI
     runner, SIGPIPE from `| head`): no orphans holding a torch's worth of memory."""
+    import signal
+
+    from invcheck.impls import user_load
+
     _observers.clear()
+    user_load.HARD_EXIT_STATUS["status"] = user_load.WORKER_HARD_EXIT  # told apart from a crash
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent ends the workers
     if sys.platform.startswith("linux"):
         import ctypes
-        import signal
 
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
@@ -167,13 +186,21 @@ def _alone(check: CheckConfig, context: Any):  # -> evidence.Result
     send.close()
     try:
         return receive.recv()
-    except EOFError:  # it died before sending anything
-        worker.join()
+    except BaseException as err:
+        if not isinstance(err, EOFError):  # Ctrl-C: end it, do not wait for it
+            worker.terminate()
+            raise
+        worker.join()  # EOF: it died before sending anything
+        from invcheck.impls.user_load import WORKER_HARD_EXIT
+
         code = worker.exitcode or 0
+        where = check.location or "<spec>"
+        if code == WORKER_HARD_EXIT:
+            return error_result(check, InvcheckError(
+                f"{where}: its code defeated its deadline and was stopped (the line above says how long it ran)"))
         how = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
         return error_result(check, InvcheckError(
-            f"{check.location or '<spec>'}: the process running this check died ({how}): its code crashed "
-            "the interpreter"))
+            f"{where}: the process running this check died ({how}): its code crashed the interpreter"))
     finally:
         worker.join()
         receive.close()

@@ -45,6 +45,14 @@ def test_a_check_that_crashes_its_worker_is_an_error_and_the_others_run(tmp_path
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
 
 
+def test_one_check_under_jobs_still_runs_in_a_worker(tmp_path: Path) -> None:
+    (tmp_path / "crash.py").write_text(CRASH)
+    (tmp_path / "one.yaml").write_text("norm: {module: 'crash:Crash'}\ntransform: dataset_rescale\ntrials: 2\n")
+    proc = invcheck("run", "one.yaml", "-j", "2", "--allow-import", "--junit-xml", "one.xml", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout.startswith("ERR "), (proc.returncode, proc.stderr)
+    assert (tmp_path / "one.xml").exists()  # the report is written: the crash was the worker's
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():
@@ -68,10 +76,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; the parent-death signal is Linux's")
 def test_workers_end_with_a_run_killed_by_sigterm(tmp_path: Path) -> None:
-    (tmp_path / "s.yaml").write_text(
-        "defaults: {trials: 64, transform: dataset_rescale}\nchecks:\n"
-        + "".join(f"  - {{norm: layer_norm, seed: {i}, layer: {{kind: dense, cases: 256, inputs: 256}}}}\n"
-                  for i in range(40)))
+    (tmp_path / "s.yaml").write_text(SLOW)
     run = subprocess.Popen([sys.executable, "-m", "invcheck", "run", "s.yaml", "-j", "2"], cwd=tmp_path,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 60
@@ -87,3 +92,27 @@ def test_workers_end_with_a_run_killed_by_sigterm(tmp_path: Path) -> None:
     for w in left:
         os.kill(w, signal.SIGKILL)
     assert not left, "workers outlived the run"
+
+
+SLOW = "defaults: {trials: 64, transform: dataset_rescale}\nchecks:\n" + "".join(
+    f"  - {{norm: layer_norm, seed: {i}, layer: {{kind: dense, cases: 256, inputs: 256}}}}\n" for i in range(40))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_ctrl_c_stops_a_run_with_workers_at_once(tmp_path: Path) -> None:
+    (tmp_path / "s.yaml").write_text(SLOW)
+    run = subprocess.Popen([sys.executable, "-m", "invcheck", "run", "s.yaml", "-j", "2"], cwd=tmp_path,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while len(workers := _children(run.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert len(workers) >= 2, "no workers started"
+    started = time.monotonic()
+    os.killpg(run.pid, signal.SIGINT)  # what Ctrl-C sends: the whole process group
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 130 and time.monotonic() - started < 15  # not after every queued check
+    assert b"Traceback" not in err
+    deadline = time.monotonic() + 10
+    while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not [w for w in workers if _alive(w)]

@@ -125,7 +125,7 @@ class CheckItem(pytest.Item):
             with _own_imports(self.config):
                 self.result = run_check(self.check)
         elif not _allow_import(self.config, self.path):
-            raise import_refused(self.check, "--invcheck-allow-import", self.config.rootpath)
+            raise import_refused(self.check, "--invcheck-allow-import", self.config.invocation_params.dir)
         else:
             _show_a_hard_stop(self.config)
             with _importable_from(self.path):  # only now, with permission, and appended
@@ -243,9 +243,10 @@ def _shown(path: Path) -> str:
 
 def _allow_import(config: pytest.Config, spec_path: Path) -> bool:
     """The flag, or `allow-import = true` under [tool.invcheck] in the pyproject.toml nearest the
-    spec when that is the session's own (the rootdir's): a folder with a pyproject.toml of its own
-    cannot grant itself permission. Read once per folder; a bad setting fails the items with its
-    one-line InvcheckError."""
+    spec when that is the project's pytest was run from (the working directory's, as for `invcheck
+    run`; not the rootdir, which pytest may place in the spec's own folder): a folder with a
+    pyproject.toml of its own cannot grant itself permission. Read once per folder; a bad setting
+    fails the items with its one-line InvcheckError."""
     if config.getoption("invcheck_allow_import"):
         return True
     from invcheck.project_config import allow_import_from_config, find_pyproject
@@ -253,7 +254,7 @@ def _allow_import(config: pytest.Config, spec_path: Path) -> bool:
     cache = config.stash.setdefault(_ALLOW_KEY, {})
     folder = spec_path.parent
     if folder not in cache:
-        own = find_pyproject(folder) == find_pyproject(config.rootpath)
+        own = find_pyproject(folder) == find_pyproject(config.invocation_params.dir)
         cache[folder] = own and allow_import_from_config(folder)
     return cache[folder]
 

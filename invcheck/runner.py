@@ -33,8 +33,8 @@ def refuse_imports(checks: Iterable[CheckConfig], allowed: bool) -> None:
 
 def import_refused(check: CheckConfig, flag: str, anchor: Path | None = None) -> ImportRefused:
     """The one refusal message, naming the flag of the caller (CLI or pytest) that allows it; where
-    the spec lies in a project of its own (not the one at `anchor`, the working folder or pytest's
-    rootdir), why that project's setting does not count."""
+    the spec lies in a project of its own (not the one at `anchor`, the folder the command or pytest
+    was run from), why that project's setting does not count."""
     hint = "or set allow-import = true under [tool.invcheck] in pyproject.toml"
     if check.file and anchor is not None:
         from invcheck.project_config import find_pyproject, shown

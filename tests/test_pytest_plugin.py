@@ -124,6 +124,20 @@ def test_user_code_beside_the_spec_runs_when_allowed(pytester: pytest.Pytester, 
     result.stdout.fnmatch_lines(["*dense/layer_norm (scratch_norms:Standardize)/dataset_recenter: expected invariant, got not_invariant*"])
 
 
+def test_a_downloaded_folder_cannot_grant_itself_permission(pytester: pytest.Pytester) -> None:
+    """pytest puts its rootdir in `downloaded/` (it has a pyproject.toml, the working folder's has no
+    pytest section): the setting that counts is the working folder's project's, as for `invcheck run`."""
+    write(pytester, "pyproject.toml", "[project]\nname = 'mine'\n")
+    (pytester.path / "downloaded").mkdir()
+    write(pytester, "downloaded/pyproject.toml", "[tool.invcheck]\nallow-import = true\n")
+    write(pytester, "downloaded/evil.py", "open('MARKER', 'w').write('ran')\n")
+    write(pytester, "downloaded/e.invcheck.yaml", 'norm: {module: "evil:N"}\ntransform: dataset_rescale\n')
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "downloaded")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*cannot grant itself permission*"])
+    assert not (pytester.path / "MARKER").exists() and not (pytester.path / "downloaded" / "MARKER").exists()
+
+
 def test_a_bad_project_setting_is_one_line(pytester: pytest.Pytester) -> None:
     write(pytester, "pyproject.toml", "[tool.invcheck]\nallow_import = true\n")
     write(pytester, "user.invcheck.yaml", USER_CODE)

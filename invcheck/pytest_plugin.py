@@ -66,10 +66,9 @@ class SpecFile(pytest.File):
         except InvcheckError as err:
             yield BrokenSpec.from_parent(self, name=self.path.name, error=err)
             return
-        seen: set[str] = set()
-        for check in checks:
-            name = check.title if check.title not in seen else f"{check.title}@{check.line}"
-            seen.add(name)  # a repeated title keeps its nodeid stable by its line
+        from invcheck.settings import test_names
+
+        for check, name in zip(checks, test_names(checks)):  # a repeated title: '@line' added
             yield CheckItem.from_parent(self, name=name, check=check)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:

@@ -52,7 +52,7 @@ NORM_FIELDS: dict[str, Parser] = {
     "role": choice(names.ROLES, "role"),
     "weight": text,
 }
-MODULE_NORM_FIELDS: dict[str, Parser] = {**NORM_FIELDS, "id": text}  # user code: its id is only a label
+MODULE_NORM_FIELDS: dict[str, Parser] = {**NORM_FIELDS, "id": check_name}  # user code: its id is a label (in test ids)
 TRANSFORM_FIELDS: dict[str, Parser] = {
     "id": choice(names.TRANSFORMS, "transform"),
     "scale": scale,

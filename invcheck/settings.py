@@ -151,3 +151,18 @@ class CheckConfig:
     @property
     def title(self) -> str:
         return self.name or f"{self.layer.kind}/{self.norm.label}/{self.transform.id}"
+
+
+def test_names(checks: list[CheckConfig]) -> list[str]:
+    """Each check's test name within one spec file, for the pytest plugin and JUnit alike: its title;
+    a name already taken (a repeated title, or one written as `x@3`) gets '@line' added until it is
+    unique, so that no two tests share an id and a check keeps its id while others are added."""
+    taken: set[str] = set()
+    out = []
+    for i, check in enumerate(checks):
+        name = check.title
+        while name in taken:
+            name = f"{name}@{check.line or i + 1}"
+        taken.add(name)
+        out.append(name)
+    return out

@@ -69,6 +69,7 @@ def test_there_are_shipped_specs() -> None:
     "norm: layer_norm\ntransform: dataset_rescale\ndevice: cpu\ntf32: true\n",
     "checks:\n  - {norm: {id: rms_norm, groups: 4}, transform: dataset_rescale}\n",
     "checks:\n  - {name: 'p::q', norm: layer_norm, transform: dataset_rescale}\n",  # '::' splits test ids
+    "norm: {module: 'm:N', id: 'my::norm'}\ntransform: dataset_rescale\n",  # a label is in test ids too
     "norm: {id: layer_norm, eps: '-1e-5'}\ntransform: dataset_rescale\n",  # text that reads as a number: its bounds too
     "norm: {id: layer_norm, eps: '1e999'}\ntransform: dataset_rescale\n",  # inf
 ])

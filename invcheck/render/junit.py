@@ -50,14 +50,16 @@ def render(results: Sequence[Result], *, suite: str = "invcheck") -> str:
 
 
 def _disambiguate(cases: list[ET.Element], results: Sequence[Result]) -> None:
-    """A repeated (classname, name) pair gets an '@line' suffix after its first use, as the pytest
-    plugin names its items: report tools merge testcases of the same name."""
-    seen: set[tuple[str | None, str | None]] = set()
-    for case, result in zip(cases, results):
-        key = (case.get("classname"), case.get("name"))
-        if key in seen and result.check.line:
-            case.set("name", f"{case.get('name')}@{result.check.line}")
-        seen.add(key)
+    """Each spec file's checks named as the pytest plugin names its items (`settings.test_names`:
+    '@line' added to a repeated name): report tools merge testcases of the same name."""
+    from invcheck.settings import test_names
+
+    files: dict[str | None, list[int]] = {}
+    for i, case in enumerate(cases):
+        files.setdefault(case.get("classname"), []).append(i)
+    for indices in files.values():
+        for i, name in zip(indices, test_names([results[i].check for i in indices])):
+            cases[i].set("name", _clean(name))
 
 
 def outcome(result: Result) -> str:

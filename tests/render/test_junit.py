@@ -164,3 +164,10 @@ def test_a_check_that_could_not_run_is_an_error() -> None:
     assert error.get("message") == "mynorms.py: boom (fix it)" and error.get("type") == "error"
     assert "spec: specs/table.invcheck.yaml:7" in error.text
     assert root.get("errors") == "1" and root.get("failures") == "0"
+
+
+def test_names_stay_unique_when_a_title_looks_like_a_suffixed_one() -> None:
+    from invcheck.settings import CheckConfig, test_names
+
+    checks = [CheckConfig(name=name, file="s.yaml", line=line) for name, line in (("x", 2), ("x", 3), ("x@3", 4))]
+    assert test_names(checks) == ["x", "x@3", "x@3@4"]  # the written x@3 did not take the repeated x's id

@@ -177,9 +177,11 @@ def sweep_text(sweeps: list[Any], color: bool = False, width: int = WIDTH) -> st
         # narrow terminals: no outer edge, and a cell folds rather than losing characters to an ellipsis
         grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         for name in ("scale", "deviation", "tolerance", "verdict") if not narrow else ("scale", "dev", "tol", ""):
-            grid.add_column(name, justify="right" if name not in ("verdict", "") else "left", overflow="fold")
+            grid.add_column(name, justify="right" if name not in ("verdict", "") else "left", overflow="fold",
+                            no_wrap=name not in ("verdict", ""))  # a number is never split across lines
         for p in sw.points:
-            grid.add_row(f"{p.scale:.3g}", *compared(p.deviation, p.tolerance),
+            numbers = (number(p.deviation), number(p.tolerance)) if narrow else compared(p.deviation, p.tolerance)
+            grid.add_row(_scale_labels(sw)[p.scale], *numbers,
                          f"[{STYLE[p.verdict]}]{SYMBOL[p.verdict] if narrow else p.verdict}[/]")
         out.print(grid)
         out.print(_crossover_line(sw))
@@ -191,6 +193,16 @@ def sweep_text(sweeps: list[Any], color: bool = False, width: int = WIDTH) -> st
     if narrow:
         out.print(" ".join(f"{SYMBOL[v]} {v}" for v in STYLE))
     return buf.getvalue()
+
+
+def _scale_labels(sw: Any) -> dict[float, str]:
+    """Each point's scale in as few digits (3 at least) as keep every label of the sweep distinct."""
+    scales = [p.scale for p in sw.points]
+    for digits in range(3, 13):
+        labels = {s: f"{s:.{digits}g}" for s in scales}
+        if len(set(labels.values())) == len(labels):
+            return labels
+    return {s: repr(s) for s in scales}
 
 
 def _crossover_line(sw: Any) -> str:

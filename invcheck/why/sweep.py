@@ -59,8 +59,8 @@ def scales(low: float, high: float, per_decade: int) -> list[float]:
         # at high itself, in place of a grid point within half a step of it (1.995 beside 2)
         values = values[:-1] if len(values) > 1 and values[-1] > high / 10 ** (0.5 / per_decade) else values
         values.append(high)
-    shown = dict.fromkeys(float(f"{v:.6g}") for v in values)  # six digits, each once
-    factors = [v for v in shown if v != 1.0]
+    # each once, to 12 digits: the grid's 0.99999999999 is the identity 1, and 123456.7 stays itself
+    factors = [v for v in dict.fromkeys(float(f"{v:.12g}") for v in values) if v != 1.0]
     if not factors:
         raise InvcheckError(f"--low {low:.10g} to --high {high:.10g} holds no scale factor but 1 (the identity)")
     return factors

@@ -41,7 +41,8 @@ def test_scales_end_at_high_and_refuse_an_empty_range() -> None:
 
     assert scales(0.5, 2, 1) == [0.5, 2.0]  # not past --high (was [0.5, 5.0])
     assert scales(3, 7, 4)[-1] == 7.0 and scales(0.01, 0.05, 4)[-1] == 0.05
-    for low, high in ((1, 1.0000001), (0.1, float("inf")), (1e-10, 1e300)):
+    assert scales(1, 1.0000001, 4) == [1.0000001] and scales(123456.7, 123456.9, 1) == [123456.7, 123456.9]
+    for low, high in ((1, 1 + 1e-13), (0.1, float("inf")), (1e-10, 1e300)):  # 1 + 1e-13: the identity
         with pytest.raises(InvcheckError):
             scales(low, high, 4)
 

@@ -8,7 +8,6 @@ help is click's plain text (rich's help formatter alone costs more start-up than
 # No `from __future__ import annotations`: typer would eval every annotation string at start-up.
 
 import os
-import signal
 import sys
 from enum import Enum
 from pathlib import Path
@@ -74,8 +73,6 @@ def _root(version: Annotated[Optional[bool], typer.Option("--version", callback=
 
 def main() -> None:
     """Entry point: InvcheckError -> one line and exit 2; a bug -> one line and exit 3."""
-    if hasattr(signal, "SIGPIPE"):  # `invcheck run ... | head`: ended as SIGPIPE ends cat (141), not exit 1
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     for stream in (sys.stdout, sys.stderr):  # an ASCII locale gets ✓ as \u2713, not a crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")

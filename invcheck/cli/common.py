@@ -6,12 +6,13 @@ from __future__ import annotations
 import errno
 import io
 import os
+import signal
 import stat
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Optional, TextIO
+from typing import NoReturn, Optional, TextIO
 
 from invcheck.errors import InvcheckError
 
@@ -34,16 +35,26 @@ class GuardedStdout:
         try:
             return self._stream.write(text)
         except OSError as err:
-            raise OutputError(f"cannot write to standard output: {err.strerror or err}") from None
+            _failed(err)
 
     def flush(self) -> None:
         try:
             self._stream.flush()
         except OSError as err:
-            raise OutputError(f"cannot write to standard output: {err.strerror or err}") from None
+            _failed(err)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._stream, name)
+
+
+def _failed(err: OSError) -> NoReturn:
+    """Standard output refused a write. Its reader gone (`| head`): the process ends as SIGPIPE ends
+    cat, quietly, exit 141 (SIGPIPE itself stays ignored, as Python sets it, so that a pipe to a
+    --jobs worker that died is an error its pool handles, not the end of the run). Else one line."""
+    if isinstance(err, BrokenPipeError) and hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGPIPE)
+    raise OutputError(f"cannot write to standard output: {err.strerror or err}") from None
 
 
 class _Closed(io.StringIO):

@@ -62,7 +62,7 @@ def scales(low: float, high: float, per_decade: int) -> list[float]:
     # each once, to 12 digits: the grid's 0.99999999999 is the identity 1, and 123456.7 stays itself
     factors = [v for v in dict.fromkeys(float(f"{v:.12g}") for v in values) if v != 1.0]
     if not factors:
-        raise InvcheckError(f"--low {low:.10g} to --high {high:.10g} holds no scale factor but 1 (the identity)")
+        raise InvcheckError(f"--low {low:.15g} to --high {high:.15g} holds no scale factor but 1 (the identity)")
     return factors
 
 

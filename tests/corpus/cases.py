@@ -158,7 +158,7 @@ CASES = [
     # from a second outsider session
     Case("cli-explain-spec-and-flags", {"spec.yaml": P}, ("explain", "spec.yaml", "--norm", "batch_norm")),
     Case("cli-sweep-identity-only", {}, ("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale",
-                                         "--low", "1", "--high", "1.0000001")),
+                                         "--low", "1", "--high", "1.0000000000001")),
     Case("cli-newline-in-name", {}, ("run", "no\nsuch.yaml")),
     Case("cli-name-too-long", {}, ("validate", "b" * 300 + ".yaml")),
     Case("cli-kwargs-key-twice", {}, ("table", "--module", "mynorms:N", "--kwargs", '{"a": 1, "a": 2}')),

@@ -160,3 +160,18 @@ def test_a_zero_or_tiny_width_keeps_every_number(columns: str, widest: int) -> N
     assert sum(line.count("e-1") for line in lines) == 17  # the 17 invariant cells' deviations, all there
     run = invcheck("run", "specs/paper_table1.yaml", env={"COLUMNS": columns})
     assert run.returncode == 0 and run.stdout.splitlines()[-1] == "24 passed, 0 failed"
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGPIPE"), reason="no SIGPIPE")
+def test_a_reader_that_goes_away_ends_the_run_as_sigpipe_ends_cat(tmp_path: Path) -> None:
+    """`invcheck run ... | head -1`: the shell's 141, quietly; with --jobs too, no worker left."""
+    spec = tmp_path / "s.yaml"
+    spec.write_text("defaults: {trials: 2}\nchecks:\n" + "".join(
+        f"  - {{norm: layer_norm, transform: dataset_rescale, seed: {i}}}\n" for i in range(200)))
+    for jobs in ("1", "2"):
+        run = subprocess.Popen([sys.executable, "-m", "invcheck", "run", str(spec), "-j", jobs],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert run.stdout.readline()
+        run.stdout.close()  # head -1 exits
+        assert run.wait(120) == -13, run.stderr.read()  # killed by SIGPIPE: 141 in a shell
+        assert run.stderr.read() == b""

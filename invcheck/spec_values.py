@@ -103,6 +103,8 @@ def integer(low: int, high: int | None = None) -> Parser:
     wanted = f">= {low}" if high is None else f"in [{low}, {high}]"
 
     def parse(value: Any, key: str) -> int:
+        if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
+            value = int(value)  # 8.0 is the integer 8, as the command line and JSON Schema read it (exactly, below 2^53)
         if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
             raise Bad(f"{key} must be an integer {wanted}, got {show(value)}")
         return value

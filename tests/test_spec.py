@@ -591,3 +591,10 @@ def test_a_check_that_switches_kind_drops_the_defaults_conv_layout(tmp_path: Pat
           - {norm: layer_norm, transform: dataset_rescale, layer: dense}
     """)
     assert check.layer == LayerConfig("dense")
+
+
+def test_an_integral_float_is_an_integer_as_on_the_command_line() -> None:
+    from invcheck import spec
+
+    (check,) = spec.load_text("norm: layer_norm\ntransform: dataset_rescale\ntrials: 8.0\nseed: 1000.0\n")
+    assert (check.trials, check.seed) == (8, 1000) and isinstance(check.trials, int)

@@ -165,7 +165,7 @@ def _worker_start(parent: int) -> None:
     from invcheck.impls import user_load
 
     _observers.clear()
-    user_load.HARD_EXIT_STATUS["status"] = user_load.WORKER_HARD_EXIT  # told apart from a crash
+    user_load.HARD_EXIT_STATUS = user_load.WORKER_HARD_EXIT  # told apart from a crash
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent ends the workers
     if sys.platform.startswith("linux"):
         import ctypes

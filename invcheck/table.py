@@ -145,10 +145,8 @@ def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "fl
     module: a user layer (`pkg.mod:Name`, with kwargs; `layout` the conv layout it takes), whose row
     is computed beside the built-in rows of every layer kind it accepts, with the built-in row it matches."""
     cells = []
-    for placement in placements:
-        for layer in layers:
-            if get_placement(placement).refusal(LAYER_KINDS[layer]) is None:
-                cells += _layer_cells(layer, placement, trials, seed, dtype, device, impl, eps, tf32, advance)
+    for layer, placement in _sections(layers, placements):
+        cells += _layer_cells(layer, placement, trials, seed, dtype, device, impl, eps, tf32, advance)
     extra: dict[str, Any] = {}
     if module is not None:
         base = CheckConfig(trials=trials, seed=seed, dtype=dtype, device=device, tf32=tf32,
@@ -192,8 +190,13 @@ def _likeness(report: TableReport, module: str) -> dict[str, dict[str, str]]:
 
 def planned(layers: list[str], placements: tuple[str, ...]) -> int:
     """How many built-in cells `build` computes for these layers and placements."""
-    return sum(len(_pairs(layer, placement)) for placement in placements for layer in layers
-               if get_placement(placement).refusal(LAYER_KINDS[layer]) is None)
+    return sum(len(_pairs(layer, placement)) for layer, placement in _sections(layers, placements))
+
+
+def _sections(layers: list[str], placements: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The (layer, placement) sections of a table, placement by placement: those the layer has."""
+    return [(layer, placement) for placement in placements for layer in layers
+            if get_placement(placement).refusal(LAYER_KINDS[layer]) is None]
 
 
 def _pairs(layer: str, placement: str) -> list[tuple[str, str]]:

@@ -87,7 +87,7 @@ def deadline(check: CheckConfig) -> Iterator[None]:
 # Run before the watchdog ends the process (the pytest plugin lets its message past pytest's capture).
 BEFORE_HARD_EXIT: list[Callable[[], None]] = []
 # The watchdog's exit status: the command line's 2; a --jobs worker's own, which its parent reads back.
-HARD_EXIT_STATUS = {"status": 2}
+HARD_EXIT_STATUS = 2
 WORKER_HARD_EXIT = 124
 
 
@@ -101,7 +101,7 @@ def _hard_stop(check: CheckConfig, seconds: float) -> None:
             pass
     sys.stderr.write(f"error: {message}\n")
     sys.stderr.flush()
-    _HARD_EXIT(HARD_EXIT_STATUS["status"])  # outputs are written whole at the end or not at all: none is left half written
+    _HARD_EXIT(HARD_EXIT_STATUS)  # outputs are written whole at the end or not at all: none is left half written
 
 
 @contextlib.contextmanager

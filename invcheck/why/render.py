@@ -179,9 +179,10 @@ def sweep_text(sweeps: list[Any], color: bool = False, width: int = WIDTH) -> st
         for name in ("scale", "deviation", "tolerance", "verdict") if not narrow else ("scale", "dev", "tol", ""):
             grid.add_column(name, justify="right" if name not in ("verdict", "") else "left", overflow="fold",
                             no_wrap=name not in ("verdict", ""))  # a number is never split across lines
+        labels = _scale_labels(sw)
         for p in sw.points:
             numbers = (number(p.deviation), number(p.tolerance)) if narrow else compared(p.deviation, p.tolerance)
-            grid.add_row(_scale_labels(sw)[p.scale], *numbers,
+            grid.add_row(labels[p.scale], *numbers,
                          f"[{STYLE[p.verdict]}]{SYMBOL[p.verdict] if narrow else p.verdict}[/]")
         out.print(grid)
         out.print(_crossover_line(sw))

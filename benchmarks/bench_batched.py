@@ -22,10 +22,10 @@ import time
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import torch  # noqa: E402
+import torch
 
-from invcheck.runner import run_check  # noqa: E402
-from invcheck.settings import CheckConfig, NormConfig, TransformConfig  # noqa: E402
+from invcheck.runner import run_check
+from invcheck.settings import CheckConfig, NormConfig, TransformConfig
 
 torch.set_num_threads(1)
 
@@ -47,8 +47,15 @@ def naive(trials: int, dtype: torch.dtype) -> float:
     return time.perf_counter() - start
 
 
-def bare_batched(trials: int, dtype: torch.dtype, seed: int, cases: int = 16, inputs: int = 32, units: int = 16,
-                 sampler: torch.dtype | None = None) -> float:
+def bare_batched(
+    trials: int,
+    dtype: torch.dtype,
+    seed: int,
+    cases: int = 16,
+    inputs: int = 32,
+    units: int = 16,
+    sampler: torch.dtype | None = None,
+) -> float:
     """The loop's own math in one batch, and nothing else (no noise, no float64 run, no verdict): what
     batching alone gains over the loop, before any evidence. Drawn as the loop draws (in `dtype`), or
     with `sampler`'s normal sampler and then converted, as invcheck draws (torch's float32 sampler is
@@ -67,8 +74,13 @@ def bare_batched(trials: int, dtype: torch.dtype, seed: int, cases: int = 16, in
 
 def batched(trials: int, dtype: str, seed: int, eps: float = 0.0) -> float:
     # a fresh seed each time: a repeated check would find its draw (and summed inputs) cached
-    check = CheckConfig(norm=NormConfig(id="layer_norm", eps=eps), transform=TransformConfig(id="dataset_rescale"),
-                        trials=trials, dtype=dtype, seed=seed)
+    check = CheckConfig(
+        norm=NormConfig(id="layer_norm", eps=eps),
+        transform=TransformConfig(id="dataset_rescale"),
+        trials=trials,
+        dtype=dtype,
+        seed=seed,
+    )
     start = time.perf_counter()
     result = run_check(check)
     seconds = time.perf_counter() - start
@@ -90,20 +102,36 @@ def main() -> None:
         times[1].append(batched(args.trials, args.dtype, seed=repeat))
         times[2].append(batched(args.trials, args.dtype, seed=repeat, eps=1e-5))
         times[3].append(bare_batched(args.trials, getattr(torch, args.dtype), seed=repeat))
-        times[4].append(bare_batched(args.trials, getattr(torch, args.dtype), seed=repeat, sampler=torch.float32))
+        times[4].append(
+            bare_batched(args.trials, getattr(torch, args.dtype), seed=repeat, sampler=torch.float32)
+        )
     n, b, e, f, f32 = (statistics.median(t) for t in times)
-    print(f"{args.trials} trials, {args.dtype}, dense layer_norm x dataset_rescale, medians of {args.repeat}:")
-    print(f"  naive loop (assert_close, one trial per call, eps 0): {n:.3f} s ({n / args.trials * 1e6:.0f} us/trial)")
-    print(f"  invcheck run_check, batched, eps 0 (the same layer):  {b:.3f} s ({b / args.trials * 1e6:.0f} us/trial)")
-    print(f"  invcheck run_check, batched, eps 1e-5 (+ eps's measured effect, a run with eps off): "
-          f"{e:.3f} s ({e / args.trials * 1e6:.0f} us/trial)")
-    print(f"  the loop's own math in one batch, drawn as it draws, nothing else (no noise, no float64 run, "
-          f"no verdict): {f:.3f} s ({f / args.trials * 1e6:.0f} us/trial), {n / f:.1f}x the loop")
-    print(f"  the same, drawn as invcheck draws (float32 sampler): {f32:.3f} s ({f32 / args.trials * 1e6:.0f} us/trial), "
-          f"{n / f32:.1f}x the loop (the draw, both passes and assert_close's test alone: no check does less)")
+    print(
+        f"{args.trials} trials, {args.dtype}, dense layer_norm x dataset_rescale, medians of {args.repeat}:"
+    )
+    print(
+        f"  naive loop (assert_close, one trial per call, eps 0): {n:.3f} s ({n / args.trials * 1e6:.0f} us/trial)"
+    )
+    print(
+        f"  invcheck run_check, batched, eps 0 (the same layer):  {b:.3f} s ({b / args.trials * 1e6:.0f} us/trial)"
+    )
+    print(
+        f"  invcheck run_check, batched, eps 1e-5 (+ eps's measured effect, a run with eps off): "
+        f"{e:.3f} s ({e / args.trials * 1e6:.0f} us/trial)"
+    )
+    print(
+        f"  the loop's own math in one batch, drawn as it draws, nothing else (no noise, no float64 run, "
+        f"no verdict): {f:.3f} s ({f / args.trials * 1e6:.0f} us/trial), {n / f:.1f}x the loop"
+    )
+    print(
+        f"  the same, drawn as invcheck draws (float32 sampler): {f32:.3f} s ({f32 / args.trials * 1e6:.0f} us/trial), "
+        f"{n / f32:.1f}x the loop (the draw, both passes and assert_close's test alone: no check does less)"
+    )
     ratio = n / b
-    print(f"  batched is {ratio:.1f}x the naive loop (target >= 20x: {'ok' if ratio >= 20 else 'MISSED'}); "
-          f"with eps 1e-5 {n / e:.1f}x")
+    print(
+        f"  batched is {ratio:.1f}x the naive loop (target >= 20x: {'ok' if ratio >= 20 else 'MISSED'}); "
+        f"with eps 1e-5 {n / e:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,9 @@ ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 def wall(args: list[str]) -> float:
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "invcheck", "run", "-q", *args], stdout=subprocess.DEVNULL, env=ENV)
+    proc = subprocess.run(
+        [sys.executable, "-m", "invcheck", "run", "-q", *args], stdout=subprocess.DEVNULL, env=ENV
+    )
     if proc.returncode not in (0, 1):
         raise SystemExit(f"invcheck run failed ({proc.returncode})")
     return time.perf_counter() - start

@@ -71,8 +71,15 @@ def invcheck(size: int, trials: int, dtype: str, device: str, transform: str, tf
     from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
 
     layer = LayerConfig(kind="dense", cases=size, inputs=size, units=size)
-    check = CheckConfig(norm=NormConfig(id="layer_norm"), transform=TransformConfig(id=transform),
-                        layer=layer, trials=trials, dtype=dtype, device=device, tf32=tf32)
+    check = CheckConfig(
+        norm=NormConfig(id="layer_norm"),
+        transform=TransformConfig(id=transform),
+        layer=layer,
+        trials=trials,
+        dtype=dtype,
+        device=device,
+        tf32=tf32,
+    )
     start = time.perf_counter()
     verdict = run_check(check).verdict
     _sync(device)
@@ -82,16 +89,20 @@ def invcheck(size: int, trials: int, dtype: str, device: str, transform: str, tf
     return {"seconds": seconds, "verdict": verdict, "drawing": time.perf_counter() - start}
 
 
-def child(which: str, size: int, trials: int, dtype: str, device: str, transform: str,
-          tf32: bool) -> dict[str, float]:
+def child(
+    which: str, size: int, trials: int, dtype: str, device: str, transform: str, tf32: bool
+) -> dict[str, float]:
     """One side, in this process, after a run at size 64 (kernels loaded, lazy imports done): its
     seconds and MiB of peak memory above what the process held before."""
     import torch
 
     torch.set_num_threads(1)
     torch.backends.cuda.matmul.allow_tf32 = tf32  # the bare side as invcheck's numerics() sets it
-    run = (lambda n: bare(n, trials, dtype, device, transform)) if which == "bare" else \
-        (lambda n: invcheck(n, trials, dtype, device, transform, tf32))
+    run = (
+        (lambda n: bare(n, trials, dtype, device, transform))
+        if which == "bare"
+        else (lambda n: invcheck(n, trials, dtype, device, transform, tf32))
+    )
     run(64)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
@@ -101,8 +112,22 @@ def child(which: str, size: int, trials: int, dtype: str, device: str, transform
 
 
 def measure(which: str, args: argparse.Namespace) -> dict[str, float]:
-    cmd = [sys.executable, __file__, "--child", which, "--size", str(args.size), "--trials", str(args.trials),
-           "--dtype", args.dtype, "--device", args.device, "--transform", args.transform] + ["--tf32"] * args.tf32
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        which,
+        "--size",
+        str(args.size),
+        "--trials",
+        str(args.trials),
+        "--dtype",
+        args.dtype,
+        "--device",
+        args.device,
+        "--transform",
+        args.transform,
+    ] + ["--tf32"] * args.tf32
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
     return json.loads(out.strip().splitlines()[-1])
 
@@ -113,31 +138,47 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=2)
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16", "float64"))
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--transform", default="dataset_rescale", choices=("dataset_rescale", "weight_matrix_rescale"))
+    parser.add_argument(
+        "--transform", default="dataset_rescale", choices=("dataset_rescale", "weight_matrix_rescale")
+    )
     parser.add_argument("--tf32", action="store_true", help="CUDA: allow TF32 in both sides' matmuls")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--child", choices=("bare", "invcheck"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.size, args.trials, args.dtype, args.device, args.transform, args.tf32)))
+        print(
+            json.dumps(
+                child(args.child, args.size, args.trials, args.dtype, args.device, args.transform, args.tf32)
+            )
+        )
         return
     runs: dict[str, list[dict[str, float]]] = {"bare": [], "invcheck": []}
     for _ in range(args.repeat):  # interleaved: a busy machine slows both alike
         for which in runs:
             runs[which].append(measure(which, args))
-    med = {w: {k: statistics.median(r[k] for r in rs) for k in ("seconds", "peak_mib")} for w, rs in runs.items()}
+    med = {
+        w: {k: statistics.median(r[k] for r in rs) for k in ("seconds", "peak_mib")} for w, rs in runs.items()
+    }
     n = args.size
-    print(f"dense layer_norm x {args.transform}, {n} cases x {n} inputs x {n} units, {args.trials} trials, "
-          f"{args.dtype} on {args.device}{' (TF32)' if args.tf32 else ''}, one CPU thread, "
-          f"medians of {args.repeat} (each in its own process):")
-    print(f"  bare forward passes (y and y'): {med['bare']['seconds']:.3f} s, {med['bare']['peak_mib']:.0f} MiB")
+    print(
+        f"dense layer_norm x {args.transform}, {n} cases x {n} inputs x {n} units, {args.trials} trials, "
+        f"{args.dtype} on {args.device}{' (TF32)' if args.tf32 else ''}, one CPU thread, "
+        f"medians of {args.repeat} (each in its own process):"
+    )
+    print(
+        f"  bare forward passes (y and y'): {med['bare']['seconds']:.3f} s, {med['bare']['peak_mib']:.0f} MiB"
+    )
     drawing = statistics.median(r["drawing"] for r in runs["invcheck"])
-    print(f"  invcheck run_check:             {med['invcheck']['seconds']:.3f} s, "
-          f"{med['invcheck']['peak_mib']:.0f} MiB (verdict {runs['invcheck'][0]['verdict']}); "
-          f"of its time, drawing X and W in float64 on the CPU: {drawing:.3f} s")
+    print(
+        f"  invcheck run_check:             {med['invcheck']['seconds']:.3f} s, "
+        f"{med['invcheck']['peak_mib']:.0f} MiB (verdict {runs['invcheck'][0]['verdict']}); "
+        f"of its time, drawing X and W in float64 on the CPU: {drawing:.3f} s"
+    )
     for what, key in (("time", "seconds"), ("peak memory", "peak_mib")):
         ratio = med["invcheck"][key] / max(med["bare"][key], 1e-9)
-        print(f"  {what}: {ratio:.2f}x the bare forward passes (target <= 3x: {'ok' if ratio <= 3 else 'MISSED'})")
+        print(
+            f"  {what}: {ratio:.2f}x the bare forward passes (target <= 3x: {'ok' if ratio <= 3 else 'MISSED'})"
+        )
 
 
 if __name__ == "__main__":

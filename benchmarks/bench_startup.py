@@ -41,7 +41,9 @@ def pair(name: str, base: list[str], ours: list[str], repeat: int, target: float
         times[1].append(wall(ours))
     b, o = statistics.median(times[0]), statistics.median(times[1])
     ratio = o / b
-    print(f"{name}: {o:.3f} s vs {b:.3f} s -> {ratio:.2f}x (target <= {target}x: {'ok' if ratio <= target else 'MISSED'})")
+    print(
+        f"{name}: {o:.3f} s vs {b:.3f} s -> {ratio:.2f}x (target <= {target}x: {'ok' if ratio <= target else 'MISSED'})"
+    )
     return ratio
 
 
@@ -52,17 +54,34 @@ def main() -> None:
     args = parser.parse_args()
     py = sys.executable
     print(f"medians of {args.repeat} runs, OMP_NUM_THREADS=1, {py}")
-    pair("invcheck --help   vs import typer", [py, "-c", "import typer"], [py, "-c", ENTRY, "--help"],
-         args.repeat, 1.5)
-    pair("invcheck table    vs import torch", [py, "-c", "import torch"],
-         [py, "-c", ENTRY, "table", *shlex.split(args.table_args)], args.repeat, 1.3)
+    pair(
+        "invcheck --help   vs import typer",
+        [py, "-c", "import typer"],
+        [py, "-c", ENTRY, "--help"],
+        args.repeat,
+        1.5,
+    )
+    pair(
+        "invcheck table    vs import torch",
+        [py, "-c", "import torch"],
+        [py, "-c", ENTRY, "table", *shlex.split(args.table_args)],
+        args.repeat,
+        1.3,
+    )
     imports = "import torch, invcheck.cli.table, invcheck.table, invcheck.measure, invcheck.render.rich"
-    pair("table's imports   vs import torch", [py, "-c", "import torch"], [py, "-c", imports], args.repeat, 1.3)
+    pair(
+        "table's imports   vs import torch", [py, "-c", "import torch"], [py, "-c", imports], args.repeat, 1.3
+    )
     # The CLI imports torch with the garbage collector paused and then frozen (cli.common.load_torch):
     # the same done to the baseline shows what is left of invcheck's own work.
     paused = "import gc; gc.disable(); import torch; gc.enable(); gc.freeze()"
-    pair("invcheck table    vs import torch the way invcheck imports it (gc paused)", [py, "-c", paused],
-         [py, "-c", ENTRY, "table", *shlex.split(args.table_args)], args.repeat, 1.3)
+    pair(
+        "invcheck table    vs import torch the way invcheck imports it (gc paused)",
+        [py, "-c", paused],
+        [py, "-c", ENTRY, "table", *shlex.split(args.table_args)],
+        args.repeat,
+        1.3,
+    )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """How long `invcheck table` takes, and how much of it is torch's import. Prints numbers; asserts nothing.
 
-    python benchmarks/bench_table.py [--repeat 5]
+python benchmarks/bench_table.py [--repeat 5]
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ def in_process(repeat: int) -> None:
                 start = time.perf_counter()
                 cells = len(table.build([layer], dtype=dtype).cells)
                 times.append(time.perf_counter() - start)
-            print(f"  table.build([{layer!r}], dtype={dtype!r}): first {times[0]:.3f} s, "
-                  f"median {statistics.median(times):.3f} s ({cells} cells, 8 trials each)")
+            print(
+                f"  table.build([{layer!r}], dtype={dtype!r}): first {times[0]:.3f} s, "
+                f"median {statistics.median(times):.3f} s ({cells} cells, 8 trials each)"
+            )
 
 
 def main() -> None:

@@ -23,8 +23,11 @@ def cells(eps: float, impl: str):
     for layer in ("dense", "conv"):
         for norm in NORMS:
             for transform in PAPER_TRANSFORMS:
-                yield CheckConfig(norm=NormConfig(id=norm, eps=eps, impl=impl), layer=LayerConfig(kind=layer),
-                                  transform=TransformConfig(id=transform))
+                yield CheckConfig(
+                    norm=NormConfig(id=norm, eps=eps, impl=impl),
+                    layer=LayerConfig(kind=layer),
+                    transform=TransformConfig(id=transform),
+                )
 
 
 def main() -> None:
@@ -35,7 +38,9 @@ def main() -> None:
     parser.add_argument("--dtypes", nargs="+", default=["float64", "float32", "float16", "bfloat16"])
     args = parser.parse_args()
     torch.set_num_threads(1)
-    print(f"SAFETY {SAFETY:g}, MARGIN {MARGIN:g}; ratio = deviation / tolerance of the worst trial and comparison")
+    print(
+        f"SAFETY {SAFETY:g}, MARGIN {MARGIN:g}; ratio = deviation / tolerance of the worst trial and comparison"
+    )
     for eps in args.eps:
         for dtype in args.dtypes:
             inv, non, disagree, unsure = 0.0, float("inf"), 0, 0
@@ -48,11 +53,15 @@ def main() -> None:
                     if r.ratio is None:
                         continue
                     if ref == "invariant":
-                        inv = max([inv] + [v["deviation"] / v["tolerance"] for k, v in r.runs.items() if k != "eps"])
+                        inv = max(
+                            [inv] + [v["deviation"] / v["tolerance"] for k, v in r.runs.items() if k != "eps"]
+                        )
                     elif ref == "not_invariant":
                         non = min(non, r.ratio)
-            print(f"eps {eps:g} {dtype:9s} invariant cells: max ratio {inv:.3g} | not_invariant cells: min ratio "
-                  f"{non:.3g} | verdicts differing from float64: {disagree} | inconclusive: {unsure}")
+            print(
+                f"eps {eps:g} {dtype:9s} invariant cells: max ratio {inv:.3g} | not_invariant cells: min ratio "
+                f"{non:.3g} | verdicts differing from float64: {disagree} | inconclusive: {unsure}"
+            )
 
 
 if __name__ == "__main__":

@@ -27,15 +27,21 @@ def main(argv: list[str]) -> int:
     except (OSError, ValueError, KeyError) as err:
         print(f"cannot compare: {err}")
         return 2
-    label = f"{Path(argv[1]).stem} ({meta_b.get('device')}, tf32 {meta_b.get('tf32')}) vs {Path(argv[0]).stem}"
+    label = (
+        f"{Path(argv[1]).stem} ({meta_b.get('device')}, tf32 {meta_b.get('tf32')}) vs {Path(argv[0]).stem}"
+    )
     differ = [key for key in a if key in b and a[key]["verdict"] != b[key]["verdict"]]
     missing = [key for key in a if key not in b]
     for key in differ:
         x, y = a[key], b[key]
-        print(f"  {'/'.join(key)}: {x['verdict']} (dev {x['deviation']}) vs {y['verdict']} "
-              f"(dev {y['deviation']}, tol {y['tolerance']})")
-    print(f"{label}: {len(a) - len(differ) - len(missing)} of {len(a)} cells agree, {len(differ)} differ"
-          + (f", {len(missing)} missing" if missing else ""))
+        print(
+            f"  {'/'.join(key)}: {x['verdict']} (dev {x['deviation']}) vs {y['verdict']} "
+            f"(dev {y['deviation']}, tol {y['tolerance']})"
+        )
+    print(
+        f"{label}: {len(a) - len(differ) - len(missing)} of {len(a)} cells agree, {len(differ)} differ"
+        + (f", {len(missing)} missing" if missing else "")
+    )
     return 0
 
 

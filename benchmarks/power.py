@@ -20,15 +20,22 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # planted.py
 
-from invcheck.api import check  # noqa: E402
-from invcheck.runner import run_check  # noqa: E402
+from invcheck.api import check
+from invcheck.runner import run_check
 
 DTYPES = ("float64", "float32", "float16", "bfloat16")
 LEAKS = [m * 10.0**e for e in range(-16, 0) for m in (1.0, 1.5, 2.0, 3.0, 5.0, 7.0)]
-PLANTED = (("planted:LeakyLayerNorm", "weight_matrix_recenter"), ("planted:GainFirstLayerNorm", "weight_matrix_recenter"),
-           ("planted:LeakyBatchNorm", "dataset_recenter"))
-EXACT_BUILTIN = (("layer_norm", "weight_matrix_recenter"), ("batch_norm", "dataset_recenter"),
-                 ("rms_norm", "dataset_rescale"), ("group_norm", "case_rescale"))
+PLANTED = (
+    ("planted:LeakyLayerNorm", "weight_matrix_recenter"),
+    ("planted:GainFirstLayerNorm", "weight_matrix_recenter"),
+    ("planted:LeakyBatchNorm", "dataset_recenter"),
+)
+EXACT_BUILTIN = (
+    ("layer_norm", "weight_matrix_recenter"),
+    ("batch_norm", "dataset_recenter"),
+    ("rms_norm", "dataset_rescale"),
+    ("group_norm", "case_rescale"),
+)
 
 
 def floor(dtype: str, seeds: int) -> tuple[float, str]:
@@ -39,16 +46,22 @@ def floor(dtype: str, seeds: int) -> tuple[float, str]:
                 # torch's layers with eps really 0 (BatchNorm refuses 0: its re-centering leaves eps alone)
                 exact = {"torch_eps": False} if impl == "torch" and norm != "batch_norm" else {}
                 r = run_check(check(norm, transform, dtype=dtype, seed=seed, impl=impl, **exact))
-                worst = max(worst, (r.runs[dtype]["deviation"] if dtype in r.runs else r.deviation, f"{impl} {norm}"))
+                worst = max(
+                    worst, (r.runs[dtype]["deviation"] if dtype in r.runs else r.deviation, f"{impl} {norm}")
+                )
         for module, transform in PLANTED:
             r = run_check(user(module, transform, dtype, seed, 0.0))
             assert r.verdict == "invariant", r.why
-            worst = max(worst, (r.runs[dtype]["deviation"] if dtype in r.runs else r.deviation, f"user {module}"))
+            worst = max(
+                worst, (r.runs[dtype]["deviation"] if dtype in r.runs else r.deviation, f"user {module}")
+            )
     return worst
 
 
 def user(module: str, transform: str, dtype: str, seed: int, leak: float):
-    return check(transform=transform, dtype=dtype, seed=seed, module=module, kwargs={"units": "{units}", "leak": leak})
+    return check(
+        transform=transform, dtype=dtype, seed=seed, module=module, kwargs={"units": "{units}", "leak": leak}
+    )
 
 
 def detectable(module: str, transform: str, dtype: str, seeds: int) -> tuple[float, float, str] | None:
@@ -76,8 +89,10 @@ def main() -> None:
                 print(f"    {module} x {transform}: no leak up to 0.3 detected")
                 continue
             leak, dev, how = found
-            print(f"    {module:28s} x {transform:22s} detectable leak {leak:.0e}: deviation {dev:.2g} "
-                  f"= {dev / noise:.2g} x the floor{how}")
+            print(
+                f"    {module:28s} x {transform:22s} detectable leak {leak:.0e}: deviation {dev:.2g} "
+                f"= {dev / noise:.2g} x the floor{how}"
+            )
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from invcheck import rules
 from invcheck.errors import InvarianceError, SpecError
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from invcheck.evidence import Result
 
 # A norm: a registry id ("layer_norm"), an import path ("pkg.mod:Name"), or a class / factory.
-NormArg = Union[str, type, Callable[..., Any], None]
+NormArg = str | type | Callable[..., Any] | None
 
 _SECTIONS: dict[str, type] = {"norm": NormConfig, "transform": TransformConfig, "layer": LayerConfig}
 _TOP = {f.name for f in dataclasses.fields(CheckConfig)} - {*_SECTIONS, "file", "line"}
@@ -86,8 +86,20 @@ def check(
     Raises TypeError for an unknown option and SpecError for a bad value.
     """
     module = None if module is None else import_path(module)
-    changes = dict(norm=norm, transform=transform, layer=layer, dtype=dtype, device=device, trials=trials,
-                   seed=seed, eps=eps, tolerance=tolerance, module=module, impl=impl, **options)
+    changes = dict(
+        norm=norm,
+        transform=transform,
+        layer=layer,
+        dtype=dtype,
+        device=device,
+        trials=trials,
+        seed=seed,
+        eps=eps,
+        tolerance=tolerance,
+        module=module,
+        impl=impl,
+        **options,
+    )
     return _validated(_apply(CheckConfig(), changes), _given(options))
 
 
@@ -138,7 +150,7 @@ def _ids(section: str, value: Any, changes: dict[str, Any], out: dict[str, Any])
 
 
 def import_path(obj: Any) -> str:
-    """"pkg.mod:Name" for an import path (as given) or a module-level class or factory."""
+    """ "pkg.mod:Name" for an import path (as given) or a module-level class or factory."""
     if isinstance(obj, str):
         return obj
     qualname = getattr(obj, "__qualname__", None) if callable(obj) else None
@@ -160,7 +172,10 @@ def _resolve(module: str, qualname: str) -> Any:
 def _given(changes: dict[str, Any]) -> dict[str, set[str]]:
     """The norm's and transform's keys named in a call: as a spec's, refused where they do not
     apply even at their default value (`groups=2` on layer_norm)."""
-    return {section: {name for name in changes if _ROUTES.get(name) == section} for section in ("norm", "transform")}
+    return {
+        section: {name for name in changes if _ROUTES.get(name) == section}
+        for section in ("norm", "transform")
+    }
 
 
 def _validated(c: CheckConfig, given: dict[str, set[str]] | None = None) -> CheckConfig:
@@ -215,8 +230,10 @@ def assert_not_invariant(*args: Any, **changes: Any) -> Result:
 
 def _assert(wanted: str, args: tuple[Any, ...], changes: dict[str, Any]) -> Result:
     if "expect" in changes:  # the assertion's name is its expectation: a second one would be ignored
-        raise TypeError(f"assert_{wanted}() takes no expect= (it asserts {wanted}); use invariance_error() "
-                        "and read .verdict, or the other assertion")
+        raise TypeError(
+            f"assert_{wanted}() takes no expect= (it asserts {wanted}); use invariance_error() "
+            "and read .verdict, or the other assertion"
+        )
     result = invariance_error(*args, **changes)
     if result.verdict != wanted:
         raise InvarianceError(explain(result, wanted), result)
@@ -233,8 +250,12 @@ def set_timeout(seconds: float) -> None:
     set_deadline(float(seconds), "invcheck.set_timeout(seconds)")
 
 
-def layer_row(norm: NormArg, kwargs: dict[str, Any] | None = None, layers: tuple[str, ...] = ("dense", "conv"),
-              **options: Any) -> Any:
+def layer_row(
+    norm: NormArg,
+    kwargs: dict[str, Any] | None = None,
+    layers: tuple[str, ...] = ("dense", "conv"),
+    **options: Any,
+) -> Any:
     """Your layer's row beside the built-in rows: a table.TableReport over `layers` (every kind the
     layer accepts), whose meta says which built-in row each of its rows matches ("behaves_like").
 

@@ -41,12 +41,14 @@ def draw(check: CheckConfig) -> Draw:
 _DRAWS: dict[tuple[object, ...], Draw] = {}
 
 
-def _draw(layer: LayerConfig, transform: TransformConfig, seed: int, trials: int, warmup_batches: int) -> Draw:
+def _draw(
+    layer: LayerConfig, transform: TransformConfig, seed: int, trials: int, warmup_batches: int
+) -> Draw:
     gen = torch.Generator().manual_seed(seed)
     t, kind = trials, layer.kind_spec
     x, w = sample_inputs(layer, t, gen), sample_weights(layer, t, gen)
     # Non-trivial affine parameters: |g| in [0.5, 2] with random signs, b ~ N(0, 1).
-    g = (0.5 + 1.5 * torch.rand((t, layer.channels), generator=gen, dtype=torch.float64))
+    g = 0.5 + 1.5 * torch.rand((t, layer.channels), generator=gen, dtype=torch.float64)
     g = g * torch.where(torch.rand(g.shape, generator=gen) < 0.5, -1.0, 1.0).double()
     b = torch.randn((t, layer.channels), generator=gen, dtype=torch.float64)
     x2, w2 = get_transform(transform.id).apply(x, w, transform, gen, kind)

@@ -22,7 +22,15 @@ if TYPE_CHECKING:
     from invcheck.impls import Draw
     from invcheck.settings import CheckConfig
 
-CANDIDATES = ("batch_norm", "layer_norm", "instance_norm", "group_norm", "rms_norm", "layer_norm_2d", "rms_norm_2d")
+CANDIDATES = (
+    "batch_norm",
+    "layer_norm",
+    "instance_norm",
+    "group_norm",
+    "rms_norm",
+    "layer_norm_2d",
+    "rms_norm_2d",
+)
 
 
 def allowance(check: CheckConfig, d: Draw, eps: float) -> list[float] | None:
@@ -35,7 +43,9 @@ def allowance(check: CheckConfig, d: Draw, eps: float) -> list[float] | None:
     best = torch.zeros(a0.shape[0], dtype=torch.float64)
     for norm_id in CANDIDATES:
         norm = NORMS[norm_id]
-        if norm.undefined_reason(kind, check.layer, check.norm) or (norm_id == "group_norm" and a0.shape[2] % 2):
+        if norm.undefined_reason(kind, check.layer, check.norm) or (
+            norm_id == "group_norm" and a0.shape[2] % 2
+        ):
             continue
         best = torch.maximum(best, _difference(norm, check, a0, a1, eps, kind.per_token_statistics))
     return best.tolist()

@@ -6,7 +6,9 @@ from __future__ import annotations
 def one_line(text: str) -> str:
     """`text` on one line: control characters (a newline or an escape in a file name) written as
     escapes, so that an error is one line and a terminal runs nothing it was handed."""
-    return "".join(c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in text)
+    return "".join(
+        c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii") for c in text
+    )
 
 
 class InvcheckError(Exception):

@@ -117,15 +117,38 @@ class Result:
 
     def to_dict(self) -> dict[str, Any]:
         c = self.check
-        return finite({
-            "file": c.file, "line": c.line, "name": c.title, "layer": c.layer.kind, "placement": c.layer.placement,
-            "norm": c.norm.label, "transform": c.transform.id, "impl": c.norm.impl, "dtype": c.dtype,
-            "verdict": self.verdict, "expect": c.expect, "passed": self.expected, "deviation": self.deviation,
-            "tolerance": self.tolerance, "bound": self.bound, "run": self.run, "why": self.why,
-            "trial": self.trial, "where": self.where, "runs": self.runs, "eps": self.eps,
-            "eps_source": self.eps_source, "eps_effect": self.eps_effect, "degenerate_trials": self.degenerate,
-            "notes": self.notes, "device": self.device, "tf32": self.tf32, "seconds": round(self.seconds, 4),
-        })
+        return finite(
+            {
+                "file": c.file,
+                "line": c.line,
+                "name": c.title,
+                "layer": c.layer.kind,
+                "placement": c.layer.placement,
+                "norm": c.norm.label,
+                "transform": c.transform.id,
+                "impl": c.norm.impl,
+                "dtype": c.dtype,
+                "verdict": self.verdict,
+                "expect": c.expect,
+                "passed": self.expected,
+                "deviation": self.deviation,
+                "tolerance": self.tolerance,
+                "bound": self.bound,
+                "run": self.run,
+                "why": self.why,
+                "trial": self.trial,
+                "where": self.where,
+                "runs": self.runs,
+                "eps": self.eps,
+                "eps_source": self.eps_source,
+                "eps_effect": self.eps_effect,
+                "degenerate_trials": self.degenerate,
+                "notes": self.notes,
+                "device": self.device,
+                "tf32": self.tf32,
+                "seconds": round(self.seconds, 4),
+            }
+        )
 
 
 def finite(value: Any) -> Any:
@@ -151,8 +174,10 @@ def explain(result: Result, wanted: str | None = None) -> str:
     head = f"{c.title}: " + (f"expected {wanted}, got {result.verdict}" if wanted else result.verdict)
     lines = [head, *_numbers(result)]
     placed = "" if c.layer.placement == "summed" else f" (norm {c.layer.placement.replace('_', ' ')})"
-    lines.append(f"  check: {c.layer.kind} layer{placed}, {c.norm.label}, {c.transform.id}, {c.dtype} on "
-                 f"{result.device}, {c.trials} trials, seed {c.seed}")
+    lines.append(
+        f"  check: {c.layer.kind} layer{placed}, {c.norm.label}, {c.transform.id}, {c.dtype} on "
+        f"{result.device}, {c.trials} trials, seed {c.seed}"
+    )
     if c.location:
         lines.append(f"  spec: {c.location}")
     return "\n".join(lines)
@@ -160,17 +185,23 @@ def explain(result: Result, wanted: str | None = None) -> str:
 
 def _numbers(result: Result) -> list[str]:
     if result.verdict == "undefined":
-        return [f"  no verdict: {result.why}",
-                "  undefined is neither invariant nor not_invariant: nothing was measured to assert on"]
+        return [
+            f"  no verdict: {result.why}",
+            "  undefined is neither invariant nor not_invariant: nothing was measured to assert on",
+        ]
     relation = "<=" if result.verdict == "invariant" else ">"
     ratio = f"{result.ratio:.3g}x" if result.ratio is not None else "n/a"
     run = f"{result.run} run; " if result.run else ""
-    lines = [f"  deviation {result.deviation:.3g} {relation} tolerance {result.tolerance:.3g} "
-             f"({ratio} the tolerance; {run}bound: {result.bound})",
-             f"  why: {result.why}"]
+    lines = [
+        f"  deviation {result.deviation:.3g} {relation} tolerance {result.tolerance:.3g} "
+        f"({ratio} the tolerance; {run}bound: {result.bound})",
+        f"  why: {result.why}",
+    ]
     if result.where:
         lines.append("  worst: " + ", ".join(f"{key} {value}" for key, value in result.where.items()))
     if result.verdict == "inconclusive":
-        lines.append("  inconclusive: above the tolerance but not far beyond it, so neither invariant nor "
-                     "not_invariant can be asserted (more trials or float64 may settle it)")
+        lines.append(
+            "  inconclusive: above the tolerance but not far beyond it, so neither invariant nor "
+            "not_invariant can be asserted (more trials or float64 may settle it)"
+        )
     return lines

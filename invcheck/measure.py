@@ -83,8 +83,9 @@ def _undefined_reason(check: CheckConfig) -> str | None:
     kind = check.layer.kind_spec
     if check.norm.module is None and check.norm.id in NORMS:
         norm = get_norm(check.norm.id)
-        reason = norm.undefined_reason(kind, check.layer, check.norm) or \
-            get_placement(check.layer.placement).undefined_reason(norm)
+        reason = norm.undefined_reason(kind, check.layer, check.norm) or get_placement(
+            check.layer.placement
+        ).undefined_reason(norm)
         if reason:
             return reason
     return get_transform(check.transform.id).undefined_reason(kind)
@@ -111,8 +112,11 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
     m.range_problem = stored or _not_finite(check.dtype, m.checked)
     if check.tolerance is not None:
         return  # the user's own tolerance: the checked run alone is judged
-    wide, sides = (m.checked, plan.sides) if check.dtype == "float64" and plan.sides else \
-        _float64_run(m, check, d, plan.probe, device, plan.sides)
+    wide, sides = (
+        (m.checked, plan.sides)
+        if check.dtype == "float64" and plan.sides
+        else _float64_run(m, check, d, plan.probe, device, plan.sides)
+    )
     if wide is None:
         return
     if m.eps.value and m.eps.switchable:
@@ -127,8 +131,10 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
     # A degenerate trial's 0/0 is no overflow: the range is judged on the trials that count.
     m.range_problem = stored or _not_finite(check.dtype, m.checked, m.degenerate)
     if m.check.norm.module is not None and wide.noise and max(wide.noise) > tol.FLOAT64_NOISE_LIMIT:
-        m.notes.append(f"its float64 run has rounding noise {max(wide.noise):.2g}, far above float64's: "
-                       "it computes in lower precision (float32?) internally")
+        m.notes.append(
+            f"its float64 run has rounding noise {max(wide.noise):.2g}, far above float64's: "
+            "it computes in lower precision (float32?) internally"
+        )
 
 
 def _checked_run(m: Measurement, fwd: Forward, d: Draw, device: torch.device) -> Plan:
@@ -159,8 +165,9 @@ def _checked_run(m: Measurement, fwd: Forward, d: Draw, device: torch.device) ->
     return Plan(check, d, probe=few, sides=sides)
 
 
-def _eps_effect_whole(check: CheckConfig, d: Draw, with_eps: Sides, scale: list[float],
-                      device: torch.device) -> list[float]:
+def _eps_effect_whole(
+    check: CheckConfig, d: Draw, with_eps: Sides, scale: list[float], device: torch.device
+) -> list[float]:
     """eps's effect between the sides over the whole output, in the checked dtype (two more forward
     passes with eps off): where the float64 runs see only a sample or cannot run."""
     off = build_forward(check, d, DTYPES[check.dtype], device, eps_off=True)
@@ -168,8 +175,14 @@ def _eps_effect_whole(check: CheckConfig, d: Draw, with_eps: Sides, scale: list[
     return _eps_effect(with_eps, off_sides, scale)
 
 
-def _probe(run: RunNumbers, check: CheckConfig, small: tuple[CheckConfig, Draw], dtype: str,
-           device: torch.device, eps_dtype: torch.dtype | None = None) -> Sides:
+def _probe(
+    run: RunNumbers,
+    check: CheckConfig,
+    small: tuple[CheckConfig, Draw],
+    dtype: str,
+    device: torch.device,
+    eps_dtype: torch.dtype | None = None,
+) -> Sides:
     """`run`'s noise from a probe of a sample: of cases or units, stretched to the whole output; or
     of the first trials, whose largest noise stands for the trials not probed (all drawn alike).
     Returns the sample's outputs at the drawn inputs."""
@@ -193,8 +206,14 @@ def _is_part(part: Sides, whole: Sides, small: CheckConfig) -> bool:
     return all(torch.equal(p, w[:, :k]) for p, w in zip(part, whole))
 
 
-def _float64_run(m: Measurement, check: CheckConfig, d: Draw, probe_sample: tuple[CheckConfig, Draw] | None,
-                 device: torch.device, checked: Sides | None) -> tuple[RunNumbers | None, Sides | None]:
+def _float64_run(
+    m: Measurement,
+    check: CheckConfig,
+    d: Draw,
+    probe_sample: tuple[CheckConfig, Draw] | None,
+    device: torch.device,
+    checked: Sides | None,
+) -> tuple[RunNumbers | None, Sides | None]:
     """The same layer in float64 (its noise probed on `probe_sample` where one is given), or None
     (with a note, and eps's effect measured in the checked dtype) where it cannot run in float64."""
     from invcheck.errors import InvcheckError
@@ -214,8 +233,15 @@ def _float64_run(m: Measurement, check: CheckConfig, d: Draw, probe_sample: tupl
         return None, None
 
 
-def _run(check: CheckConfig, fwd: Forward, d: Draw, dtype: str, device: torch.device,
-         noise_from: RunNumbers | None = None, probe: bool = True) -> tuple[RunNumbers, Sides]:
+def _run(
+    check: CheckConfig,
+    fwd: Forward,
+    d: Draw,
+    dtype: str,
+    device: torch.device,
+    noise_from: RunNumbers | None = None,
+    probe: bool = True,
+) -> tuple[RunNumbers, Sides]:
     """Both sides in `dtype`, with the noise probe (unless `noise_from` lends its noise or `probe`
     is off: a sample is probed instead): the numbers, and the two sides' outputs (float64, on the
     device: only per-trial numbers cross to the CPU)."""
@@ -237,18 +263,29 @@ def _run(check: CheckConfig, fwd: Forward, d: Draw, dtype: str, device: torch.de
     return run, y0
 
 
-def _outputs(check: CheckConfig, fwd: Forward, d: Draw, points: tuple[int, ...], e: float,
-             dtype: torch.dtype, device: torch.device) -> tuple[Sides, Sides | None, Tensor | None]:
+def _outputs(
+    check: CheckConfig,
+    fwd: Forward,
+    d: Draw,
+    points: tuple[int, ...],
+    e: float,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> tuple[Sides, Sides | None, Tensor | None]:
     """Per side: the output at the drawn inputs, the probe's residual sum_k c_k y(x + k e) (None
     without a probe), and per trial whether both sides' outputs moved with their inputs."""
     weights = dict(zip(STENCIL.points, STENCIL.weights))
-    if 2 * len(points) * (d.x.numel() + d.w.numel()) <= CACHE_ENTRIES:  # one call, its inputs kept: small layers
+    if (
+        2 * len(points) * (d.x.numel() + d.w.numel()) <= CACHE_ENTRIES
+    ):  # one call, its inputs kept: small layers
         out = fwd(*_stacked(check, d, points, e, dtype, device))
         out = out.double().reshape(2, len(points), d.trials, *out.shape[1:])  # [side, point, T, ...]
         per_side = [iter(out[side]) for side in (0, 1)]
     else:  # one call per side and point: memory holds one copy of the inputs at a time
-        per_side = [(fwd(x, w).double() for x, w in _points(check, d, side, points, e, dtype, device, reuse=True))
-                    for side in (0, 1)]
+        per_side = [
+            (fwd(x, w).double() for x, w in _points(check, d, side, points, e, dtype, device, reuse=True))
+            for side in (0, 1)
+        ]
     base, residual, moved = [], [], []
     for outputs in per_side:
         acc: Tensor | None = None
@@ -265,8 +302,9 @@ def _outputs(check: CheckConfig, fwd: Forward, d: Draw, points: tuple[int, ...],
     return (base[0], base[1]), (residual[0], residual[1]), moved[0] & moved[1]
 
 
-def _stacked(check: CheckConfig, d: Draw, points: tuple[int, ...], e: float, dtype: torch.dtype,
-             device: torch.device) -> tuple[Tensor, Tensor]:
+def _stacked(
+    check: CheckConfig, d: Draw, points: tuple[int, ...], e: float, dtype: torch.dtype, device: torch.device
+) -> tuple[Tensor, Tensor]:
     """Both sides' X and W at every probe point, stacked on the trial axis: [2 P T, ...], in the
     checked dtype on the device; kept in the draw's cache (only small layers stack: the table's
     other norms reuse them)."""
@@ -279,8 +317,16 @@ def _stacked(check: CheckConfig, d: Draw, points: tuple[int, ...], e: float, dty
     return stacked
 
 
-def _points(check: CheckConfig, d: Draw, side: int, points: tuple[int, ...], e: float, dtype: torch.dtype,
-            device: torch.device, reuse: bool = False) -> Iterator[tuple[Tensor, Tensor]]:
+def _points(
+    check: CheckConfig,
+    d: Draw,
+    side: int,
+    points: tuple[int, ...],
+    e: float,
+    dtype: torch.dtype,
+    device: torch.device,
+    reuse: bool = False,
+) -> Iterator[tuple[Tensor, Tensor]]:
     """One side's X and W at each probe point, in the checked dtype on the device: each entry t of
     what the transform changed moved to t (1 + k e s), s a fixed random sign. An input both sides
     share (W under a data transform, X under a weight transform) stays: its rounding is the same on
@@ -296,11 +342,15 @@ def _points(check: CheckConfig, d: Draw, side: int, points: tuple[int, ...], e: 
     signs = _signs(check, d)
     xs = x * signs[0].to(device, dtype) if not _same(d.x, d.x2) else None
     ws = w * signs[1].to(device, dtype) if not _same(d.w, d.w2) or xs is None else None
-    buffers = (torch.empty_like(x) if reuse and xs is not None else None,
-               torch.empty_like(w) if reuse and ws is not None else None)
+    buffers = (
+        torch.empty_like(x) if reuse and xs is not None else None,
+        torch.empty_like(w) if reuse and ws is not None else None,
+    )
     for k in points:
-        yield (x if k == 0 or xs is None else torch.add(x, xs, alpha=k * e, out=buffers[0]),
-               w if k == 0 or ws is None else torch.add(w, ws, alpha=k * e, out=buffers[1]))
+        yield (
+            x if k == 0 or xs is None else torch.add(x, xs, alpha=k * e, out=buffers[0]),
+            w if k == 0 or ws is None else torch.add(w, ws, alpha=k * e, out=buffers[1]),
+        )
 
 
 def _same(a: Tensor, b: Tensor) -> bool:
@@ -344,7 +394,9 @@ def _noise(residual: Sides, scale: Tensor, probe: Probe) -> list[float]:
 def _eps_effect(with_eps: Sides, off: Sides, scale: list[float]) -> list[float]:
     """What eps moves between the sides, per trial, relative to the output: what can hide or make
     a deviation (its effect on one side alone, shared by both, cannot)."""
-    scale = torch.tensor(scale, dtype=torch.float64, device=off[0].device).clamp_min(torch.finfo(torch.float64).tiny)
+    scale = torch.tensor(scale, dtype=torch.float64, device=off[0].device).clamp_min(
+        torch.finfo(torch.float64).tiny
+    )
     e0, e1 = with_eps[0] - off[0], with_eps[1] - off[1]  # eps's effect on each side, entry by entry
     between = (e1 - e0).abs().nan_to_num(nan=0.0).flatten(1).amax(1) / scale
     return between.tolist()
@@ -360,8 +412,11 @@ def _degenerate(exact: RunNumbers, wide: RunNumbers, user: bool) -> list[str | N
     for t in range(len(exact.scale)):
         if not exact.finite[t]:
             itself = wide is not exact and not wide.finite[t]  # with eps on, a zero spread stays finite
-            reasons.append("its output is not finite (NaN or inf) even with its eps: the layer returns NaN or inf"
-                           if itself else zero)
+            reasons.append(
+                "its output is not finite (NaN or inf) even with its eps: the layer returns NaN or inf"
+                if itself
+                else zero
+            )
         elif exact.scale[t] == 0.0:
             reasons.append("its output is zero")
         elif wide.moves and not wide.moves[t]:
@@ -386,8 +441,10 @@ def _storage_problem(d: Draw, dtype: str) -> str | None:
             return f"{name} overflows {dtype} (entries above {info.max:.3g})"
         lost = float((stored - t).norm() / t.norm().clamp_min(info.tiny))
         if tol.storage_error(lost, dtype):
-            return (f"{name} underflows {dtype}: storing it loses {lost:.2g} of it, far more than rounding "
-                    f"(entries below {dtype}'s smallest normal {info.tiny:.3g}; scale factors too small?)")
+            return (
+                f"{name} underflows {dtype}: storing it loses {lost:.2g} of it, far more than rounding "
+                f"(entries below {dtype}'s smallest normal {info.tiny:.3g}; scale factors too small?)"
+            )
     return None
 
 

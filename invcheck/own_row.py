@@ -18,8 +18,14 @@ from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformCon
 from invcheck.transforms import TRANSFORMS, get_transform
 
 
-def cells(module: str, kwargs: dict[str, Any], layers: list[str], placements: tuple[str, ...],
-          base: CheckConfig, make_cell: Any) -> tuple[list[Any], dict[str, str]]:
+def cells(
+    module: str,
+    kwargs: dict[str, Any],
+    layers: list[str],
+    placements: tuple[str, ...],
+    base: CheckConfig,
+    make_cell: Any,
+) -> tuple[list[Any], dict[str, str]]:
     """The module's cells for every layer it accepts (in every placement asked for, as the built-in
     rows beside it), and why the others were left out. A module that runs in none of them (it does
     not import, its class is misspelt) raises its first error: there is no row to show."""
@@ -31,9 +37,16 @@ def cells(module: str, kwargs: dict[str, Any], layers: list[str], placements: tu
             for mode in _modes(module, kwargs, layer, base):
                 label = module if mode == "train" else f"{module} (eval)"
                 try:
-                    out += [make_cell(layer, label, t, run_check(_check(module, kwargs, layer, t, mode, base,
-                                                                        placement)), placement)
-                            for t in _transforms(layer)]
+                    out += [
+                        make_cell(
+                            layer,
+                            label,
+                            t,
+                            run_check(_check(module, kwargs, layer, t, mode, base, placement)),
+                            placement,
+                        )
+                        for t in _transforms(layer)
+                    ]
                 except UserCodeError as err:
                     skipped[layer] = err.reason
                     first = first or err
@@ -47,12 +60,23 @@ def _transforms(layer: str) -> list[str]:
     return [t for t in TRANSFORMS if get_transform(t).undefined_reason(LAYER_KINDS[layer]) is None]
 
 
-def _check(module: str, kwargs: dict[str, Any], layer: str, transform: str, mode: str,
-           base: CheckConfig, placement: str = "summed") -> CheckConfig:
+def _check(
+    module: str,
+    kwargs: dict[str, Any],
+    layer: str,
+    transform: str,
+    mode: str,
+    base: CheckConfig,
+    placement: str = "summed",
+) -> CheckConfig:
     norm = NormConfig(id="custom", module=module, kwargs=kwargs, mode=mode)
     layout = base.layer.layout if base.layer.layout in LAYER_KINDS[layer].layouts else "channels_first"
-    return replace(base, norm=norm, transform=TransformConfig(id=transform),
-                   layer=LayerConfig(layer, layout=layout, placement=placement))
+    return replace(
+        base,
+        norm=norm,
+        transform=TransformConfig(id=transform),
+        layer=LayerConfig(layer, layout=layout, placement=placement),
+    )
 
 
 def _modes(module: str, kwargs: dict[str, Any], layer: str, base: CheckConfig) -> list[str]:

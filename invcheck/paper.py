@@ -28,30 +28,67 @@ I, N = "invariant", "not_invariant"
 
 # source -> layer -> norm -> {transform: verdict}
 _CLAIMS: dict[str, dict[str, dict[str, dict[str, str]]]] = {
-    LAYER_NORM_PAPER: {"dense": {
-        "batch_norm": {"weight_matrix_rescale": I, "weight_matrix_recenter": N, "weight_vector_rescale": I,
-                       "dataset_rescale": I, "dataset_recenter": I, "case_rescale": N},
-        "weight_norm": {"weight_matrix_rescale": I, "weight_matrix_recenter": N, "weight_vector_rescale": I,
-                        "dataset_rescale": N, "dataset_recenter": N, "case_rescale": N},
-        "layer_norm": {"weight_matrix_rescale": I, "weight_matrix_recenter": I, "weight_vector_rescale": N,
-                       "dataset_rescale": I, "dataset_recenter": N, "case_rescale": I},
-    }},
-    RMS_NORM_PAPER: {"dense": {
-        "rms_norm": {"weight_matrix_rescale": I, "weight_matrix_recenter": N, "weight_vector_rescale": N,
-                     "dataset_rescale": I, "dataset_recenter": N, "case_rescale": I},
-    }},
+    LAYER_NORM_PAPER: {
+        "dense": {
+            "batch_norm": {
+                "weight_matrix_rescale": I,
+                "weight_matrix_recenter": N,
+                "weight_vector_rescale": I,
+                "dataset_rescale": I,
+                "dataset_recenter": I,
+                "case_rescale": N,
+            },
+            "weight_norm": {
+                "weight_matrix_rescale": I,
+                "weight_matrix_recenter": N,
+                "weight_vector_rescale": I,
+                "dataset_rescale": N,
+                "dataset_recenter": N,
+                "case_rescale": N,
+            },
+            "layer_norm": {
+                "weight_matrix_rescale": I,
+                "weight_matrix_recenter": I,
+                "weight_vector_rescale": N,
+                "dataset_rescale": I,
+                "dataset_recenter": N,
+                "case_rescale": I,
+            },
+        }
+    },
+    RMS_NORM_PAPER: {
+        "dense": {
+            "rms_norm": {
+                "weight_matrix_rescale": I,
+                "weight_matrix_recenter": N,
+                "weight_vector_rescale": N,
+                "dataset_rescale": I,
+                "dataset_recenter": N,
+                "case_rescale": I,
+            },
+        }
+    },
     # "invariant to re-scaling all of the summed inputs to a layer": W scaled as a whole.
     LAYER_NORM_RNN: {"recurrent": {"layer_norm": {"weight_matrix_rescale": I}}},
-    SURVEY: {"conv": {
-        norm: {"weight_matrix_rescale": I, "weight_vector_rescale": per_neuron, "dataset_rescale": I}
-        for norm, per_neuron in (("batch_norm", I), ("layer_norm", N), ("instance_norm", I), ("group_norm", N))
-    }},
+    SURVEY: {
+        "conv": {
+            norm: {"weight_matrix_rescale": I, "weight_vector_rescale": per_neuron, "dataset_rescale": I}
+            for norm, per_neuron in (
+                ("batch_norm", I),
+                ("layer_norm", N),
+                ("instance_norm", I),
+                ("group_norm", N),
+            )
+        }
+    },
 }
 
 CLAIMS: tuple[Claim, ...] = tuple(
     Claim(source, layer, norm, transform, verdict)
-    for source, layers in _CLAIMS.items() for layer, norms in layers.items()
-    for norm, row in norms.items() for transform, verdict in row.items()
+    for source, layers in _CLAIMS.items()
+    for layer, norms in layers.items()
+    for norm, row in norms.items()
+    for transform, verdict in row.items()
 )
 
 # The claims `invcheck table --check` asserts: the papers, in their own settings.

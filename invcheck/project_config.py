@@ -44,7 +44,9 @@ def tool_table(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InvcheckError(f"{shown(path)}: cannot read: {str(exc).splitlines()[0]}") from None
     except (tomllib.TOMLDecodeError, RecursionError) as exc:
-        raise InvcheckError(f"{shown(path)}: not valid TOML: {str(exc).splitlines()[0] if str(exc) else 'too deep'}") from None
+        raise InvcheckError(
+            f"{shown(path)}: not valid TOML: {str(exc).splitlines()[0] if str(exc) else 'too deep'}"
+        ) from None
     tool = data.get("tool", {})
     if not isinstance(tool, dict):
         raise InvcheckError(f"{shown(path)}: [tool] must be a table, got {_short(tool)}")
@@ -79,8 +81,12 @@ def allow_import_from_config(start: Path) -> bool:
 
         close = difflib.get_close_matches(str(unknown[0]), [KEY], n=1, cutoff=0.5)
         hint = f"did you mean '{KEY}'?" if close else f"the only key is '{KEY}'"
-        raise InvcheckError(f"{shown(path)}: [tool.invcheck] has the unknown key {_short(unknown[0])} ({hint})")
+        raise InvcheckError(
+            f"{shown(path)}: [tool.invcheck] has the unknown key {_short(unknown[0])} ({hint})"
+        )
     value = table.get(KEY, False)
     if not isinstance(value, bool):
-        raise InvcheckError(f"{shown(path)}: [tool.invcheck] {KEY} must be true or false, got {_short(value)}")
+        raise InvcheckError(
+            f"{shown(path)}: [tool.invcheck] {KEY} must be true or false, got {_short(value)}"
+        )
     return value

@@ -27,8 +27,8 @@ import pytest
 from invcheck.errors import InvarianceError, InvcheckError
 
 if TYPE_CHECKING:
-    from invcheck.settings import CheckConfig
     from invcheck.evidence import Result
+    from invcheck.settings import CheckConfig
 
 SUFFIXES = (".invcheck.yaml", ".invcheck.yml")
 _ALLOW_KEY = pytest.StashKey[dict[Path, bool]]()  # spec folder -> allowed by pyproject.toml
@@ -37,11 +37,16 @@ _ALLOW_KEY = pytest.StashKey[dict[Path, bool]]()  # spec folder -> allowed by py
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("invcheck")
     group.addoption(
-        "--invcheck-allow-import", action="store_true", default=False,
+        "--invcheck-allow-import",
+        action="store_true",
+        default=False,
         help="run *.invcheck.yaml checks whose norm is user code (module: ...); importing it runs it",
     )
     group.addoption(
-        "--invcheck-timeout", type=float, default=None, metavar="SECONDS",
+        "--invcheck-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
         help="seconds a check of user code may take before it fails (default 15)",
     )
 
@@ -166,8 +171,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     setup errors without asking the item's repr_failure)."""
     outcome = yield
     excinfo = call.excinfo
-    if isinstance(item, (CheckItem, BrokenSpec)) and call.when == "setup" and excinfo and \
-            isinstance(excinfo.value, InvcheckError):
+    if (
+        isinstance(item, (CheckItem, BrokenSpec))
+        and call.when == "setup"
+        and excinfo
+        and isinstance(excinfo.value, InvcheckError)
+    ):
         outcome.get_result().longrepr = str(excinfo.value)
 
 

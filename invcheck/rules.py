@@ -22,8 +22,21 @@ from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.norms import NORMS
 from invcheck.placements import PLACEMENTS
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
-from invcheck.spec_values import Bad, Parser, check_name, choice, device, flag, integer, kwargs, module_path, number, optional
-from invcheck.spec_values import scale, text
+from invcheck.spec_values import (
+    Bad,
+    Parser,
+    check_name,
+    choice,
+    device,
+    flag,
+    integer,
+    kwargs,
+    module_path,
+    number,
+    optional,
+    scale,
+    text,
+)
 from invcheck.transforms import TRANSFORMS
 
 # because a check allocates X, W and the outputs for every trial, several times over (the
@@ -33,7 +46,9 @@ MAX_TRIALS = 100_000
 MAX_SEED = 2**63 - 1  # torch.Generator.manual_seed takes at most a 64-bit signed seed
 MAX_WARMUP = 1000
 MIN_SHIFT = 1e-3
-MAX_WORK = 1 << 35  # multiply-adds of one forward pass over all trials (2048^3 x 4): minutes on a CPU, not hours
+MAX_WORK = (
+    1 << 35
+)  # multiply-adds of one forward pass over all trials (2048^3 x 4): minutes on a CPU, not hours
 NUMBER_KEYS = ("eps", "momentum", "shift", "tolerance")  # numbers: text only from YAML (`1e-5`)
 
 NORM_FIELDS: dict[str, Parser] = {
@@ -52,7 +67,10 @@ NORM_FIELDS: dict[str, Parser] = {
     "role": choice(names.ROLES, "role"),
     "weight": text,
 }
-MODULE_NORM_FIELDS: dict[str, Parser] = {**NORM_FIELDS, "id": check_name}  # user code: its id is a label (in test ids)
+MODULE_NORM_FIELDS: dict[str, Parser] = {
+    **NORM_FIELDS,
+    "id": check_name,
+}  # user code: its id is a label (in test ids)
 TRANSFORM_FIELDS: dict[str, Parser] = {
     "id": choice(names.TRANSFORMS, "transform"),
     "scale": scale,
@@ -76,8 +94,11 @@ CHECK_FIELDS: dict[str, Parser] = {
 def layer_fields(kind: str | None) -> dict[str, Parser]:
     """The keys of a layer of this kind (every kind's when unknown), each with its bounds."""
     kinds = [LAYER_KINDS[kind]] if kind in LAYER_KINDS else list(LAYER_KINDS.values())
-    out: dict[str, Parser] = {"kind": choice(names.LAYERS, "layer"), "layout": choice(names.LAYOUTS, "layout"),
-                              "placement": choice(names.PLACEMENTS, "placement")}
+    out: dict[str, Parser] = {
+        "kind": choice(names.LAYERS, "layer"),
+        "layout": choice(names.LAYOUTS, "layout"),
+        "placement": choice(names.PLACEMENTS, "placement"),
+    }
     for k in kinds:
         out.update({key: integer(size.low, size.high) for key, size in k.sizes.items()})
     return out
@@ -112,28 +133,104 @@ class Scope:
 
 
 SCOPES: tuple[Scope, ...] = (
-    *(Scope("norm", key, "impl", ("torch",), "{key} applies only to impl 'torch'", "add impl: torch or remove it")
-      for key in ("api", "torch_eps")),
-    *(Scope("norm", key, "module", None, "{key} applies only to a 'module:' norm", "remove it", norms="builtin")
-      for key in ("kwargs", "role", "weight", "eps_attr")),
-    Scope("norm", "mode", "id", ("batch_norm",), "mode 'eval' applies only to batch_norm, not {actual!r}",
-          "only batch_norm keeps running statistics", value="eval", norms="builtin"),
-    Scope("norm", "groups", "id", ("group_norm",), "groups applies only to group_norm, not {actual!r}", "remove it",
-          norms="builtin"),
-    Scope("norm", "weight", "role", ("layer",), "weight applies only to role 'layer' (a layer that owns W)",
-          "add role: layer or remove it", norms="module"),
-    Scope("norm", "groups", "id", ("group_norm",), "groups applies only to a norm labelled id: group_norm",
-          "remove it (a module norm's statistics are measured, not named)", norms="module"),
-    *(Scope("norm", key, "mode", ("eval",), "{key} applies only in mode 'eval' (running statistics)",
-            "add mode: eval or remove it") for key in ("warmup_batches", "momentum")),
-    *(Scope("transform", key, "id", tuple(t for t, spec in TRANSFORMS.items() if key in spec.params),
-            "{key} does not apply to {actual} (it uses {uses})", "remove it") for key in ("scale", "negative", "shift")),
-    Scope(None, "tf32", "device", ("cpu",), "tf32 applies only on a CUDA device, not on {actual!r}",
-          "use device: cuda (or auto), or remove it", value=True, negate=True),
+    *(
+        Scope(
+            "norm",
+            key,
+            "impl",
+            ("torch",),
+            "{key} applies only to impl 'torch'",
+            "add impl: torch or remove it",
+        )
+        for key in ("api", "torch_eps")
+    ),
+    *(
+        Scope(
+            "norm",
+            key,
+            "module",
+            None,
+            "{key} applies only to a 'module:' norm",
+            "remove it",
+            norms="builtin",
+        )
+        for key in ("kwargs", "role", "weight", "eps_attr")
+    ),
+    Scope(
+        "norm",
+        "mode",
+        "id",
+        ("batch_norm",),
+        "mode 'eval' applies only to batch_norm, not {actual!r}",
+        "only batch_norm keeps running statistics",
+        value="eval",
+        norms="builtin",
+    ),
+    Scope(
+        "norm",
+        "groups",
+        "id",
+        ("group_norm",),
+        "groups applies only to group_norm, not {actual!r}",
+        "remove it",
+        norms="builtin",
+    ),
+    Scope(
+        "norm",
+        "weight",
+        "role",
+        ("layer",),
+        "weight applies only to role 'layer' (a layer that owns W)",
+        "add role: layer or remove it",
+        norms="module",
+    ),
+    Scope(
+        "norm",
+        "groups",
+        "id",
+        ("group_norm",),
+        "groups applies only to a norm labelled id: group_norm",
+        "remove it (a module norm's statistics are measured, not named)",
+        norms="module",
+    ),
+    *(
+        Scope(
+            "norm",
+            key,
+            "mode",
+            ("eval",),
+            "{key} applies only in mode 'eval' (running statistics)",
+            "add mode: eval or remove it",
+        )
+        for key in ("warmup_batches", "momentum")
+    ),
+    *(
+        Scope(
+            "transform",
+            key,
+            "id",
+            tuple(t for t, spec in TRANSFORMS.items() if key in spec.params),
+            "{key} does not apply to {actual} (it uses {uses})",
+            "remove it",
+        )
+        for key in ("scale", "negative", "shift")
+    ),
+    Scope(
+        None,
+        "tf32",
+        "device",
+        ("cpu",),
+        "tf32 applies only on a CUDA device, not on {actual!r}",
+        "use device: cuda (or auto), or remove it",
+        value=True,
+        negate=True,
+    ),
 )
 
 
-def _scoped(section: str | None, obj: Any, given: set[str], keys: tuple[str, ...], norms: str = "any") -> list[Problem]:
+def _scoped(
+    section: str | None, obj: Any, given: set[str], keys: tuple[str, ...], norms: str = "any"
+) -> list[Problem]:
     """The SCOPES of these keys that `obj` (a section's config) breaks, in the table's order."""
     out = []
     for scope in SCOPES:
@@ -143,9 +240,20 @@ def _scoped(section: str | None, obj: Any, given: set[str], keys: tuple[str, ...
         allowed = actual is not None if scope.values is None else (actual in scope.values) != scope.negate
         used = _set(obj, scope.key, given) if scope.value is None else getattr(obj, scope.key) == scope.value
         if used and not allowed:
-            uses = ", ".join(TRANSFORMS[actual].params) if section == "transform" and actual in TRANSFORMS else ""
-            out.append(Problem(section, scope.key, scope.message.format(key=scope.key, actual=actual, uses=uses),
-                               getattr(obj, scope.key), scope.hint))
+            uses = (
+                ", ".join(TRANSFORMS[actual].params)
+                if section == "transform" and actual in TRANSFORMS
+                else ""
+            )
+            out.append(
+                Problem(
+                    section,
+                    scope.key,
+                    scope.message.format(key=scope.key, actual=actual, uses=uses),
+                    getattr(obj, scope.key),
+                    scope.hint,
+                )
+            )
     return out
 
 
@@ -157,13 +265,23 @@ def field_problems(check: CheckConfig) -> list[Problem]:
     out = []
     norm_fields = MODULE_NORM_FIELDS if check.norm.module is not None else NORM_FIELDS
     sections: list[tuple[str | None, Any, dict[str, Parser]]] = [
-        ("norm", check.norm, norm_fields), ("transform", check.transform, TRANSFORM_FIELDS), (None, check, CHECK_FIELDS)]
+        ("norm", check.norm, norm_fields),
+        ("transform", check.transform, TRANSFORM_FIELDS),
+        (None, check, CHECK_FIELDS),
+    ]
     for section, obj, parsers in sections:
         for f in fields(obj):
             value = getattr(obj, f.name)
             if f.name in NUMBER_KEYS and isinstance(value, str):  # in Python a number is a number
-                out.append(Problem(section, f.name, f"{f.name} must be a number, got {value!r}", value,
-                                   f"write {f.name}={value} without quotes"))
+                out.append(
+                    Problem(
+                        section,
+                        f.name,
+                        f"{f.name} must be a number, got {value!r}",
+                        value,
+                        f"write {f.name}={value} without quotes",
+                    )
+                )
             elif f.name in parsers:
                 out += _parsed(section, f.name, value, parsers[f.name])
     layer = check.layer
@@ -183,8 +301,10 @@ def refuse_wrong_types(check: CheckConfig) -> None:
     for name, cls in (("norm", NormConfig), ("transform", TransformConfig), ("layer", LayerConfig)):
         value = getattr(check, name)
         if not isinstance(value, cls):
-            raise TypeError(f"CheckConfig {name} must be a {cls.__name__}, got {value!r:.60} "
-                            f"(write {name}={cls.__name__}(...), or use invcheck.check({name}=...))")
+            raise TypeError(
+                f"CheckConfig {name} must be a {cls.__name__}, got {value!r:.60} "
+                f"(write {name}={cls.__name__}(...), or use invcheck.check({name}=...))"
+            )
 
 
 def _parsed(section: str | None, key: str, value: Any, parser: Parser) -> list[Problem]:
@@ -209,9 +329,13 @@ def problems(check: CheckConfig, given: dict[str, set[str]] | None = None) -> li
     a spec names per section, so that `groups: 2` on layer_norm is refused although 2 is the default."""
     given = given or {}
     norm_keys, transform_keys = given.get("norm", set()), given.get("transform", set())
-    return [*_norm_problems(check.norm, check.layer, norm_keys), *_layer_problems(check.layer, check.norm),
-            *_transform_problems(check.transform, check.layer, transform_keys), *_size_problems(check),
-            *_device_problems(check)]
+    return [
+        *_norm_problems(check.norm, check.layer, norm_keys),
+        *_layer_problems(check.layer, check.norm),
+        *_transform_problems(check.transform, check.layer, transform_keys),
+        *_size_problems(check),
+        *_device_problems(check),
+    ]
 
 
 def _set(obj: Any, key: str, given: set[str]) -> bool:
@@ -233,25 +357,53 @@ def _norm_problems(norm: NormConfig, layer: LayerConfig, given: set[str]) -> lis
     out += _scoped("norm", norm, given, ("mode", "groups"), norms="builtin")
     if norm.id == "group_norm" and layer.kind in LAYER_KINDS and layer.channels % norm.groups:
         divisors = [d for d in range(1, layer.channels + 1) if layer.channels % d == 0]
-        out.append(Problem("norm", "groups", f"groups {norm.groups} does not divide the layer's {layer.channels} "
-                           f"channels ({layer.kind_spec.channels_key})", norm.groups,
-                           "use one of " + ", ".join(map(str, divisors))))
+        out.append(
+            Problem(
+                "norm",
+                "groups",
+                f"groups {norm.groups} does not divide the layer's {layer.channels} "
+                f"channels ({layer.kind_spec.channels_key})",
+                norm.groups,
+                "use one of " + ", ".join(map(str, divisors)),
+            )
+        )
     if norm.id == "weight_norm" and norm.impl == "torch" and norm.eps:
-        out.append(Problem("norm", "eps", f"eps {norm.eps:g}: torch's weight_norm has no eps", norm.eps,
-                           "remove eps, or use impl: reference"))
+        out.append(
+            Problem(
+                "norm",
+                "eps",
+                f"eps {norm.eps:g}: torch's weight_norm has no eps",
+                norm.eps,
+                "remove eps, or use impl: reference",
+            )
+        )
     return out + _eval_problems(norm, given)
 
 
 def _module_problems(norm: NormConfig, layer: LayerConfig, given: set[str]) -> list[Problem]:
     out = []
     if norm.impl == "torch":
-        out.append(Problem("norm", "impl", f"impl 'torch' cannot run module {norm.module!r}", "torch",
-                           "impl picks how a built-in norm is computed; remove it"))
+        out.append(
+            Problem(
+                "norm",
+                "impl",
+                f"impl 'torch' cannot run module {norm.module!r}",
+                "torch",
+                "impl picks how a built-in norm is computed; remove it",
+            )
+        )
     out += _scoped("norm", norm, given, ("weight", "groups"), norms="module")
     out += _placeholder_problems(norm, layer)
     if norm.role == "layer" and layer.placement != "summed":
-        out.append(Problem("layer", "placement", "a role 'layer' module places its own norm", layer.placement,
-                           "remove placement, or give the norm alone (role: norm)"))
+        out.append(
+            Problem(
+                "layer",
+                "placement",
+                "a role 'layer' module places its own norm",
+                layer.placement,
+                "remove placement, or give the norm alone (role: norm)",
+            )
+        )
     return out + _eval_problems(norm, given)
 
 
@@ -280,8 +432,15 @@ def _placeholder_problems(norm: NormConfig, layer: LayerConfig) -> list[Problem]
             if name not in known:
                 close = difflib.get_close_matches(name, list(known), n=1)
                 hint = f"did you mean '{{{close[0]}}}'?" if close else "known: " + ", ".join(known)
-                return [Problem("norm", "kwargs", f"kwargs: unknown placeholder '{{{name}}}' in {written[:60]!r}",
-                                written, hint)]
+                return [
+                    Problem(
+                        "norm",
+                        "kwargs",
+                        f"kwargs: unknown placeholder '{{{name}}}' in {written[:60]!r}",
+                        written,
+                        hint,
+                    )
+                ]
     return []
 
 
@@ -296,12 +455,26 @@ def _layer_problems(layer: LayerConfig, norm: NormConfig) -> list[Problem]:
         return []
     out = [Problem("layer", key, message, value, hint) for key, message, value, hint in kind.problems(layer)]
     if layer.layout not in kind.layouts:
-        out.append(Problem("layer", "layout", f"a {kind.id} layer has no layout {layer.layout!r}", layer.layout,
-                           "use one of " + ", ".join(kind.layouts)))
+        out.append(
+            Problem(
+                "layer",
+                "layout",
+                f"a {kind.id} layer has no layout {layer.layout!r}",
+                layer.layout,
+                "use one of " + ", ".join(kind.layouts),
+            )
+        )
     out += _placement_problems(layer, kind)
     if norm.mode == "eval" and kind.id == "recurrent":
-        out.append(Problem("norm", "mode", "mode 'eval' is not supported in a recurrent layer", "eval",
-                           "check eval mode in a dense or sequence layer"))
+        out.append(
+            Problem(
+                "norm",
+                "mode",
+                "mode 'eval' is not supported in a recurrent layer",
+                "eval",
+                "check eval mode in a dense or sequence layer",
+            )
+        )
     return out
 
 
@@ -312,8 +485,15 @@ def _placement_problems(layer: LayerConfig, kind: Any) -> list[Problem]:
     if not reason:
         return []
     where = [k.id for k in LAYER_KINDS.values() if placement.refusal(k) is None]
-    return [Problem("layer", "placement", f"placement {layer.placement!r}: {reason}", layer.placement,
-                    "use placement: summed, or a layer of kind " + ", ".join(where))]
+    return [
+        Problem(
+            "layer",
+            "placement",
+            f"placement {layer.placement!r}: {reason}",
+            layer.placement,
+            "use placement: summed, or a layer of kind " + ", ".join(where),
+        )
+    ]
 
 
 def _transform_problems(transform: TransformConfig, layer: LayerConfig, given: set[str]) -> list[Problem]:
@@ -325,7 +505,11 @@ def _transform_problems(transform: TransformConfig, layer: LayerConfig, given: s
     reason = spec.undefined_reason(kind) if kind else None
     if reason:
         with_tokens = [k.id for k in LAYER_KINDS.values() if k.token_axis is not None]
-        out.append(Problem("transform", "id", reason, transform.id, "use a layer with tokens: " + ", ".join(with_tokens)))
+        out.append(
+            Problem(
+                "transform", "id", reason, transform.id, "use a layer with tokens: " + ", ".join(with_tokens)
+            )
+        )
     return out
 
 
@@ -341,11 +525,27 @@ def _size_problems(check: CheckConfig) -> list[Problem]:
         return _work_problems(check)
     if check.layer.sizes and per_trial * min(check.trials, CheckConfig().trials) > MAX_ELEMENTS:
         key, value = max(check.layer.sizes, key=lambda item: item[1])
-        return [Problem("layer", key, f"a {kind.id} layer with {key} {value} needs {per_trial:.3g} entries of X, W "
-                        f"and outputs per trial ({total:.3g} for {check.trials} trials), above the limit of "
-                        f"{MAX_ELEMENTS:.3g}", value, "use a smaller layer")]
-    return [Problem(None, "trials", f"{check.trials} trials of this layer need {total:.3g} entries of X, W and "
-                    f"outputs, above the limit of {MAX_ELEMENTS:.3g}", check.trials, "use fewer trials or a smaller layer")]
+        return [
+            Problem(
+                "layer",
+                key,
+                f"a {kind.id} layer with {key} {value} needs {per_trial:.3g} entries of X, W "
+                f"and outputs per trial ({total:.3g} for {check.trials} trials), above the limit of "
+                f"{MAX_ELEMENTS:.3g}",
+                value,
+                "use a smaller layer",
+            )
+        ]
+    return [
+        Problem(
+            None,
+            "trials",
+            f"{check.trials} trials of this layer need {total:.3g} entries of X, W and "
+            f"outputs, above the limit of {MAX_ELEMENTS:.3g}",
+            check.trials,
+            "use fewer trials or a smaller layer",
+        )
+    ]
 
 
 def _work_problems(check: CheckConfig) -> list[Problem]:
@@ -355,8 +555,16 @@ def _work_problems(check: CheckConfig) -> list[Problem]:
     work = check.trials * math.prod(kind.output_shape(check.layer)) * kind.fan_in(check.layer)
     if work <= MAX_WORK:
         return []
-    return [Problem(None, "layer", f"{check.trials} trials of this {kind.id} layer need {work:.3g} multiply-adds "
-                    f"per pass, above the limit of {MAX_WORK:.3g}", check.trials, "use a smaller layer or fewer trials")]
+    return [
+        Problem(
+            None,
+            "layer",
+            f"{check.trials} trials of this {kind.id} layer need {work:.3g} multiply-adds "
+            f"per pass, above the limit of {MAX_WORK:.3g}",
+            check.trials,
+            "use a smaller layer or fewer trials",
+        )
+    ]
 
 
 # Raising -----------------------------------------------------------------------------------------
@@ -368,5 +576,6 @@ def refuse_impossible(check: CheckConfig) -> None:
     found = found or problems(check)
     if found:
         p = found[0]
-        raise SpecError(p.message, check.file or "invcheck.check()", check.line if check.file else None,
-                        p.value, p.hint)
+        raise SpecError(
+            p.message, check.file or "invcheck.check()", check.line if check.file else None, p.value, p.hint
+        )

@@ -11,9 +11,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from pathlib import Path
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from invcheck.errors import DeviceError, ImportRefused, InvcheckError
@@ -41,8 +41,10 @@ def import_refused(check: CheckConfig, flag: str, anchor: Path | None = None) ->
 
         own = find_pyproject(Path(check.file))
         if own is not None and own != find_pyproject(anchor):
-            hint = (f"or set allow-import = true in the pyproject.toml of the project you run from: {shown(own)} "
-                    "makes the spec's folder a project of its own, which cannot grant itself permission")
+            hint = (
+                f"or set allow-import = true in the pyproject.toml of the project you run from: {shown(own)} "
+                "makes the spec's folder a project of its own, which cannot grant itself permission"
+            )
     return ImportRefused(
         f"{check.location or '<spec>'}: module '{check.norm.module}' would import and run user code; pass {flag} ({hint})"
     )
@@ -128,11 +130,12 @@ def _in_workers(checks: Sequence[CheckConfig], jobs: int) -> Iterator[Any]:
     # yet in this process, so no thread pool is copied half-way.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    pool = ProcessPoolExecutor(min(jobs, len(checks)), mp_context=context, initializer=_worker_start,
-                               initargs=(os.getpid(),))
+    pool = ProcessPoolExecutor(
+        min(jobs, len(checks)), mp_context=context, initializer=_worker_start, initargs=(os.getpid(),)
+    )
     futures = [pool.submit(run_or_error, c) for c in checks]
     try:
-        for i, future in enumerate(futures):
+        for i, future in enumerate(futures):  # noqa: B007 (i marks where the loop stopped)
             try:
                 yield future.result()
             except BrokenProcessPool:
@@ -166,7 +169,9 @@ def _worker_start(parent: int) -> None:
 
     _observers.clear()
     user_load.HARD_EXIT_STATUS = user_load.WORKER_HARD_EXIT  # told apart from a crash
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent ends the workers
+    signal.signal(
+        signal.SIGINT, signal.SIG_IGN
+    )  # Ctrl-C reaches the whole group: the parent ends the workers
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -196,11 +201,19 @@ def _alone(check: CheckConfig, context: Any):  # -> evidence.Result
         code = worker.exitcode or 0
         where = check.location or "<spec>"
         if code == WORKER_HARD_EXIT:
-            return error_result(check, InvcheckError(
-                f"{where}: its code defeated its deadline and was stopped (the line above says how long it ran)"))
+            return error_result(
+                check,
+                InvcheckError(
+                    f"{where}: its code defeated its deadline and was stopped (the line above says how long it ran)"
+                ),
+            )
         how = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
-        return error_result(check, InvcheckError(
-            f"{where}: the process running this check died ({how}): its code crashed the interpreter"))
+        return error_result(
+            check,
+            InvcheckError(
+                f"{where}: the process running this check died ({how}): its code crashed the interpreter"
+            ),
+        )
     finally:
         worker.join()
         receive.close()

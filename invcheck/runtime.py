@@ -28,10 +28,14 @@ def resolve_device(name: str) -> torch.device:
     if device is None or device.type not in ("cpu", "cuda") or (device.type == "cpu" and device.index):
         raise DeviceError(f"unknown device '{name}' (use cpu, cuda, cuda:N or auto)")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceError(f"device '{name}' requested, but this PyTorch ({torch.__version__}) sees no CUDA "
-                          "device (use --device cpu or --device auto)")
+        raise DeviceError(
+            f"device '{name}' requested, but this PyTorch ({torch.__version__}) sees no CUDA "
+            "device (use --device cpu or --device auto)"
+        )
     if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
-        raise DeviceError(f"device '{name}' requested, but only {torch.cuda.device_count()} CUDA device(s) exist")
+        raise DeviceError(
+            f"device '{name}' requested, but only {torch.cuda.device_count()} CUDA device(s) exist"
+        )
     return device
 
 
@@ -60,12 +64,20 @@ def numerics(device: torch.device, tf32: bool) -> Iterator[None]:
             torch.set_num_threads(threads)
         return
     mm = torch.backends.cuda.matmul
-    saved = (mm.allow_tf32, torch.backends.cudnn.allow_tf32,
-             mm.allow_fp16_reduced_precision_reduction, mm.allow_bf16_reduced_precision_reduction)
+    saved = (
+        mm.allow_tf32,
+        torch.backends.cudnn.allow_tf32,
+        mm.allow_fp16_reduced_precision_reduction,
+        mm.allow_bf16_reduced_precision_reduction,
+    )
     mm.allow_tf32 = torch.backends.cudnn.allow_tf32 = tf32
     mm.allow_fp16_reduced_precision_reduction = mm.allow_bf16_reduced_precision_reduction = False
     try:
         yield
     finally:
-        (mm.allow_tf32, torch.backends.cudnn.allow_tf32,
-         mm.allow_fp16_reduced_precision_reduction, mm.allow_bf16_reduced_precision_reduction) = saved
+        (
+            mm.allow_tf32,
+            torch.backends.cudnn.allow_tf32,
+            mm.allow_fp16_reduced_precision_reduction,
+            mm.allow_bf16_reduced_precision_reduction,
+        ) = saved

@@ -57,8 +57,17 @@ def fewer_trials(check: CheckConfig, d: Draw) -> tuple[CheckConfig, Draw] | None
     k = PROBE_TRIALS
     if check.trials <= k:
         return None
-    head = replace(d, x=d.x[:k], w=d.w[:k], x2=d.x2[:k], w2=d.w2[:k], g=d.g[:k], b=d.b[:k],
-                   warmup=[x[:k] for x in d.warmup], cache={})
+    head = replace(
+        d,
+        x=d.x[:k],
+        w=d.w[:k],
+        x2=d.x2[:k],
+        w2=d.w2[:k],
+        g=d.g[:k],
+        b=d.b[:k],
+        warmup=[x[:k] for x in d.warmup],
+        cache={},
+    )
     return replace(check, trials=k), head
 
 
@@ -84,10 +93,17 @@ def stretch(check: CheckConfig, small: CheckConfig) -> float:
 
 def describe(check: CheckConfig, small: CheckConfig) -> str:
     what = "cases" if small.layer.cases != check.layer.cases else "units"
-    part, whole = (small.layer.cases, check.layer.cases) if what == "cases" else (small.layer.channels,
-                                                                                  check.layer.channels)
+    part, whole = (
+        (small.layer.cases, check.layer.cases)
+        if what == "cases"
+        else (small.layer.channels, check.layer.channels)
+    )
     if check.norm.module is not None:  # user code: the sample stands for its noise alone
-        return (f"the noise probes saw {part} of the {whole} {what} (checked: they gave the whole run's outputs "
-                f"bit for bit); the float64 runs and the {check.dtype} deviation are over every entry")
-    return (f"the float64 run and the noise probe saw {part} of the {whole} {what} (each {what[:-1]}'s output "
-            f"depends on it alone); the {check.dtype} deviation is over every entry")
+        return (
+            f"the noise probes saw {part} of the {whole} {what} (checked: they gave the whole run's outputs "
+            f"bit for bit); the float64 runs and the {check.dtype} deviation are over every entry"
+        )
+    return (
+        f"the float64 run and the noise probe saw {part} of the {whole} {what} (each {what[:-1]}'s output "
+        f"depends on it alone); the {check.dtype} deviation is over every entry"
+    )

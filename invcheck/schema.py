@@ -35,8 +35,10 @@ def _scoped(section: str | None) -> list[Schema]:
         if scope.section != section or scope.values is None:
             continue  # a key that needs another one present: that one may come from `defaults:`
         sibling: Schema = {"enum": list(scope.values)}
-        condition: Schema = {"required": [scope.key, scope.field],
-                             "properties": {scope.field: sibling if scope.negate else {"not": sibling}}}
+        condition: Schema = {
+            "required": [scope.key, scope.field],
+            "properties": {scope.field: sibling if scope.negate else {"not": sibling}},
+        }
         if scope.value is not None:
             condition["properties"][scope.key] = {"const": scope.value}
         if scope.norms != "any":
@@ -55,9 +57,14 @@ def norm() -> Schema:
     """A built-in norm's id is one of the registry's; a `module:` norm's id is a free label."""
     body = _object(rules.NORM_FIELDS)
     body["properties"]["id"] = {}
-    body["allOf"] = [{"if": {"required": ["module"]},
-                      "then": {"properties": {"id": schema_of(rules.MODULE_NORM_FIELDS["id"])}},
-                      "else": {"properties": {"id": schema_of(rules.NORM_FIELDS["id"])}}}, *_scoped("norm")]
+    body["allOf"] = [
+        {
+            "if": {"required": ["module"]},
+            "then": {"properties": {"id": schema_of(rules.MODULE_NORM_FIELDS["id"])}},
+            "else": {"properties": {"id": schema_of(rules.NORM_FIELDS["id"])}},
+        },
+        *_scoped("norm"),
+    ]
     return _section(rules.NORM_FIELDS["id"], body)
 
 
@@ -84,8 +91,9 @@ def layer() -> Schema:
 def check(name: bool = True) -> Schema:
     """One check's keys (`defaults:` and a matrix take them without `name`, a matrix without `expect`)."""
     fields = {k: p for k, p in rules.CHECK_FIELDS.items() if name or k != "name"}
-    body = _object(fields, norm=norm(), layer=layer(), impl=schema_of(rules.NORM_FIELDS["impl"]),
-                   transform=transform())
+    body = _object(
+        fields, norm=norm(), layer=layer(), impl=schema_of(rules.NORM_FIELDS["impl"]), transform=transform()
+    )
     body["allOf"] = _scoped(None)
     return body
 
@@ -96,17 +104,30 @@ def _ids(parser: Parser) -> Schema:
 
 def matrix() -> Schema:
     verdict = schema_of(rules.CHECK_FIELDS["expect"])  # a verdict or ~ (no expectation)
-    row = {"anyOf": [{"type": "array", "items": verdict},
-                     {"type": "object", "propertyNames": {"enum": list(names.TRANSFORMS)},
-                      "additionalProperties": verdict}]}
+    row = {
+        "anyOf": [
+            {"type": "array", "items": verdict},
+            {
+                "type": "object",
+                "propertyNames": {"enum": list(names.TRANSFORMS)},
+                "additionalProperties": verdict,
+            },
+        ]
+    }
     by_norm = {"type": "object", "propertyNames": {"enum": list(names.NORMS)}, "additionalProperties": row}
-    by_layer = {"type": "object", "propertyNames": {"enum": list(names.LAYERS)},
-                "additionalProperties": {"anyOf": [by_norm, row]}}  # row: a module norm's, per layer
+    by_layer = {
+        "type": "object",
+        "propertyNames": {"enum": list(names.LAYERS)},
+        "additionalProperties": {"anyOf": [by_norm, row]},
+    }  # row: a module norm's, per layer
     body = check(name=False)
     del body["properties"]["expect"]
-    body["properties"].update(layers=_ids(rules.layer_fields(None)["kind"]), norms=_ids(rules.NORM_FIELDS["id"]),
-                              transforms=_ids(rules.TRANSFORM_FIELDS["id"]),
-                              expect={"anyOf": [{"type": "array", "items": verdict}, by_norm, by_layer]})
+    body["properties"].update(
+        layers=_ids(rules.layer_fields(None)["kind"]),
+        norms=_ids(rules.NORM_FIELDS["id"]),
+        transforms=_ids(rules.TRANSFORM_FIELDS["id"]),
+        expect={"anyOf": [{"type": "array", "items": verdict}, by_norm, by_layer]},
+    )
     return body
 
 
@@ -116,8 +137,17 @@ def spec_schema() -> Schema:
     top["properties"].update(
         defaults=check(name=False),
         checks={"type": "array", "minItems": 1, "items": check()},
-        matrix={"anyOf": [{"$ref": "#/$defs/matrix"}, {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/matrix"}}]},
+        matrix={
+            "anyOf": [
+                {"$ref": "#/$defs/matrix"},
+                {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/matrix"}},
+            ]
+        },
     )
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "title": "invcheck spec", "description": "A spec file of invcheck checks (see README, Spec format).",
-            **top, "$defs": {"matrix": matrix()}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "invcheck spec",
+        "description": "A spec file of invcheck checks (see README, Spec format).",
+        **top,
+        "$defs": {"matrix": matrix()},
+    }

@@ -6,8 +6,8 @@ Every field has the default that `invcheck table` uses.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
@@ -25,8 +25,15 @@ class LayerConfig:
     layout: str
     placement: str
 
-    def __init__(self, kind: str = "dense", *, layout: str = "channels_first", placement: str = "summed",
-                 sizes: Iterable[tuple[str, int]] = (), **more: int) -> None:
+    def __init__(
+        self,
+        kind: str = "dense",
+        *,
+        layout: str = "channels_first",
+        placement: str = "summed",
+        sizes: Iterable[tuple[str, int]] = (),
+        **more: int,
+    ) -> None:
         from invcheck.layer_kinds import LAYER_KINDS
 
         defaults = {k: s.default for k, s in LAYER_KINDS[kind].sizes.items()} if kind in LAYER_KINDS else {}
@@ -58,9 +65,8 @@ class LayerConfig:
         """Every size of the kind, defaults filled in."""
         return {key: getattr(self, key) for key in self.kind_spec.sizes}
 
-    def with_sizes(self, **sizes: int) -> "LayerConfig":
-        return LayerConfig(self.kind, layout=self.layout, placement=self.placement,
-                           sizes=self.sizes, **sizes)
+    def with_sizes(self, **sizes: int) -> LayerConfig:
+        return LayerConfig(self.kind, layout=self.layout, placement=self.placement, sizes=self.sizes, **sizes)
 
     @property
     def channels(self) -> int:
@@ -138,12 +144,12 @@ class CheckConfig:
     file: str | None = None  # where the check was written, for messages
     line: int | None = None
 
-    def with_(self, **changes: Any) -> "CheckConfig":
+    def with_(self, **changes: Any) -> CheckConfig:
         return replace(self, **changes)
 
     @property
     def location(self) -> str | None:
-        """"file:line" of a check that came from a spec, "file" without a line, None from Python."""
+        """ "file:line" of a check that came from a spec, "file" without a line, None from Python."""
         if self.file is None:
             return None
         return f"{self.file}:{self.line}" if self.line else self.file

@@ -75,11 +75,15 @@ from invcheck import names, rules
 from invcheck.errors import SpecError
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
-from invcheck.spec_yaml import Report, YList, YMap, id_list, known, parse_yaml, read_yaml, values
 from invcheck.spec_values import show
+from invcheck.spec_yaml import Report, YList, YMap, id_list, known, parse_yaml, read_yaml, values
 
 # The keys of each section, for reading YAML (their value rules are in rules.py).
-_SECTIONS = {"norm": rules.NORM_FIELDS, "transform": rules.TRANSFORM_FIELDS, "layer": rules.layer_fields(None)}
+_SECTIONS = {
+    "norm": rules.NORM_FIELDS,
+    "transform": rules.TRANSFORM_FIELDS,
+    "layer": rules.layer_fields(None),
+}
 _LAYER_KEYS = {kind: ("kind", "layout", "placement", *spec.sizes) for kind, spec in LAYER_KINDS.items()}
 _SHORTHAND = {"norm": "id", "transform": "id", "layer": "kind"}  # `norm: x` means {id: x}
 _CHECK_FIELDS = rules.CHECK_FIELDS
@@ -120,8 +124,9 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
                 pass  # said below
             except OSError as err:  # a name the file system cannot hold (ENAMETOOLONG), a denied folder
                 if err.errno != errno.ELOOP:  # a link loop: said below
-                    raise SpecError(f"cannot read spec file: {err.strerror or err}", _short_path(path),
-                                    value=str(path)) from None
+                    raise SpecError(
+                        f"cannot read spec file: {err.strerror or err}", _short_path(path), value=str(path)
+                    ) from None
         if path.is_symlink() and not path.exists():
             raise SpecError("a symbolic link that leads nowhere (or loops)", str(path), value=str(path))
         if not path.exists():
@@ -149,11 +154,18 @@ def _yaml_files(folder: Path) -> list[Path]:
         dirs[:] = [d for d in dirs if not d.startswith(".")]  # .github/...
         seen += len(dirs) + len(files)
         if seen > MAX_ENTRIES:
-            raise SpecError(f"more than {MAX_ENTRIES} entries below this folder", str(folder), value=str(folder),
-                            hint="name the folder that holds the specs")
+            raise SpecError(
+                f"more than {MAX_ENTRIES} entries below this folder",
+                str(folder),
+                value=str(folder),
+                hint="name the folder that holds the specs",
+            )
         here = Path(root)
-        out += [here / name for name in [*files, *_linked_dirs(here, dirs)]
-                if name.endswith((".yaml", ".yml")) and not name.startswith(".")]
+        out += [
+            here / name
+            for name in [*files, *_linked_dirs(here, dirs)]
+            if name.endswith((".yaml", ".yml")) and not name.startswith(".")
+        ]
     return out
 
 
@@ -321,8 +333,11 @@ def _same_kind(base: YMap, over: YMap) -> YMap:
     """A layer that switches kind keeps none of the inherited keys of the other kind."""
     kind = over.get("kind")
     if isinstance(kind, str) and kind in _LAYER_KEYS and kind != base.get("kind"):
-        kept = [key for key in _LAYER_KEYS[kind]
-                if key != "layout" or base.get("layout") in LAYER_KINDS[kind].layouts]  # conv's layout
+        kept = [
+            key
+            for key in _LAYER_KEYS[kind]
+            if key != "layout" or base.get("layout") in LAYER_KINDS[kind].layouts
+        ]  # conv's layout
         return base.pick(kept)
     return base
 
@@ -353,8 +368,11 @@ def _expand(r: Report, table: YMap, defaults: YMap) -> list[CheckConfig | None]:
         layers = id_list(r, table, "layers", names.LAYERS, "layer")
         kind = table.get("layer")
         if isinstance(kind, (str, YMap)) and (isinstance(kind, str) or "kind" in kind):
-            r.add("a matrix takes layer (one kind) or layers (a list), not both", table.key_line("layer"),
-                  hint="put the sizes under 'layer:' without 'kind:', or drop 'layers:'")
+            r.add(
+                "a matrix takes layer (one kind) or layers (a list), not both",
+                table.key_line("layer"),
+                hint="put the sizes under 'layer:' without 'kind:', or drop 'layers:'",
+            )
     if "transforms" in table:
         transforms = id_list(r, table, "transforms", names.TRANSFORMS, "transform")
     if not {"norms", "expect"} & set(table) and "norm" not in base:
@@ -449,8 +467,12 @@ def _build(r: Report, m: YMap, require: bool = True) -> CheckConfig | None:
     maps = {key: m.get(key, YMap(m.line)) for key in _SECTIONS}
     module = "module" in maps["norm"]
     if "norm" in m and not {"id", "module"} & set(maps["norm"]):
-        r.add("norm names neither an id nor a module", m.line_of("norm"), None,
-              "add id: (say layer_norm) or module: 'package.module:Name'")
+        r.add(
+            "norm names neither an id nor a module",
+            m.line_of("norm"),
+            None,
+            "add id: (say layer_norm) or module: 'package.module:Name'",
+        )
     norm = values(r, maps["norm"], rules.MODULE_NORM_FIELDS if module else rules.NORM_FIELDS)
     norm = NormConfig(**({"id": "custom"} | norm if module else norm))
     layer = _layer(r, maps["layer"])
@@ -472,8 +494,12 @@ def _layer(r: Report, m: YMap) -> LayerConfig:
     parsed = values(r, m, rules.layer_fields(known_kind))
     for key in m if known_kind else ():
         if key not in _LAYER_KEYS[kind]:
-            r.add(f"{key!r} is not a {kind} layer key", m.key_line(key), key,
-                  f"a {kind} layer takes " + ", ".join(_LAYER_KEYS[kind][1:]))
+            r.add(
+                f"{key!r} is not a {kind} layer key",
+                m.key_line(key),
+                key,
+                f"a {kind} layer takes " + ", ".join(_LAYER_KEYS[kind][1:]),
+            )
     options = {key: parsed.pop(key) for key in ("layout", "placement") if key in parsed}
     parsed.pop("kind", None)
     sizes = {key: value for key, value in parsed.items() if known_kind and key in _LAYER_KEYS[kind]}

@@ -37,6 +37,7 @@ def schema_of(parser: Parser) -> dict[str, Any]:
     """The JSON-Schema fragment a parser accepts ({} (anything) for one that does not say)."""
     return dict(getattr(parser, "schema", {}))
 
+
 _IMPORT_PATH = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
 
@@ -104,8 +105,15 @@ def integer(low: int, high: int | None = None) -> Parser:
 
     def parse(value: Any, key: str) -> int:
         if isinstance(value, float) and value.is_integer() and abs(value) <= 2**53:
-            value = int(value)  # 8.0 is the integer 8, as the command line and JSON Schema read it (exactly, below 2^53)
-        if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+            value = int(
+                value
+            )  # 8.0 is the integer 8, as the command line and JSON Schema read it (exactly, below 2^53)
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < low
+            or (high is not None and value > high)
+        ):
             raise Bad(f"{key} must be an integer {wanted}, got {show(value)}")
         return value
 
@@ -121,16 +129,26 @@ def device(value: Any, key: str) -> str:
     """cpu, cuda, cuda:N or auto (cuda when there is one); whether it exists is checked at run time."""
     if isinstance(value, str) and _DEVICE.fullmatch(value):
         return value
-    if isinstance(value, str) and value.lower().startswith(("gpu", "nvidia")):  # what people call a CUDA device
+    if isinstance(value, str) and value.lower().startswith(
+        ("gpu", "nvidia")
+    ):  # what people call a CUDA device
         raise Bad(f"unknown device {show(value)}", "did you mean 'cuda'?")  # a GPU is cuda
     close = difflib.get_close_matches(str(value), ["cpu", "cuda", "auto"], n=1)
-    raise Bad(f"unknown device {show(value)}", f"did you mean {close[0]!r}?" if close else "use cpu, cuda, cuda:N or auto")
+    raise Bad(
+        f"unknown device {show(value)}",
+        f"did you mean {close[0]!r}?" if close else "use cpu, cuda, cuda:N or auto",
+    )
 
 
 def number(low: float, high: float = math.inf, strict: bool = False) -> Parser:
     """A finite number >= low (> low when strict) and <= high."""
-    wanted = (f"in ({low:g}, {high:g}]" if strict else f"in [{low:g}, {high:g}]") if high != math.inf else \
-        f"> {low:g}" if strict else f">= {low:g}"
+    wanted = (
+        (f"in ({low:g}, {high:g}]" if strict else f"in [{low:g}, {high:g}]")
+        if high != math.inf
+        else f"> {low:g}"
+        if strict
+        else f">= {low:g}"
+    )
 
     def parse(value: Any, key: str) -> float:
         result = to_float(value)
@@ -138,7 +156,9 @@ def number(low: float, high: float = math.inf, strict: bool = False) -> Parser:
             raise Bad(f"{key} must be a number {wanted}, got {show(value)}")
         return result
 
-    bounds = {"exclusiveMinimum" if strict else "minimum": low} | ({} if high == math.inf else {"maximum": high})
+    bounds = {"exclusiveMinimum" if strict else "minimum": low} | (
+        {} if high == math.inf else {"maximum": high}
+    )
     text = _NONNEGATIVE_TEXT if low >= 0 else _NUMERIC_TEXT
     return described({"anyOf": [{"type": "number", **bounds}, {"type": "string", "pattern": text}]})(parse)
 
@@ -186,8 +206,10 @@ def check_name(value: Any, key: str) -> str:
     (pytest would split `a::b` into a file `...a` and a check `b`; JUnit from `invcheck run` would not)."""
     value = text(value, key)
     if "::" in value:
-        raise Bad(f"{key} {show(value)} holds '::', which test ids use between a file and its checks",
-                  "use another separator, as ': ' or ' / '")
+        raise Bad(
+            f"{key} {show(value)} holds '::', which test ids use between a file and its checks",
+            "use another separator, as ': ' or ' / '",
+        )
     return value
 
 
@@ -198,8 +220,10 @@ def module_path(value: Any, key: str) -> str:
         raise Bad(f"{key} {show(value)} is not an import path", "write it as 'package.module:Name'")
     reserved = [part for part in re.split(r"[.:]", value) if keyword.iskeyword(part)]
     if reserved:
-        raise Bad(f"{key} {show(value)} is not an import path: {reserved[0]!r} is a Python keyword",
-                  "no module or attribute can be named so")
+        raise Bad(
+            f"{key} {show(value)} is not an import path: {reserved[0]!r} is a Python keyword",
+            "no module or attribute can be named so",
+        )
     return value
 
 
@@ -210,8 +234,19 @@ def kwargs(value: Any, key: str) -> dict[str, Any]:
     return plain(value)
 
 
-@described({"type": "array", "minItems": 2, "maxItems": 2,
-            "items": {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "string", "pattern": _NONNEGATIVE_TEXT}]}})
+@described(
+    {
+        "type": "array",
+        "minItems": 2,
+        "maxItems": 2,
+        "items": {
+            "anyOf": [
+                {"type": "number", "exclusiveMinimum": 0},
+                {"type": "string", "pattern": _NONNEGATIVE_TEXT},
+            ]
+        },
+    }
+)
 def scale(value: Any, key: str) -> tuple[float, float]:
     """A range [low, high] of positive scale factors."""
     if not isinstance(value, list) or len(value) != 2:

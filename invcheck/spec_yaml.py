@@ -36,7 +36,7 @@ class YMap(dict):
         self.value_lines: dict[Any, int] = {}
 
     @classmethod
-    def one(cls, key: str, value: Any, line: int) -> "YMap":
+    def one(cls, key: str, value: Any, line: int) -> YMap:
         """A one-key mapping written by code (`norm: x` read as `{id: x}`)."""
         out = cls(line)
         out.put(key, value, line)
@@ -54,7 +54,7 @@ class YMap(dict):
     def key_line(self, key: Any) -> int:
         return self.key_lines.get(key, self.line)
 
-    def pick(self, keys: Iterable[Any]) -> "YMap":
+    def pick(self, keys: Iterable[Any]) -> YMap:
         """A copy holding only `keys` (those present), lines included."""
         wanted = set(keys)
         out = YMap(self.line)
@@ -103,7 +103,9 @@ def _conversion_problem(node: Node, exc: BaseException) -> str:
     if "int" in tag and "digits" in reason:
         reason = f"an integer of {len(value)} digits is far too large"
     if tag == "!!timestamp":
-        return f"{_short(value)} reads as a date or time but is no valid one ({reason}); quote it if it is text"
+        return (
+            f"{_short(value)} reads as a date or time but is no valid one ({reason}); quote it if it is text"
+        )
     return f"cannot read {_short(value)} as {tag} ({reason})"
 
 
@@ -115,8 +117,9 @@ class _Loader(yaml.SafeLoader):
         self._depth = getattr(self, "_depth", 0) + 1
         try:
             if self._depth > MAX_DEPTH:
-                raise ConstructorError(None, None, f"values nested more than {MAX_DEPTH} deep",
-                                       self.peek_event().start_mark)
+                raise ConstructorError(
+                    None, None, f"values nested more than {MAX_DEPTH} deep", self.peek_event().start_mark
+                )
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -138,7 +141,9 @@ class _Loader(yaml.SafeLoader):
 
     def construct_ymap(self, node: MappingNode) -> YMap:
         if not isinstance(node, MappingNode):
-            raise _refused(node, f"!!map on a {type(node).__name__.removesuffix('Node').lower()}, not a mapping")
+            raise _refused(
+                node, f"!!map on a {type(node).__name__.removesuffix('Node').lower()}, not a mapping"
+            )
         own = {id(key) for key, _ in node.value if key.tag != _MERGE_TAG}
         self.flatten_mapping(node)  # `<<: *anchor` merge keys: merged pairs first, own keys win
         out, first = YMap(_line(node)), {}
@@ -156,7 +161,9 @@ class _Loader(yaml.SafeLoader):
 
     def construct_ylist(self, node: SequenceNode) -> YList:
         if not isinstance(node, SequenceNode):
-            raise _refused(node, f"!!seq on a {type(node).__name__.removesuffix('Node').lower()}, not a sequence")
+            raise _refused(
+                node, f"!!seq on a {type(node).__name__.removesuffix('Node').lower()}, not a sequence"
+            )
         out = YList(_line(node))
         for item in node.value:
             out.append(self.construct_object(item, deep=True))
@@ -215,10 +222,13 @@ _Loader.add_constructor(None, _Loader.refuse_tag)
 def parse_yaml(text: str, file: str) -> Any:
     """The data of one YAML document, or SpecError at the line of the first problem."""
     if len(text) > MAX_SPEC_BYTES:  # text handed over by the API; files are capped as they are read
-        raise SpecError(f"spec text is larger than the limit of {MAX_SPEC_BYTES // 1024} KiB", file,
-                        hint="a spec is a few kB of YAML")
+        raise SpecError(
+            f"spec text is larger than the limit of {MAX_SPEC_BYTES // 1024} KiB",
+            file,
+            hint="a spec is a few kB of YAML",
+        )
     try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        return yaml.load(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         detail = exc.problem or "invalid YAML"
@@ -231,7 +241,9 @@ def parse_yaml(text: str, file: str) -> Any:
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow: no mark, a position
         line = text.count("\n", 0, exc.position) + 1
         code = exc.character if isinstance(exc.character, int) else ord(exc.character)
-        raise SpecError(f"invalid YAML: character U+{code:04X} is not allowed in a spec", file, line) from None
+        raise SpecError(
+            f"invalid YAML: character U+{code:04X} is not allowed in a spec", file, line
+        ) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {str(exc).splitlines()[0]}", file) from None
     except RecursionError:  # the scanner's own recursion on pathological flow text
@@ -263,14 +275,22 @@ def read_limited(stream: BinaryIO, file: str, what: str) -> bytes:
     except OSError as exc:
         raise SpecError(f"cannot read {what}: {exc.strerror or exc}", file) from None
     if len(data) > MAX_SPEC_BYTES:
-        raise SpecError(f"{what} is larger than the limit of {MAX_SPEC_BYTES // 1024} KiB", file,
-                        hint="a spec is a few kB of YAML")
+        raise SpecError(
+            f"{what} is larger than the limit of {MAX_SPEC_BYTES // 1024} KiB",
+            file,
+            hint="a spec is a few kB of YAML",
+        )
     return data
 
 
 def _file_kind(mode: int) -> str:
-    kinds = [(stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a device"),
-             (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")]
+    kinds = [
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+        (stat.S_ISSOCK, "a socket"),
+    ]
     return next((text for test, text in kinds if test(mode)), "not a regular file")
 
 
@@ -282,8 +302,10 @@ def decode(data: bytes, file: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        byte = data[exc.start:exc.start + 1].hex()
-        raise SpecError(f"spec file is not UTF-8 text (byte 0x{byte})", file, line, hint="save it as UTF-8") from None
+        byte = data[exc.start : exc.start + 1].hex()
+        raise SpecError(
+            f"spec file is not UTF-8 text (byte 0x{byte})", file, line, hint="save it as UTF-8"
+        ) from None
 
 
 # Typed values --------------------------------------------------------------------------------

@@ -14,26 +14,30 @@ from invcheck import __version__, own_row, paper
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.names import NORMS, TRANSFORMS
 from invcheck.norms import get_norm
-from invcheck.placements import get_placement
-from invcheck.transforms import get_transform
 from invcheck.paper import Claim
+from invcheck.placements import get_placement
 from invcheck.runner import run_check
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
+from invcheck.transforms import get_transform
 
 # Why a computed cell can differ from the papers' claim, which is about a dense layer.
 SETTING_NOTES: dict[tuple[str, str], str] = {
     ("conv", "weight_matrix_recenter"): (
         "in a conv layer the added kernel shifts each position by its own amount (gamma * x_n)(p), "
-        "not every unit of a case by one constant as in the paper's dense layer"),
+        "not every unit of a case by one constant as in the paper's dense layer"
+    ),
     ("conv", "dataset_recenter"): (
         "in a conv layer the shift reaches each output channel as one constant only without zero "
-        "padding; with padding the border positions get less of it"),
+        "padding; with padding the border positions get less of it"
+    ),
     ("recurrent", "dataset_rescale"): (
         "in a recurrent layer only x_t is scaled, not h_t-1: a_t = W_xh (delta x_t) + W_hh h_t-1 is no "
-        "multiple of a_t from the second step on"),
+        "multiple of a_t from the second step on"
+    ),
     ("recurrent", "case_rescale"): (
         "in a recurrent layer only x_t is scaled, not h_t-1: a_t = W_xh (delta_n x_t) + W_hh h_t-1 is no "
-        "multiple of a_t from the second step on"),
+        "multiple of a_t from the second step on"
+    ),
 }
 
 
@@ -68,9 +72,14 @@ class Cell:
     def note(self) -> str | None:
         """Why the cell differs from a claim, when it does; or why it ran more trials than the table's."""
         if not (self.differs_from_paper or self.disagrees):
-            return None if self.trials is None else (
-                f"every trial was degenerate (a ReLU zeroed a whole statistic's set): decided on {self.trials} "
-                f"trials, {self.result.degenerate} of them degenerate")
+            return (
+                None
+                if self.trials is None
+                else (
+                    f"every trial was degenerate (a ReLU zeroed a whole statistic's set): decided on {self.trials} "
+                    f"trials, {self.result.degenerate} of them degenerate"
+                )
+            )
         if self.layer != "dense" and self.differs_from_paper:
             reason = SETTING_NOTES.get((self.layer, self.transform), "the claim is about a dense layer")
             return f"differs from {self.paper.source} (a dense-layer claim): {reason}"
@@ -79,13 +88,23 @@ class Cell:
 
     def to_dict(self) -> dict[str, Any]:
         r = self.result
-        d = {"layer": self.layer, "norm": self.norm, "transform": self.transform, "verdict": r.verdict,
-             "deviation": r.deviation, "tolerance": r.tolerance, "bound": r.bound, "run": r.run, "why": r.why,
-             "paper": self.paper.verdict if self.paper else None,
-             "paper_source": self.paper.source if self.paper else None,
-             "survey": self.survey.verdict if self.survey else None,
-             "survey_source": self.survey.source if self.survey else None,
-             "agrees": None if self.paper is None else not self.differs_from_paper, "note": self.note}
+        d = {
+            "layer": self.layer,
+            "norm": self.norm,
+            "transform": self.transform,
+            "verdict": r.verdict,
+            "deviation": r.deviation,
+            "tolerance": r.tolerance,
+            "bound": r.bound,
+            "run": r.run,
+            "why": r.why,
+            "paper": self.paper.verdict if self.paper else None,
+            "paper_source": self.paper.source if self.paper else None,
+            "survey": self.survey.verdict if self.survey else None,
+            "survey_source": self.survey.source if self.survey else None,
+            "agrees": None if self.paper is None else not self.differs_from_paper,
+            "note": self.note,
+        }
         if self.reference is not None:
             d["reference"] = self.reference.verdict
         if self.trials is not None:
@@ -124,21 +143,44 @@ class TableReport:
 
     def cell(self, section: str, norm: str, transform: str) -> Cell:
         """A cell of a section (a layer's name alone: its placement "summed", the paper's)."""
-        return next(c for c in self.cells if (c.norm, c.transform) == (norm, transform)
-                    and section in (self.section(c), c.layer if c.placement == "summed" else None))
+        return next(
+            c
+            for c in self.cells
+            if (c.norm, c.transform) == (norm, transform)
+            and section in (self.section(c), c.layer if c.placement == "summed" else None)
+        )
 
     def failures(self) -> list[Cell]:
         """Cells that `--check` fails on: in the papers' setting, against the papers' claims."""
-        return [c for c in self.cells if c.placement == "summed" and any(
-            claim.source in paper.PAPER_SOURCES and claim.layer == c.layer and claim.verdict != c.verdict
-            for claim in paper.claims_for(c.norm, c.transform))]
+        return [
+            c
+            for c in self.cells
+            if c.placement == "summed"
+            and any(
+                claim.source in paper.PAPER_SOURCES and claim.layer == c.layer and claim.verdict != c.verdict
+                for claim in paper.claims_for(c.norm, c.transform)
+            )
+        ]
 
 
-def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "float64",
-          device: str = "cpu", impl: str = "reference", eps: float = 0.0, tf32: bool = False,
-          placements: tuple[str, ...] = ("summed",), module: str | None = None,
-          kwargs: dict[str, Any] | None = None, layout: str = "channels_first", prove: bool = False,
-          prove_seconds: float = 60.0, advance: Callable[[int], None] = lambda n: None) -> TableReport:
+def build(
+    layers: list[str],
+    *,
+    trials: int = 8,
+    seed: int = 0,
+    dtype: str = "float64",
+    device: str = "cpu",
+    impl: str = "reference",
+    eps: float = 0.0,
+    tf32: bool = False,
+    placements: tuple[str, ...] = ("summed",),
+    module: str | None = None,
+    kwargs: dict[str, Any] | None = None,
+    layout: str = "channels_first",
+    prove: bool = False,
+    prove_seconds: float = 60.0,
+    advance: Callable[[int], None] = lambda n: None,
+) -> TableReport:
     """Compute every cell. Nothing here reads a claim before the verdict is computed.
     `advance(n)` after each n cells computed (a progress bar's; `planned` says how many there will be).
 
@@ -149,21 +191,40 @@ def build(layers: list[str], *, trials: int = 8, seed: int = 0, dtype: str = "fl
         cells += _layer_cells(layer, placement, trials, seed, dtype, device, impl, eps, tf32, advance)
     extra: dict[str, Any] = {}
     if module is not None:
-        base = CheckConfig(trials=trials, seed=seed, dtype=dtype, device=device, tf32=tf32,
-                           layer=LayerConfig("conv", layout=layout))
+        base = CheckConfig(
+            trials=trials,
+            seed=seed,
+            dtype=dtype,
+            device=device,
+            tf32=tf32,
+            layer=LayerConfig("conv", layout=layout),
+        )
         mine, skipped = own_row.cells(module, kwargs or {}, layers, placements, base, _user_cell)
         cells += mine
         advance(len(mine))
-        extra = {"module": module, "behaves_like": _likeness(TableReport(cells), module), "not_accepted": skipped}
+        extra = {
+            "module": module,
+            "behaves_like": _likeness(TableReport(cells), module),
+            "not_accepted": skipped,
+        }
     if prove:  # exact verdicts on request only: the default table stays as fast as it was
         from invcheck.why.prove import attach
 
         attach(cells, prove_seconds)
-    meta = {"invcheck_version": __version__, "torch_version": _torch_version(),
-            "device": cells[0].result.device if cells else device, "dtype": dtype, "seed": seed,
-            "trials": trials, "impl": impl, "eps": eps, "tf32": tf32,
-            # impl torch with eps 0: each PyTorch layer's own default eps (1e-5; RMSNorm: eps=None)
-            "torch_default_eps": impl == "torch" and eps == 0.0, **({"prove": True} if prove else {})}
+    meta = {
+        "invcheck_version": __version__,
+        "torch_version": _torch_version(),
+        "device": cells[0].result.device if cells else device,
+        "dtype": dtype,
+        "seed": seed,
+        "trials": trials,
+        "impl": impl,
+        "eps": eps,
+        "tf32": tf32,
+        # impl torch with eps 0: each PyTorch layer's own default eps (1e-5; RMSNorm: eps=None)
+        "torch_default_eps": impl == "torch" and eps == 0.0,
+        **({"prove": True} if prove else {}),
+    }
     if placements != ("summed",):
         meta["placements"] = list(placements)
     meta.update(extra)
@@ -195,36 +256,74 @@ def planned(layers: list[str], placements: tuple[str, ...]) -> int:
 
 def _sections(layers: list[str], placements: tuple[str, ...]) -> list[tuple[str, str]]:
     """The (layer, placement) sections of a table, placement by placement: those the layer has."""
-    return [(layer, placement) for placement in placements for layer in layers
-            if get_placement(placement).refusal(LAYER_KINDS[layer]) is None]
+    return [
+        (layer, placement)
+        for placement in placements
+        for layer in layers
+        if get_placement(placement).refusal(LAYER_KINDS[layer]) is None
+    ]
 
 
 def _pairs(layer: str, placement: str) -> list[tuple[str, str]]:
     """A layer's table, as (norm, transform) pairs: no norm that coincides with another here, no
     transform the layer has no axis for."""
     kind = LAYER_KINDS[layer]
-    return [(norm, transform)
-            for norm in NORMS if get_norm(norm).same_as(kind, LayerConfig(layer, placement=placement)) is None
-            for transform in TRANSFORMS if get_transform(transform).undefined_reason(kind) is None]
+    return [
+        (norm, transform)
+        for norm in NORMS
+        if get_norm(norm).same_as(kind, LayerConfig(layer, placement=placement)) is None
+        for transform in TRANSFORMS
+        if get_transform(transform).undefined_reason(kind) is None
+    ]
 
 
-def _layer_cells(layer: str, placement: str, trials: int, seed: int, dtype: str, device: str, impl: str,
-                 eps: float, tf32: bool, advance: Callable[[int], None]) -> list[Cell]:
+def _layer_cells(
+    layer: str,
+    placement: str,
+    trials: int,
+    seed: int,
+    dtype: str,
+    device: str,
+    impl: str,
+    eps: float,
+    tf32: bool,
+    advance: Callable[[int], None],
+) -> list[Cell]:
     cells = []
     for norm, transform in _pairs(layer, placement):
         # PyTorch's weight_norm has no eps: its cells run at 0 under --impl torch, both sides.
         cell_eps = 0.0 if impl == "torch" and norm == "weight_norm" else eps
-        check = CheckConfig(norm=NormConfig(id=norm, eps=cell_eps, impl=impl),
-                            transform=TransformConfig(id=transform),
-                            layer=LayerConfig(kind=layer, placement=placement),
-                            trials=trials, seed=seed, dtype=dtype, device=device, tf32=tf32)
+        check = CheckConfig(
+            norm=NormConfig(id=norm, eps=cell_eps, impl=impl),
+            transform=TransformConfig(id=transform),
+            layer=LayerConfig(kind=layer, placement=placement),
+            trials=trials,
+            seed=seed,
+            dtype=dtype,
+            device=device,
+            tf32=tf32,
+        )
         result = decided(check)
-        ref = decided(result.check.with_(norm=NormConfig(id=norm, eps=cell_eps))) if impl != "reference" else None
+        ref = (
+            decided(result.check.with_(norm=NormConfig(id=norm, eps=cell_eps)))
+            if impl != "reference"
+            else None
+        )
         summed = placement == "summed"  # the claims are about a norm on the summed inputs
         survey = paper.claim(layer, norm, transform) if summed else None
-        cells.append(Cell(layer, norm, transform, result, paper.paper_claim(norm, transform) if summed else None,
-                          survey if survey and survey.source not in paper.TABLE_SOURCES else None, ref,
-                          placement, result.check.trials if result.check.trials != trials else None))
+        cells.append(
+            Cell(
+                layer,
+                norm,
+                transform,
+                result,
+                paper.paper_claim(norm, transform) if summed else None,
+                survey if survey and survey.source not in paper.TABLE_SOURCES else None,
+                ref,
+                placement,
+                result.check.trials if result.check.trials != trials else None,
+            )
+        )
         advance(1)
     return cells
 

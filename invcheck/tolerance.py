@@ -13,7 +13,12 @@ Imports no torch: the judge and the renderers load without it.
 from __future__ import annotations
 
 # dtype -> unit roundoff of stored values.
-ROUNDOFF: dict[str, float] = {"float64": 2.0**-53, "float32": 2.0**-24, "float16": 2.0**-11, "bfloat16": 2.0**-8}
+ROUNDOFF: dict[str, float] = {
+    "float64": 2.0**-53,
+    "float32": 2.0**-24,
+    "float16": 2.0**-11,
+    "bfloat16": 2.0**-8,
+}
 # because TF32 rounds float32 matmul/conv inputs to 10 mantissa bits.
 TF32_ROUNDOFF = 2.0**-11
 # because the measured noise is the typical largest deviation rounding makes (the largest of as

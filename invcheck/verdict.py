@@ -62,8 +62,9 @@ def judge(m: Measurement) -> Result:
     return _result(m, verdict, decisive, reason, (exact, eps, checked))
 
 
-def _decide(m: Measurement, exact: list[Comparison], eps: list[Comparison],
-            checked: list[Comparison]) -> tuple[str, Comparison | None, str]:
+def _decide(
+    m: Measurement, exact: list[Comparison], eps: list[Comparison], checked: list[Comparison]
+) -> tuple[str, Comparison | None, str]:
     alone = checked or exact  # what stands for the checked dtype (float64: the exact run itself)
     violations = [c for c in exact if c.ratio > tol.MARGIN] + [c for c in eps if c.ratio > 1]
     if not exact:  # no float64 run: the checked dtype is all the evidence there is
@@ -75,22 +76,37 @@ def _decide(m: Measurement, exact: list[Comparison], eps: list[Comparison],
     beyond = [c for c in checked if c.ratio > tol.MARGIN]
     if beyond:
         if m.check.dtype == "float64":  # sampled: the whole float64 run against the sample's eps-off run
-            return "inconclusive", _worst(beyond), (
-                f"the float64 run over every entry deviates {_worst(beyond).ratio:.3g}x its tolerance, but the "
-                "float64 run with eps off, on the sample, does not")
-        return "inconclusive", _worst(beyond), (
-            f"the {m.check.dtype} run deviates {_worst(beyond).ratio:.3g}x its tolerance, but the float64 run of "
-            f"the same layer does not: something {m.check.dtype}-specific (rounding inside the layer beyond what "
-            "dithering shows, or overflow)")
+            return (
+                "inconclusive",
+                _worst(beyond),
+                (
+                    f"the float64 run over every entry deviates {_worst(beyond).ratio:.3g}x its tolerance, but the "
+                    "float64 run with eps off, on the sample, does not"
+                ),
+            )
+        return (
+            "inconclusive",
+            _worst(beyond),
+            (
+                f"the {m.check.dtype} run deviates {_worst(beyond).ratio:.3g}x its tolerance, but the float64 run of "
+                f"the same layer does not: something {m.check.dtype}-specific (rounding inside the layer beyond what "
+                "dithering shows, or overflow)"
+            ),
+        )
     everything = exact + eps + checked
     if all(c.ratio <= 1 for c in everything):
         # the power to see a violation: the float64 run's where there is one (it decides them)
         typical = statistics.median(c.tolerance for c in exact or alone)
         if typical <= tol.MAX_TOLERANCE:
             return "invariant", _worst(alone), ""
-        return "inconclusive", _worst(alone), (
-            f"a median tolerance of {typical:.2g} (above {tol.MAX_TOLERANCE:g}) is too loose to tell invariance from "
-            "a violation: the layer's output is that noisy")
+        return (
+            "inconclusive",
+            _worst(alone),
+            (
+                f"a median tolerance of {typical:.2g} (above {tol.MAX_TOLERANCE:g}) is too loose to tell invariance from "
+                "a violation: the layer's output is that noisy"
+            ),
+        )
     return "inconclusive", _worst([c for c in everything if c.ratio > 1]), ""
 
 
@@ -109,14 +125,33 @@ def _exact(m: Measurement, t: int) -> Comparison:
     rounding = lambda: f"{label} run: {tol.SAFETY:g} x its measured rounding noise {run.noise[t]:.2g}"  # noqa: E731
     if m.eps.value and not m.eps.switchable:
         if m.eps_allowance is None:
-            return Comparison(label, t, run.deviation[t], tolerance, "rounding", lambda: rounding() + (
-                f" (eps {m.eps.value:g} could not be switched off: its effect counts as deviation)"))
+            return Comparison(
+                label,
+                t,
+                run.deviation[t],
+                tolerance,
+                "rounding",
+                lambda: (
+                    rounding()
+                    + (f" (eps {m.eps.value:g} could not be switched off: its effect counts as deviation)")
+                ),
+            )
         # an estimate of what the stated eps can move the sides apart by (eps_model.py)
         allowance = min(m.eps_allowance[t], tol.EPS_CAP)
-        return Comparison(label, t, run.deviation[t], tolerance + allowance,
-                          "eps" if allowance > tolerance else "rounding", lambda: rounding() + (
-                              f" + what eps {m.eps.value:g} (stated, not switched off) can move the sides apart "
-                              f"by, estimated over the common statistics: {allowance:.2g}"))
+        return Comparison(
+            label,
+            t,
+            run.deviation[t],
+            tolerance + allowance,
+            "eps" if allowance > tolerance else "rounding",
+            lambda: (
+                rounding()
+                + (
+                    f" + what eps {m.eps.value:g} (stated, not switched off) can move the sides apart "
+                    f"by, estimated over the common statistics: {allowance:.2g}"
+                )
+            ),
+        )
     return Comparison(label, t, run.deviation[t], tolerance, "rounding", rounding)
 
 
@@ -126,10 +161,21 @@ def _eps(m: Measurement, t: int) -> Comparison:
     if m.eps_effect_whole:  # over the whole output in the checked dtype, less what its rounding can make
         whole = m.eps_effect_whole[t] - tol.rounding(m.checked.noise[t], m.check.dtype, m.tf32)
         if whole > effect:
-            effect, how = whole, f"measured in {m.check.dtype} over the whole output with eps and with eps off"
-    return Comparison("eps", t, effect, tol.EPS_CAP, "eps", lambda: (
-        f"eps {m.eps.value:g} ({m.eps.source}) moves the two sides apart by {effect:.2g} of the output ({how}); "
-        f"above {tol.EPS_CAP:g}, eps does not blur the invariance, it breaks it"))
+            effect, how = (
+                whole,
+                f"measured in {m.check.dtype} over the whole output with eps and with eps off",
+            )
+    return Comparison(
+        "eps",
+        t,
+        effect,
+        tol.EPS_CAP,
+        "eps",
+        lambda: (
+            f"eps {m.eps.value:g} ({m.eps.source}) moves the two sides apart by {effect:.2g} of the output ({how}); "
+            f"above {tol.EPS_CAP:g}, eps does not blur the invariance, it breaks it"
+        ),
+    )
 
 
 def _checked(m: Measurement, t: int) -> Comparison:
@@ -143,33 +189,62 @@ def _checked(m: Measurement, t: int) -> Comparison:
     elif m.eps_allowance is not None and m.eps.value and not m.eps.switchable:  # stated: estimated
         allowance = min(m.eps_allowance[t], tol.EPS_CAP)
     bound = "eps" if allowance > rounding else "rounding"
-    return Comparison(dtype + (", tf32" if m.tf32 else ""), t, run.deviation[t], rounding + allowance, bound,
-                      lambda: f"{dtype} run: {tol.SAFETY:g} x its measured rounding noise {run.noise[t]:.2g}" + (
-                          f" + eps's effect between the sides {allowance:.2g}" if allowance else ""))
+    return Comparison(
+        dtype + (", tf32" if m.tf32 else ""),
+        t,
+        run.deviation[t],
+        rounding + allowance,
+        bound,
+        lambda: (
+            f"{dtype} run: {tol.SAFETY:g} x its measured rounding noise {run.noise[t]:.2g}"
+            + (f" + eps's effect between the sides {allowance:.2g}" if allowance else "")
+        ),
+    )
 
 
 def _override(m: Measurement) -> Result:
     """A spec's own tolerance: the checked run against it, no floor (the user's judgement)."""
     value = m.check.tolerance
     why = lambda: f"tolerance {value:.3g} set by the spec"  # noqa: E731
-    comparisons = [Comparison(m.check.dtype, t, d, value, "override", why) for t, d in enumerate(m.checked.deviation)]
+    comparisons = [
+        Comparison(m.check.dtype, t, d, value, "override", why) for t, d in enumerate(m.checked.deviation)
+    ]
     worst = _worst(comparisons)
-    verdict = ("not_invariant" if worst.ratio > tol.MARGIN else "invariant" if worst.ratio <= 1
-               else "inconclusive")
+    verdict = (
+        "not_invariant" if worst.ratio > tol.MARGIN else "invariant" if worst.ratio <= 1 else "inconclusive"
+    )
     return _result(m, verdict, worst, "", ([], [], comparisons))
 
 
 # The result ----------------------------------------------------------------------------------------
 
 
-def _result(m: Measurement, verdict: str, decisive: Comparison | None, reason: str,
-            comparisons: tuple[list[Comparison], ...] = ()) -> Result:
+def _result(
+    m: Measurement,
+    verdict: str,
+    decisive: Comparison | None,
+    reason: str,
+    comparisons: tuple[list[Comparison], ...] = (),
+) -> Result:
     why = _why(m, verdict, decisive, reason, comparisons)
     runs = {group[0].run: _summary(_worst(group)) for group in comparisons if group}
-    r = Result(m.check, verdict, None, None, None, why, device=m.device, seconds=m.seconds, tf32=m.tf32,
-               runs=runs, eps=m.eps.value, eps_source=m.eps.source, notes=list(m.notes),
-               eps_effect=max(m.eps_effect) if m.eps_effect else None,
-               degenerate=sum(reason is not None for reason in m.degenerate))
+    r = Result(
+        m.check,
+        verdict,
+        None,
+        None,
+        None,
+        why,
+        device=m.device,
+        seconds=m.seconds,
+        tf32=m.tf32,
+        runs=runs,
+        eps=m.eps.value,
+        eps_source=m.eps.source,
+        notes=list(m.notes),
+        eps_effect=max(m.eps_effect) if m.eps_effect else None,
+        degenerate=sum(reason is not None for reason in m.degenerate),
+    )
     if decisive is not None and verdict != "undefined":
         run = m.exact if decisive.run.startswith("float64") else m.checked
         r.deviation, r.tolerance, r.bound = decisive.deviation, decisive.tolerance, decisive.bound
@@ -182,27 +257,41 @@ def _summary(c: Comparison) -> dict[str, float | None]:
     return {"deviation": c.deviation, "tolerance": c.tolerance, "trial": c.trial}
 
 
-def _why(m: Measurement, verdict: str, decisive: Comparison | None, reason: str,
-         comparisons: tuple[list[Comparison], ...]) -> str:
+def _why(
+    m: Measurement,
+    verdict: str,
+    decisive: Comparison | None,
+    reason: str,
+    comparisons: tuple[list[Comparison], ...],
+) -> str:
     if verdict == "undefined":
         return reason
     parts = [decisive.why] if decisive else []
     if reason:
         parts.append(reason)
     exact, _, checked = comparisons if comparisons else ([], [], [])
-    if verdict == "not_invariant" and decisive.run.startswith("float64") and checked and m.check.dtype != "float64":
+    if (
+        verdict == "not_invariant"
+        and decisive.run.startswith("float64")
+        and checked
+        and m.check.dtype != "float64"
+    ):
         worst = _worst(checked)
         hidden = worst.ratio <= 1
-        parts.append(f"in {m.check.dtype} the deviation is {worst.deviation:.2g} against a tolerance of "
-                     f"{worst.tolerance:.2g}" + (": only the float64 run of the same layer sees the violation"
-                                                 if hidden else ""))
+        parts.append(
+            f"in {m.check.dtype} the deviation is {worst.deviation:.2g} against a tolerance of "
+            f"{worst.tolerance:.2g}"
+            + (": only the float64 run of the same layer sees the violation" if hidden else "")
+        )
     elif verdict == "invariant" and exact and checked:
         worst = _worst(exact)
         parts.append(f"{worst.run} run: deviation {worst.deviation:.2g} <= {worst.tolerance:.2g}")
     degenerate = [r for r in m.degenerate if r is not None]
     if degenerate:
-        parts.append(f"{len(degenerate)} of {len(m.degenerate)} trials degenerate ({degenerate[0]}), "
-                     "decided from the others")
+        parts.append(
+            f"{len(degenerate)} of {len(m.degenerate)} trials degenerate ({degenerate[0]}), "
+            "decided from the others"
+        )
     if m.check.norm.module is not None:
         parts.append(f"eps {m.eps.value:g} ({m.eps.source})")
     parts += m.notes

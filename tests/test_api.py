@@ -10,8 +10,8 @@ import torch
 
 import invcheck
 from invcheck.api import assert_invariant, assert_not_invariant, check, explain, import_path, invariance_error
-from invcheck.measure import measure
 from invcheck.errors import InvarianceError, SpecError
+from invcheck.measure import measure
 from invcheck.settings import CheckConfig
 
 
@@ -30,8 +30,20 @@ def test_lazy_package_attributes() -> None:
 
 
 def test_check_routes_options_to_their_section() -> None:
-    c = check("group_norm", "dataset_recenter", "conv", groups=4, shift=2.0, out_channels=8, trials=3,
-              dtype="float32", eps=1e-5, tf32=True, device="auto", expect="invariant")
+    c = check(
+        "group_norm",
+        "dataset_recenter",
+        "conv",
+        groups=4,
+        shift=2.0,
+        out_channels=8,
+        trials=3,
+        dtype="float32",
+        eps=1e-5,
+        tf32=True,
+        device="auto",
+        expect="invariant",
+    )
     assert (c.norm.id, c.norm.groups, c.norm.eps) == ("group_norm", 4, 1e-5)
     assert (c.transform.id, c.transform.shift) == ("dataset_recenter", 2.0)
     assert (c.layer.kind, c.layer.out_channels) == ("conv", 8)
@@ -41,7 +53,11 @@ def test_check_routes_options_to_their_section() -> None:
 
 def test_check_user_code() -> None:
     by_path = check("mypkg.norms:MyNorm", kwargs={"features": "{units}"}, role="layer", weight="w")
-    assert (by_path.norm.module, by_path.norm.id, by_path.norm.role) == ("mypkg.norms:MyNorm", "custom", "layer")
+    assert (by_path.norm.module, by_path.norm.id, by_path.norm.role) == (
+        "mypkg.norms:MyNorm",
+        "custom",
+        "layer",
+    )
     by_class = check(ModuleLevelNorm)
     assert by_class.norm.module == f"{__name__}:ModuleLevelNorm"
     hinted = check("rms_norm", module="mypkg.norms:MyNorm")  # the id: which statistics it computes
@@ -68,7 +84,9 @@ def test_bad_arguments_name_the_problem() -> None:
         check("group_norm", gropus=4)
     with pytest.raises(TypeError, match="kwargs apply only to user code"):
         check("layer_norm", kwargs={"features": 3})
-    with pytest.raises(SpecError, match=r"^invcheck.check\(\): unknown norm 'layr_norm' \(did you mean 'layer_norm'\?\)$"):
+    with pytest.raises(
+        SpecError, match=r"^invcheck.check\(\): unknown norm 'layr_norm' \(did you mean 'layer_norm'\?\)$"
+    ):
         check("layr_norm")
     with pytest.raises(SpecError, match="groups 3 does not divide"):
         check("group_norm", groups=3)
@@ -88,7 +106,11 @@ def test_a_check_config_with_changes() -> None:
     base = check("layer_norm", "dataset_rescale", trials=2)
     assert invariance_error(base).check is base
     changed = invariance_error(base, transform="dataset_recenter", dtype="float32")
-    assert (changed.check.transform.id, changed.check.dtype, changed.check.trials) == ("dataset_recenter", "float32", 2)
+    assert (changed.check.transform.id, changed.check.dtype, changed.check.trials) == (
+        "dataset_recenter",
+        "float32",
+        2,
+    )
     with pytest.raises(TypeError, match="by keyword"):
         invariance_error(base, "dataset_recenter")
 
@@ -106,7 +128,9 @@ def test_assert_failure_carries_the_evidence() -> None:
     lines = message.splitlines()
     assert lines[0] == "dense/layer_norm/dataset_recenter: expected invariant, got not_invariant"
     assert f"deviation {result.deviation:.3g} > tolerance {result.tolerance:.3g}" in lines[1]
-    assert "float64 run; bound: rounding" in lines[1] and lines[2].startswith("  why: float64 run: 5 x its measured")
+    assert "float64 run; bound: rounding" in lines[1] and lines[2].startswith(
+        "  why: float64 run: 5 x its measured"
+    )
     where = result.where
     assert f"worst: trial {where['trial']}, case {where['case']}, unit {where['unit']}" in message
     assert "float64 on cpu, 8 trials, seed 0" in message and "spec:" not in message
@@ -143,7 +167,8 @@ def test_set_timeout_is_the_deadline_of_user_code_and_its_message_names_it(tmp_p
         "import time, torch\n"
         "class Slow(torch.nn.Module):\n"
         "    def __init__(self, features):\n        super().__init__()\n        self.features = features\n"
-        "    def forward(self, x):\n        time.sleep(0.5)\n        return torch.nn.functional.layer_norm(x, (self.features,))\n")
+        "    def forward(self, x):\n        time.sleep(0.5)\n        return torch.nn.functional.layer_norm(x, (self.features,))\n"
+    )
     code = (
         "import invcheck\nfrom invcheck.errors import UserCodeError, SpecError\n"
         "import invcheck.impls.user_load as ul\nul._timeout['seconds'] = 0.2\n"
@@ -152,14 +177,19 @@ def test_set_timeout_is_the_deadline_of_user_code_and_its_message_names_it(tmp_p
         "    except UserCodeError as err:\n        print(err)\n"
         "slow()\ninvcheck.set_timeout(0.3)\nslow()\n"
         "for bad in (0, 1e-6, float('nan'), '5', True, 1e9):\n"
-        "    try:\n        invcheck.set_timeout(bad)\n    except SpecError as err:\n        print(err)\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+        "    try:\n        invcheck.set_timeout(bad)\n    except SpecError as err:\n        print(err)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert "did not finish within 0.2 s" in lines[0] and "invcheck.set_timeout(seconds)" in lines[0]
     assert "--timeout SECONDS (invcheck run, table)" in lines[0] and "--invcheck-timeout" in lines[0]
     assert lines[1].endswith("did not finish within 0.3 s (allow more with invcheck.set_timeout(seconds))")
-    assert len(lines) == 8 and all("timeout must be a number of seconds in [0.1, 86400]" in line for line in lines[2:])
+    assert len(lines) == 8 and all(
+        "timeout must be a number of seconds in [0.1, 86400]" in line for line in lines[2:]
+    )
 
 
 def test_the_assertions_take_no_expect() -> None:

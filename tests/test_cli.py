@@ -13,13 +13,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def invcheck(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "invcheck", *args], capture_output=True, text=True,
-                          cwd=cwd or ROOT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "invcheck", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or ROOT,
+        timeout=300,
+    )
 
 
 def test_version_and_help_do_not_import_torch() -> None:
-    code = ("import sys\nfrom invcheck.cli import main\nsys.argv = ['invcheck', '--help']\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\nassert 'torch' not in sys.modules, 'torch imported'\n")
+    code = (
+        "import sys\nfrom invcheck.cli import main\nsys.argv = ['invcheck', '--help']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\nassert 'torch' not in sys.modules, 'torch imported'\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "table" in proc.stdout and "run" in proc.stdout
@@ -27,12 +34,16 @@ def test_version_and_help_do_not_import_torch() -> None:
     assert version.returncode == 0 and version.stdout.startswith("invcheck ")
 
 
-@pytest.mark.parametrize("args", [["table", "--layer", "dense", "--trials", "2"], ["run", "specs/paper_table1.yaml"]])
+@pytest.mark.parametrize(
+    "args", [["table", "--layer", "dense", "--trials", "2"], ["run", "specs/paper_table1.yaml"]]
+)
 def test_a_computing_command_imports_torch_with_the_collector_paused(args: list[str]) -> None:
     """cli.common.load_torch: torch's objects frozen (no full collection walks them again), the
     collector on afterwards; the library leaves the collector of its process alone."""
-    probe = ("import atexit, gc, sys\natexit.register(lambda: print('gc', gc.isenabled(), gc.get_freeze_count() > 10**5,"
-             " file=sys.stderr))\n")
+    probe = (
+        "import atexit, gc, sys\natexit.register(lambda: print('gc', gc.isenabled(), gc.get_freeze_count() > 10**5,"
+        " file=sys.stderr))\n"
+    )
     code = probe + f"from invcheck.cli import main\nsys.argv = ['invcheck', *{args!r}]\nmain()\n"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
@@ -47,7 +58,16 @@ def test_table_json_has_the_promised_shape() -> None:
     proc = invcheck("table", "--format", "json", "--trials", "4")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
-    assert {"schema_version", "invcheck_version", "torch_version", "device", "dtype", "seed", "trials", "cells"} <= set(data)
+    assert {
+        "schema_version",
+        "invcheck_version",
+        "torch_version",
+        "device",
+        "dtype",
+        "seed",
+        "trials",
+        "cells",
+    } <= set(data)
     assert len(data["cells"]) == 6 * 6 + 8 * 6  # dense: 6 norms (the 2d ones are layer_norm there), conv: 8
     cell = data["cells"][0]
     assert {"layer", "norm", "transform", "verdict", "deviation", "tolerance", "paper"} <= set(cell)
@@ -67,9 +87,12 @@ def test_table_check_fails_when_a_claim_is_contradicted(tmp_path: Path) -> None:
     (tmp_path / "sitecustomize.py").write_text(
         "import invcheck.paper as p\n"
         "p.CLAIMS = tuple(p.Claim(c.source, c.layer, c.norm, c.transform, 'not_invariant')\n"
-        "    if (c.norm, c.transform) == ('layer_norm', 'dataset_rescale') else c for c in p.CLAIMS)\n")
-    env_code = f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import sitecustomize; " \
-               "from invcheck.cli import main; sys.argv=['invcheck','table','--layer','dense','--check']; main()"
+        "    if (c.norm, c.transform) == ('layer_norm', 'dataset_rescale') else c for c in p.CLAIMS)\n"
+    )
+    env_code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import sitecustomize; "
+        "from invcheck.cli import main; sys.argv=['invcheck','table','--layer','dense','--check']; main()"
+    )
     proc = subprocess.run([sys.executable, "-c", env_code], capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 1
     assert "layer_norm/dataset_rescale" in proc.stderr
@@ -97,8 +120,18 @@ def test_run_exit_codes(tmp_path: Path) -> None:
     data = json.loads(failed.stdout)
     assert data["failed"] == 1 and data["passed"] == 0
     result = data["results"][0]
-    assert {"file", "name", "layer", "norm", "transform", "verdict", "expect", "passed", "deviation",
-            "tolerance"} <= set(result)
+    assert {
+        "file",
+        "name",
+        "layer",
+        "norm",
+        "transform",
+        "verdict",
+        "expect",
+        "passed",
+        "deviation",
+        "tolerance",
+    } <= set(result)
     assert result["verdict"] == "not_invariant" and result["passed"] is False
 
 
@@ -142,13 +175,19 @@ def test_unknown_format_is_rejected_with_exit_2() -> None:
     assert "html" in proc.stderr and "Traceback" not in proc.stderr
 
 
-@pytest.mark.parametrize("args, text", [
-    (("table", "--layer", "conv", "--check"), "--check compares the papers' claims in their own settings"),
-    (("table", "--layer", "dense", "--output", "."), "is a directory"),
-    (("table", "--layer", "dense", "--device", "mps"), "unknown device 'mps'"),
-    (("table", "--layer", "dense", "--eps", "inf"), "--eps must be a number in [0, 1000], got inf"),
-    (("table", "--layer", "dense", "--seed", "-1"), "--seed"),
-])
+@pytest.mark.parametrize(
+    "args, text",
+    [
+        (
+            ("table", "--layer", "conv", "--check"),
+            "--check compares the papers' claims in their own settings",
+        ),
+        (("table", "--layer", "dense", "--output", "."), "is a directory"),
+        (("table", "--layer", "dense", "--device", "mps"), "unknown device 'mps'"),
+        (("table", "--layer", "dense", "--eps", "inf"), "--eps must be a number in [0, 1000], got inf"),
+        (("table", "--layer", "dense", "--seed", "-1"), "--seed"),
+    ],
+)
 def test_bad_table_options_are_one_line_and_exit_2(args: tuple[str, ...], text: str) -> None:
     proc = invcheck(*args)
     assert proc.returncode == 2, proc.stderr
@@ -172,9 +211,11 @@ def test_pyproject_beside_the_specs_allows_imports(tmp_path: Path) -> None:
     (project / "mynorm.py").write_text(
         "import torch\nclass LN(torch.nn.Module):\n"
         "    def forward(self, a):\n"
-        "        return (a - a.mean(1, keepdim=True)) / a.std(1, unbiased=False, keepdim=True)\n")
+        "        return (a - a.mean(1, keepdim=True)) / a.std(1, unbiased=False, keepdim=True)\n"
+    )
     (project / "specs" / "ln.yaml").write_text(
-        'norm: {module: "mynorm:LN", id: layer_norm}\ntransform: case_rescale\nexpect: invariant\n')
+        'norm: {module: "mynorm:LN", id: layer_norm}\ntransform: case_rescale\nexpect: invariant\n'
+    )
     proc = invcheck("run", "specs", cwd=project)  # working in the project that grants it
     assert proc.returncode == 0, proc.stdout + proc.stderr
     proc = invcheck("run", str(project / "specs"), cwd=tmp_path)  # a folder cannot grant itself permission
@@ -183,11 +224,15 @@ def test_pyproject_beside_the_specs_allows_imports(tmp_path: Path) -> None:
 
 def test_a_module_shadowed_by_another_specs_module_is_refused(tmp_path: Path) -> None:
     body = "import torch\nclass N(torch.nn.Module):\n    def forward(self, a):\n        return {}\n"
-    for folder, out in (("a", "(a - a.mean(1, keepdim=True)) / a.std(1, unbiased=False, keepdim=True)"), ("b", "a")):
+    for folder, out in (
+        ("a", "(a - a.mean(1, keepdim=True)) / a.std(1, unbiased=False, keepdim=True)"),
+        ("b", "a"),
+    ):
         (tmp_path / folder).mkdir()
         (tmp_path / folder / "mynorms.py").write_text(body.format(out))
         (tmp_path / folder / "s.yaml").write_text(
-            'norm: {module: "mynorms:N", id: layer_norm}\ntransform: dataset_rescale\nexpect: invariant\n')
+            'norm: {module: "mynorms:N", id: layer_norm}\ntransform: dataset_rescale\nexpect: invariant\n'
+        )
     proc = invcheck("run", "a/s.yaml", "b/s.yaml", "--allow-import", cwd=tmp_path)
     lines = proc.stdout.splitlines()
     assert proc.returncode == 2 and lines[0].startswith("PASS ") and "a/s.yaml:1" in lines[0]  # a ran
@@ -199,25 +244,46 @@ def test_table_timeout_bounds_module_code(tmp_path: Path) -> None:
         "import time, torch\n"
         "class Slow(torch.nn.Module):\n"
         "    def __init__(self, features):\n        super().__init__()\n        self.features = features\n"
-        "    def forward(self, x):\n        time.sleep(1)\n        return torch.nn.functional.layer_norm(x, (self.features,))\n")
-    proc = invcheck("table", "--layer", "dense", "--trials", "2", "--module", "slownorm:Slow", "--kwargs",
-                    '{"features": "{units}"}', "--allow-import", "--timeout", "0.5", "-f", "markdown", cwd=tmp_path)
+        "    def forward(self, x):\n        time.sleep(1)\n        return torch.nn.functional.layer_norm(x, (self.features,))\n"
+    )
+    proc = invcheck(
+        "table",
+        "--layer",
+        "dense",
+        "--trials",
+        "2",
+        "--module",
+        "slownorm:Slow",
+        "--kwargs",
+        '{"features": "{units}"}',
+        "--allow-import",
+        "--timeout",
+        "0.5",
+        "-f",
+        "markdown",
+        cwd=tmp_path,
+    )
     # it runs in no layer asked for: one line, exit 2 (a layer it cannot run in, beside others, is a note)
     assert proc.returncode == 2 and proc.stdout == "", proc.stderr
-    assert proc.stderr == ("error: module 'slownorm:Slow': did not finish within 0.5 s "
-                           "(allow more with --timeout SECONDS)\n")
+    assert proc.stderr == (
+        "error: module 'slownorm:Slow': did not finish within 0.5 s (allow more with --timeout SECONDS)\n"
+    )
 
 
 def test_dash_output_is_stdout_and_files_get_the_umask_mode(tmp_path: Path) -> None:
     proc = invcheck("schema", "-o", "-", cwd=tmp_path)
     assert proc.returncode == 0 and json.loads(proc.stdout)["$schema"] and not (tmp_path / "-").exists()
-    code = ("import os, sys\nos.umask(0o022)\nfrom invcheck.cli import main\n"
-            "sys.argv = ['invcheck', 'schema', '-o', sys.argv[1]]\nmain()\n")
+    code = (
+        "import os, sys\nos.umask(0o022)\nfrom invcheck.cli import main\n"
+        "sys.argv = ['invcheck', 'schema', '-o', sys.argv[1]]\nmain()\n"
+    )
     new, kept = tmp_path / "new.json", tmp_path / "kept.json"
     kept.write_text("{}")
     kept.chmod(0o664)
     for path in (new, kept):
-        done = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT)
+        done = subprocess.run(
+            [sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT
+        )
         assert done.returncode == 0, done.stderr
     assert (new.stat().st_mode & 0o777, kept.stat().st_mode & 0o777) == (0o644, 0o664)  # not mkstemp's 0600
     assert json.loads(kept.read_text())["$schema"]
@@ -226,16 +292,31 @@ def test_dash_output_is_stdout_and_files_get_the_umask_mode(tmp_path: Path) -> N
 def test_stdin_named_twice_is_refused() -> None:
     spec_text = (ROOT / "specs" / "paper_table1.yaml").read_text()
     for command in ("run", "validate"):
-        proc = subprocess.run([sys.executable, "-m", "invcheck", command, "-", "-"], input=spec_text,
-                              capture_output=True, text=True, cwd=ROOT, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-m", "invcheck", command, "-", "-"],
+            input=spec_text,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=300,
+        )
         assert proc.returncode == 2 and proc.stdout == ""
-        assert proc.stderr == "error: <stdin>: '-' (a spec on stdin) is given more than once: stdin can be read once\n"
+        assert (
+            proc.stderr
+            == "error: <stdin>: '-' (a spec on stdin) is given more than once: stdin can be read once\n"
+        )
 
 
 def test_an_ascii_terminal_gets_escapes_not_a_crash() -> None:
     env = {**__import__("os").environ, "PYTHONIOENCODING": "ascii"}
-    proc = subprocess.run([sys.executable, "-m", "invcheck", "table", "--layer", "dense", "--trials", "2"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "invcheck", "table", "--layer", "dense", "--trials", "2"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "\\u2713" in proc.stdout and "Traceback" not in proc.stderr
 
@@ -243,46 +324,85 @@ def test_an_ascii_terminal_gets_escapes_not_a_crash() -> None:
 def test_a_deleted_working_folder_is_one_line(tmp_path: Path) -> None:
     gone = tmp_path / "gone"
     gone.mkdir()
-    code = (f"import os, subprocess, sys\nos.chdir({str(gone)!r})\nos.rmdir({str(gone)!r})\n"
-            "for args in (['--version'], ['table', '-o', 'rel.csv']):\n"
-            "    p = subprocess.run([sys.executable, '-m', 'invcheck', *args], capture_output=True, text=True)\n"
-            "    print(p.returncode, p.stdout.strip() or p.stderr.strip())\n")
+    code = (
+        f"import os, subprocess, sys\nos.chdir({str(gone)!r})\nos.rmdir({str(gone)!r})\n"
+        "for args in (['--version'], ['table', '-o', 'rel.csv']):\n"
+        "    p = subprocess.run([sys.executable, '-m', 'invcheck', *args], capture_output=True, text=True)\n"
+        "    print(p.returncode, p.stdout.strip() or p.stderr.strip())\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.stdout.splitlines() == [
-        "0 invcheck 0.1.0", "2 error: the working folder no longer exists (it was deleted?): cd to another one"]
+        "0 invcheck 0.1.0",
+        "2 error: the working folder no longer exists (it was deleted?): cd to another one",
+    ]
 
 
 @pytest.mark.parametrize("args", [["--version"], ["schema"], ["run", "specs/paper_table1.yaml"]])
 def test_a_full_or_closed_stdout_is_one_line(args: list[str]) -> None:
     for redirect, reason in (("> /dev/full", "No space left on device"), (">&-", "it is closed")):
-        proc = subprocess.run(f"{sys.executable} -m invcheck {' '.join(args)} {redirect}", shell=True,
-                              capture_output=True, text=True, cwd=ROOT, timeout=300)
+        proc = subprocess.run(
+            f"{sys.executable} -m invcheck {' '.join(args)} {redirect}",
+            shell=True,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=300,
+        )
         assert proc.returncode == 2, proc.stderr
         assert proc.stderr == f"error: cannot write to standard output: {reason}\n"
 
 
 def test_a_closed_or_endless_stdin_is_one_line() -> None:
-    closed = subprocess.run(f"{sys.executable} -m invcheck validate - <&-", shell=True, capture_output=True,
-                            text=True, cwd=ROOT, timeout=300)
-    assert (closed.returncode, closed.stderr) == (2, "error: <stdin>: cannot read the spec on stdin: it is closed\n")
-    endless = subprocess.run(f"yes 'norm: layer_norm' | {sys.executable} -m invcheck validate -", shell=True,
-                             capture_output=True, text=True, cwd=ROOT, timeout=60)  # read to its limit, not its end
+    closed = subprocess.run(
+        f"{sys.executable} -m invcheck validate - <&-",
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert (closed.returncode, closed.stderr) == (
+        2,
+        "error: <stdin>: cannot read the spec on stdin: it is closed\n",
+    )
+    endless = subprocess.run(
+        f"yes 'norm: layer_norm' | {sys.executable} -m invcheck validate -",
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+    )  # read to its limit, not its end
     assert endless.returncode == 2 and "larger than the limit of 1024 KiB" in endless.stderr
 
 
 @pytest.mark.parametrize(("value", "debug"), [("0", False), ("false", False), ("", False), ("1", True)])
 def test_invcheck_debug_is_off_unless_set_to_something_true(value: str, debug: bool) -> None:
-    code = ("import sys\nimport invcheck.cli.table as t\n"
-            "def boom(*a, **k):\n    raise RuntimeError('planted')\n"
-            "t.check_outputs = boom\nfrom invcheck.cli import main\nsys.argv = ['invcheck', 'table']\nmain()\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300,
-                          env={**__import__("os").environ, "INVCHECK_DEBUG": value})
+    code = (
+        "import sys\nimport invcheck.cli.table as t\n"
+        "def boom(*a, **k):\n    raise RuntimeError('planted')\n"
+        "t.check_outputs = boom\nfrom invcheck.cli import main\nsys.argv = ['invcheck', 'table']\nmain()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env={**__import__("os").environ, "INVCHECK_DEBUG": value},
+    )
     assert ("Traceback" in proc.stderr) is debug
     if not debug:
         assert proc.returncode == 3 and proc.stderr.startswith("internal error: RuntimeError: planted")
 
 
 def test_an_unwritable_stderr_keeps_the_exit_code() -> None:
-    proc = subprocess.run(f"{sys.executable} -m invcheck table --seed -1 2>/dev/full", shell=True,
-                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    proc = subprocess.run(
+        f"{sys.executable} -m invcheck table --seed -1 2>/dev/full",
+        shell=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
     assert proc.returncode == 2  # bad input, though its line could not be written

@@ -10,12 +10,16 @@ import typer
 from invcheck.cli import app, options
 
 ROOT = Path(__file__).resolve().parents[1]
-needs_coercion_layer = pytest.mark.skipif(options.RuntimeParam is None, reason="typer before 0.29: no pydantic layer")
+needs_coercion_layer = pytest.mark.skipif(
+    options.RuntimeParam is None, reason="typer before 0.29: no pydantic layer"
+)
 
 
 def _cli(*args: str, probe: str = "") -> subprocess.CompletedProcess:
-    code = ("import atexit, sys\n" + probe + "from invcheck.cli import main\n"
-            f"sys.argv = ['invcheck', *{list(args)!r}]\nmain()\n")
+    code = (
+        "import atexit, sys\n" + probe + "from invcheck.cli import main\n"
+        f"sys.argv = ['invcheck', *{list(args)!r}]\nmain()\n"
+    )
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
 
 
@@ -37,15 +41,21 @@ def test_a_command_does_not_import_pydantic() -> None:
     assert proc.stdout.startswith("layer,placement,norm,transform,verdict")
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (("table", "--trials", "abc"), "Invalid value for '--trials': 'abc' is not an integer"),
-    (("table", "--trials", "1.5"), "'1.5' is not an integer"),
-    (("table", "--dtype", "float65"), "'float65' is not one of 'float64', 'float32'"),
-    (("table", "--eps", "x"), "'x' is not a number"),
-    (("sweep", "--eps", "nan", "--norm", "layer_norm"), "Invalid value for '--eps': nan is not at least 0"),
-    (("run", "--jobs", "0", "specs"), "0 is not in [1, 256]"),
-    (("prove", "--seconds", "0.5"), "0.5 is not in [1, 86400]"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("table", "--trials", "abc"), "Invalid value for '--trials': 'abc' is not an integer"),
+        (("table", "--trials", "1.5"), "'1.5' is not an integer"),
+        (("table", "--dtype", "float65"), "'float65' is not one of 'float64', 'float32'"),
+        (("table", "--eps", "x"), "'x' is not a number"),
+        (
+            ("sweep", "--eps", "nan", "--norm", "layer_norm"),
+            "Invalid value for '--eps': nan is not at least 0",
+        ),
+        (("run", "--jobs", "0", "specs"), "0 is not in [1, 256]"),
+        (("prove", "--seconds", "0.5"), "0.5 is not in [1, 86400]"),
+    ],
+)
 def test_bad_values_get_one_line_and_exit_2(args: tuple[str, ...], message: str) -> None:
     proc = _cli(*args)
     assert proc.returncode == 2, proc.stderr
@@ -54,7 +64,9 @@ def test_bad_values_get_one_line_and_exit_2(args: tuple[str, ...], message: str)
 
 
 def test_good_values_keep_their_types() -> None:
-    proc = _cli("table", "--layer", "dense", "--trials", "2.0", "--dtype", "float32", "--eps", " 1e-5", "-f", "json")
+    proc = _cli(
+        "table", "--layer", "dense", "--trials", "2.0", "--dtype", "float32", "--eps", " 1e-5", "-f", "json"
+    )
     assert proc.returncode == 0, proc.stderr
     assert '"dtype": "float32"' in proc.stdout and '"trials": 2' in proc.stdout
 
@@ -68,7 +80,12 @@ def test_leaves() -> None:
         options._path(" ")
     assert options._float("1e-5") == 1e-5 and options._float(2) == 2.0
     assert options._bool("Yes") is True and options._bool("off") is False and options._bool(True) is True
-    for bad, fn in (("7.5", options._int), ("inf", options._int), ("", options._float), ("maybe", options._bool)):
+    for bad, fn in (
+        ("7.5", options._int),
+        ("inf", options._int),
+        ("", options._float),
+        ("maybe", options._bool),
+    ):
         with pytest.raises(ValueError):
             fn(bad)
     assert options._bounded(3, 1, 256) == 3

@@ -23,10 +23,18 @@ checks:
 """
 
 
-def invcheck(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
-             cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "invcheck", *args], capture_output=True, text=True, input=stdin,
-                          cwd=cwd or ROOT, timeout=300, env={**os.environ, **(env or {})})
+def invcheck(
+    *args: str, stdin: str | None = None, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "invcheck", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        cwd=cwd or ROOT,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def cuda_missing() -> bool:
@@ -35,7 +43,9 @@ def cuda_missing() -> bool:
     return not torch.cuda.is_available()
 
 
-@pytest.mark.parametrize("args", [["-h"], ["run", "-h"], ["table", "-h"], ["validate", "-h"], ["schema", "-h"]])
+@pytest.mark.parametrize(
+    "args", [["-h"], ["run", "-h"], ["table", "-h"], ["validate", "-h"], ["schema", "-h"]]
+)
 def test_h_is_help_everywhere(args: list[str]) -> None:
     proc = invcheck(*args)
     assert proc.returncode == 0 and proc.stdout.startswith("Usage:") and "-h, --help" in proc.stdout
@@ -47,7 +57,9 @@ def test_no_color_wins_and_the_table_fits_80_columns() -> None:
     assert proc.returncode == 0, proc.stderr
     assert "\x1b[" not in proc.stdout
     assert max(len(line) for line in proc.stdout.splitlines()) <= 80
-    coloured = invcheck("table", "--layer", "dense", "--trials", "2", env={"FORCE_COLOR": "1", "NO_COLOR": ""})
+    coloured = invcheck(
+        "table", "--layer", "dense", "--trials", "2", env={"FORCE_COLOR": "1", "NO_COLOR": ""}
+    )
     assert "\x1b[" in coloured.stdout
 
 
@@ -70,9 +82,12 @@ def test_ctrl_c_stops_the_run_and_is_not_blamed_on_user_code(tmp_path: Path) -> 
         "    def __call__(self, a):\n"
         "        os.kill(os.getpid(), signal.SIGINT)\n"
         "        time.sleep(5)\n"
-        "        return a\n")
-    (tmp_path / "s.yaml").write_text("checks:\n  - {name: first, norm: {module: 'ctrlc:N'}, transform: dataset_rescale}\n"
-                                     "  - {name: second, norm: layer_norm, transform: dataset_rescale, trials: 2}\n")
+        "        return a\n"
+    )
+    (tmp_path / "s.yaml").write_text(
+        "checks:\n  - {name: first, norm: {module: 'ctrlc:N'}, transform: dataset_rescale}\n"
+        "  - {name: second, norm: layer_norm, transform: dataset_rescale, trials: 2}\n"
+    )
     (tmp_path / "out.txt").write_text("old")
     proc = invcheck("run", "s.yaml", "--allow-import", "-o", "out.txt", cwd=tmp_path)
     assert proc.returncode == 130, proc.stderr
@@ -87,7 +102,10 @@ def test_a_spec_on_stdin() -> None:
     assert "PASS dense/layer_norm/dataset_rescale" in proc.stdout and "<stdin>:1" in proc.stdout
     assert invcheck("validate", "-", stdin=text).stdout.strip() == "1 check in 1 file: valid"
     bad = invcheck("validate", "-", stdin="norm: {id: layer_nrom}\ntransform: dataset_rescale\n")
-    assert bad.returncode == 2 and "<stdin>:1: unknown norm 'layer_nrom' (did you mean 'layer_norm'?)" in bad.stderr
+    assert (
+        bad.returncode == 2
+        and "<stdin>:1: unknown norm 'layer_nrom' (did you mean 'layer_norm'?)" in bad.stderr
+    )
 
 
 @pytest.mark.skipif(not cuda_missing(), reason="needs a machine without CUDA")
@@ -98,7 +116,12 @@ def test_a_broken_check_does_not_stop_the_run(tmp_path: Path) -> None:
     proc = invcheck("run", str(spec), "--junit-xml", str(junit))
     assert proc.returncode == 2, proc.stderr  # an error outranks a failed expectation, at the end
     lines = [line for line in proc.stdout.splitlines() if not line.startswith(" ")]  # not the reasons
-    assert [line.split()[0] for line in lines[:4]] == ["PASS", "ERR", "FAIL", "----"]  # all ran, in spec order
+    assert [line.split()[0] for line in lines[:4]] == [
+        "PASS",
+        "ERR",
+        "FAIL",
+        "----",
+    ]  # all ran, in spec order
     assert "no CUDA device" in lines[1] and f"{spec}:3" in lines[1]
     assert lines[-1].startswith("1 passed, 1 failed, 1 error")
     cases = ET.parse(junit).getroot()[0]
@@ -126,8 +149,15 @@ def test_jobs_give_the_same_results_in_spec_order(tmp_path: Path) -> None:
     two = json.loads(invcheck("run", str(spec), "-f", "json", "--jobs", "2").stdout)
     keys = ("name", "verdict", "deviation", "tolerance", "why")
     assert [[r[k] for k in keys] for r in one["results"]] == [[r[k] for k in keys] for r in two["results"]]
-    streamed = [line for line in invcheck("run", str(spec), "-j", "2").stdout.splitlines() if not line.startswith(" ")]
-    assert [line[5:].split("  ")[0] for line in streamed[:4]] == ["kept", "on a gpu", "broken claim", "no claim"]
+    streamed = [
+        line for line in invcheck("run", str(spec), "-j", "2").stdout.splitlines() if not line.startswith(" ")
+    ]
+    assert [line[5:].split("  ")[0] for line in streamed[:4]] == [
+        "kept",
+        "on a gpu",
+        "broken claim",
+        "no claim",
+    ]
 
 
 def test_run_and_pytest_give_the_same_junit_ids(tmp_path: Path) -> None:
@@ -136,14 +166,32 @@ def test_run_and_pytest_give_the_same_junit_ids(tmp_path: Path) -> None:
         "defaults: {trials: 2}\nchecks:\n"
         "  - {name: twice, norm: layer_norm, transform: dataset_rescale}\n"
         "  - {name: twice, norm: rms_norm, transform: dataset_rescale}\n"
-        "  - {norm: batch_norm, transform: case_rescale, expect: not_invariant}\n")
+        "  - {norm: batch_norm, transform: case_rescale, expect: not_invariant}\n"
+    )
     assert invcheck("run", "specs", "--junit-xml", "run.xml", cwd=tmp_path).returncode == 0
-    pytest_run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "specs",
-                                 "--junit-xml", "pytest.xml"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    pytest_run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "specs",
+            "--junit-xml",
+            "pytest.xml",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert pytest_run.returncode == 0, pytest_run.stdout
 
     def ids(name: str) -> list[tuple[str, str]]:
-        return sorted((c.get("classname"), c.get("name")) for c in ET.parse(tmp_path / name).getroot().iter("testcase"))
+        return sorted(
+            (c.get("classname"), c.get("name")) for c in ET.parse(tmp_path / name).getroot().iter("testcase")
+        )
 
     assert ids("run.xml") == ids("pytest.xml")
     assert ("specs.norms.invcheck.yaml", "twice@4") in ids("run.xml")
@@ -166,11 +214,16 @@ def test_a_zero_or_tiny_width_keeps_every_number(columns: str, widest: int) -> N
 def test_a_reader_that_goes_away_ends_the_run_as_sigpipe_ends_cat(tmp_path: Path) -> None:
     """`invcheck run ... | head -1`: the shell's 141, quietly; with --jobs too, no worker left."""
     spec = tmp_path / "s.yaml"
-    spec.write_text("defaults: {trials: 2}\nchecks:\n" + "".join(
-        f"  - {{norm: layer_norm, transform: dataset_rescale, seed: {i}}}\n" for i in range(200)))
+    spec.write_text(
+        "defaults: {trials: 2}\nchecks:\n"
+        + "".join(f"  - {{norm: layer_norm, transform: dataset_rescale, seed: {i}}}\n" for i in range(200))
+    )
     for jobs in ("1", "2"):
-        run = subprocess.Popen([sys.executable, "-m", "invcheck", "run", str(spec), "-j", jobs],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        run = subprocess.Popen(
+            [sys.executable, "-m", "invcheck", "run", str(spec), "-j", jobs],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         assert run.stdout.readline()
         run.stdout.close()  # head -1 exits
         assert run.wait(120) == -13, run.stderr.read()  # killed by SIGPIPE: 141 in a shell

@@ -17,14 +17,20 @@ CUSTOM = EXAMPLES / "custom_norm"
 
 
 def unmet(results: list) -> list[str]:
-    return [f"{r.check.title} (line {r.check.line}): expected {r.check.expect}, got {r.verdict}"
-            for r in results if r.expected is not True]
+    return [
+        f"{r.check.title} (line {r.check.line}): expected {r.check.expect}, got {r.verdict}"
+        for r in results
+        if r.expected is not True
+    ]
 
 
 def test_examples_folder_holds_only_valid_specs() -> None:
     """`invcheck validate examples/` passes: the workflow sits in a hidden folder discovery skips."""
     assert spec.validate([EXAMPLES]) == []
-    assert {p.name for p in spec.discover([EXAMPLES])} == {"layer_norm_table.yaml", "custom_norm.invcheck.yaml"}
+    assert {p.name for p in spec.discover([EXAMPLES])} == {
+        "layer_norm_table.yaml",
+        "custom_norm.invcheck.yaml",
+    }
 
 
 def test_layer_norm_table_holds() -> None:
@@ -43,7 +49,7 @@ def test_custom_norm_spec_holds(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_custom_norm_spec_needs_allow_import() -> None:
     from invcheck.errors import ImportRefused
 
-    with pytest.raises(ImportRefused, match="custom_norm.invcheck.yaml:.*mynorms:ScaleNorm"):
+    with pytest.raises(ImportRefused, match=r"custom_norm.invcheck.yaml:.*mynorms:ScaleNorm"):
         run_checks(spec.load_file(CUSTOM / "custom_norm.invcheck.yaml"))
 
 
@@ -52,8 +58,9 @@ def test_custom_norm_folder_passes_under_pytest() -> None:
     `python -m pytest`, does not put the folder on sys.path), the example's tests and its spec."""
     script = Path(sys.executable).with_name("pytest")
     command = [str(script)] if script.exists() else [sys.executable, "-P", "-m", "pytest"]
-    run = subprocess.run([*command, "-q", "-p", "no:cacheprovider"], cwd=CUSTOM, capture_output=True, text=True,
-                         timeout=300)
+    run = subprocess.run(
+        [*command, "-q", "-p", "no:cacheprovider"], cwd=CUSTOM, capture_output=True, text=True, timeout=300
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert "23 passed" in run.stdout  # 11 API tests + 12 spec cells
 
@@ -62,8 +69,12 @@ def test_github_workflow_runs_specs_and_publishes_junit() -> None:
     workflow = yaml.safe_load((EXAMPLES / ".github" / "workflows" / "invcheck.yml").read_text())
     steps = workflow["jobs"]["invariances"]["steps"]
     uses = [step.get("uses", "").split("@")[0] for step in steps]
-    assert {"actions/checkout", "actions/setup-python", "actions/upload-artifact",
-            "mikepenz/action-junit-report"} <= set(uses)
+    assert {
+        "actions/checkout",
+        "actions/setup-python",
+        "actions/upload-artifact",
+        "mikepenz/action-junit-report",
+    } <= set(uses)
     run = "\n".join(step.get("run", "") for step in steps)
     assert "download.pytorch.org/whl/cpu" in run and "pip install ." in run
     assert "invcheck run specs/ --junit-xml reports/invcheck.xml" in run

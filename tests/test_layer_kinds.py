@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from invcheck.draws import sample_inputs, sample_weights
 from invcheck.impls.reference import unit_shape
 from invcheck.layer_kinds import LAYER_KINDS
-from invcheck.draws import sample_inputs, sample_weights
 from invcheck.settings import CheckConfig, LayerConfig
 
 DENSE = LayerConfig(kind="dense", cases=5, inputs=7, units=6)
@@ -31,7 +31,9 @@ def test_dense_is_x_times_w_transposed_per_trial():
 
 @pytest.mark.parametrize("padding", [0, 1, 2], ids=lambda p: f"padding{p}")
 def test_grouped_conv_equals_per_trial_conv2d(padding):
-    layer = LayerConfig(kind="conv", cases=3, in_channels=2, out_channels=5, kernel=3, size=6, padding=padding)
+    layer = LayerConfig(
+        kind="conv", cases=3, in_channels=2, out_channels=5, kernel=3, size=6, padding=padding
+    )
     trials = 4
     x, w = sample_inputs(layer, trials, gen(2)), sample_weights(layer, trials, gen(3))
     a = layer.kind_spec.summed(layer, x, w)

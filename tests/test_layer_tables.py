@@ -17,8 +17,15 @@ import pytest
 from invcheck import table
 
 I, N, U = "invariant", "not_invariant", "undefined"
-COLUMNS = ("weight_matrix_rescale", "weight_matrix_recenter", "weight_vector_rescale", "dataset_rescale",
-           "dataset_recenter", "case_rescale", "token_rescale")
+COLUMNS = (
+    "weight_matrix_rescale",
+    "weight_matrix_recenter",
+    "weight_vector_rescale",
+    "dataset_rescale",
+    "dataset_recenter",
+    "case_rescale",
+    "token_rescale",
+)
 
 EXPECTED = {
     "sequence": {
@@ -50,8 +57,11 @@ EXPECTED = {
 def test_table_matches_the_derivation(layer: str, seed: int, dtype: str) -> None:
     report = table.build([layer], seed=seed, dtype=dtype)
     assert report.norms(layer) == list(EXPECTED[layer]) and report.transforms(layer) == list(COLUMNS)
-    wrong = {(c.norm, c.transform): (c.verdict, c.result.why) for c in report.cells
-             if c.verdict != EXPECTED[layer][c.norm][COLUMNS.index(c.transform)]}
+    wrong = {
+        (c.norm, c.transform): (c.verdict, c.result.why)
+        for c in report.cells
+        if c.verdict != EXPECTED[layer][c.norm][COLUMNS.index(c.transform)]
+    }
     assert not wrong
 
 

@@ -28,7 +28,9 @@ def test_merged_keys_may_be_overridden_but_own_keys_not_repeated() -> None:
 
 
 def test_an_alias_bomb_is_refused_before_it_is_walked() -> None:
-    bomb = "".join(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9 if i else ["x"] * 9) + "]\n" for i in range(12))
+    bomb = "".join(
+        f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9 if i else ["x"] * 9) + "]\n" for i in range(12)
+    )
     start = time.perf_counter()
     assert f"expands to more than {MAX_NODES} values" in error(bomb)
     assert time.perf_counter() - start < 5
@@ -39,12 +41,15 @@ def test_shared_anchors_below_the_budget_load() -> None:
     assert doc["b"] == [[1, 2, 3]] * 3
 
 
-@pytest.mark.parametrize("text, line", [
-    ("x: 1\ny: !!int 12ab\n", "s.yaml:2: cannot read '12ab' as !!int"),
-    ("x: 1\ny: 2024-02-30\n", "s.yaml:2: '2024-02-30' reads as a date or time but is no valid one"),
-    ("x: " + "[" * 200 + "]" * 200 + "\n", "s.yaml:1: values nested more than 64 deep"),
-    ("x: &r {y: *r}\n", "s.yaml:1: a recursive alias"),
-])
+@pytest.mark.parametrize(
+    "text, line",
+    [
+        ("x: 1\ny: !!int 12ab\n", "s.yaml:2: cannot read '12ab' as !!int"),
+        ("x: 1\ny: 2024-02-30\n", "s.yaml:2: '2024-02-30' reads as a date or time but is no valid one"),
+        ("x: " + "[" * 200 + "]" * 200 + "\n", "s.yaml:1: values nested more than 64 deep"),
+        ("x: &r {y: *r}\n", "s.yaml:1: a recursive alias"),
+    ],
+)
 def test_conversion_errors_are_located(text: str, line: str) -> None:
     assert error(text).startswith(line)
 

@@ -156,31 +156,54 @@ EXPECTED["dense"]["layer_norm_2d"] = EXPECTED["dense"]["layer_norm"]
 EXPECTED["dense"]["rms_norm_2d"] = EXPECTED["dense"]["rms_norm"]
 
 CELLS = [(layer, norm, t) for layer in EXPECTED for norm in NORMS for t in TRANSFORMS]
-RUNS = [("float64", 0), ("float64", 1), ("float64", 2), ("float32", 0), ("float32", 1), ("float32", 2),
-        ("bfloat16", 0)]
+RUNS = [
+    ("float64", 0),
+    ("float64", 1),
+    ("float64", 2),
+    ("float32", 0),
+    ("float32", 1),
+    ("float32", 2),
+    ("bfloat16", 0),
+]
 
 
 def expected(layer: str, norm: str, transform: str) -> str:
     return EXPECTED[layer][norm][TRANSFORMS.index(transform)]
 
 
-def config(layer: str = "dense", norm: str = "layer_norm", transform: str = "dataset_rescale", *,
-           dtype: str = "float64", seed: int = 0, layer_kw: dict | None = None, norm_kw: dict | None = None,
-           transform_kw: dict | None = None, **kw) -> CheckConfig:
-    return CheckConfig(norm=NormConfig(id=norm, **(norm_kw or {})),
-                       transform=TransformConfig(id=transform, **(transform_kw or {})),
-                       layer=LayerConfig(kind=layer, **(layer_kw or {})), dtype=dtype, seed=seed, **kw)
+def config(
+    layer: str = "dense",
+    norm: str = "layer_norm",
+    transform: str = "dataset_rescale",
+    *,
+    dtype: str = "float64",
+    seed: int = 0,
+    layer_kw: dict | None = None,
+    norm_kw: dict | None = None,
+    transform_kw: dict | None = None,
+    **kw,
+) -> CheckConfig:
+    return CheckConfig(
+        norm=NormConfig(id=norm, **(norm_kw or {})),
+        transform=TransformConfig(id=transform, **(transform_kw or {})),
+        layer=LayerConfig(kind=layer, **(layer_kw or {})),
+        dtype=dtype,
+        seed=seed,
+        **kw,
+    )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def default_result(layer: str, norm: str, transform: str, dtype: str, seed: int):
     """The default-table check, run once per session (the table and ratio tests share it)."""
     return run_check(config(layer, norm, transform, dtype=dtype, seed=seed))
 
 
 def evidence(r) -> str:
-    return f"{r.check.title} [{r.check.dtype}, seed {r.check.seed}]: {r.verdict}, deviation {r.deviation}, " \
-           f"tolerance {r.tolerance} ({r.bound}): {r.why}"
+    return (
+        f"{r.check.title} [{r.check.dtype}, seed {r.check.seed}]: {r.verdict}, deviation {r.deviation}, "
+        f"tolerance {r.tolerance} ({r.bound}): {r.why}"
+    )
 
 
 def test_table_covers_every_norm_and_transform():
@@ -190,6 +213,7 @@ def test_table_covers_every_norm_and_transform():
 
 
 # ---------------------------------------------------------------- the table, computed
+
 
 @pytest.mark.parametrize("dtype, seed", [pytest.param(d, s, id=f"{d}-seed{s}") for d, s in RUNS])
 @pytest.mark.parametrize("layer, norm, transform", [pytest.param(*c, id="-".join(c)) for c in CELLS])
@@ -221,10 +245,19 @@ def test_tolerance_calibration_ratios(layer, dtype, seed):
 
 # ---------------------------------------------------------------- the numbers a Measurement carries
 
-@pytest.mark.parametrize("layer, norm, group", [
-    ("dense", "layer_norm", 16), ("dense", "batch_norm", 16), ("dense", "group_norm", 8), ("dense", "weight_norm", 1),
-    ("conv", "layer_norm", 8 * 36), ("conv", "batch_norm", 16 * 36), ("conv", "instance_norm", 36),
-])
+
+@pytest.mark.parametrize(
+    "layer, norm, group",
+    [
+        ("dense", "layer_norm", 16),
+        ("dense", "batch_norm", 16),
+        ("dense", "group_norm", 8),
+        ("dense", "weight_norm", 1),
+        ("conv", "layer_norm", 8 * 36),
+        ("conv", "batch_norm", 16 * 36),
+        ("conv", "instance_norm", 36),
+    ],
+)
 def test_measurement_fields(layer, norm, group):
     c = config(layer, norm, "dataset_rescale", trials=5, dtype="float32")
     m = measure(c)
@@ -246,6 +279,7 @@ def test_instance_norm_dense_is_undefined_before_any_math():
 
 
 # ---------------------------------------------------------------- known violations are caught
+
 
 class LayerNormForgetsTheMean(LayerNorm):
     """Divides by the right sigma but never subtracts mu."""
@@ -270,12 +304,25 @@ class InstanceNormOverChannelsToo(InstanceNorm):
         return tuple(range(2, ndim))
 
 
-@pytest.mark.parametrize("broken, layer, transform, honest", [
-    pytest.param(LayerNormForgetsTheMean(), "dense", "weight_matrix_recenter", I, id="layer_norm-no-mean"),
-    pytest.param(BatchNormFixedSigma(), "dense", "dataset_rescale", I, id="batch_norm-fixed-sigma-dense"),
-    pytest.param(BatchNormFixedSigma(), "conv", "weight_matrix_rescale", I, id="batch_norm-fixed-sigma-conv"),
-    pytest.param(InstanceNormOverChannelsToo(), "conv", "weight_vector_rescale", I, id="instance_norm-over-channels"),
-])
+@pytest.mark.parametrize(
+    "broken, layer, transform, honest",
+    [
+        pytest.param(
+            LayerNormForgetsTheMean(), "dense", "weight_matrix_recenter", I, id="layer_norm-no-mean"
+        ),
+        pytest.param(BatchNormFixedSigma(), "dense", "dataset_rescale", I, id="batch_norm-fixed-sigma-dense"),
+        pytest.param(
+            BatchNormFixedSigma(), "conv", "weight_matrix_rescale", I, id="batch_norm-fixed-sigma-conv"
+        ),
+        pytest.param(
+            InstanceNormOverChannelsToo(),
+            "conv",
+            "weight_vector_rescale",
+            I,
+            id="instance_norm-over-channels",
+        ),
+    ],
+)
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_known_violations_are_caught(monkeypatch, broken, layer, transform, honest, dtype):
     c = config(layer, broken.id, transform, dtype=dtype)
@@ -288,6 +335,7 @@ def test_known_violations_are_caught(monkeypatch, broken, layer, transform, hone
 
 # ---------------------------------------------------------------- reproducibility
 
+
 @pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16"])
 def test_same_config_same_numbers(dtype):
     c = config("conv", "group_norm", "case_rescale", dtype=dtype, seed=5)
@@ -297,15 +345,20 @@ def test_same_config_same_numbers(dtype):
 
 
 def test_different_seeds_differ():
-    devs = [tuple(measure(config("dense", "layer_norm", "weight_vector_rescale", seed=s)).checked.deviation)
-            for s in (0, 1, 2)]
+    devs = [
+        tuple(measure(config("dense", "layer_norm", "weight_vector_rescale", seed=s)).checked.deviation)
+        for s in (0, 1, 2)
+    ]
     assert len(set(devs)) == 3
 
 
 # ---------------------------------------------------------------- eps
 
-EPS_CELLS = [pytest.param(layer, norm, t, id=f"{layer}-{norm}-{t}") for layer, norm, t in CELLS
-             if expected(layer, norm, t) == I]
+EPS_CELLS = [
+    pytest.param(layer, norm, t, id=f"{layer}-{norm}-{t}")
+    for layer, norm, t in CELLS
+    if expected(layer, norm, t) == I
+]
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -323,13 +376,16 @@ def test_small_eps_keeps_invariant_cells_invariant(layer, norm, transform, dtype
             assert r.bound == "eps", evidence(r)  # eps's effect (~1e-6) dwarfs float64 rounding
 
 
-@pytest.mark.parametrize("layer, norm, transform", [
-    ("dense", "layer_norm", "dataset_rescale"),
-    ("dense", "batch_norm", "weight_matrix_rescale"),
-    ("conv", "instance_norm", "case_rescale"),
-    ("conv", "rms_norm", "dataset_rescale"),
-    ("dense", "weight_norm", "weight_vector_rescale"),
-])
+@pytest.mark.parametrize(
+    "layer, norm, transform",
+    [
+        ("dense", "layer_norm", "dataset_rescale"),
+        ("dense", "batch_norm", "weight_matrix_rescale"),
+        ("conv", "instance_norm", "case_rescale"),
+        ("conv", "rms_norm", "dataset_rescale"),
+        ("dense", "weight_norm", "weight_vector_rescale"),
+    ],
+)
 def test_eps_dominating_the_variance_breaks_invariance(layer, norm, transform):
     # factors of 1e-4 shrink the variance to ~1e-8, far below eps = 1e-3
     r = run_check(config(layer, norm, transform, norm_kw={"eps": 1e-3}, transform_kw={"scale": (1e-4, 2e-4)}))
@@ -339,11 +395,15 @@ def test_eps_dominating_the_variance_breaks_invariance(layer, norm, transform):
 
 # ---------------------------------------------------------------- degenerate and non-finite
 
+
 @pytest.mark.parametrize("transform", ["weight_matrix_rescale", "dataset_recenter", "case_rescale"])
-@pytest.mark.parametrize("norm, layer_kw, norm_kw", [
-    pytest.param("batch_norm", {"cases": 1}, {}, id="batch_norm-one-case"),
-    pytest.param("group_norm", {"units": 16}, {"groups": 16}, id="group_norm-groups-equal-units"),
-])
+@pytest.mark.parametrize(
+    "norm, layer_kw, norm_kw",
+    [
+        pytest.param("batch_norm", {"cases": 1}, {}, id="batch_norm-one-case"),
+        pytest.param("group_norm", {"units": 16}, {"groups": 16}, id="group_norm-groups-equal-units"),
+    ],
+)
 def test_zero_variance_is_undefined(norm, layer_kw, norm_kw, transform):
     r = run_check(config("dense", norm, transform, layer_kw=layer_kw, norm_kw=norm_kw))
     assert r.verdict == U, evidence(r)
@@ -358,8 +418,9 @@ def test_one_case_is_fine_for_conv_batch_norm():
 
 
 def test_overflow_is_undefined():
-    r = run_check(config("dense", "layer_norm", "dataset_rescale", dtype="float16",
-                         transform_kw={"scale": (1e6, 1e6)}))  # X' beyond float16's 65504
+    r = run_check(
+        config("dense", "layer_norm", "dataset_rescale", dtype="float16", transform_kw={"scale": (1e6, 1e6)})
+    )  # X' beyond float16's 65504
     assert r.verdict == U
     assert "overflows float16" in r.why
 
@@ -380,6 +441,7 @@ def test_non_finite_output_is_undefined(monkeypatch, bad):
 
 
 # ---------------------------------------------------------------- settings that change verdicts
+
 
 def test_tolerance_override_is_used_and_reported():
     c = config("dense", "layer_norm", "dataset_rescale", dtype="float32")
@@ -414,13 +476,17 @@ def test_tf32_on_cpu_is_refused():
 
     with pytest.raises(SpecError, match="tf32"):
         run_check(config("dense", "layer_norm", "dataset_rescale", dtype="float32", tf32=True))
-    auto = run_check(config("dense", "layer_norm", "dataset_rescale", dtype="float32", tf32=True, device="auto"))
+    auto = run_check(
+        config("dense", "layer_norm", "dataset_rescale", dtype="float32", tf32=True, device="auto")
+    )
     assert auto.tf32 is False and "tf32" not in auto.why  # allowed where a GPU may be: means nothing without
 
 
 @pytest.mark.parametrize("norm_kw, norm", [({}, "weight_norm"), ({"mode": "eval"}, "batch_norm")])
 def test_huge_scales_are_not_mistaken_for_zero_variance(norm_kw, norm):
-    r = run_check(config("dense", norm, "dataset_rescale", norm_kw=norm_kw, transform_kw={"scale": (1e8, 1e9)}))
+    r = run_check(
+        config("dense", norm, "dataset_rescale", norm_kw=norm_kw, transform_kw={"scale": (1e8, 1e9)})
+    )
     assert r.verdict == N
 
 
@@ -431,13 +497,22 @@ def test_probe_points_in_one_buffer_are_the_points(transform: str) -> None:
     from invcheck.draws import draw
     from invcheck.measure import STENCIL, _points
 
-    check = CheckConfig(norm=NormConfig(id="layer_norm"), transform=TransformConfig(id=transform), trials=2,
-                        dtype="float32")
+    check = CheckConfig(
+        norm=NormConfig(id="layer_norm"), transform=TransformConfig(id=transform), trials=2, dtype="float32"
+    )
     d, e, cpu = draw(check), 2.0**-20, torch.device("cpu")
     for side in (0, 1):
-        fresh = [(x.clone(), w.clone()) for x, w in _points(check, d, side, STENCIL.points, e, torch.float32, cpu)]
-        reused = [(x.clone(), w.clone()) for x, w in _points(check, d, side, STENCIL.points, e, torch.float32, cpu,
-                                                             reuse=True)]
+        fresh = [
+            (x.clone(), w.clone()) for x, w in _points(check, d, side, STENCIL.points, e, torch.float32, cpu)
+        ]
+        reused = [
+            (x.clone(), w.clone())
+            for x, w in _points(check, d, side, STENCIL.points, e, torch.float32, cpu, reuse=True)
+        ]
         assert all(torch.equal(a, b) for pa, pb in zip(fresh, reused) for a, b in zip(pa, pb))
-        moved = 1 if transform == "weight_matrix_rescale" else 0  # W under a weight transform, X under a data one
-        assert not torch.equal(fresh[1][moved], fresh[0][moved]) and torch.equal(fresh[1][1 - moved], fresh[0][1 - moved])
+        moved = (
+            1 if transform == "weight_matrix_rescale" else 0
+        )  # W under a weight transform, X under a data one
+        assert not torch.equal(fresh[1][moved], fresh[0][moved]) and torch.equal(
+            fresh[1][1 - moved], fresh[0][1 - moved]
+        )

@@ -42,8 +42,16 @@ def test_labels_cover_every_transform():
 
 
 def test_vocabularies_have_no_duplicates():
-    for vocab in (names.LAYERS, names.NORMS, names.TRANSFORMS, names.VERDICTS, names.DTYPES, names.DEVICES,
-                  names.MODES, names.IMPLS):
+    for vocab in (
+        names.LAYERS,
+        names.NORMS,
+        names.TRANSFORMS,
+        names.VERDICTS,
+        names.DTYPES,
+        names.DEVICES,
+        names.MODES,
+        names.IMPLS,
+    ):
         assert len(set(vocab)) == len(vocab)
 
 

@@ -45,7 +45,9 @@ def mod(tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_row_beside_the_builtin_rows_and_what_it_matches(mod: str) -> None:
     report = api.layer_row(f"{mod}:DenseOnlyLayerNorm", layers=("dense", "conv"), trials=4)
     # in a dense layer group_norm computes over a subset of the units: the same verdicts as layer_norm
-    assert report.meta["behaves_like"]["dense"] == {f"{mod}:DenseOnlyLayerNorm": "behaves like: layer_norm, group_norm"}
+    assert report.meta["behaves_like"]["dense"] == {
+        f"{mod}:DenseOnlyLayerNorm": "behaves like: layer_norm, group_norm"
+    }
     assert "conv" in report.meta["not_accepted"] and "[N, H]" in report.meta["not_accepted"]["conv"]
     labels = report.norms("dense")
     assert labels[-1] == f"{mod}:DenseOnlyLayerNorm" and "layer_norm" in labels
@@ -57,7 +59,9 @@ def test_like_no_builtin_norm(mod: str) -> None:
 
 
 def test_running_statistics_get_an_eval_row() -> None:
-    report = api.layer_row("torch.nn:BatchNorm1d", kwargs={"num_features": "{channels}"}, layers=("dense",), trials=4)
+    report = api.layer_row(
+        "torch.nn:BatchNorm1d", kwargs={"num_features": "{channels}"}, layers=("dense",), trials=4
+    )
     rows = report.meta["behaves_like"]["dense"]
     assert rows["torch.nn:BatchNorm1d"] == "behaves like: batch_norm"
     assert rows["torch.nn:BatchNorm1d (eval)"] == "like no built-in norm"
@@ -65,8 +69,20 @@ def test_running_statistics_get_an_eval_row() -> None:
 
 def test_cli_needs_permission_and_prints_the_likeness(mod: str, tmp_path: Path) -> None:
     folder = str(next(p for p in sys.path if Path(p, "own_row_t.py").exists()))
-    cmd = [sys.executable, "-m", "invcheck", "table", "--layer", "dense", "--trials", "2",
-           "--module", f"{mod}:NoNorm", "-f", "markdown"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "invcheck",
+        "table",
+        "--layer",
+        "dense",
+        "--trials",
+        "2",
+        "--module",
+        f"{mod}:NoNorm",
+        "-f",
+        "markdown",
+    ]
     refused = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
     assert refused.returncode == 2 and "--allow-import" in refused.stderr
     ok = subprocess.run([*cmd, "--allow-import"], cwd=folder, capture_output=True, text=True)
@@ -75,13 +91,23 @@ def test_cli_needs_permission_and_prints_the_likeness(mod: str, tmp_path: Path) 
 
 
 def test_the_row_follows_placement_and_layout() -> None:
-    report = api.layer_row("torch.nn:LayerNorm", kwargs={"normalized_shape": "{channels}"}, layers=("sequence",),
-                           placements=("input",), trials=4)
+    report = api.layer_row(
+        "torch.nn:LayerNorm",
+        kwargs={"normalized_shape": "{channels}"},
+        layers=("sequence",),
+        placements=("input",),
+        trials=4,
+    )
     (section,) = report.meta["behaves_like"]
     assert "input" in section  # beside the built-in rows of the same placement
     assert "layer_norm" in report.meta["behaves_like"][section]["torch.nn:LayerNorm"]
-    conv = api.layer_row("torch.nn:LayerNorm", kwargs={"normalized_shape": "{channels}"}, layers=("conv",),
-                         layout="channels_last", trials=4)
+    conv = api.layer_row(
+        "torch.nn:LayerNorm",
+        kwargs={"normalized_shape": "{channels}"},
+        layers=("conv",),
+        layout="channels_last",
+        trials=4,
+    )
     assert conv.meta["behaves_like"]["conv"]["torch.nn:LayerNorm"] == "behaves like: layer_norm_2d"
 
 

@@ -9,12 +9,13 @@ import textwrap
 
 import pytest
 
+import invcheck.impls.user
+import invcheck.measure
+
 # pytester's in-process runs drop the modules imported during a run, and numpy (under torch) cannot
 # be loaded twice in one process: load the measuring side here, before any run.
-import invcheck.runner  # noqa: F401
+import invcheck.runner
 import invcheck.verdict  # noqa: F401
-import invcheck.measure  # noqa: F401
-import invcheck.impls.user  # noqa: F401
 
 GOOD = """\
 checks:
@@ -53,21 +54,25 @@ def test_passing_and_failing_specs(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=2, failed=1)
     out = result.stdout.str()
     # The evidence, not a traceback: verdicts, the deviation against its tolerance, the spec line.
-    result.stdout.fnmatch_lines([
-        "*dense/layer_norm/dataset_recenter: expected invariant, got not_invariant*",
-        "  deviation [0-9]* > tolerance *the tolerance; float64 run; bound: rounding)",
-        "*spec: bad.invcheck.yml:1*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "*dense/layer_norm/dataset_recenter: expected invariant, got not_invariant*",
+            "  deviation [0-9]* > tolerance *the tolerance; float64 run; bound: rounding)",
+            "*spec: bad.invcheck.yml:1*",
+        ]
+    )
     assert "Traceback" not in out and "def runtest" not in out
 
 
 def test_nodeids_are_titles(pytester: pytest.Pytester) -> None:
     write(pytester, "good.invcheck.yaml", GOOD)
     result = pytester.runpytest("--collect-only", "-q")
-    result.stdout.fnmatch_lines([
-        "good.invcheck.yaml::dense/layer_norm/dataset_rescale",
-        "good.invcheck.yaml::layer norm ignores the weight matrix's scale",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "good.invcheck.yaml::dense/layer_norm/dataset_rescale",
+            "good.invcheck.yaml::layer norm ignores the weight matrix's scale",
+        ]
+    )
 
 
 def test_select_one_check_by_nodeid(pytester: pytest.Pytester) -> None:
@@ -81,7 +86,9 @@ def test_broken_spec_is_one_located_line(pytester: pytest.Pytester) -> None:
     write(pytester, "good.invcheck.yaml", GOOD)
     result = pytester.runpytest()
     result.assert_outcomes(errors=1, passed=2)  # the broken spec errs; every other test still runs
-    result.stdout.fnmatch_lines(["broken.invcheck.yaml:1: unknown norm 'layr_norm' (did you mean 'layer_norm'?)"])
+    result.stdout.fnmatch_lines(
+        ["broken.invcheck.yaml:1: unknown norm 'layr_norm' (did you mean 'layer_norm'?)"]
+    )
     assert "Traceback" not in result.stdout.str()
 
 
@@ -96,32 +103,44 @@ def test_user_code_is_refused_without_the_flag(pytester: pytest.Pytester) -> Non
     write(pytester, "user.invcheck.yaml", USER_CODE)
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)  # it could not run: an error, as in `invcheck run` (exit 2)
-    result.stdout.fnmatch_lines(["*user.invcheck.yaml:1: module 'scratch_norms:Identity' would import*--invcheck-allow-import*"])
+    result.stdout.fnmatch_lines(
+        ["*user.invcheck.yaml:1: module 'scratch_norms:Identity' would import*--invcheck-allow-import*"]
+    )
     assert "Traceback" not in result.stdout.str() and "def setup" not in result.stdout.str()
 
 
 @pytest.mark.parametrize("allowed_by", ["flag", "pyproject"])
 def test_user_code_beside_the_spec_runs_when_allowed(pytester: pytest.Pytester, allowed_by: str) -> None:
-    pytester.makepyfile(scratch_norms="""
+    pytester.makepyfile(
+        scratch_norms="""
         import torch
 
         class Standardize(torch.nn.Module):  # layer norm's statistics over a case, no gain
             def forward(self, a):
                 dims = tuple(range(1, a.dim()))
                 return (a - a.mean(dims, keepdim=True)) / a.std(dims, keepdim=True, correction=0)
-    """)
-    write(pytester, "user.invcheck.yaml", """\
+    """
+    )
+    write(
+        pytester,
+        "user.invcheck.yaml",
+        """\
         defaults:
           norm: {module: "scratch_norms:Standardize", id: layer_norm}
         checks:
           - {transform: dataset_rescale, expect: invariant}
           - {transform: dataset_recenter, expect: invariant}
-        """)
+        """,
+    )
     if allowed_by == "pyproject":
         write(pytester, "pyproject.toml", "[tool.invcheck]\nallow-import = true\n")
     result = pytester.runpytest(*(["--invcheck-allow-import"] if allowed_by == "flag" else []))
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*dense/layer_norm (scratch_norms:Standardize)/dataset_recenter: expected invariant, got not_invariant*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*dense/layer_norm (scratch_norms:Standardize)/dataset_recenter: expected invariant, got not_invariant*"
+        ]
+    )
 
 
 def test_a_downloaded_folder_cannot_grant_itself_permission(pytester: pytest.Pytester) -> None:
@@ -143,7 +162,11 @@ def test_a_bad_project_setting_is_one_line(pytester: pytest.Pytester) -> None:
     write(pytester, "user.invcheck.yaml", USER_CODE)
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*pyproject.toml: [[]tool.invcheck] has the unknown key 'allow_import' (did you mean 'allow-import'?)"])
+    result.stdout.fnmatch_lines(
+        [
+            "*pyproject.toml: [[]tool.invcheck] has the unknown key 'allow_import' (did you mean 'allow-import'?)"
+        ]
+    )
 
 
 def test_junit_xml_carries_the_numbers(pytester: pytest.Pytester) -> None:
@@ -161,14 +184,18 @@ def test_junit_xml_carries_the_numbers(pytester: pytest.Pytester) -> None:
 def test_outcomes_are_the_command_lines(pytester: pytest.Pytester) -> None:
     """A check that cannot run is an error (exit 2 in `invcheck run`); an undefined verdict where a
     claim was made is a failure (exit 1); undefined without a claim is skipped."""
-    write(pytester, "mixed.invcheck.yaml", """\
+    write(
+        pytester,
+        "mixed.invcheck.yaml",
+        """\
         defaults: {trials: 2}
         checks:
           - {name: fine, norm: layer_norm, transform: dataset_rescale, expect: invariant}
           - {name: no device, norm: layer_norm, transform: dataset_rescale, device: "cuda:99", expect: invariant}
           - {name: nothing to measure, norm: instance_norm, transform: dataset_rescale, expect: invariant}
           - {name: no claim, norm: instance_norm, transform: dataset_rescale}
-    """)
+    """,
+    )
     result = pytester.runpytest("-rA")
     result.assert_outcomes(passed=1, errors=1, failed=1, skipped=1)
     result.stdout.fnmatch_lines(["ERROR mixed.invcheck.yaml::no device - mixed.invcheck.yaml:4: *"])
@@ -176,19 +203,23 @@ def test_outcomes_are_the_command_lines(pytester: pytest.Pytester) -> None:
 
 
 def test_plugin_costs_nothing_at_import() -> None:
-    code = ("import invcheck.pytest_plugin, sys; "
-            "bad = [m for m in ('torch', 'invcheck.check', 'invcheck.spec') if m in sys.modules]; "
-            "assert not bad, bad")
+    code = (
+        "import invcheck.pytest_plugin, sys; "
+        "bad = [m for m in ('torch', 'invcheck.check', 'invcheck.spec') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_a_session_without_specs_never_imports_torch(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_plain="""
+    pytester.makepyfile(
+        test_plain="""
         import sys
 
         def test_no_torch():
             assert "invcheck.pytest_plugin" in sys.modules  # loaded by its entry point
             assert "torch" not in sys.modules
-    """)
+    """
+    )
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(passed=1)

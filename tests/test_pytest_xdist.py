@@ -21,7 +21,9 @@ def test_items_are_distributed_over_two_workers(pytester: pytest.Pytester) -> No
     pytester.makefile(".invcheck.yaml", norms=SPEC)
     result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", "-v")
     result.assert_outcomes(passed=3, failed=1)
-    result.stdout.fnmatch_lines(["[[]gw[01][]]*PASSED norms.invcheck.yaml::kept@4*"])  # a repeated title: @line
+    result.stdout.fnmatch_lines(
+        ["[[]gw[01][]]*PASSED norms.invcheck.yaml::kept@4*"]
+    )  # a repeated title: @line
     workers = {line.split()[0] for line in result.stdout.lines if line.startswith("[gw")}
     assert workers and workers <= {"[gw0]", "[gw1]"}
     result.stdout.fnmatch_lines(["*broken: expected invariant, got not_invariant*"])

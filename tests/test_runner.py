@@ -35,7 +35,8 @@ def test_a_check_that_crashes_its_worker_is_an_error_and_the_others_run(tmp_path
     (tmp_path / "crash.py").write_text(CRASH)
     (tmp_path / "s.yaml").write_text(
         "defaults: {trials: 2, expect: invariant, transform: dataset_rescale}\nchecks:\n"
-        "  - {norm: layer_norm}\n  - {norm: {module: 'crash:Crash'}}\n  - {norm: rms_norm}\n  - {norm: batch_norm}\n")
+        "  - {norm: layer_norm}\n  - {norm: {module: 'crash:Crash'}}\n  - {norm: rms_norm}\n  - {norm: batch_norm}\n"
+    )
     proc = invcheck("run", "s.yaml", "-j", "2", "--allow-import", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stdout.splitlines()
@@ -47,7 +48,9 @@ def test_a_check_that_crashes_its_worker_is_an_error_and_the_others_run(tmp_path
 
 def test_one_check_under_jobs_still_runs_in_a_worker(tmp_path: Path) -> None:
     (tmp_path / "crash.py").write_text(CRASH)
-    (tmp_path / "one.yaml").write_text("norm: {module: 'crash:Crash'}\ntransform: dataset_rescale\ntrials: 2\n")
+    (tmp_path / "one.yaml").write_text(
+        "norm: {module: 'crash:Crash'}\ntransform: dataset_rescale\ntrials: 2\n"
+    )
     proc = invcheck("run", "one.yaml", "-j", "2", "--allow-import", "--junit-xml", "one.xml", cwd=tmp_path)
     assert proc.returncode == 2 and proc.stdout.startswith("ERR "), (proc.returncode, proc.stderr)
     assert (tmp_path / "one.xml").exists()  # the report is written: the crash was the worker's
@@ -74,11 +77,17 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; the parent-death signal is Linux's")
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="reads /proc; the parent-death signal is Linux's"
+)
 def test_workers_end_with_a_run_killed_by_sigterm(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(SLOW)
-    run = subprocess.Popen([sys.executable, "-m", "invcheck", "run", "s.yaml", "-j", "2"], cwd=tmp_path,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "invcheck", "run", "s.yaml", "-j", "2"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 60
     while len(workers := _children(run.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -95,14 +104,21 @@ def test_workers_end_with_a_run_killed_by_sigterm(tmp_path: Path) -> None:
 
 
 SLOW = "defaults: {trials: 64, transform: dataset_rescale}\nchecks:\n" + "".join(
-    f"  - {{norm: layer_norm, seed: {i}, layer: {{kind: dense, cases: 256, inputs: 256}}}}\n" for i in range(40))
+    f"  - {{norm: layer_norm, seed: {i}, layer: {{kind: dense, cases: 256, inputs: 256}}}}\n"
+    for i in range(40)
+)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_ctrl_c_stops_a_run_with_workers_at_once(tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(SLOW)
-    run = subprocess.Popen([sys.executable, "-m", "invcheck", "run", "s.yaml", "-j", "2"], cwd=tmp_path,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "invcheck", "run", "s.yaml", "-j", "2"],
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 60
     while len(workers := _children(run.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.1)

@@ -16,10 +16,20 @@ from invcheck.runner import run_check
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
 
 
-def check(norm: str = "layer_norm", transform: str = "dataset_rescale", trials: int = 8, dtype: str = "float64",
-          **sizes: int) -> CheckConfig:
-    return CheckConfig(norm=NormConfig(id=norm), transform=TransformConfig(id=transform), trials=trials,
-                       dtype=dtype, layer=LayerConfig("dense", **sizes))
+def check(
+    norm: str = "layer_norm",
+    transform: str = "dataset_rescale",
+    trials: int = 8,
+    dtype: str = "float64",
+    **sizes: int,
+) -> CheckConfig:
+    return CheckConfig(
+        norm=NormConfig(id=norm),
+        transform=TransformConfig(id=transform),
+        trials=trials,
+        dtype=dtype,
+        layer=LayerConfig("dense", **sizes),
+    )
 
 
 def forward(c: CheckConfig, d) -> torch.Tensor:
@@ -27,6 +37,7 @@ def forward(c: CheckConfig, d) -> torch.Tensor:
 
 
 # Many trials: the first few ------------------------------------------------------------------------
+
 
 def test_few_trials_are_not_sampled() -> None:
     c = check(trials=sample.PROBE_TRIALS)
@@ -55,9 +66,15 @@ def test_unprobed_trials_take_the_largest_probed_noise(monkeypatch: pytest.Monke
     assert all(true <= 1.5 * stand for true, stand in zip(every.checked.noise[k:], m.checked.noise[k:]))
 
 
-@pytest.mark.parametrize("transform, verdict", [("dataset_rescale", "invariant"), ("dataset_recenter", "not_invariant"),
-                                                ("weight_matrix_recenter", "invariant"),
-                                                ("weight_vector_rescale", "not_invariant")])
+@pytest.mark.parametrize(
+    "transform, verdict",
+    [
+        ("dataset_rescale", "invariant"),
+        ("dataset_recenter", "not_invariant"),
+        ("weight_matrix_recenter", "invariant"),
+        ("weight_vector_rescale", "not_invariant"),
+    ],
+)
 def test_many_trials_keep_the_verdicts(transform: str, verdict: str) -> None:
     for dtype in ("float64", "float32"):
         r = run_check(check(transform=transform, trials=200, dtype=dtype))
@@ -65,6 +82,7 @@ def test_many_trials_keep_the_verdicts(transform: str, verdict: str) -> None:
 
 
 # Large layers: cases or units -----------------------------------------------------------------------
+
 
 def test_small_layers_are_not_sampled() -> None:
     c = check()
@@ -92,6 +110,7 @@ def test_batch_norm_samples_its_first_units_exactly() -> None:
 
 # One call per probe point (large inputs) gives the numbers of one stacked call ------------------------
 
+
 @pytest.mark.parametrize("transform", ["dataset_rescale", "weight_matrix_rescale"])
 def test_points_one_at_a_time_match_the_stacked_call(monkeypatch: pytest.MonkeyPatch, transform: str) -> None:
     c = check(transform=transform, dtype="float32")
@@ -108,8 +127,9 @@ def test_points_one_at_a_time_match_the_stacked_call(monkeypatch: pytest.MonkeyP
 def test_the_probe_moves_only_what_the_transform_changed(transform: str, moved: str) -> None:
     c = check(transform=transform, dtype="float32")
     d = draw(c)
-    points = list(measure_mod._points(c, d, 1, measure_mod.STENCIL.points, 2.0**-20, torch.float32,
-                                      torch.device("cpu")))
+    points = list(
+        measure_mod._points(c, d, 1, measure_mod.STENCIL.points, 2.0**-20, torch.float32, torch.device("cpu"))
+    )
     x0, w0 = points[0]
     for x, w in points[1:]:
         changed, kept = (x, w) if moved == "x" else (w, x)
@@ -205,13 +225,22 @@ def user_norms(tmp_path_factory: pytest.TempPathFactory) -> str:
 def user_check(module: str, transform: str, **kwargs: object) -> CheckConfig:
     from invcheck.api import check as api_check
 
-    return api_check(transform=transform, module=module, kwargs={"units": "{units}", **kwargs}, dtype="float32",
-                     trials=2, **LARGE)
+    return api_check(
+        transform=transform,
+        module=module,
+        kwargs={"units": "{units}", **kwargs},
+        dtype="float32",
+        trials=2,
+        **LARGE,
+    )
 
 
-@pytest.mark.parametrize("transform, verdict", [("dataset_rescale", "invariant"), ("weight_vector_rescale", "not_invariant")])
-def test_a_per_case_user_norm_is_sampled_after_its_cases_are_checked(user_norms: str, transform: str,
-                                                                      verdict: str) -> None:
+@pytest.mark.parametrize(
+    "transform, verdict", [("dataset_rescale", "invariant"), ("weight_vector_rescale", "not_invariant")]
+)
+def test_a_per_case_user_norm_is_sampled_after_its_cases_are_checked(
+    user_norms: str, transform: str, verdict: str
+) -> None:
     r = run_check(user_check(f"{user_norms}:CaseNorm", transform))
     assert r.verdict == verdict, r.why
     assert any("bit for bit" in note for note in r.notes)
@@ -222,7 +251,9 @@ def test_a_leak_in_a_sampled_user_norm_is_caught(user_norms: str) -> None:
     assert r.verdict == "not_invariant", r.why
 
 
-@pytest.mark.parametrize("transform, verdict", [("dataset_rescale", "invariant"), ("case_rescale", "not_invariant")])
+@pytest.mark.parametrize(
+    "transform, verdict", [("dataset_rescale", "invariant"), ("case_rescale", "not_invariant")]
+)
 def test_a_user_norm_that_mixes_cases_is_probed_whole(user_norms: str, transform: str, verdict: str) -> None:
     r = run_check(user_check(f"{user_norms}:BatchStatNorm", transform))
     assert r.verdict == verdict, r.why
@@ -246,19 +277,26 @@ def test_a_layer_without_float64_keeps_its_eps_measured(user_norms: str, transfo
 def test_a_layer_that_returns_nan_is_named_as_such(user_norms: str) -> None:
     from invcheck.api import check as api_check
 
-    r = run_check(api_check(transform="dataset_rescale", module=f"{user_norms}:NaNNorm", kwargs={"units": "{units}"}))
+    r = run_check(
+        api_check(transform="dataset_rescale", module=f"{user_norms}:NaNNorm", kwargs={"units": "{units}"})
+    )
     assert r.verdict == "undefined" and "the layer returns NaN" in r.why and "spread" not in r.why
 
 
 # eps on a large built-in layer: its effect over every case, not the sample's alone -------------------
 
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_eps_on_a_sampled_layer_is_allowed_over_every_case(monkeypatch: pytest.MonkeyPatch, dtype: str) -> None:
+def test_eps_on_a_sampled_layer_is_allowed_over_every_case(
+    monkeypatch: pytest.MonkeyPatch, dtype: str
+) -> None:
     # two cases of 300 sampled: the case whose factor shrinks its variance most (eps's largest
     # effect) lies outside the sample, as it would in a real large layer now and then
     monkeypatch.setattr(sample, "SAMPLE_ENTRIES", 2 * LARGE["units"])
-    c = replace(check(transform="case_rescale", trials=2, dtype=dtype, **LARGE),
-                norm=NormConfig(id="layer_norm", eps=1e-5))
+    c = replace(
+        check(transform="case_rescale", trials=2, dtype=dtype, **LARGE),
+        norm=NormConfig(id="layer_norm", eps=1e-5),
+    )
     m = measure(c)
     assert max(m.eps_effect_whole) > 2 * max(m.eps_effect)  # the sample's alone would not cover it
     r = run_check(c)

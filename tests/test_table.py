@@ -37,13 +37,22 @@ def test_conv_difference_from_the_dense_claim_is_marked_and_explained(report: ta
 
 
 def test_claims_never_feed_verdicts(monkeypatch: pytest.MonkeyPatch) -> None:
-    flipped = tuple(paper.Claim(c.source, c.layer, c.norm, c.transform,
-                                "invariant" if c.verdict == "not_invariant" else "not_invariant")
-                    for c in paper.CLAIMS)
+    flipped = tuple(
+        paper.Claim(
+            c.source,
+            c.layer,
+            c.norm,
+            c.transform,
+            "invariant" if c.verdict == "not_invariant" else "not_invariant",
+        )
+        for c in paper.CLAIMS
+    )
     monkeypatch.setattr(paper, "CLAIMS", flipped)
     report = table.build(["dense"], trials=2)
     assert report.cell("dense", "layer_norm", "weight_vector_rescale").verdict == "not_invariant"
-    assert len(report.failures()) == len([c for c in flipped if c.source in paper.PAPER_SOURCES and c.layer == "dense"])
+    assert len(report.failures()) == len(
+        [c for c in flipped if c.source in paper.PAPER_SOURCES and c.layer == "dense"]
+    )
 
 
 def test_survey_claims_sit_beside_conv_cells(report: table.TableReport) -> None:

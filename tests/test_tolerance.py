@@ -10,7 +10,9 @@ from invcheck import tolerance as tol
 
 def test_roundoff_table_covers_every_dtype():
     assert set(tol.ROUNDOFF) == set(names.DTYPES)
-    assert tol.ROUNDOFF["float64"] < tol.ROUNDOFF["float32"] < tol.ROUNDOFF["float16"] < tol.ROUNDOFF["bfloat16"]
+    assert (
+        tol.ROUNDOFF["float64"] < tol.ROUNDOFF["float32"] < tol.ROUNDOFF["float16"] < tol.ROUNDOFF["bfloat16"]
+    )
 
 
 @pytest.mark.parametrize("dtype", names.DTYPES)
@@ -34,10 +36,16 @@ def test_dither_moves_inputs_by_ulps_or_past_float32(dtype):
     assert stencil**4 < u  # the fourth difference's smooth remainder stays below rounding
 
 
-@pytest.mark.parametrize("lost, dtype, underflow", [
-    (0.0, "float16", False), (2 * tol.ROUNDOFF["float16"], "float16", False),
-    (1e-2, "float16", True), (5e-2, "bfloat16", True), (1e-16, "float64", False),
-])
+@pytest.mark.parametrize(
+    "lost, dtype, underflow",
+    [
+        (0.0, "float16", False),
+        (2 * tol.ROUNDOFF["float16"], "float16", False),
+        (1e-2, "float16", True),
+        (5e-2, "bfloat16", True),
+        (1e-16, "float64", False),
+    ],
+)
 def test_storage_error_flags_underflow_not_rounding(lost, dtype, underflow):
     assert tol.storage_error(lost, dtype) is underflow
 

@@ -16,17 +16,33 @@ NOISE = 1e-15  # float64 noise of the exact run in these measurements: tolerance
 
 def run(dtype: str, deviation: list[float], noise: float) -> RunNumbers:
     n = len(deviation)
-    return RunNumbers(dtype, deviation=list(deviation), noise=[noise] * n, scale=[1.0] * n,
-                      where=[{"trial": t, "case": t, "unit": 0} for t in range(n)], finite=[True] * n,
-                      moves=[True] * n)
+    return RunNumbers(
+        dtype,
+        deviation=list(deviation),
+        noise=[noise] * n,
+        scale=[1.0] * n,
+        where=[{"trial": t, "case": t, "unit": 0} for t in range(n)],
+        finite=[True] * n,
+        moves=[True] * n,
+    )
 
 
-def measurement(exact: list[float], checked: list[float] | None = None, dtype: str = "float32",
-                checked_noise: float = 1e-7, eps_effect: list[float] | None = None, **check) -> Measurement:
+def measurement(
+    exact: list[float],
+    checked: list[float] | None = None,
+    dtype: str = "float32",
+    checked_noise: float = 1e-7,
+    eps_effect: list[float] | None = None,
+    **check,
+) -> Measurement:
     c = CheckConfig(dtype=dtype, trials=len(exact), **check)
     wide = run("float64", exact, NOISE)
-    m = Measurement(c, checked=wide if checked is None else run(dtype, checked, checked_noise), exact=wide,
-                    degenerate=[None] * len(exact))
+    m = Measurement(
+        c,
+        checked=wide if checked is None else run(dtype, checked, checked_noise),
+        exact=wide,
+        degenerate=[None] * len(exact),
+    )
     if eps_effect is not None:
         m.eps, m.eps_effect = EpsInfo(1e-5, "the spec"), eps_effect
     return m
@@ -40,10 +56,16 @@ def test_exact_invariance_in_both_runs_is_invariant():
     assert "float64 run: deviation" in r.why
 
 
-@pytest.mark.parametrize("ratio, verdict", [
-    (0.99, "invariant"), (1.01, "inconclusive"), (tol.MARGIN * 0.99, "inconclusive"),
-    (tol.MARGIN * 1.01, "not_invariant"), (1e9, "not_invariant"),
-])
+@pytest.mark.parametrize(
+    "ratio, verdict",
+    [
+        (0.99, "invariant"),
+        (1.01, "inconclusive"),
+        (tol.MARGIN * 0.99, "inconclusive"),
+        (tol.MARGIN * 1.01, "not_invariant"),
+        (1e9, "not_invariant"),
+    ],
+)
 def test_boundaries_of_the_float64_run(ratio, verdict):
     limit = tol.SAFETY * NOISE
     r = judge(measurement([ratio * limit, 0.0], checked=[1e-7, 1e-7]))
@@ -86,8 +108,11 @@ def test_eps_effect_is_allowed_up_to_the_cap():
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
 def test_eps_beyond_the_cap_breaks_invariance_in_every_dtype(dtype):
-    r = judge(measurement([1e-16, 1e-16], checked=[0.08, 0.01], dtype=dtype, checked_noise=0.05,
-                          eps_effect=[0.08, 0.01]))
+    r = judge(
+        measurement(
+            [1e-16, 1e-16], checked=[0.08, 0.01], dtype=dtype, checked_noise=0.05, eps_effect=[0.08, 0.01]
+        )
+    )
     assert r.verdict == "not_invariant"
     assert (r.run, r.bound, r.deviation, r.tolerance) == ("eps", "eps", 0.08, tol.EPS_CAP)
     assert "breaks it" in r.why
@@ -126,9 +151,13 @@ def test_undefined_passes_through():
     assert (r.verdict, r.why, r.deviation, r.tolerance) == ("undefined", "no positions", None, None)
 
 
-@pytest.mark.parametrize("ratio, verdict", [(1.0, "invariant"), (1.2, "inconclusive"), (1.4, "not_invariant")])
+@pytest.mark.parametrize(
+    "ratio, verdict", [(1.0, "invariant"), (1.2, "inconclusive"), (1.4, "not_invariant")]
+)
 def test_override_judges_the_checked_run_alone(ratio, verdict):
-    m = Measurement(CheckConfig(dtype="float32", tolerance=1e-3, trials=1), checked=run("float32", [ratio * 1e-3], 0.0))
+    m = Measurement(
+        CheckConfig(dtype="float32", tolerance=1e-3, trials=1), checked=run("float32", [ratio * 1e-3], 0.0)
+    )
     r = judge(m)
     assert (r.verdict, r.bound, r.tolerance) == (verdict, "override", 1e-3)
 

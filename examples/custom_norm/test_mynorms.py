@@ -10,9 +10,9 @@ units or channels.
 from __future__ import annotations
 
 import pytest
+from mynorms import ScaleNorm
 
 import invcheck
-from mynorms import ScaleNorm
 
 # "rms_norm" labels the check: ScaleNorm's statistics are RMSNorm's (mu = 0, spread over all of a case).
 # invcheck needs no such hint: it measures the layer's rounding noise and eps itself.

@@ -11,7 +11,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -23,9 +23,14 @@ except ImportError:  # pragma: no cover - depends on the installed typer
 from invcheck import __version__, names
 from invcheck.errors import InvcheckError, one_line
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  rich_markup_mode=None, context_settings={"help_option_names": ["-h", "--help"]},
-                  help="Verify invariance properties of normalization layers by computation.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Verify invariance properties of normalization layers by computation.",
+)
 
 
 def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
@@ -52,10 +57,10 @@ class RunFormat(str, Enum):
 
 
 # Options several commands take, declared once (typer copies an Annotated option for each use).
-OutputOpt = Annotated[Optional[Path], typer.Option("--output", "-o", help="Write to a file instead of stdout.")]
+OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout.")]
 RunFormatOpt = Annotated[RunFormat, typer.Option("--format", "-f", help="Output format.")]
-NormOpt = Annotated[Optional[str], typer.Option(help=f"Norm: {', '.join(names.NORMS)}.")]
-TransformOpt = Annotated[Optional[str], typer.Option(help=f"Transform: {', '.join(names.TRANSFORMS)}.")]
+NormOpt = Annotated[str | None, typer.Option(help=f"Norm: {', '.join(names.NORMS)}.")]
+TransformOpt = Annotated[str | None, typer.Option(help=f"Transform: {', '.join(names.TRANSFORMS)}.")]
 LayerOpt = Annotated[str, typer.Option(help=f"Layer kind: {', '.join(names.LAYERS)}.")]
 
 
@@ -66,8 +71,12 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def _root(version: Annotated[Optional[bool], typer.Option("--version", callback=_version, is_eager=True,
-                                                          help="Print the version and exit.")] = None) -> None:
+def _root(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = None,
+) -> None:
     pass
 
 
@@ -91,7 +100,7 @@ def main() -> None:
         sys.exit(err.exit_code)
     except (KeyboardInterrupt, typer.Abort):
         sys.exit(130)
-    except Exception as err:  # noqa: BLE001 - the last line of defence: no tracebacks for users
+    except Exception as err:
         if os.environ.get("INVCHECK_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off"):
             raise
         _say(f"internal error: {type(err).__name__}: {err} (set INVCHECK_DEBUG=1 for the traceback)")
@@ -114,7 +123,9 @@ def _working_folder_exists() -> None:
         os.getcwd()
     except OSError:
         if not {"-h", "--help", "--version"} & set(sys.argv[1:]):
-            raise InvcheckError("the working folder no longer exists (it was deleted?): cd to another one") from None
+            raise InvcheckError(
+                "the working folder no longer exists (it was deleted?): cd to another one"
+            ) from None
 
 
 # The commands register themselves on `app` (imported last: they import it from here).

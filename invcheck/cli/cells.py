@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 from invcheck import names
 from invcheck.errors import InvcheckError
 
 
-def selected_checks(spec: Optional[Path], norm: Optional[str], transform: Optional[str], layer: str) -> list:
+def selected_checks(spec: Path | None, norm: str | None, transform: str | None, layer: str) -> list:
     """The checks a why-command works on: every check of a spec, or one check from the flags."""
     from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
 
@@ -21,8 +20,10 @@ def selected_checks(spec: Optional[Path], norm: Optional[str], transform: Option
         checks = spec_input.load([spec])  # `-`: a spec on stdin
         for c in checks:
             if c.norm.module is not None:
-                raise InvcheckError(f"{c.location}: this command works on the registry's norms, not user code "
-                                    f"'{c.norm.module}'")
+                raise InvcheckError(
+                    f"{c.location}: this command works on the registry's norms, not user code "
+                    f"'{c.norm.module}'"
+                )
         return checks
     if norm is None or transform is None:
         raise InvcheckError("name a cell: --norm and --transform (and --layer), or a spec file")
@@ -31,7 +32,11 @@ def selected_checks(spec: Optional[Path], norm: Optional[str], transform: Option
     _known(layer, names.LAYERS, "--layer")
     from invcheck.cli.common import check_cells
 
-    checks = [CheckConfig(norm=NormConfig(id=norm), transform=TransformConfig(id=transform), layer=LayerConfig(layer))]
+    checks = [
+        CheckConfig(
+            norm=NormConfig(id=norm), transform=TransformConfig(id=transform), layer=LayerConfig(layer)
+        )
+    ]
     check_cells(checks)  # a transform the layer has no axis for, before any work
     return checks
 

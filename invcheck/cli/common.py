@@ -12,7 +12,7 @@ import sys
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import NoReturn, Optional, TextIO
+from typing import NoReturn, TextIO
 
 from invcheck.errors import InvcheckError
 
@@ -28,7 +28,7 @@ class GuardedStdout:
     """sys.stdout for the command line: a write that fails (a full disk, `>&-`) is one line and
     exit 2 (OutputError), not an internal error; everything else is the stream's own."""
 
-    def __init__(self, stream: Optional[TextIO]) -> None:
+    def __init__(self, stream: TextIO | None) -> None:
         self._stream = stream if stream is not None else _Closed()
 
     def write(self, text: str) -> int:
@@ -64,7 +64,7 @@ class _Closed(io.StringIO):
         raise OSError(errno.EBADF, "it is closed")
 
 
-def check_outputs(outputs: Sequence[Optional[Path]], inputs: Iterable[Path] = ()) -> None:
+def check_outputs(outputs: Sequence[Path | None], inputs: Iterable[Path] = ()) -> None:
     """Refuse, before any work, an output that would replace an input spec, a path named twice
     (through links and other spellings too), a non-regular target, a missing or non-folder parent,
     a name the file system cannot take."""
@@ -74,8 +74,10 @@ def check_outputs(outputs: Sequence[Optional[Path]], inputs: Iterable[Path] = ()
         _check_writable(path)
         for spec in inputs:
             if _same_file(path, spec):
-                raise OutputError(f"cannot write {_shown(path)}: it is the input spec {_shown(spec)} "
-                                  "(choose another output path)")
+                raise OutputError(
+                    f"cannot write {_shown(path)}: it is the input spec {_shown(spec)} "
+                    "(choose another output path)"
+                )
         for other in given[:i]:
             if _same_file(path, other):
                 raise OutputError(f"cannot write {_shown(path)} twice: two outputs name the same file")
@@ -118,7 +120,9 @@ def _shown(path: Path) -> str:
 
 def _check_writable(path: Path) -> None:
     if os.path.islink(path):
-        raise OutputError(f"cannot write {_shown(path)}: it is a symbolic link (name its target, or remove the link)")
+        raise OutputError(
+            f"cannot write {_shown(path)}: it is a symbolic link (name its target, or remove the link)"
+        )
     real = Path(os.path.realpath(path))
     try:
         info = os.stat(real)
@@ -131,17 +135,23 @@ def _check_writable(path: Path) -> None:
         raise OutputError(f"cannot write {_shown(path)}: it is {kind}")
     parent = real.parent
     if not parent.exists():
-        raise OutputError(f"cannot write {_shown(path)}: folder {_shown(path.parent)} does not exist (create it first)")
+        raise OutputError(
+            f"cannot write {_shown(path)}: folder {_shown(path.parent)} does not exist (create it first)"
+        )
     if not parent.is_dir():
         raise OutputError(f"cannot write {_shown(path)}: {_shown(path.parent)} is not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write {_shown(path)}: no permission to create files in {_shown(path.parent)}")
+        raise OutputError(
+            f"cannot write {_shown(path)}: no permission to create files in {_shown(path.parent)}"
+        )
     try:
         limit = os.pathconf(parent, "PC_NAME_MAX")
     except (OSError, ValueError, AttributeError):
         limit = 255
     if len(os.fsencode(real.name)) > limit - 16:  # room for the temporary file's prefix and suffix
-        raise OutputError(f"cannot write {_shown(path)[:40]}...: the file name is longer than the file system allows")
+        raise OutputError(
+            f"cannot write {_shown(path)[:40]}...: the file name is longer than the file system allows"
+        )
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -152,7 +162,7 @@ def _same_file(a: Path, b: Path) -> bool:
         return os.path.realpath(a) == os.path.realpath(b)
 
 
-def write_output(text: str | bytes, path: Optional[Path]) -> None:
+def write_output(text: str | bytes, path: Path | None) -> None:
     """Print, or write whole-or-nothing: a temporary file renamed into place, never half a file,
     with the mode a new file gets from the umask (or the mode of the file it replaces)."""
     if isinstance(text, bytes):  # an image: to its file only
@@ -191,7 +201,7 @@ def _mode(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def style(output: Optional[Path]) -> tuple[bool, int]:
+def style(output: Path | None) -> tuple[bool, int]:
     """(colour, width) of a report: the terminal's on stdout (NO_COLOR, FORCE_COLOR and COLUMNS
     honoured, as rich reads them), plain 80 columns in a file."""
     from invcheck.render.rich import terminal

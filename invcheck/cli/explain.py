@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,11 +14,18 @@ from invcheck.cli.common import check_outputs, load_torch, style, write_output
 
 @app.command()
 def explain(
-    spec: Annotated[Optional[Path], typer.Argument(metavar="SPEC", help="A spec file, or - for a spec on stdin: explain each of its checks.")] = None,
+    spec: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="SPEC", help="A spec file, or - for a spec on stdin: explain each of its checks."
+        ),
+    ] = None,
     norm: NormOpt = None,
     transform: TransformOpt = None,
     layer: LayerOpt = "dense",
-    seed: Annotated[int, typer.Option(min=0, max=2**63 - 1, help="Seed of the first small integer draw.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, max=2**63 - 1, help="Seed of the first small integer draw.")
+    ] = 0,
     format: RunFormatOpt = RunFormat.rich,
     output: OutputOpt = None,
 ) -> None:

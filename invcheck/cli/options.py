@@ -38,8 +38,10 @@ def install(command: Any) -> Any:
     for cmd in (command, *getattr(command, "commands", {}).values()):
         for param in (*cmd.params, cmd.get_help_option(names)):
             if isinstance(param, _TyperParameter) and param._runtime_param is None and _plain(param):
-                param._runtime_param = _Plain(annotation=param.type_descriptor.annotation,
-                                              parameter_info=param.type_descriptor.parameter_info)
+                param._runtime_param = _Plain(
+                    annotation=param.type_descriptor.annotation,
+                    parameter_info=param.type_descriptor.parameter_info,
+                )
     return command
 
 
@@ -80,10 +82,17 @@ if RuntimeParam is not None:
         def _leaf(self, kind: Any, value: Any, param: Any, ctx: Any) -> Any:
             info = self.parameter_info
             if isinstance(kind, type) and issubclass(kind, Enum):
-                return coerce_cli_choice(value, choices=tuple(kind), case_sensitive=info.case_sensitive, ctx=ctx)
+                return coerce_cli_choice(
+                    value, choices=tuple(kind), case_sensitive=info.case_sensitive, ctx=ctx
+                )
             if kind is Path:  # typer's own checks (exists, dir_okay, ...) on a value made a Path here
-                return coerce_cli_path(value if isinstance(value, Path) else _path(value), info,
-                                       path_type=Path, param=param, ctx=ctx)
+                return coerce_cli_path(
+                    value if isinstance(value, Path) else _path(value),
+                    info,
+                    path_type=Path,
+                    param=param,
+                    ctx=ctx,
+                )
             if kind is str:
                 return _text(value)
             if kind is bool:
@@ -149,7 +158,12 @@ def _bounded(number: int | float, low: float | None, high: float | None) -> int 
     """typer's min/max: a value outside them, or NaN where there is one, is refused."""
     if (low is not None and not number >= low) or (high is not None and not number <= high):
         shown = lambda bound: f"{bound:g}" if isinstance(bound, float) else str(bound)  # noqa: E731 - 2**63-1 in full
-        where = f"in [{shown(low)}, {shown(high)}]" if low is not None and high is not None else \
-            f"at least {shown(low)}" if low is not None else f"at most {shown(high)}"
+        where = (
+            f"in [{shown(low)}, {shown(high)}]"
+            if low is not None and high is not None
+            else f"at least {shown(low)}"
+            if low is not None
+            else f"at most {shown(high)}"
+        )
         raise ValueError(f"{number!r} is not {where}")
     return number

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -14,11 +14,18 @@ from invcheck.cli.common import check_outputs, load_torch, style, write_output
 
 @app.command()
 def prove(
-    spec: Annotated[Optional[Path], typer.Argument(metavar="SPEC", help="A spec file, or - for a spec on stdin: prove each of its checks.")] = None,
+    spec: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="SPEC", help="A spec file, or - for a spec on stdin: prove each of its checks."
+        ),
+    ] = None,
     norm: NormOpt = None,
     transform: TransformOpt = None,
     layer: LayerOpt = "dense",
-    seconds: Annotated[float, typer.Option(min=1.0, max=86400, help="Time limit for the cell, in seconds.")] = 60.0,
+    seconds: Annotated[
+        float, typer.Option(min=1.0, max=86400, help="Time limit for the cell, in seconds.")
+    ] = 60.0,
     format: RunFormatOpt = RunFormat.rich,
     output: OutputOpt = None,
 ) -> None:
@@ -33,7 +40,10 @@ def prove(
     settings = [setting_of(c) for c in checks]
     proofs = [(s, prove_cell(s, seconds)) for s in settings]
     if format.value == "json":
-        docs = [{"layer": s.kind_id, "norm": s.norm_id, "transform": s.transform_id, **p.to_dict()} for s, p in proofs]
+        docs = [
+            {"layer": s.kind_id, "norm": s.norm_id, "transform": s.transform_id, **p.to_dict()}
+            for s, p in proofs
+        ]
         from invcheck.render import json as json_render
 
         text = json_render.why("proofs", docs)

@@ -4,7 +4,7 @@
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -15,15 +15,29 @@ from invcheck.errors import InvcheckError, one_line
 
 @app.command()
 def run(
-    paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Spec files, folders searched for *.yaml, or - for a spec on stdin.")],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PATH", help="Spec files, folders searched for *.yaml, or - for a spec on stdin."
+        ),
+    ],
     format: RunFormatOpt = RunFormat.rich,
-    junit_xml: Annotated[Optional[Path], typer.Option("--junit-xml", help="Also write a JUnit XML report.")] = None,
-    allow_import: Annotated[bool, typer.Option("--allow-import", help="Allow specs that import user code (module:).")] = False,
+    junit_xml: Annotated[
+        Path | None, typer.Option("--junit-xml", help="Also write a JUnit XML report.")
+    ] = None,
+    allow_import: Annotated[
+        bool, typer.Option("--allow-import", help="Allow specs that import user code (module:).")
+    ] = False,
     output: OutputOpt = None,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, max=256, help="Worker processes (pays for long runs).")] = 1,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only failures, errors and the summary.")] = False,
-    timeout: Annotated[float, typer.Option("--timeout", min=0.1, max=86400,
-                                           help="Seconds a check of user code may take.")] = 15.0,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", min=1, max=256, help="Worker processes (pays for long runs).")
+    ] = 1,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Print only failures, errors and the summary.")
+    ] = False,
+    timeout: Annotated[
+        float, typer.Option("--timeout", min=0.1, max=86400, help="Seconds a check of user code may take.")
+    ] = 15.0,
 ) -> None:
     """Run spec files; exit 1 if a verdict differs from its `expect:`, 2 if a check could not run."""
     load_torch()  # first: the imports below bring it in
@@ -63,8 +77,9 @@ def run(
         raise typer.Exit(2 if report.errors else 1)
 
 
-def _write(report, format: RunFormat, color: bool, width: int, quiet: bool, output: Optional[Path],
-           streamed: bool) -> None:
+def _write(
+    report, format: RunFormat, color: bool, width: int, quiet: bool, output: Path | None, streamed: bool
+) -> None:
     from invcheck import render
 
     if streamed:

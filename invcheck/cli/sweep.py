@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Annotated, Callable, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,18 +18,30 @@ from invcheck.cli.common import check_cells, check_options, check_outputs, load_
 
 @app.command()
 def sweep(
-    spec: Annotated[Optional[Path], typer.Argument(metavar="SPEC", help="A spec file, or - for a spec on stdin: sweep its first check.")] = None,
+    spec: Annotated[
+        Path | None,
+        typer.Argument(metavar="SPEC", help="A spec file, or - for a spec on stdin: sweep its first check."),
+    ] = None,
     norm: NormOpt = None,
-    transform: Annotated[Optional[str], typer.Option(help="A re-scaling transform (dataset_rescale, ...).")] = None,
+    transform: Annotated[
+        str | None, typer.Option(help="A re-scaling transform (dataset_rescale, ...).")
+    ] = None,
     layer: LayerOpt = "dense",
-    eps: Annotated[Optional[list[float]], typer.Option(min=0.0, help="eps inside the square root; repeat to compare.")] = None,
-    dtype: Annotated[Optional[list[Dtype]], typer.Option(help="dtype the norm runs in; repeat to compare.")] = None,
+    eps: Annotated[
+        list[float] | None, typer.Option(min=0.0, help="eps inside the square root; repeat to compare.")
+    ] = None,
+    dtype: Annotated[
+        list[Dtype] | None, typer.Option(help="dtype the norm runs in; repeat to compare.")
+    ] = None,
     low: Annotated[float, typer.Option(help="Smallest scale factor.")] = 1e-6,
     high: Annotated[float, typer.Option(help="Largest scale factor.")] = 1e6,
     per_decade: Annotated[int, typer.Option(min=1, max=50, help="Points per decade.")] = 4,
     trials: Annotated[int, typer.Option(min=1, help="Trials per point.")] = 8,
     seed: Annotated[int, typer.Option(min=0, help="Seed of every random draw.")] = 0,
-    plot: Annotated[Optional[Path], typer.Option("--plot", help="Also draw it: a .png or .svg file (needs invcheck[plot]).")] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="Also draw it: a .png or .svg file (needs invcheck[plot])."),
+    ] = None,
     format: RunFormatOpt = RunFormat.rich,
     output: OutputOpt = None,
 ) -> None:
@@ -48,7 +60,9 @@ def sweep(
     base = selected_checks(spec, norm, transform, layer)[0]
     base = base.with_(trials=trials, seed=seed)
     dtypes = [d.value for d in dtype] if dtype else [base.dtype]
-    checks = [base.with_(dtype=d, norm=replace(base.norm, eps=e)) for d in dtypes for e in (eps or [base.norm.eps])]
+    checks = [
+        base.with_(dtype=d, norm=replace(base.norm, eps=e)) for d in dtypes for e in (eps or [base.norm.eps])
+    ]
     check_cells(checks)
     factors = sweeps.scales(low, high, per_decade)
     load_torch()
@@ -57,13 +71,24 @@ def sweep(
     if plot is not None:
         from invcheck.why.plot import image
 
-        write_output(image(results, plot, f"{base.norm.id} × {base.transform.id} ({base.layer.kind}): deviation against δ"),
-                     plot)
+        write_output(
+            image(
+                results,
+                plot,
+                f"{base.norm.id} × {base.transform.id} ({base.layer.kind}): deviation against δ",
+            ),
+            plot,
+        )
     if format.value == "json":
         from invcheck.render import json as json_render
 
-        text = json_render.why("points", [asdict(p) for r in results for p in r.points], crossovers=[
-            {"eps": r.check.norm.eps, "dtype": r.check.dtype, "scale": r.crossover} for r in results])
+        text = json_render.why(
+            "points",
+            [asdict(p) for r in results for p in r.points],
+            crossovers=[
+                {"eps": r.check.norm.eps, "dtype": r.check.dtype, "scale": r.crossover} for r in results
+            ],
+        )
     else:
         color, width = style(output)
         text = sweep_text(results, color=color, width=width)

@@ -12,7 +12,12 @@ from invcheck.errors import one_line
 
 
 @app.command()
-def validate(paths: Annotated[list[Path], typer.Argument(metavar="PATH", help="Spec files, folders searched for *.yaml, or - for stdin.")]) -> None:
+def validate(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(metavar="PATH", help="Spec files, folders searched for *.yaml, or - for stdin."),
+    ],
+) -> None:
     """Check spec files without running them: one line per error, exit 2 if any."""
     from invcheck.cli import spec_input
 

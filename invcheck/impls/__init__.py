@@ -8,8 +8,14 @@ from invcheck.impls.base import Draw, Forward
 from invcheck.settings import CheckConfig
 
 
-def build_forward(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.device,
-                  eps_off: bool = False, eps_dtype: torch.dtype | None = None) -> Forward:
+def build_forward(
+    check: CheckConfig,
+    draw: Draw,
+    dtype: torch.dtype,
+    device: torch.device,
+    eps_off: bool = False,
+    eps_dtype: torch.dtype | None = None,
+) -> Forward:
     """Pick the implementation the check names; imports the optional ones only when used.
 
     eps_off: the same layer with the eps inside its square root set to 0 (where it can be).

@@ -45,8 +45,14 @@ def unit_shape(check: CheckConfig, trials: int) -> tuple[int, ...]:
     return (trials, 1, check.layer.channels) + (1,) * len(kind.norm_positions(check.layer))
 
 
-def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.device, eps_off: bool = False,
-          eps_dtype: torch.dtype | None = None) -> Forward:
+def build(
+    check: CheckConfig,
+    draw: Draw,
+    dtype: torch.dtype,
+    device: torch.device,
+    eps_off: bool = False,
+    eps_dtype: torch.dtype | None = None,
+) -> Forward:
     kind, layer, norm = check.layer.kind_spec, check.layer, get_norm(check.norm.id)
     cfg = replace(check.norm, eps=0.0) if eps_off else check.norm
     shape = unit_shape(check, draw.trials)

@@ -38,12 +38,22 @@ def resolve_eps(check: CheckConfig, norm: Norm, dtype: torch.dtype) -> tuple[flo
     if cfg.eps or not cfg.torch_eps:
         return cfg.eps, EpsInfo(cfg.eps, "the spec" if cfg.eps else "none")
     if norm.torch_eps is None:
-        return None, EpsInfo(torch.finfo(opmath(dtype)).eps, f"torch's default for {norm.id}: finfo(dtype).eps")
-    return norm.torch_eps, EpsInfo(norm.torch_eps, f"torch's default for {norm.id}" if norm.torch_eps else "none")
+        return None, EpsInfo(
+            torch.finfo(opmath(dtype)).eps, f"torch's default for {norm.id}: finfo(dtype).eps"
+        )
+    return norm.torch_eps, EpsInfo(
+        norm.torch_eps, f"torch's default for {norm.id}" if norm.torch_eps else "none"
+    )
 
 
-def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.device, eps_off: bool = False,
-          eps_dtype: torch.dtype | None = None) -> Forward:
+def build(
+    check: CheckConfig,
+    draw: Draw,
+    dtype: torch.dtype,
+    device: torch.device,
+    eps_off: bool = False,
+    eps_dtype: torch.dtype | None = None,
+) -> Forward:
     norm = get_norm(check.norm.id)
     passed, eps = resolve_eps(check, norm, eps_dtype or dtype)
     if passed is None and eps_dtype not in (None, dtype):  # the checked dtype's default, given explicitly
@@ -76,32 +86,63 @@ def refusals(check: CheckConfig) -> Iterator[None]:
         yield
     except (ValueError, RuntimeError, NotImplementedError) as exc:
         message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise SpecError(f"torch refused {check.norm.id} ({check.dtype}): {message}", check.file,
-                        check.line, hint="change the spec, or use impl: reference") from None
+        raise SpecError(
+            f"torch refused {check.norm.id} ({check.dtype}): {message}",
+            check.file,
+            check.line,
+            hint="change the spec, or use impl: reference",
+        ) from None
 
 
-def _setup(check: CheckConfig, g: Tensor, b: Tensor, eps: float | None, dtype: torch.dtype,
-           device: torch.device) -> TorchSetup:
-    return TorchSetup(check.layer.kind_spec, check.layer, check.norm, g.to(device, dtype), b.to(device, dtype),
-                      eps, check.norm.api == "functional")
+def _setup(
+    check: CheckConfig, g: Tensor, b: Tensor, eps: float | None, dtype: torch.dtype, device: torch.device
+) -> TorchSetup:
+    return TorchSetup(
+        check.layer.kind_spec,
+        check.layer,
+        check.norm,
+        g.to(device, dtype),
+        b.to(device, dtype),
+        eps,
+        check.norm.api == "functional",
+    )
 
 
-def _per_trial(check: CheckConfig, norm: Norm, draw: Draw, passed: float | None, eps: EpsInfo,
-               dtype: torch.dtype, device: torch.device, guard: Callable = lambda fn: fn) -> Forward:
-    norms = [norm.torch_norm(_setup(check, draw.g[t], draw.b[t], passed, dtype, device))
-             for t in range(draw.trials)]
+def _per_trial(
+    check: CheckConfig,
+    norm: Norm,
+    draw: Draw,
+    passed: float | None,
+    eps: EpsInfo,
+    dtype: torch.dtype,
+    device: torch.device,
+    guard: Callable = lambda fn: fn,
+) -> Forward:
+    norms = [
+        norm.torch_norm(_setup(check, draw.g[t], draw.b[t], passed, dtype, device))
+        for t in range(draw.trials)
+    ]
     _set_mode(check, norms)
     kind, t_count = check.layer.kind_spec, draw.trials
 
     def apply(a: Tensor) -> Tensor:  # [T', N, C, *pos]
         return torch.stack([norms[t % t_count].fn(a[t]) for t in range(a.shape[0])])
 
-    return Forward(lambda x, w: kind.run(check.layer, x, w, guard(apply)), eps,
-                   gain=torch.stack([n.gain for n in norms]))
+    return Forward(
+        lambda x, w: kind.run(check.layer, x, w, guard(apply)), eps, gain=torch.stack([n.gain for n in norms])
+    )
 
 
-def _folded(check: CheckConfig, norm: Norm, draw: Draw, passed: float | None, eps: EpsInfo,
-            dtype: torch.dtype, device: torch.device, guard: Callable = lambda fn: fn) -> Forward:
+def _folded(
+    check: CheckConfig,
+    norm: Norm,
+    draw: Draw,
+    passed: float | None,
+    eps: EpsInfo,
+    dtype: torch.dtype,
+    device: torch.device,
+    guard: Callable = lambda fn: fn,
+) -> Forward:
     """One layer over T*C channels; trial t owns channels t*C .. t*C + C-1."""
     tn = norm.torch_norm(_setup(check, draw.g.flatten(), draw.b.flatten(), passed, dtype, device))
     kind, t_count = check.layer.kind_spec, draw.trials
@@ -113,8 +154,12 @@ def _folded(check: CheckConfig, norm: Norm, draw: Draw, passed: float | None, ep
     if check.norm.mode == "eval":
         state = _warm_up(check, tn, draw, apply, dtype, device)
     _set_mode(check, [tn])
-    return Forward(lambda x, w: kind.run(check.layer, x, w, guard(apply)), eps,
-                   gain=tn.gain.reshape(t_count, -1), state=state)
+    return Forward(
+        lambda x, w: kind.run(check.layer, x, w, guard(apply)),
+        eps,
+        gain=tn.gain.reshape(t_count, -1),
+        state=state,
+    )
 
 
 def _fold(a: Tensor) -> Tensor:
@@ -127,8 +172,9 @@ def _unfold(y: Tensor, trials: int) -> Tensor:
     return y.reshape(y.shape[0], trials, -1, *y.shape[2:]).transpose(0, 1)
 
 
-def _warm_up(check: CheckConfig, tn: TorchNorm, draw: Draw, apply, dtype: torch.dtype,
-             device: torch.device) -> tuple[Tensor, Tensor]:
+def _warm_up(
+    check: CheckConfig, tn: TorchNorm, draw: Draw, apply, dtype: torch.dtype, device: torch.device
+) -> tuple[Tensor, Tensor]:
     """Warm-up batches through the original W in train mode; the real running stats, float64."""
     tn.module.train(True)
     w = draw.w.to(device, dtype)
@@ -139,15 +185,23 @@ def _warm_up(check: CheckConfig, tn: TorchNorm, draw: Draw, apply, dtype: torch.
     return mean.double().cpu().reshape(shape), var.double().cpu().reshape(shape)
 
 
-def _on_weights(check: CheckConfig, norm: Norm, draw: Draw, passed: float | None,
-                dtype: torch.dtype, device: torch.device) -> Forward:
+def _on_weights(
+    check: CheckConfig, norm: Norm, draw: Draw, passed: float | None, dtype: torch.dtype, device: torch.device
+) -> Forward:
     """weight_norm: the layer runs through each trial's effective weight; the bias is added after,
     as PyTorch's weight-normed layers here have none."""
     if check.norm.eps:
-        raise SpecError(f"eps {check.norm.eps:g}: torch's weight_norm has no eps", check.file, check.line,
-                        check.norm.eps, "remove eps, or use impl: reference")
-    norms = [norm.torch_norm(_setup(check, draw.g[t], draw.b[t], passed, dtype, device))
-             for t in range(draw.trials)]
+        raise SpecError(
+            f"eps {check.norm.eps:g}: torch's weight_norm has no eps",
+            check.file,
+            check.line,
+            check.norm.eps,
+            "remove eps, or use impl: reference",
+        )
+    norms = [
+        norm.torch_norm(_setup(check, draw.g[t], draw.b[t], passed, dtype, device))
+        for t in range(draw.trials)
+    ]
     b = draw.b.reshape(unit_shape(check, draw.trials)).to(device, dtype)
     kind, t_count = check.layer.kind_spec, draw.trials
 

@@ -28,15 +28,30 @@ from torch import nn
 from invcheck import tolerance as tol
 from invcheck.evidence import EpsInfo
 from invcheck.impls.base import Draw, Forward, Tensor
-from invcheck.impls.user_load import USER_FAILURES, construct, contained, fill, first_line, guarded, load, raised_at
-from invcheck.impls.user_load import user_error
+from invcheck.impls.user_load import (
+    USER_FAILURES,
+    construct,
+    contained,
+    fill,
+    first_line,
+    guarded,
+    load,
+    raised_at,
+    user_error,
+)
 from invcheck.norms.base import opmath
 from invcheck.placements import spread_guard
 from invcheck.settings import CheckConfig
 
 
-def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.device, eps_off: bool = False,
-          eps_dtype: torch.dtype | None = None) -> Forward:
+def build(
+    check: CheckConfig,
+    draw: Draw,
+    dtype: torch.dtype,
+    device: torch.device,
+    eps_off: bool = False,
+    eps_dtype: torch.dtype | None = None,
+) -> Forward:
     factory, kwargs = load(check), fill(check, check.norm.kwargs)
     objs = [_instance(check, factory, kwargs, t, dtype, device) for t in range(check.trials)]
     weights = [_weight(check, o) for o in objs] if check.norm.role == "layer" else []
@@ -45,10 +60,20 @@ def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.devi
 
     def fn(x: Tensor, w: Tensor) -> Tensor:  # [T', N, C, *pos]; trial t' runs trial t' mod T's object
         if check.norm.role == "layer":
-            return torch.stack([_run_layer(check, objs, weights, t % len(objs), x[t], w[t]) for t in range(x.shape[0])])
+            return torch.stack(
+                [_run_layer(check, objs, weights, t % len(objs), x[t], w[t]) for t in range(x.shape[0])]
+            )
         kind = check.layer.kind_spec
-        return kind.run(check.layer, x, w, guard(lambda a: torch.stack(
-            [_run_norm(check, objs[t % len(objs)], a[t]) for t in range(a.shape[0])])))
+        return kind.run(
+            check.layer,
+            x,
+            w,
+            guard(
+                lambda a: torch.stack(
+                    [_run_norm(check, objs[t % len(objs)], a[t]) for t in range(a.shape[0])]
+                )
+            ),
+        )
 
     info = eps_info(check, objs[0], eps_dtype or dtype)
     for obj in objs:
@@ -63,14 +88,25 @@ def build(check: CheckConfig, draw: Draw, dtype: torch.dtype, device: torch.devi
 
 def probe_instance(check: CheckConfig) -> Any:
     """One instance as a check builds it (float64, CPU): what it keeps, before anything runs."""
-    return _instance(check, load(check), fill(check, check.norm.kwargs), 0, torch.float64, torch.device("cpu"))
+    return _instance(
+        check, load(check), fill(check, check.norm.kwargs), 0, torch.float64, torch.device("cpu")
+    )
 
 
-def _instance(check: CheckConfig, factory: Any, kwargs: dict[str, Any], trial: int,
-              dtype: torch.dtype, device: torch.device) -> Any:
+def _instance(
+    check: CheckConfig,
+    factory: Any,
+    kwargs: dict[str, Any],
+    trial: int,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> Any:
     """Trial `trial`'s object, built under a seed of its own, cast, its call signature checked."""
-    devices = [device.index if device.index is not None else torch.cuda.current_device()] \
-        if device.type == "cuda" else []
+    devices = (
+        [device.index if device.index is not None else torch.cuda.current_device()]
+        if device.type == "cuda"
+        else []
+    )
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed((check.seed * 1_000_003 + trial) % (1 << 63))  # any seed the rules allow
         obj = construct(check, factory, kwargs)
@@ -94,8 +130,9 @@ def _check_signature(check: CheckConfig, obj: Any) -> None:
         raise user_error(check, f"is not callable with one tensor: its signature is {sig}") from None
 
 
-def _run_layer(check: CheckConfig, objs: list[Any], weights: list[Tensor], t: int, x: Tensor,
-               w: Tensor) -> Tensor:
+def _run_layer(
+    check: CheckConfig, objs: list[Any], weights: list[Tensor], t: int, x: Tensor, w: Tensor
+) -> Tensor:
     """One trial of a role "layer" module: W written into it, X -> y, back to the canonical layout."""
     kind, layer = check.layer.kind_spec, check.layer
     _set_weight(check, weights[t], w)
@@ -123,11 +160,17 @@ def call(check: CheckConfig, obj: Any, inp: Tensor, expected: tuple[int, ...]) -
         hint = " (return the output tensor alone)" if isinstance(y, (tuple, list)) else ""
         raise user_error(check, f"called on {what}, it returned a {type(y).__name__}, not a tensor{hint}")
     if tuple(y.shape) != expected:
-        raise user_error(check, f"called on {what}, it returned shape {list(y.shape)}, expected {list(expected)}")
+        raise user_error(
+            check, f"called on {what}, it returned shape {list(y.shape)}, expected {list(expected)}"
+        )
     if y.dtype != inp.dtype:
-        raise user_error(check, f"called on {what}, it returned {y.dtype}, expected {inp.dtype} (the input's dtype)")
+        raise user_error(
+            check, f"called on {what}, it returned {y.dtype}, expected {inp.dtype} (the input's dtype)"
+        )
     if y.device != inp.device:
-        raise user_error(check, f"called on {what}, it returned a tensor on {y.device}, expected {inp.device}")
+        raise user_error(
+            check, f"called on {what}, it returned a tensor on {y.device}, expected {inp.device}"
+        )
     return y
 
 
@@ -168,8 +211,14 @@ def _set_weight(check: CheckConfig, p: Tensor, w: Tensor) -> None:
 # eval mode, eps and gain --------------------------------------------------------------------------
 
 
-def _warm_up(check: CheckConfig, objs: list[Any], weights: list[Tensor], draw: Draw,
-             dtype: torch.dtype, device: torch.device) -> None:
+def _warm_up(
+    check: CheckConfig,
+    objs: list[Any],
+    weights: list[Tensor],
+    draw: Draw,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> None:
     """Warm-up batches through the original W, each module in train mode (running statistics)."""
     for obj in objs:
         if isinstance(obj, nn.Module):
@@ -182,7 +231,12 @@ def _warm_up(check: CheckConfig, objs: list[Any], weights: list[Tensor], draw: D
             for t in range(len(objs)):
                 _run_layer(check, objs, weights, t, x[t], w[t])
         else:
-            kind.run(check.layer, x, w, lambda a: torch.stack([_run_norm(check, objs[t], a[t]) for t in range(len(objs))]))
+            kind.run(
+                check.layer,
+                x,
+                w,
+                lambda a: torch.stack([_run_norm(check, objs[t], a[t]) for t in range(len(objs))]),
+            )
 
 
 # Where layers keep their eps: torch's and most libraries' `eps`, transformers' `variance_epsilon`.
@@ -234,11 +288,17 @@ def eps_info(check: CheckConfig, obj: Any, dtype: torch.dtype) -> EpsInfo:
         value, path = max(values)
         return EpsInfo(value, f"read from attribute `{path}`", switchable=True)
     if check.norm.eps_attr:
-        raise user_error(check, f"has no eps attribute {check.norm.eps_attr!r} (fix eps_attr:, or state the eps "
-                                "with eps: where the layer keeps it in no attribute)")
+        raise user_error(
+            check,
+            f"has no eps attribute {check.norm.eps_attr!r} (fix eps_attr:, or state the eps "
+            "with eps: where the layer keeps it in no attribute)",
+        )
     if check.norm.eps:
-        return EpsInfo(check.norm.eps, "stated in the spec; not found on the layer, so not switched off",
-                       switchable=False)
+        return EpsInfo(
+            check.norm.eps,
+            "stated in the spec; not found on the layer, so not switched off",
+            switchable=False,
+        )
     hint = f"`{check.norm.eps_attr}`" if check.norm.eps_attr else ", ".join(f"`{n}`" for n in EPS_NAMES)
     return EpsInfo(0.0, f"no eps attribute found ({hint}); name it with eps_attr: or state it with eps:")
 

@@ -92,16 +92,21 @@ WORKER_HARD_EXIT = 124
 
 
 def _hard_stop(check: CheckConfig, seconds: float) -> None:
-    message = user_error(check, f"still running after {seconds:g} s, past its deadline, which it defeated "
-                                f"(ignored SIGALRM, or swallowed the stop): invcheck stops here")
+    message = user_error(
+        check,
+        f"still running after {seconds:g} s, past its deadline, which it defeated "
+        f"(ignored SIGALRM, or swallowed the stop): invcheck stops here",
+    )
     for hook in BEFORE_HARD_EXIT:
         try:
             hook()
-        except Exception:  # noqa: BLE001 - the process ends next whatever happens here
+        except Exception:
             pass
     sys.stderr.write(f"error: {message}\n")
     sys.stderr.flush()
-    _HARD_EXIT(HARD_EXIT_STATUS)  # outputs are written whole at the end or not at all: none is left half written
+    _HARD_EXIT(
+        HARD_EXIT_STATUS
+    )  # outputs are written whole at the end or not at all: none is left half written
 
 
 @contextlib.contextmanager
@@ -128,6 +133,7 @@ def _alarm(check: CheckConfig, seconds: float) -> Iterator[None]:
 @contextlib.contextmanager
 def _interruptible() -> Iterator[None]:
     """Ctrl-C raises Interrupted, which `contained` lets through: it stops the run."""
+
     def interrupt(signum: int, frame: Any) -> None:
         raise Interrupted()
 
@@ -165,6 +171,7 @@ def guarded() -> Iterator[None]:
         if saved_fd is not None:
             os.dup2(saved_fd, 1)
             os.close(saved_fd)
+
 
 # Frames in these directories are invcheck's or torch's, not the user's.
 _NOT_USER = tuple(str(Path(m.__file__).resolve().parent) for m in (sys.modules["invcheck"],))
@@ -233,7 +240,11 @@ def load(check: CheckConfig) -> Any:
             owner = ".".join([module_name, *attr.split(".")[:depth]])
             names = [n for n in dir(obj) if not n.startswith("_")]
             close = difflib.get_close_matches(part, names, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"it has: {', '.join(names[:12]) or 'nothing public'}"
+            hint = (
+                f"did you mean {close[0]!r}?"
+                if close
+                else f"it has: {', '.join(names[:12]) or 'nothing public'}"
+            )
             raise user_error(check, f"{owner!r} has no attribute {part!r} ({hint})")
         obj = getattr(obj, part)
     return obj
@@ -249,9 +260,16 @@ def _refuse_shadowed(check: CheckConfig, name: str, module: Any) -> None:
     here = Path(check.file).resolve().parent
     local = [here / f"{top}.py", here / top / "__init__.py"]
     loaded = getattr(sys.modules.get(top), "__file__", None)
-    if loaded and any(p.is_file() for p in local) and Path(loaded).resolve() not in [p.resolve() for p in local]:
-        raise user_error(check, f"{top!r} beside this spec is shadowed by {_shown(loaded)}, installed or "
-                                "imported earlier in this run (give the modules distinct names)")
+    if (
+        loaded
+        and any(p.is_file() for p in local)
+        and Path(loaded).resolve() not in [p.resolve() for p in local]
+    ):
+        raise user_error(
+            check,
+            f"{top!r} beside this spec is shadowed by {_shown(loaded)}, installed or "
+            "imported earlier in this run (give the modules distinct names)",
+        )
 
 
 def _import(check: CheckConfig, name: str) -> Any:

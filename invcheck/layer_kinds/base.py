@@ -108,8 +108,10 @@ class LayerKind:
 
     def elements(self, layer: LayerConfig) -> int:
         """Entries of X, W and y together, per trial: what a check allocates grows with it."""
-        return sum(math.prod(s) for s in (self.input_shape(layer), self.weight_shape(layer),
-                                          self.output_shape(layer)))
+        return sum(
+            math.prod(s)
+            for s in (self.input_shape(layer), self.weight_shape(layer), self.output_shape(layer))
+        )
 
     # Forward ---------------------------------------------------------------------------------------
 
@@ -117,8 +119,14 @@ class LayerKind:
         """Summed inputs a of every trial, each with its own W: [T, N, C, *positions]."""
         raise NotImplementedError
 
-    def run(self, layer: LayerConfig, x: Tensor, w: Tensor, norm: NormFn,
-            summed: Callable[..., Tensor] | None = None) -> Tensor:
+    def run(
+        self,
+        layer: LayerConfig,
+        x: Tensor,
+        w: Tensor,
+        norm: NormFn,
+        summed: Callable[..., Tensor] | None = None,
+    ) -> Tensor:
         """The layer's output y with its norm in place: [T, N, C, *positions].
 
         summed: computes `self.summed` (a caller may remember it across norms)."""
@@ -147,8 +155,15 @@ class LayerKind:
         c = self.channels(layer)
         features = self.input_channels(layer)  # D, or C_in
         # "channels": what the norm normalizes, where it sits (H, or D for a norm on the input).
-        return {**{key: getattr(layer, key) for key in self.sizes}, "inputs": features, "in_channels": features,
-                "units": c, "channels": layer.channels, "out_channels": c, "fan_in": self.fan_in(layer)}
+        return {
+            **{key: getattr(layer, key) for key in self.sizes},
+            "inputs": features,
+            "in_channels": features,
+            "units": c,
+            "channels": layer.channels,
+            "out_channels": c,
+            "fan_in": self.fan_in(layer),
+        }
 
     # What a user module sees ----------------------------------------------------------------------
 

@@ -59,13 +59,21 @@ class Conv(LayerKind):
         xs = x.transpose(0, 1).reshape(n, -1, *x.shape[3:])  # [N, T*C_in, *S]
         ws = w.reshape(-1, *w.shape[2:])  # [T*C_out, C_in, *k]
         a = conv(xs, ws, padding=layer.padding, groups=t)  # [N, T*C_out, *S']
-        return a.reshape(n, t, -1, *a.shape[2:]).transpose(0, 1).contiguous()  # [T, N, C_out, *S']: the norms reduce faster over it
+        return (
+            a.reshape(n, t, -1, *a.shape[2:]).transpose(0, 1).contiguous()
+        )  # [T, N, C_out, *S']: the norms reduce faster over it
 
     def problems(self, layer: LayerConfig) -> list[tuple[str, str, object, str | None]]:
         if self.out_size(layer) >= 1:
             return []
-        return [("kernel", f"kernel {layer.kernel} does not fit in size {layer.size} + 2 * padding {layer.padding}",
-                 layer.kernel, "use a smaller kernel, a larger size or padding")]
+        return [
+            (
+                "kernel",
+                f"kernel {layer.kernel} does not fit in size {layer.size} + 2 * padding {layer.padding}",
+                layer.kernel,
+                "use a smaller kernel, a larger size or padding",
+            )
+        ]
 
     def placeholders(self, layer: LayerConfig) -> dict[str, int]:
         return {**super().placeholders(layer), "out_size": self.out_size(layer)}

@@ -12,9 +12,19 @@ from invcheck.norms.rms_norm import RMSNorm
 from invcheck.norms.rms_norm_2d import RMSNorm2d
 from invcheck.norms.weight_norm import WeightNorm
 
-NORMS: dict[str, Norm] = {n.id: n for n in (
-    BatchNorm(), WeightNorm(), LayerNorm(), InstanceNorm(), GroupNorm(), RMSNorm(), LayerNorm2d(), RMSNorm2d(),
-)}
+NORMS: dict[str, Norm] = {
+    n.id: n
+    for n in (
+        BatchNorm(),
+        WeightNorm(),
+        LayerNorm(),
+        InstanceNorm(),
+        GroupNorm(),
+        RMSNorm(),
+        LayerNorm2d(),
+        RMSNorm2d(),
+    )
+}
 
 
 def get_norm(norm_id: str) -> Norm:

@@ -81,8 +81,9 @@ class Norm:
         """State learned from warm-up batches of summed inputs (eval-mode running statistics)."""
         return None
 
-    def statistics(self, a: Tensor, w: Tensor, cfg: NormConfig, per_token: bool = False,
-                   state: Any = None) -> tuple[Tensor, Tensor]:
+    def statistics(
+        self, a: Tensor, w: Tensor, cfg: NormConfig, per_token: bool = False, state: Any = None
+    ) -> tuple[Tensor, Tensor]:
         """mu and var (eps not added) of a, broadcastable against a."""
         v = self.grouped(a, cfg)
         dims = self.axes(v.dim(), per_token)
@@ -120,8 +121,16 @@ def opmath(dtype: Any) -> Any:
     return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
-def normalize(norm: Norm, a: Tensor, w: Tensor, g: Tensor, b: Tensor, cfg: NormConfig,
-              per_token: bool = False, state: Any = None) -> Tensor:
+def normalize(
+    norm: Norm,
+    a: Tensor,
+    w: Tensor,
+    g: Tensor,
+    b: Tensor,
+    cfg: NormConfig,
+    per_token: bool = False,
+    state: Any = None,
+) -> Tensor:
     """y = g * (a - mu) / sqrt(var + eps) + b; g, b broadcast against a.
 
     Like PyTorch's kernels, half-precision inputs are normalized in float32 and the output is
@@ -168,8 +177,11 @@ def affine_module(module: Any, setup: TorchSetup, channels_last: bool = False) -
     return TorchNorm(_with_layout(module, added, channels_last), module, first_per_unit(module.weight))
 
 
-def _with_layout(fn: Callable[[Tensor], Tensor], bias: Tensor | None, channels_last: bool) -> Callable[[Tensor], Tensor]:
+def _with_layout(
+    fn: Callable[[Tensor], Tensor], bias: Tensor | None, channels_last: bool
+) -> Callable[[Tensor], Tensor]:
     """fn on canonical a [N, C, *pos]: moved to channels-last first if asked; a bias added after."""
+
     def call(a: Tensor) -> Tensor:
         y = fn(a.movedim(1, -1)).movedim(-1, 1) if channels_last else fn(a)
         if bias is not None:
@@ -179,8 +191,8 @@ def _with_layout(fn: Callable[[Tensor], Tensor], bias: Tensor | None, channels_l
     return call
 
 
-def functional(fn: Callable[[Tensor], Tensor], setup: TorchSetup, channels_last: bool = False,
-               bias: bool = False) -> TorchNorm:
+def functional(
+    fn: Callable[[Tensor], Tensor], setup: TorchSetup, channels_last: bool = False, bias: bool = False
+) -> TorchNorm:
     """A torch.nn.functional call as a TorchNorm (no module, no state); bias: add b after."""
-    return TorchNorm(_with_layout(fn, setup.b if bias else None, channels_last), None,
-                     setup.g.double().cpu())
+    return TorchNorm(_with_layout(fn, setup.b if bias else None, channels_last), None, setup.g.double().cpu())

@@ -38,8 +38,9 @@ class BatchNorm(Norm):
             mean, var = (1 - m) * mean + m * mu, (1 - m) * var + m * v
         return mean, var
 
-    def statistics(self, a: Tensor, w: Tensor, cfg: NormConfig, per_token: bool = False,
-                   state: Any = None) -> tuple[Tensor, Tensor]:
+    def statistics(
+        self, a: Tensor, w: Tensor, cfg: NormConfig, per_token: bool = False, state: Any = None
+    ) -> tuple[Tensor, Tensor]:
         if state is not None:
             mean, var = state
             return mean.to(a), var.to(a)
@@ -69,8 +70,9 @@ class FunctionalBatchNorm:
     def __call__(self, a: Tensor) -> Tensor:
         import torch.nn.functional as F
 
-        return F.batch_norm(a, self.running_mean, self.running_var, self.g, self.b,
-                            self.training, self.momentum, self.eps)
+        return F.batch_norm(
+            a, self.running_mean, self.running_var, self.g, self.b, self.training, self.momentum, self.eps
+        )
 
     def train(self, mode: bool = True) -> None:
         self.training = mode

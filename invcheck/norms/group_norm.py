@@ -27,8 +27,8 @@ class GroupNorm(Norm):
         return tuple(range(3, ndim))  # within a group: its channels and positions
 
     def torch_norm(self, setup: TorchSetup) -> TorchNorm:
-        from torch import nn
         import torch.nn.functional as F
+        from torch import nn
 
         eps, groups = 1e-5 if setup.eps is None else setup.eps, setup.cfg.groups
         if setup.functional:

@@ -17,15 +17,15 @@ class InstanceNorm(Norm):
 
     def undefined_reason(self, kind: LayerKind, layer: LayerConfig, cfg: NormConfig) -> str | None:
         if not kind.norm_positions(layer):
-            return (f"instance_norm needs positions; a {kind.id} layer's norm sees one entry per case and unit")
+            return f"instance_norm needs positions; a {kind.id} layer's norm sees one entry per case and unit"
         return None
 
     def axes(self, ndim: int, per_token: bool) -> tuple[int, ...]:
         return tuple(range(3, ndim))
 
     def torch_norm(self, setup: TorchSetup) -> TorchNorm:
-        from torch import nn
         import torch.nn.functional as F
+        from torch import nn
 
         eps = 1e-5 if setup.eps is None else setup.eps
         if setup.functional:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from invcheck.norms.base import Norm, TorchNorm, TorchSetup, affine_module, functional, per_unit
 
+
 class LayerNorm(Norm):
     id = "layer_norm"
     doc = "one case, all units and positions (a sequence layer: per token over its units)"
@@ -12,8 +13,8 @@ class LayerNorm(Norm):
         return (2,) if per_token else tuple(range(2, ndim))
 
     def torch_norm(self, setup: TorchSetup) -> TorchNorm:
-        from torch import nn
         import torch.nn.functional as F
+        from torch import nn
 
         shape, last = normalized_shape(setup)
         if setup.functional:

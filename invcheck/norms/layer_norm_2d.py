@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from invcheck.norms.base import Norm, TorchNorm, TorchSetup, affine_module, functional, per_unit
 
-
 if TYPE_CHECKING:
     from invcheck.layer_kinds import LayerKind
     from invcheck.settings import LayerConfig
@@ -26,8 +25,8 @@ class LayerNorm2d(Norm):
         return None
 
     def torch_norm(self, setup: TorchSetup) -> TorchNorm:
-        from torch import nn
         import torch.nn.functional as F
+        from torch import nn
 
         c, eps = setup.layer.channels, 1e-5 if setup.eps is None else setup.eps
         if setup.functional:  # as timm's LayerNorm2d: permute to channels-last, layer_norm over C

@@ -16,8 +16,8 @@ class RMSNorm(Norm):
         return (2,) if per_token else tuple(range(2, ndim))
 
     def torch_norm(self, setup: TorchSetup) -> TorchNorm:
-        from torch import nn
         import torch.nn.functional as F
+        from torch import nn
 
         shape, last = normalized_shape(setup)
         if setup.functional:

@@ -6,7 +6,6 @@ from typing import TYPE_CHECKING
 
 from invcheck.norms.base import Norm, TorchNorm, TorchSetup, affine_module, functional, per_unit
 
-
 if TYPE_CHECKING:
     from invcheck.layer_kinds import LayerKind
     from invcheck.settings import LayerConfig
@@ -27,11 +26,13 @@ class RMSNorm2d(Norm):
         return None
 
     def torch_norm(self, setup: TorchSetup) -> TorchNorm:
-        from torch import nn
         import torch.nn.functional as F
+        from torch import nn
 
         c = setup.layer.channels
         if setup.functional:
             g = per_unit(setup.g, (c,))
-            return functional(lambda a: F.rms_norm(a, (c,), g, setup.eps), setup, channels_last=True, bias=True)
+            return functional(
+                lambda a: F.rms_norm(a, (c,), g, setup.eps), setup, channels_last=True, bias=True
+            )
         return affine_module(nn.RMSNorm(c, eps=setup.eps), setup, channels_last=True)

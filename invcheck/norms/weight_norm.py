@@ -23,8 +23,9 @@ class WeightNorm(Norm):
     from_data = False
     torch_eps = 0.0  # PyTorch's weight_norm has no eps
 
-    def statistics(self, a: Tensor, w: Tensor, cfg: NormConfig, per_token: bool = False,
-                   state: Any = None) -> tuple[Tensor, Tensor]:
+    def statistics(
+        self, a: Tensor, w: Tensor, cfg: NormConfig, per_token: bool = False, state: Any = None
+    ) -> tuple[Tensor, Tensor]:
         sq = (w * w).flatten(2).sum(-1)  # [T, C]: ||w_i||^2
         shape = (a.shape[0], 1, a.shape[2]) + (1,) * (a.dim() - 3)
         return a.new_zeros(()), sq.to(a).reshape(shape)
@@ -45,8 +46,9 @@ class WeightNorm(Norm):
         if setup.functional:
             return TorchNorm(lambda v: torch._weight_norm(v, g, 0), None, setup.g.double().cpu())
         holder = nn.Module()
-        holder.weight = nn.Parameter(torch.empty(setup.kind.weight_shape(setup.layer), dtype=g.dtype,
-                                                 device=g.device))
+        holder.weight = nn.Parameter(
+            torch.empty(setup.kind.weight_shape(setup.layer), dtype=g.dtype, device=g.device)
+        )
         parametrizations.weight_norm(holder, name="weight", dim=0)
         with torch.no_grad():
             holder.parametrizations.weight.original0.copy_(g)  # the spec's gain, not ||W||

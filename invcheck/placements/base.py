@@ -59,8 +59,9 @@ class Placement:
         """What the norm sees for inputs X and weights W, canonical (warm-up statistics, spreads)."""
         return self.activation(kind.summed(layer, x, w))
 
-    def run(self, kind: LayerKind, layer: LayerConfig, x: Tensor, w: Tensor, norm: NormFn,
-            summed: SummedFn) -> Tensor:
+    def run(
+        self, kind: LayerKind, layer: LayerConfig, x: Tensor, w: Tensor, norm: NormFn, summed: SummedFn
+    ) -> Tensor:
         """The layer's output with the norm in this place: [T, N, C, *positions]."""
         return norm(self.activation(summed(layer, x, w)))
 
@@ -93,14 +94,18 @@ class Input(Placement):
 
     def refusal(self, kind: LayerKind) -> str | None:
         if kind.activation_inside:
-            return (f"a {kind.id} layer's input at each step includes its own state h_t-1: "
-                    "a norm on it is not one layer's input norm")
+            return (
+                f"a {kind.id} layer's input at each step includes its own state h_t-1: "
+                "a norm on it is not one layer's input norm"
+            )
         return None
 
     def undefined_reason(self, norm: Norm) -> str | None:
         if not norm.from_data:
-            return (f"{norm.id} divides a unit's summed input by the norm of that unit's weights; "
-                    "the layer's input belongs to no unit's weights")
+            return (
+                f"{norm.id} divides a unit's summed input by the norm of that unit's weights; "
+                "the layer's input belongs to no unit's weights"
+            )
         return None
 
     def channels(self, kind: LayerKind, layer: LayerConfig) -> int:
@@ -112,8 +117,9 @@ class Input(Placement):
     def seen(self, kind: LayerKind, layer: LayerConfig, x: Tensor, w: Tensor) -> Tensor:
         return kind.canonical_input(layer, x)
 
-    def run(self, kind: LayerKind, layer: LayerConfig, x: Tensor, w: Tensor, norm: NormFn,
-            summed: SummedFn) -> Tensor:
+    def run(
+        self, kind: LayerKind, layer: LayerConfig, x: Tensor, w: Tensor, norm: NormFn, summed: SummedFn
+    ) -> Tensor:
         # Not `summed`: a caller's memory of a = f(X, W) does not hold for the normalized X.
         return kind.summed(layer, kind.from_canonical_input(layer, norm(kind.canonical_input(layer, x))), w)
 

@@ -6,8 +6,21 @@ import csv
 import io
 from typing import Any
 
-COLUMNS = ("layer", "placement", "norm", "transform", "verdict", "deviation", "tolerance", "bound", "paper", "survey",
-           "agrees", "note", "reference")
+COLUMNS = (
+    "layer",
+    "placement",
+    "norm",
+    "transform",
+    "verdict",
+    "deviation",
+    "tolerance",
+    "bound",
+    "paper",
+    "survey",
+    "agrees",
+    "note",
+    "reference",
+)
 
 
 def table(report: Any) -> str:

@@ -10,13 +10,24 @@ SCHEMA_VERSION = 1
 
 
 def table(report: Any) -> str:
-    return json.dumps({"schema_version": SCHEMA_VERSION, **report.meta, "cells": [c.to_dict() for c in report.cells]},
-                      indent=2)
+    return json.dumps(
+        {"schema_version": SCHEMA_VERSION, **report.meta, "cells": [c.to_dict() for c in report.cells]},
+        indent=2,
+    )
 
 
 def run(report: Any) -> str:
-    return json.dumps({"schema_version": SCHEMA_VERSION, **report.meta, "results": [r.to_dict() for r in report.results],
-                       "passed": report.passed, "failed": report.failed, "errors": report.errors}, indent=2)
+    return json.dumps(
+        {
+            "schema_version": SCHEMA_VERSION,
+            **report.meta,
+            "results": [r.to_dict() for r in report.results],
+            "passed": report.passed,
+            "failed": report.failed,
+            "errors": report.errors,
+        },
+        indent=2,
+    )
 
 
 def why(key: str, docs: list[dict[str, Any]], **extra: Any) -> str:

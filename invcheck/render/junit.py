@@ -63,7 +63,7 @@ def _disambiguate(cases: list[ET.Element], results: Sequence[Result]) -> None:
 
 
 def outcome(result: Result) -> str:
-    """"passed", "failure", "error" or "skipped": what a result is in JUnit's (and CI's) words."""
+    """ "passed", "failure", "error" or "skipped": what a result is in JUnit's (and CI's) words."""
     if result.verdict == "error":
         return "error"
     if result.verdict == "undefined" and not result.check.expect:
@@ -72,7 +72,11 @@ def outcome(result: Result) -> str:
 
 
 def _testcase(result: Result) -> ET.Element:
-    attrs = {"classname": _classname(result), "name": _clean(result.check.title), "time": _seconds(result.seconds)}
+    attrs = {
+        "classname": _classname(result),
+        "name": _clean(result.check.title),
+        "time": _seconds(result.seconds),
+    }
     case = ET.Element("testcase", attrs)
     kind = outcome(result)
     if kind != "passed":
@@ -100,10 +104,21 @@ def _outcome(case: ET.Element, kind: str, result: Result) -> None:
 def _properties(result: Result) -> dict[str, str]:
     c = result.check
     values: dict[str, Any] = {
-        "verdict": result.verdict, "expect": c.expect, "deviation": result.deviation,
-        "tolerance": result.tolerance, "ratio": result.ratio, "bound": result.bound, "why": result.why,
-        "layer": c.layer.kind, "norm": c.norm.label, "transform": c.transform.id, "dtype": c.dtype,
-        "device": result.device, "tf32": c.tf32, "trials": c.trials, "seed": c.seed,
+        "verdict": result.verdict,
+        "expect": c.expect,
+        "deviation": result.deviation,
+        "tolerance": result.tolerance,
+        "ratio": result.ratio,
+        "bound": result.bound,
+        "why": result.why,
+        "layer": c.layer.kind,
+        "norm": c.norm.label,
+        "transform": c.transform.id,
+        "dtype": c.dtype,
+        "device": result.device,
+        "tf32": c.tf32,
+        "trials": c.trials,
+        "seed": c.seed,
     }
     values.update({f"where.{key}": value for key, value in result.where.items()})
     return {name: _text(value) for name, value in values.items() if value is not None}

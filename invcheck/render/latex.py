@@ -12,8 +12,18 @@ TEX_PROOF = {"proved": r" $\blacksquare$", "refuted": r" $\bot$", "numeric only"
 
 
 # LaTeX's special characters in text mode, as text: labels and norm names (user code's too) are plain text.
-_TEX_TEXT = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
-             "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_TEX_TEXT = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
 
 
 def _tex(text: str) -> str:
@@ -32,14 +42,25 @@ def _cell(cell: Any) -> str:
 def table(report: Any) -> str:
     out = []
     for layer in report.sections():  # a layer, or a layer and where its norm sits
-        out += [f"% layer: {layer}; dtype {report.meta.get('dtype')}, seed {report.meta.get('seed')}",
-                r"\begin{tabular}{l" + "c" * len(report.transforms(layer)) + "}", r"\toprule",
-                "norm & " + " & ".join(_tex(TRANSFORM_LABELS[t]) for t in report.transforms(layer)) + r" \\", r"\midrule"]
+        out += [
+            f"% layer: {layer}; dtype {report.meta.get('dtype')}, seed {report.meta.get('seed')}",
+            r"\begin{tabular}{l" + "c" * len(report.transforms(layer)) + "}",
+            r"\toprule",
+            "norm & " + " & ".join(_tex(TRANSFORM_LABELS[t]) for t in report.transforms(layer)) + r" \\",
+            r"\midrule",
+        ]
         for norm in report.norms(layer):
             cells = [_cell(report.cell(layer, norm, t)) for t in report.transforms(layer)]
             out.append(_tex(norm) + " & " + " & ".join(cells) + r" \\")
-        out += [r"\bottomrule", r"\end{tabular}",
-                r"% $\dagger$: differs from the papers' claim (made for a dense layer)",
-                *([r"% $\blacksquare$ proved, $\bot$ refuted exactly, $\approx$ numeric only (eps 0)"]
-                  if report.meta.get("prove") else []), ""]
+        out += [
+            r"\bottomrule",
+            r"\end{tabular}",
+            r"% $\dagger$: differs from the papers' claim (made for a dense layer)",
+            *(
+                [r"% $\blacksquare$ proved, $\bot$ refuted exactly, $\approx$ numeric only (eps 0)"]
+                if report.meta.get("prove")
+                else []
+            ),
+            "",
+        ]
     return "\n".join(out)

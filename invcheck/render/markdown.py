@@ -29,8 +29,12 @@ def _cell(cell: Any, notes: list[str]) -> str:
 def table(report: Any) -> str:
     lines, notes = [f"_{meta_line(report.meta)}_", ""], []
     for layer in report.sections():  # a layer, or a layer and where its norm sits
-        lines += [f"### {layer}", "", "| norm | " + " | ".join(TRANSFORM_LABELS[t] for t in report.transforms(layer)) + " |",
-                  "|---" * (len(report.transforms(layer)) + 1) + "|"]
+        lines += [
+            f"### {layer}",
+            "",
+            "| norm | " + " | ".join(TRANSFORM_LABELS[t] for t in report.transforms(layer)) + " |",
+            "|---" * (len(report.transforms(layer)) + 1) + "|",
+        ]
         for norm in report.norms(layer):
             row = [_cell(report.cell(layer, norm, t), notes) for t in report.transforms(layer)]
             lines.append(f"| {norm} | " + " | ".join(row) + " |")
@@ -38,10 +42,15 @@ def table(report: Any) -> str:
         for label, likeness in report.meta.get("behaves_like", {}).get(layer, {}).items():
             lines += [f"`{label}` {likeness}.", ""]
         if layer in report.meta.get("not_accepted", {}):
-            lines += [f"`{report.meta['module']}` does not run in a {layer} layer: {report.meta['not_accepted'][layer]}", ""]
-    lines.append("✓ invariant · ✗ not invariant · ? inconclusive · – undefined; number: deviation "
-                 "|y'-y|max/max(|y|,|y'|)max of the decisive trial; (paper ·): the papers' claim, made for a dense layer; "
-                 "(survey ·): a claim made for conv networks; (RNN claim ·): the paper's claim for its recurrent network.")
+            lines += [
+                f"`{report.meta['module']}` does not run in a {layer} layer: {report.meta['not_accepted'][layer]}",
+                "",
+            ]
+    lines.append(
+        "✓ invariant · ✗ not invariant · ? inconclusive · – undefined; number: deviation "
+        "|y'-y|max/max(|y|,|y'|)max of the decisive trial; (paper ·): the papers' claim, made for a dense layer; "
+        "(survey ·): a claim made for conv networks; (RNN claim ·): the paper's claim for its recurrent network."
+    )
     if report.meta.get("prove"):
         lines.append(PROOF_LEGEND + ".")
     lines += ["", *(f"{i}. {n}" for i, n in enumerate(notes, 1))] if notes else []

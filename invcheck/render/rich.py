@@ -21,8 +21,13 @@ from invcheck.names import TRANSFORM_LABELS
 from invcheck.paper import LABELS
 from invcheck.render.symbols import PROOF_LEGEND, PROOF_MARK, SYMBOL, compared, meta_line, number
 
-STYLE = {"invariant": "green", "not_invariant": "red", "inconclusive": "yellow", "undefined": "dim",
-         "error": "bold red"}
+STYLE = {
+    "invariant": "green",
+    "not_invariant": "red",
+    "inconclusive": "yellow",
+    "undefined": "dim",
+    "error": "bold red",
+}
 FULL_WIDTH = 104  # the widest full table (six transforms): below it, the compact one
 MIN_WIDTH = 30  # a norm's name and one cell: the narrowest table that still shows every number
 NORM_WIDTH, CELL_WIDTH = 14, 10  # compact: the norm column, a cell ("✓ 3.3e-16") and its gap
@@ -66,8 +71,15 @@ def terminal(stream: TextIO | None = None) -> tuple[bool, int]:
 def _console(buffer: io.StringIO, color: bool, width: int, wrap: bool = True) -> Console:
     # Colour only where asked (the caller knows its stream); run lines never wrap, so that CI logs
     # keep one line per check.
-    return Console(file=buffer, width=width, force_terminal=color, no_color=not color,
-                   color_system="auto" if color else None, highlight=False, soft_wrap=not wrap)
+    return Console(
+        file=buffer,
+        width=width,
+        force_terminal=color,
+        no_color=not color,
+        color_system="auto" if color else None,
+        highlight=False,
+        soft_wrap=not wrap,
+    )
 
 
 def _shown(cell: Any) -> list[tuple[str, Any]]:
@@ -107,7 +119,7 @@ def _column_groups(transforms: list[str], width: int, compact: bool) -> list[lis
     if not compact:
         return [transforms]
     per = max(1, (width - NORM_WIDTH) // CELL_WIDTH)
-    return [transforms[i:i + per] for i in range(0, len(transforms), per)]
+    return [transforms[i : i + per] for i in range(0, len(transforms), per)]
 
 
 def _grid(report: Any, layer: str, transforms: list[str], compact: bool) -> Table:
@@ -137,8 +149,10 @@ def table(report: Any, color: bool = False, width: int = 80) -> str:
         for label, likeness in report.meta.get("behaves_like", {}).get(layer, {}).items():
             out.print(f"  [bold]{escape(label)}[/] {likeness}")
         if layer in report.meta.get("not_accepted", {}):
-            out.print(f"  {escape(report.meta['module'])} does not run in a {layer} layer: "
-                      f"{escape(report.meta['not_accepted'][layer])}")
+            out.print(
+                f"  {escape(report.meta['module'])} does not run in a {layer} layer: "
+                f"{escape(report.meta['not_accepted'][layer])}"
+            )
     out.print(f"[dim]{legend(compact, {kind for cell in report.cells for kind, _ in _shown(cell)})}[/]")
     if report.meta.get("prove"):
         out.print(f"[dim]{PROOF_LEGEND}[/]")
@@ -157,14 +171,18 @@ def run_line(r: Any, color: bool = False, width: int = 80) -> str:
     where = escape(one_line(r.check.location or ""))  # a file name may hold a newline or an escape
     if r.verdict == "error":  # a message that begins with the place names it already
         named = bool(r.check.location) and r.why.startswith(r.check.location)
-        out.print(f"[bold red]ERR [/] {escape(r.check.title)}  [bold red]error[/]  {escape(one_line(r.why))}"
-                  + ("" if named else f"  [dim]{where}[/]"))
+        out.print(
+            f"[bold red]ERR [/] {escape(r.check.title)}  [bold red]error[/]  {escape(one_line(r.why))}"
+            + ("" if named else f"  [dim]{where}[/]")
+        )
         return buf.getvalue()
     expect = f"expect {r.check.expect}" if r.check.expect else "no expect"
     dev, tol = compared(r.deviation, r.tolerance)
     numbers = f"dev {dev} tol {tol}" + (f" ({r.bound})" if r.bound else "")
-    out.print(f"{_STATUS[r.expected]} {escape(r.check.title)}  [{STYLE[r.verdict]}]{r.verdict}[/]  {numbers}  "
-              f"{expect}  [dim]{where}[/]")
+    out.print(
+        f"{_STATUS[r.expected]} {escape(r.check.title)}  [{STYLE[r.verdict]}]{r.verdict}[/]  {numbers}  "
+        f"{expect}  [dim]{where}[/]"
+    )
     if r.expected is False or r.verdict in ("inconclusive", "undefined"):
         out.print(f"     [dim]{escape(one_line(r.why))}[/]")
     return buf.getvalue()

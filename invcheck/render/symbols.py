@@ -5,8 +5,10 @@ from __future__ import annotations
 SYMBOL = {"invariant": "✓", "not_invariant": "✗", "inconclusive": "?", "undefined": "–"}
 # --prove: the exact verdict of a cell (why/prove.py), shown beside the numeric one.
 PROOF_MARK = {"proved": "∎ proved", "refuted": "⊥ refuted", "numeric only": "≈ numeric only", "undefined": ""}
-PROOF_LEGEND = ("proof (eps 0, small symbolic shapes): ∎ proved (y' − y simplifies to 0), "
-                "⊥ refuted (an exact rational counterexample), ≈ numeric only")
+PROOF_LEGEND = (
+    "proof (eps 0, small symbolic shapes): ∎ proved (y' − y simplifies to 0), "
+    "⊥ refuted (an exact rational counterexample), ≈ numeric only"
+)
 TEX = {"invariant": r"\checkmark", "not_invariant": r"$\times$", "inconclusive": "?", "undefined": "--"}
 
 
@@ -19,8 +21,13 @@ def compared(deviation: float | None, tolerance: float | None) -> tuple[str, str
     """A deviation and its tolerance, with the digits it takes to tell them apart where two would
     print them alike (dev 0.00015 tol 0.00015: within, or just beyond?), up to six."""
     digits = 2
-    while digits < 6 and deviation is not None and tolerance is not None and deviation != tolerance and \
-            f"{deviation:.{digits}g}" == f"{tolerance:.{digits}g}":
+    while (
+        digits < 6
+        and deviation is not None
+        and tolerance is not None
+        and deviation != tolerance
+        and f"{deviation:.{digits}g}" == f"{tolerance:.{digits}g}"
+    ):
         digits += 1
     shown = lambda x: "-" if x is None else f"{x:.{digits}g}"  # noqa: E731
     return shown(deviation), shown(tolerance)

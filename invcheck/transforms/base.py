@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from invcheck.settings import TransformConfig
 
 # (X, W, config, generator, layer kind) -> (X', W'); all float64, trials on axis 0.
-Apply = Callable[["Tensor", "Tensor", "TransformConfig", "torch.Generator", "LayerKind"], "tuple[Tensor, Tensor]"]
+Apply = Callable[
+    ["Tensor", "Tensor", "TransformConfig", "torch.Generator", "LayerKind"], "tuple[Tensor, Tensor]"
+]
 
 
 @dataclass(frozen=True)

@@ -28,9 +28,12 @@ def symbol_array(name: str, shape: tuple[int, ...], **assumptions: bool) -> np.n
 def symbolic_inputs(s: Setting) -> dict[str, np.ndarray]:
     layer, kind = s.layer, s.kind
     c = layer.channels
-    return {"x": symbol_array("x", kind.input_shape(layer), real=True),
-            "w": symbol_array("w", kind.weight_shape(layer), real=True),
-            "g": symbol_array("g", (c,), real=True), "b": symbol_array("b", (c,), real=True)}
+    return {
+        "x": symbol_array("x", kind.input_shape(layer), real=True),
+        "w": symbol_array("w", kind.weight_shape(layer), real=True),
+        "g": symbol_array("g", (c,), real=True),
+        "b": symbol_array("b", (c,), real=True),
+    }
 
 
 def symbolic_scale(shape: tuple[int, ...]) -> np.ndarray:
@@ -47,9 +50,12 @@ def cycled(values: tuple[Any, ...]):
 
     def make(shape: tuple[int, ...]) -> np.ndarray:
         n = math.prod(shape)
-        flat = [sp.Rational(values[i % len(values)].numerator, values[i % len(values)].denominator)
-                if isinstance(values[i % len(values)], Fraction) else sp.Integer(values[i % len(values)])
-                for i in range(n)]
+        flat = [
+            sp.Rational(values[i % len(values)].numerator, values[i % len(values)].denominator)
+            if isinstance(values[i % len(values)], Fraction)
+            else sp.Integer(values[i % len(values)])
+            for i in range(n)
+        ]
         return np.array(flat, dtype=object).reshape(shape)
 
     return make

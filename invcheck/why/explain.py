@@ -31,8 +31,17 @@ class Explanation:
 
     def to_dict(self) -> dict[str, Any]:
         c = self.check
-        d = {"layer": c.layer.kind, "norm": c.norm.id, "transform": c.transform.id, "verdict": self.verdict,
-             "deviation": self.deviation, "tolerance": self.tolerance, "why": self.why, "counterexample": self.counterexample, "movement": self.movement}
+        d = {
+            "layer": c.layer.kind,
+            "norm": c.norm.id,
+            "transform": c.transform.id,
+            "verdict": self.verdict,
+            "deviation": self.deviation,
+            "tolerance": self.tolerance,
+            "why": self.why,
+            "counterexample": self.counterexample,
+            "movement": self.movement,
+        }
         if self.learning is not None:
             d["learning"] = self.learning
         if self.note:
@@ -41,8 +50,12 @@ class Explanation:
 
 
 def setting_of(check: CheckConfig) -> Setting:
-    return Setting(check.layer.kind, check.norm.id, check.transform.id,
-                   norm_cfg=type(check.norm)(id=check.norm.id, groups=check.norm.groups))
+    return Setting(
+        check.layer.kind,
+        check.norm.id,
+        check.transform.id,
+        norm_cfg=type(check.norm)(id=check.norm.id, groups=check.norm.groups),
+    )
 
 
 def explain(check: CheckConfig, seed: int = 0) -> Explanation:
@@ -74,19 +87,39 @@ def explain(check: CheckConfig, seed: int = 0) -> Explanation:
 def counterexample(s: Setting, x: np.ndarray, w: np.ndarray) -> dict[str, Any]:
     """The derivation of one exact counterexample, every step as nested lists of numbers."""
     factors: list[dict[str, Any]] = []
-    scale, shift = _recording(exact.cycled(exact.SCALES), "δ", factors), _recording(exact.cycled(exact.SHIFTS), "γ", factors)
+    scale, shift = (
+        _recording(exact.cycled(exact.SCALES), "δ", factors),
+        _recording(exact.cycled(exact.SHIFTS), "γ", factors),
+    )
     xe, we = exact.to_exact(x), exact.to_exact(w)
     x2, w2 = s.transformed(xe, we, scale, shift)
     f1, f2, _, _ = exact.exact_pair(s, x, w)
     differs = [list(map(int, i)) for i, d in np.ndenumerate(f2.y - f1.y) if exact.nonzero(d)]
     return {
-        "norm": s.norm_id, "norm_definition": definition(s), "layer": s.kind_id, "sizes": s.layer.all_sizes(),
-        "transform": s.transform_id, "transform_definition": s.transform.doc, "factors": factors,
-        "g": 1, "b": 0, "eps": 0.0, "per": f1.per,
-        "X": _num(x), "W": _num(w), "X2": _num(x2), "W2": _num(w2), "a": _num(f1.a), "a2": _num(f2.a),
-        "mu": _num(f1.stats_mu), "sigma": _num(np.vectorize(_sqrt, otypes=[object])(f1.stats_var)),
-        "mu2": _num(f2.stats_mu), "sigma2": _num(np.vectorize(_sqrt, otypes=[object])(f2.stats_var)),
-        "y": _num(f1.y), "y2": _num(f2.y), "differs": differs,
+        "norm": s.norm_id,
+        "norm_definition": definition(s),
+        "layer": s.kind_id,
+        "sizes": s.layer.all_sizes(),
+        "transform": s.transform_id,
+        "transform_definition": s.transform.doc,
+        "factors": factors,
+        "g": 1,
+        "b": 0,
+        "eps": 0.0,
+        "per": f1.per,
+        "X": _num(x),
+        "W": _num(w),
+        "X2": _num(x2),
+        "W2": _num(w2),
+        "a": _num(f1.a),
+        "a2": _num(f2.a),
+        "mu": _num(f1.stats_mu),
+        "sigma": _num(np.vectorize(_sqrt, otypes=[object])(f1.stats_var)),
+        "mu2": _num(f2.stats_mu),
+        "sigma2": _num(np.vectorize(_sqrt, otypes=[object])(f2.stats_var)),
+        "y": _num(f1.y),
+        "y2": _num(f2.y),
+        "differs": differs,
         "exact": {"y": _str(f1.y), "y2": _str(f2.y)},
     }
 
@@ -94,8 +127,11 @@ def counterexample(s: Setting, x: np.ndarray, w: np.ndarray) -> dict[str, Any]:
 def definition(s: Setting) -> str:
     """The norm's definition in words, from its registry description."""
     n = s.norm
-    sigma = "‖w_i‖ (from the weights)" if not n.from_data else (
-        "√(mean (a − μ)²)" if n.centered else "√(mean a²)")
+    sigma = (
+        "‖w_i‖ (from the weights)"
+        if not n.from_data
+        else ("√(mean (a − μ)²)" if n.centered else "√(mean a²)")
+    )
     mu = "mean a" if n.centered and n.from_data else "0"
     return f"y = g (a − μ) / σ + b, μ = {mu}, σ = {sigma}; over: {n.doc}"
 
@@ -109,11 +145,22 @@ def movement(s: Setting) -> dict[str, Any]:
     ops = exact_ops()
     f1, f2 = s.forward(v["x"], v["w"], v["g"], v["b"], ops), s.forward(x2, w2, v["g"], v["b"], ops)
     sigma = [sp.simplify(sp.sqrt(b) / sp.sqrt(a)) for a, b in zip(f1.stats_var, f2.stats_var)]
-    mu = [_simplest(sp.simplify(b - a), sp.cancel(b / a) if a != 0 else None) for a, b in zip(f1.stats_mu, f2.stats_mu)]
-    centred = [sp.cancel(sp.expand(b) / sp.expand(a)) for a, b in zip((f1.a - f1.mu).ravel(), (f2.a - f2.mu).ravel())
-               if sp.expand(a) != 0]
-    return {"per": f1.per, "sigma_ratio": _unique(sigma), "mu_moves": _unique(mu),
-            "centred_ratio": _unique(centred), "transform_definition": s.transform.doc}
+    mu = [
+        _simplest(sp.simplify(b - a), sp.cancel(b / a) if a != 0 else None)
+        for a, b in zip(f1.stats_mu, f2.stats_mu)
+    ]
+    centred = [
+        sp.cancel(sp.expand(b) / sp.expand(a))
+        for a, b in zip((f1.a - f1.mu).ravel(), (f2.a - f2.mu).ravel())
+        if sp.expand(a) != 0
+    ]
+    return {
+        "per": f1.per,
+        "sigma_ratio": _unique(sigma),
+        "mu_moves": _unique(mu),
+        "centred_ratio": _unique(centred),
+        "transform_definition": s.transform.doc,
+    }
 
 
 def _simplest(shift: Any, ratio: Any) -> str:
@@ -147,6 +194,7 @@ def _sqrt(v: Any) -> Any:
 
 def _num(t: Any) -> Any:
     """Exact numbers as short JSON numbers: ints where integral, else floats."""
+
     def one(v: Any) -> Any:
         f = float(v)
         return int(f) if f.is_integer() and abs(f) < 2**53 else f

@@ -27,9 +27,13 @@ def learning(s: Setting, seed: int = 0) -> dict[str, Any]:
     cos = float((grad * w).sum() / (grad.norm() * w.norm()))
     rows = (grad * w).flatten(2).sum(-1) / (grad.flatten(2).norm(dim=-1) * w.flatten(2).norm(dim=-1))
     ratios = {str(d): float(_grad(s, layer, x, d * w, r).norm() * d / grad.norm()) for d in DELTAS}
-    return {"cosine_grad_w": cos, "max_abs_cosine_per_neuron": float(rows.abs().max()),
-            "grad_norm_times_delta_ratio": ratios, "layer_sizes": layer.all_sizes(),
-            "loss": "sum(R * y) with a fixed random R; float64, eps 0"}
+    return {
+        "cosine_grad_w": cos,
+        "max_abs_cosine_per_neuron": float(rows.abs().max()),
+        "grad_norm_times_delta_ratio": ratios,
+        "layer_sizes": layer.all_sizes(),
+        "loss": "sum(R * y) with a fixed random R; float64, eps 0",
+    }
 
 
 def _grad(s: Setting, layer: LayerConfig, x: Any, w: Any, r: Any) -> Any:

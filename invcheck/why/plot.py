@@ -12,7 +12,12 @@ from invcheck.why.sweep import Sweep
 
 INSTALL = 'plotting needs matplotlib: pip install "invcheck[plot]" (or pip install matplotlib)'
 FORMATS = (".png", ".svg")
-COLORS = {"invariant": "#2e7d32", "inconclusive": "#f9a825", "not_invariant": "#c62828", "undefined": "#9e9e9e"}
+COLORS = {
+    "invariant": "#2e7d32",
+    "inconclusive": "#f9a825",
+    "not_invariant": "#c62828",
+    "undefined": "#9e9e9e",
+}
 FLOOR = 1e-18  # a deviation of exactly 0 is drawn here (log axes)
 
 
@@ -58,16 +63,29 @@ def _panel(ax: Any, sw: Sweep) -> None:
     pts = sorted(sw.points, key=lambda p: p.scale)
     _shade(ax, pts)
     shown = [p for p in pts if p.deviation is not None]
-    ax.plot([p.scale for p in shown], [max(p.deviation, FLOOR) for p in shown], "-", color="#37474f", lw=1,
-            label="deviation |y'−y|max / |y|max")
+    ax.plot(
+        [p.scale for p in shown],
+        [max(p.deviation, FLOOR) for p in shown],
+        "-",
+        color="#37474f",
+        lw=1,
+        label="deviation |y'−y|max / |y|max",
+    )
     for verdict, color in COLORS.items():
         sel = [p for p in shown if p.verdict == verdict]
-        ax.scatter([p.scale for p in sel], [max(p.deviation, FLOOR) for p in sel], color=color, s=18, zorder=3)
+        ax.scatter(
+            [p.scale for p in sel], [max(p.deviation, FLOOR) for p in sel], color=color, s=18, zorder=3
+        )
     tol = [p for p in pts if p.tolerance]
     ax.plot([p.scale for p in tol], [p.tolerance for p in tol], "--", color="black", lw=1, label="tolerance")
     if sw.crossover:
-        ax.axvline(sw.crossover, color=COLORS["not_invariant"], lw=1, ls=":",
-                   label=f"eps breaks invariance below δ ≈ {sw.crossover:.3g}")
+        ax.axvline(
+            sw.crossover,
+            color=COLORS["not_invariant"],
+            lw=1,
+            ls=":",
+            label=f"eps breaks invariance below δ ≈ {sw.crossover:.3g}",
+        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylabel("deviation (log)")

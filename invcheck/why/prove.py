@@ -32,8 +32,12 @@ class Proof:
     instance: dict[str, Any] = field(default_factory=dict)  # refuted: the exact counterexample
 
     def to_dict(self) -> dict[str, Any]:
-        return {"proof": self.status, "detail": self.detail, "seconds": round(self.seconds, 3),
-                **({"instance": self.instance} if self.instance else {})}
+        return {
+            "proof": self.status,
+            "detail": self.detail,
+            "seconds": round(self.seconds, 3),
+            **({"instance": self.instance} if self.instance else {}),
+        }
 
 
 def prove(s: Setting, time_limit: float = 30.0, draws: int = 8) -> Proof:
@@ -78,8 +82,17 @@ def certify(s: Setting, x: np.ndarray, w: np.ndarray) -> dict[str, Any] | None:
     entry = np.unravel_index(int(np.argmax(diff)), diff.shape)
     if not exact.nonzero(f2.y[entry] - f1.y[entry]):
         return None
-    return {"X": _text(x), "W": _text(w), "X2": _text(x2), "W2": _text(w2), "g": 1, "b": 0,
-            "entry": [int(i) for i in entry], "y": str(f1.y[entry]), "y2": str(f2.y[entry])}
+    return {
+        "X": _text(x),
+        "W": _text(w),
+        "X2": _text(x2),
+        "W2": _text(w2),
+        "g": 1,
+        "b": 0,
+        "entry": [int(i) for i in entry],
+        "y": str(f1.y[entry]),
+        "y2": str(f2.y[entry]),
+    }
 
 
 def symbolic(s: Setting) -> Proof:
@@ -94,11 +107,14 @@ def symbolic(s: Setting) -> Proof:
     roots: dict[Any, Any] = {}
     for index, d in np.ndenumerate(y2 - y1):
         if sp.expand(sp.numer(sp.together(_named_roots(d, roots)))) != 0:
-            return Proof("numeric only", f"y' - y at {list(index)} did not simplify to 0 and no draw broke it")
+            return Proof(
+                "numeric only", f"y' - y at {list(index)} did not simplify to 0 and no draw broke it"
+            )
     shape = "x".join(str(n) for n in s.kind.input_shape(s.layer))
     wshape = "x".join(str(n) for n in s.kind.weight_shape(s.layer))
-    return Proof("proved", f"y' - y = 0 identically for symbolic X [{shape}], W [{wshape}], g, b, "
-                           f"{_factors(s)}")
+    return Proof(
+        "proved", f"y' - y = 0 identically for symbolic X [{shape}], W [{wshape}], g, b, {_factors(s)}"
+    )
 
 
 def _named_roots(expr: Any, roots: dict[Any, Any]) -> Any:
@@ -113,8 +129,7 @@ def _named_roots(expr: Any, roots: dict[Any, Any]) -> Any:
         return roots.setdefault(base, sp.Symbol(f"r_{len(roots) + 1}", positive=True))
 
     half = sp.Rational(1, 2)
-    return expr.replace(lambda e: e.is_Pow and e.exp in (half, -half),
-                        lambda e: name(e.base) ** (2 * e.exp))
+    return expr.replace(lambda e: e.is_Pow and e.exp in (half, -half), lambda e: name(e.base) ** (2 * e.exp))
 
 
 def _factors(s: Setting) -> str:
@@ -124,6 +139,7 @@ def _factors(s: Setting) -> str:
 
 def _text(t: np.ndarray) -> list:
     """Exact numbers as JSON: ints, or strings such as '3/2'."""
+
     def one(v: Any) -> Any:
         r = exact.to_exact(np.array([v], dtype=object))[0]
         return int(r) if getattr(r, "is_integer", False) else str(r)

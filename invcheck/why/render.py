@@ -53,10 +53,14 @@ def matrices(*named: tuple[str, Any]) -> list[str]:
 
 def _header(out: Console, e: Any) -> None:
     c = e.check
-    out.print(f"[bold]{c.norm.id} × {c.transform.id}[/] in a {c.layer.kind} layer: "
-              f"[{STYLE[e.verdict]}]{e.verdict}[/]")
+    out.print(
+        f"[bold]{c.norm.id} × {c.transform.id}[/] in a {c.layer.kind} layer: "
+        f"[{STYLE[e.verdict]}]{e.verdict}[/]"
+    )
     if e.deviation is not None:
-        out.print(f"[dim]the tool's check: deviation {number(e.deviation)}, tolerance {number(e.tolerance)}[/]")
+        out.print(
+            f"[dim]the tool's check: deviation {number(e.deviation)}, tolerance {number(e.tolerance)}[/]"
+        )
     else:
         out.print(f"[dim]{escape(e.why)}[/]")
 
@@ -104,7 +108,9 @@ def _derivation(c: dict[str, Any], width: int) -> Iterator[str]:
     more = f" and {len(c['differs']) - 6} more" if len(c["differs"]) > 6 else ""
     yield f"[red]y' ≠ y[/] at {escape(where)}{more} [dim](decided exactly with sympy)[/]"
     first = tuple(c["differs"][0])
-    yield escape(f"  e.g. at {list(first)}: y = {_at(c['exact']['y'], first)}, y' = {_at(c['exact']['y2'], first)}")
+    yield escape(
+        f"  e.g. at {list(first)}: y = {_at(c['exact']['y'], first)}, y' = {_at(c['exact']['y2'], first)}"
+    )
 
 
 def wrapped(text: str, indent: str = "  ", width: int = WIDTH) -> str:
@@ -127,9 +133,13 @@ def _indent(lines: list[str]) -> Iterator[str]:
 
 def _movement(m: dict[str, Any], width: int) -> Iterator[str]:
     yield ""
-    yield "[bold]Why it holds[/] " + escape(wrapped(
-        f"(symbolic X, W, g, b; one statistic per {m['per']}; {m['transform_definition']}):", " ",
-        width - len("Why it holds"))[1:])
+    yield "[bold]Why it holds[/] " + escape(
+        wrapped(
+            f"(symbolic X, W, g, b; one statistic per {m['per']}; {m['transform_definition']}):",
+            " ",
+            width - len("Why it holds"),
+        )[1:]
+    )
     yield escape(f"  σ'/σ = {', '.join(m['sigma_ratio'])}")
     for mu in m["mu_moves"][:4]:
         yield escape(f"  {mu}")
@@ -151,13 +161,20 @@ def prove_text(s: Any, proof: Any, color: bool = False, width: int = WIDTH) -> s
     buf = io.StringIO()
     out = console(buf, color, width)
     style = {"proved": "green", "refuted": "red"}.get(proof.status, "yellow")
-    out.print(f"[bold]{s.norm_id} × {s.transform_id}[/] in a {s.kind_id} layer (eps 0): "
-              f"[{style}]{proof.status}[/] [dim]({proof.seconds:.2f} s)[/]")
+    out.print(
+        f"[bold]{s.norm_id} × {s.transform_id}[/] in a {s.kind_id} layer (eps 0): "
+        f"[{style}]{proof.status}[/] [dim]({proof.seconds:.2f} s)[/]"
+    )
     out.print(escape(proof.detail))
     inst = proof.instance
     if inst:
         out.print("exact instance (g = 1, b = 0):")
-        for line in matrix("X", inst["X"]) + matrix("W", inst["W"]) + matrix("X'", inst["X2"]) + matrix("W'", inst["W2"]):
+        for line in (
+            matrix("X", inst["X"])
+            + matrix("W", inst["W"])
+            + matrix("X'", inst["X2"])
+            + matrix("W'", inst["W2"])
+        ):
             out.print("   " + escape(line))
         out.print(escape(f"   at {inst['entry']}: y = {inst['y']},  y' = {inst['y2']}"))
     return buf.getvalue()
@@ -176,14 +193,25 @@ def sweep_text(sweeps: list[Any], color: bool = False, width: int = WIDTH) -> st
         out.print(escape(f"{c.norm.id} × {c.transform.id} ({c.layer.kind}), eps {c.norm.eps:g}, {c.dtype}"))
         # narrow terminals: no outer edge, and a cell folds rather than losing characters to an ellipsis
         grid = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-        for name in ("scale", "deviation", "tolerance", "verdict") if not narrow else ("scale", "dev", "tol", ""):
-            grid.add_column(name, justify="right" if name not in ("verdict", "") else "left", overflow="fold",
-                            no_wrap=name not in ("verdict", ""))  # a number is never split across lines
+        for name in (
+            ("scale", "deviation", "tolerance", "verdict") if not narrow else ("scale", "dev", "tol", "")
+        ):
+            grid.add_column(
+                name,
+                justify="right" if name not in ("verdict", "") else "left",
+                overflow="fold",
+                no_wrap=name not in ("verdict", ""),
+            )  # a number is never split across lines
         labels = _scale_labels(sw)
         for p in sw.points:
-            numbers = (number(p.deviation), number(p.tolerance)) if narrow else compared(p.deviation, p.tolerance)
-            grid.add_row(labels[p.scale], *numbers,
-                         f"[{STYLE[p.verdict]}]{SYMBOL[p.verdict] if narrow else p.verdict}[/]")
+            numbers = (
+                (number(p.deviation), number(p.tolerance)) if narrow else compared(p.deviation, p.tolerance)
+            )
+            grid.add_row(
+                labels[p.scale],
+                *numbers,
+                f"[{STYLE[p.verdict]}]{SYMBOL[p.verdict] if narrow else p.verdict}[/]",
+            )
         out.print(grid)
         out.print(_crossover_line(sw))
         for why in dict.fromkeys(p.why for p in sw.points if p.verdict == "undefined"):
@@ -218,14 +246,22 @@ def _scaling_lines(sweeps: list[Any]) -> list[str]:
     """How the crossover moves between eps values, beside √(eps ratio)."""
     lines = []
     for dtype in dict.fromkeys(sw.check.dtype for sw in sweeps):
-        lines += _ratios([(sw.check.norm.eps, sw.crossover) for sw in sweeps
-                          if sw.check.dtype == dtype and sw.crossover and sw.check.norm.eps > 0], dtype)
+        lines += _ratios(
+            [
+                (sw.check.norm.eps, sw.crossover)
+                for sw in sweeps
+                if sw.check.dtype == dtype and sw.crossover and sw.check.norm.eps > 0
+            ],
+            dtype,
+        )
     return lines
 
 
 def _ratios(pairs: list[tuple[float, float]], dtype: str) -> list[str]:
     lines = []
     for (e1, x1), (e2, x2) in zip(pairs, pairs[1:]):
-        lines.append(f"{dtype}: crossover ratio {x2 / x1:.3g} for eps ratio {e2 / e1:.3g}: "
-                     f"√(eps ratio) = {(e2 / e1) ** 0.5:.3g}")
+        lines.append(
+            f"{dtype}: crossover ratio {x2 / x1:.3g} for eps ratio {e2 / e1:.3g}: "
+            f"√(eps ratio) = {(e2 / e1) ** 0.5:.3g}"
+        )
     return lines

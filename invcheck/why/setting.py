@@ -115,7 +115,7 @@ class Setting:
     def layer(self) -> LayerConfig:
         return LayerConfig(self.kind_id, **{**SMALL_SIZES.get(self.kind_id, {}), **self.sizes})
 
-    def with_sizes(self, **sizes: int) -> "Setting":
+    def with_sizes(self, **sizes: int) -> Setting:
         return Setting(self.kind_id, self.norm_id, self.transform_id, {**self.sizes, **sizes}, self.norm_cfg)
 
     @property
@@ -124,8 +124,9 @@ class Setting:
         return self.kind_id in SMALL_SIZES
 
     def undefined_reason(self) -> str | None:
-        return (self.transform.undefined_reason(self.kind)
-                or self.norm.undefined_reason(self.kind, self.layer, self.cfg))
+        return self.transform.undefined_reason(self.kind) or self.norm.undefined_reason(
+            self.kind, self.layer, self.cfg
+        )
 
     @cached_property
     def coefficients(self) -> np.ndarray:
@@ -143,14 +144,17 @@ class Setting:
         inner = np.tensordot(w.reshape(-1), k, axes=([0], [1]))  # [|X|, N, C, *pos]
         return np.tensordot(x.reshape(-1), inner, axes=([0], [0]))
 
-    def forward(self, x: np.ndarray, w: np.ndarray, g: np.ndarray, b: np.ndarray, ops: Ops = FLOAT,
-                eps: float = 0.0) -> Forward:
+    def forward(
+        self, x: np.ndarray, w: np.ndarray, g: np.ndarray, b: np.ndarray, ops: Ops = FLOAT, eps: float = 0.0
+    ) -> Forward:
         """y = g (a - mu) / sqrt(var + eps) + b, statistics as the norm describes them."""
         a = self.summed(x, w)[None]  # [1, N, C, *pos]: the trial axis the norms' axes count
         mu, var, smu, svar, per = self._statistics(a, np.asarray(w)[None], ops)
         unit = (1, 1, a.shape[2]) + (1,) * (a.ndim - 3)
         with np.errstate(divide="ignore", invalid="ignore"):  # a degenerate float draw: caller's check
-            y = (a - mu) / ops.sqrt(var + eps if eps else var) * np.asarray(g).reshape(unit) + np.asarray(b).reshape(unit)
+            y = (a - mu) / ops.sqrt(var + eps if eps else var) * np.asarray(g).reshape(unit) + np.asarray(
+                b
+            ).reshape(unit)
         return Forward(a[0], np.broadcast_to(mu, a.shape)[0], var[0], y[0], smu, svar, per)
 
     def _statistics(self, a: np.ndarray, w: np.ndarray, ops: Ops) -> tuple[Any, ...]:
@@ -168,7 +172,9 @@ class Setting:
 
     # The transform -------------------------------------------------------------------------------
 
-    def transformed(self, x: np.ndarray, w: np.ndarray, scale: Factors, shift: Factors) -> tuple[np.ndarray, np.ndarray]:
+    def transformed(
+        self, x: np.ndarray, w: np.ndarray, scale: Factors, shift: Factors
+    ) -> tuple[np.ndarray, np.ndarray]:
         """(X', W') by the registry's own transform, its random factors taken from scale/shift."""
         cfg = TransformConfig(id=self.transform_id)
         with given_factors(scale, shift):
@@ -242,7 +248,9 @@ def _check_bilinear(kind: LayerKind, layer: LayerConfig, k: np.ndarray) -> None:
     x = torch.randn(kind.input_shape(layer), generator=gen, dtype=torch.float64)
     w = torch.randn(kind.weight_shape(layer), generator=gen, dtype=torch.float64)
     a = kind.summed(layer, x[None], w[None])[0].numpy()
-    b = np.tensordot(x.numpy().reshape(-1), np.tensordot(w.numpy().reshape(-1), k.astype(float), ([0], [1])), ([0], [0]))
+    b = np.tensordot(
+        x.numpy().reshape(-1), np.tensordot(w.numpy().reshape(-1), k.astype(float), ([0], [1])), ([0], [0])
+    )
     if not np.allclose(a, b, rtol=1e-12, atol=1e-12):
         raise NotBilinear(f"{kind.id}: summed inputs are not bilinear in X and W")
 

@@ -38,8 +38,12 @@ class Sweep:
         return crossover(self.points)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"eps": self.check.norm.eps, "dtype": self.check.dtype, "crossover": self.crossover,
-                "points": [asdict(p) for p in self.points]}
+        return {
+            "eps": self.check.norm.eps,
+            "dtype": self.check.dtype,
+            "crossover": self.crossover,
+            "points": [asdict(p) for p in self.points],
+        }
 
 
 MAX_DECADES = 100  # a few seconds a point: more would run for hours
@@ -48,11 +52,15 @@ MAX_DECADES = 100  # a few seconds a point: more would run for hours
 def scales(low: float, high: float, per_decade: int) -> list[float]:
     """Log-spaced factors from low to high, per_decade per decade; 1 (the identity) left out."""
     if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high) or per_decade < 1:
-        raise InvcheckError(f"sweep needs finite 0 < --low < --high and --per-decade >= 1, got {low}, {high}, {per_decade}")
+        raise InvcheckError(
+            f"sweep needs finite 0 < --low < --high and --per-decade >= 1, got {low}, {high}, {per_decade}"
+        )
     decades = math.log10(high) - math.log10(low)  # high / low itself may overflow
     if decades > MAX_DECADES:
-        raise InvcheckError(f"--low {low:g} to --high {high:g} spans {decades:.0f} decades, above the limit of "
-                            f"{MAX_DECADES} (float64 itself spans about 600)")
+        raise InvcheckError(
+            f"--low {low:g} to --high {high:g} spans {decades:.0f} decades, above the limit of "
+            f"{MAX_DECADES} (float64 itself spans about 600)"
+        )
     n = math.floor(decades * per_decade + 1e-9)  # the points of the grid from low that do not pass high
     values = [low * 10 ** (i / per_decade) for i in range(n + 1)]
     if values[-1] < high * (1 - 1e-9):  # the range asked for ends where it was asked to:
@@ -62,7 +70,9 @@ def scales(low: float, high: float, per_decade: int) -> list[float]:
     # each once, to 12 digits: the grid's 0.99999999999 is the identity 1, and 123456.7 stays itself
     factors = [v for v in dict.fromkeys(float(f"{v:.12g}") for v in values) if v != 1.0]
     if not factors:
-        raise InvcheckError(f"--low {low:.15g} to --high {high:.15g} holds no scale factor but 1 (the identity)")
+        raise InvcheckError(
+            f"--low {low:.15g} to --high {high:.15g} holds no scale factor but 1 (the identity)"
+        )
     return factors
 
 
@@ -71,8 +81,10 @@ def sweep(check: CheckConfig, factors: Sequence[float], advance: Callable[[], No
     from invcheck.transforms import get_transform
 
     if "scale" not in get_transform(check.transform.id).params:
-        raise InvcheckError(f"sweep varies a scale factor; {check.transform.id} has none "
-                            "(use a re-scaling transform, e.g. dataset_rescale)")
+        raise InvcheckError(
+            f"sweep varies a scale factor; {check.transform.id} has none "
+            "(use a re-scaling transform, e.g. dataset_rescale)"
+        )
     out = Sweep(check)
     for s in factors:
         r = run_check(check.with_(transform=replace(check.transform, scale=(s, s))))

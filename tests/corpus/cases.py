@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 P = "norm: layer_norm\ntransform: dataset_rescale\n"  # a valid check; cases add one bad line 3
-BOMB = "".join(f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9 if i else ["lol"] * 9) + "]\n" for i in range(9))
+BOMB = "".join(
+    f"  a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9 if i else ["lol"] * 9) + "]\n" for i in range(9)
+)
 
 
 @dataclass(frozen=True)
@@ -91,12 +93,18 @@ CASES = [
     spec("size-units", P + "layer: {units: 1000000000}\n"),
     spec("size-conv-size", P + "layer: {kind: conv, size: 3000}\n"),
     spec("size-budget", P + "trials: 100000\nlayer: {units: 512, inputs: 512}\n"),
-    spec("size-warmup", "norm: {id: batch_norm, mode: eval, warmup_batches: 1000000000}\ntransform: dataset_rescale\n"),
+    spec(
+        "size-warmup",
+        "norm: {id: batch_norm, mode: eval, warmup_batches: 1000000000}\ntransform: dataset_rescale\n",
+    ),
     spec("size-padding-bool", P + "layer: {kind: conv, padding: true}\n"),
     spec("size-sexagesimal", P + "trials: 190:20:30:15\n"),
     spec("size-work", P + "layer: {kind: conv, size: 64, in_channels: 64, out_channels: 64, kernel: 7}\n"),
     spec("size-long-name", P + "name: " + "x" * 5000 + "\n"),
-    spec("size-seed-user-code", 'norm: {module: "m:N"}\ntransform: dataset_rescale\nseed: 9223372036854775808\n'),
+    spec(
+        "size-seed-user-code",
+        'norm: {module: "m:N"}\ntransform: dataset_rescale\nseed: 9223372036854775808\n',
+    ),
     # mapping: settings that make no sense
     spec("map-norm-empty", "norm: {}\ntransform: dataset_rescale\n"),
     spec("map-norm-only-eps", "norm: {eps: 1.0e-5}\ntransform: dataset_rescale\n"),
@@ -104,20 +112,37 @@ CASES = [
     spec("map-shift-on-rescale", "norm: layer_norm\ntransform: {id: dataset_rescale, shift: 2.0}\n"),
     spec("map-scale-on-recenter", "norm: layer_norm\ntransform: {id: dataset_recenter, scale: [0.5, 2]}\n"),
     spec("map-momentum-train", "norm: {id: batch_norm, momentum: 0.5}\ntransform: dataset_rescale\n"),
-    spec("map-placeholder", 'norm: {module: "mynorms:N", kwargs: {features: "{unitz}"}}\ntransform: dataset_rescale\n'),
+    spec(
+        "map-placeholder",
+        'norm: {module: "mynorms:N", kwargs: {features: "{unitz}"}}\ntransform: dataset_rescale\n',
+    ),
     spec("map-kwargs-builtin", "norm: {id: layer_norm, kwargs: {a: 1}}\ntransform: dataset_rescale\n"),
     spec("map-module-keyword", 'norm: {module: "class.def:import"}\ntransform: dataset_rescale\n'),
     spec("map-module-no-colon", 'norm: {module: "os.system"}\ntransform: dataset_rescale\n'),
     spec("map-conv-key-on-dense", P + "layer: {kind: dense, kernel: 3}\n"),
     spec("map-tf32-cpu", P + "tf32: true\n"),
     spec("map-shift-tiny", "norm: rms_norm\ntransform: {id: dataset_recenter, shift: 1.0e-300}\n"),
-    spec("map-matrix-layer-and-layers", "matrix:\n  layer: {kind: conv}\n  layers: [dense]\n  norms: [layer_norm]\n"),
+    spec(
+        "map-matrix-layer-and-layers",
+        "matrix:\n  layer: {kind: conv}\n  layers: [dense]\n  norms: [layer_norm]\n",
+    ),
     # cli: options and output paths, refused before the work
-    Case("cli-output-is-spec", {"spec.yaml": P}, ("run", "spec.yaml", "-o", "spec.yaml"), intact=("spec.yaml",)),
-    Case("cli-junit-is-spec", {"spec.yaml": P}, ("run", "spec.yaml", "--junit-xml", "./spec.yaml"),
-         intact=("spec.yaml",)),
-    Case("cli-output-link-to-spec", {"spec.yaml": P}, ("run", "spec.yaml", "-o", "out.txt"), setup="link-out",
-         intact=("spec.yaml",)),
+    Case(
+        "cli-output-is-spec", {"spec.yaml": P}, ("run", "spec.yaml", "-o", "spec.yaml"), intact=("spec.yaml",)
+    ),
+    Case(
+        "cli-junit-is-spec",
+        {"spec.yaml": P},
+        ("run", "spec.yaml", "--junit-xml", "./spec.yaml"),
+        intact=("spec.yaml",),
+    ),
+    Case(
+        "cli-output-link-to-spec",
+        {"spec.yaml": P},
+        ("run", "spec.yaml", "-o", "out.txt"),
+        setup="link-out",
+        intact=("spec.yaml",),
+    ),
     Case("cli-output-twice", {"spec.yaml": P}, ("run", "spec.yaml", "-o", "r.txt", "--junit-xml", "r.txt")),
     Case("cli-output-directory", {"outdir/x": ""}, ("table", "-o", "outdir")),
     Case("cli-output-missing-parent", {}, ("table", "-o", "no/such/out.csv")),
@@ -129,26 +154,70 @@ CASES = [
     Case("cli-table-trials", {}, ("table", "--trials", "100000000000")),
     Case("cli-table-device", {}, ("table", "--device", "tpu")),
     # cli, found by an outsider session: each was a crash, a silent overwrite or a silent no-op
-    Case("cli-explain-output-is-spec", {"spec.yaml": P}, ("explain", "spec.yaml", "-o", "spec.yaml"),
-         intact=("spec.yaml",)),
-    Case("cli-prove-output-is-spec", {"spec.yaml": P}, ("prove", "spec.yaml", "-o", "./spec.yaml"),
-         intact=("spec.yaml",)),
-    Case("cli-sweep-output-is-spec", {"spec.yaml": P}, ("sweep", "spec.yaml", "-o", "spec.yaml"),
-         intact=("spec.yaml",)),
-    Case("cli-sweep-plot-is-output", {}, ("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale",
-                                          "--plot", "p.png", "-o", "p.png")),
-    Case("cli-sweep-plot-missing-folder", {}, ("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale",
-                                               "--plot", "no/p.png")),
-    Case("cli-sweep-high-inf", {}, ("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale",
-                                    "--high", "inf")),
-    Case("cli-sweep-decades", {}, ("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale",
-                                   "--low", "1e-10", "--high", "1e300")),
-    Case("cli-sweep-eps-inf", {}, ("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale",
-                                   "--eps", "1e400")),
-    Case("cli-sweep-token-transform-on-dense", {}, ("sweep", "--norm", "layer_norm", "--transform", "token_rescale")),
+    Case(
+        "cli-explain-output-is-spec",
+        {"spec.yaml": P},
+        ("explain", "spec.yaml", "-o", "spec.yaml"),
+        intact=("spec.yaml",),
+    ),
+    Case(
+        "cli-prove-output-is-spec",
+        {"spec.yaml": P},
+        ("prove", "spec.yaml", "-o", "./spec.yaml"),
+        intact=("spec.yaml",),
+    ),
+    Case(
+        "cli-sweep-output-is-spec",
+        {"spec.yaml": P},
+        ("sweep", "spec.yaml", "-o", "spec.yaml"),
+        intact=("spec.yaml",),
+    ),
+    Case(
+        "cli-sweep-plot-is-output",
+        {},
+        ("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--plot", "p.png", "-o", "p.png"),
+    ),
+    Case(
+        "cli-sweep-plot-missing-folder",
+        {},
+        ("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--plot", "no/p.png"),
+    ),
+    Case(
+        "cli-sweep-high-inf",
+        {},
+        ("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--high", "inf"),
+    ),
+    Case(
+        "cli-sweep-decades",
+        {},
+        (
+            "sweep",
+            "--norm",
+            "layer_norm",
+            "--transform",
+            "dataset_rescale",
+            "--low",
+            "1e-10",
+            "--high",
+            "1e300",
+        ),
+    ),
+    Case(
+        "cli-sweep-eps-inf",
+        {},
+        ("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--eps", "1e400"),
+    ),
+    Case(
+        "cli-sweep-token-transform-on-dense",
+        {},
+        ("sweep", "--norm", "layer_norm", "--transform", "token_rescale"),
+    ),
     Case("cli-table-tf32-cpu", {}, ("table", "--tf32")),
-    Case("cli-prove-seconds-huge", {}, ("prove", "--norm", "layer_norm", "--transform", "dataset_rescale",
-                                        "--seconds", "1e10")),
+    Case(
+        "cli-prove-seconds-huge",
+        {},
+        ("prove", "--norm", "layer_norm", "--transform", "dataset_rescale", "--seconds", "1e10"),
+    ),
     Case("cli-output-proc", {}, ("schema", "-o", "/proc/invcheck-schema.json")),
     Case("cli-junit-stdout", {"spec.yaml": P}, ("run", "spec.yaml", "--junit-xml", "-")),
     Case("cli-empty-path", {"spec.yaml": P}, ("run", "")),
@@ -157,40 +226,109 @@ CASES = [
     Case("cli-timeout-without-module", {}, ("table", "--timeout", "5")),
     # from a second outsider session
     Case("cli-explain-spec-and-flags", {"spec.yaml": P}, ("explain", "spec.yaml", "--norm", "batch_norm")),
-    Case("cli-sweep-identity-only", {}, ("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale",
-                                         "--low", "1", "--high", "1.0000000000001")),
+    Case(
+        "cli-sweep-identity-only",
+        {},
+        (
+            "sweep",
+            "--norm",
+            "layer_norm",
+            "--transform",
+            "dataset_rescale",
+            "--low",
+            "1",
+            "--high",
+            "1.0000000000001",
+        ),
+    ),
     Case("cli-newline-in-name", {}, ("run", "no\nsuch.yaml")),
     Case("cli-name-too-long", {}, ("validate", "b" * 300 + ".yaml")),
     Case("cli-kwargs-key-twice", {}, ("table", "--module", "mynorms:N", "--kwargs", '{"a": 1, "a": 2}')),
-    Case("cli-kwargs-too-deep", {}, ("table", "--module", "mynorms:N", "--kwargs", "[" * 30000 + "]" * 30000)),
+    Case(
+        "cli-kwargs-too-deep", {}, ("table", "--module", "mynorms:N", "--kwargs", "[" * 30000 + "]" * 30000)
+    ),
     spec("size-tolerance-beyond-float", P + "tolerance: 1" + "0" * 309 + "\n"),
-    Case("cli-module-misspelt", {"mynorms.py": "import torch\nclass ScaleNorm(torch.nn.Module):\n    pass\n"},
-         ("table", "--layer", "dense", "--module", "mynorms:ScaleNrm", "--allow-import")),
+    Case(
+        "cli-module-misspelt",
+        {"mynorms.py": "import torch\nclass ScaleNorm(torch.nn.Module):\n    pass\n"},
+        ("table", "--layer", "dense", "--module", "mynorms:ScaleNrm", "--allow-import"),
+    ),
     # user: user code only with permission, contained
-    Case("user-without-permission", {"spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
-                                     "mynorms.py": "open('MARKER', 'w')\n"}, ("run", "spec.yaml")),
-    Case("user-self-granted", {"down/spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
-                               "down/pyproject.toml": "[tool.invcheck]\nallow-import = true\n",
-                               "down/mynorms.py": "open('MARKER', 'w')\n", "pyproject.toml": "[project]\nname='x'\n"},
-         ("run", "down/spec.yaml")),
-    Case("user-bad-pyproject", {"spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
-                                "pyproject.toml": "tool = 3\n"}, ("run", "spec.yaml")),
-    Case("user-sys-exit", {"spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
-                           "mynorms.py": "import sys\nsys.exit(0)\n"}, ("run", "spec.yaml", "--allow-import")),
-    Case("user-base-exception", {"spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
-                                 "mynorms.py": "class Boom(BaseException):\n    pass\nraise Boom('no')\n"},
-         ("run", "spec.yaml", "--allow-import")),
-    Case("user-os-exit", {"spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
-                          "mynorms.py": "import os\nos._exit(0)\n"}, ("run", "spec.yaml", "--allow-import")),
-    Case("user-hang", {"spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
-                       "mynorms.py": "while True:\n    pass\n"}, ("run", "spec.yaml", "--allow-import", "--timeout", "1")),
+    Case(
+        "user-without-permission",
+        {
+            "spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
+            "mynorms.py": "open('MARKER', 'w')\n",
+        },
+        ("run", "spec.yaml"),
+    ),
+    Case(
+        "user-self-granted",
+        {
+            "down/spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
+            "down/pyproject.toml": "[tool.invcheck]\nallow-import = true\n",
+            "down/mynorms.py": "open('MARKER', 'w')\n",
+            "pyproject.toml": "[project]\nname='x'\n",
+        },
+        ("run", "down/spec.yaml"),
+    ),
+    Case(
+        "user-bad-pyproject",
+        {
+            "spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
+            "pyproject.toml": "tool = 3\n",
+        },
+        ("run", "spec.yaml"),
+    ),
+    Case(
+        "user-sys-exit",
+        {
+            "spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
+            "mynorms.py": "import sys\nsys.exit(0)\n",
+        },
+        ("run", "spec.yaml", "--allow-import"),
+    ),
+    Case(
+        "user-base-exception",
+        {
+            "spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
+            "mynorms.py": "class Boom(BaseException):\n    pass\nraise Boom('no')\n",
+        },
+        ("run", "spec.yaml", "--allow-import"),
+    ),
+    Case(
+        "user-os-exit",
+        {
+            "spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
+            "mynorms.py": "import os\nos._exit(0)\n",
+        },
+        ("run", "spec.yaml", "--allow-import"),
+    ),
+    Case(
+        "user-hang",
+        {
+            "spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
+            "mynorms.py": "while True:\n    pass\n",
+        },
+        ("run", "spec.yaml", "--allow-import", "--timeout", "1"),
+    ),
     # code that defeats the alarm: the watchdog ends the process at twice the timeout
-    Case("user-ignores-alarm", {"spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
-                                "mynorms.py": "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
-                                              "while True:\n    time.sleep(0.05)\n"},
-         ("run", "spec.yaml", "--allow-import", "--timeout", "1")),
-    Case("user-swallows-the-stop", {"spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
-                                    "mynorms.py": "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
-                                                  "    except BaseException:\n        pass\n"},
-         ("run", "spec.yaml", "--allow-import", "--timeout", "1")),
+    Case(
+        "user-ignores-alarm",
+        {
+            "spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
+            "mynorms.py": "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+            "while True:\n    time.sleep(0.05)\n",
+        },
+        ("run", "spec.yaml", "--allow-import", "--timeout", "1"),
+    ),
+    Case(
+        "user-swallows-the-stop",
+        {
+            "spec.yaml": 'norm: {module: "mynorms:N"}\ntransform: dataset_rescale\n',
+            "mynorms.py": "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
+            "    except BaseException:\n        pass\n",
+        },
+        ("run", "spec.yaml", "--allow-import", "--timeout", "1"),
+    ),
 ]

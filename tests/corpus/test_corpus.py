@@ -41,7 +41,10 @@ def _setup(case: Case, folder: Path) -> None:
         "fifo-in-folder": lambda: os.mkfifo(folder / "specs" / "bad.yaml"),
         "devzero": lambda: os.symlink("/dev/zero", folder / "spec.yaml"),
         "dangling": lambda: os.symlink("nowhere.yaml", folder / "spec.yaml"),
-        "loop": lambda: (os.symlink("b.yaml", folder / "spec.yaml"), os.symlink("spec.yaml", folder / "b.yaml")),
+        "loop": lambda: (
+            os.symlink("b.yaml", folder / "spec.yaml"),
+            os.symlink("spec.yaml", folder / "b.yaml"),
+        ),
         "link-out": lambda: os.symlink("spec.yaml", folder / "out.txt"),
     }
     if case.setup:
@@ -62,8 +65,16 @@ def materialize(case: Case, folder: Path) -> None:
 def run_case(case: Case, folder: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PYTHONSAFEPATH": "1"}
     env.pop("INVCHECK_DEBUG", None)
-    return subprocess.run([sys.executable, "-m", "invcheck", *case.args], cwd=folder, env=env, capture_output=True,
-                          text=True, errors="backslashreplace", timeout=TIMEOUT, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "invcheck", *case.args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        errors="backslashreplace",
+        timeout=TIMEOUT,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _digest(path: Path) -> str:
@@ -102,33 +113,58 @@ PLANTED = "open('MARKER', 'w').write('planted code ran')\n"
 
 
 def test_pytest_session_survives_broken_specs_and_planted_modules(pytester: pytest.Pytester) -> None:
-    (pytester.path / "bad.invcheck.yaml").write_text("norm: layer_norm\ntransform: dataset_rescale\ntrials: !!float x\n")
-    (pytester.path / "deep.invcheck.yaml").write_text("norm: layer_norm\nname: " + "[" * 3000 + "]" * 3000 + "\n")
-    (pytester.path / "user.invcheck.yaml").write_text('norm: {module: "numpy:N"}\ntransform: dataset_rescale\n')
+    (pytester.path / "bad.invcheck.yaml").write_text(
+        "norm: layer_norm\ntransform: dataset_rescale\ntrials: !!float x\n"
+    )
+    (pytester.path / "deep.invcheck.yaml").write_text(
+        "norm: layer_norm\nname: " + "[" * 3000 + "]" * 3000 + "\n"
+    )
+    (pytester.path / "user.invcheck.yaml").write_text(
+        'norm: {module: "numpy:N"}\ntransform: dataset_rescale\n'
+    )
     for name in ("numpy.py", "torch.py", "yaml.py"):
         (pytester.path / name).write_text(PLANTED)
-    (pytester.path / "test_ok.py").write_text("def test_one():\n    assert True\n\ndef test_two():\n    assert True\n")
+    (pytester.path / "test_ok.py").write_text(
+        "def test_one():\n    assert True\n\ndef test_two():\n    assert True\n"
+    )
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=TIMEOUT)
     result.assert_outcomes(passed=2, errors=3)  # none could run: errors, one line each
-    result.stdout.fnmatch_lines([
-        "bad.invcheck.yaml:3: cannot read 'x' as !!float (could not convert string to float: 'x')",
-        "deep.invcheck.yaml:2: values nested more than 64 deep",
-        "user.invcheck.yaml:1: module 'numpy:N' would import and run user code; pass --invcheck-allow-import*",
-    ])
+    result.stdout.fnmatch_lines(
+        [
+            "bad.invcheck.yaml:3: cannot read 'x' as !!float (could not convert string to float: 'x')",
+            "deep.invcheck.yaml:2: values nested more than 64 deep",
+            "user.invcheck.yaml:1: module 'numpy:N' would import and run user code; pass --invcheck-allow-import*",
+        ]
+    )
     assert "Traceback" not in result.stdout.str() and not (pytester.path / "MARKER").exists()
 
 
 # The Python API: the same rules, the same messages, as SpecError.
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"tolerance": "1e-3"}, "invcheck.check(): tolerance must be a number, got '1e-3' (write tolerance=1e-3 without quotes)"),
-    ({"seed": 2**70}, "invcheck.check(): seed must be an integer in [0, 9223372036854775807], got 1180591620717411303424"),
-    ({"groups": 4}, "invcheck.check(): groups applies only to group_norm, not 'layer_norm' (remove it)"),
-    ({"groups": 2}, "invcheck.check(): groups applies only to group_norm, not 'layer_norm' (remove it)"),  # the default
-    ({"trials": 10**12}, "invcheck.check(): trials must be an integer in [1, 100000], got 1000000000000"),
-    ({"shift": 1e-300, "transform": "dataset_recenter"},
-     "invcheck.check(): shift must be a number in [0.001, 1e+06], got 1e-300"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (
+            {"tolerance": "1e-3"},
+            "invcheck.check(): tolerance must be a number, got '1e-3' (write tolerance=1e-3 without quotes)",
+        ),
+        (
+            {"seed": 2**70},
+            "invcheck.check(): seed must be an integer in [0, 9223372036854775807], got 1180591620717411303424",
+        ),
+        ({"groups": 4}, "invcheck.check(): groups applies only to group_norm, not 'layer_norm' (remove it)"),
+        (
+            {"groups": 2},
+            "invcheck.check(): groups applies only to group_norm, not 'layer_norm' (remove it)",
+        ),  # the default
+        ({"trials": 10**12}, "invcheck.check(): trials must be an integer in [1, 100000], got 1000000000000"),
+        (
+            {"shift": 1e-300, "transform": "dataset_recenter"},
+            "invcheck.check(): shift must be a number in [0.001, 1e+06], got 1e-300",
+        ),
+    ],
+)
 def test_api_misuse_is_the_spec_message(kwargs: dict, message: str) -> None:
     from invcheck.api import check
     from invcheck.errors import SpecError
@@ -147,9 +183,12 @@ def test_user_code_printing_never_corrupts_json(tmp_path: Path) -> None:
         "class LN(torch.nn.Module):\n"
         "    def forward(self, a):\n"
         "        os.write(1, b'raw bytes on fd 1')\n"
-        "        return (a - a.mean(1, keepdim=True)) / a.std(1, unbiased=False, keepdim=True)\n")
-    (tmp_path / "spec.yaml").write_text('norm: {module: "noisy:LN", id: layer_norm}\ntransform: case_rescale\ntrials: 2\n'
-                                         'seed: 9223372036854775807\n')  # the largest seed, user code too
+        "        return (a - a.mean(1, keepdim=True)) / a.std(1, unbiased=False, keepdim=True)\n"
+    )
+    (tmp_path / "spec.yaml").write_text(
+        'norm: {module: "noisy:LN", id: layer_norm}\ntransform: case_rescale\ntrials: 2\n'
+        "seed: 9223372036854775807\n"
+    )  # the largest seed, user code too
     case = Case("json", {}, ("run", "spec.yaml", "--allow-import", "--format", "json"))
     proc = run_case(case, tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -158,28 +197,43 @@ def test_user_code_printing_never_corrupts_json(tmp_path: Path) -> None:
 
 
 def test_pytest_user_code_that_hangs_fails_after_the_timeout(pytester: pytest.Pytester) -> None:
-    (pytester.path / "slow.invcheck.yaml").write_text('norm: {module: "slow:N"}\ntransform: dataset_rescale\n')
+    (pytester.path / "slow.invcheck.yaml").write_text(
+        'norm: {module: "slow:N"}\ntransform: dataset_rescale\n'
+    )
     (pytester.path / "slow.py").write_text("while True:\n    pass\n")
     (pytester.path / "test_ok.py").write_text("def test_one():\n    assert True\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--invcheck-allow-import",
-                                           "--invcheck-timeout", "1", timeout=TIMEOUT)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--invcheck-allow-import", "--invcheck-timeout", "1", timeout=TIMEOUT
+    )
     result.assert_outcomes(passed=1, errors=1)  # it could not finish: an error, as in `invcheck run`
-    result.stdout.fnmatch_lines(["slow.invcheck.yaml:1: module 'slow:N': did not finish within 1 s "
-                                 "(allow more with --invcheck-timeout SECONDS)"])
+    result.stdout.fnmatch_lines(
+        [
+            "slow.invcheck.yaml:1: module 'slow:N': did not finish within 1 s "
+            "(allow more with --invcheck-timeout SECONDS)"
+        ]
+    )
 
 
-def test_pytest_user_code_that_defeats_the_deadline_ends_the_session_with_its_line(pytester: pytest.Pytester) -> None:
+def test_pytest_user_code_that_defeats_the_deadline_ends_the_session_with_its_line(
+    pytester: pytest.Pytester,
+) -> None:
     """The watchdog ends the process (nothing else can stop such code): its one line must get past
     pytest's capture of stderr, which dies with the process."""
-    (pytester.path / "stubborn.invcheck.yaml").write_text('norm: {module: "stubborn:N"}\ntransform: dataset_rescale\n')
-    (pytester.path / "stubborn.py").write_text("import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
-                                               "    except BaseException:\n        pass\n")
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--invcheck-allow-import",
-                                           "--invcheck-timeout", "1", timeout=TIMEOUT)
+    (pytester.path / "stubborn.invcheck.yaml").write_text(
+        'norm: {module: "stubborn:N"}\ntransform: dataset_rescale\n'
+    )
+    (pytester.path / "stubborn.py").write_text(
+        "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n"
+        "    except BaseException:\n        pass\n"
+    )
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--invcheck-allow-import", "--invcheck-timeout", "1", timeout=TIMEOUT
+    )
     assert result.ret == 2
     assert [line for line in result.errlines if line.startswith("error:")] == [
         "error: stubborn.invcheck.yaml:1: module 'stubborn:N': still running after 2 s, past its deadline, which it "
-        "defeated (ignored SIGALRM, or swallowed the stop): invcheck stops here"]
+        "defeated (ignored SIGALRM, or swallowed the stop): invcheck stops here"
+    ]
 
 
 def test_a_hand_built_config_with_a_wrong_section_is_a_type_error() -> None:
@@ -188,5 +242,7 @@ def test_a_hand_built_config_with_a_wrong_section_is_a_type_error() -> None:
 
     with pytest.raises(TypeError) as info:
         assert_invariant(CheckConfig(norm="layer_norm"))
-    assert str(info.value) == ("CheckConfig norm must be a NormConfig, got 'layer_norm' "
-                               "(write norm=NormConfig(...), or use invcheck.check(norm=...))")
+    assert str(info.value) == (
+        "CheckConfig norm must be a NormConfig, got 'layer_norm' "
+        "(write norm=NormConfig(...), or use invcheck.check(norm=...))"
+    )

@@ -17,13 +17,16 @@ def write(folder: Path, text: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("text", "allowed"), [
-    ("[tool.invcheck]\nallow-import = true\n", True),
-    ("[tool.invcheck]\nallow-import = false\n", False),
-    ("[tool.invcheck]\n", False),
-    ("[project]\nname = 'x'\n", False),
-    ("", False),
-])
+@pytest.mark.parametrize(
+    ("text", "allowed"),
+    [
+        ("[tool.invcheck]\nallow-import = true\n", True),
+        ("[tool.invcheck]\nallow-import = false\n", False),
+        ("[tool.invcheck]\n", False),
+        ("[project]\nname = 'x'\n", False),
+        ("", False),
+    ],
+)
 def test_reads_the_flag(tmp_path: Path, text: str, allowed: bool) -> None:
     write(tmp_path, text)
     assert allow_import_from_config(tmp_path) is allowed
@@ -46,13 +49,19 @@ def test_nearest_pyproject_wins(tmp_path: Path) -> None:
     assert allow_import_from_config(tmp_path / "inner") is False
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("[tool.invcheck\n", "not valid TOML"),
-    ("[tool.invcheck]\nallow-import = 'yes'\n", "must be true or false, got 'yes'"),
-    ("[tool.invcheck]\nallow_import = true\n", "did you mean 'allow-import'"),
-    ("[tool.invcheck]\nallow-import = true\ntimeout = -3\n", "unknown key 'timeout' .the only key is 'allow-import'."),
-    ("[tool]\ninvcheck = 3\n", r"\[tool.invcheck\] must be a table"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[tool.invcheck\n", "not valid TOML"),
+        ("[tool.invcheck]\nallow-import = 'yes'\n", "must be true or false, got 'yes'"),
+        ("[tool.invcheck]\nallow_import = true\n", "did you mean 'allow-import'"),
+        (
+            "[tool.invcheck]\nallow-import = true\ntimeout = -3\n",
+            "unknown key 'timeout' .the only key is 'allow-import'.",
+        ),
+        ("[tool]\ninvcheck = 3\n", r"\[tool.invcheck\] must be a table"),
+    ],
+)
 def test_bad_settings_are_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(InvcheckError, match=message) as info:

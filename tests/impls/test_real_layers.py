@@ -14,8 +14,14 @@ import pytest
 from invcheck.api import check
 from invcheck.runner import run_check
 
-SIX = ("weight_matrix_rescale", "weight_matrix_recenter", "weight_vector_rescale", "dataset_rescale",
-       "dataset_recenter", "case_rescale")
+SIX = (
+    "weight_matrix_rescale",
+    "weight_matrix_recenter",
+    "weight_vector_rescale",
+    "dataset_rescale",
+    "dataset_recenter",
+    "case_rescale",
+)
 I, N = "invariant", "not_invariant"
 ROWS = {"rms_norm": (I, N, N, I, N, I), "layer_norm_2d": (I, I, N, I, N, I), "layer_norm": (I, I, N, I, N, I)}
 
@@ -123,7 +129,9 @@ def row(module: str, kind: str = "dense", **options: object) -> tuple[str, ...]:
 def test_transformers_rms_norm(layers: str, dtype: str) -> None:
     got = row(f"{layers}:HFRMSNorm", kwargs={"hidden_size": "{units}"}, dtype=dtype)
     assert got == ROWS["rms_norm"]
-    r = run_check(check(transform="dataset_rescale", module=f"{layers}:HFRMSNorm", kwargs={"hidden_size": "{units}"}))
+    r = run_check(
+        check(transform="dataset_rescale", module=f"{layers}:HFRMSNorm", kwargs={"hidden_size": "{units}"})
+    )
     assert "variance_epsilon" in r.eps_source and r.eps == 1e-6
     assert any("lower precision" in note for note in r.notes)  # float32 inside a float64 check
 
@@ -142,16 +150,22 @@ def test_layer_norm_with_running_statistics(layers: str) -> None:
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
-@pytest.mark.parametrize("fault, transform, size", [
-    ("leaky_mean", "weight_matrix_recenter", 1e-6),
-    ("gain_first", "weight_matrix_recenter", 1e-6),
-    ("eps_misplaced", "dataset_rescale", 1e-6),
-])
-def test_planted_violations_are_caught_in_every_dtype(layers: str, fault: str, transform: str, size: float,
-                                                     dtype: str) -> None:
+@pytest.mark.parametrize(
+    "fault, transform, size",
+    [
+        ("leaky_mean", "weight_matrix_recenter", 1e-6),
+        ("gain_first", "weight_matrix_recenter", 1e-6),
+        ("eps_misplaced", "dataset_rescale", 1e-6),
+    ],
+)
+def test_planted_violations_are_caught_in_every_dtype(
+    layers: str, fault: str, transform: str, size: float, dtype: str
+) -> None:
     module, kwargs = f"{layers}:Planted", {"units": "{units}", "fault": fault}
     exact = run_check(check(transform=transform, dtype=dtype, module=module, kwargs=kwargs | {"size": 0.0}))
-    planted = run_check(check(transform=transform, dtype=dtype, module=module, kwargs=kwargs | {"size": size}))
+    planted = run_check(
+        check(transform=transform, dtype=dtype, module=module, kwargs=kwargs | {"size": size})
+    )
     assert exact.verdict == I, exact.why
     assert planted.verdict == N, planted.why
     if dtype in ("float16", "bfloat16"):  # far below their rounding: the float64 run sees it
@@ -161,8 +175,12 @@ def test_planted_violations_are_caught_in_every_dtype(layers: str, fault: str, t
 def test_an_eps_kept_in_no_attribute_is_stated_and_estimated(layers: str) -> None:
     module = f"{layers}:BakedEpsLayerNorm"
     unstated = run_check(check(transform="dataset_rescale", module=module))
-    assert unstated.verdict == N and "no eps attribute found" in unstated.eps_source  # eps's effect is deviation
+    assert (
+        unstated.verdict == N and "no eps attribute found" in unstated.eps_source
+    )  # eps's effect is deviation
     assert row(module, eps=1e-6) == ROWS["layer_norm"]  # stated: its effect is estimated and allowed
-    assert row(module, eps=1e-6, dtype="float32") == ROWS["layer_norm"]  # in the checked dtype's comparison too
+    assert (
+        row(module, eps=1e-6, dtype="float32") == ROWS["layer_norm"]
+    )  # in the checked dtype's comparison too
     stated = run_check(check(transform="dataset_rescale", module=module, eps=1e-6))
     assert "stated" in stated.eps_source and "estimated over the common statistics" in stated.why

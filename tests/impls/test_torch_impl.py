@@ -9,10 +9,10 @@ from invcheck import names
 from invcheck.draws import draw
 from invcheck.errors import InvcheckError, SpecError
 from invcheck.impls import reference, torch_impl
-from invcheck.transforms import get_transform
-from invcheck.runner import run_check
 from invcheck.norms import get_norm
+from invcheck.runner import run_check
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
+from invcheck.transforms import get_transform
 
 APIS = ("module", "functional")
 
@@ -23,13 +23,25 @@ def defined(norm: str, kind: str) -> bool:
 
 
 def transforms(kind: str) -> list[str]:
-    return [t for t in names.TRANSFORMS if get_transform(t).undefined_reason(LayerConfig(kind).kind_spec) is None]
+    return [
+        t for t in names.TRANSFORMS if get_transform(t).undefined_reason(LayerConfig(kind).kind_spec) is None
+    ]
 
 
-def config(norm: str, kind: str = "dense", transform: str = "dataset_rescale", dtype: str = "float64",
-           **norm_options: object) -> CheckConfig:
-    return CheckConfig(norm=NormConfig(id=norm, **norm_options), transform=TransformConfig(id=transform),
-                       layer=LayerConfig(kind=kind), dtype=dtype, trials=4)
+def config(
+    norm: str,
+    kind: str = "dense",
+    transform: str = "dataset_rescale",
+    dtype: str = "float64",
+    **norm_options: object,
+) -> CheckConfig:
+    return CheckConfig(
+        norm=NormConfig(id=norm, **norm_options),
+        transform=TransformConfig(id=transform),
+        layer=LayerConfig(kind=kind),
+        dtype=dtype,
+        trials=4,
+    )
 
 
 def outputs(check: CheckConfig, impl: str) -> tuple[torch.Tensor, object]:
@@ -82,16 +94,19 @@ def test_torch_eps_false_is_exact_math(norm: str) -> None:
         torch.testing.assert_close(y, y_ref, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize(("norm", "options", "dtype", "eps"), [
-    ("layer_norm", {}, torch.float32, 1e-5),
-    ("batch_norm", {}, torch.float64, 1e-5),
-    ("group_norm", {"eps": 1e-3}, torch.float64, 1e-3),  # a nonzero eps is used as given
-    ("layer_norm", {"torch_eps": False}, torch.float64, 0.0),
-    ("rms_norm", {}, torch.float64, torch.finfo(torch.float64).eps),
-    # because torch's RMSNorm (eps None) takes the epsilon of its float32 compute type for half inputs
-    ("rms_norm", {}, torch.bfloat16, torch.finfo(torch.float32).eps),
-    ("weight_norm", {}, torch.float32, 0.0),
-])
+@pytest.mark.parametrize(
+    ("norm", "options", "dtype", "eps"),
+    [
+        ("layer_norm", {}, torch.float32, 1e-5),
+        ("batch_norm", {}, torch.float64, 1e-5),
+        ("group_norm", {"eps": 1e-3}, torch.float64, 1e-3),  # a nonzero eps is used as given
+        ("layer_norm", {"torch_eps": False}, torch.float64, 0.0),
+        ("rms_norm", {}, torch.float64, torch.finfo(torch.float64).eps),
+        # because torch's RMSNorm (eps None) takes the epsilon of its float32 compute type for half inputs
+        ("rms_norm", {}, torch.bfloat16, torch.finfo(torch.float32).eps),
+        ("weight_norm", {}, torch.float32, 0.0),
+    ],
+)
 def test_eps_really_used(norm: str, options: dict, dtype: torch.dtype, eps: float) -> None:
     check = config(norm, impl="torch", **options)
     with torch.no_grad():

@@ -125,7 +125,9 @@ def package_name(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def pkg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Callable[..., str]:
+def pkg(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Callable[..., str]:
     """Write a package with a module into tmp_path; returns its importable name (unique per test)."""
     name = package_name(request)
 
@@ -144,15 +146,32 @@ def pkg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixture
         del sys.modules[mod]
 
 
-def check(module: str, transform: str = "dataset_rescale", kind: str = "dense", **norm: object) -> CheckConfig:
+def check(
+    module: str, transform: str = "dataset_rescale", kind: str = "dense", **norm: object
+) -> CheckConfig:
     norm.setdefault("kwargs", {"channels": "{channels}"})
-    return CheckConfig(norm=NormConfig(id="custom", module=module, **norm), transform=TransformConfig(id=transform),
-                       layer=LayerConfig(kind=kind), trials=4, file="specs/user.yaml", line=7)
+    return CheckConfig(
+        norm=NormConfig(id="custom", module=module, **norm),
+        transform=TransformConfig(id=transform),
+        layer=LayerConfig(kind=kind),
+        trials=4,
+        file="specs/user.yaml",
+        line=7,
+    )
 
 
 def reference_row(norm: str, kind: str = "dense") -> list[str]:
-    return [run_check(CheckConfig(norm=NormConfig(id=norm), transform=TransformConfig(id=t),
-                                  layer=LayerConfig(kind=kind), trials=4)).verdict for t in names.PAPER_TRANSFORMS]
+    return [
+        run_check(
+            CheckConfig(
+                norm=NormConfig(id=norm),
+                transform=TransformConfig(id=t),
+                layer=LayerConfig(kind=kind),
+                trials=4,
+            )
+        ).verdict
+        for t in names.PAPER_TRANSFORMS
+    ]
 
 
 def user_row(module: str, kind: str = "dense", **norm: object) -> list[str]:
@@ -185,8 +204,11 @@ def test_buggy_norm_is_caught(pkg: Callable[..., str], name: str, transform: str
 
 def test_role_layer_weight_normed_linear(pkg: Callable[..., str]) -> None:
     mod = pkg()
-    options = {"role": "layer", "weight": "linear.parametrizations.weight.original1",
-               "kwargs": {"inputs": "{inputs}", "units": "{units}"}}
+    options = {
+        "role": "layer",
+        "weight": "linear.parametrizations.weight.original1",
+        "kwargs": {"inputs": "{inputs}", "units": "{units}"},
+    }
     assert user_row(f"{mod}:WNLinear", **options) == reference_row("weight_norm")
 
 
@@ -198,7 +220,10 @@ def test_gain_eps_and_instances(pkg: Callable[..., str]) -> None:
     torch.testing.assert_close(fwd.gain, torch.linspace(0.5, 2.0, 16, dtype=torch.float64).expand(4, 16))
     assert fwd.eps_info.value == 1e-4 and fwd.eps_info.source == "read from attribute `eps`"
     rms = check("torch.nn:RMSNorm", kwargs={"normalized_shape": "{units}"})
-    assert user.build(rms, draw(rms), torch.bfloat16, torch.device("cpu")).eps_info.value == torch.finfo(torch.float32).eps
+    assert (
+        user.build(rms, draw(rms), torch.bfloat16, torch.device("cpu")).eps_info.value
+        == torch.finfo(torch.float32).eps
+    )
     rand = check(f"{mod}:RandomInit")
     gains = [user.build(rand, draw(rand), torch.float64, torch.device("cpu")).gain for _ in range(2)]
     torch.testing.assert_close(gains[0], gains[1])  # reproducible
@@ -227,7 +252,13 @@ def test_working_directory_is_importable(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_placeholders() -> None:
     c = CheckConfig(layer=LayerConfig(kind="conv"))
-    kwargs = {"a": "{units}", "b": ["{channels}", "{out_size}"], "c": "conv{kernel}", "d": 3, "e": {"f": "{inputs}"}}
+    kwargs = {
+        "a": "{units}",
+        "b": ["{channels}", "{out_size}"],
+        "c": "conv{kernel}",
+        "d": 3,
+        "e": {"f": "{inputs}"},
+    }
     assert fill(c, kwargs) == {"a": 8, "b": [8, 6], "c": "conv3", "d": 3, "e": {"f": 4}}
 
 
@@ -245,39 +276,80 @@ def raises(c: CheckConfig, pattern: str) -> str:
     return text
 
 
-@pytest.mark.parametrize(("name", "options", "pattern"), [
-    ("GoodLayerNorm", {"kwargs": {"chanels": 16}}, r"GoodLayerNorm\(chanels=16\) failed: TypeError: .*chanels"),
-    ("GoodLayrNorm", {}, r"'usr_\w+\.norms' has no attribute 'GoodLayrNorm' \(did you mean 'GoodLayerNorm'\?\)"),
-    ("TwoArgs", {"kwargs": {}}, r"is not callable with one tensor: its signature is \(a, mask\)"),
-    ("ReturnsTuple", {"kwargs": {}}, r"it returned a tuple, not a tensor \(return the output tensor alone\)"),
-    ("WrongShape", {"kwargs": {}}, r"returned shape \[16, 1\], expected \[16, 16\]"),
-    ("WrongDtype", {"kwargs": {}}, r"returned torch\.float32, expected torch\.float64"),
-    ("WrongDevice", {"kwargs": {}}, r"returned a tensor on meta, expected cpu"),
-    ("Raises", {"kwargs": {}}, r"raised ValueError: kaboom \(at usr_\w+/norms\.py:\d+\)"),
-    ("norm_instance", {"kwargs": {}}, r"names a GoodLayerNorm object, not a class or a factory function"),
-    ("plain_function_factory", {"kwargs": {}, "role": "layer"}, r"role 'layer' needs an nn\.Module"),
-    ("WNLinear", {"role": "layer", "kwargs": {"inputs": "{inputs}", "units": "{units}"}, "weight": "linear.weight"},
-     r"has no parameter 'linear\.weight' \('linear\.weight' is computed by a parametrization; .*original1"),
-    ("WNLinear", {"role": "layer", "kwargs": {"inputs": "{inputs}", "units": "{units}"}, "weight": "lin.w"},
-     r"has no parameter 'lin\.w' \(its parameters: linear\.bias, .*original0"),
-    ("WNLinear", {"role": "layer", "kwargs": {"inputs": "{units}", "units": "{units}"},
-                  "weight": "linear.parametrizations.weight.original1"},
-     r"parameter '.*original1' has shape \[16, 16\], but W is \[16, 32\]"),
-])
+@pytest.mark.parametrize(
+    ("name", "options", "pattern"),
+    [
+        (
+            "GoodLayerNorm",
+            {"kwargs": {"chanels": 16}},
+            r"GoodLayerNorm\(chanels=16\) failed: TypeError: .*chanels",
+        ),
+        (
+            "GoodLayrNorm",
+            {},
+            r"'usr_\w+\.norms' has no attribute 'GoodLayrNorm' \(did you mean 'GoodLayerNorm'\?\)",
+        ),
+        ("TwoArgs", {"kwargs": {}}, r"is not callable with one tensor: its signature is \(a, mask\)"),
+        (
+            "ReturnsTuple",
+            {"kwargs": {}},
+            r"it returned a tuple, not a tensor \(return the output tensor alone\)",
+        ),
+        ("WrongShape", {"kwargs": {}}, r"returned shape \[16, 1\], expected \[16, 16\]"),
+        ("WrongDtype", {"kwargs": {}}, r"returned torch\.float32, expected torch\.float64"),
+        ("WrongDevice", {"kwargs": {}}, r"returned a tensor on meta, expected cpu"),
+        ("Raises", {"kwargs": {}}, r"raised ValueError: kaboom \(at usr_\w+/norms\.py:\d+\)"),
+        ("norm_instance", {"kwargs": {}}, r"names a GoodLayerNorm object, not a class or a factory function"),
+        ("plain_function_factory", {"kwargs": {}, "role": "layer"}, r"role 'layer' needs an nn\.Module"),
+        (
+            "WNLinear",
+            {
+                "role": "layer",
+                "kwargs": {"inputs": "{inputs}", "units": "{units}"},
+                "weight": "linear.weight",
+            },
+            r"has no parameter 'linear\.weight' \('linear\.weight' is computed by a parametrization; .*original1",
+        ),
+        (
+            "WNLinear",
+            {"role": "layer", "kwargs": {"inputs": "{inputs}", "units": "{units}"}, "weight": "lin.w"},
+            r"has no parameter 'lin\.w' \(its parameters: linear\.bias, .*original0",
+        ),
+        (
+            "WNLinear",
+            {
+                "role": "layer",
+                "kwargs": {"inputs": "{units}", "units": "{units}"},
+                "weight": "linear.parametrizations.weight.original1",
+            },
+            r"parameter '.*original1' has shape \[16, 16\], but W is \[16, 32\]",
+        ),
+    ],
+)
 def test_user_code_errors(pkg: Callable[..., str], name: str, options: dict, pattern: str) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(Path(sys.path[0]))  # paths shown relative to the working directory
         raises(check(f"{pkg()}:{name}", **options), pattern)
 
 
-@pytest.mark.parametrize(("files", "pattern"), [
-    ({}, r"no module named 'usr_\w+' \(looked in the working directory"),
-    ({"norms.py": "def broken(:\n    pass\n"}, r"syntax error in .*norms\.py:1: "),
-    ({"norms.py": "import not_a_real_dependency_xyz\n"},
-     r"importing 'usr_\w+\.norms' failed: ModuleNotFoundError: .*not_a_real_dependency_xyz.* \(at .*norms\.py:1\)"),
-    ({"norms.py": "raise RuntimeError('bad config')\n"}, r"importing 'usr_\w+\.norms' raised RuntimeError: bad config"),
-])
-def test_import_errors(pkg: Callable[..., str], request: pytest.FixtureRequest, files: dict, pattern: str) -> None:
+@pytest.mark.parametrize(
+    ("files", "pattern"),
+    [
+        ({}, r"no module named 'usr_\w+' \(looked in the working directory"),
+        ({"norms.py": "def broken(:\n    pass\n"}, r"syntax error in .*norms\.py:1: "),
+        (
+            {"norms.py": "import not_a_real_dependency_xyz\n"},
+            r"importing 'usr_\w+\.norms' failed: ModuleNotFoundError: .*not_a_real_dependency_xyz.* \(at .*norms\.py:1\)",
+        ),
+        (
+            {"norms.py": "raise RuntimeError('bad config')\n"},
+            r"importing 'usr_\w+\.norms' raised RuntimeError: bad config",
+        ),
+    ],
+)
+def test_import_errors(
+    pkg: Callable[..., str], request: pytest.FixtureRequest, files: dict, pattern: str
+) -> None:
     if files:
         module = pkg(files["norms.py"])
     else:
@@ -292,5 +364,8 @@ def test_an_eps_attr_the_layer_lacks_is_refused() -> None:
 
 
 def test_an_unknown_placeholder_is_refused_before_any_import(pkg: Callable[..., str]) -> None:
-    with pytest.raises(SpecError, match=r"^specs/user\.yaml:7: kwargs: unknown placeholder '\{unit\}'.*did you mean '\{units\}'"):
+    with pytest.raises(
+        SpecError,
+        match=r"^specs/user\.yaml:7: kwargs: unknown placeholder '\{unit\}'.*did you mean '\{units\}'",
+    ):
         run_check(check(f"{pkg()}:GoodLayerNorm", kwargs={"channels": "{unit}"}))

@@ -10,8 +10,15 @@ from invcheck.api import check
 from invcheck.runner import run_check
 from invcheck.transforms import get_transform
 
-TRANSFORMS = ("weight_matrix_rescale", "weight_matrix_recenter", "weight_vector_rescale", "dataset_rescale",
-              "dataset_recenter", "case_rescale", "token_rescale")
+TRANSFORMS = (
+    "weight_matrix_rescale",
+    "weight_matrix_recenter",
+    "weight_vector_rescale",
+    "dataset_rescale",
+    "dataset_recenter",
+    "case_rescale",
+    "token_rescale",
+)
 
 
 def row(kind: str, **options: object) -> list[str]:
@@ -25,7 +32,9 @@ def builtin(norm: str, kind: str, **layer: object) -> list[str]:
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
-@pytest.mark.parametrize("module, norm", [("torch.nn:LayerNorm", "layer_norm"), ("torch.nn:RMSNorm", "rms_norm")])
+@pytest.mark.parametrize(
+    "module, norm", [("torch.nn:LayerNorm", "layer_norm"), ("torch.nn:RMSNorm", "rms_norm")]
+)
 def test_torch_token_norms_on_a_sequence_layer(module: str, norm: str, dtype: str) -> None:
     """nn.LayerNorm(H) / nn.RMSNorm(H) on [N, S, H], as in every transformer: per token."""
     got = row("sequence", module=module, kwargs={"normalized_shape": "{units}"}, dtype=dtype)
@@ -34,18 +43,31 @@ def test_torch_token_norms_on_a_sequence_layer(module: str, norm: str, dtype: st
 
 def test_layer_norm_over_channels_in_a_channels_last_conv() -> None:
     """nn.LayerNorm(C) on [N, S', S', C] (ConvNeXt-style): statistics over the channels per position."""
-    got = row("conv", module="torch.nn:LayerNorm", kwargs={"normalized_shape": "{channels}"}, layout="channels_last")
+    got = row(
+        "conv", module="torch.nn:LayerNorm", kwargs={"normalized_shape": "{channels}"}, layout="channels_last"
+    )
     assert got == builtin("layer_norm_2d", "conv")
-    assert got[1] == "invariant"  # keeps weight-matrix re-centering, which a whole-case layer_norm loses in conv
+    assert (
+        got[1] == "invariant"
+    )  # keeps weight-matrix re-centering, which a whole-case layer_norm loses in conv
 
 
-@pytest.mark.parametrize("module, norm", [("torch.nn:BatchNorm1d", "batch_norm"), ("torch.nn:InstanceNorm1d", "instance_norm")])
+@pytest.mark.parametrize(
+    "module, norm", [("torch.nn:BatchNorm1d", "batch_norm"), ("torch.nn:InstanceNorm1d", "instance_norm")]
+)
 def test_torch_1d_norms_on_a_conv1d_layer(module: str, norm: str) -> None:
     kwargs = {"num_features": "{channels}"} | ({"affine": True} if "Instance" in module else {})
     assert row("conv1d", module=module, kwargs=kwargs) == builtin(norm, "conv1d")
 
 
 def test_eval_mode_batch_norm_1d_loses_its_data_invariances() -> None:
-    got = run_check(check(transform="dataset_rescale", layer="conv1d", module="torch.nn:BatchNorm1d",
-                          kwargs={"num_features": "{channels}"}, mode="eval"))
+    got = run_check(
+        check(
+            transform="dataset_rescale",
+            layer="conv1d",
+            module="torch.nn:BatchNorm1d",
+            kwargs={"num_features": "{channels}"},
+            mode="eval",
+        )
+    )
     assert got.verdict == "not_invariant"

@@ -6,20 +6,24 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from invcheck.impls.reference import unit_shape
 from invcheck.draws import sample_inputs
-from invcheck.settings import CheckConfig
+from invcheck.impls.reference import unit_shape
 from invcheck.norms import NORMS, get_norm, normalize
 from invcheck.norms.base import opmath
-from invcheck.settings import LayerConfig, NormConfig
-
+from invcheck.settings import CheckConfig, LayerConfig, NormConfig
 
 # ---------------------------------------------------------------- batch_norm eval mode
 
+
 def warmup_batches(sample, count: int, seed: int = 11) -> list[torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
-    return [sample.layer.kind_spec.summed(sample.layer, sample_inputs(sample.layer, sample.a.shape[0], gen), sample.w) + 0.5
-            for _ in range(count)]
+    return [
+        sample.layer.kind_spec.summed(
+            sample.layer, sample_inputs(sample.layer, sample.a.shape[0], gen), sample.w
+        )
+        + 0.5
+        for _ in range(count)
+    ]
 
 
 @pytest.mark.parametrize("momentum", [0.1, 0.3], ids=lambda m: f"momentum{m}")
@@ -46,8 +50,15 @@ def test_eval_mode_normalizes_with_the_running_statistics(sample):
     g, b = sample.g_b
     y = normalize(norm, sample.a, sample.w, g, b, cfg, False, state)
     for t in range(y.shape[0]):
-        ref = F.batch_norm(sample.a[t], state[0][t].flatten(), state[1][t].flatten(), sample.g[t], sample.b[t],
-                           training=False, eps=1e-5)
+        ref = F.batch_norm(
+            sample.a[t],
+            state[0][t].flatten(),
+            state[1][t].flatten(),
+            sample.g[t],
+            sample.b[t],
+            training=False,
+            eps=1e-5,
+        )
         torch.testing.assert_close(y[t], ref, rtol=1e-12, atol=1e-12)
     # and not with the batch's own statistics
     y_train = normalize(norm, sample.a, sample.w, g, b, NormConfig(id="batch_norm", eps=1e-5))
@@ -67,8 +78,13 @@ def test_other_norms_keep_no_state(sample, norm_id):
 # ---------------------------------------------------------------- group_size
 
 # Every (layer, norm) pair where the norm applies: instance_norm needs positions.
-DEFINED = [pytest.param(k, n, id=f"{k}-{n}") for k in ("dense", "conv") for n in NORMS
-           if not (k == "dense" and n == "instance_norm")]
+DEFINED = [
+    pytest.param(k, n, id=f"{k}-{n}")
+    for k in ("dense", "conv")
+    for n in NORMS
+    if not (k == "dense" and n == "instance_norm")
+]
+
 
 def expected_group_size(norm_id: str, layer: LayerConfig, cfg: NormConfig) -> int:
     """How many entries one statistic reduces over, from the README's table of norms ("What it computes")."""
@@ -104,13 +120,16 @@ def test_statistics_broadcast_against_a(make, kind, norm_id):
 
 # ---------------------------------------------------------------- where a norm applies
 
+
 def undefined(norm_id: str, kind: str) -> str | None:
     layer = LayerConfig(kind)
     return get_norm(norm_id).undefined_reason(layer.kind_spec, layer, NormConfig(id=norm_id))
 
 
-@pytest.mark.parametrize("kind, defined", [("dense", False), ("recurrent", False), ("conv", True),
-                                           ("conv1d", True), ("sequence", True)])
+@pytest.mark.parametrize(
+    "kind, defined",
+    [("dense", False), ("recurrent", False), ("conv", True), ("conv1d", True), ("sequence", True)],
+)
 def test_instance_norm_needs_positions(kind, defined):
     reason = undefined("instance_norm", kind)
     assert (reason is None) == defined

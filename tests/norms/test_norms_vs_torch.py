@@ -34,7 +34,9 @@ def close(actual, expected):
 def test_batch_norm_is_torch_batch_norm_training(sample, eps):
     y = ours(sample, "batch_norm", eps)
     for t in range(y.shape[0]):
-        ref = F.batch_norm(sample.a[t], None, None, weight=sample.g[t], bias=sample.b[t], training=True, eps=eps)
+        ref = F.batch_norm(
+            sample.a[t], None, None, weight=sample.g[t], bias=sample.b[t], training=True, eps=eps
+        )
         close(y[t], ref)
 
 
@@ -77,8 +79,9 @@ def test_instance_norm_is_torch_instance_norm(conv_sample, eps):
 @pytest.mark.parametrize("eps", EPS, ids=EPS_IDS)
 def test_group_norm_with_groups_equal_channels_is_instance_norm(conv_sample, eps):
     groups = conv_sample.layer.channels
-    torch.testing.assert_close(ours(conv_sample, "group_norm", eps, groups=groups),
-                               ours(conv_sample, "instance_norm", eps))
+    torch.testing.assert_close(
+        ours(conv_sample, "group_norm", eps, groups=groups), ours(conv_sample, "instance_norm", eps)
+    )
 
 
 @pytest.mark.parametrize("eps", EPS, ids=EPS_IDS)
@@ -129,6 +132,12 @@ def test_half_inputs_normalize_in_float32_and_store_in_their_dtype(sample, norm_
     a_half = sample.a.to(dtype)
     y = normalize(get_norm(norm_id), a_half, sample.w.to(dtype), g.to(dtype), b.to(dtype), cfg)
     assert y.dtype == dtype
-    ref = normalize(get_norm(norm_id), a_half.float(), sample.w.to(dtype).float(),
-                    g.to(dtype).float(), b.to(dtype).float(), cfg).to(dtype)
+    ref = normalize(
+        get_norm(norm_id),
+        a_half.float(),
+        sample.w.to(dtype).float(),
+        g.to(dtype).float(),
+        b.to(dtype).float(),
+        cfg,
+    ).to(dtype)
     assert torch.equal(y, ref)

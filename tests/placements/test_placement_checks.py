@@ -8,19 +8,23 @@ import pytest
 import torch
 
 from invcheck import spec
+from invcheck.draws import draw
 from invcheck.errors import SpecError
 from invcheck.impls import Draw
-from invcheck.draws import draw
 from invcheck.measure import measure
 from invcheck.runner import run_check
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
 
 
-def check(norm: str | NormConfig, transform: str, kind: str = "dense", placement: str = "summed",
-          **sizes: int) -> CheckConfig:
+def check(
+    norm: str | NormConfig, transform: str, kind: str = "dense", placement: str = "summed", **sizes: int
+) -> CheckConfig:
     cfg = norm if isinstance(norm, NormConfig) else NormConfig(id=norm)
-    return CheckConfig(norm=cfg, transform=TransformConfig(id=transform),
-                       layer=LayerConfig(kind, placement=placement, **sizes))
+    return CheckConfig(
+        norm=cfg,
+        transform=TransformConfig(id=transform),
+        layer=LayerConfig(kind, placement=placement, **sizes),
+    )
 
 
 # What the norm sees -------------------------------------------------------------------------------
@@ -76,7 +80,9 @@ FEW_CASES = {"cases": 3, "units": 4}
 
 @pytest.mark.parametrize("transform", ["dataset_rescale", "dataset_recenter"])
 def test_relu_zeroing_a_batch_norm_unit_is_degenerate(transform: str) -> None:
-    c = replace(check("batch_norm", transform, placement="post_activation", **FEW_CASES), seed=1)  # both kinds of trial
+    c = replace(
+        check("batch_norm", transform, placement="post_activation", **FEW_CASES), seed=1
+    )  # both kinds of trial
     m = measure(c)
     bad = [t for t, reason in enumerate(m.degenerate) if reason]
     assert 0 < len(bad) < c.trials
@@ -104,19 +110,30 @@ def test_summed_placement_has_no_relu_degeneracy() -> None:
 
 def test_float32_degenerate_trials_are_not_an_overflow() -> None:
     """0/0 of a zeroed set in the checked float32 run is a degenerate trial, not a range problem."""
-    r = run_check(check("group_norm", "dataset_rescale", placement="post_activation").with_(seed=2, dtype="float32"))
+    r = run_check(
+        check("group_norm", "dataset_rescale", placement="post_activation").with_(seed=2, dtype="float32")
+    )
     assert r.verdict == "invariant" and r.degenerate > 0
 
 
 # User code placed the same way -----------------------------------------------------------------------
 
-LAYER_NORM_MODULE = NormConfig(id="custom", module="torch.nn:LayerNorm",
-                               kwargs={"normalized_shape": "{channels}", "eps": 0.0})
+LAYER_NORM_MODULE = NormConfig(
+    id="custom", module="torch.nn:LayerNorm", kwargs={"normalized_shape": "{channels}", "eps": 0.0}
+)
 
 
 @pytest.mark.parametrize("placement", ["post_activation", "input"])
-@pytest.mark.parametrize("transform", ["weight_matrix_rescale", "weight_matrix_recenter", "dataset_rescale",
-                                       "dataset_recenter", "case_rescale"])
+@pytest.mark.parametrize(
+    "transform",
+    [
+        "weight_matrix_rescale",
+        "weight_matrix_recenter",
+        "dataset_rescale",
+        "dataset_recenter",
+        "case_rescale",
+    ],
+)
 def test_module_norm_is_placed_like_the_builtin(placement: str, transform: str) -> None:
     c = check(LAYER_NORM_MODULE, transform, "sequence", placement)
     user, builtin = run_check(c), run_check(c.with_(norm=NormConfig(id="layer_norm")))
@@ -124,9 +141,14 @@ def test_module_norm_is_placed_like_the_builtin(placement: str, transform: str) 
 
 
 def test_torch_impl_of_a_pre_norm_layer() -> None:
-    for transform, verdict in (("weight_matrix_rescale", "not_invariant"), ("dataset_rescale", "invariant"),
-                               ("dataset_recenter", "not_invariant")):
-        r = run_check(check(NormConfig(id="layer_norm", impl="torch", torch_eps=False), transform, "sequence", "input"))
+    for transform, verdict in (
+        ("weight_matrix_rescale", "not_invariant"),
+        ("dataset_rescale", "invariant"),
+        ("dataset_recenter", "not_invariant"),
+    ):
+        r = run_check(
+            check(NormConfig(id="layer_norm", impl="torch", torch_eps=False), transform, "sequence", "input")
+        )
         assert r.verdict == verdict, (transform, r.why)
 
 
@@ -138,7 +160,9 @@ def test_eval_mode_running_statistics_are_of_what_the_norm_sees() -> None:
     mean, _ = warmup_state(c, draw(c))
     assert mean.shape == (8, 1, 32)  # per input feature
     assert run_check(c).verdict == "not_invariant"
-    assert run_check(c.with_(transform=TransformConfig(id="weight_matrix_rescale"))).verdict == "not_invariant"
+    assert (
+        run_check(c.with_(transform=TransformConfig(id="weight_matrix_rescale"))).verdict == "not_invariant"
+    )
 
 
 # Rules ---------------------------------------------------------------------------------------------
@@ -150,12 +174,18 @@ def test_weight_norm_on_the_input_is_undefined_with_the_reason() -> None:
 
 
 def test_yaml_placement_and_its_refusal_point_at_the_line() -> None:
-    checks = spec.load_text("checks:\n  - norm: layer_norm\n    transform: dataset_rescale\n"
-                            "    layer: {kind: dense, placement: input}\n", "s.yaml")
+    checks = spec.load_text(
+        "checks:\n  - norm: layer_norm\n    transform: dataset_rescale\n"
+        "    layer: {kind: dense, placement: input}\n",
+        "s.yaml",
+    )
     assert checks[0].layer.placement == "input" and checks[0].layer.channels == 32
     with pytest.raises(SpecError) as err:
-        spec.load_text("checks:\n  - norm: layer_norm\n    transform: dataset_rescale\n"
-                       "    layer: {kind: recurrent, placement: input}\n", "s.yaml")
+        spec.load_text(
+            "checks:\n  - norm: layer_norm\n    transform: dataset_rescale\n"
+            "    layer: {kind: recurrent, placement: input}\n",
+            "s.yaml",
+        )
     assert str(err.value).startswith("s.yaml:4:") and "placement" in str(err.value)
 
 
@@ -189,6 +219,7 @@ def test_pytorch_layers_compute_the_reference_in_every_placement(kind: str, plac
         c = check(NormConfig(id=norm, eps=1e-5), "dataset_rescale", kind, placement)
         d = draw(c)
         ref = build_forward(c, d, torch.float64, torch.device("cpu"))(d.x, d.w)
-        tor = build_forward(c.with_(norm=NormConfig(id=norm, eps=1e-5, impl="torch")), d, torch.float64,
-                            torch.device("cpu"))(d.x, d.w)
+        tor = build_forward(
+            c.with_(norm=NormConfig(id=norm, eps=1e-5, impl="torch")), d, torch.float64, torch.device("cpu")
+        )(d.x, d.w)
         assert torch.allclose(ref, tor, atol=1e-12), (norm, float((ref - tor).abs().max()))

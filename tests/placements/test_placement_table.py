@@ -31,10 +31,19 @@ EFFECT = {  # transform: (operation, constant over) on the summed inputs a
     "dataset_recenter": ("shift", "unit"),  # a_i + w_i . gamma: one constant per unit
     "case_rescale": ("scale", "case"),
 }
-ON_INPUT = {"dataset_rescale": ("scale", "all"), "dataset_recenter": ("shift", "unit"),
-            "case_rescale": ("scale", "case")}
-CONSTANT_OVER_SET = {"batch_norm": {"all", "unit"}, "layer_norm": {"all", "case"}, "group_norm": {"all", "case"},
-                     "rms_norm": {"all", "case"}, "layer_norm_2d": {"all", "case"}, "rms_norm_2d": {"all", "case"}}
+ON_INPUT = {
+    "dataset_rescale": ("scale", "all"),
+    "dataset_recenter": ("shift", "unit"),
+    "case_rescale": ("scale", "case"),
+}
+CONSTANT_OVER_SET = {
+    "batch_norm": {"all", "unit"},
+    "layer_norm": {"all", "case"},
+    "group_norm": {"all", "case"},
+    "rms_norm": {"all", "case"},
+    "layer_norm_2d": {"all", "case"},
+    "rms_norm_2d": {"all", "case"},
+}
 CENTERED = {"batch_norm", "layer_norm", "group_norm", "layer_norm_2d"}
 WEIGHT_NORM_ABSORBS = {"weight_matrix_rescale", "weight_vector_rescale"}
 
@@ -61,8 +70,11 @@ PLACEMENTS = ("summed", "post_activation", "input")
 def test_dense_table_matches_derivation(seed: int, dtype: str) -> None:
     report = table.build(["dense"], seed=seed, dtype=dtype, placements=PLACEMENTS)
     assert len(report.cells) == 3 * 6 * 6  # the 2d norms are layer_norm / rms_norm in a dense layer
-    wrong = {(c.placement, c.norm, c.transform): (c.verdict, expected(c.placement, c.norm, c.transform))
-             for c in report.cells if c.verdict != expected(c.placement, c.norm, c.transform)}
+    wrong = {
+        (c.placement, c.norm, c.transform): (c.verdict, expected(c.placement, c.norm, c.transform))
+        for c in report.cells
+        if c.verdict != expected(c.placement, c.norm, c.transform)
+    }
     assert not wrong
 
 
@@ -88,8 +100,11 @@ def test_json_cells_carry_placement(cli) -> None:
 def test_all_prints_one_table_per_placement(cli) -> None:
     out = cli("table", "--layer", "dense", "--placement", "all", "--format", "markdown", "--trials", "2")
     titles = [line for line in out.splitlines() if line.startswith("### ")]
-    assert titles == ["### dense · norm on the summed inputs", "### dense · norm after the activation (ReLU)",
-                      "### dense · norm on the layer's input"]
+    assert titles == [
+        "### dense · norm on the summed inputs",
+        "### dense · norm after the activation (ReLU)",
+        "### dense · norm on the layer's input",
+    ]
 
 
 def test_default_table_is_unchanged_in_shape(cli) -> None:
@@ -102,7 +117,13 @@ def test_recurrent_refuses_a_placement(cli_fails) -> None:
     assert "--placement post_activation" in err and "tanh" in err and "Traceback" not in err
 
 
-SCALINGS = ("weight_matrix_rescale", "weight_vector_rescale", "dataset_rescale", "case_rescale", "token_rescale")
+SCALINGS = (
+    "weight_matrix_rescale",
+    "weight_vector_rescale",
+    "dataset_rescale",
+    "case_rescale",
+    "token_rescale",
+)
 WEIGHT_TRANSFORMS = ("weight_matrix_rescale", "weight_matrix_recenter", "weight_vector_rescale")
 
 

@@ -19,13 +19,16 @@ def spec_check(expect: str | None, **changes: object):
 @pytest.fixture(scope="module")
 def results() -> list[Result]:
     """Real runs: a kept claim, a broken one, an error, a skip and a claim-free pass."""
-    return [run_check(c) for c in (
-        spec_check("invariant", norm="layer_norm", transform="dataset_rescale"),
-        spec_check("invariant", norm="layer_norm", transform="dataset_recenter"),
-        spec_check("not_invariant", norm="instance_norm"),
-        spec_check(None, norm="instance_norm"),
-        check(norm="rms_norm", transform="case_rescale"),
-    )]
+    return [
+        run_check(c)
+        for c in (
+            spec_check("invariant", norm="layer_norm", transform="dataset_rescale"),
+            spec_check("invariant", norm="layer_norm", transform="dataset_recenter"),
+            spec_check("not_invariant", norm="instance_norm"),
+            spec_check(None, norm="instance_norm"),
+            check(norm="rms_norm", transform="case_rescale"),
+        )
+    ]
 
 
 def parse(text: str) -> ET.Element:
@@ -55,7 +58,9 @@ def test_outcomes_and_messages(results: list[Result]) -> None:
     cases = parse(render(results))[0]
     assert [child.tag for child in cases[0]] == ["system-out"]
     failure = cases[1].find("failure")
-    assert failure.get("message") == "dense/layer_norm/dataset_recenter: expected invariant, got not_invariant"
+    assert (
+        failure.get("message") == "dense/layer_norm/dataset_recenter: expected invariant, got not_invariant"
+    )
     assert failure.get("type") == "not_invariant"
     assert f"deviation {results[1].deviation:.3g} > tolerance" in failure.text
     assert "spec: specs/table.invcheck.yaml:7" in failure.text
@@ -107,25 +112,68 @@ def test_repeated_names_get_their_line() -> None:
     from invcheck.runner import run_checks
     from invcheck.settings import CheckConfig, NormConfig, TransformConfig
 
-    checks = [CheckConfig(norm=NormConfig(id="batch_norm", mode=mode), transform=TransformConfig(id="dataset_rescale"),
-                          trials=2, file="s.yaml", line=line) for mode, line in (("train", 3), ("eval", 7))]
+    checks = [
+        CheckConfig(
+            norm=NormConfig(id="batch_norm", mode=mode),
+            transform=TransformConfig(id="dataset_rescale"),
+            trials=2,
+            file="s.yaml",
+            line=line,
+        )
+        for mode, line in (("train", 3), ("eval", 7))
+    ]
     root = ET.fromstring(render(run_checks(checks)))
     names = [case.get("name") for case in root.iter("testcase")]
-    assert names == ["dense/batch_norm/dataset_rescale", "dense/batch_norm/dataset_rescale@7"]  # as the plugin's
+    assert names == [
+        "dense/batch_norm/dataset_rescale",
+        "dense/batch_norm/dataset_rescale@7",
+    ]  # as the plugin's
 
 
 # What the Jenkins xUnit plugin's JUnit schema (junit-10.xsd, jenkinsci/xunit-plugin) requires, as
 # data: each element's allowed attributes (required ones first, by count), and its allowed children.
 XUNIT_SHAPE = {
     "testsuites": (0, ("name", "time", "tests", "failures", "errors"), ("testsuite",)),
-    "testsuite": (4, ("name", "tests", "failures", "errors", "group", "time", "skipped", "timestamp", "hostname",
-                      "id", "package", "file", "log", "url"),
-                  ("testsuite", "properties", "testcase", "system-out", "system-err")),
-    "testcase": (1, ("name", "time", "classname", "group"),
-                 ("skipped", "error", "failure", "rerunFailure", "rerunError", "flakyFailure", "flakyError",
-                  "system-out", "system-err")),
-    "failure": (0, ("type", "message"), ()), "error": (0, ("type", "message"), ()),
-    "skipped": (0, ("type", "message"), ()), "system-out": (0, (), ()), "system-err": (0, (), ()),
+    "testsuite": (
+        4,
+        (
+            "name",
+            "tests",
+            "failures",
+            "errors",
+            "group",
+            "time",
+            "skipped",
+            "timestamp",
+            "hostname",
+            "id",
+            "package",
+            "file",
+            "log",
+            "url",
+        ),
+        ("testsuite", "properties", "testcase", "system-out", "system-err"),
+    ),
+    "testcase": (
+        1,
+        ("name", "time", "classname", "group"),
+        (
+            "skipped",
+            "error",
+            "failure",
+            "rerunFailure",
+            "rerunError",
+            "flakyFailure",
+            "flakyError",
+            "system-out",
+            "system-err",
+        ),
+    ),
+    "failure": (0, ("type", "message"), ()),
+    "error": (0, ("type", "message"), ()),
+    "skipped": (0, ("type", "message"), ()),
+    "system-out": (0, (), ()),
+    "system-err": (0, (), ()),
 }
 SUREFIRE_TIME = r"(([0-9]{0,3},)*[0-9]{3}|[0-9]{0,3})*(\.[0-9]*)?"
 
@@ -136,28 +184,40 @@ def xunit_problems(element: ET.Element) -> list[str]:
     required, allowed, children = XUNIT_SHAPE[element.tag]
     out = [f"{element.tag}: attribute {a!r} not allowed" for a in element.attrib if a not in allowed]
     out += [f"{element.tag}: attribute {a!r} missing" for a in allowed[:required] if a not in element.attrib]
-    if element.tag.startswith("testsuite") and "time" in element.attrib and not re.fullmatch(SUREFIRE_TIME, element.get("time")):
+    if (
+        element.tag.startswith("testsuite")
+        and "time" in element.attrib
+        and not re.fullmatch(SUREFIRE_TIME, element.get("time"))
+    ):
         out.append(f"{element.tag}: time {element.get('time')!r}")
     for child in element:
-        out += [f"{element.tag}: child {child.tag!r} not allowed"] if child.tag not in children else xunit_problems(child)
+        out += (
+            [f"{element.tag}: child {child.tag!r} not allowed"]
+            if child.tag not in children
+            else xunit_problems(child)
+        )
     return out
 
 
 def test_passes_the_jenkins_xunit_junit_schema(results: list[Result]) -> None:
-    from invcheck.runner import error_result
     from invcheck.errors import DeviceError
+    from invcheck.runner import error_result
 
     broken = error_result(spec_check("invariant", norm="layer_norm"), DeviceError("no CUDA device"))
     root = parse(render([*results, broken]))
     assert xunit_problems(root) == []
-    assert xunit_problems(ET.fromstring('<testsuites skipped="0"/>')) == ["testsuites: attribute 'skipped' not allowed"]
+    assert xunit_problems(ET.fromstring('<testsuites skipped="0"/>')) == [
+        "testsuites: attribute 'skipped' not allowed"
+    ]
 
 
 def test_a_check_that_could_not_run_is_an_error() -> None:
     from invcheck.errors import UserCodeError
     from invcheck.runner import error_result
 
-    broken = error_result(spec_check("invariant", norm="layer_norm"), UserCodeError("mynorms.py: boom (fix it)"))
+    broken = error_result(
+        spec_check("invariant", norm="layer_norm"), UserCodeError("mynorms.py: boom (fix it)")
+    )
     assert outcome(broken) == "error"
     root = parse(render([broken]))
     error = root[0][0].find("error")
@@ -169,5 +229,7 @@ def test_a_check_that_could_not_run_is_an_error() -> None:
 def test_names_stay_unique_when_a_title_looks_like_a_suffixed_one() -> None:
     from invcheck.settings import CheckConfig, test_names
 
-    checks = [CheckConfig(name=name, file="s.yaml", line=line) for name, line in (("x", 2), ("x", 3), ("x@3", 4))]
+    checks = [
+        CheckConfig(name=name, file="s.yaml", line=line) for name, line in (("x", 2), ("x", 3), ("x@3", 4))
+    ]
     assert test_names(checks) == ["x", "x@3", "x@3@4"]  # the written x@3 did not take the repeated x's id

@@ -36,7 +36,11 @@ def test_markdown_has_one_table_per_layer_and_footnotes(report: table.TableRepor
 def test_csv_round_trips(report: table.TableReport) -> None:
     rows = list(csv.DictReader(io.StringIO(render.table(report, "csv"))))
     assert len(rows) == len(report.cells)
-    row = next(r for r in rows if (r["layer"], r["norm"], r["transform"]) == ("dense", "layer_norm", "dataset_rescale"))
+    row = next(
+        r
+        for r in rows
+        if (r["layer"], r["norm"], r["transform"]) == ("dense", "layer_norm", "dataset_rescale")
+    )
     assert row["verdict"] == "invariant" and float(row["deviation"]) < float(row["tolerance"])
 
 
@@ -56,8 +60,12 @@ def test_json_table(report: table.TableReport) -> None:
 
 
 def test_run_renderers() -> None:
-    checks = [CheckConfig(norm=NormConfig(id="layer_norm"), transform=TransformConfig(id=t), expect="invariant",
-                          trials=2) for t in ("dataset_rescale", "weight_vector_rescale")]
+    checks = [
+        CheckConfig(
+            norm=NormConfig(id="layer_norm"), transform=TransformConfig(id=t), expect="invariant", trials=2
+        )
+        for t in ("dataset_rescale", "weight_vector_rescale")
+    ]
     rep = run_report(checks)
     text = render.run(rep, "rich")
     assert "PASS" in text and "FAIL" in text and "1 passed, 1 failed" in text

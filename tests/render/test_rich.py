@@ -38,7 +38,7 @@ def test_the_table_fits_the_width(report: table.TableReport, width: int) -> None
 def test_80_columns_keep_all_six_transforms_side_by_side(report: table.TableReport) -> None:
     text = rich.table(report, width=80)
     assert text.count("layer: dense") == 1  # not stacked
-    assert "p✓=" in text and "p✗≠" in text or "p✓≠" in text  # compact claim marks
+    assert ("p✓=" in text and "p✗≠" in text) or "p✓≠" in text  # compact claim marks
 
 
 def test_wide_terminals_get_the_full_cells(report: table.TableReport) -> None:
@@ -50,8 +50,15 @@ def test_wide_terminals_get_the_full_cells(report: table.TableReport) -> None:
 def test_the_legend_explains_every_mark(report: table.TableReport, width: int) -> None:
     text = rich.table(report, width=width)
     legend = " ".join(text.split("✓ invariant", 1)[1].split())
-    for word in ("✗ not invariant", "? inconclusive", "– undefined", "deviation", "= agrees", "≠ differs",
-                 "survey's claim"):
+    for word in (
+        "✗ not invariant",
+        "? inconclusive",
+        "– undefined",
+        "deviation",
+        "= agrees",
+        "≠ differs",
+        "survey's claim",
+    ):
         assert word in legend
     marks = ("p✓= p✗≠", "s✓= s✗≠") if width < rich.FULL_WIDTH else ("paper ✓ =", "survey ✓ =")
     for mark in marks:
@@ -68,8 +75,10 @@ def test_the_rnn_claim_has_its_own_mark() -> None:
 
 
 def test_every_kind_of_claim_has_a_mark_and_a_meaning() -> None:
-    for compact, marks in ((True, ("p✓=", "s✓=", "n✓=", "r✓")), (False, ("paper ✓ =", "survey ✓ =",
-                                                                          "RNN claim ✓ =", "reference ✓"))):
+    for compact, marks in (
+        (True, ("p✓=", "s✓=", "n✓=", "r✓")),
+        (False, ("paper ✓ =", "survey ✓ =", "RNN claim ✓ =", "reference ✓")),
+    ):
         full = rich.legend(compact)
         assert all(mark in full for mark in marks)
 
@@ -79,12 +88,17 @@ def test_colour_only_when_asked(report: table.TableReport) -> None:
     assert "\x1b[" in rich.table(report, color=True)
 
 
-@pytest.mark.parametrize("env, expected", [
-    ({}, False),  # a StringIO is no terminal
-    ({"FORCE_COLOR": "1"}, True),
-    ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),
-])
-def test_terminal_colour_follows_rich_and_the_environment(monkeypatch: pytest.MonkeyPatch, env: dict, expected: bool) -> None:
+@pytest.mark.parametrize(
+    "env, expected",
+    [
+        ({}, False),  # a StringIO is no terminal
+        ({"FORCE_COLOR": "1"}, True),
+        ({"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),
+    ],
+)
+def test_terminal_colour_follows_rich_and_the_environment(
+    monkeypatch: pytest.MonkeyPatch, env: dict, expected: bool
+) -> None:
     for name in ("FORCE_COLOR", "NO_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
@@ -98,8 +112,17 @@ def test_terminal_width_from_columns(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def run_report_with_error() -> RunReport:
-    checks = [CheckConfig(norm=NormConfig(id="layer_norm"), transform=TransformConfig(id=t), expect="invariant",
-                          trials=2, file="s.yaml", line=i + 1) for i, t in enumerate(("dataset_rescale", "weight_vector_rescale"))]
+    checks = [
+        CheckConfig(
+            norm=NormConfig(id="layer_norm"),
+            transform=TransformConfig(id=t),
+            expect="invariant",
+            trials=2,
+            file="s.yaml",
+            line=i + 1,
+        )
+        for i, t in enumerate(("dataset_rescale", "weight_vector_rescale"))
+    ]
     results = [run_check(c) for c in checks]
     broken = checks[0].with_(name="on gpu", device="cuda", line=9)
     results.append(error_result(broken, DeviceError("no CUDA device here (use --device cpu)")))
@@ -111,15 +134,27 @@ def test_run_lines_errors_and_quiet() -> None:
     text = rich.run(rep)
     lines = text.splitlines()
     assert lines[0].startswith("PASS ") and lines[1].startswith("FAIL ")
-    assert any(line.startswith("ERR  on gpu  error  no CUDA device here") and "s.yaml:9" in line for line in lines)
+    assert any(
+        line.startswith("ERR  on gpu  error  no CUDA device here") and "s.yaml:9" in line for line in lines
+    )
     assert lines[-1] == "1 passed, 1 failed, 1 error"
     quiet = rich.run(rep, quiet=True)
-    assert "PASS" not in quiet and "FAIL" in quiet and "ERR" in quiet and quiet.endswith("1 passed, 1 failed, 1 error\n")
+    assert (
+        "PASS" not in quiet
+        and "FAIL" in quiet
+        and "ERR" in quiet
+        and quiet.endswith("1 passed, 1 failed, 1 error\n")
+    )
 
 
 def test_an_error_that_names_its_place_is_not_followed_by_it_again() -> None:
-    check = CheckConfig(norm=NormConfig(id="layer_norm"), transform=TransformConfig(id="dataset_rescale"),
-                        name="on gpu", file="s.yaml", line=9)
+    check = CheckConfig(
+        norm=NormConfig(id="layer_norm"),
+        transform=TransformConfig(id="dataset_rescale"),
+        name="on gpu",
+        file="s.yaml",
+        line=9,
+    )
     r = error_result(check, DeviceError("s.yaml:9: device 'cuda' requested, but no CUDA device"))
     line = ANSI.sub("", rich.run_line(r)).rstrip("\n")
     assert line.count("s.yaml:9") == 1 and line.endswith("no CUDA device")

@@ -65,7 +65,9 @@ def test_factors_drawn_by_case_rescale_are_log_uniform():
     """Through a transform, not just the helper: per-case factors, median near the geometric mean."""
     x = torch.ones((100, 400, 2), dtype=torch.float64)  # T=100, N=400 cases, D=2
     w = torch.ones((100, 3, 2), dtype=torch.float64)
-    x2, _ = get_transform("case_rescale").apply(x, w, TransformConfig(scale=(0.5, 8.0)), gen(6), get_kind("dense"))
+    x2, _ = get_transform("case_rescale").apply(
+        x, w, TransformConfig(scale=(0.5, 8.0)), gen(6), get_kind("dense")
+    )
     f = x2[..., 0]
     assert f.median().item() == pytest.approx(2.0, rel=0.03)  # sqrt(0.5 * 8)
     assert f.log().mean().item() == pytest.approx(math.log(2.0), abs=0.03)

@@ -40,6 +40,7 @@ def in_range(f: torch.Tensor, cfg: TransformConfig = CFG) -> bool:
 
 # ---------------------------------------------------------------- weights
 
+
 @pytest.mark.parametrize("kind", KINDS)
 def test_weight_matrix_rescale_one_positive_delta_per_trial(draw, gen, kind):
     x, w = draw(kind)
@@ -78,6 +79,7 @@ def test_weight_vector_rescale_one_positive_delta_per_neuron(draw, gen, kind):
 
 
 # ---------------------------------------------------------------- data
+
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_dataset_rescale_one_positive_delta_per_trial(draw, gen, kind):
@@ -132,7 +134,9 @@ def test_negative_negates_the_factors(draw, gen, transform_id):
     pos = TransformConfig(scale=(0.5, 2.0))
     xn, wn = apply(transform_id, x, w, gen(5), neg)
     xp, wp = apply(transform_id, x, w, gen(5), pos)
-    changed_n, changed_p, orig = (xn, xp, x) if transform_id in ("dataset_rescale", "case_rescale") else (wn, wp, w)
+    changed_n, changed_p, orig = (
+        (xn, xp, x) if transform_id in ("dataset_rescale", "case_rescale") else (wn, wp, w)
+    )
     torch.testing.assert_close(changed_n, -changed_p, rtol=0, atol=0)  # same draw, opposite sign
     f = changed_n / orig
     assert (f < 0).all() and in_range(-f, pos)
@@ -165,10 +169,17 @@ def test_shift_is_in_units_of_the_shifted_entries_std(draw, gen, transform_id, s
     assert z.std().item() == pytest.approx(shift, rel=0.04)
 
 
-@pytest.mark.parametrize("transform_id", [
-    "weight_matrix_rescale", "weight_matrix_recenter", "weight_vector_rescale",
-    "dataset_rescale", "dataset_recenter", "case_rescale",
-])
+@pytest.mark.parametrize(
+    "transform_id",
+    [
+        "weight_matrix_rescale",
+        "weight_matrix_recenter",
+        "weight_vector_rescale",
+        "dataset_rescale",
+        "dataset_recenter",
+        "case_rescale",
+    ],
+)
 @pytest.mark.parametrize("kind", KINDS)
 def test_reproducible_from_the_generator_seed(draw, gen, kind, transform_id):
     x, w = draw(kind)

@@ -17,8 +17,14 @@ HAS_MPL = importlib.util.find_spec("matplotlib") is not None
 
 def invcheck(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run([sys.executable, "-m", "invcheck", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "invcheck", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
 
 
 def test_explain_json_holds_the_counterexample():
@@ -38,15 +44,32 @@ def test_explain_text_fits_80_columns():
 
 
 def test_prove_json_and_bad_names():
-    top = json.loads(invcheck("prove", "--norm", "rms_norm", "--transform", "case_rescale", "-f", "json").stdout)
+    top = json.loads(
+        invcheck("prove", "--norm", "rms_norm", "--transform", "case_rescale", "-f", "json").stdout
+    )
     assert top["schema_version"] == 1 and [doc["proof"] for doc in top["proofs"]] == ["proved"]
     bad = invcheck("prove", "--norm", "nope", "--transform", "case_rescale")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
 
 
 def test_sweep_json_points():
-    proc = invcheck("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--eps", "1e-5",
-                    "--low", "1e-2", "--high", "1e2", "--per-decade", "1", "-f", "json")
+    proc = invcheck(
+        "sweep",
+        "--norm",
+        "layer_norm",
+        "--transform",
+        "dataset_rescale",
+        "--eps",
+        "1e-5",
+        "--low",
+        "1e-2",
+        "--high",
+        "1e2",
+        "--per-decade",
+        "1",
+        "-f",
+        "json",
+    )
     assert proc.returncode == 0, proc.stderr
     top = json.loads(proc.stdout)
     assert top["schema_version"] == 1 and len(top["crossovers"]) == 1
@@ -58,8 +81,21 @@ def test_sweep_json_points():
 def test_sweep_plot_written(tmp_path):
     for name in ("s.png", "s.svg"):
         out = tmp_path / name
-        proc = invcheck("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--low", "0.1",
-                        "--high", "10", "--per-decade", "1", "--plot", str(out))
+        proc = invcheck(
+            "sweep",
+            "--norm",
+            "layer_norm",
+            "--transform",
+            "dataset_rescale",
+            "--low",
+            "0.1",
+            "--high",
+            "10",
+            "--per-decade",
+            "1",
+            "--plot",
+            str(out),
+        )
         assert proc.returncode == 0, proc.stderr
         head = out.read_bytes()[:8]
         assert head.startswith(b"\x89PNG") if name.endswith("png") else b"<?xml" in head
@@ -67,42 +103,77 @@ def test_sweep_plot_written(tmp_path):
 
 @pytest.mark.skipif(HAS_MPL, reason="matplotlib is installed")
 def test_sweep_plot_without_matplotlib_is_one_line(tmp_path):
-    proc = invcheck("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--plot", str(tmp_path / "s.png"))
+    proc = invcheck(
+        "sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--plot", str(tmp_path / "s.png")
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().count("\n") == 0 and 'pip install "invcheck[plot]"' in proc.stderr
 
 
 def test_explain_a_spec_file(tmp_path):
     spec = tmp_path / "one.yaml"
-    spec.write_text("checks:\n  - norm: rms_norm\n    transform: weight_matrix_recenter\n    expect: not_invariant\n"
-                    "  - {norm: layer_norm, transform: dataset_rescale}\n")
-    docs = json.loads(invcheck("explain", str(spec), "-f", "json").stdout)["explanations"]  # one shape, any count
-    assert [doc["norm"] for doc in docs] == ["rms_norm", "layer_norm"] and docs[0]["counterexample"]["differs"]
+    spec.write_text(
+        "checks:\n  - norm: rms_norm\n    transform: weight_matrix_recenter\n    expect: not_invariant\n"
+        "  - {norm: layer_norm, transform: dataset_rescale}\n"
+    )
+    docs = json.loads(invcheck("explain", str(spec), "-f", "json").stdout)[
+        "explanations"
+    ]  # one shape, any count
+    assert [doc["norm"] for doc in docs] == ["rms_norm", "layer_norm"] and docs[0]["counterexample"][
+        "differs"
+    ]
 
 
 def test_unknown_plot_format_is_refused_before_computing(tmp_path):
-    proc = invcheck("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--plot", str(tmp_path / "s.pdf"))
+    proc = invcheck(
+        "sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--plot", str(tmp_path / "s.pdf")
+    )
     assert proc.returncode == 2 and ("png or .svg" in proc.stderr or "matplotlib" in proc.stderr)
 
 
 def test_why_commands_read_a_spec_on_stdin():
     spec = "norm: layer_norm\ntransform: dataset_recenter\n"
     for command in ("explain", "prove"):
-        proc = subprocess.run([sys.executable, "-m", "invcheck", command, "-"], input=spec, capture_output=True,
-                              text=True, cwd=ROOT, timeout=300)
+        proc = subprocess.run(
+            [sys.executable, "-m", "invcheck", command, "-"],
+            input=spec,
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=300,
+        )
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.startswith("layer_norm × dataset_recenter in a dense layer")
 
 
-@pytest.mark.parametrize("args", [
-    ("explain", "--norm", "layer_norm", "--transform", "dataset_recenter"),
-    ("prove", "--norm", "batch_norm", "--transform", "case_rescale"),
-    ("sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--eps", "1e-5", "--per-decade", "1"),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("explain", "--norm", "layer_norm", "--transform", "dataset_recenter"),
+        ("prove", "--norm", "batch_norm", "--transform", "case_rescale"),
+        (
+            "sweep",
+            "--norm",
+            "layer_norm",
+            "--transform",
+            "dataset_rescale",
+            "--eps",
+            "1e-5",
+            "--per-decade",
+            "1",
+        ),
+    ],
+)
 def test_why_commands_follow_the_terminal_width(args: tuple[str, ...]) -> None:
     env = {**os.environ, "COLUMNS": "40"}
-    proc = subprocess.run([sys.executable, "-m", "invcheck", *args], capture_output=True, text=True, cwd=ROOT,
-                          env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "invcheck", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert max(map(len, proc.stdout.splitlines())) <= 40
     assert "…" not in proc.stdout  # folded or abbreviated, never cut
@@ -112,6 +183,21 @@ def test_why_commands_follow_the_terminal_width(args: tuple[str, ...]) -> None:
 
 def test_explain_uses_a_wide_terminal():
     env = {**os.environ, "COLUMNS": "120"}
-    proc = subprocess.run([sys.executable, "-m", "invcheck", "explain", "--norm", "layer_norm", "--transform",
-                           "dataset_recenter"], capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "invcheck",
+            "explain",
+            "--norm",
+            "layer_norm",
+            "--transform",
+            "dataset_recenter",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=300,
+    )
     assert 80 < max(map(len, proc.stdout.splitlines())) <= 120  # its definitions folded at 120, not 80

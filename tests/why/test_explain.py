@@ -6,12 +6,17 @@ import pytest
 
 from invcheck.settings import CheckConfig, NormConfig, TransformConfig
 from invcheck.why.explain import explain
-
 from tests.why.independent import breaks
 
-BROKEN = [("layer_norm", "dataset_recenter"), ("batch_norm", "case_rescale"), ("weight_norm", "dataset_rescale"),
-          ("rms_norm", "weight_matrix_recenter"), ("group_norm", "weight_vector_rescale"),
-          ("layer_norm", "weight_vector_rescale"), ("batch_norm", "weight_matrix_recenter")]
+BROKEN = [
+    ("layer_norm", "dataset_recenter"),
+    ("batch_norm", "case_rescale"),
+    ("weight_norm", "dataset_rescale"),
+    ("rms_norm", "weight_matrix_recenter"),
+    ("group_norm", "weight_vector_rescale"),
+    ("layer_norm", "weight_vector_rescale"),
+    ("batch_norm", "weight_matrix_recenter"),
+]
 
 
 def check(norm: str, transform: str) -> CheckConfig:

@@ -9,7 +9,6 @@ import pytest
 from invcheck import table as tables
 from invcheck.why.prove import deadline, prove
 from invcheck.why.setting import Setting
-
 from tests.why.independent import breaks
 
 
@@ -30,7 +29,7 @@ def test_refutations_are_real_counterexamples_recomputed_independently(dense_rep
     assert len(refuted) == sum(c.verdict == "not_invariant" for c in dense_report.cells) == 13
     for cell in refuted:
         inst = cell.proof.instance
-        broken, y, y2 = breaks(cell.norm, inst["X"], inst["W"], inst["X2"], inst["W2"])
+        broken, y, _y2 = breaks(cell.norm, inst["X"], inst["W"], inst["X2"], inst["W2"])
         assert broken, (cell.norm, cell.transform)
         n, i = inst["entry"]
         assert float(y[n, i]) == pytest.approx(float(_num(inst["y"])), abs=1e-9)
@@ -60,22 +59,30 @@ def test_default_table_has_no_proof():
 
 def test_time_limit_gives_numeric_only():
     s = Setting("conv", "batch_norm", "weight_matrix_rescale")
-    proof = prove(s, time_limit=0.01)  # no proof fits in 10 ms, even with sympy's caches warm from other tests
+    proof = prove(
+        s, time_limit=0.01
+    )  # no proof fits in 10 ms, even with sympy's caches warm from other tests
     assert proof.status == "numeric only" and "time limit" in proof.detail
 
 
 def test_deadline_raises():
-    with pytest.raises(TimeoutError):
-        with deadline(0.2):
-            while True:
-                pass
+    with pytest.raises(TimeoutError), deadline(0.2):
+        while True:
+            pass
 
 
-@pytest.mark.parametrize(("norm", "transform", "status"), [
-    ("layer_norm", "weight_matrix_recenter", "refuted"),  # a conv kernel shifts each position by its own amount
-    ("layer_norm_2d", "weight_matrix_recenter", "proved"),  # per position: one constant per statistic
-    ("instance_norm", "dataset_recenter", "proved"),
-])
+@pytest.mark.parametrize(
+    ("norm", "transform", "status"),
+    [
+        (
+            "layer_norm",
+            "weight_matrix_recenter",
+            "refuted",
+        ),  # a conv kernel shifts each position by its own amount
+        ("layer_norm_2d", "weight_matrix_recenter", "proved"),  # per position: one constant per statistic
+        ("instance_norm", "dataset_recenter", "proved"),
+    ],
+)
 def test_conv_cells_from_the_kinds_own_convolution(norm, transform, status):
     assert prove(Setting("conv", norm, transform), time_limit=60).status == status
 

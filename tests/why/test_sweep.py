@@ -10,7 +10,9 @@ from invcheck.why.sweep import scales, sweep
 
 
 def base(eps: float, transform: str = "dataset_rescale") -> CheckConfig:
-    return CheckConfig(norm=NormConfig(id="layer_norm", eps=eps), transform=TransformConfig(id=transform), trials=4)
+    return CheckConfig(
+        norm=NormConfig(id="layer_norm", eps=eps), transform=TransformConfig(id=transform), trials=4
+    )
 
 
 def test_scales_span_decades_without_the_identity():

@@ -1,0 +1,46 @@
+"""Every example in README.md and docs/*.md is a test (sybil): outputs cannot go stale.
+
+- ```console blocks: `$ invcheck ...` sessions, run in this process and compared with the output
+  shown (tests/docs/console.py says how);
+- ```python blocks: run (doctest blocks, `>>>`, compared with their output);
+- `<!-- file: PATH -->` before a fenced block: the block must be PATH's content.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # one intra-op thread, as the docs' numbers were made
+
+from sybil import Sybil
+from sybil.parsers.markdown import PythonCodeBlockParser
+
+
+def _load(name: str, path: Path):
+    """A helper module by its file: the repository root stays off sys.path (a numpy.py there is not numpy)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+_here = Path(__file__).parent / "tests" / "docs"
+_load("tests.docs.console", _here / "console.py")
+_docs = _load("tests.docs.parsers", _here / "parsers.py")
+
+# The pages' own example files (run by the console blocks) are not the suite's tests.
+collect_ignore_glob = ["docs/examples/*"]
+
+pytest_collect_file = Sybil(
+    parsers=[
+        _docs.ConsoleParser(),
+        _docs.FileParser(),
+        _docs.UncheckedSessionParser(),
+        PythonCodeBlockParser(),
+    ],
+    patterns=["README.md", "docs/*.md"],
+).pytest()

@@ -1,0 +1,54 @@
+"""Rewrite the output of every ```console block in README.md and docs/*.md from the tool's current output.
+
+    python -m tests.docs.regen                 # every page
+    python -m tests.docs.regen docs/why.md     # some pages
+
+Run it from the repository root after a change that moves a number on purpose, then read the diff
+(`git diff -- README.md docs/`): the docs test fails until the pages show what the tool prints.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # as under the test suite: the same sums, the same digits
+
+from tests.docs.console import ROOT, run_block  # noqa: E402
+
+BLOCK = re.compile(r"^```console\n(.*?)^```$", re.DOTALL | re.MULTILINE)
+PAGES = ("README.md", "docs/*.md")
+
+
+def regenerate(text: str) -> str:
+    """The page with each console block's outputs replaced by what its commands print now."""
+
+    def block(match: re.Match[str]) -> str:
+        parts = []
+        for command, output in run_block(match.group(1)):
+            parts.append(command.raw + ("\n" + output if output else ""))
+        return "```console\n" + "\n".join(parts) + "\n```"
+
+    return BLOCK.sub(block, text)
+
+
+def pages(args: list[str]) -> list[Path]:
+    if args:
+        return [Path(a).resolve() for a in args]
+    return sorted(p for pattern in PAGES for p in ROOT.glob(pattern))
+
+
+def main(args: list[str]) -> int:
+    for page in pages(args):
+        old = page.read_text(encoding="utf-8")
+        new = regenerate(old)
+        if new != old:
+            page.write_text(new, encoding="utf-8")
+            print(f"rewrote {page.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # as under the test suite: the same sums, the same digits
 
-from tests.docs.console import ROOT, run_block  # noqa: E402
+from tests.docs.console import ROOT, run_block
 
 BLOCK = re.compile(r"^```console\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 PAGES = ("README.md", "docs/*.md")

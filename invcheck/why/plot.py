@@ -19,6 +19,10 @@ COLORS = {
     "undefined": "#9e9e9e",
 }
 FLOOR = 1e-18  # a deviation of exactly 0 is drawn here (log axes)
+# In float64 the tolerance is eps's measured effect, so it lies on the deviation curve: drawn dashed,
+# in its own colour and on top (the curve shows through the gaps), both stay visible.
+TOLERANCE = {"color": "#1565c0", "ls": (0, (4, 3)), "lw": 1.6, "zorder": 4}
+DEVIATION = {"color": "#37474f", "ls": "-", "lw": 1.2, "zorder": 2}
 
 
 def pyplot() -> Any:
@@ -45,18 +49,26 @@ def image(sweeps: list[Sweep], path: Path, title: str) -> bytes:
     (a full disk leaves the old file as it was, not half an image)."""
     ready(path)
     plt = pyplot()
-    fig, axes = plt.subplots(len(sweeps), 1, figsize=(8, 3.2 * len(sweeps) + 0.8), squeeze=False, sharex=True)
+    fig = figure(sweeps, title)
+    buffer = io.BytesIO()
+    try:
+        # "tight": the legends stand outside the axes, off the data, and must be kept in the image
+        fig.savefig(buffer, dpi=120, format=path.suffix.lower()[1:], bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return buffer.getvalue()
+
+
+def figure(sweeps: list[Sweep], title: str) -> Any:
+    """One panel per sweep (an eps and a dtype), sharing the scale axis."""
+    plt = pyplot()
+    fig, axes = plt.subplots(len(sweeps), 1, figsize=(9, 3.2 * len(sweeps) + 0.8), squeeze=False, sharex=True)
     for ax, sw in zip(axes[:, 0], sweeps):
         _panel(ax, sw)
     axes[-1, 0].set_xlabel("scale factor δ of the transform (log)")
     fig.suptitle(title)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    try:
-        fig.savefig(buffer, dpi=120, format=path.suffix.lower()[1:])
-    finally:
-        plt.close(fig)
-    return buffer.getvalue()
+    return fig
 
 
 def _panel(ax: Any, sw: Sweep) -> None:
@@ -66,10 +78,8 @@ def _panel(ax: Any, sw: Sweep) -> None:
     ax.plot(
         [p.scale for p in shown],
         [max(p.deviation, FLOOR) for p in shown],
-        "-",
-        color="#37474f",
-        lw=1,
         label="deviation |y'−y|max / |y|max",
+        **DEVIATION,
     )
     for verdict, color in COLORS.items():
         sel = [p for p in shown if p.verdict == verdict]
@@ -77,7 +87,7 @@ def _panel(ax: Any, sw: Sweep) -> None:
             [p.scale for p in sel], [max(p.deviation, FLOOR) for p in sel], color=color, s=18, zorder=3
         )
     tol = [p for p in pts if p.tolerance]
-    ax.plot([p.scale for p in tol], [p.tolerance for p in tol], "--", color="black", lw=1, label="tolerance")
+    ax.plot([p.scale for p in tol], [p.tolerance for p in tol], label="tolerance", **TOLERANCE)
     if sw.crossover:
         ax.axvline(
             sw.crossover,
@@ -90,7 +100,9 @@ def _panel(ax: Any, sw: Sweep) -> None:
     ax.set_yscale("log")
     ax.set_ylabel("deviation (log)")
     ax.set_title(f"eps {sw.check.norm.eps:g}, {sw.check.dtype}", fontsize=10)
-    ax.legend(loc="best", fontsize=8, handles=ax.get_legend_handles_labels()[0] + _verdict_handles())
+    present = {p.verdict for p in pts}  # a panel's legend names only the verdicts it shows
+    handles = ax.get_legend_handles_labels()[0] + _verdict_handles(present)
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
 
 
 def _shade(ax: Any, pts: list[Any]) -> None:
@@ -101,7 +113,7 @@ def _shade(ax: Any, pts: list[Any]) -> None:
         ax.axvspan(left, right, color=COLORS[p.verdict], alpha=0.15, lw=0)
 
 
-def _verdict_handles() -> list[Any]:
+def _verdict_handles(present: set[str]) -> list[Any]:
     from matplotlib.patches import Patch
 
-    return [Patch(color=c, alpha=0.3, label=v.replace("_", " ")) for v, c in COLORS.items()]
+    return [Patch(color=c, alpha=0.3, label=v.replace("_", " ")) for v, c in COLORS.items() if v in present]

@@ -3,6 +3,8 @@
 - ```console blocks: `$ invcheck ...` sessions, run in this process and compared with the output
   shown (tests/docs/console.py says how);
 - ```python blocks: run (doctest blocks, `>>>`, compared with their output);
+- `<!-- $ invcheck ... -->` ... `<!-- end -->`: output shown as part of the page (a markdown table),
+  compared in the same way;
 - `<!-- file: PATH -->` before a fenced block: the block must be PATH's content.
 """
 
@@ -16,7 +18,6 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one intra-op thread, as the docs' numbers were made
 
 from sybil import Sybil
-from sybil.parsers.markdown import PythonCodeBlockParser
 
 
 def _load(name: str, path: Path):
@@ -35,12 +36,29 @@ _docs = _load("tests.docs.parsers", _here / "parsers.py")
 # The pages' own example files (run by the console blocks) are not the suite's tests.
 collect_ignore_glob = ["docs/examples/*"]
 
+EXAMPLES = str(Path(__file__).parent / "docs" / "examples")
+
+
+def _setup(namespace: dict) -> None:
+    """The pages' Python imports the example layer as a user imports theirs (`from my_norm import MyNorm`)."""
+    if EXAMPLES not in sys.path:
+        sys.path.append(EXAMPLES)  # appended: never ahead of installed packages
+
+
+def _teardown(namespace: dict) -> None:
+    if EXAMPLES in sys.path:
+        sys.path.remove(EXAMPLES)
+
+
 pytest_collect_file = Sybil(
     parsers=[
         _docs.ConsoleParser(),
+        _docs.OutputParser(),
         _docs.FileParser(),
         _docs.UncheckedSessionParser(),
-        PythonCodeBlockParser(),
+        _docs.PythonParser(),
     ],
     patterns=["README.md", "docs/*.md"],
+    setup=_setup,
+    teardown=_teardown,
 ).pytest()

@@ -16,6 +16,9 @@ A block holds commands, each a line starting with `$ `, followed by the output i
   repository root.
 - A line ending in a backslash continues on the next line.
 
+Output shown as part of the page (a markdown table rendered as a table) sits between
+`<!-- $ invcheck ARGS -->` and `<!-- end -->`, and is compared the same way (`OUTPUT`).
+
 Compared exactly, after two normalisations: durations (a number with a decimal point followed by
 `s`, as in `proved (1.96 s)` or `in 4.18s`) read as `…`, and spaces at line ends are dropped
 (invisible, and editors strip them). `python -m tests.docs.regen` rewrites every block's output
@@ -35,6 +38,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"COLUMNS": "100", "NO_COLOR": "1", "FORCE_COLOR": None, "INVCHECK_DEBUG": None}
 _DURATION = re.compile(r"\b\d+\.\d+( ?)s\b")
+OUTPUT = re.compile(r"^<!-- \$ (?P<command>[^\n]+?) -->\n(?P<body>.*?)^<!-- end -->$", re.DOTALL | re.MULTILINE)
 
 
 @dataclass
@@ -135,6 +139,11 @@ def _pytest(args: list[str], cwd: Path) -> str:
         timeout=300,
     )
     return done.stdout + done.stderr
+
+
+def compare_output(command: str, body: str) -> str | None:
+    """For output shown in the page: None when the command prints it, else a diff."""
+    return compare(f"$ {command}\n{body}")
 
 
 def compare(block: str) -> str | None:

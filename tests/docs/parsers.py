@@ -6,10 +6,10 @@ import re
 from collections.abc import Iterable
 
 from sybil import Document, Example, Region
-from sybil.parsers.markdown import CodeBlockParser
+from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser
 from sybil.parsers.markdown.lexers import FencedCodeBlockLexer
 
-from tests.docs.console import ROOT, compare
+from tests.docs.console import OUTPUT, ROOT, compare, compare_output
 
 _SESSION = re.compile(r"^\$ (invcheck|pytest)\b", re.MULTILINE)
 _FILE = re.compile(
@@ -25,6 +25,18 @@ class ConsoleParser(CodeBlockParser):
 
     def evaluate(self, example: Example) -> str | None:
         return compare(example.parsed)
+
+
+class OutputParser:
+    """Output shown as part of the page, between `<!-- $ invcheck ARGS -->` and `<!-- end -->`."""
+
+    def __call__(self, document: Document) -> Iterable[Region]:
+        for match in OUTPUT.finditer(document.text):
+            yield Region(match.start(), match.end(), (match["command"], match["body"]), self.evaluate)
+
+    @staticmethod
+    def evaluate(example: Example) -> str | None:
+        return compare_output(*example.parsed)
 
 
 class FileParser:
@@ -66,3 +78,14 @@ class UncheckedSessionParser:
     @staticmethod
     def evaluate(example: Example) -> str | None:
         return f"a `$ invcheck`/`$ pytest` session in a ```{example.parsed} block is not checked: make it ```console"
+
+
+class PythonParser(PythonCodeBlockParser):
+    """```python blocks run (doctests compared), except a file's content shown under `<!-- file: -->`
+    (checked as a file by FileParser; the example that uses it imports it)."""
+
+    def __call__(self, document: Document) -> Iterable[Region]:
+        files = {match.start("fence") for match in _FILE.finditer(document.text)}
+        for region in super().__call__(document):
+            if region.start not in files:
+                yield region

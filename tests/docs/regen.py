@@ -16,7 +16,7 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # as under the test suite: the same sums, the same digits
 
-from tests.docs.console import ROOT, run_block
+from tests.docs.console import OUTPUT, ROOT, run_block
 
 BLOCK = re.compile(r"^```console\n(.*?)^```$", re.DOTALL | re.MULTILINE)
 PAGES = ("README.md", "docs/*.md")
@@ -31,7 +31,11 @@ def regenerate(text: str) -> str:
             parts.append(command.raw + ("\n" + output if output else ""))
         return "```console\n" + "\n".join(parts) + "\n```"
 
-    return BLOCK.sub(block, text)
+    def shown(match: re.Match[str]) -> str:
+        ((_, output),) = run_block(f"$ {match['command']}")
+        return f"<!-- $ {match['command']} -->\n{output}\n<!-- end -->"
+
+    return OUTPUT.sub(shown, BLOCK.sub(block, text))
 
 
 def pages(args: list[str]) -> list[Path]:

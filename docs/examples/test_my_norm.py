@@ -1,0 +1,10 @@
+import invcheck
+from my_norm import MyNorm
+
+
+def test_my_norm_keeps_case_rescaling():
+    invcheck.assert_invariant(MyNorm, "case_rescale", kwargs={"features": "{units}"})
+
+
+def test_my_norm_sees_a_shift():
+    invcheck.assert_not_invariant(MyNorm, "dataset_recenter", kwargs={"features": "{units}"})

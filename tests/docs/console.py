@@ -11,6 +11,9 @@ A block holds commands, each a line starting with `$ `, followed by the output i
   NO_COLOR=1, so the output is what a 100-column terminal without colour shows.
 - `$ pytest ARGS` runs `python -m pytest ARGS` in a subprocess (a pytest session inside this one
   would share its plugins and capture).
+- `$ python benchmarks/NAME.py ARGS` runs the benchmark in a subprocess. Benchmarks take minutes:
+  the docs test runs them only with INVCHECK_DOCS_SLOW=1 (and skips them otherwise, saying so);
+  `python -m tests.docs.regen` always runs them.
 - `$ cd DIR` changes the folder of the commands after it, in that block only (blocks are
   independent, so that pytest-xdist may run them on any worker). Folders are relative to the
   repository root.
@@ -38,7 +41,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"COLUMNS": "100", "NO_COLOR": "1", "FORCE_COLOR": None, "INVCHECK_DEBUG": None}
 _DURATION = re.compile(r"\b\d+\.\d+( ?)s\b")
-OUTPUT = re.compile(r"^<!-- \$ (?P<command>[^\n]+?) -->\n(?P<body>.*?)^<!-- end -->$", re.DOTALL | re.MULTILINE)
+OUTPUT = re.compile(
+    r"^<!-- \$ (?P<command>[^\n]+?) -->\n(?P<body>.*?)^<!-- end -->$", re.DOTALL | re.MULTILINE
+)
 
 
 @dataclass
@@ -99,7 +104,9 @@ def run(argv: list[str], cwd: Path) -> str:
     if argv[0] == "invcheck":
         return _in_process(argv[1:], cwd)
     if argv[0] == "pytest":
-        return _pytest(argv[1:], cwd)
+        return _subprocess(["-m", "pytest", "-p", "no:cacheprovider", *argv[1:]], cwd)
+    if argv[0] == "python" and len(argv) > 1 and argv[1].startswith("benchmarks/"):
+        return _subprocess(argv[1:], cwd)
     raise ValueError(f"console block: only invcheck, pytest and cd run here, not {argv[0]!r}")
 
 
@@ -125,18 +132,25 @@ def _in_process(args: list[str], cwd: Path) -> str:
     return output
 
 
-def _pytest(args: list[str], cwd: Path) -> str:
+def slow(block: str) -> bool:
+    """Whether a block runs a benchmark (minutes, not seconds)."""
+    return any(
+        c.argv[0] == "python" and c.argv[1:2] and c.argv[1].startswith("benchmarks/") for c in parse(block)
+    )
+
+
+def _subprocess(args: list[str], cwd: Path) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "COV_"))}
     env.update({k: v for k, v in ENV.items() if v is not None})
     for key in (k for k, v in ENV.items() if v is None):
         env.pop(key, None)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        [sys.executable, *args],
         cwd=cwd,
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=900,
     )
     return done.stdout + done.stderr
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable
 
@@ -9,7 +10,7 @@ from sybil import Document, Example, Region
 from sybil.parsers.markdown import CodeBlockParser, PythonCodeBlockParser
 from sybil.parsers.markdown.lexers import FencedCodeBlockLexer
 
-from tests.docs.console import OUTPUT, ROOT, compare, compare_output
+from tests.docs.console import OUTPUT, ROOT, compare, compare_output, slow
 
 _SESSION = re.compile(r"^\$ (invcheck|pytest)\b", re.MULTILINE)
 _FILE = re.compile(
@@ -24,6 +25,10 @@ class ConsoleParser(CodeBlockParser):
     language = "console"
 
     def evaluate(self, example: Example) -> str | None:
+        if slow(example.parsed) and os.environ.get("INVCHECK_DOCS_SLOW") != "1":
+            import pytest
+
+            pytest.skip("a benchmark's output: INVCHECK_DOCS_SLOW=1 runs it (minutes)")
         return compare(example.parsed)
 
 

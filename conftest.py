@@ -18,6 +18,7 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one intra-op thread, as the docs' numbers were made
 
 from sybil import Sybil
+from sybil.parsers.markdown import SkipParser
 
 
 def _load(name: str, path: Path):
@@ -57,6 +58,7 @@ pytest_collect_file = Sybil(
         _docs.FileParser(),
         _docs.UncheckedSessionParser(),
         _docs.PythonParser(),
+        SkipParser(),  # <!-- skip: next --> before a block that cannot run here (say why beside it)
     ],
     patterns=["README.md", "docs/*.md"],
     setup=_setup,

@@ -54,3 +54,13 @@ def test_regenerate_rewrites_outputs_and_keeps_commands() -> None:
 
 def test_benchmarks_are_slow_blocks() -> None:
     assert slow("$ python benchmarks/power.py\nout") and not slow(BLOCK)
+
+
+def test_regenerate_makes_a_pasted_session_a_console_block() -> None:
+    new = regenerate("```text\n$ invcheck validate docs/examples/broken.yaml\nold\n```\n")
+    assert new.startswith("```console\n$ invcheck validate") and "old" not in new
+
+
+def test_regenerate_leaves_a_block_it_cannot_run() -> None:
+    page = "```console\n$ cat spec.yaml | invcheck run -\nout\n```\n"
+    assert regenerate(page) == page

@@ -147,7 +147,7 @@ def spec_schema() -> Schema:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "invcheck spec",
-        "description": "A spec file of invcheck checks (see README, Spec format).",
+        "description": "A spec file of invcheck checks (see docs/specs.md, Spec format).",
         **top,
         "$defs": {"matrix": matrix()},
     }

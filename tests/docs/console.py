@@ -39,7 +39,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ENV = {"COLUMNS": "100", "NO_COLOR": "1", "FORCE_COLOR": None, "INVCHECK_DEBUG": None}
+# CI and BUILD_NUMBER make pytest print its summary lines whole: a CI run must see what a terminal does
+ENV = {
+    "COLUMNS": "100",
+    "NO_COLOR": "1",
+    "FORCE_COLOR": None,
+    "INVCHECK_DEBUG": None,
+    "CI": None,
+    "BUILD_NUMBER": None,
+}
 _DURATION = re.compile(r"\b\d+\.\d+( ?)s\b")
 OUTPUT = re.compile(
     r"^<!-- \$ (?P<command>[^\n]+?) -->\n(?P<body>.*?)^<!-- end -->$", re.DOTALL | re.MULTILINE

@@ -14,6 +14,7 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one intra-op thread, as the docs' numbers were made
 
@@ -21,9 +22,10 @@ from sybil import Sybil
 from sybil.parsers.markdown import SkipParser
 
 
-def _load(name: str, path: Path):
+def _load(name: str, path: Path) -> ModuleType:
     """A helper module by its file: the repository root stays off sys.path (a numpy.py there is not numpy)."""
     spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, path
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

@@ -93,7 +93,8 @@ def _tabular(report: Any, layer: str, notes: list[str]) -> list[str]:
 
 
 def table(report: Any) -> str:
-    out, notes = [REQUIRES, f"% {meta_line(report.meta)}", ""], []
+    notes: list[str] = []  # numbered across the tables, written out under the last
+    out = [REQUIRES, f"% {meta_line(report.meta)}", ""]
     for layer in report.sections():  # a layer, or a layer and where its norm sits
         out += _tabular(report, layer, notes)
     out.append(r"{\footnotesize " + LEGEND + (" " + PROOF_LEGEND if report.meta.get("prove") else ""))

@@ -77,15 +77,13 @@ def _panel(ax: Any, sw: Sweep) -> None:
     shown = [p for p in pts if p.deviation is not None]
     ax.plot(
         [p.scale for p in shown],
-        [max(p.deviation, FLOOR) for p in shown],
+        [_drawn(p.deviation) for p in shown],
         label="deviation |y'−y|max / |y|max",
         **DEVIATION,
     )
     for verdict, color in COLORS.items():
         sel = [p for p in shown if p.verdict == verdict]
-        ax.scatter(
-            [p.scale for p in sel], [max(p.deviation, FLOOR) for p in sel], color=color, s=18, zorder=3
-        )
+        ax.scatter([p.scale for p in sel], [_drawn(p.deviation) for p in sel], color=color, s=18, zorder=3)
     tol = [p for p in pts if p.tolerance]
     ax.plot([p.scale for p in tol], [p.tolerance for p in tol], label="tolerance", **TOLERANCE)
     if sw.crossover:
@@ -103,6 +101,11 @@ def _panel(ax: Any, sw: Sweep) -> None:
     present = {p.verdict for p in pts}  # a panel's legend names only the verdicts it shows
     handles = ax.get_legend_handles_labels()[0] + _verdict_handles(present)
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
+
+
+def _drawn(deviation: float | None) -> float:
+    """A deviation on log axes: exactly 0 (or none) at the floor."""
+    return max(deviation or 0.0, FLOOR)
 
 
 def _shade(ax: Any, pts: list[Any]) -> None:

@@ -52,8 +52,10 @@ def test_regenerate_rewrites_outputs_and_keeps_commands() -> None:
     assert regenerate(new) == new
 
 
-def test_benchmarks_are_slow_blocks() -> None:
+def test_benchmarks_are_slow_blocks_regenerated_only_when_asked() -> None:
     assert slow("$ python benchmarks/power.py\nout") and not slow(BLOCK)
+    page = "```console\n$ python benchmarks/power.py\nold\n```\n"
+    assert regenerate(page) == page
 
 
 def test_regenerate_makes_a_pasted_session_a_console_block() -> None:

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from invcheck.errors import InvarianceError, InvcheckError
+from invcheck.user_objects import user_code
 
 if TYPE_CHECKING:
     from invcheck.evidence import Result
@@ -110,7 +111,7 @@ class CheckItem(pytest.Item):
         super().__init__(**kwargs)
         self.check = check
         self.result: Result | None = None  # for hooks (pytest_runtest_makereport, say)
-        if check.norm.module is not None:
+        if user_code(check):
             self.add_marker("invcheck_user_code")
 
     def setup(self) -> None:
@@ -125,7 +126,7 @@ class CheckItem(pytest.Item):
                 __import__(name)
         from invcheck.runner import import_refused, run_check
 
-        if self.check.norm.module is None:
+        if not user_code(self.check):
             with _own_imports(self.config):
                 self.result = run_check(self.check)
         elif not _allow_import(self.config, self.path):

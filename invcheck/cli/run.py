@@ -55,7 +55,9 @@ def run(
     check_outputs([output, junit_xml], spec.discover(files) if files else [])  # before the work, not after it
     set_timeout(timeout, "--timeout SECONDS")
     checks = spec_input.load(paths)
-    users = any(c.norm.module is not None for c in checks)  # no pyproject.toml read without user code
+    from invcheck.user_objects import imports_code
+
+    users = any(imports_code(c) for c in checks)  # no pyproject.toml read without user code
     allowed = allow_import or (users and config_allows_import(files))
     stream = format is RunFormat.rich and output is None  # lines as checks finish
     color, width = style(output)

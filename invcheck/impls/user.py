@@ -18,6 +18,7 @@ entries (role norm; max |.| over any further axes), else ones.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from typing import Any
@@ -247,7 +248,7 @@ def eps_attributes(check: CheckConfig, obj: Any) -> list[tuple[Any, str, str]]:
     """(owner, attribute, dotted path) of every eps the object or its submodules keep: the spec's
     `eps_attr` (a name, or a dotted path from the object), else the usual names."""
     wanted = check.norm.eps_attr
-    owners = list(obj.named_modules()) if isinstance(obj, nn.Module) else [("", obj)]
+    owners = list(obj.named_modules()) if isinstance(obj, nn.Module) else [("", _owner(obj))]
     if wanted and "." in wanted:
         path, _, name = wanted.rpartition(".")
         owners = [(p, m) for p, m in owners if p == path]
@@ -261,6 +262,37 @@ def eps_attributes(check: CheckConfig, obj: Any) -> list[tuple[Any, str, str]]:
 
 
 _ABSENT = object()
+
+
+def _owner(obj: Any) -> Any:
+    """Where a callable keeps its eps: a partial's keywords (or its function's default), as attributes."""
+    return _Keywords(obj) if isinstance(obj, functools.partial) else obj
+
+
+class _Keywords:
+    """A partial's keyword arguments as attributes: `eps` read from its keywords, else from the
+    default in its signature (F.layer_norm's 1e-5), and set (switched off) in its keywords."""
+
+    def __init__(self, fn: functools.partial[Any]) -> None:
+        object.__setattr__(self, "_fn", fn)
+
+    def __getattr__(self, name: str) -> Any:
+        fn = object.__getattribute__(self, "_fn")
+        if name in fn.keywords:
+            return fn.keywords[name]
+        try:
+            param = inspect.signature(fn).parameters.get(name)
+        except (TypeError, ValueError):  # no signature (a builtin)
+            param = None
+        if param is None or param.default is inspect.Parameter.empty or param.kind not in _KEYWORD:
+            raise AttributeError(name)
+        return param.default
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__getattribute__(self, "_fn").keywords[name] = value
+
+
+_KEYWORD = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
 def _is_eps(value: Any) -> bool:

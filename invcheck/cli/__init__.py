@@ -62,6 +62,11 @@ RunFormatOpt = Annotated[RunFormat, typer.Option("--format", "-f", help="Output 
 NormOpt = Annotated[str | None, typer.Option(help=f"Norm: {', '.join(names.NORMS)}.")]
 TransformOpt = Annotated[str | None, typer.Option(help=f"Transform: {', '.join(names.TRANSFORMS)}.")]
 LayerOpt = Annotated[str, typer.Option(help=f"Layer kind: {', '.join(names.LAYERS)}.")]
+DtypeOverrideOpt = Annotated[Dtype | None, typer.Option(help="Every check's dtype, in place of the spec's.")]
+DeviceOpt = Annotated[
+    str | None,
+    typer.Option(metavar="[cpu|cuda|cuda:N|auto]", help="Every check's device, in place of the spec's."),
+]
 
 
 def _version(value: bool) -> None:

@@ -2,7 +2,9 @@
 beside the built-in rows, with the built-in norm whose row it matches ("behaves like").
 
 A kind the module cannot run in (a shape it does not accept) is left out with the reason; a module
-that keeps running statistics (buffers named running_*) gets an eval-mode row too.
+that keeps running statistics (buffers named running_*) gets an eval-mode row too. Where one mode
+runs and the other does not (a tutorial BatchNorm that subtracts [C] statistics from [N, C, H, W]
+in eval mode), the row that runs is kept and the failing mode is named with its reason.
 """
 
 from __future__ import annotations
@@ -25,15 +27,18 @@ def cells(
     placements: tuple[str, ...],
     base: CheckConfig,
     make_cell: Any,
+    failed_modes: dict[str, dict[str, str]] | None = None,
 ) -> tuple[list[Any], dict[str, str]]:
     """The module's cells for every layer it accepts (in every placement asked for, as the built-in
     rows beside it), and why the others were left out. A module that runs in none of them (it does
-    not import, its class is misspelt) raises its first error: there is no row to show."""
+    not import, its class is misspelt) raises its first error: there is no row to show.
+    `failed_modes`, where given, gets {layer: {mode: reason}} for a mode that fails where another runs."""
     out, skipped, first = [], {}, None
     for placement in placements:
         for layer in layers:
             if layer in skipped or get_placement(placement).refusal(LAYER_KINDS[layer]) is not None:
                 continue
+            ran = False
             for mode in _modes(module, kwargs, layer, base):
                 label = module if mode == "train" else f"{module} (eval)"
                 try:
@@ -48,9 +53,13 @@ def cells(
                         for t in _transforms(layer)
                     ]
                 except UserCodeError as err:
-                    skipped[layer] = err.reason
                     first = first or err
+                    if ran and failed_modes is not None:  # the other mode's row stands: say which failed
+                        failed_modes.setdefault(layer, {})[mode] = err.reason
+                        continue
+                    skipped[layer] = err.reason
                     break
+                ran = True
     if not out and first is not None:
         raise first
     return out, skipped

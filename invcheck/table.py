@@ -199,13 +199,17 @@ def build(
             tf32=tf32,
             layer=LayerConfig("conv", layout=layout),
         )
-        mine, skipped = own_row.cells(module, kwargs or {}, layers, placements, base, _user_cell)
+        failed_modes: dict[str, dict[str, str]] = {}
+        mine, skipped = own_row.cells(
+            module, kwargs or {}, layers, placements, base, _user_cell, failed_modes
+        )
         cells += mine
         advance(len(mine))
         extra = {
             "module": module,
             "behaves_like": _likeness(TableReport(cells), module),
             "not_accepted": skipped,
+            "mode_fails": failed_modes,
         }
     if prove:  # exact verdicts on request only: the default table stays as fast as it was
         from invcheck.why.prove import attach

@@ -43,7 +43,7 @@ from invcheck.evidence import explain
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
 from invcheck.spec_values import did_you_mean
-from invcheck.user_objects import UserObject, norm_object, transform_object
+from invcheck.user_objects import UserObject, features, norm_object, transform_object
 
 if TYPE_CHECKING:
     from invcheck.evidence import Result
@@ -214,7 +214,7 @@ def _as_instance(instance: Any, sections: dict[str, dict[str, Any]], base: Layer
     """A module instance used as it is: its own train/eval mode, and the layer's normalized units
     its own size (nn.LayerNorm(64): a layer of 64 units), unless the call says otherwise."""
     sections["norm"].setdefault("mode", "train" if getattr(instance, "training", True) else "eval")
-    size = _features(instance)
+    size = features(instance)
     layer = sections["layer"]
     kind = LAYER_KINDS.get(layer.get("kind", base.kind))
     if size is None or kind is None or layer.get("placement", base.placement) == "input":
@@ -223,23 +223,6 @@ def _as_instance(instance: Any, sections: dict[str, dict[str, Any]], base: Layer
     given = key in layer or (kind.id == base.kind and key in dict(base.sizes))
     if not given and kind.sizes[key].low <= size <= kind.sizes[key].high:
         layer[key] = size
-
-
-def _features(instance: Any) -> int | None:
-    """The number of features a module instance normalizes, where it says (weight, or the sizes
-    torch's norms keep), else None."""
-    weight = getattr(instance, "weight", None)
-    shape = getattr(weight, "shape", None)
-    if shape is not None and len(shape) == 1:
-        return int(shape[0])
-    for name in ("num_features", "num_channels"):
-        value = getattr(instance, name, None)
-        if isinstance(value, int):
-            return value
-    normalized = getattr(instance, "normalized_shape", None)
-    if isinstance(normalized, (tuple, list)) and len(normalized) == 1 and isinstance(normalized[0], int):
-        return normalized[0]
-    return None
 
 
 def import_path(obj: Any) -> str:
@@ -360,7 +343,8 @@ def layer_row(
     """
     from invcheck import table
 
-    path = import_path(norm)
     for kind in layers:  # the same rules as a spec's module and kwargs, with each kind's placeholders
-        check(module=path, kwargs=kwargs or {}, layer=kind)
-    return table.build(list(layers), module=path, kwargs=kwargs or {}, **options)
+        c = check(norm, kwargs=kwargs or {}, layer=kind)
+    if c.norm.module is None:
+        raise TypeError(f"layer_row takes user code (a class, an instance, a callable), not {norm!r}")
+    return table.build(list(layers), module=c.norm.module, kwargs=kwargs or {}, obj=c.norm.obj, **options)

@@ -18,6 +18,7 @@ from invcheck.placements import get_placement
 from invcheck.runner import run_check
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
 from invcheck.transforms import TRANSFORMS, get_transform
+from invcheck.user_objects import features
 
 
 def cells(
@@ -28,6 +29,7 @@ def cells(
     base: CheckConfig,
     make_cell: Any,
     failed_modes: dict[str, dict[str, str]] | None = None,
+    obj: Any = None,
 ) -> tuple[list[Any], dict[str, str]]:
     """The module's cells for every layer it accepts (in every placement asked for, as the built-in
     rows beside it), and why the others were left out. A module that runs in none of them (it does
@@ -39,7 +41,7 @@ def cells(
             if layer in skipped or get_placement(placement).refusal(LAYER_KINDS[layer]) is not None:
                 continue
             ran = False
-            for mode in _modes(module, kwargs, layer, base):
+            for mode in _modes(module, kwargs, layer, base, obj):
                 label = module if mode == "train" else f"{module} (eval)"
                 try:
                     out += [
@@ -47,7 +49,7 @@ def cells(
                             layer,
                             label,
                             t,
-                            run_check(_check(module, kwargs, layer, t, mode, base, placement)),
+                            run_check(_check(module, kwargs, layer, t, mode, base, placement, obj)),
                             placement,
                         )
                         for t in _transforms(layer)
@@ -77,23 +79,34 @@ def _check(
     mode: str,
     base: CheckConfig,
     placement: str = "summed",
+    obj: Any = None,
 ) -> CheckConfig:
-    norm = NormConfig(id="custom", module=module, kwargs=kwargs, mode=mode)
-    layout = base.layer.layout if base.layer.layout in LAYER_KINDS[layer].layouts else "channels_first"
+    norm = NormConfig(id="custom", module=module, kwargs=kwargs, mode=mode, obj=obj)
+    kind = LAYER_KINDS[layer]
+    layout = base.layer.layout if base.layer.layout in kind.layouts else "channels_first"
+    size = features(obj.value) if obj is not None and obj.how == "instance" else None
+    key = kind.channels_key
+    sizes = (
+        {key: size}
+        if size and placement != "input" and kind.sizes[key].low <= size <= kind.sizes[key].high
+        else {}
+    )
     return replace(
         base,
         norm=norm,
         transform=TransformConfig(id=transform),
-        layer=LayerConfig(layer, layout=layout, placement=placement),
+        layer=LayerConfig(layer, layout=layout, placement=placement, **sizes),
     )
 
 
-def _modes(module: str, kwargs: dict[str, Any], layer: str, base: CheckConfig) -> list[str]:
+def _modes(module: str, kwargs: dict[str, Any], layer: str, base: CheckConfig, held: Any = None) -> list[str]:
     """train, and eval where one instance keeps running statistics."""
     from invcheck.impls import user
 
     try:
-        obj = user.probe_instance(_check(module, kwargs, layer, "dataset_rescale", "train", base))
+        obj = user.probe_instance(
+            _check(module, kwargs, layer, "dataset_rescale", "train", base, "summed", held)
+        )
     except UserCodeError:
         return ["train"]  # the error is reported by the cells themselves
     buffers = [name for name, _ in getattr(obj, "named_buffers", lambda: [])()]

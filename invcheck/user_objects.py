@@ -145,3 +145,20 @@ def transform_object(obj: Any) -> tuple[str, str, UserObject | None]:
     if path:
         return short_name(obj), path, None
     return short_name(obj), label(obj), UserObject(obj, "transform", label(obj))
+
+
+def features(instance: Any) -> int | None:
+    """The number of features a module instance normalizes, where it says (weight, or the sizes
+    torch's norms keep), else None."""
+    weight = getattr(instance, "weight", None)
+    shape = getattr(weight, "shape", None)
+    if shape is not None and len(shape) == 1:
+        return int(shape[0])
+    for name in ("num_features", "num_channels"):
+        value = getattr(instance, name, None)
+        if isinstance(value, int):
+            return value
+    normalized = getattr(instance, "normalized_shape", None)
+    if isinstance(normalized, (tuple, list)) and len(normalized) == 1 and isinstance(normalized[0], int):
+        return normalized[0]
+    return None

@@ -343,8 +343,8 @@ def layer_row(
     """
     from invcheck import table
 
+    if norm is None or (isinstance(norm, str) and ":" not in norm):
+        raise TypeError(f"layer_row takes user code (a class, an instance, a callable), not {norm!r}")
     for kind in layers:  # the same rules as a spec's module and kwargs, with each kind's placeholders
         c = check(norm, kwargs=kwargs or {}, layer=kind)
-    if c.norm.module is None:
-        raise TypeError(f"layer_row takes user code (a class, an instance, a callable), not {norm!r}")
     return table.build(list(layers), module=c.norm.module, kwargs=kwargs or {}, obj=c.norm.obj, **options)

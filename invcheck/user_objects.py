@@ -72,7 +72,7 @@ def label(obj: Any) -> str:
         return text if len(text) <= 60 else text[:57] + "..."
     if isinstance(obj, functools.partial):
         return f"partial({label(obj.func)})"
-    name = getattr(obj, "__qualname__", None) or type(obj).__qualname__
+    name = (getattr(obj, "__qualname__", None) or type(obj).__qualname__).rpartition("<locals>.")[2]
     code = getattr(obj, "__code__", None)
     if code is not None:
         return f"{name} ({os.path.basename(code.co_filename)}:{code.co_firstlineno})"

@@ -33,6 +33,7 @@ class _App(typer.Typer):
 
 
 app = _App(
+    name="invcheck",  # help says `invcheck` however it is run (typer's CliRunner would say `root`)
     cls=Group,
     add_completion=False,
     pretty_exceptions_enable=False,

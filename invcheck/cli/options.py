@@ -111,7 +111,7 @@ def _refuse_unknown(kind: type[Enum], value: Any) -> None:
     if text not in choices:
         from invcheck.spec_values import did_you_mean
 
-        listed = ', '.join(repr(choice) for choice in choices)
+        listed = ", ".join(repr(choice) for choice in choices)
         raise ValueError(f"{_short(text)} is not one of {listed} ({did_you_mean(text, choices)})")
 
 

@@ -22,6 +22,7 @@ from invcheck.cli.common import (
     style,
     write_output,
 )
+from invcheck.transforms import TRANSFORMS
 
 
 @app.command()
@@ -32,7 +33,11 @@ def sweep(
     ] = None,
     norm: NormOpt = None,
     transform: Annotated[
-        str | None, typer.Option(help="A re-scaling transform (dataset_rescale, ...).")
+        str | None,
+        typer.Option(
+            metavar="[" + "|".join(t for t, spec in TRANSFORMS.items() if "scale" in spec.params) + "]",
+            help="A re-scaling transform.",
+        ),
     ] = None,
     layer: LayerOpt = "dense",
     eps: Annotated[

@@ -185,7 +185,8 @@ class CheckItem(pytest.Item):
 
         c, allow = self.check, bool(user_code(self.check))
         values = " ".join(f"--invcheck-{key} {getattr(c, key)}" for key in OVERRIDES)
-        lines = [f"re-run:  pytest {shlex.quote(self.nodeid)} {values}"]
+        allowing = " --invcheck-allow-import" if allow else ""
+        lines = [f"re-run:  pytest {shlex.quote(self.nodeid)} {values}{allowing}"]
         lines += rerun_lines(c, self.name, allow)
         return "".join(f"\n  {line}" for line in lines)
 

@@ -171,3 +171,30 @@ def test_explain_and_sweep_show_a_custom_transform(tmp_path: Path, monkeypatch: 
 
 def test_a_builtin_id_is_still_looked_up_by_id() -> None:
     assert transform_of(TransformConfig("case_rescale")).id == "case_rescale"
+
+
+@pytest.mark.parametrize(
+    ("text", "valid"),
+    [
+        ("norm: layer_norm\ntransform: {module: 'm:f', kwargs: {a: 1}, scale: [0.5, 2], id: mine}\n", True),
+        ("norm: layer_norm\ntransform: {module: 'm:f', shift: 0.5}\n", True),
+        ("norm: layer_norm\ntransform: {id: dataset_rescale, kwargs: {a: 1}}\n", False),
+        ("norm: layer_norm\ntransform: {module: 'not a path'}\n", False),
+        ("norm: layer_norm\ntransform: {id: dataset_rescale, shift: 0.5}\n", False),
+    ],
+)
+def test_the_json_schema_reads_a_module_transform_as_the_loader_does(text: str, valid: bool) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    from invcheck import spec
+    from invcheck.errors import SpecError
+    from invcheck.schema import spec_schema
+
+    found = list(jsonschema.Draft202012Validator(spec_schema()).iter_errors(yaml.safe_load(text)))
+    assert (found == []) is valid
+    if valid:
+        assert spec.load_text(text)
+    else:
+        with pytest.raises(SpecError):
+            spec.load_text(text)

@@ -135,9 +135,12 @@ def main() -> None:
 
 def _help_of(err: Exception) -> str:
     """The help that answers a usage error: the subcommand's (`invcheck run --help`) where it was one."""
+    names = []
     ctx = getattr(err, "ctx", None)
-    path = getattr(ctx, "command_path", None) or "invcheck"
-    return f"{path} --help"
+    while ctx is not None:  # the root named `invcheck` however it was started (python -m invcheck)
+        names.append(ctx.info_name if ctx.parent is not None else "invcheck")
+        ctx = ctx.parent
+    return " ".join([*reversed(names or ["invcheck"]), "--help"])
 
 
 def _say(line: str) -> None:

@@ -19,12 +19,21 @@ OVERRIDES = ("seed", "trials", "dtype", "device")
 SEPARATOR = "::"  # SPEC::NAME, as pytest writes a test id
 
 
-def overridden(checks: Sequence[CheckConfig], prefix: str = "--", **values: Any) -> list[CheckConfig]:
+def overridden(
+    checks: Sequence[CheckConfig],
+    prefix: str = "--",
+    *,
+    seed: int | None = None,
+    trials: int | None = None,
+    dtype: str | None = None,
+    device: str | None = None,
+) -> list[CheckConfig]:
     """`checks` with every value given (not None) in place of each check's own, held to the rules a
     spec's value is (`--trials 0` is refused as `trials: 0` is): a SpecError naming the option, or
     the first check the new values make impossible (too many trials for its layer, say)."""
     from invcheck import rules
 
+    values: dict[str, Any] = {"seed": seed, "trials": trials, "dtype": dtype, "device": device}
     given = {key: value for key, value in values.items() if value is not None}
     for key, value in given.items():
         try:

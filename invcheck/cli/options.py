@@ -188,8 +188,8 @@ def _bounded(number: int | float, low: float | None, high: float | None) -> int 
 try:  # typer's click classes (0.29 on vendors click)
     from typer.core import TyperCommand, TyperGroup
 except ImportError:  # pragma: no cover - depends on the installed typer
-    from click import Command as TyperCommand  # type: ignore[assignment]
-    from click import Group as TyperGroup  # type: ignore[assignment]
+    from click import Command as TyperCommand  # type: ignore[assignment, no-redef]
+    from click import Group as TyperGroup  # type: ignore[assignment, no-redef]
 
 # A value's metavar by its type, where the option gives none (typer would show <int range>).
 _METAVARS = {int: "INTEGER", float: "NUMBER", str: "TEXT", Path: "PATH"}

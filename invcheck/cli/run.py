@@ -63,12 +63,16 @@ def run(
     output = None if output == STDOUT else output
     from invcheck import reproduce
 
-    values = dict(seed=seed, trials=trials, dtype=dtype.value if dtype else None, device=device)
-    reproduce.overridden([], **values)  # a bad value: refused before any file is read
+    dtype_name = dtype.value if dtype else None  # type: ignore[attr-defined]
+
+    def override(checks: list) -> list:
+        return reproduce.overridden(checks, seed=seed, trials=trials, dtype=dtype_name, device=device)
+
+    override([])  # a bad value: refused before any file is read
     files = [reproduce.split(p)[0] for p in paths if p != spec_input.STDIN]
     check_outputs([output, junit_xml], spec.discover(files) if files else [])  # before the work, not after it
     set_timeout(timeout, "--timeout SECONDS")
-    checks = reproduce.overridden(spec_input.load_selected(paths), **values)
+    checks = override(spec_input.load_selected(paths))
     names = reproduce.names_by_check(checks)
     from invcheck.user_objects import imports_code
 

@@ -187,3 +187,22 @@ def test_import_invcheck_stays_torch_free() -> None:  # a fresh process is the p
     code = "import sys, invcheck; dir(invcheck); invcheck.SpecError; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    "transform", ["dataset_rescale", "case_rescale", "dataset_recenter", "weight_vector_rescale"]
+)
+def test_the_eps_a_lambda_passes_to_torchs_norm_functions_is_read_and_switched_off(transform: str) -> None:
+    mine = invariance_error(lambda a: F.group_norm(a, 2), transform, "conv", trials=4)  # eps 1e-5 inside
+    builtin = invariance_error("group_norm", transform, "conv", eps=1e-5, trials=4)
+    assert mine.verdict == builtin.verdict
+    assert "eps 1e-05 (read from its call to torch's group_norm)" in mine.why
+    dense = invariance_error(lambda a: F.layer_norm(a, a.shape[-1:]), transform, trials=4)
+    assert dense.verdict == invariance_error("layer_norm", transform, eps=1e-5, trials=4).verdict
+
+
+def test_an_eps_that_breaks_the_invariance_is_still_seen_in_a_lambda() -> None:
+    result = invariance_error(lambda a: F.layer_norm(a, a.shape[-1:], eps=0.1), "dataset_rescale")
+    assert (
+        result.verdict == "not_invariant" and "eps does not blur the invariance, it breaks it" in result.why
+    )

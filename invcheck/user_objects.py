@@ -69,7 +69,10 @@ def label(obj: Any) -> str:
     """What reports call an object: a module's repr, a function's name and where it is defined."""
     if is_module_instance(obj):
         text = " ".join(repr(obj).split())
-        return text if len(text) <= 60 else text[:57] + "..."
+        if len(text) <= 60:
+            return text
+        cut = text.rfind(", ", 0, 55)  # whole arguments: LayerNorm((8,), eps=1e-05, ...)
+        return text[:cut] + ", ...)" if cut > 0 else text[:57] + "..."
     if isinstance(obj, functools.partial):
         return f"partial({label(obj.func)})"
     name = (getattr(obj, "__qualname__", None) or type(obj).__qualname__).rpartition("<locals>.")[2]

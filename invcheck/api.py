@@ -5,9 +5,13 @@
     def test_my_norm():
         invcheck.assert_invariant("layer_norm", "dataset_rescale")
         invcheck.assert_not_invariant("layer_norm", "dataset_recenter", dtype="float32")
-        # user code, by import path or by class (a module-level class is found by its import path):
-        invcheck.assert_invariant("mypkg.norms:MyNorm", "case_rescale", kwargs={"features": "{units}"})
+        # what you hold: a module instance, any callable a -> y, a class (built with kwargs)
+        invcheck.assert_invariant(nn.LayerNorm(16, eps=0.0), "case_rescale")
+        invcheck.assert_invariant(lambda a: a / a.norm(dim=1, keepdim=True), "dataset_rescale")
         invcheck.assert_invariant(MyNorm, "case_rescale", "conv", kwargs={"features": "{channels}"})
+        invcheck.assert_invariant("mypkg.norms:MyNorm", "case_rescale", kwargs={"features": "{units}"})
+        # a transform of your own: (X, W, generator) -> (X', W')
+        invcheck.assert_invariant("layer_norm", lambda x, w, gen: (2.5 * x, w))
         result = invcheck.invariance_error(MyNorm, "dataset_recenter", kwargs={...})  # numbers only
 
 Every function takes the arguments of `check()`, or a CheckConfig (say from `invcheck.spec.load_file`)
@@ -15,11 +19,12 @@ followed by keyword changes. Options name a field of NormConfig, TransformConfig
 CheckConfig (`groups=4`, `shift=2.0`, `units=32`, `tf32=True`); values are validated by the same
 rules as YAML specs, so a typo gets the same "did you mean" as in a spec.
 
+A module instance is used as it is (its parameters, its eps, its train/eval mode), deep-copied for
+every trial: the instance you pass is never modified. A callable that takes no argument, or one
+given with `kwargs`, is a factory that builds the norm; any other callable is the norm itself.
 User code is imported here without `--allow-import`: that flag guards specs read from files, while
-a caller of this API is Python code that already chose to run it. Only a class or factory that can
-be imported by `module:qualname` can be checked (invcheck builds the layer itself, with `kwargs`);
-an instance or a class defined inside a function cannot: move it to module level. Each check of
-user code has a deadline, 15 s unless `invcheck.set_timeout(seconds)` says otherwise.
+a caller of this API is Python code that already chose to run it. Each check of user code has a
+deadline, 15 s unless `invcheck.set_timeout(seconds)` says otherwise.
 
 torch is imported on first use, not when `invcheck` is imported. Build configs with
 `from invcheck.api import check`: once a check has run, `invcheck.check` is the measuring submodule.
@@ -38,21 +43,41 @@ from invcheck.evidence import explain
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
 from invcheck.spec_values import did_you_mean
+from invcheck.user_objects import UserObject, features, norm_object, transform_object
 
 if TYPE_CHECKING:
     from invcheck.evidence import Result
 
-# A norm: a registry id ("layer_norm"), an import path ("pkg.mod:Name"), or a class / factory.
-NormArg = str | type | Callable[..., Any] | None
+# A norm: a registry id ("layer_norm"), an import path ("pkg.mod:Name"), a class or factory, a
+# module instance, or a callable a -> y.
+NormArg = str | type | Callable[..., Any] | Any
+# A transform: a registry id, an import path, or a callable (X, W, generator) -> (X', W').
+TransformArg = str | Callable[..., Any]
+
+
+class _Default:
+    """The norm not given: layer_norm (or user code's label beside module=). Not None: a None norm
+    (a test's class variable left unset) is a TypeError, never a silent layer_norm."""
+
+    def __repr__(self) -> str:
+        return "<layer_norm>"
+
+
+DEFAULT_NORM: Any = _Default()
 
 _SECTIONS: dict[str, type] = {"norm": NormConfig, "transform": TransformConfig, "layer": LayerConfig}
 _TOP = {f.name for f in dataclasses.fields(CheckConfig)} - {*_SECTIONS, "file", "line"}
 _SIZES = {key for kind in LAYER_KINDS.values() for key in kind.sizes}
 # option name -> the section holding it (None: CheckConfig itself). `id` and `kind` are reached
 # through the norm/transform/layer arguments, where they are not ambiguous.
+# A user transform's module, kwargs and object come through `transform=` (kwargs: a partial).
 _ROUTES: dict[str, str | None] = {
-    **{f.name: "norm" for f in dataclasses.fields(NormConfig) if f.name != "id"},
-    **{f.name: "transform" for f in dataclasses.fields(TransformConfig) if f.name != "id"},
+    **{f.name: "norm" for f in dataclasses.fields(NormConfig) if f.name not in ("id", "obj")},
+    **{
+        f.name: "transform"
+        for f in dataclasses.fields(TransformConfig)
+        if f.name not in ("id", "module", "kwargs", "obj")
+    },
     **{name: "layer" for name in ("layout", "placement", *_SIZES)},
     **{name: None for name in _TOP},
 }
@@ -63,8 +88,8 @@ _WHERE = "invcheck.check()"  # how API-built checks are named in error messages
 
 
 def check(
-    norm: NormArg = None,
-    transform: str = "dataset_rescale",
+    norm: NormArg = DEFAULT_NORM,
+    transform: TransformArg = "dataset_rescale",
     layer: str = "dense",
     *,
     dtype: str = "float64",
@@ -80,12 +105,18 @@ def check(
     """A validated CheckConfig from plain arguments.
 
     `norm` defaults to "layer_norm", or to the label "custom" when `module` names user code (an
-    import path, or a module-level class or factory); a registry id given with `module` labels
-    it (`check("layer_norm", "dataset_rescale", module=MyLayerNorm)`): invcheck measures user
+    import path, a class or factory, an instance, a callable); a registry id given with `module`
+    labels it (`check("layer_norm", "dataset_rescale", module=MyLayerNorm)`): invcheck measures user
     code's rounding noise and eps itself, so it needs no hint about its statistics.
-    Raises TypeError for an unknown option and SpecError for a bad value.
+    Raises TypeError for an unknown option or a None norm, transform or layer, and SpecError for a
+    bad value.
     """
-    module = None if module is None else import_path(module)
+    if module is not None:  # as if given as the norm, keeping a registry id as its label
+        label = norm
+        norm, module = module, None
+        if label is not DEFAULT_NORM and not (isinstance(label, str) and ":" not in label):
+            raise TypeError("give user code once: as `norm` or as `module`, not both")
+        options["_label"] = label
     changes = dict(
         norm=norm,
         transform=transform,
@@ -96,7 +127,6 @@ def check(
         seed=seed,
         eps=eps,
         tolerance=tolerance,
-        module=module,
         impl=impl,
         **options,
     )
@@ -105,6 +135,7 @@ def check(
 
 def _apply(base: CheckConfig, changes: dict[str, Any]) -> CheckConfig:
     """`base` with `changes` routed to the section that owns each name; unknown names: TypeError."""
+    label = changes.pop("_label", DEFAULT_NORM)
     unknown = [name for name in changes if name not in _ROUTES and name not in _SECTIONS]
     if unknown:
         hints = "; ".join(f"{name!r}: {did_you_mean(name, [*_ROUTES, *_SECTIONS])}" for name in unknown)
@@ -116,6 +147,11 @@ def _apply(base: CheckConfig, changes: dict[str, Any]) -> CheckConfig:
             (top if _ROUTES[name] is None else sections[_ROUTES[name]])[name] = value
     for name in _SECTIONS.keys() & changes.keys():  # after `module=`, which a norm class sets
         _ids(name, changes[name], changes, sections[name])
+    if label is not DEFAULT_NORM and "module" in sections["norm"]:
+        sections["norm"]["id"] = label  # check("layer_norm", module=...): the id labels user code
+    held = sections["norm"].get("obj")
+    if isinstance(held, UserObject) and held.how == "instance":
+        _as_instance(held.value, sections, base.layer)
     top["norm"] = dataclasses.replace(base.norm, **sections["norm"])
     if isinstance(sections["transform"].get("scale"), list):  # a range, as YAML gives it: [low, high]
         sections["transform"]["scale"] = tuple(sections["transform"]["scale"])
@@ -134,19 +170,59 @@ def _layer(base: LayerConfig, changes: dict[str, Any]) -> LayerConfig:
 
 
 def _ids(section: str, value: Any, changes: dict[str, Any], out: dict[str, Any]) -> None:
-    """The norm/transform/layer argument: an id (or kind), or for the norm user code."""
+    """The norm/transform/layer argument: an id (or kind), or user code."""
+    if value is None:  # a test's variable left unset: never a silent default
+        raise TypeError(f"{section} is None: {_WANTED[section]}")
     if section == "layer":
         out["kind"] = value
     elif section == "transform":
-        out["id"] = value
-    elif value is None:
-        out["id"] = "custom" if changes.get("module") else "layer_norm"
+        _transform(value, out)
+    elif value is DEFAULT_NORM:
+        out["id"] = "layer_norm"
     elif isinstance(value, str) and ":" not in value:
         out["id"] = value
     else:
         if changes.get("module"):
             raise TypeError("give user code once: as `norm` or as `module`, not both")
-        out["id"], out["module"] = "custom", import_path(value)
+        if isinstance(value, str):
+            out["id"], out["module"], out["obj"] = "custom", value, None
+        else:
+            out["module"], out["obj"] = norm_object(value, kwargs=bool(changes.get("kwargs")))
+            out["id"] = "custom"
+
+
+_WANTED = {
+    "norm": "give a norm id ('layer_norm'), an import path ('pkg.mod:Name'), a class, a module "
+    "instance or a callable a -> y",
+    "transform": "give a transform id ('dataset_rescale'), an import path ('pkg.mod:fn') or a "
+    "callable (X, W, generator) -> (X', W')",
+    "layer": "give a layer kind (" + ", ".join(LAYER_KINDS) + ")",
+}
+
+
+def _transform(value: Any, out: dict[str, Any]) -> None:
+    """A transform id, or the user's own: its label, where it is (module), the object itself."""
+    if isinstance(value, str) and ":" not in value:
+        out.update(id=value, module=None, kwargs={}, obj=None)
+    elif isinstance(value, str):
+        out.update(id=value, module=value, obj=None)
+    else:
+        out["id"], out["module"], out["obj"] = transform_object(value)
+
+
+def _as_instance(instance: Any, sections: dict[str, dict[str, Any]], base: LayerConfig) -> None:
+    """A module instance used as it is: its own train/eval mode, and the layer's normalized units
+    its own size (nn.LayerNorm(64): a layer of 64 units), unless the call says otherwise."""
+    sections["norm"].setdefault("mode", "train" if getattr(instance, "training", True) else "eval")
+    size = features(instance)
+    layer = sections["layer"]
+    kind = LAYER_KINDS.get(layer.get("kind", base.kind))
+    if size is None or kind is None or layer.get("placement", base.placement) == "input":
+        return
+    key = kind.channels_key
+    given = key in layer or (kind.id == base.kind and key in dict(base.sizes))
+    if not given and kind.sizes[key].low <= size <= kind.sizes[key].high:
+        layer[key] = size
 
 
 def import_path(obj: Any) -> str:
@@ -217,6 +293,7 @@ def invariance_error(*args: Any, **changes: Any) -> Result:
 
 def assert_invariant(*args: Any, **changes: Any) -> Result:
     """Raise InvarianceError (an AssertionError) with the evidence unless the verdict is invariant."""
+    __tracebackhide__ = True
     return _assert("invariant", args, changes)
 
 
@@ -225,10 +302,12 @@ def assert_not_invariant(*args: Any, **changes: Any) -> Result:
 
     `inconclusive` and `undefined` fail both assertions: neither is evidence either way.
     """
+    __tracebackhide__ = True
     return _assert("not_invariant", args, changes)
 
 
 def _assert(wanted: str, args: tuple[Any, ...], changes: dict[str, Any]) -> Result:
+    __tracebackhide__ = True  # pytest shows the user's call and the evidence, not invcheck's frames
     if "expect" in changes:  # the assertion's name is its expectation: a second one would be ignored
         raise TypeError(
             f"assert_{wanted}() takes no expect= (it asserts {wanted}); use invariance_error() "
@@ -264,7 +343,8 @@ def layer_row(
     """
     from invcheck import table
 
-    path = import_path(norm)
+    if norm is None or (isinstance(norm, str) and ":" not in norm):
+        raise TypeError(f"layer_row takes user code (a class, an instance, a callable), not {norm!r}")
     for kind in layers:  # the same rules as a spec's module and kwargs, with each kind's placeholders
-        check(module=path, kwargs=kwargs or {}, layer=kind)
-    return table.build(list(layers), module=path, kwargs=kwargs or {}, **options)
+        c = check(norm, kwargs=kwargs or {}, layer=kind)
+    return table.build(list(layers), module=c.norm.module, kwargs=kwargs or {}, obj=c.norm.obj, **options)

@@ -12,7 +12,7 @@ import torch
 
 from invcheck.impls import Draw
 from invcheck.settings import CheckConfig, LayerConfig, TransformConfig
-from invcheck.transforms import get_transform
+from invcheck.transforms import Transform, transform_of
 
 Tensor = torch.Tensor
 # because a table runs every norm on the same draw: below this many entries, a draw keeps its
@@ -30,7 +30,7 @@ def draw(check: CheckConfig) -> Draw:
     key = (check.layer, check.transform, check.seed, check.trials, warmup)
     if key in _DRAWS:
         return _DRAWS[key]
-    d = _draw(*key)
+    d = _draw(*key, transform_of(check.transform, check))
     if d.x.numel() + d.w.numel() <= CACHE_ENTRIES:  # a hand-built config with a list: refused by rules
         _DRAWS[key] = d
         while len(_DRAWS) > CACHED_DRAWS:
@@ -42,7 +42,12 @@ _DRAWS: dict[tuple[object, ...], Draw] = {}
 
 
 def _draw(
-    layer: LayerConfig, transform: TransformConfig, seed: int, trials: int, warmup_batches: int
+    layer: LayerConfig,
+    transform: TransformConfig,
+    seed: int,
+    trials: int,
+    warmup_batches: int,
+    spec: Transform | None = None,
 ) -> Draw:
     gen = torch.Generator().manual_seed(seed)
     t, kind = trials, layer.kind_spec
@@ -51,7 +56,7 @@ def _draw(
     g = 0.5 + 1.5 * torch.rand((t, layer.channels), generator=gen, dtype=torch.float64)
     g = g * torch.where(torch.rand(g.shape, generator=gen) < 0.5, -1.0, 1.0).double()
     b = torch.randn((t, layer.channels), generator=gen, dtype=torch.float64)
-    x2, w2 = get_transform(transform.id).apply(x, w, transform, gen, kind)
+    x2, w2 = (spec or transform_of(transform)).apply(x, w, transform, gen, kind)
     # Drawn last, so that train and eval mode see the same X, W and transform for a seed.
     warmup = [sample_inputs(layer, t, gen) for _ in range(warmup_batches)]
     return Draw(x, w, x2, w2, g, b, warmup)

@@ -128,6 +128,8 @@ class Result:
                 "transform": c.transform.id,
                 "impl": c.norm.impl,
                 "dtype": c.dtype,
+                "seed": c.seed,  # with trials, dtype and device: what re-runs it (invcheck run --seed ...)
+                "trials": c.trials,
                 "verdict": self.verdict,
                 "expect": c.expect,
                 "passed": self.expected,

@@ -33,7 +33,7 @@ from invcheck.placements import get_placement
 from invcheck.rules import refuse_impossible
 from invcheck.runtime import DTYPES, device_name, numerics, resolve_device
 from invcheck.settings import CheckConfig
-from invcheck.transforms import get_transform
+from invcheck.transforms import transform_of
 
 Tensor = torch.Tensor
 Sides = tuple[Tensor, Tensor]  # y and y' of every trial: [T, N, C, *positions] each, float64 on the device
@@ -88,7 +88,7 @@ def _undefined_reason(check: CheckConfig) -> str | None:
         ).undefined_reason(norm)
         if reason:
             return reason
-    return get_transform(check.transform.id).undefined_reason(kind)
+    return transform_of(check.transform, check).undefined_reason(kind)
 
 
 @dataclass

@@ -3,6 +3,8 @@
     pytest                               # collects specs/*.invcheck.yaml beside the tests
     pytest --invcheck-allow-import       # also run checks whose norm is user code (`module:`)
     pytest -m "not invcheck_user_code"   # leave those out
+    pytest --invcheck-seed 7 --invcheck-trials 32 --invcheck-dtype float32 --invcheck-device cuda
+                                         # every check's seed, trials, dtype, device overridden
 
 An item fails when its verdict differs from its `expect:`; the report is the evidence (deviation,
 tolerance, bound, worst trial, spec line), not a traceback. Without `expect:` an item passes with
@@ -17,6 +19,7 @@ costs nothing there: no torch, no spec parsing and no fixtures until a spec file
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,12 +28,14 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from invcheck.errors import InvarianceError, InvcheckError
+from invcheck.user_objects import user_code
 
 if TYPE_CHECKING:
     from invcheck.evidence import Result
     from invcheck.settings import CheckConfig
 
 SUFFIXES = (".invcheck.yaml", ".invcheck.yml")
+_DTYPES = ("float64", "float32", "float16", "bfloat16")  # names.DTYPES, without importing the registries
 _ALLOW_KEY = pytest.StashKey[dict[Path, bool]]()  # spec folder -> allowed by pyproject.toml
 
 
@@ -42,6 +47,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="run *.invcheck.yaml checks whose norm is user code (module: ...); importing it runs it",
     )
+    for key, metavar, kind, what in (
+        ("seed", "N", int, "seed"),
+        ("trials", "N", int, "number of trials"),
+        ("dtype", "[" + "|".join(_DTYPES) + "]", str, "dtype"),
+        ("device", "[cpu|cuda|cuda:N|auto]", str, "device"),
+    ):
+        group.addoption(
+            f"--invcheck-{key}",
+            type=kind,
+            default=None,
+            metavar=metavar,
+            help=f"every *.invcheck.yaml check's {what}, in place of the spec's (to reproduce a failure)",
+        )
     group.addoption(
         "--invcheck-timeout",
         type=float,
@@ -67,7 +85,7 @@ class SpecFile(pytest.File):
             with _own_imports(self.config):
                 from invcheck import spec
 
-                checks = spec.load_file(_shown(self.path))
+                checks = _overridden(self.config, spec.load_file(_shown(self.path)))
         except InvcheckError as err:
             yield BrokenSpec.from_parent(self, name=self.path.name, error=err)
             return
@@ -110,7 +128,7 @@ class CheckItem(pytest.Item):
         super().__init__(**kwargs)
         self.check = check
         self.result: Result | None = None  # for hooks (pytest_runtest_makereport, say)
-        if check.norm.module is not None:
+        if user_code(check):
             self.add_marker("invcheck_user_code")
 
     def setup(self) -> None:
@@ -125,7 +143,7 @@ class CheckItem(pytest.Item):
                 __import__(name)
         from invcheck.runner import import_refused, run_check
 
-        if self.check.norm.module is None:
+        if not user_code(self.check):
             with _own_imports(self.config):
                 self.result = run_check(self.check)
         elif not _allow_import(self.config, self.path):
@@ -157,8 +175,20 @@ class CheckItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
         if isinstance(excinfo.value, (InvarianceError, InvcheckError)):
-            return str(excinfo.value)  # the evidence, or one line (refused import, bad user code)
+            # the evidence, or one line (refused import, bad user code); then how to reproduce it
+            return str(excinfo.value) + self.reproduce()
         return super().repr_failure(excinfo, style)
+
+    def reproduce(self) -> str:
+        """The lines that re-run this check alone (pytest, invcheck run) and explain it."""
+        from invcheck.reproduce import OVERRIDES, rerun_lines
+
+        c, allow = self.check, bool(user_code(self.check))
+        values = " ".join(f"--invcheck-{key} {getattr(c, key)}" for key in OVERRIDES)
+        allowing = " --invcheck-allow-import" if allow else ""
+        lines = [f"re-run:  pytest {shlex.quote(self.nodeid)} {values}{allowing}"]
+        lines += rerun_lines(c, self.name, allow)
+        return "".join(f"\n  {line}" for line in lines)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         line = self.check.line - 1 if self.check.line else None  # pytest counts from 0
@@ -177,7 +207,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         and excinfo
         and isinstance(excinfo.value, InvcheckError)
     ):
-        outcome.get_result().longrepr = str(excinfo.value)
+        extra = item.reproduce() if isinstance(item, CheckItem) else ""
+        outcome.get_result().longrepr = str(excinfo.value) + extra
 
 
 _SESSION: dict[str, pytest.Config] = {}  # the session whose user code runs now
@@ -209,6 +240,20 @@ def pytest_configure(config: pytest.Config) -> None:
         from invcheck.impls.user_load import set_timeout
 
         set_timeout(seconds, "--invcheck-timeout SECONDS")
+    try:
+        _overridden(config, [])  # a bad value is a usage error before anything is collected
+    except InvcheckError as err:
+        raise pytest.UsageError(str(err)) from None
+
+
+def _overridden(config: pytest.Config, checks: list[CheckConfig]) -> list[CheckConfig]:
+    """The checks with --invcheck-seed/-trials/-dtype/-device in place of their own values."""
+    from invcheck.reproduce import OVERRIDES, overridden
+
+    values = {key: config.getoption(f"invcheck_{key}", None) for key in OVERRIDES}
+    if all(value is None for value in values.values()):
+        return checks
+    return overridden(checks, "--invcheck-", **values)
 
 
 # What a check imports: resolved from the environment, never from the project's folders.

@@ -79,6 +79,13 @@ TRANSFORM_FIELDS: dict[str, Parser] = {
     # in rounding next to entries of size ~1 (1e-300 + 1.0 == 1.0)
     "shift": number(MIN_SHIFT, 1e6),
 }
+# A transform of the user's own (`module: "pkg.mod:fn"`, `kwargs`): its id is a label, as a module norm's.
+MODULE_TRANSFORM_FIELDS: dict[str, Parser] = {
+    **TRANSFORM_FIELDS,
+    "id": check_name,
+    "module": optional(module_path),
+    "kwargs": kwargs,
+}
 CHECK_FIELDS: dict[str, Parser] = {
     "name": optional(check_name),
     "trials": integer(1, MAX_TRIALS),
@@ -264,9 +271,10 @@ def field_problems(check: CheckConfig) -> list[Problem]:
     """Each value of a CheckConfig checked by its field's parser, as a spec's would be."""
     out = []
     norm_fields = MODULE_NORM_FIELDS if check.norm.module is not None else NORM_FIELDS
+    transform_fields = MODULE_TRANSFORM_FIELDS if check.transform.module is not None else TRANSFORM_FIELDS
     sections: list[tuple[str | None, Any, dict[str, Parser]]] = [
         ("norm", check.norm, norm_fields),
-        ("transform", check.transform, TRANSFORM_FIELDS),
+        ("transform", check.transform, transform_fields),
         (None, check, CHECK_FIELDS),
     ]
     for section, obj, parsers in sections:
@@ -282,6 +290,8 @@ def field_problems(check: CheckConfig) -> list[Problem]:
                         f"write {f.name}={value} without quotes",
                     )
                 )
+            elif f.name == "module" and getattr(obj, "obj", None) is not None:
+                continue  # an object the API holds: `module` is its label, not an import path
             elif f.name in parsers:
                 out += _parsed(section, f.name, value, parsers[f.name])
     layer = check.layer
@@ -498,6 +508,12 @@ def _placement_problems(layer: LayerConfig, kind: Any) -> list[Problem]:
 
 def _transform_problems(transform: TransformConfig, layer: LayerConfig, given: set[str]) -> list[Problem]:
     spec = TRANSFORMS.get(transform.id)
+    if transform.module is not None:  # the user's own: the keys it takes are its signature's (at run time)
+        return []
+    if transform.kwargs:
+        return [
+            Problem("transform", "kwargs", "kwargs apply only to a 'module:' transform", None, "remove it")
+        ]
     if spec is None:
         return []
     out = _scoped("transform", transform, given, ("scale", "negative", "shift"))

@@ -26,8 +26,10 @@ def refuse_imports(checks: Iterable[CheckConfig], allowed: bool) -> None:
     """Importing user code runs it: without permission, refuse before anything runs."""
     if allowed:
         return
+    from invcheck.user_objects import imports_code
+
     for c in checks:
-        if c.norm.module is not None:
+        if imports_code(c):
             raise import_refused(c, "--allow-import", Path.cwd())
 
 
@@ -45,19 +47,23 @@ def import_refused(check: CheckConfig, flag: str, anchor: Path | None = None) ->
                 f"or set allow-import = true in the pyproject.toml of the project you run from: {shown(own)} "
                 "makes the spec's folder a project of its own, which cannot grant itself permission"
             )
+    from invcheck.user_objects import imports_code
+
+    module = (imports_code(check) or [check.norm.module])[0]
     return ImportRefused(
-        f"{check.location or '<spec>'}: module '{check.norm.module}' would import and run user code; pass {flag} ({hint})"
+        f"{check.location or '<spec>'}: module '{module}' would import and run user code; pass {flag} ({hint})"
     )
 
 
 def run_check(check: CheckConfig):  # -> evidence.Result (torch imported lazily)
     from invcheck.impls.user_load import deadline
     from invcheck.measure import measure
+    from invcheck.user_objects import user_code
     from invcheck.verdict import judge
 
     try:
         # user code may hang: one line after --timeout seconds
-        with deadline(check) if check.norm.module else contextlib.nullcontext():
+        with deadline(check) if user_code(check) else contextlib.nullcontext():
             result = judge(measure(check))
     except DeviceError as err:  # located at the spec's `device:` line, as every error about a spec
         raise DeviceError(f"{_device_location(check)}: {err}") if check.file else err from None

@@ -69,8 +69,19 @@ def norm() -> Schema:
 
 
 def transform() -> Schema:
-    body = _object(rules.TRANSFORM_FIELDS)
-    body["allOf"] = _scoped("transform")
+    """A built-in transform by id; a `module:` transform (the user's own) has a free label as id,
+    takes kwargs, and its keyword arguments are its function's (checked when it runs)."""
+    body = _object(rules.MODULE_TRANSFORM_FIELDS)
+    body["properties"]["id"] = {}
+    builtin: Schema = {"not": {"required": ["module"]}}
+    body["allOf"] = [
+        {
+            "if": {"required": ["module"]},
+            "then": {"properties": {"id": schema_of(rules.MODULE_TRANSFORM_FIELDS["id"])}},
+            "else": {"properties": {"id": schema_of(rules.TRANSFORM_FIELDS["id"]), "kwargs": False}},
+        },
+        *({"if": {"allOf": [s["if"], builtin]}, "then": s["then"]} for s in _scoped("transform")),
+    ]
     return _section(rules.TRANSFORM_FIELDS["id"], body)
 
 

@@ -106,6 +106,8 @@ class NormConfig:
     kwargs: dict[str, Any] = field(default_factory=dict)
     role: str = "norm"  # user code: "norm" (maps a to y) | "layer" (owns its weights)
     weight: str = "weight"  # role "layer": the parameter that is W
+    # user code held by the caller (the API): a user_objects.UserObject; `module` is then its label
+    obj: Any = None
 
     @property
     def label(self) -> str:
@@ -124,6 +126,11 @@ class TransformConfig:
     scale: tuple[float, float] = (0.1, 10.0)  # scale factors are log-uniform on this range
     negative: bool = False  # negate the factors (flips the sign of normalized outputs)
     shift: float = 1.0  # re-centering: size of gamma, in units of the std of the shifted entries
+    # a transform of the user's own: "pkg.mod:fn" (or, from the API, the label of `obj`, a
+    # user_objects.UserObject), called (X, W, generator, **kwargs) -> (X', W'); `id` is its label
+    module: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict, hash=False)  # hash=False: draws are keyed by it
+    obj: Any = None
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,7 @@ from invcheck.spec_yaml import Report, YList, YMap, id_list, known, parse_yaml, 
 # The keys of each section, for reading YAML (their value rules are in rules.py).
 _SECTIONS = {
     "norm": rules.NORM_FIELDS,
-    "transform": rules.TRANSFORM_FIELDS,
+    "transform": rules.MODULE_TRANSFORM_FIELDS,  # every key; a built-in's are checked in _build
     "layer": rules.layer_fields(None),
 }
 _LAYER_KEYS = {kind: ("kind", "layout", "placement", *spec.sizes) for kind, spec in LAYER_KINDS.items()}
@@ -476,7 +476,7 @@ def _build(r: Report, m: YMap, require: bool = True) -> CheckConfig | None:
     norm = values(r, maps["norm"], rules.MODULE_NORM_FIELDS if module else rules.NORM_FIELDS)
     norm = NormConfig(**({"id": "custom"} | norm if module else norm))
     layer = _layer(r, maps["layer"])
-    transform = TransformConfig(**values(r, maps["transform"], rules.TRANSFORM_FIELDS))
+    transform = _transform(r, m, maps["transform"])
     top = values(r, m, _CHECK_FIELDS)
     if len(r.errors) > before:  # else the values to cross-check may be stand-in defaults
         return None
@@ -485,6 +485,24 @@ def _build(r: Report, m: YMap, require: bool = True) -> CheckConfig | None:
         where = maps[p.section] if p.section else m
         r.add(p.message, where.line_of(p.key) if p.key in where else where.line, p.value, p.hint)
     return None if len(r.errors) > before else check
+
+
+def _transform(r: Report, check: YMap, m: YMap) -> TransformConfig:
+    """A built-in transform by id, or the user's own by `module:` (its id a label, default its path)."""
+    if "transform" in check and not {"id", "module"} & set(m):
+        r.add(
+            "transform names neither an id nor a module",
+            check.line_of("transform"),
+            None,
+            "add id: (say dataset_rescale) or module: 'package.module:function'",
+        )
+    if "module" not in m:
+        for key in ("kwargs",):
+            if key in m:
+                r.add(f"{key} applies only to a 'module:' transform", m.key_line(key), key, "remove it")
+        return TransformConfig(**values(r, m, rules.TRANSFORM_FIELDS))
+    parsed = values(r, m, rules.MODULE_TRANSFORM_FIELDS)
+    return TransformConfig(**{"id": parsed.get("module") or "custom"} | parsed)
 
 
 def _layer(r: Report, m: YMap) -> LayerConfig:

@@ -178,6 +178,7 @@ def build(
     kwargs: dict[str, Any] | None = None,
     layout: str = "channels_first",
     prove: bool = False,
+    obj: Any = None,
     prove_seconds: float = 60.0,
     advance: Callable[[int], None] = lambda n: None,
 ) -> TableReport:
@@ -185,7 +186,8 @@ def build(
     `advance(n)` after each n cells computed (a progress bar's; `planned` says how many there will be).
 
     module: a user layer (`pkg.mod:Name`, with kwargs; `layout` the conv layout it takes), whose row
-    is computed beside the built-in rows of every layer kind it accepts, with the built-in row it matches."""
+    is computed beside the built-in rows of every layer kind it accepts, with the built-in row it matches.
+    obj: the object the API holds for it (a module instance, a callable), `module` then its label."""
     cells = []
     for layer, placement in _sections(layers, placements):
         cells += _layer_cells(layer, placement, trials, seed, dtype, device, impl, eps, tf32, advance)
@@ -199,13 +201,17 @@ def build(
             tf32=tf32,
             layer=LayerConfig("conv", layout=layout),
         )
-        mine, skipped = own_row.cells(module, kwargs or {}, layers, placements, base, _user_cell)
+        failed_modes: dict[str, dict[str, str]] = {}
+        mine, skipped = own_row.cells(
+            module, kwargs or {}, layers, placements, base, _user_cell, failed_modes, obj
+        )
         cells += mine
         advance(len(mine))
         extra = {
             "module": module,
             "behaves_like": _likeness(TableReport(cells), module),
             "not_accepted": skipped,
+            "mode_fails": failed_modes,
         }
     if prove:  # exact verdicts on request only: the default table stays as fast as it was
         from invcheck.why.prove import attach

@@ -688,10 +688,11 @@ def test_discover_errors(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("fields", "config"), [(rules.NORM_FIELDS, NormConfig), (rules.TRANSFORM_FIELDS, TransformConfig)]
+    ("fields", "config"), [(rules.NORM_FIELDS, NormConfig), (rules.MODULE_TRANSFORM_FIELDS, TransformConfig)]
 )
 def test_every_settings_field_has_a_yaml_key(fields: dict, config: type) -> None:
-    assert set(fields) == {field.name for field in dataclasses.fields(config)}
+    # `obj`: an object the Python API holds (a module instance, a lambda), which no YAML can write
+    assert set(fields) == {field.name for field in dataclasses.fields(config)} - {"obj"}
 
 
 @pytest.mark.parametrize("kind", names.LAYERS)

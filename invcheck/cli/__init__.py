@@ -21,11 +21,21 @@ except ImportError:  # pragma: no cover - depends on the installed typer
     from click import ClickException as UsageError
 
 from invcheck import __version__, names
+from invcheck.cli.options import Command, Group, install
 from invcheck.errors import InvcheckError, one_line
 
-app = typer.Typer(
+
+class _App(typer.Typer):
+    """typer.Typer whose commands are invcheck's Command (readable help, did-you-mean) unless told."""
+
+    def command(self, *args, cls=None, **kwargs):  # type: ignore[no-untyped-def]
+        return super().command(*args, cls=cls or Command, **kwargs)
+
+
+app = _App(
+    name="invcheck",  # help says `invcheck` however it is run (typer's CliRunner would say `root`)
+    cls=Group,
     add_completion=False,
-    no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -59,9 +69,21 @@ class RunFormat(str, Enum):
 # Options several commands take, declared once (typer copies an Annotated option for each use).
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout.")]
 RunFormatOpt = Annotated[RunFormat, typer.Option("--format", "-f", help="Output format.")]
-NormOpt = Annotated[str | None, typer.Option(help=f"Norm: {', '.join(names.NORMS)}.")]
-TransformOpt = Annotated[str | None, typer.Option(help=f"Transform: {', '.join(names.TRANSFORMS)}.")]
-LayerOpt = Annotated[str, typer.Option(help=f"Layer kind: {', '.join(names.LAYERS)}.")]
+
+
+def _one_of(values: tuple[str, ...]) -> str:
+    return "[" + "|".join(values) + "]"
+
+
+# Closed options kept as text (checked with "did you mean" in cells.known): their choices shown.
+NormOpt = Annotated[str | None, typer.Option(metavar=_one_of(names.NORMS), help="The norm.")]
+TransformOpt = Annotated[str | None, typer.Option(metavar=_one_of(names.TRANSFORMS), help="The transform.")]
+LayerOpt = Annotated[str, typer.Option(metavar=_one_of(names.LAYERS), help="The layer kind.")]
+DtypeOverrideOpt = Annotated[Dtype | None, typer.Option(help="Every check's dtype, in place of the spec's.")]
+DeviceOpt = Annotated[
+    str | None,
+    typer.Option(metavar="[cpu|cuda|cuda:N|auto]", help="Every check's device, in place of the spec's."),
+]
 
 
 def _version(value: bool) -> None:
@@ -70,14 +92,17 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
+@app.callback(invoke_without_command=True)
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool | None,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = None,
 ) -> None:
-    pass
+    if ctx.invoked_subcommand is None:  # bare `invcheck`: its help, exit 0
+        typer.echo(ctx.get_help())
+        raise typer.Exit(0)
 
 
 def main() -> None:
@@ -91,9 +116,9 @@ def main() -> None:
     try:
         _working_folder_exists()
         # typer.main.get_command(app) is what app() runs; its plain options are coerced without pydantic
-        code = options.install(typer.main.get_command(app))(standalone_mode=False)  # typer.Exit's code
+        code = install(typer.main.get_command(app))(standalone_mode=False)  # typer.Exit's code
     except UsageError as err:  # usage errors: bad option values, missing arguments
-        _say(f"error: {err.format_message()} (see invcheck --help)")
+        _say(f"error: {err.format_message()} (see {_help_of(err)})")
         sys.exit(2)
     except InvcheckError as err:
         _say(f"error: {err}")
@@ -106,6 +131,16 @@ def main() -> None:
         _say(f"internal error: {type(err).__name__}: {err} (set INVCHECK_DEBUG=1 for the traceback)")
         sys.exit(3)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _help_of(err: Exception) -> str:
+    """The help that answers a usage error: the subcommand's (`invcheck run --help`) where it was one."""
+    names = []
+    ctx = getattr(err, "ctx", None)
+    while ctx is not None:  # the root named `invcheck` however it was started (python -m invcheck)
+        names.append(ctx.info_name if ctx.parent is not None else "invcheck")
+        ctx = ctx.parent
+    return " ".join([*reversed(names or ["invcheck"]), "--help"])
 
 
 def _say(line: str) -> None:
@@ -129,4 +164,4 @@ def _working_folder_exists() -> None:
 
 
 # The commands register themselves on `app` (imported last: they import it from here).
-from invcheck.cli import explain, options, prove, run, schema, sweep, table, validate  # noqa: E402, F401
+from invcheck.cli import explain, prove, run, schema, sweep, table, validate  # noqa: E402, F401

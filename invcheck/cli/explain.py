@@ -9,7 +9,7 @@ import typer
 
 from invcheck.cli import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
 from invcheck.cli.cells import selected_checks
-from invcheck.cli.common import check_outputs, load_torch, style, write_output
+from invcheck.cli.common import check_outputs, config_allows_import, load_torch, style, write_output
 
 
 @app.command()
@@ -17,7 +17,9 @@ def explain(
     spec: Annotated[
         Path | None,
         typer.Argument(
-            metavar="SPEC", help="A spec file, or - for a spec on stdin: explain each of its checks."
+            metavar="SPEC",
+            help="A spec file, or - for a spec on stdin: explain each of its checks; SPEC::NAME: its one "
+            "check of that test name.",
         ),
     ] = None,
     norm: NormOpt = None,
@@ -28,21 +30,41 @@ def explain(
     ] = 0,
     format: RunFormatOpt = RunFormat.rich,
     output: OutputOpt = None,
+    allow_import: Annotated[
+        bool, typer.Option("--allow-import", help="Allow specs that import user code (module:).")
+    ] = False,
 ) -> None:
-    """Show why a cell holds or breaks: a small exact counterexample, or how mu and sigma move."""
+    """Show why a cell holds or breaks: a small exact counterexample, or how mu and sigma move.
+    User code (a module norm, a transform of your own) is explained by its numbers."""
+    from invcheck import reproduce
+    from invcheck.user_objects import user_code
     from invcheck.why.explain import explain as explain_check
     from invcheck.why.render import explain_text
 
-    check_outputs([output], [spec] if spec else [])  # before the work, not after it
-    checks = selected_checks(spec, norm, transform, layer)
+    check_outputs([output], [reproduce.split(spec)[0]] if spec else [])  # before the work, not after it
+    files = [reproduce.split(spec)[0]] if spec and spec != Path("-") else []
+    checks = selected_checks(spec, norm, transform, layer, allow_import or config_allows_import(files))
     load_torch()
-    found = [explain_check(c, seed) for c in checks]
+    found = [_numbers(c) if user_code(c) else explain_check(c, seed) for c in checks]
     if format.value == "json":
-        docs = [e.to_dict() for e in found]
+        docs = [e if isinstance(e, dict) else e.to_dict() for e in found]
         from invcheck.render import json as json_render
 
         text = json_render.why("explanations", docs)
     else:
         color, width = style(output)
-        text = "\n".join(explain_text(e, color=color, width=width) for e in found)
+        text = "\n".join(
+            e["text"] if isinstance(e, dict) else explain_text(e, color=color, width=width) for e in found
+        )
     write_output(text, output)
+
+
+def _numbers(check) -> dict:
+    """User code has no exact form to shrink: its check run, and its evidence (deviation,
+    tolerance and why, the worst trial), as `invcheck run` measures it."""
+    from invcheck.evidence import explain as evidence
+    from invcheck.runner import run_check
+
+    result = run_check(check)
+    note = "user code: explained by its numbers (no exact counterexample is computed for it)"
+    return result.to_dict() | {"note": note, "text": f"{evidence(result, check.expect)}\n  {note}\n"}

@@ -82,6 +82,7 @@ if RuntimeParam is not None:
         def _leaf(self, kind: Any, value: Any, param: Any, ctx: Any) -> Any:
             info = self.parameter_info
             if isinstance(kind, type) and issubclass(kind, Enum):
+                _refuse_unknown(kind, value)
                 return coerce_cli_choice(
                     value, choices=tuple(kind), case_sensitive=info.case_sensitive, ctx=ctx
                 )
@@ -99,6 +100,19 @@ if RuntimeParam is not None:
                 return _bool(value)
             number = _int(value) if kind is int else _float(value)
             return _bounded(number, info.min, info.max)
+
+
+def _refuse_unknown(kind: type[Enum], value: Any) -> None:
+    """A value that is none of the choices: the nearest one named (did you mean 'float64'?)."""
+    if isinstance(value, Enum):
+        return
+    choices = [str(member.value) for member in kind]
+    text = _text(value)
+    if text not in choices:
+        from invcheck.spec_values import did_you_mean
+
+        listed = ", ".join(repr(choice) for choice in choices)
+        raise ValueError(f"{_short(text)} is not one of {listed} ({did_you_mean(text, choices)})")
 
 
 def _short(value: Any) -> str:
@@ -167,3 +181,72 @@ def _bounded(number: int | float, low: float | None, high: float | None) -> int 
         )
         raise ValueError(f"{number!r} is not {where}")
     return number
+
+
+# Help that reads as a person writes it -----------------------------------------------------------
+
+try:  # typer's click classes (0.29 on vendors click)
+    from typer.core import TyperCommand, TyperGroup
+except ImportError:  # pragma: no cover - depends on the installed typer
+    from click import Command as TyperCommand  # type: ignore[assignment, no-redef]
+    from click import Group as TyperGroup  # type: ignore[assignment, no-redef]
+
+# A value's metavar by its type, where the option gives none (typer would show <int range>).
+_METAVARS = {int: "INTEGER", float: "NUMBER", str: "TEXT", Path: "PATH"}
+
+
+def readable(param: Any) -> None:
+    """Give an option a metavar a person reads (`--dtype [float64|float32|...]`, `--seed INTEGER`,
+    the choices of every closed option), and an argument its plain name (`PATH...`, `[SPEC]`):
+    typer would show `<int range>`, `<list[float]>` and `{PATH}...`."""
+    desc = getattr(param, "type_descriptor", None)
+    if desc is None or getattr(param, "is_flag", False):
+        return
+    if getattr(param, "param_type_name", "") == "argument":
+        name = (param.metavar or param.name or "").upper()
+        param.metavar = name
+        shown = name + ("..." if param.nargs != 1 else "")
+        param.display_type_rich = lambda ctx: None  # the name column says it all
+        param._usage_display_name = lambda: shown if param.required else f"[{shown}]"
+        param._rich_display_name = lambda: shown
+        return
+    if param.metavar is not None:
+        return
+    leaf = _leaf(desc.annotation)
+    if isinstance(leaf, type) and issubclass(leaf, Enum):
+        param.metavar = "[" + "|".join(str(member.value) for member in leaf) + "]"
+    elif leaf in _METAVARS:
+        param.metavar = _METAVARS[leaf]
+
+
+def _install_params(command: Any) -> None:
+    """Readable help and direct coercion (with "did you mean") for one command's parameters."""
+    for param in command.params:
+        readable(param)
+        if (
+            RuntimeParam is not None
+            and isinstance(param, _TyperParameter)
+            and param._runtime_param is None
+            and _plain(param)
+        ):
+            param._runtime_param = _Plain(
+                annotation=param.type_descriptor.annotation,
+                parameter_info=param.type_descriptor.parameter_info,
+            )
+
+
+class Command(TyperCommand):  # type: ignore[misc, valid-type]
+    """Every invcheck command: readable metavars and choices in its help, "did you mean" for a
+    misspelt choice. The same under `invcheck` and typer's CliRunner (both build the command)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _install_params(self)
+
+
+class Group(TyperGroup):  # type: ignore[misc, valid-type]
+    """The `invcheck` group: its options readable too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _install_params(self)

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from invcheck.cli import OutputOpt, RunFormat, RunFormatOpt, app
+from invcheck.cli import DeviceOpt, DtypeOverrideOpt, OutputOpt, RunFormat, RunFormatOpt, app
 from invcheck.cli.common import STDOUT, check_outputs, config_allows_import, load_torch, style, write_output
 from invcheck.errors import InvcheckError, one_line
 
@@ -18,7 +18,9 @@ def run(
     paths: Annotated[
         list[Path],
         typer.Argument(
-            metavar="PATH", help="Spec files, folders searched for *.yaml, or - for a spec on stdin."
+            metavar="PATH",
+            help="Spec files, folders searched for *.yaml, - for a spec on stdin, or SPEC::NAME for one "
+            "check of a spec (its test name).",
         ),
     ],
     format: RunFormatOpt = RunFormat.rich,
@@ -38,6 +40,14 @@ def run(
     timeout: Annotated[
         float, typer.Option("--timeout", min=0.1, max=86400, help="Seconds a check of user code may take.")
     ] = 15.0,
+    seed: Annotated[
+        int | None, typer.Option(min=0, max=2**63 - 1, help="Every check's seed, in place of the spec's.")
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option(min=1, max=100_000, help="Every check's trials, in place of the spec's.")
+    ] = None,
+    dtype: DtypeOverrideOpt = None,
+    device: DeviceOpt = None,
 ) -> None:
     """Run spec files; exit 1 if a verdict differs from its `expect:`, 2 if a check could not run."""
     load_torch()  # first: the imports below bring it in
@@ -51,20 +61,36 @@ def run(
     if junit_xml == STDOUT:
         raise InvcheckError("--junit-xml - : give a file (the run's report goes to stdout)")
     output = None if output == STDOUT else output
-    files = [p for p in paths if p != spec_input.STDIN]
+    from invcheck import reproduce
+
+    dtype_name = dtype.value if dtype else None  # type: ignore[attr-defined]
+
+    def override(checks: list) -> list:
+        return reproduce.overridden(checks, seed=seed, trials=trials, dtype=dtype_name, device=device)
+
+    override([])  # a bad value: refused before any file is read
+    files = [reproduce.split(p)[0] for p in paths if p != spec_input.STDIN]
     check_outputs([output, junit_xml], spec.discover(files) if files else [])  # before the work, not after it
     set_timeout(timeout, "--timeout SECONDS")
-    checks = spec_input.load(paths)
-    users = any(c.norm.module is not None for c in checks)  # no pyproject.toml read without user code
+    checks = override(spec_input.load_selected(paths))
+    names = reproduce.names_by_check(checks)
+    from invcheck.user_objects import imports_code
+
+    users = any(imports_code(c) for c in checks)  # no pyproject.toml read without user code
     allowed = allow_import or (users and config_allows_import(files))
     stream = format is RunFormat.rich and output is None  # lines as checks finish
     color, width = style(output)
     report = RunReport([], run_meta())
+    rerun = {}  # id(check) -> the lines that re-run and explain it alone, for those that fail or err
     with progress.bar("checks", len(checks)) as bar, observe(bar.advance):
         for result in results(checks, allowed, jobs):
             report.results.append(result)
+            if result.expected is False or result.verdict == "error":
+                name = names.get(id(result.check)) or _name(result.check, checks, names)
+                rerun[id(result)] = reproduce.rerun_lines(result.check, name, allow_import)
             if stream and terminal.shown(result, quiet):
                 bar.write(terminal.run_line(result, color, width))
+                bar.write("".join(f"     {line}\n" for line in rerun.get(id(result), [])))
     _write(report, format, color, width, quiet, output, stream)
     if junit_xml is not None:
         from invcheck.render import junit
@@ -73,8 +99,19 @@ def run(
     for result in report.results:  # each check that could not run: its one line on stderr too, as any error
         if result.verdict == "error":
             typer.echo(one_line(f"error: {result.why}"), err=True)
+        if not stream:  # the report holds stdout: how to re-run each failure goes to stderr
+            for line in rerun.get(id(result), []):
+                typer.echo(line, err=True)
     if report.errors or report.failed:
         raise typer.Exit(2 if report.errors else 1)
+
+
+def _name(check, checks: list, names: dict) -> str:
+    """A result's check as the run knew it (a --jobs worker returns a copy): found by equality."""
+    for c in checks:
+        if c == check:
+            return names[id(c)]
+    return check.title
 
 
 def _write(

@@ -32,6 +32,24 @@ def load(paths: list[Path]) -> list:  # -> list[CheckConfig], in the order the p
     return checks
 
 
+def load_selected(paths: list[Path]) -> list:  # -> list[CheckConfig]
+    """As `load`, where a path may be SPEC::NAME: that spec's one check of that test name."""
+    from invcheck import reproduce, spec
+
+    checks: list = []
+    plain: list[Path] = []
+    for path in [*paths, None]:
+        file, name = reproduce.split(path) if path is not None else (None, None)
+        if path is not None and name is None:
+            plain.append(path)
+            continue
+        checks += load(plain) if plain else []
+        plain = []
+        if file is not None and name is not None:
+            checks += reproduce.named(spec.load_file(file), name, str(file))
+    return checks
+
+
 def validate(paths: list[Path]) -> tuple[list[SpecError], int, int]:
     """(errors, checks, files): every error of the files and folders, the first of a spec on stdin."""
     from invcheck import spec

@@ -13,7 +13,16 @@ import typer
 
 from invcheck.cli import Dtype, LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, app
 from invcheck.cli.cells import selected_checks
-from invcheck.cli.common import check_cells, check_options, check_outputs, load_torch, style, write_output
+from invcheck.cli.common import (
+    check_cells,
+    check_options,
+    check_outputs,
+    config_allows_import,
+    load_torch,
+    style,
+    write_output,
+)
+from invcheck.transforms import TRANSFORMS
 
 
 @app.command()
@@ -24,7 +33,11 @@ def sweep(
     ] = None,
     norm: NormOpt = None,
     transform: Annotated[
-        str | None, typer.Option(help="A re-scaling transform (dataset_rescale, ...).")
+        str | None,
+        typer.Option(
+            metavar="[" + "|".join(t for t, spec in TRANSFORMS.items() if "scale" in spec.params) + "]",
+            help="A re-scaling transform.",
+        ),
     ] = None,
     layer: LayerOpt = "dense",
     eps: Annotated[
@@ -44,12 +57,16 @@ def sweep(
     ] = None,
     format: RunFormatOpt = RunFormat.rich,
     output: OutputOpt = None,
+    allow_import: Annotated[
+        bool, typer.Option("--allow-import", help="Allow specs that import user code (module:).")
+    ] = False,
 ) -> None:
     """Deviation against the scale factor: where invariance holds, where eps breaks it, where the dtype underflows."""
+    from invcheck import reproduce
     from invcheck.why import sweep as sweeps
     from invcheck.why.render import sweep_text
 
-    check_outputs([output, plot], [spec] if spec else [])  # before the work, not after it
+    check_outputs([output, plot], [reproduce.split(spec)[0]] if spec else [])  # before the work, not after it
     if plot is not None:
         from invcheck.why.plot import ready
 
@@ -57,7 +74,9 @@ def sweep(
     check_options(trials=trials, seed=seed)
     for e in eps or []:
         check_options(eps=e)
-    base = selected_checks(spec, norm, transform, layer)[0]
+    files = [reproduce.split(spec)[0]] if spec and spec != Path("-") else []
+    allowed = allow_import or config_allows_import(files)
+    base = selected_checks(spec, norm, transform, layer, allowed)[0]
     base = base.with_(trials=trials, seed=seed)
     dtypes = [d.value for d in dtype] if dtype else [base.dtype]
     checks = [

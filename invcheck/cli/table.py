@@ -29,7 +29,9 @@ def table(
     trials: Annotated[int, typer.Option(help="Independent random trials per cell.")] = 8,
     seed: Annotated[int, typer.Option(help="Seed of every random draw.")] = 0,
     dtype: Annotated[Dtype, typer.Option(help="dtype the norms run in.")] = Dtype("float64"),
-    device: Annotated[str, typer.Option(help="cpu, cuda or auto.")] = "cpu",
+    device: Annotated[
+        str, typer.Option(metavar="[cpu|cuda|cuda:N|auto]", help="The device the norms run on.")
+    ] = "cpu",
     format: Annotated[TableFormat, typer.Option("--format", "-f", help="Output format.")] = TableFormat.rich,
     check: Annotated[
         bool,
@@ -56,11 +58,15 @@ def table(
         str | None,
         typer.Option(
             "--module",
+            metavar="PKG.MOD:NAME",
             help="Your layer (pkg.mod:Name): its row beside the built-in ones, and the row it matches.",
         ),
     ] = None,
     kwargs: Annotated[
-        str, typer.Option(help='JSON keyword arguments for --module, e.g. \'{"features": "{channels}"}\'.')
+        str,
+        typer.Option(
+            metavar="JSON", help='JSON keyword arguments for --module, e.g. \'{"features": "{channels}"}\'.'
+        ),
     ] = "{}",
     allow_import: Annotated[
         bool, typer.Option("--allow-import", help="Allow --module to import and run user code.")

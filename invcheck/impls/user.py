@@ -18,6 +18,7 @@ entries (role norm; max |.| over any further axes), else ones.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from typing import Any
@@ -76,6 +77,11 @@ def build(
         )
 
     info = eps_info(check, objs[0], eps_dtype or dtype)
+    if not eps_attributes(check, objs[0]) and not check.norm.eps_attr and not check.norm.eps:
+        # no eps it keeps: the eps it passes to torch's norm functions (a lambda's F.layer_norm)
+        found = _eps_in_calls(check, factory, kwargs, draw, dtype, device)
+        if found is not None:
+            info, fn = found[0], _with_eps(fn, found[1], eps_off, eps_dtype or dtype)
     for obj in objs:
         _set_eps(check, obj, tol.EPS_OFF if eps_off else None, eps_dtype or dtype)
     if check.norm.mode == "eval":
@@ -84,6 +90,75 @@ def build(
         if isinstance(obj, nn.Module):
             obj.train(check.norm.mode == "train")
     return Forward(fn, info, gain=_gain(check, objs))
+
+
+# torch's functions that take an eps (keyword `eps` under __torch_function__): where user code calls
+# one without keeping its eps in an attribute (a lambda around F.layer_norm), the eps is read from
+# the call, and set to 0 in the eps-off run, as an attribute's would be.
+def _eps_functions() -> frozenset[Any]:
+    F = torch.nn.functional
+    names = ("layer_norm", "group_norm", "batch_norm", "instance_norm", "rms_norm", "normalize")
+    return frozenset(getattr(F, name) for name in names if hasattr(F, name))
+
+
+class _EpsCalls(torch.overrides.TorchFunctionMode):
+    """Records the eps of every call to one of torch's eps-taking functions, and replaces it by
+    `new(eps)` where `new` is given."""
+
+    def __init__(self, new: Any = None) -> None:
+        super().__init__()
+        self.new, self.seen, self.functions = new, [], _eps_functions()
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        kwargs = dict(kwargs or {})
+        if func in self.functions and "eps" in kwargs:
+            self.seen.append((func.__name__, kwargs["eps"]))
+            if self.new is not None:
+                kwargs["eps"] = self.new(kwargs["eps"])
+        return func(*args, **kwargs)
+
+
+def _eps_in_calls(
+    check: CheckConfig,
+    factory: Any,
+    kwargs: dict[str, Any],
+    draw: Draw,
+    dtype: torch.dtype,
+    device: torch.device,
+) -> tuple[EpsInfo, list[tuple[str, Any]]] | None:
+    """One call of a fresh instance on the first trial's inputs, its calls to torch's norm
+    functions recorded: the largest eps they were given, or None where they were given none."""
+    probe = _instance(check, factory, kwargs, 0, dtype, device)
+    x, w = draw.x[:1].to(device, dtype), draw.w[:1].to(device, dtype)
+    recorder = _EpsCalls()
+    with recorder:
+        if check.norm.role == "layer":
+            _run_layer(check, [probe], [_weight(check, probe)], 0, x[0], w[0])
+        else:
+            kind = check.layer.kind_spec
+            kind.run(check.layer, x, w, lambda a: torch.stack([_run_norm(check, probe, a[0])]))
+    if not recorder.seen:
+        return None
+    values = [(_eps_value(eps, dtype), name) for name, eps in recorder.seen]
+    value, name = max(values)
+    return EpsInfo(value, f"read from its call to torch's {name}", switchable=True), recorder.seen
+
+
+def _with_eps(fn: Any, seen: list[tuple[str, Any]], eps_off: bool, eps_dtype: torch.dtype) -> Any:
+    """fn with every eps passed to torch's norm functions set to 0 (eps off) or, where it was None
+    (torch's default for the dtype), to that default for `eps_dtype`, as _set_eps does."""
+    if eps_off:
+        new = lambda eps: tol.EPS_OFF  # noqa: E731
+    elif any(eps is None for _, eps in seen):
+        new = lambda eps: _eps_value(None, eps_dtype) if eps is None else eps  # noqa: E731
+    else:
+        return fn
+
+    def run(x: Tensor, w: Tensor) -> Tensor:
+        with _EpsCalls(new):
+            return fn(x, w)
+
+    return run
 
 
 def probe_instance(check: CheckConfig) -> Any:
@@ -247,7 +322,7 @@ def eps_attributes(check: CheckConfig, obj: Any) -> list[tuple[Any, str, str]]:
     """(owner, attribute, dotted path) of every eps the object or its submodules keep: the spec's
     `eps_attr` (a name, or a dotted path from the object), else the usual names."""
     wanted = check.norm.eps_attr
-    owners = list(obj.named_modules()) if isinstance(obj, nn.Module) else [("", obj)]
+    owners = list(obj.named_modules()) if isinstance(obj, nn.Module) else [("", _owner(obj))]
     if wanted and "." in wanted:
         path, _, name = wanted.rpartition(".")
         owners = [(p, m) for p, m in owners if p == path]
@@ -261,6 +336,37 @@ def eps_attributes(check: CheckConfig, obj: Any) -> list[tuple[Any, str, str]]:
 
 
 _ABSENT = object()
+
+
+def _owner(obj: Any) -> Any:
+    """Where a callable keeps its eps: a partial's keywords (or its function's default), as attributes."""
+    return _Keywords(obj) if isinstance(obj, functools.partial) else obj
+
+
+class _Keywords:
+    """A partial's keyword arguments as attributes: `eps` read from its keywords, else from the
+    default in its signature (F.layer_norm's 1e-5), and set (switched off) in its keywords."""
+
+    def __init__(self, fn: functools.partial[Any]) -> None:
+        object.__setattr__(self, "_fn", fn)
+
+    def __getattr__(self, name: str) -> Any:
+        fn = object.__getattribute__(self, "_fn")
+        if name in fn.keywords:
+            return fn.keywords[name]
+        try:
+            param = inspect.signature(fn).parameters.get(name)
+        except (TypeError, ValueError):  # no signature (a builtin)
+            param = None
+        if param is None or param.default is inspect.Parameter.empty or param.kind not in _KEYWORD:
+            raise AttributeError(name)
+        return param.default
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__getattribute__(self, "_fn").keywords[name] = value
+
+
+_KEYWORD = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
 def _is_eps(value: Any) -> bool:

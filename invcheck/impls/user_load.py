@@ -10,7 +10,9 @@ without installing anything, from the CLI as under pytest.
 from __future__ import annotations
 
 import contextlib
+import copy
 import difflib
+import functools
 import importlib
 import os
 import re
@@ -178,11 +180,12 @@ _NOT_USER = tuple(str(Path(m.__file__).resolve().parent) for m in (sys.modules["
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
-def user_error(check: CheckConfig, message: str) -> UserCodeError:
+def user_error(check: CheckConfig, message: str, subject: str | None = None) -> UserCodeError:
     """`file:line: module 'pkg.mod:Name': message` (the spec's location; none from the command line
-    or the API, which name the module themselves)."""
+    or the API, which name the module themselves). `subject`: what else is at fault (a transform)."""
     where = f"{check.location}: " if check.location else ""
-    return UserCodeError(f"{where}module {check.norm.module!r}: {message}", message)
+    subject = subject or f"module {check.norm.module!r}"
+    return UserCodeError(f"{where}{subject}: {message}", message)
 
 
 def first_line(exc: BaseException) -> str:
@@ -226,14 +229,42 @@ def make_importable(check: CheckConfig) -> None:
 
 
 def load(check: CheckConfig) -> Any:
-    """The object `pkg.mod:Name` names (Name may be dotted: `pkg.mod:Outer.Inner`)."""
-    spec = check.norm.module or ""
+    """The object `pkg.mod:Name` names (Name may be dotted: `pkg.mod:Outer.Inner`); for an object
+    the caller holds (the API), a factory of its copies."""
+    held = check.norm.obj
+    if held is None:
+        return load_path(check, check.norm.module or "")
+    if held.how == "factory":
+        return held.value
+    # a callable a -> y runs as a partial of itself: its eps keyword can be read and switched off
+    return _copies(check, held.value if held.how == "instance" else functools.partial(held.value))
+
+
+def _copies(check: CheckConfig, obj: Any) -> Callable[[], Any]:
+    """A factory of deep copies of `obj` (an instance, or a callable a -> y): each trial runs its own,
+    cast and set up as invcheck needs, and the caller's object is never touched. A plain function
+    is its own copy; a partial's keywords are copied (its eps may be switched off)."""
+
+    def copy_of() -> Any:
+        try:
+            with guarded():
+                return copy.deepcopy(obj)
+        except USER_FAILURES as exc:
+            contained(exc)
+            raise user_error(check, f"cannot be copied (copy.deepcopy): {first_line(exc)}") from None
+
+    return copy_of
+
+
+def load_path(check: CheckConfig, spec: str, subject: str | None = None) -> Any:
+    """The object an import path names, imported with one-line errors naming the check (and
+    `subject`, where the path is not the norm's)."""
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
-        raise user_error(check, "is not an import path (write it as 'package.module:Name')")
+        raise user_error(check, "is not an import path (write it as 'package.module:Name')", subject)
     make_importable(check)
-    module = _import(check, module_name)
-    _refuse_shadowed(check, module_name, module)
+    module = _import(check, module_name, subject)
+    _refuse_shadowed(check, module_name, module, subject)
     obj = module
     for depth, part in enumerate(attr.split(".")):
         if not hasattr(obj, part):
@@ -245,12 +276,12 @@ def load(check: CheckConfig) -> Any:
                 if close
                 else f"it has: {', '.join(names[:12]) or 'nothing public'}"
             )
-            raise user_error(check, f"{owner!r} has no attribute {part!r} ({hint})")
+            raise user_error(check, f"{owner!r} has no attribute {part!r} ({hint})", subject)
         obj = getattr(obj, part)
     return obj
 
 
-def _refuse_shadowed(check: CheckConfig, name: str, module: Any) -> None:
+def _refuse_shadowed(check: CheckConfig, name: str, module: Any, subject: str | None = None) -> None:
     """Python imports a name once, and the spec's folder comes last on sys.path: a `mynorms.py`
     beside this spec must not be silently replaced by another spec's `mynorms.py` imported
     earlier in the same run, nor a `numpy.py` by the installed numpy."""
@@ -269,25 +300,28 @@ def _refuse_shadowed(check: CheckConfig, name: str, module: Any) -> None:
             check,
             f"{top!r} beside this spec is shadowed by {_shown(loaded)}, installed or "
             "imported earlier in this run (give the modules distinct names)",
+            subject,
         )
 
 
-def _import(check: CheckConfig, name: str) -> Any:
+def _import(check: CheckConfig, name: str, subject: str | None = None) -> Any:
     try:
         with guarded():
             return importlib.import_module(name)
     except SyntaxError as exc:
         where = f"{_shown(exc.filename or '?')}:{exc.lineno}"
-        raise user_error(check, f"syntax error in {where}: {exc.msg}") from None
+        raise user_error(check, f"syntax error in {where}: {exc.msg}", subject) from None
     except ModuleNotFoundError as exc:
         if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
             message = f"no module named {exc.name!r} (looked in the working directory {os.getcwd()}, the spec's folder, its project's root and sys.path)"
         else:  # the user's module imports something missing
             message = f"importing {name!r} failed: {first_line(exc)}{raised_at(exc)}"
-        raise user_error(check, message) from None
+        raise user_error(check, message, subject) from None
     except USER_FAILURES as exc:  # their module raised while running (sys.exit and argparse too)
         contained(exc)
-        raise user_error(check, f"importing {name!r} raised {first_line(exc)}{raised_at(exc)}") from None
+        raise user_error(
+            check, f"importing {name!r} raised {first_line(exc)}{raised_at(exc)}", subject
+        ) from None
 
 
 # kwargs: "{units}" and friends become the layer's numbers ------------------------------------------
@@ -321,7 +355,8 @@ def fill(check: CheckConfig, value: Any) -> Any:
 
 def construct(check: CheckConfig, factory: Any, kwargs: dict[str, Any]) -> Any:
     """factory(**kwargs): a class or a function returning an nn.Module or a plain callable."""
-    name = check.norm.module.partition(":")[2]  # type: ignore[union-attr]
+    held = check.norm.obj
+    name = held.label if held is not None else check.norm.module.partition(":")[2]  # type: ignore[union-attr]
     shown = f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
     if not callable(factory) or _is_module_instance(factory):
         raise user_error(check, f"names a {type(factory).__name__} object, not a class or a factory function")

@@ -46,6 +46,12 @@ def table(report: Any) -> str:
                 f"`{report.meta['module']}` does not run in a {layer} layer: {report.meta['not_accepted'][layer]}",
                 "",
             ]
+        for mode, reason in report.meta.get("mode_fails", {}).get(layer, {}).items():
+            lines += [
+                f"`{report.meta['module']}` fails in {mode} mode in a {layer} layer "
+                f"(its row above is the mode that runs): {reason}",
+                "",
+            ]
     lines.append(
         "✓ invariant · ✗ not invariant · ? inconclusive · – undefined; number: deviation "
         "|y'-y|max/max(|y|,|y'|)max of the decisive trial; (paper ·): the papers' claim, made for a dense layer; "

@@ -153,6 +153,11 @@ def table(report: Any, color: bool = False, width: int = 80) -> str:
                 f"  {escape(report.meta['module'])} does not run in a {layer} layer: "
                 f"{escape(report.meta['not_accepted'][layer])}"
             )
+        for mode, reason in report.meta.get("mode_fails", {}).get(layer, {}).items():
+            out.print(
+                f"  {escape(report.meta['module'])} fails in {mode} mode in a {layer} layer "
+                f"(its row above is the mode that runs): {escape(reason)}"
+            )
     out.print(f"[dim]{legend(compact, {kind for cell in report.cells for kind, _ in _shown(cell)})}[/]")
     if report.meta.get("prove"):
         out.print(f"[dim]{PROOF_LEGEND}[/]")

@@ -78,12 +78,13 @@ def scales(low: float, high: float, per_decade: int) -> list[float]:
 
 def sweep(check: CheckConfig, factors: Sequence[float], advance: Callable[[], None] = lambda: None) -> Sweep:
     from invcheck.runner import run_check
-    from invcheck.transforms import get_transform
+    from invcheck.transforms import transform_of
 
-    if "scale" not in get_transform(check.transform.id).params:
+    if "scale" not in transform_of(check.transform, check).params:
+        own = " (a transform of your own takes one as a `scale` keyword: a range (low, high))"
         raise InvcheckError(
             f"sweep varies a scale factor; {check.transform.id} has none "
-            "(use a re-scaling transform, e.g. dataset_rescale)"
+            f"(use a re-scaling transform, e.g. dataset_rescale{own if check.transform.module else ''})"
         )
     out = Sweep(check)
     for s in factors:

@@ -91,8 +91,9 @@ def test_bad_input_is_one_located_line(case: Case, tmp_path: Path) -> None:
     assert proc.returncode == 2, proc.stderr
     if proc.stdout.startswith("ERR "):  # a check that could not run: its own line, the others run on
         message = expected()[case.name].removeprefix("error: ")
-        (line, summary) = proc.stdout.splitlines()
+        (line, rerun, explain, summary) = proc.stdout.splitlines()
         assert message in line and summary == "0 passed, 0 failed, 1 error"
+        assert rerun.startswith("     re-run:  invcheck run ") and explain.startswith("     explain: ")
         assert proc.stderr.splitlines() == [expected()[case.name]]  # and the error's line on stderr
     else:
         assert proc.stdout == ""

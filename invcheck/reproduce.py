@@ -1,0 +1,93 @@
+"""Reproducing one check: a run's seed, trials, dtype and device overridden for every check, one
+check picked out of a spec as `SPEC::NAME` (its test name, settings.test_names), and the lines that
+re-run and explain a failing check alone. No torch here: the CLI and the pytest plugin use it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from invcheck.errors import InvcheckError, SpecError
+from invcheck.settings import CheckConfig, test_names
+from invcheck.spec_values import Bad, did_you_mean
+
+OVERRIDES = ("seed", "trials", "dtype", "device")
+SEPARATOR = "::"  # SPEC::NAME, as pytest writes a test id
+
+
+def overridden(
+    checks: Sequence[CheckConfig],
+    prefix: str = "--",
+    *,
+    seed: int | None = None,
+    trials: int | None = None,
+    dtype: str | None = None,
+    device: str | None = None,
+) -> list[CheckConfig]:
+    """`checks` with every value given (not None) in place of each check's own, held to the rules a
+    spec's value is (`--trials 0` is refused as `trials: 0` is): a SpecError naming the option, or
+    the first check the new values make impossible (too many trials for its layer, say)."""
+    from invcheck import rules
+
+    values: dict[str, Any] = {"seed": seed, "trials": trials, "dtype": dtype, "device": device}
+    given = {key: value for key, value in values.items() if value is not None}
+    for key, value in given.items():
+        try:
+            given[key] = rules.CHECK_FIELDS[key](value, f"{prefix}{key}")
+        except Bad as exc:
+            raise InvcheckError(f"{exc}" + (f" ({exc.hint})" if exc.hint else "")) from None
+    if not given:
+        return list(checks)
+    out = [dataclasses.replace(c, **given) for c in checks]
+    for c in out:
+        found = rules.problems(c)
+        if found:
+            p = found[0]
+            where = " ".join(f"{prefix}{key} {value}" for key, value in given.items())
+            raise SpecError(f"{p.message} (with {where})", c.file or "<spec>", c.line, p.value, p.hint)
+    return out
+
+
+def split(arg: str | Path) -> tuple[Path, str | None]:
+    """`SPEC::NAME` -> (SPEC, NAME); a plain path -> (path, None)."""
+    text = str(arg)
+    file, sep, name = text.partition(SEPARATOR)
+    return (Path(file), name) if sep else (Path(text), None)
+
+
+def named(checks: Sequence[CheckConfig], name: str, file: str) -> list[CheckConfig]:
+    """The check of one spec file whose test name is `name` (as pytest and JUnit name it)."""
+    names = test_names(list(checks))
+    picked = [c for c, n in zip(checks, names) if n == name]
+    if not picked:
+        raise InvcheckError(f"{file}: no check named {name!r} ({did_you_mean(name, names)})")
+    return picked
+
+
+def names_by_check(checks: Sequence[CheckConfig]) -> dict[int, str]:
+    """id(check) -> its test name within its spec file."""
+    by_file: dict[str | None, list[CheckConfig]] = {}
+    for c in checks:
+        by_file.setdefault(c.file, []).append(c)
+    return {id(c): n for group in by_file.values() for c, n in zip(group, test_names(group))}
+
+
+def target(check: CheckConfig, name: str) -> str | None:
+    """`SPEC::NAME`, quoted for a shell; None for a check that came from no file (stdin, the API)."""
+    if not check.file or check.file.startswith("<"):
+        return None
+    return shlex.quote(f"{check.file}{SEPARATOR}{name}")
+
+
+def rerun_lines(check: CheckConfig, name: str, allow_import: bool = False) -> list[str]:
+    """The commands that re-run this check alone, with the values it ran with, and explain it."""
+    spec = target(check, name)
+    if spec is None:
+        return []
+    values = " ".join(f"--{key} {getattr(check, key)}" for key in OVERRIDES)
+    allow = " --allow-import" if allow_import else ""
+    return [f"re-run:  invcheck run {spec} {values}{allow}", f"explain: invcheck explain {spec}{allow}"]

@@ -62,20 +62,18 @@ def image(sweeps: list[Sweep], path: Path, title: str) -> bytes:
 def _panel(ax: Any, sw: Sweep) -> None:
     pts = sorted(sw.points, key=lambda p: p.scale)
     _shade(ax, pts)
-    shown = [p for p in pts if p.deviation is not None]
+    shown = [(p, max(d, FLOOR)) for p in pts if (d := p.deviation) is not None]  # (point, as drawn)
     ax.plot(
-        [p.scale for p in shown],
-        [max(p.deviation, FLOOR) for p in shown],
+        [p.scale for p, _ in shown],
+        [d for _, d in shown],
         "-",
         color="#37474f",
         lw=1,
         label="deviation |y'−y|max / |y|max",
     )
     for verdict, color in COLORS.items():
-        sel = [p for p in shown if p.verdict == verdict]
-        ax.scatter(
-            [p.scale for p in sel], [max(p.deviation, FLOOR) for p in sel], color=color, s=18, zorder=3
-        )
+        sel = [(p, d) for p, d in shown if p.verdict == verdict]
+        ax.scatter([p.scale for p, _ in sel], [d for _, d in sel], color=color, s=18, zorder=3)
     tol = [p for p in pts if p.tolerance]
     ax.plot([p.scale for p in tol], [p.tolerance for p in tol], "--", color="black", lw=1, label="tolerance")
     if sw.crossover:

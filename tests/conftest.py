@@ -4,7 +4,9 @@ Starting `python -m invcheck` costs a second or more (the interpreter, then torc
 tests ask only what the command prints and how it exits, which `invoke` answers in-process through
 the same entry point, `invcheck.cli.main` (its stream set-up, its exit codes, its one-line errors).
 A test keeps a real process where the process is the point: signals, pipes, closed or full
-standard streams, file descriptors, --jobs workers, start-up imports. Those are marked `slow`.
+standard streams, file descriptors, --jobs workers, what a fresh process imports. Those whose
+process imports torch or runs for seconds are marked `slow` (`python -m pytest -m "not slow"`
+leaves them out); a torch-free import check (a fraction of a second) is not.
 """
 
 from __future__ import annotations

@@ -11,17 +11,14 @@ from invcheck.why.prove import deadline, prove
 from invcheck.why.setting import Setting
 from tests.why.independent import breaks
 
-# The tests of every dense cell's proof share one report (seconds of sympy): under pytest-xdist,
-# one worker runs them all, so that it is built once.
-DENSE_PROOFS = pytest.mark.xdist_group("dense_proofs")
 
-
-@pytest.fixture(scope="module")
+# The report of every dense cell's proof (seconds of sympy) lives for the session: a module's
+# fixture is built again where a pytest-xdist worker runs another module's tests in between.
+@pytest.fixture(scope="session")
 def dense_report():
     return tables.build(["dense"], prove=True, prove_seconds=60)
 
 
-@DENSE_PROOFS
 def test_every_dense_cell_is_decided_as_its_numeric_verdict_says(dense_report):
     expected = {"invariant": "proved", "not_invariant": "refuted", "undefined": "undefined"}
     for cell in dense_report.cells:
@@ -29,7 +26,6 @@ def test_every_dense_cell_is_decided_as_its_numeric_verdict_says(dense_report):
     assert {c.proof.status for c in dense_report.cells} == {"proved", "refuted", "undefined"}
 
 
-@DENSE_PROOFS
 def test_refutations_are_real_counterexamples_recomputed_independently(dense_report):
     refuted = [c for c in dense_report.cells if c.proof.status == "refuted"]
     assert len(refuted) == sum(c.verdict == "not_invariant" for c in dense_report.cells) == 13
@@ -47,7 +43,6 @@ def _num(text: str) -> float:
     return float(sp.sympify(text))
 
 
-@DENSE_PROOFS
 def test_proof_json_and_marks(dense_report):
     from invcheck import render
 

@@ -38,22 +38,29 @@ def test_version_and_help_do_not_import_torch() -> None:
     assert version.returncode == 0 and version.stdout.startswith("invcheck ")
 
 
+# At the process's exit: whether the collector is on, and whether torch's objects were frozen.
+GC_PROBE = (
+    "import atexit, gc, sys\natexit.register(lambda: print('gc', gc.isenabled(), gc.get_freeze_count() > 10**5,"
+    " file=sys.stderr))\n"
+)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "args", [["table", "--layer", "dense", "--trials", "2"], ["run", "specs/paper_table1.yaml"]]
 )
 def test_a_computing_command_imports_torch_with_the_collector_paused(args: list[str]) -> None:
     """cli.common.load_torch: torch's objects frozen (no full collection walks them again), the
-    collector on afterwards; the library leaves the collector of its process alone."""
-    probe = (
-        "import atexit, gc, sys\natexit.register(lambda: print('gc', gc.isenabled(), gc.get_freeze_count() > 10**5,"
-        " file=sys.stderr))\n"
-    )
-    code = probe + f"from invcheck.cli import main\nsys.argv = ['invcheck', *{args!r}]\nmain()\n"
+    collector on afterwards."""
+    code = GC_PROBE + f"from invcheck.cli import main\nsys.argv = ['invcheck', *{args!r}]\nmain()\n"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "gc True True"
-    api = probe + "import invcheck\ninvcheck.assert_invariant('layer_norm', 'dataset_rescale', trials=2)\n"
+
+
+@pytest.mark.slow
+def test_the_library_leaves_the_collector_of_its_process_alone() -> None:
+    api = GC_PROBE + "import invcheck\ninvcheck.assert_invariant('layer_norm', 'dataset_rescale', trials=2)\n"
     proc = subprocess.run([sys.executable, "-c", api], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "gc True False"

@@ -158,10 +158,10 @@ def test_quiet_prints_failures_and_the_summary(tmp_path: Path, invcheck: Invoke)
 
 
 @pytest.mark.slow
-def test_jobs_give_the_same_results_in_spec_order(tmp_path: Path) -> None:
+def test_jobs_give_the_same_results_in_spec_order(tmp_path: Path, invcheck: Invoke) -> None:
     spec = tmp_path / "s.yaml"
     spec.write_text(SPEC)
-    one = json.loads(process("run", str(spec), "-f", "json").stdout)
+    one = json.loads(invcheck("run", str(spec), "-f", "json").stdout)  # in-process: no workers
     two = json.loads(process("run", str(spec), "-f", "json", "--jobs", "2").stdout)
     keys = ("name", "verdict", "deviation", "tolerance", "why")
     assert [[r[k] for k in keys] for r in one["results"]] == [[r[k] for k in keys] for r in two["results"]]

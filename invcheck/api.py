@@ -144,7 +144,8 @@ def _apply(base: CheckConfig, changes: dict[str, Any]) -> CheckConfig:
     top: dict[str, Any] = {}
     for name, value in changes.items():
         if name not in _SECTIONS:
-            (top if _ROUTES[name] is None else sections[_ROUTES[name]])[name] = value
+            route = _ROUTES[name]
+            (top if route is None else sections[route])[name] = value
     for name in _SECTIONS.keys() & changes.keys():  # after `module=`, which a norm class sets
         _ids(name, changes[name], changes, sections[name])
     if label is not DEFAULT_NORM and "module" in sections["norm"]:

@@ -43,7 +43,7 @@ class Positions(Sequence[dict[str, int]]):
     def __eq__(self, other: object) -> bool:  # as the list of dicts it stands for
         return isinstance(other, Sequence) and list(self) == list(other)
 
-    __hash__ = None  # type: ignore[assignment] - mutable lists inside, as a list
+    __hash__ = None  # type: ignore[assignment]  # unhashable (mutable lists inside), as a list is
 
 
 @dataclass

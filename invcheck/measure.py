@@ -107,9 +107,10 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
     fwd = build_forward(m.check, d, DTYPES[m.check.dtype], device)
     m.eps = fwd.eps_info
     plan = _checked_run(m, fwd, d, device)
-    check, d = plan.check, plan.draw
+    check, d, checked = plan.check, plan.draw, m.checked
+    assert checked is not None  # _checked_run made it
     stored = _storage_problem(d, check.dtype)  # the draws alone decide it: computed once
-    m.range_problem = stored or _not_finite(check.dtype, m.checked)
+    m.range_problem = stored or _not_finite(check.dtype, checked)
     if check.tolerance is not None:
         return  # the user's own tolerance: the checked run alone is judged
     wide, sides = (
@@ -119,6 +120,7 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
     )
     if wide is None:
         return
+    assert sides is not None  # the float64 run's outputs come with it
     if m.eps.value and m.eps.switchable:
         exact = build_forward(check, d, torch.float64, device, eps_off=True, eps_dtype=DTYPES[check.dtype])
         m.exact, off = _run(check, exact, d, "float64", device, noise_from=wide)
@@ -129,7 +131,7 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
             m.eps_allowance = eps_model.allowance(check, d, m.eps.value)  # user code: d is every case
     m.degenerate = _degenerate(m.exact, wide, m.check.norm.module is not None)
     # A degenerate trial's 0/0 is no overflow: the range is judged on the trials that count.
-    m.range_problem = stored or _not_finite(check.dtype, m.checked, m.degenerate)
+    m.range_problem = stored or _not_finite(check.dtype, checked, m.degenerate)
     if m.check.norm.module is not None and wide.noise and max(wide.noise) > tol.FLOAT64_NOISE_LIMIT:
         m.notes.append(
             f"its float64 run has rounding noise {max(wide.noise):.2g}, far above float64's: "
@@ -143,6 +145,7 @@ def _checked_run(m: Measurement, fwd: Forward, d: Draw, device: torch.device) ->
     check, user = m.check, m.check.norm.module is not None
     small = sample.smaller(check, d) if check.tolerance is None else None
     few = sample.fewer_trials(check, d) if check.tolerance is None and small is None else None
+    sides: Sides | None
     m.checked, sides = _run(check, fwd, d, check.dtype, device, probe=small is None and few is None)
     if small is not None:
         whole, sides = sides, None  # the whole outputs: not kept while the sample runs
@@ -228,7 +231,7 @@ def _float64_run(
         if m.check.norm.module is None:
             raise
         m.notes.append(f"no float64 run ({err}); judged on {m.check.dtype} alone")
-        if m.eps.value and m.eps.switchable and checked is not None:
+        if m.eps.value and m.eps.switchable and checked is not None and m.checked is not None:
             m.eps_effect_whole = _eps_effect_whole(check, d, checked, m.checked.scale, device)
         return None, None
 
@@ -257,6 +260,7 @@ def _run(
         run.noise = noise_from.noise if noise_from else []
         run.finite = [math.isfinite(s) for s in run.scale]
     else:
+        assert residual is not None and moved is not None  # made wherever the probe's points run
         run.noise = _noise(residual, scale, STENCIL)
         run.moves = moved.tolist()
         run.finite = [math.isfinite(s) and math.isfinite(n) for s, n in zip(run.scale, run.noise)]
@@ -286,7 +290,9 @@ def _outputs(
             (fwd(x, w).double() for x, w in _points(check, d, side, points, e, dtype, device, reuse=True))
             for side in (0, 1)
         ]
-    base, residual, moved = [], [], []
+    base: list[Tensor] = []
+    residual: list[Tensor] = []
+    moved: list[Tensor] = []
     for outputs in per_side:
         acc: Tensor | None = None
         for k, y in zip(points, outputs):
@@ -296,7 +302,8 @@ def _outputs(
                 moved.append((y != base[-1]).flatten(1).any(1))
             if len(points) > 1:
                 acc = y * weights[k] if acc is None else acc.add_(y, alpha=weights[k])
-        residual.append(acc)
+        if acc is not None:  # None with no probe: one point
+            residual.append(acc)
     if len(points) == 1:
         return (base[0], base[1]), None, None
     return (base[0], base[1]), (residual[0], residual[1]), moved[0] & moved[1]
@@ -394,11 +401,11 @@ def _noise(residual: Sides, scale: Tensor, probe: Probe) -> list[float]:
 def _eps_effect(with_eps: Sides, off: Sides, scale: list[float]) -> list[float]:
     """What eps moves between the sides, per trial, relative to the output: what can hide or make
     a deviation (its effect on one side alone, shared by both, cannot)."""
-    scale = torch.tensor(scale, dtype=torch.float64, device=off[0].device).clamp_min(
+    size = torch.tensor(scale, dtype=torch.float64, device=off[0].device).clamp_min(
         torch.finfo(torch.float64).tiny
     )
     e0, e1 = with_eps[0] - off[0], with_eps[1] - off[1]  # eps's effect on each side, entry by entry
-    between = (e1 - e0).abs().nan_to_num(nan=0.0).flatten(1).amax(1) / scale
+    between = (e1 - e0).abs().nan_to_num(nan=0.0).flatten(1).amax(1) / size
     return between.tolist()
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,10 +94,11 @@ class SpecFile(pytest.File):
         for check, name in zip(checks, test_names(checks)):  # a repeated title: '@line' added
             yield CheckItem.from_parent(self, name=name, check=check)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+    # pytest's Collector narrows Node.repr_failure so (no style), and ignores mypy's objection the same way
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, InvcheckError):  # a SpecError: already says file:line
             return str(excinfo.value)
-        return super().repr_failure(excinfo, style)
+        return super().repr_failure(excinfo)  # a collector's takes no style
 
 
 class BrokenSpec(pytest.Item):
@@ -158,6 +159,7 @@ class CheckItem(pytest.Item):
         from invcheck.evidence import explain
 
         result = self.result
+        assert result is not None  # setup() ran the check
         if result.expected is False:
             raise InvarianceError(explain(result, self.check.expect), result)
         if result.expected is None and result.verdict == "undefined":
@@ -196,7 +198,7 @@ class CheckItem(pytest.Item):
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     """A check that could not run errs in setup with its one line, not a traceback (pytest writes
     setup errors without asking the item's repr_failure)."""
     outcome = yield

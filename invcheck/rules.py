@@ -492,7 +492,7 @@ def _placement_problems(layer: LayerConfig, kind: Any) -> list[Problem]:
     """A placement the layer kind has no place for (an RNN's norm already feeds its tanh)."""
     placement = PLACEMENTS.get(layer.placement)
     reason = placement.refusal(kind) if placement else None
-    if not reason:
+    if placement is None or not reason:
         return []
     where = [k.id for k in LAYER_KINDS.values() if placement.refusal(k) is None]
     return [

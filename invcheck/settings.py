@@ -59,7 +59,7 @@ class LayerConfig:
         """The LayerKind object (None for a kind the registry does not know)."""
         from invcheck.layer_kinds import LAYER_KINDS
 
-        return LAYER_KINDS.get(self.__dict__.get("kind"))
+        return LAYER_KINDS.get(self.__dict__.get("kind", ""))
 
     def all_sizes(self) -> dict[str, int]:
         """Every size of the kind, defaults filled in."""

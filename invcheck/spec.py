@@ -473,8 +473,8 @@ def _build(r: Report, m: YMap, require: bool = True) -> CheckConfig | None:
             None,
             "add id: (say layer_norm) or module: 'package.module:Name'",
         )
-    norm = values(r, maps["norm"], rules.MODULE_NORM_FIELDS if module else rules.NORM_FIELDS)
-    norm = NormConfig(**({"id": "custom"} | norm if module else norm))
+    fields = values(r, maps["norm"], rules.MODULE_NORM_FIELDS if module else rules.NORM_FIELDS)
+    norm = NormConfig(**({"id": "custom"} | fields if module else fields))
     layer = _layer(r, maps["layer"])
     transform = _transform(r, m, maps["transform"])
     top = values(r, m, _CHECK_FIELDS)

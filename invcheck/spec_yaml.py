@@ -146,7 +146,8 @@ class _Loader(yaml.SafeLoader):
             )
         own = {id(key) for key, _ in node.value if key.tag != _MERGE_TAG}
         self.flatten_mapping(node)  # `<<: *anchor` merge keys: merged pairs first, own keys win
-        out, first = YMap(_line(node)), {}
+        out = YMap(_line(node))
+        first: dict[Any, int] = {}  # a key -> the line it first appeared on
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=True)
             if isinstance(key, (YMap, YList)) or not _hashable(key):

@@ -80,10 +80,11 @@ class Cell:
                     f"trials, {self.result.degenerate} of them degenerate"
                 )
             )
-        if self.layer != "dense" and self.differs_from_paper:
+        if self.layer != "dense" and self.paper is not None and self.differs_from_paper:
             reason = SETTING_NOTES.get((self.layer, self.transform), "the claim is about a dense layer")
             return f"differs from {self.paper.source} (a dense-layer claim): {reason}"
         claim = self.paper if self.paper is not None and self.paper.layer == self.layer else self.survey
+        assert claim is not None  # it disagrees: a claim for this setting exists
         return f"disagrees with {claim.source}: computed {self.verdict}, claimed {claim.verdict}"
 
     def to_dict(self) -> dict[str, Any]:

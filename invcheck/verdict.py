@@ -52,6 +52,7 @@ def judge(m: Measurement) -> Result:
         return _result(m, "undefined", None, m.undefined)
     if m.check.tolerance is not None:
         return _override(m)
+    assert m.checked is not None  # every defined measurement has its checked run
     live = [t for t, reason in enumerate(m.degenerate or [None] * len(m.checked.deviation)) if reason is None]
     if not live:
         return _result(m, "undefined", None, f"every trial is degenerate: {m.degenerate[0]}")
@@ -119,6 +120,7 @@ def _worst(comparisons: list[Comparison]) -> Comparison:
 
 def _exact(m: Measurement, t: int) -> Comparison:
     run = m.exact
+    assert run is not None  # compared only where the float64 run was made
     off = bool(m.eps_effect)  # measured only where an eps-off run was made
     label = "float64, eps off" if off else "float64"
     tolerance = tol.rounding(run.noise[t], "float64")
@@ -159,6 +161,7 @@ def _eps(m: Measurement, t: int) -> Comparison:
     effect = m.eps_effect[t] if m.eps_effect else 0.0
     how = "measured: the float64 run with eps and with eps off"
     if m.eps_effect_whole:  # over the whole output in the checked dtype, less what its rounding can make
+        assert m.checked is not None
         whole = m.eps_effect_whole[t] - tol.rounding(m.checked.noise[t], m.check.dtype, m.tf32)
         if whole > effect:
             effect, how = (
@@ -180,9 +183,11 @@ def _eps(m: Measurement, t: int) -> Comparison:
 
 def _checked(m: Measurement, t: int) -> Comparison:
     run, dtype = m.checked, m.check.dtype
+    assert run is not None
     rounding = tol.rounding(run.noise[t], dtype, m.tf32)
     allowance = 0.0
     if m.eps_effect:  # eps's effect, and the float64 rounding of measuring it (four outputs' differences)
+        assert m.exact is not None  # eps's effect is measured in the float64 run
         allowance = min(m.eps_effect[t], tol.EPS_CAP) + tol.rounding(m.exact.noise[t], "float64")
     if m.eps_effect_whole:  # measured in this dtype over the whole output: its own rounding allowed too
         allowance = max(allowance, min(m.eps_effect_whole[t], tol.EPS_CAP) + rounding)
@@ -204,10 +209,11 @@ def _checked(m: Measurement, t: int) -> Comparison:
 
 def _override(m: Measurement) -> Result:
     """A spec's own tolerance: the checked run against it, no floor (the user's judgement)."""
-    value = m.check.tolerance
+    value, run = m.check.tolerance, m.checked
+    assert value is not None and run is not None
     why = lambda: f"tolerance {value:.3g} set by the spec"  # noqa: E731
     comparisons = [
-        Comparison(m.check.dtype, t, d, value, "override", why) for t, d in enumerate(m.checked.deviation)
+        Comparison(m.check.dtype, t, d, value, "override", why) for t, d in enumerate(run.deviation)
     ]
     worst = _worst(comparisons)
     verdict = (
@@ -272,6 +278,7 @@ def _why(
     exact, _, checked = comparisons if comparisons else ([], [], [])
     if (
         verdict == "not_invariant"
+        and decisive is not None
         and decisive.run.startswith("float64")
         and checked
         and m.check.dtype != "float64"

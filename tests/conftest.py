@@ -1,4 +1,23 @@
+"""What every test may use: one torch thread, pytester, and `invoke`, the command line in-process.
+
+Starting `python -m invcheck` costs a second or more (the interpreter, then torch); most command
+tests ask only what the command prints and how it exits, which `invoke` answers in-process through
+the same entry point, `invcheck.cli.main` (its stream set-up, its exit codes, its one-line errors).
+A test keeps a real process where the process is the point: signals, pipes, closed or full
+standard streams, file descriptors, --jobs workers, what a fresh process imports. Those whose
+process imports torch or runs for seconds are marked `slow` (`python -m pytest -m "not slow"`
+leaves them out); a torch-free import check (a fraction of a second) is not.
+"""
+
+from __future__ import annotations
+
 import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
 
 # The tests run thousands of tiny tensor ops: one intra-op thread each avoids the oversubscription
 # stalls seen on a loaded 2-core machine (a 3x3 conv taking 16 ms instead of 0.1 ms). Set before
@@ -6,3 +25,98 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 pytest_plugins = ["pytester"]
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Result:
+    """A command's exit code and what it wrote, as `subprocess.run(..., text=True)` reports them."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def returncode(self) -> int:
+        """subprocess's name for it: a test reads the same in-process or not."""
+        return self.exit_code
+
+
+Invoke = Callable[..., Result]
+
+
+def invoke_main(
+    *args: str,
+    input: str | bytes | None = None,
+    env: Mapping[str, str | None] | None = None,
+    cwd: Path | str | None = None,
+) -> Result:
+    """`invcheck ARGS` in this process: `main()` with sys.argv, the standard streams (typer's test
+    runner's isolation: stdin from `input`, `env` laid over os.environ, None removing a variable)
+    and the working folder (the repository's root unless `cwd`) as the process would have them.
+
+    What a command leaves behind is undone afterwards: user modules it imported and the folders it
+    put on sys.path (a later command in another folder imports its own `mynorms.py`, as a fresh
+    process would), and the deadline that --timeout set."""
+    from typer.testing import CliRunner
+
+    from invcheck.cli import main
+
+    saved_modules, saved_path, saved_argv = set(sys.modules), list(sys.path), sys.argv
+    saved_timeout = _user_timeout()
+    here = os.getcwd()
+    # click names the program after `python -m <__main__'s package>` (here pytest's): as the
+    # installed `invcheck` script instead, for usage lines
+    entry = sys.modules["__main__"]
+    saved_package = getattr(entry, "__package__", None)
+    code: object = 0
+    with CliRunner().isolation(input=input, env=env) as (out, err, _):
+        try:
+            os.chdir(cwd if cwd is not None else ROOT)
+            sys.argv = ["invcheck", *args]
+            entry.__package__ = None
+            main()
+        except SystemExit as stop:
+            code = stop.code
+        finally:
+            sys.argv, entry.__package__ = saved_argv, saved_package
+            os.chdir(here)
+            sys.path[:] = saved_path
+            for name in set(sys.modules) - saved_modules:
+                if _is_user_module(sys.modules[name]):
+                    del sys.modules[name]
+            if saved_timeout is not None:
+                sys.modules["invcheck.impls.user_load"]._timeout.update(saved_timeout)
+            sys.stdout.flush()
+            sys.stderr.flush()
+        stdout, stderr = (s.getvalue().decode("utf-8", "backslashreplace") for s in (out, err))
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):  # sys.exit("message"): the message on stderr, exit 1
+        stderr, code = stderr + f"{code}\n", 1
+    return Result(code, stdout, stderr)
+
+
+def _user_timeout() -> dict[str, object] | None:
+    """The user-code deadline as it stands (module state that `--timeout` sets), to put back."""
+    user_load = sys.modules.get("invcheck.impls.user_load")
+    return dict(user_load._timeout) if user_load is not None else None
+
+
+_INSTALLED = tuple(
+    str(Path(p).resolve()) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, ROOT / "invcheck"}
+)
+
+
+def _is_user_module(module: object) -> bool:
+    """A module a test's spec or --module imported (from a temporary folder, examples/, ...), not
+    Python's, an installed package's or invcheck's own."""
+    file = getattr(module, "__file__", None)
+    return file is not None and not str(Path(file).resolve()).startswith(_INSTALLED)
+
+
+@pytest.fixture
+def invoke() -> Invoke:
+    """`invoke(*args, input=None, env=None, cwd=None) -> Result`: see invoke_main."""
+    return invoke_main

@@ -160,6 +160,7 @@ def test_evidence_names_the_spec_line() -> None:
     assert explain(result, "invariant").splitlines()[-1] == "  spec: specs/x.yaml:12"
 
 
+@pytest.mark.slow
 def test_set_timeout_is_the_deadline_of_user_code_and_its_message_names_it(tmp_path) -> None:
     """In a fresh process: user code past the deadline is one UserCodeError that says how to allow
     more, in the words of whoever set the deadline (nobody: every place that can)."""

@@ -48,6 +48,7 @@ def test_gpu_script_parses() -> None:
     assert subprocess.run(["bash", "-n", str(ROOT / "benchmarks" / "gpu.sh")]).returncode == 0
 
 
+@pytest.mark.slow
 def test_bench_size_prints_both_sides_and_their_ratios() -> None:
     """A smoke run at a tiny size (the numbers themselves are measured, never asserted)."""
     proc = subprocess.run(

@@ -1,27 +1,31 @@
-"""The command line as a user meets it: exit codes, one-line errors, files written whole or not at all."""
+"""The command line as a user meets it: exit codes, one-line errors, files written whole or not at all.
+
+Commands run in-process (conftest.invoke) unless the process itself is the point: those are `slow`."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from conftest import Invoke
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def invcheck(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invcheck", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd or ROOT,
-        timeout=300,
-    )
+@pytest.fixture
+def invcheck(invoke: Invoke) -> Invoke:
+    """The command in-process (conftest.invoke), in the repository's root unless cwd= says otherwise."""
+    return invoke
 
 
+@pytest.mark.slow
 def test_version_and_help_do_not_import_torch() -> None:
     code = (
         "import sys\nfrom invcheck.cli import main\nsys.argv = ['invcheck', '--help']\n"
@@ -30,31 +34,39 @@ def test_version_and_help_do_not_import_torch() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "table" in proc.stdout and "run" in proc.stdout
-    version = invcheck("--version")
+    version = subprocess.run([sys.executable, "-m", "invcheck", "--version"], capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.startswith("invcheck ")
 
 
+# At the process's exit: whether the collector is on, and whether torch's objects were frozen.
+GC_PROBE = (
+    "import atexit, gc, sys\natexit.register(lambda: print('gc', gc.isenabled(), gc.get_freeze_count() > 10**5,"
+    " file=sys.stderr))\n"
+)
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "args", [["table", "--layer", "dense", "--trials", "2"], ["run", "specs/paper_table1.yaml"]]
 )
 def test_a_computing_command_imports_torch_with_the_collector_paused(args: list[str]) -> None:
     """cli.common.load_torch: torch's objects frozen (no full collection walks them again), the
-    collector on afterwards; the library leaves the collector of its process alone."""
-    probe = (
-        "import atexit, gc, sys\natexit.register(lambda: print('gc', gc.isenabled(), gc.get_freeze_count() > 10**5,"
-        " file=sys.stderr))\n"
-    )
-    code = probe + f"from invcheck.cli import main\nsys.argv = ['invcheck', *{args!r}]\nmain()\n"
+    collector on afterwards."""
+    code = GC_PROBE + f"from invcheck.cli import main\nsys.argv = ['invcheck', *{args!r}]\nmain()\n"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "gc True True"
-    api = probe + "import invcheck\ninvcheck.assert_invariant('layer_norm', 'dataset_rescale', trials=2)\n"
+
+
+@pytest.mark.slow
+def test_the_library_leaves_the_collector_of_its_process_alone() -> None:
+    api = GC_PROBE + "import invcheck\ninvcheck.assert_invariant('layer_norm', 'dataset_rescale', trials=2)\n"
     proc = subprocess.run([sys.executable, "-c", api], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "gc True False"
 
 
-def test_table_json_has_the_promised_shape() -> None:
+def test_table_json_has_the_promised_shape(invcheck: Invoke) -> None:
     proc = invcheck("table", "--format", "json", "--trials", "4")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
@@ -74,7 +86,7 @@ def test_table_json_has_the_promised_shape() -> None:
     assert all(c["verdict"] != "inconclusive" for c in data["cells"])
 
 
-def test_table_check_passes_in_the_papers_setting() -> None:
+def test_table_check_passes_in_the_papers_setting(invcheck: Invoke) -> None:
     proc = invcheck("table", "--layer", "dense", "--check", "--format", "csv")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("layer,placement,norm,transform,verdict")
@@ -82,23 +94,25 @@ def test_table_check_passes_in_the_papers_setting() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_table_check_fails_when_a_claim_is_contradicted(tmp_path: Path) -> None:
-    # A sitecustomize flips one claim of the paper: the computed table must then disagree with it.
-    (tmp_path / "sitecustomize.py").write_text(
-        "import invcheck.paper as p\n"
-        "p.CLAIMS = tuple(p.Claim(c.source, c.layer, c.norm, c.transform, 'not_invariant')\n"
-        "    if (c.norm, c.transform) == ('layer_norm', 'dataset_rescale') else c for c in p.CLAIMS)\n"
+def test_table_check_fails_when_a_claim_is_contradicted(
+    monkeypatch: pytest.MonkeyPatch, invcheck: Invoke
+) -> None:
+    # One claim of the paper flipped: the computed table must then disagree with it.
+    import invcheck.paper as p
+
+    flipped = tuple(
+        p.Claim(c.source, c.layer, c.norm, c.transform, "not_invariant")
+        if (c.norm, c.transform) == ("layer_norm", "dataset_rescale")
+        else c
+        for c in p.CLAIMS
     )
-    env_code = (
-        f"import sys; sys.path.insert(0, {str(tmp_path)!r}); import sitecustomize; "
-        "from invcheck.cli import main; sys.argv=['invcheck','table','--layer','dense','--check']; main()"
-    )
-    proc = subprocess.run([sys.executable, "-c", env_code], capture_output=True, text=True, cwd=ROOT)
+    monkeypatch.setattr(p, "CLAIMS", flipped)
+    proc = invcheck("table", "--layer", "dense", "--check")
     assert proc.returncode == 1
     assert "layer_norm/dataset_rescale" in proc.stderr
 
 
-def test_cuda_missing_is_a_clear_error() -> None:
+def test_cuda_missing_is_a_clear_error(invcheck: Invoke) -> None:
     pytest.importorskip("torch")
     import torch
 
@@ -109,7 +123,7 @@ def test_cuda_missing_is_a_clear_error() -> None:
     assert proc.stderr.count("\n") == 1 and "cuda" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_run_exit_codes(tmp_path: Path) -> None:
+def test_run_exit_codes(tmp_path: Path, invcheck: Invoke) -> None:
     good = tmp_path / "good.yaml"
     good.write_text("norm: layer_norm\ntransform: dataset_rescale\nexpect: invariant\n")
     bad = tmp_path / "bad.yaml"
@@ -135,7 +149,7 @@ def test_run_exit_codes(tmp_path: Path) -> None:
     assert result["verdict"] == "not_invariant" and result["passed"] is False
 
 
-def test_broken_spec_is_one_located_line_and_exit_2(tmp_path: Path) -> None:
+def test_broken_spec_is_one_located_line_and_exit_2(tmp_path: Path, invcheck: Invoke) -> None:
     spec = tmp_path / "typo.yaml"
     spec.write_text("norm: layer_norm\ntransform: dataset_rescal\n")
     for command in ("run", "validate"):
@@ -146,19 +160,19 @@ def test_broken_spec_is_one_located_line_and_exit_2(tmp_path: Path) -> None:
         assert "did you mean 'dataset_rescale'" in lines[0]
 
 
-def test_validate_accepts_the_shipped_specs() -> None:
+def test_validate_accepts_the_shipped_specs(invcheck: Invoke) -> None:
     proc = invcheck("validate", "specs")
     assert proc.returncode == 0, proc.stderr
     assert "valid" in proc.stdout
 
 
-def test_run_the_shipped_specs_passes() -> None:
+def test_run_the_shipped_specs_passes(invcheck: Invoke) -> None:
     proc = invcheck("run", "specs")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
     assert " 0 failed" in proc.stdout
 
 
-def test_output_file_is_never_half_written(tmp_path: Path) -> None:
+def test_output_file_is_never_half_written(tmp_path: Path, invcheck: Invoke) -> None:
     out = tmp_path / "table.md"
     proc = invcheck("table", "--layer", "dense", "--format", "markdown", "--output", str(out))
     assert proc.returncode == 0 and out.read_text().startswith("_invcheck")
@@ -169,7 +183,7 @@ def test_output_file_is_never_half_written(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == [out]
 
 
-def test_unknown_format_is_rejected_with_exit_2() -> None:
+def test_unknown_format_is_rejected_with_exit_2(invcheck: Invoke) -> None:
     proc = invcheck("table", "--format", "html")
     assert proc.returncode == 2
     assert "html" in proc.stderr and "Traceback" not in proc.stderr
@@ -188,13 +202,15 @@ def test_unknown_format_is_rejected_with_exit_2() -> None:
         (("table", "--layer", "dense", "--seed", "-1"), "--seed"),
     ],
 )
-def test_bad_table_options_are_one_line_and_exit_2(args: tuple[str, ...], text: str) -> None:
+def test_bad_table_options_are_one_line_and_exit_2(
+    args: tuple[str, ...], text: str, invcheck: Invoke
+) -> None:
     proc = invcheck(*args)
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and text in proc.stderr
 
 
-def test_user_code_calling_sys_exit_does_not_end_the_run(tmp_path: Path) -> None:
+def test_user_code_calling_sys_exit_does_not_end_the_run(tmp_path: Path, invcheck: Invoke) -> None:
     (tmp_path / "quitter.py").write_text("import sys\nsys.exit(0)\n")
     spec = tmp_path / "quit.yaml"
     spec.write_text('norm: {module: "quitter:Norm"}\ntransform: dataset_rescale\nexpect: invariant\n')
@@ -204,7 +220,7 @@ def test_user_code_calling_sys_exit_does_not_end_the_run(tmp_path: Path) -> None
     assert proc.returncode == 2 and "SystemExit" in line and "quit.yaml:1" in line, proc.stdout + proc.stderr
 
 
-def test_pyproject_beside_the_specs_allows_imports(tmp_path: Path) -> None:
+def test_pyproject_beside_the_specs_allows_imports(tmp_path: Path, invcheck: Invoke) -> None:
     project = tmp_path / "proj"
     (project / "specs").mkdir(parents=True)
     (project / "pyproject.toml").write_text("[tool.invcheck]\nallow-import = true\n")
@@ -222,7 +238,7 @@ def test_pyproject_beside_the_specs_allows_imports(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "--allow-import" in proc.stderr
 
 
-def test_a_module_shadowed_by_another_specs_module_is_refused(tmp_path: Path) -> None:
+def test_a_module_shadowed_by_another_specs_module_is_refused(tmp_path: Path, invcheck: Invoke) -> None:
     body = "import torch\nclass N(torch.nn.Module):\n    def forward(self, a):\n        return {}\n"
     for folder, out in (
         ("a", "(a - a.mean(1, keepdim=True)) / a.std(1, unbiased=False, keepdim=True)"),
@@ -239,7 +255,7 @@ def test_a_module_shadowed_by_another_specs_module_is_refused(tmp_path: Path) ->
     assert lines[1].startswith("ERR ") and "shadowed" in lines[1] and "b/s.yaml:1" in lines[1]
 
 
-def test_table_timeout_bounds_module_code(tmp_path: Path) -> None:
+def test_table_timeout_bounds_module_code(tmp_path: Path, invcheck: Invoke) -> None:
     (tmp_path / "slownorm.py").write_text(
         "import time, torch\n"
         "class Slow(torch.nn.Module):\n"
@@ -270,36 +286,27 @@ def test_table_timeout_bounds_module_code(tmp_path: Path) -> None:
     )
 
 
-def test_dash_output_is_stdout_and_files_get_the_umask_mode(tmp_path: Path) -> None:
+def test_dash_output_is_stdout_and_files_get_the_umask_mode(tmp_path: Path, invcheck: Invoke) -> None:
     proc = invcheck("schema", "-o", "-", cwd=tmp_path)
     assert proc.returncode == 0 and json.loads(proc.stdout)["$schema"] and not (tmp_path / "-").exists()
-    code = (
-        "import os, sys\nos.umask(0o022)\nfrom invcheck.cli import main\n"
-        "sys.argv = ['invcheck', 'schema', '-o', sys.argv[1]]\nmain()\n"
-    )
     new, kept = tmp_path / "new.json", tmp_path / "kept.json"
     kept.write_text("{}")
     kept.chmod(0o664)
-    for path in (new, kept):
-        done = subprocess.run(
-            [sys.executable, "-c", code, str(path)], capture_output=True, text=True, cwd=ROOT
-        )
-        assert done.returncode == 0, done.stderr
+    umask = os.umask(0o022)
+    try:
+        for path in (new, kept):
+            done = invcheck("schema", "-o", str(path))
+            assert done.returncode == 0, done.stderr
+    finally:
+        os.umask(umask)
     assert (new.stat().st_mode & 0o777, kept.stat().st_mode & 0o777) == (0o644, 0o664)  # not mkstemp's 0600
     assert json.loads(kept.read_text())["$schema"]
 
 
-def test_stdin_named_twice_is_refused() -> None:
+def test_stdin_named_twice_is_refused(invcheck: Invoke) -> None:
     spec_text = (ROOT / "specs" / "paper_table1.yaml").read_text()
     for command in ("run", "validate"):
-        proc = subprocess.run(
-            [sys.executable, "-m", "invcheck", command, "-", "-"],
-            input=spec_text,
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=300,
-        )
+        proc = invcheck(command, "-", "-", input=spec_text)
         assert proc.returncode == 2 and proc.stdout == ""
         assert (
             proc.stderr
@@ -307,6 +314,7 @@ def test_stdin_named_twice_is_refused() -> None:
         )
 
 
+@pytest.mark.slow
 def test_an_ascii_terminal_gets_escapes_not_a_crash() -> None:
     env = {**__import__("os").environ, "PYTHONIOENCODING": "ascii"}
     proc = subprocess.run(
@@ -321,6 +329,7 @@ def test_an_ascii_terminal_gets_escapes_not_a_crash() -> None:
     assert "\\u2713" in proc.stdout and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_deleted_working_folder_is_one_line(tmp_path: Path) -> None:
     gone = tmp_path / "gone"
     gone.mkdir()
@@ -337,6 +346,7 @@ def test_a_deleted_working_folder_is_one_line(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args", [["--version"], ["schema"], ["run", "specs/paper_table1.yaml"]])
 def test_a_full_or_closed_stdout_is_one_line(args: list[str]) -> None:
     for redirect, reason in (("> /dev/full", "No space left on device"), (">&-", "it is closed")):
@@ -352,6 +362,7 @@ def test_a_full_or_closed_stdout_is_one_line(args: list[str]) -> None:
         assert proc.stderr == f"error: cannot write to standard output: {reason}\n"
 
 
+@pytest.mark.slow
 def test_a_closed_or_endless_stdin_is_one_line() -> None:
     closed = subprocess.run(
         f"{sys.executable} -m invcheck validate - <&-",
@@ -377,25 +388,25 @@ def test_a_closed_or_endless_stdin_is_one_line() -> None:
 
 
 @pytest.mark.parametrize(("value", "debug"), [("0", False), ("false", False), ("", False), ("1", True)])
-def test_invcheck_debug_is_off_unless_set_to_something_true(value: str, debug: bool) -> None:
-    code = (
-        "import sys\nimport invcheck.cli.table as t\n"
-        "def boom(*a, **k):\n    raise RuntimeError('planted')\n"
-        "t.check_outputs = boom\nfrom invcheck.cli import main\nsys.argv = ['invcheck', 'table']\nmain()\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-        env={**__import__("os").environ, "INVCHECK_DEBUG": value},
-    )
-    assert ("Traceback" in proc.stderr) is debug
-    if not debug:
-        assert proc.returncode == 3 and proc.stderr.startswith("internal error: RuntimeError: planted")
+def test_invcheck_debug_is_off_unless_set_to_something_true(
+    value: str, debug: bool, monkeypatch: pytest.MonkeyPatch, invcheck: Invoke
+) -> None:
+    import invcheck.cli.table as t
+
+    def boom(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("planted")
+
+    monkeypatch.setattr(t, "check_outputs", boom)
+    if debug:  # the exception itself escapes main(): Python prints its traceback
+        with pytest.raises(RuntimeError, match="planted"):
+            invcheck("table", env={"INVCHECK_DEBUG": value})
+        return
+    proc = invcheck("table", env={"INVCHECK_DEBUG": value})
+    assert "Traceback" not in proc.stderr
+    assert proc.returncode == 3 and proc.stderr.startswith("internal error: RuntimeError: planted")
 
 
+@pytest.mark.slow
 def test_an_unwritable_stderr_keeps_the_exit_code() -> None:
     proc = subprocess.run(
         f"{sys.executable} -m invcheck table --seed -1 2>/dev/full",

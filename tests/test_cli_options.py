@@ -1,13 +1,19 @@
 """invcheck/cli/options.py: plain option values coerced without pydantic, with typer's checks."""
 
+from __future__ import annotations
+
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import typer
 
 from invcheck.cli import app, options
+
+if TYPE_CHECKING:
+    from conftest import Invoke
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_coercion_layer = pytest.mark.skipif(
@@ -32,6 +38,7 @@ def test_every_option_of_every_command_is_plain() -> None:
             assert options._plain(param), f"{cmd.name} {param.name}: {param.type_descriptor.annotation}"
 
 
+@pytest.mark.slow
 @needs_coercion_layer
 def test_a_command_does_not_import_pydantic() -> None:
     probe = "atexit.register(lambda: print('pydantic' in sys.modules, file=sys.stderr))\n"
@@ -56,15 +63,15 @@ def test_a_command_does_not_import_pydantic() -> None:
         (("prove", "--seconds", "0.5"), "0.5 is not in [1, 86400]"),
     ],
 )
-def test_bad_values_get_one_line_and_exit_2(args: tuple[str, ...], message: str) -> None:
-    proc = _cli(*args)
+def test_bad_values_get_one_line_and_exit_2(args: tuple[str, ...], message: str, invoke: Invoke) -> None:
+    proc = invoke(*args)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "Traceback" not in proc.stderr
 
 
-def test_good_values_keep_their_types() -> None:
-    proc = _cli(
+def test_good_values_keep_their_types(invoke: Invoke) -> None:
+    proc = invoke(
         "table", "--layer", "dense", "--trials", "2.0", "--dtype", "float32", "--eps", " 1e-5", "-f", "json"
     )
     assert proc.returncode == 0, proc.stderr

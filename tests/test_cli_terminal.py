@@ -1,5 +1,8 @@
 """The command line at a terminal and in pipelines: -h, '-' for stdin, --quiet, --jobs, NO_COLOR,
-the 80-column table, and a broken check that does not stop the run."""
+the 80-column table, and a broken check that does not stop the run.
+
+Commands run in-process (conftest.invoke) unless the process itself is the point (signals, pipes,
+workers): those are `slow`."""
 
 from __future__ import annotations
 
@@ -9,8 +12,12 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from conftest import Invoke
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -23,9 +30,10 @@ checks:
 """
 
 
-def invcheck(
+def process(
     *args: str, stdin: str | None = None, env: dict[str, str] | None = None, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """`python -m invcheck ARGS`: a real process, for the tests about one."""
     return subprocess.run(
         [sys.executable, "-m", "invcheck", *args],
         capture_output=True,
@@ -37,6 +45,12 @@ def invcheck(
     )
 
 
+@pytest.fixture
+def invcheck(invoke: Invoke) -> Invoke:
+    """The command in-process (conftest.invoke), in the repository's root unless cwd= says otherwise."""
+    return invoke
+
+
 def cuda_missing() -> bool:
     import torch
 
@@ -46,12 +60,12 @@ def cuda_missing() -> bool:
 @pytest.mark.parametrize(
     "args", [["-h"], ["run", "-h"], ["table", "-h"], ["validate", "-h"], ["schema", "-h"]]
 )
-def test_h_is_help_everywhere(args: list[str]) -> None:
+def test_h_is_help_everywhere(args: list[str], invcheck: Invoke) -> None:
     proc = invcheck(*args)
     assert proc.returncode == 0 and proc.stdout.startswith("Usage:") and "-h, --help" in proc.stdout
 
 
-def test_no_color_wins_and_the_table_fits_80_columns() -> None:
+def test_no_color_wins_and_the_table_fits_80_columns(invcheck: Invoke) -> None:
     env = {"NO_COLOR": "1", "FORCE_COLOR": "1", "COLUMNS": "80"}
     proc = invcheck("table", "--layer", "dense", "--trials", "2", env=env)
     assert proc.returncode == 0, proc.stderr
@@ -64,7 +78,7 @@ def test_no_color_wins_and_the_table_fits_80_columns() -> None:
 
 
 @pytest.mark.parametrize("args", [["explain"], ["prove"], ["sweep", "--per-decade", "1"]])
-def test_why_commands_follow_no_color_and_force_color(args: list[str]) -> None:
+def test_why_commands_follow_no_color_and_force_color(args: list[str], invcheck: Invoke) -> None:
     cell = ["--norm", "layer_norm", "--transform", "dataset_rescale"]
     coloured = invcheck(args[0], *cell, *args[1:], env={"FORCE_COLOR": "1", "NO_COLOR": ""})
     assert coloured.returncode == 0, coloured.stderr
@@ -73,6 +87,7 @@ def test_why_commands_follow_no_color_and_force_color(args: list[str]) -> None:
     assert "\x1b[" not in plain.stdout
 
 
+@pytest.mark.slow
 def test_ctrl_c_stops_the_run_and_is_not_blamed_on_user_code(tmp_path: Path) -> None:
     """A SIGINT while user code runs (here the code sends it, as a person's Ctrl-C would arrive):
     exit 130, no later check runs, the output file is left as it was."""
@@ -89,19 +104,19 @@ def test_ctrl_c_stops_the_run_and_is_not_blamed_on_user_code(tmp_path: Path) -> 
         "  - {name: second, norm: layer_norm, transform: dataset_rescale, trials: 2}\n"
     )
     (tmp_path / "out.txt").write_text("old")
-    proc = invcheck("run", "s.yaml", "--allow-import", "-o", "out.txt", cwd=tmp_path)
+    proc = process("run", "s.yaml", "--allow-import", "-o", "out.txt", cwd=tmp_path)
     assert proc.returncode == 130, proc.stderr
     assert "KeyboardInterrupt" not in proc.stderr and "raised" not in proc.stderr
     assert (tmp_path / "out.txt").read_text() == "old"
 
 
-def test_a_spec_on_stdin() -> None:
+def test_a_spec_on_stdin(invcheck: Invoke) -> None:
     text = "norm: layer_norm\ntransform: dataset_rescale\ntrials: 2\nexpect: invariant\n"
-    proc = invcheck("run", "-", stdin=text)
+    proc = invcheck("run", "-", input=text)
     assert proc.returncode == 0, proc.stderr
     assert "PASS dense/layer_norm/dataset_rescale" in proc.stdout and "<stdin>:1" in proc.stdout
-    assert invcheck("validate", "-", stdin=text).stdout.strip() == "1 check in 1 file: valid"
-    bad = invcheck("validate", "-", stdin="norm: {id: layer_nrom}\ntransform: dataset_rescale\n")
+    assert invcheck("validate", "-", input=text).stdout.strip() == "1 check in 1 file: valid"
+    bad = invcheck("validate", "-", input="norm: {id: layer_nrom}\ntransform: dataset_rescale\n")
     assert (
         bad.returncode == 2
         and "<stdin>:1: unknown norm 'layer_nrom' (did you mean 'layer_norm'?)" in bad.stderr
@@ -109,7 +124,7 @@ def test_a_spec_on_stdin() -> None:
 
 
 @pytest.mark.skipif(not cuda_missing(), reason="needs a machine without CUDA")
-def test_a_broken_check_does_not_stop_the_run(tmp_path: Path) -> None:
+def test_a_broken_check_does_not_stop_the_run(tmp_path: Path, invcheck: Invoke) -> None:
     spec = tmp_path / "s.yaml"
     spec.write_text(SPEC)
     junit, out = tmp_path / "r.xml", tmp_path / "r.json"
@@ -133,7 +148,7 @@ def test_a_broken_check_does_not_stop_the_run(tmp_path: Path) -> None:
     assert error["verdict"] == "error" and "no CUDA device" in error["why"]
 
 
-def test_quiet_prints_failures_and_the_summary(tmp_path: Path) -> None:
+def test_quiet_prints_failures_and_the_summary(tmp_path: Path, invcheck: Invoke) -> None:
     spec = tmp_path / "s.yaml"
     spec.write_text(SPEC.replace("device: cuda", "device: cpu"))
     proc = invcheck("run", str(spec), "--quiet")
@@ -142,15 +157,16 @@ def test_quiet_prints_failures_and_the_summary(tmp_path: Path) -> None:
     assert "PASS" not in proc.stdout and proc.stdout.splitlines()[-1].startswith("2 passed, 1 failed")
 
 
-def test_jobs_give_the_same_results_in_spec_order(tmp_path: Path) -> None:
+@pytest.mark.slow
+def test_jobs_give_the_same_results_in_spec_order(tmp_path: Path, invcheck: Invoke) -> None:
     spec = tmp_path / "s.yaml"
     spec.write_text(SPEC)
-    one = json.loads(invcheck("run", str(spec), "-f", "json").stdout)
-    two = json.loads(invcheck("run", str(spec), "-f", "json", "--jobs", "2").stdout)
+    one = json.loads(invcheck("run", str(spec), "-f", "json").stdout)  # in-process: no workers
+    two = json.loads(process("run", str(spec), "-f", "json", "--jobs", "2").stdout)
     keys = ("name", "verdict", "deviation", "tolerance", "why")
     assert [[r[k] for k in keys] for r in one["results"]] == [[r[k] for k in keys] for r in two["results"]]
     streamed = [
-        line for line in invcheck("run", str(spec), "-j", "2").stdout.splitlines() if not line.startswith(" ")
+        line for line in process("run", str(spec), "-j", "2").stdout.splitlines() if not line.startswith(" ")
     ]
     assert [line[5:].split("  ")[0] for line in streamed[:4]] == [
         "kept",
@@ -160,7 +176,8 @@ def test_jobs_give_the_same_results_in_spec_order(tmp_path: Path) -> None:
     ]
 
 
-def test_run_and_pytest_give_the_same_junit_ids(tmp_path: Path) -> None:
+def test_run_and_pytest_give_the_same_junit_ids(pytester: pytest.Pytester, invcheck: Invoke) -> None:
+    tmp_path = pytester.path
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "norms.invcheck.yaml").write_text(
         "defaults: {trials: 2}\nchecks:\n"
@@ -169,24 +186,8 @@ def test_run_and_pytest_give_the_same_junit_ids(tmp_path: Path) -> None:
         "  - {norm: batch_norm, transform: case_rescale, expect: not_invariant}\n"
     )
     assert invcheck("run", "specs", "--junit-xml", "run.xml", cwd=tmp_path).returncode == 0
-    pytest_run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "specs",
-            "--junit-xml",
-            "pytest.xml",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert pytest_run.returncode == 0, pytest_run.stdout
+    pytest_run = pytester.runpytest("-q", "-p", "no:cacheprovider", "specs", "--junit-xml", "pytest.xml")
+    assert pytest_run.ret == 0, pytest_run.stdout.str()
 
     def ids(name: str) -> list[tuple[str, str]]:
         return sorted(
@@ -198,7 +199,7 @@ def test_run_and_pytest_give_the_same_junit_ids(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("columns", "widest"), [("0", 80), ("10", 30), ("abc", 80)])
-def test_a_zero_or_tiny_width_keeps_every_number(columns: str, widest: int) -> None:
+def test_a_zero_or_tiny_width_keeps_every_number(columns: str, widest: int, invcheck: Invoke) -> None:
     """COLUMNS=0 is unset (80), not an empty report; below 30 columns lines wrap instead of losing
     their numbers."""
     proc = invcheck("table", "--layer", "dense", "--trials", "2", env={"COLUMNS": columns})
@@ -210,6 +211,7 @@ def test_a_zero_or_tiny_width_keeps_every_number(columns: str, widest: int) -> N
     assert run.returncode == 0 and run.stdout.splitlines()[-1] == "24 passed, 0 failed"
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not hasattr(__import__("signal"), "SIGPIPE"), reason="no SIGPIPE")
 def test_a_reader_that_goes_away_ends_the_run_as_sigpipe_ends_cat(tmp_path: Path) -> None:
     """`invcheck run ... | head -1`: the shell's 141, quietly; with --jobs too, no worker left."""

@@ -53,6 +53,7 @@ def test_custom_norm_spec_needs_allow_import() -> None:
         run_checks(spec.load_file(CUSTOM / "custom_norm.invcheck.yaml"))
 
 
+@pytest.mark.slow
 def test_custom_norm_folder_passes_under_pytest() -> None:
     """`cd examples/custom_norm && pytest`, as documented: the `pytest` script (which, unlike
     `python -m pytest`, does not put the folder on sys.path), the example's tests and its spec."""

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from invcheck import api
+
+if TYPE_CHECKING:
+    from conftest import Invoke
 
 MODULE = '''
 import torch
@@ -67,25 +70,12 @@ def test_running_statistics_get_an_eval_row() -> None:
     assert rows["torch.nn:BatchNorm1d (eval)"] == "like no built-in norm"
 
 
-def test_cli_needs_permission_and_prints_the_likeness(mod: str, tmp_path: Path) -> None:
+def test_cli_needs_permission_and_prints_the_likeness(mod: str, tmp_path: Path, invoke: Invoke) -> None:
     folder = str(next(p for p in sys.path if Path(p, "own_row_t.py").exists()))
-    cmd = [
-        sys.executable,
-        "-m",
-        "invcheck",
-        "table",
-        "--layer",
-        "dense",
-        "--trials",
-        "2",
-        "--module",
-        f"{mod}:NoNorm",
-        "-f",
-        "markdown",
-    ]
-    refused = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
+    args = ["table", "--layer", "dense", "--trials", "2", "--module", f"{mod}:NoNorm", "-f", "markdown"]
+    refused = invoke(*args, cwd=folder)
     assert refused.returncode == 2 and "--allow-import" in refused.stderr
-    ok = subprocess.run([*cmd, "--allow-import"], cwd=folder, capture_output=True, text=True)
+    ok = invoke(*args, "--allow-import", cwd=folder)
     assert ok.returncode == 0, ok.stderr
     assert f"`{mod}:NoNorm` like no built-in norm." in ok.stdout
 

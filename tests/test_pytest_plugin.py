@@ -151,7 +151,7 @@ def test_a_downloaded_folder_cannot_grant_itself_permission(pytester: pytest.Pyt
     write(pytester, "downloaded/pyproject.toml", "[tool.invcheck]\nallow-import = true\n")
     write(pytester, "downloaded/evil.py", "open('MARKER', 'w').write('ran')\n")
     write(pytester, "downloaded/e.invcheck.yaml", 'norm: {module: "evil:N"}\ntransform: dataset_rescale\n')
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "downloaded")
+    result = pytester.runpytest("-p", "no:cacheprovider", "downloaded")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*cannot grant itself permission*"])
     assert not (pytester.path / "MARKER").exists() and not (pytester.path / "downloaded" / "MARKER").exists()

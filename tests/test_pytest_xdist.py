@@ -7,6 +7,8 @@ import pytest
 
 pytest.importorskip("xdist")
 
+pytestmark = pytest.mark.slow  # a real pytest session with two worker processes
+
 SPEC = """\
 defaults: {trials: 2}
 checks:

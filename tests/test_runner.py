@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_cli_terminal import invcheck
+from tests.test_cli_terminal import process as invcheck
+
+# Every test here is about worker processes and signals: each runs a real `invcheck` process.
+pytestmark = pytest.mark.slow
 
 CRASH = """\
 import ctypes

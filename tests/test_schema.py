@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
 
 from invcheck import names
 from invcheck.schema import spec_schema
+
+if TYPE_CHECKING:
+    from conftest import Invoke
 
 jsonschema = pytest.importorskip("jsonschema")
 
@@ -109,13 +113,8 @@ def test_vocabularies_come_from_the_registries() -> None:
         assert f'"{word}"' in text
 
 
-def test_invcheck_schema_prints_it() -> None:
-    import subprocess
-    import sys
-
-    proc = subprocess.run(
-        [sys.executable, "-m", "invcheck", "schema"], capture_output=True, text=True, cwd=ROOT
-    )
+def test_invcheck_schema_prints_it(invoke: Invoke) -> None:
+    proc = invoke("schema")
     assert proc.returncode == 0 and json.loads(proc.stdout) == json.loads(json.dumps(spec_schema()))
 
 

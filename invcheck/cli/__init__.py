@@ -11,14 +11,14 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import typer
 
 try:  # newer typer vendors click and exposes its exception base; older typer runs on click
     from typer import TyperException as UsageError
 except ImportError:  # pragma: no cover - depends on the installed typer
-    from click import ClickException as UsageError
+    from click import ClickException as UsageError  # type: ignore[import-not-found,no-redef,unused-ignore]
 
 from invcheck import __version__, names
 from invcheck.cli.options import Command, Group, install
@@ -48,9 +48,14 @@ def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
     return Enum(name, {v: v for v in values}, type=str)  # type: ignore[return-value]
 
 
-LayerChoice = _choices("LayerChoice", ("paper", "all", *names.LAYERS))
-Dtype = _choices("Dtype", names.DTYPES)
-Impl = _choices("Impl", names.IMPLS)
+if TYPE_CHECKING:  # a choice type is made at run time from names.py: to a type checker, an Enum
+    LayerChoice: TypeAlias = Enum
+    Dtype: TypeAlias = Enum
+    Impl: TypeAlias = Enum
+else:
+    LayerChoice = _choices("LayerChoice", ("paper", "all", *names.LAYERS))
+    Dtype = _choices("Dtype", names.DTYPES)
+    Impl = _choices("Impl", names.IMPLS)
 
 
 class TableFormat(str, Enum):
@@ -112,7 +117,7 @@ def main() -> None:
             stream.reconfigure(errors="backslashreplace")
     from invcheck.cli.common import GuardedStdout
 
-    sys.stdout = GuardedStdout(sys.stdout)  # type: ignore[assignment]
+    sys.stdout = GuardedStdout(sys.stdout)
     try:
         _working_folder_exists()
         # typer.main.get_command(app) is what app() runs; its plain options are coerced without pydantic

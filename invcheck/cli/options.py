@@ -23,7 +23,7 @@ try:  # typer's coercion layer (0.29 on): private, so everything below is option
     from typer._param_types import coerce_cli_choice, coerce_cli_path
     from typer.core import _TyperParameter
 except ImportError:  # pragma: no cover - depends on the installed typer
-    RuntimeParam = None
+    RuntimeParam = None  # type: ignore[assignment,misc]  # `install` then leaves typer's own coercion
 
 PLAIN = (str, int, float, bool, Path)
 TRUE, FALSE = {"1", "true", "t", "yes", "y", "on"}, {"0", "false", "f", "no", "n", "off"}

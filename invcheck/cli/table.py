@@ -2,8 +2,9 @@
 
 # No `from __future__ import annotations`: typer would eval every annotation string at start-up.
 
+from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import typer
 
@@ -14,8 +15,12 @@ from invcheck.errors import InvcheckError
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.placements import get_placement
 
-PlacementChoice = _choices("PlacementChoice", (*names.PLACEMENTS, "all"))
-LayoutChoice = _choices("LayoutChoice", names.LAYOUTS)
+if TYPE_CHECKING:  # made at run time from names.py: to a type checker, an Enum
+    PlacementChoice: TypeAlias = Enum
+    LayoutChoice: TypeAlias = Enum
+else:
+    PlacementChoice = _choices("PlacementChoice", (*names.PLACEMENTS, "all"))
+    LayoutChoice = _choices("LayoutChoice", names.LAYOUTS)
 
 
 @app.command()

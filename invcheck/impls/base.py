@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -23,8 +24,9 @@ class Draw:
     g: Tensor  # gain [T, C]
     b: Tensor  # bias [T, C]
     warmup: list[Tensor] = field(default_factory=list)  # X batches seen in train mode before eval
-    # Work on these inputs that checks of other norms can reuse (measure.py, reference.py).
-    cache: dict[object, object] = field(default_factory=dict, repr=False, compare=False)
+    # Work on these inputs that checks of other norms can reuse (measure.py, reference.py); what a
+    # value is depends on its key (a tensor, a pair of them, ...), so the values are Any.
+    cache: dict[tuple[Any, ...] | str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def trials(self) -> int:

@@ -14,7 +14,7 @@ from invcheck.norms import get_norm, normalize
 from invcheck.settings import CheckConfig, LayerConfig
 
 
-def warmup_state(check: CheckConfig, draw: Draw) -> object:
+def warmup_state(check: CheckConfig, draw: Draw) -> tuple[Tensor, ...] | None:
     """Float64 running statistics from the warm-up batches (None unless the norm keeps any)."""
     kind, norm = check.layer.kind_spec, get_norm(check.norm.id)
     warm = [kind.norm_input(check.layer, x, draw.w) for x in draw.warmup]  # through the original W

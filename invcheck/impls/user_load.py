@@ -23,7 +23,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from invcheck.errors import UserCodeError
 from invcheck.project_config import find_pyproject
@@ -146,8 +146,8 @@ def _interruptible() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def _refuse_exit(code: int = 0) -> None:
-    raise OsExit(f"os._exit({code}) called")
+def _refuse_exit(status: int = 0) -> NoReturn:
+    raise OsExit(f"os._exit({status}) called")
 
 
 @contextlib.contextmanager
@@ -176,7 +176,7 @@ def guarded() -> Iterator[None]:
 
 
 # Frames in these directories are invcheck's or torch's, not the user's.
-_NOT_USER = tuple(str(Path(m.__file__).resolve().parent) for m in (sys.modules["invcheck"],))
+_NOT_USER = (str(Path(__file__).resolve().parents[1]),)  # the invcheck package
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 

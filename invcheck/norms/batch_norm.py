@@ -29,7 +29,9 @@ class BatchNorm(Norm):
         """Running mean/var updated as torch.nn.BatchNorm does: from 0 and 1, unbiased var."""
         if cfg.mode != "eval":
             return None
-        mean, var, m = 0.0, 1.0, cfg.momentum
+        mean: float | Tensor = 0.0
+        var: float | Tensor = 1.0
+        m = cfg.momentum
         for a in warmup:  # [T, N, C, *positions]
             dims = self.axes(a.dim(), per_token)
             mu = a.mean(dims, keepdim=True)  # [T, 1, C, *1]

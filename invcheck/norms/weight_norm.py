@@ -6,7 +6,7 @@ computes the effective weight g * v / ||v||, through which the layer then runs u
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from invcheck.norms.base import Norm, TorchNorm, TorchSetup
 
@@ -50,13 +50,15 @@ class WeightNorm(Norm):
             torch.empty(setup.kind.weight_shape(setup.layer), dtype=g.dtype, device=g.device)
         )
         parametrizations.weight_norm(holder, name="weight", dim=0)
+        # made by weight_norm at run time: torch's stubs type a module's attributes Tensor | Module
+        parts: Any = cast(Any, holder.parametrizations).weight
         with torch.no_grad():
-            holder.parametrizations.weight.original0.copy_(g)  # the spec's gain, not ||W||
+            parts.original0.copy_(g)  # the spec's gain, not ||W||
 
         def effective(v: Tensor) -> Tensor:
             with torch.no_grad():
-                holder.parametrizations.weight.original1.copy_(v)  # V: the direction is W (or W')
-            return holder.weight
+                parts.original1.copy_(v)  # V: the direction is W (or W')
+            return cast("Tensor", holder.weight)  # g * V / ||V||, computed by the parametrization
 
-        gain = holder.parametrizations.weight.original0.detach().flatten().double().cpu()
+        gain = parts.original0.detach().flatten().double().cpu()
         return TorchNorm(effective, holder, gain)

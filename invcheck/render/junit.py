@@ -42,8 +42,10 @@ def render(results: Sequence[Result], *, suite: str = "invcheck") -> str:
     cases = [_testcase(result) for result in results]
     _disambiguate(cases, results)
     counts = _counts(cases, results)
-    root = ET.Element("testsuites", name=_clean(suite), **{k: v for k, v in counts.items() if k != "skipped"})
-    testsuite = ET.SubElement(root, "testsuite", name=_clean(suite), **counts)
+    root = ET.Element(
+        "testsuites", {"name": _clean(suite), **{k: v for k, v in counts.items() if k != "skipped"}}
+    )
+    testsuite = ET.SubElement(root, "testsuite", {"name": _clean(suite), **counts})
     testsuite.extend(cases)
     ET.indent(root)
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

@@ -27,7 +27,8 @@ def _cell(cell: Any, notes: list[str]) -> str:
 
 
 def table(report: Any) -> str:
-    lines, notes = [f"_{meta_line(report.meta)}_", ""], []
+    lines: list[str] = [f"_{meta_line(report.meta)}_", ""]
+    notes: list[str] = []
     for layer in report.sections():  # a layer, or a layer and where its norm sits
         lines += [
             f"### {layer}",

@@ -125,7 +125,7 @@ def _column_groups(transforms: list[str], width: int, compact: bool) -> list[lis
 def _grid(report: Any, layer: str, transforms: list[str], compact: bool) -> Table:
     # compact: no rules and no padding (the blank separators are the gaps), a verdict and its
     # deviation kept on one line (9 characters), headers wrapped onto two
-    style = dict(box=box.SIMPLE, show_edge=False, padding=(0, 0)) if compact else {}
+    style: dict[str, Any] = dict(box=box.SIMPLE, show_edge=False, padding=(0, 0)) if compact else {}
     grid = Table(title=f"layer: {layer}", title_justify="left", show_lines=True, **style)
     grid.add_column("norm", no_wrap=True)
     for t in transforms:

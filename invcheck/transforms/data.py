@@ -41,6 +41,7 @@ def token_rescale(
     x: Tensor, w: Tensor, cfg: TransformConfig, gen: torch.Generator, kind: LayerKind
 ) -> tuple[Tensor, Tensor]:
     axis = kind.token_axis  # X: [T, N, S, D]: its own delta for each token of each case
+    assert axis is not None, "token_rescale needs a layer kind with tokens (refused before any draw)"
     delta = scale_factors(x.shape[: axis + 1], cfg, gen)  # [T, N, S]
     return trailing(delta, x.dim()) * x, w
 

@@ -19,7 +19,7 @@ import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -113,7 +113,8 @@ class Setting:
 
     @property
     def layer(self) -> LayerConfig:
-        return LayerConfig(self.kind_id, **{**SMALL_SIZES.get(self.kind_id, {}), **self.sizes})
+        sizes: dict[str, Any] = {**SMALL_SIZES.get(self.kind_id, {}), **self.sizes}
+        return LayerConfig(self.kind_id, **sizes)
 
     def with_sizes(self, **sizes: int) -> Setting:
         return Setting(self.kind_id, self.norm_id, self.transform_id, {**self.sizes, **sizes}, self.norm_cfg)
@@ -163,7 +164,8 @@ class Setting:
             sq = ops.tidy((w * w).reshape(1, w.shape[1], -1).sum(-1))  # [1, C]
             var = np.broadcast_to(sq.reshape(1, 1, -1, *([1] * (a.ndim - 3))), a.shape)
             return np.zeros_like(a), var, np.zeros(sq.shape[1:], dtype=a.dtype), sq[0], "unit"
-        v = norm.grouped(a, self.cfg)
+        # the norms' methods are typed for torch tensors; numpy arrays answer the same calls
+        v: Any = norm.grouped(cast(Any, a), self.cfg)
         dims = norm.axes(v.ndim, self.kind.per_token_statistics)
         mu = v.mean(axis=dims, keepdims=True) if norm.centered else np.zeros((1,) * v.ndim, dtype=v.dtype)
         var = ops.tidy(((v - mu) ** 2).mean(axis=dims, keepdims=True))
@@ -177,8 +179,11 @@ class Setting:
     ) -> tuple[np.ndarray, np.ndarray]:
         """(X', W') by the registry's own transform, its random factors taken from scale/shift."""
         cfg = TransformConfig(id=self.transform_id)
+        # typed for torch tensors: numpy arrays answer the same calls (Arr adds .dim), and no
+        # generator is needed while given_factors supplies the factors
+        apply: Any = self.transform.apply
         with given_factors(scale, shift):
-            x2, w2 = self.transform.apply(arr(x)[None], arr(w)[None], cfg, None, self.kind)
+            x2, w2 = apply(arr(x)[None], arr(w)[None], cfg, None, self.kind)
         return np.asarray(x2)[0], np.asarray(w2)[0]
 
 

@@ -8,8 +8,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from conftest import Invoke, Result
 
 HERE = Path(__file__).resolve().parent
 
@@ -62,6 +66,10 @@ def materialize(case: Case, folder: Path) -> None:
     _setup(case, folder)
 
 
+# Cases whose code defeats its deadline end the process (user_load's watchdog): a real one each.
+IN_A_PROCESS = {"user-ignores-alarm", "user-swallows-the-stop"}
+
+
 def run_case(case: Case, folder: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "PYTHONSAFEPATH": "1"}
     env.pop("INVCHECK_DEBUG", None)
@@ -82,11 +90,17 @@ def _digest(path: Path) -> str:
 
 
 @pytest.mark.skipif(os.name != "posix", reason="FIFOs, links and devices as POSIX has them")
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
-def test_bad_input_is_one_located_line(case: Case, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, id=c.name, marks=[pytest.mark.slow] if c.name in IN_A_PROCESS else []) for c in CASES],
+)
+def test_bad_input_is_one_located_line(case: Case, tmp_path: Path, invoke: Invoke) -> None:
     materialize(case, tmp_path)
     before = {name: _digest(tmp_path / name) for name in case.intact}
-    proc = run_case(case, tmp_path)
+    if case.name in IN_A_PROCESS:
+        proc: Result | subprocess.CompletedProcess[str] = run_case(case, tmp_path)
+    else:
+        proc = invoke(*case.args, cwd=tmp_path, env={"INVCHECK_DEBUG": None})
     assert "Traceback" not in proc.stderr + proc.stdout
     assert proc.returncode == 2, proc.stderr
     if proc.stdout.startswith("ERR "):  # a check that could not run: its own line, the others run on
@@ -113,6 +127,7 @@ def test_the_corpus_is_large_and_fully_expected() -> None:
 PLANTED = "open('MARKER', 'w').write('planted code ran')\n"
 
 
+@pytest.mark.slow
 def test_pytest_session_survives_broken_specs_and_planted_modules(pytester: pytest.Pytester) -> None:
     (pytester.path / "bad.invcheck.yaml").write_text(
         "norm: layer_norm\ntransform: dataset_rescale\ntrials: !!float x\n"
@@ -176,6 +191,7 @@ def test_api_misuse_is_the_spec_message(kwargs: dict, message: str) -> None:
     assert str(info.value) == message
 
 
+@pytest.mark.slow
 def test_user_code_printing_never_corrupts_json(tmp_path: Path) -> None:
     import json
 
@@ -197,6 +213,7 @@ def test_user_code_printing_never_corrupts_json(tmp_path: Path) -> None:
     assert "hello from import" in proc.stderr and "raw bytes on fd 1" in proc.stderr
 
 
+@pytest.mark.slow
 def test_pytest_user_code_that_hangs_fails_after_the_timeout(pytester: pytest.Pytester) -> None:
     (pytester.path / "slow.invcheck.yaml").write_text(
         'norm: {module: "slow:N"}\ntransform: dataset_rescale\n'
@@ -215,6 +232,7 @@ def test_pytest_user_code_that_hangs_fails_after_the_timeout(pytester: pytest.Py
     )
 
 
+@pytest.mark.slow
 def test_pytest_user_code_that_defeats_the_deadline_ends_the_session_with_its_line(
     pytester: pytest.Pytester,
 ) -> None:

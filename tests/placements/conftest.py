@@ -1,40 +1,33 @@
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _invcheck(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invcheck", *args], capture_output=True, text=True, cwd=ROOT, timeout=300
-    )
+if TYPE_CHECKING:
+    from conftest import Invoke
 
 
 @pytest.fixture
-def cli() -> Callable[..., str]:
-    """stdout of a successful invcheck command."""
+def cli(invoke: Invoke) -> Callable[..., str]:
+    """stdout of a successful invcheck command (in-process: conftest.invoke)."""
 
     def run(*args: str) -> str:
-        proc = _invcheck(*args)
-        assert proc.returncode == 0, proc.stderr
+        proc = invoke(*args)
+        assert proc.exit_code == 0, proc.stderr
         return proc.stdout
 
     return run
 
 
 @pytest.fixture
-def cli_fails() -> Callable[..., str]:
+def cli_fails(invoke: Invoke) -> Callable[..., str]:
     """stderr of an invcheck command refused as bad input (exit 2)."""
 
     def run(*args: str) -> str:
-        proc = _invcheck(*args)
-        assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
+        proc = invoke(*args)
+        assert proc.exit_code == 2, (proc.exit_code, proc.stdout, proc.stderr)
         return proc.stderr
 
     return run

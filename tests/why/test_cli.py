@@ -4,30 +4,23 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+if TYPE_CHECKING:
+    from conftest import Invoke
+
 HAS_MPL = importlib.util.find_spec("matplotlib") is not None
 
 
-def invcheck(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run(
-        [sys.executable, "-m", "invcheck", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=300,
-    )
+@pytest.fixture
+def invcheck(invoke: Invoke) -> Invoke:
+    """The command in-process (conftest.invoke)."""
+    return invoke
 
 
-def test_explain_json_holds_the_counterexample():
+def test_explain_json_holds_the_counterexample(invcheck: Invoke):
     proc = invcheck("explain", "--norm", "layer_norm", "--transform", "dataset_recenter", "-f", "json")
     assert proc.returncode == 0, proc.stderr
     top = json.loads(proc.stdout)
@@ -37,13 +30,13 @@ def test_explain_json_holds_the_counterexample():
     assert {"X", "W", "X2", "W2", "a", "a2", "y", "y2", "g", "b"} <= set(doc["counterexample"])
 
 
-def test_explain_text_fits_80_columns():
+def test_explain_text_fits_80_columns(invcheck: Invoke):
     proc = invcheck("explain", "--norm", "batch_norm", "--transform", "case_rescale")
     assert proc.returncode == 0, proc.stderr
     assert "y' ≠ y" in proc.stdout and max(map(len, proc.stdout.splitlines())) <= 80
 
 
-def test_prove_json_and_bad_names():
+def test_prove_json_and_bad_names(invcheck: Invoke):
     top = json.loads(
         invcheck("prove", "--norm", "rms_norm", "--transform", "case_rescale", "-f", "json").stdout
     )
@@ -52,7 +45,7 @@ def test_prove_json_and_bad_names():
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
 
 
-def test_sweep_json_points():
+def test_sweep_json_points(invcheck: Invoke):
     proc = invcheck(
         "sweep",
         "--norm",
@@ -78,7 +71,7 @@ def test_sweep_json_points():
 
 
 @pytest.mark.skipif(not HAS_MPL, reason="matplotlib (invcheck[plot]) not installed")
-def test_sweep_plot_written(tmp_path):
+def test_sweep_plot_written(tmp_path, invcheck: Invoke):
     for name in ("s.png", "s.svg"):
         out = tmp_path / name
         proc = invcheck(
@@ -102,7 +95,7 @@ def test_sweep_plot_written(tmp_path):
 
 
 @pytest.mark.skipif(HAS_MPL, reason="matplotlib is installed")
-def test_sweep_plot_without_matplotlib_is_one_line(tmp_path):
+def test_sweep_plot_without_matplotlib_is_one_line(tmp_path, invcheck: Invoke):
     proc = invcheck(
         "sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--plot", str(tmp_path / "s.png")
     )
@@ -110,7 +103,7 @@ def test_sweep_plot_without_matplotlib_is_one_line(tmp_path):
     assert proc.stderr.strip().count("\n") == 0 and 'pip install "invcheck[plot]"' in proc.stderr
 
 
-def test_explain_a_spec_file(tmp_path):
+def test_explain_a_spec_file(tmp_path, invcheck: Invoke):
     spec = tmp_path / "one.yaml"
     spec.write_text(
         "checks:\n  - norm: rms_norm\n    transform: weight_matrix_recenter\n    expect: not_invariant\n"
@@ -124,24 +117,17 @@ def test_explain_a_spec_file(tmp_path):
     ]
 
 
-def test_unknown_plot_format_is_refused_before_computing(tmp_path):
+def test_unknown_plot_format_is_refused_before_computing(tmp_path, invcheck: Invoke):
     proc = invcheck(
         "sweep", "--norm", "layer_norm", "--transform", "dataset_rescale", "--plot", str(tmp_path / "s.pdf")
     )
     assert proc.returncode == 2 and ("png or .svg" in proc.stderr or "matplotlib" in proc.stderr)
 
 
-def test_why_commands_read_a_spec_on_stdin():
+def test_why_commands_read_a_spec_on_stdin(invcheck: Invoke):
     spec = "norm: layer_norm\ntransform: dataset_recenter\n"
     for command in ("explain", "prove"):
-        proc = subprocess.run(
-            [sys.executable, "-m", "invcheck", command, "-"],
-            input=spec,
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-            timeout=300,
-        )
+        proc = invcheck(command, "-", input=spec)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.startswith("layer_norm × dataset_recenter in a dense layer")
 
@@ -164,16 +150,8 @@ def test_why_commands_read_a_spec_on_stdin():
         ),
     ],
 )
-def test_why_commands_follow_the_terminal_width(args: tuple[str, ...]) -> None:
-    env = {**os.environ, "COLUMNS": "40"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "invcheck", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=300,
-    )
+def test_why_commands_follow_the_terminal_width(args: tuple[str, ...], invcheck: Invoke) -> None:
+    proc = invcheck(*args, env={"COLUMNS": "40"})
     assert proc.returncode == 0, proc.stderr
     assert max(map(len, proc.stdout.splitlines())) <= 40
     assert "…" not in proc.stdout  # folded or abbreviated, never cut
@@ -181,23 +159,8 @@ def test_why_commands_follow_the_terminal_width(args: tuple[str, ...]) -> None:
         assert "✗ not_invariant" in proc.stdout  # verdicts as marks in the table, the marks explained below
 
 
-def test_explain_uses_a_wide_terminal():
-    env = {**os.environ, "COLUMNS": "120"}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "invcheck",
-            "explain",
-            "--norm",
-            "layer_norm",
-            "--transform",
-            "dataset_recenter",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=300,
+def test_explain_uses_a_wide_terminal(invcheck: Invoke):
+    proc = invcheck(
+        "explain", "--norm", "layer_norm", "--transform", "dataset_recenter", env={"COLUMNS": "120"}
     )
     assert 80 < max(map(len, proc.stdout.splitlines())) <= 120  # its definitions folded at 120, not 80

@@ -12,7 +12,9 @@ from invcheck.why.setting import Setting
 from tests.why.independent import breaks
 
 
-@pytest.fixture(scope="module")
+# The report of every dense cell's proof (seconds of sympy) lives for the session: a module's
+# fixture is built again where a pytest-xdist worker runs another module's tests in between.
+@pytest.fixture(scope="session")
 def dense_report():
     return tables.build(["dense"], prove=True, prove_seconds=60)
 

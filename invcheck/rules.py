@@ -49,7 +49,13 @@ MIN_SHIFT = 1e-3
 MAX_WORK = (
     1 << 35
 )  # multiply-adds of one forward pass over all trials (2048^3 x 4): minutes on a CPU, not hours
-NUMBER_KEYS = ("eps", "momentum", "shift", "tolerance")  # numbers: text only from YAML (`1e-5`)
+NUMBER_KEYS = (
+    "eps",
+    "momentum",
+    "shift",
+    "tolerance",
+    "max_eps_effect",
+)  # numbers: text only from YAML (`1e-5`)
 
 NORM_FIELDS: dict[str, Parser] = {
     "id": choice(names.NORMS, "norm"),
@@ -87,6 +93,9 @@ CHECK_FIELDS: dict[str, Parser] = {
     "device": device,
     "tf32": flag,
     "tolerance": optional(number(0, 1e3, strict=True)),
+    # what eps may move the two sides apart by, relative to the output, before an invariance that
+    # holds with eps off counts as broken (unset: reported with the verdict, never a failure)
+    "max_eps_effect": optional(number(0, 1e3, strict=True)),
     "expect": optional(choice(names.VERDICTS, "verdict")),
 }
 

@@ -28,6 +28,7 @@ file, except `name`) and at least one of: check keys at the top level (one check
     device: cpu                  # cpu | cuda | auto
     tf32: false
     tolerance: 1.0e-5            # optional: replaces the computed tolerance (> 0)
+    max_eps_effect: 0.01         # optional: eps moving the sides apart by more fails (docs/trust.md)
     expect: invariant            # optional: invariant | not_invariant | inconclusive | undefined
     impl: torch                  # shorthand for `norm: {impl: torch}` (reference | torch)
 

@@ -44,9 +44,29 @@ DITHER_ULPS = 8.0
 # because torch's BatchNorm refuses eps = 0: "eps off" in layers invcheck did not write is this,
 # which no float64 variance above 1e-284 notices.
 EPS_OFF = 1e-300
+# because a normalized output is bounded (|a - mu| / sigma <= sqrt(entries)), an output with eps
+# off this many times the output with eps is no normalized value: a statistic's spread is 0 (or
+# below 1e-8 sqrt(eps)) and the layer divided a rounding remainder by ~sqrt(EPS_OFF) (torch's
+# GroupNorm(C, C) on a dense layer: 1e+134). The trial is degenerate (0/0), as in the reference,
+# whose definition gives NaN there.
+ZERO_SPREAD = 1e8
 # because a float64 run whose noise is this far above float64's (about 1e-16) is not computing in
 # float64: the layer casts to float32 (or lower) inside.
 FLOAT64_NOISE_LIMIT = 1e-12
+
+
+# because a layer may round in a precision coarser than the checked dtype (bfloat16 arithmetic inside,
+# whatever dtype it is given): a probe step below one unit of that precision leaves most outputs
+# unmoved and measures next to no noise. Where fewer than ALL_MOVE of the nonzero output entries
+# move at the dtype's own step, the coarsest step (bfloat16's) is tried: if it moves more than
+# 1/RESOLVED times as many, the layer computes coarser inside, and its noise is the largest the
+# coarser precisions' steps measure (the first step that moves the outputs is about one unit: it
+# keeps part of the rounding, as a step of one ulp does). Measured, e.g. a bfloat16 RMSNorm in a
+# float32 check: 0.1% of entries move at 2^-20, 94% at 2^-5; outputs that stay for other reasons
+# (a border of zero padding, ±1 of a two-token instance_norm) stay at every step (44% and 44%).
+COARSER = ("float16", "bfloat16")
+ALL_MOVE = 0.9
+RESOLVED = 0.5
 
 
 def unit(dtype: str, tf32: bool = False) -> float:
@@ -57,6 +77,17 @@ def unit(dtype: str, tf32: bool = False) -> float:
 def dither(dtype: str, tf32: bool = False) -> float:
     """The relative size e of one probe step in `dtype` (see MIN_DITHER)."""
     return max(MIN_DITHER, DITHER_ULPS * unit(dtype, tf32))
+
+
+def dithers(dtype: str, tf32: bool = False) -> list[float]:
+    """The probe steps to try, finest first: the dtype's own, then each coarser precision's."""
+    own = dither(dtype, tf32)
+    return [own] + [d for d in (dither(c) for c in COARSER) if d > own]
+
+
+def precision_of(step: float) -> str:
+    """The precision whose probe step `step` is (for a note)."""
+    return next((c for c in COARSER if dither(c) == step), "")
 
 
 def floor(dtype: str, tf32: bool = False) -> float:

@@ -80,8 +80,14 @@ def _root(
     pass
 
 
+_running: list[bool] = []  # main() under way in this process
+
+
 def main() -> None:
     """Entry point: InvcheckError -> one line and exit 2; a bug -> one line and exit 3."""
+    if _running:  # user code calling invcheck's command line from inside a check: its failure, silent
+        raise RuntimeError("invcheck's command line called from inside a running invcheck check")
+    _running.append(True)
     for stream in (sys.stdout, sys.stderr):  # an ASCII locale gets ✓ as \u2713, not a crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")

@@ -10,6 +10,7 @@ import signal
 import stat
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
@@ -30,8 +31,38 @@ class GuardedStdout:
 
     def __init__(self, stream: TextIO | None) -> None:
         self._stream = stream if stream is not None else _Closed()
+        self._reserved = False
+
+    def reserve(self) -> None:
+        """Standard output kept for the report while user code runs: file descriptor 1 becomes
+        stderr for the rest of the process (what user code writes there, from any thread, at any
+        time, lands on stderr), and the report goes to the real stdout through a copy of it. Writes
+        from other threads than the main one go to stderr too: a thread user code started cannot
+        print into `--format json`; nor can a child it forked (isolation.py)."""
+        if self._reserved or isinstance(self._stream, _Closed):
+            return
+        try:
+            self._stream.flush()
+            saved = os.dup(1)
+            os.dup2(2, 1)
+        except (OSError, ValueError, AttributeError):  # no real file descriptor behind it
+            return
+        old = self._stream
+        self._stream = io.TextIOWrapper(
+            io.FileIO(saved, "w", closefd=True),
+            encoding=getattr(old, "encoding", None) or "utf-8",
+            errors=getattr(old, "errors", None) or "strict",
+            line_buffering=bool(getattr(old, "line_buffering", False)),
+        )
+        self._reserved = True
 
     def write(self, text: str) -> int:
+        if self._reserved:
+            from invcheck.isolation import exit_if_forked
+
+            exit_if_forked()
+            if threading.current_thread() is not threading.main_thread():
+                return sys.stderr.write(text)
         try:
             return self._stream.write(text)
         except OSError as err:
@@ -62,6 +93,12 @@ class _Closed(io.StringIO):
 
     def write(self, text: str) -> int:
         raise OSError(errno.EBADF, "it is closed")
+
+
+def reserve_stdout() -> None:
+    """sys.stdout kept for the report from here on (GuardedStdout.reserve), where it is the CLI's."""
+    if isinstance(sys.stdout, GuardedStdout):
+        sys.stdout.reserve()
 
 
 def check_outputs(outputs: Sequence[Path | None], inputs: Iterable[Path] = ()) -> None:

@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: typer would eval every annotation string at start-up.
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -9,7 +10,15 @@ from typing import Annotated
 import typer
 
 from invcheck.cli import OutputOpt, RunFormat, RunFormatOpt, app
-from invcheck.cli.common import STDOUT, check_outputs, config_allows_import, load_torch, style, write_output
+from invcheck.cli.common import (
+    STDOUT,
+    check_outputs,
+    config_allows_import,
+    load_torch,
+    reserve_stdout,
+    style,
+    write_output,
+)
 from invcheck.errors import InvcheckError, one_line
 
 
@@ -50,13 +59,16 @@ def run(
 
     if junit_xml == STDOUT:
         raise InvcheckError("--junit-xml - : give a file (the run's report goes to stdout)")
-    output = None if output == STDOUT else output
+    output = None if output == STDOUT else _absolute(output)
+    junit_xml = _absolute(junit_xml)  # before user code runs: its os.chdir cannot move them
     files = [p for p in paths if p != spec_input.STDIN]
     check_outputs([output, junit_xml], spec.discover(files) if files else [])  # before the work, not after it
     set_timeout(timeout, "--timeout SECONDS")
     checks = spec_input.load(paths)
     users = any(c.norm.module is not None for c in checks)  # no pyproject.toml read without user code
     allowed = allow_import or (users and config_allows_import(files))
+    if users and allowed:
+        reserve_stdout()  # stdout holds the report alone, whatever user code's threads print
     stream = format is RunFormat.rich and output is None  # lines as checks finish
     color, width = style(output)
     report = RunReport([], run_meta())
@@ -75,6 +87,15 @@ def run(
             typer.echo(one_line(f"error: {result.why}"), err=True)
     if report.errors or report.failed:
         raise typer.Exit(2 if report.errors else 1)
+
+
+def _absolute(path: Path | None) -> Path | None:
+    """An output path fixed to the working directory of the start: a trailing slash kept (it says
+    "a folder", which check_outputs refuses for a file)."""
+    if path is None:
+        return None
+    text = os.fspath(path)
+    return Path(os.path.abspath(text) + (os.sep if text.endswith(os.sep) and text != os.sep else ""))
 
 
 def _write(

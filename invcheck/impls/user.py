@@ -191,6 +191,10 @@ def call(check: CheckConfig, obj: Any, inp: Tensor, expected: tuple[int, ...] | 
         raise user_error(
             check, f"called on {what}, it returned shape {list(y.shape)}, expected {list(expected)}"
         )
+    if y.layout != torch.strided:
+        raise user_error(
+            check, f"called on {what}, it returned a {y.layout} tensor, expected a dense (strided) one"
+        )
     if y.dtype != inp.dtype:
         raise user_error(
             check, f"called on {what}, it returned {y.dtype}, expected {inp.dtype} (the input's dtype)"

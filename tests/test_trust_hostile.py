@@ -1,0 +1,143 @@
+"""Issue 18's hostile user code and files: each case reproduced through `invcheck run`, as a user
+would meet it (a subprocess: file descriptors, forks, threads and signals are the point)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+HOSTILE = """
+import os, sys, threading, time
+import torch
+from torch import nn
+
+
+class Base(nn.Module):
+    def __init__(self, units):
+        super().__init__()
+        self.eps = 1e-5
+
+    def forward(self, a):
+        mu = a.mean(-1, keepdim=True)
+        return (a - mu) / torch.sqrt((a - mu).pow(2).mean(-1, keepdim=True) + self.eps)
+
+
+class Chdir(Base):
+    def __init__(self, units):
+        super().__init__(units)
+        os.makedirs("elsewhere", exist_ok=True)
+        os.chdir("elsewhere")
+
+
+class Chatty(Base):
+    started = False
+
+    def __init__(self, units):
+        super().__init__(units)
+        if not Chatty.started:
+            Chatty.started = True
+
+            def talk():
+                while True:
+                    print("chatter", flush=True)
+                    os.write(1, b"raw chatter\\n")
+                    time.sleep(0.005)
+
+            threading.Thread(target=talk, daemon=True).start()
+
+
+class Forker(Base):
+    forked = False
+
+    def forward(self, a):
+        if not Forker.forked:
+            Forker.forked = True
+            os.fork()
+        return super().forward(a)
+
+
+class Meta(Base):
+    def __init__(self, units):
+        super().__init__(units)
+        self.weight = nn.Parameter(torch.ones(units))
+        torch.set_default_device("meta")
+
+
+class Sparse(Base):
+    def forward(self, a):
+        return super().forward(a).to_sparse()
+
+
+class SlowDel(Base):
+    def __del__(self):
+        time.sleep(30)
+
+
+class CallsCli(Base):
+    def __init__(self, units):
+        super().__init__(units)
+        from invcheck.cli import main
+
+        sys.argv = ["invcheck", "--help"]
+        main()
+"""
+SPEC = """checks:
+  - norm: {{id: layer_norm, module: "hostile_t:{name}", kwargs: {{units: "{{units}}"}}}}
+    transform: dataset_rescale
+  - norm: layer_norm
+    transform: dataset_rescale
+"""
+# what the user check must give; the built-in check after it is always invariant
+WANTED = {
+    "Chdir": "invariant",
+    "Chatty": "invariant",
+    "Forker": "invariant",
+    "Meta": "invariant",
+    "Sparse": "error",
+    "SlowDel": "error",
+    "CallsCli": "error",
+}
+
+
+def invcheck(folder: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(folder), "OMP_NUM_THREADS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "invcheck", *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    here: Path = tmp_path_factory.mktemp("hostile")
+    (here / "hostile_t.py").write_text(textwrap.dedent(HOSTILE))
+    for name in WANTED:
+        (here / f"{name}.yaml").write_text(SPEC.format(name=name))
+    return here
+
+
+@pytest.mark.parametrize("name", list(WANTED))
+def test_user_code_cannot_move_corrupt_or_duplicate_a_report(folder: Path, name: str) -> None:
+    done = invcheck(folder, "run", f"{name}.yaml", "--allow-import", "--format", "json", "--timeout", "2")
+    report = json.loads(done.stdout)  # one JSON document: no thread's chatter, no forked child's report
+    assert [r["verdict"] for r in report["results"]] == [WANTED[name], "invariant"], done.stderr
+    assert done.returncode == (2 if WANTED[name] == "error" else 0), done.stderr
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    assert "internal error" not in done.stderr and "Usage:" not in done.stderr
+
+
+def test_output_paths_are_fixed_before_user_code_runs(folder: Path) -> None:
+    done = invcheck(folder, "run", "Chdir.yaml", "--allow-import", "-o", "r.json", "--junit-xml", "j.xml")
+    assert done.returncode == 0, done.stderr
+    assert (folder / "r.json").is_file() and (folder / "j.xml").is_file()
+    assert not (folder / "elsewhere" / "r.json").exists()

@@ -136,7 +136,11 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
         if not files:
             raise SpecError("no spec files (*.yaml, *.yml) in this folder", str(path), value=str(path))
         found += files
-    return list(dict.fromkeys(found))
+    # one run per file however it is spelled (`ok.yaml sub/../ok.yaml`, a link to it): the first spelling
+    first: dict[str, Path] = {}
+    for p in found:
+        first.setdefault(os.path.realpath(p), p)
+    return list(first.values())
 
 
 def _short_path(path: Path) -> str:

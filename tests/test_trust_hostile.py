@@ -141,3 +141,58 @@ def test_output_paths_are_fixed_before_user_code_runs(folder: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert (folder / "r.json").is_file() and (folder / "j.xml").is_file()
     assert not (folder / "elsewhere" / "r.json").exists()
+
+
+# Files ------------------------------------------------------------------------------------------
+
+OK = "norm: layer_norm\ntransform: dataset_rescale\n"
+
+
+@pytest.fixture
+def spec_folder(tmp_path: Path) -> Path:
+    (tmp_path / "ok.yaml").write_text(OK)
+    (tmp_path / "sub").mkdir()
+    return tmp_path
+
+
+def test_a_report_never_gets_setuid_or_setgid_bits(spec_folder: Path) -> None:
+    target = spec_folder / "r.json"
+    target.write_text("{}")
+    target.chmod(0o6755)
+    done = invcheck(spec_folder, "run", "ok.yaml", "-f", "json", "-o", "r.json")
+    assert done.returncode == 0, done.stderr
+    assert target.stat().st_mode & 0o7777 == 0o644
+
+
+def test_a_trailing_slash_names_a_folder(spec_folder: Path) -> None:
+    done = invcheck(spec_folder, "run", "ok.yaml", "-o", "out.json/")
+    assert done.returncode == 2 and "out.json is not a folder" in done.stderr, done.stderr
+    assert not (spec_folder / "out.json").exists()
+
+
+def test_dev_stdout_is_written_through(spec_folder: Path) -> None:
+    done = invcheck(spec_folder, "run", "ok.yaml", "-f", "json", "-o", "/dev/stdout")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["results"][0]["verdict"] == "invariant"
+
+
+def test_one_spec_spelled_two_ways_runs_once(spec_folder: Path) -> None:
+    done = invcheck(spec_folder, "run", "ok.yaml", "sub/../ok.yaml", "-f", "json")
+    assert len(json.loads(done.stdout)["results"]) == 1
+
+
+def test_sigterm_while_writing_leaves_no_temporary_file(spec_folder: Path) -> None:
+    script = (
+        "import os, signal, sys\n"
+        "from pathlib import Path\n"
+        "from invcheck.cli import common\n"
+        "real = os.replace\n"
+        "def slow(a, b):\n"
+        "    os.kill(os.getpid(), signal.SIGTERM)\n"
+        "    real(a, b)\n"
+        "os.replace = slow\n"
+        "common.write_output('{}', Path('r.json'))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=spec_folder, capture_output=True, text=True)
+    assert done.returncode == -15, done.stderr
+    assert [p.name for p in spec_folder.iterdir() if p.name.endswith(".tmp")] == []

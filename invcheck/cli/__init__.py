@@ -91,8 +91,9 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):  # an ASCII locale gets ✓ as \u2713, not a crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    from invcheck.cli.common import GuardedStdout
+    from invcheck.cli.common import GuardedStdout, new_command
 
+    new_command()
     sys.stdout = GuardedStdout(sys.stdout)  # type: ignore[assignment]
     try:
         _working_folder_exists()

@@ -2,7 +2,6 @@
 
 # No `from __future__ import annotations`: typer would eval every annotation string at start-up.
 
-import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -59,8 +58,7 @@ def run(
 
     if junit_xml == STDOUT:
         raise InvcheckError("--junit-xml - : give a file (the run's report goes to stdout)")
-    output = None if output == STDOUT else _absolute(output)
-    junit_xml = _absolute(junit_xml)  # before user code runs: its os.chdir cannot move them
+    output = None if output == STDOUT else output
     files = [p for p in paths if p != spec_input.STDIN]
     check_outputs([output, junit_xml], spec.discover(files) if files else [])  # before the work, not after it
     set_timeout(timeout, "--timeout SECONDS")
@@ -87,15 +85,6 @@ def run(
             typer.echo(one_line(f"error: {result.why}"), err=True)
     if report.errors or report.failed:
         raise typer.Exit(2 if report.errors else 1)
-
-
-def _absolute(path: Path | None) -> Path | None:
-    """An output path fixed to the working directory of the start: a trailing slash kept (it says
-    "a folder", which check_outputs refuses for a file)."""
-    if path is None:
-        return None
-    text = os.fspath(path)
-    return Path(os.path.abspath(text) + (os.sep if text.endswith(os.sep) and text != os.sep else ""))
 
 
 def _write(

@@ -478,6 +478,13 @@ def _build(r: Report, m: YMap, require: bool = True) -> CheckConfig | None:
             None,
             "add id: (say layer_norm) or module: 'package.module:Name'",
         )
+    if "transform" in m and not {"id", "module"} & set(maps["transform"]):  # never dataset_rescale by default
+        r.add(
+            "transform names neither an id nor a module",
+            m.line_of("transform"),
+            None,
+            "add id: (say dataset_rescale) or module: 'package.module:name'",
+        )
     norm = values(r, maps["norm"], rules.MODULE_NORM_FIELDS if module else rules.NORM_FIELDS)
     norm = NormConfig(**({"id": "custom"} | norm if module else norm))
     layer = _layer(r, maps["layer"])

@@ -196,3 +196,34 @@ def test_sigterm_while_writing_leaves_no_temporary_file(spec_folder: Path) -> No
     done = subprocess.run([sys.executable, "-c", script], cwd=spec_folder, capture_output=True, text=True)
     assert done.returncode == -15, done.stderr
     assert [p.name for p in spec_folder.iterdir() if p.name.endswith(".tmp")] == []
+
+
+# Spec and plugin --------------------------------------------------------------------------------
+
+
+def test_a_transform_mapping_without_id_is_refused(spec_folder: Path) -> None:
+    (spec_folder / "noid.yaml").write_text("norm: layer_norm\ntransform: {scale: [0.5, 2]}\n")
+    done = invcheck(spec_folder, "validate", "noid.yaml")
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith("error: noid.yaml:2: transform names neither an id nor a module")
+
+
+def test_pytest_reports_a_self_looping_spec_link(pytester: pytest.Pytester) -> None:
+    (pytester.path / "ok.invcheck.yaml").write_text(OK)
+    (pytester.path / "loop.invcheck.yaml").symlink_to("loop.invcheck.yaml")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["*loop.invcheck.yaml: a symbolic link that leads nowhere (or loops)*"])
+
+
+def test_junit_escapes_a_user_exceptions_bidi_characters(folder: Path) -> None:
+    (folder / "bidi_t.py").write_text(
+        "class Bidi:\n    def __call__(self, a):\n        raise ValueError('evil \\u202e gnp.exe')\n"
+    )
+    (folder / "bidi.yaml").write_text(
+        "norm: {id: layer_norm, module: 'bidi_t:Bidi'}\ntransform: dataset_rescale\n"
+    )
+    done = invcheck(folder, "run", "bidi.yaml", "--allow-import", "--junit-xml", "jb.xml")
+    assert done.returncode == 2
+    xml = (folder / "jb.xml").read_text(encoding="utf-8")
+    assert "\u202e" not in xml and "evil \\u202e gnp.exe" in xml

@@ -531,7 +531,7 @@ def _size_problems(check: CheckConfig) -> list[Problem]:
     per_trial = kind.elements(check.layer)
     total = check.trials * per_trial
     if total <= MAX_ELEMENTS:
-        return _work_problems(check)
+        return _memory_problems(check) or _work_problems(check)
     if check.layer.sizes and per_trial * min(check.trials, CheckConfig().trials) > MAX_ELEMENTS:
         key, value = max(check.layer.sizes, key=lambda item: item[1])
         return [
@@ -553,6 +553,25 @@ def _size_problems(check: CheckConfig) -> list[Problem]:
             f"outputs, above the limit of {MAX_ELEMENTS:.3g}",
             check.trials,
             "use fewer trials or a smaller layer",
+        )
+    ]
+
+
+def _memory_problems(check: CheckConfig) -> list[Problem]:
+    """The memory the check needs, estimated from its shapes (bounds.py), before it allocates any."""
+    from invcheck import bounds
+
+    need = bounds.memory(check)
+    if need <= bounds.MAX_MEMORY:
+        return []
+    return [
+        Problem(
+            None,
+            "layer",
+            f"{check.trials} trial{'s' if check.trials != 1 else ''} of this {check.layer.kind} layer need{'s' if check.trials == 1 else ''} about {bounds.shown(need)} of memory "
+            f"(estimated from its shapes), above the limit of {bounds.shown(bounds.MAX_MEMORY)}",
+            check.trials,
+            "use a smaller layer or fewer trials",
         )
     ]
 

@@ -55,6 +55,8 @@ def run_check(check: CheckConfig):  # -> evidence.Result (torch imported lazily)
     from invcheck.measure import measure
     from invcheck.verdict import judge
 
+    if check.norm.module:
+        import invcheck.isolation  # noqa: F401 - imported before the deadline starts, not inside it
     try:
         # user code may hang: one line after --timeout seconds
         with deadline(check) if check.norm.module else contextlib.nullcontext():
@@ -83,7 +85,7 @@ def _user_run(check: CheckConfig):  # -> evidence.Result
             try:
                 return judge(measure(check))
             finally:
-                gc.collect()
+                gc.collect(1)  # the young generations: the check's own objects, not torch's whole heap
     except InvcheckError:
         raise
     except Exception as exc:  # user code's failure inside torch: this check's error

@@ -28,6 +28,7 @@ def verdicts(seeds: list[int], layers: list[str], impls: tuple[str, ...], dtypes
         for dtype in dtypes:
             for seed in seeds:
                 report = table.build(layers, seed=seed, dtype=dtype, impl=impl, placements=names.PLACEMENTS)
+                print(f"  {impl} {dtype} seed {seed}: {len(report.cells)} cells", file=sys.stderr, flush=True)
                 for c in report.cells:
                     found[(c.layer, c.placement, impl, dtype, c.norm, c.transform)].append(c.verdict)
     return found

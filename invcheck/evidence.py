@@ -57,6 +57,7 @@ class RunNumbers:
     where: Sequence[dict[str, int]] = field(default_factory=list)  # where each trial deviates most
     finite: list[bool] = field(default_factory=list)  # no NaN or inf on either side
     moves: list[bool] = field(default_factory=list)  # the output responds to dithered inputs
+    step: float = 0.0  # the probe's relative step: the precision the layer was found to compute in
 
 
 @dataclass

@@ -60,6 +60,11 @@ class Probe:
 # by about one ulp, or a second difference, keeps part of the rounding of long sums: the noise came
 # out 1.5-3x too small at a fan-in of 2048.)
 STENCIL = Probe((0, 1, -1, 2, -2), (6.0, -4.0, -4.0, 1.0, 1.0))
+# A trial's noise is the largest of its output's rounding errors; where the output has few entries
+# (instance_norm over 2 tokens: 16 entries), the largest of so few is a poor estimate of the largest
+# the deviation can show (7 of 40 seeds fell short): the probe is repeated with fresh dither signs
+# until about this many errors of each trial are seen.
+MIN_SAMPLES = 256
 
 
 def measure(check: CheckConfig) -> Measurement:
@@ -132,7 +137,13 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
     m.degenerate = _degenerate(m.exact, wide, m.check.norm.module is not None)
     # A degenerate trial's 0/0 is no overflow: the range is judged on the trials that count.
     m.range_problem = stored or _not_finite(check.dtype, checked, m.degenerate)
-    if m.check.norm.module is not None and wide.noise and max(wide.noise) > tol.FLOAT64_NOISE_LIMIT:
+    coarse = max((r.step, r.dtype) for r in (checked, wide))
+    if tol.precision_of(coarse[0]) and coarse[0] > tol.dither(coarse[1]):
+        m.notes.append(
+            f"its output moves with its inputs only at steps of {coarse[0]:.2g} ({tol.precision_of(coarse[0])}'s): "
+            f"it computes in {tol.precision_of(coarse[0])} (or coarser) inside; its rounding noise was probed at that step"
+        )
+    elif m.check.norm.module is not None and wide.noise and max(wide.noise) > tol.FLOAT64_NOISE_LIMIT:
         m.notes.append(
             f"its float64 run has rounding noise {max(wide.noise):.2g}, far above float64's: "
             "it computes in lower precision (float32?) internally"
@@ -192,6 +203,7 @@ def _probe(
     s_check, s_draw = small
     fwd = build_forward(s_check, s_draw, DTYPES[dtype], device, eps_dtype=eps_dtype)
     probed, part = _run(s_check, fwd, s_draw, dtype, device)
+    run.step = probed.step
     if s_check.trials == check.trials:
         factor = sample.stretch(check, s_check)
         run.noise, run.moves = [n * factor for n in probed.noise], probed.moves
@@ -250,8 +262,8 @@ def _run(
     device: only per-trial numbers cross to the CPU)."""
     probe_on = probe and noise_from is None
     points = STENCIL.points if probe_on else (0,)
-    e = tol.dither(dtype, check.tf32 and device.type == "cuda")
-    y0, residual, moved = _outputs(check, fwd, d, points, e, DTYPES[dtype], device)
+    tf32 = check.tf32 and device.type == "cuda"
+    y0, residual, moved = _outputs(check, fwd, d, points, tol.dither(dtype, tf32), DTYPES[dtype], device)
     run = RunNumbers(dtype)
     scale = torch.maximum(_abs_max(y0[0]), _abs_max(y0[1]))  # [T], inf if any is NaN
     run.scale = scale.tolist()
@@ -259,12 +271,49 @@ def _run(
     if not probe_on:
         run.noise = noise_from.noise if noise_from else []
         run.finite = [math.isfinite(s) for s in run.scale]
-    else:
-        assert residual is not None and moved is not None  # made wherever the probe's points run
-        run.noise = _noise(residual, scale, STENCIL)
-        run.moves = moved.tolist()
-        run.finite = [math.isfinite(s) and math.isfinite(n) for s, n in zip(run.scale, run.noise)]
+        return run, y0
+    run.noise, run.moves, run.step = _probe_noise(check, fwd, d, dtype, device, y0, residual, moved, scale)
+    run.finite = [math.isfinite(s) and math.isfinite(n) for s, n in zip(run.scale, run.noise)]
     return run, y0
+
+
+def _probe_noise(
+    check: CheckConfig,
+    fwd: Forward,
+    d: Draw,
+    dtype: str,
+    device: torch.device,
+    y0: Sides,
+    residual: Sides,
+    moved: tuple[Tensor, float],
+    scale: Tensor,
+) -> tuple[list[float], list[bool], float]:
+    """Per trial, the rounding noise and whether the output moves; and the probe step that measured
+    them. The step is the precision the layer really computes in, found by measuring: the checked
+    dtype's step first, then each coarser precision's (tolerance.dithers) while most outputs do not
+    move at it. Small outputs are probed again with fresh dither signs until about MIN_SAMPLES
+    rounding errors of each trial are seen: the largest of a few errors is a poor estimate of the
+    largest the deviation can show."""
+    steps = tol.dithers(dtype, check.tf32 and device.type == "cuda")
+    noise = torch.tensor(_noise(residual, scale, STENCIL), dtype=torch.float64)
+    step, (moves, fraction) = steps[0], moved
+    if fraction < tol.ALL_MOVE and len(steps) > 1:  # some outputs stay: does a coarser step move them?
+        coarse = {steps[-1]: _outputs(check, fwd, d, STENCIL.points, steps[-1], DTYPES[dtype], device)}
+        if (
+            fraction < tol.RESOLVED * coarse[steps[-1]][2][1]
+        ):  # coarser inside: the largest noise of its steps
+            for e in steps[1:]:
+                _, res, (moves, _) = coarse.get(e) or _outputs(
+                    check, fwd, d, STENCIL.points, e, DTYPES[dtype], device
+                )
+                noise = torch.maximum(noise, torch.tensor(_noise(res, scale, STENCIL), dtype=torch.float64))
+                step = e
+    entries = y0[0][0].numel()
+    for again in range(1, math.ceil(MIN_SAMPLES / max(entries, 1))):
+        _, res, (more, _) = _outputs(check, fwd, d, STENCIL.points, step, DTYPES[dtype], device, again)
+        noise = torch.maximum(noise, torch.tensor(_noise(res, scale, STENCIL), dtype=torch.float64))
+        moves = moves | more
+    return noise.tolist(), moves.tolist(), step
 
 
 def _outputs(
@@ -275,50 +324,67 @@ def _outputs(
     e: float,
     dtype: torch.dtype,
     device: torch.device,
-) -> tuple[Sides, Sides | None, Tensor | None]:
+    rep: int = 0,
+) -> tuple[Sides, Sides | None, tuple[Tensor, float] | None]:
     """Per side: the output at the drawn inputs, the probe's residual sum_k c_k y(x + k e) (None
-    without a probe), and per trial whether both sides' outputs moved with their inputs."""
+    without a probe); and per trial whether both sides' outputs moved with their inputs, with the
+    fraction of nonzero output entries that moved (rep: which draw of dither signs)."""
     weights = dict(zip(STENCIL.points, STENCIL.weights))
     if (
         2 * len(points) * (d.x.numel() + d.w.numel()) <= CACHE_ENTRIES
     ):  # one call, its inputs kept: small layers
-        out = fwd(*_stacked(check, d, points, e, dtype, device))
+        out = fwd(*_stacked(check, d, points, e, dtype, device, rep))
         out = out.double().reshape(2, len(points), d.trials, *out.shape[1:])  # [side, point, T, ...]
         per_side = [iter(out[side]) for side in (0, 1)]
     else:  # one call per side and point: memory holds one copy of the inputs at a time
         per_side = [
-            (fwd(x, w).double() for x, w in _points(check, d, side, points, e, dtype, device, reuse=True))
+            (
+                fwd(x, w).double()
+                for x, w in _points(check, d, side, points, e, dtype, device, reuse=True, rep=rep)
+            )
             for side in (0, 1)
         ]
     base: list[Tensor] = []
     residual: list[Tensor] = []
     moved: list[Tensor] = []
+    live = changed = 0
     for outputs in per_side:
         acc: Tensor | None = None
         for k, y in zip(points, outputs):
             if k == 0:
                 base.append(y)
             elif k == points[1]:
-                moved.append((y != base[-1]).flatten(1).any(1))
+                step = y != base[-1]
+                moved.append(step.flatten(1).any(1))
+                nonzero = base[-1] != 0  # exact zeros (a ReLU's) never move: not counted
+                live += int(nonzero.sum())
+                changed += int((step & nonzero).sum())
             if len(points) > 1:
                 acc = y * weights[k] if acc is None else acc.add_(y, alpha=weights[k])
         if acc is not None:  # None with no probe: one point
             residual.append(acc)
     if len(points) == 1:
         return (base[0], base[1]), None, None
-    return (base[0], base[1]), (residual[0], residual[1]), moved[0] & moved[1]
+    fraction = changed / live if live else 1.0
+    return (base[0], base[1]), (residual[0], residual[1]), (moved[0] & moved[1], fraction)
 
 
 def _stacked(
-    check: CheckConfig, d: Draw, points: tuple[int, ...], e: float, dtype: torch.dtype, device: torch.device
+    check: CheckConfig,
+    d: Draw,
+    points: tuple[int, ...],
+    e: float,
+    dtype: torch.dtype,
+    device: torch.device,
+    rep: int = 0,
 ) -> tuple[Tensor, Tensor]:
     """Both sides' X and W at every probe point, stacked on the trial axis: [2 P T, ...], in the
     checked dtype on the device; kept in the draw's cache (only small layers stack: the table's
     other norms reuse them)."""
-    key = ("stacked", points, e, dtype, str(device))
+    key = ("stacked", points, e, dtype, str(device), rep)
     if key in d.cache:
         return d.cache[key]
-    pieces = [p for side in (0, 1) for p in _points(check, d, side, points, e, dtype, device)]
+    pieces = [p for side in (0, 1) for p in _points(check, d, side, points, e, dtype, device, rep=rep)]
     stacked = torch.cat([x for x, _ in pieces]), torch.cat([w for _, w in pieces])
     d.cache[key] = stacked
     return stacked
@@ -333,6 +399,7 @@ def _points(
     dtype: torch.dtype,
     device: torch.device,
     reuse: bool = False,
+    rep: int = 0,
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """One side's X and W at each probe point, in the checked dtype on the device: each entry t of
     what the transform changed moved to t (1 + k e s), s a fixed random sign. An input both sides
@@ -346,7 +413,7 @@ def _points(
     if points == (0,):
         yield x, w
         return
-    signs = _signs(check, d)
+    signs = _signs(check, d, rep)
     xs = x * signs[0].to(device, dtype) if not _same(d.x, d.x2) else None
     ws = w * signs[1].to(device, dtype) if not _same(d.w, d.w2) or xs is None else None
     buffers = (
@@ -365,14 +432,16 @@ def _same(a: Tensor, b: Tensor) -> bool:
     return a is b or (a.data_ptr() == b.data_ptr() and a.shape == b.shape and a.stride() == b.stride())
 
 
-def _signs(check: CheckConfig, d: Draw) -> tuple[Tensor, Tensor]:
+def _signs(check: CheckConfig, d: Draw, rep: int = 0) -> tuple[Tensor, Tensor]:
     """Fixed random signs of the dither (int8), from a generator of their own: the draw is unchanged.
-    Kept with the draw: every probe of a check (its dtype's, float64's) uses the same."""
-    if "signs" not in d.cache:
-        gen = torch.Generator().manual_seed(check.seed ^ 0x5EED)
+    Kept with the draw: every probe of a check (its dtype's, float64's) uses the same (rep: a
+    further draw of them, for a small output probed again)."""
+    key = ("signs", rep)
+    if key not in d.cache:
+        gen = torch.Generator().manual_seed((check.seed ^ 0x5EED) + 7919 * rep)
         sign = lambda t: torch.randint(0, 2, t.shape, generator=gen, dtype=torch.int8).mul_(2).sub_(1)  # noqa: E731
-        d.cache["signs"] = sign(d.x), sign(d.w)
-    return d.cache["signs"]
+        d.cache[key] = sign(d.x), sign(d.w)
+    return d.cache[key]
 
 
 def _abs_max(y: Tensor) -> Tensor:
@@ -423,6 +492,11 @@ def _degenerate(exact: RunNumbers, wide: RunNumbers, user: bool) -> list[str | N
                 "its output is not finite (NaN or inf) even with its eps: the layer returns NaN or inf"
                 if itself
                 else zero
+            )
+        elif wide is not exact and exact.scale[t] > tol.ZERO_SPREAD * wide.scale[t]:
+            reasons.append(
+                f"zero variance: with eps off its output is {exact.scale[t] / wide.scale[t]:.2g}x its output with "
+                "eps, beyond any normalized value: a rounding remainder divided by a spread of 0 (0/0)"
             )
         elif exact.scale[t] == 0.0:
             reasons.append("its output is zero")

@@ -75,6 +75,32 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
+    """A `*.invcheck.yaml` link that leads nowhere (or loops) is no file, so pytest would pass it by
+    in silence: one failing item of one line, as `invcheck run` refuses it."""
+    outcome = yield
+    folder = getattr(pytest, "Dir", None)
+    if folder is None or not isinstance(collector, folder):
+        return
+    report = outcome.get_result()
+    try:
+        entries = [e for e in os.scandir(collector.path) if e.name.endswith(SUFFIXES) and e.is_symlink()]
+    except OSError:
+        return
+    for entry in sorted(entries, key=lambda e: e.name):
+        if os.path.exists(entry.path):
+            continue
+        from invcheck import spec
+
+        try:
+            spec.discover([_shown(Path(entry.path))])
+        except InvcheckError as err:
+            report.result.append(
+                BrokenSpec.from_parent(collector, name=entry.name, path=Path(entry.path), error=err)
+            )
+
+
 class SpecFile(pytest.File):
     """One spec file; its checks are the items."""
 

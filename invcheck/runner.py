@@ -61,15 +61,42 @@ def run_check(check: CheckConfig):  # -> evidence.Result (torch imported lazily)
     from invcheck.user_objects import user_code
     from invcheck.verdict import judge
 
+    if user_code(check):
+        import invcheck.isolation  # noqa: F401 - imported before the deadline starts, not inside it
     try:
         # user code may hang: one line after --timeout seconds
         with deadline(check) if user_code(check) else contextlib.nullcontext():
-            result = judge(measure(check))
+            result = _user_run(check) if user_code(check) else judge(measure(check))
     except DeviceError as err:  # located at the spec's `device:` line, as every error about a spec
         raise DeviceError(f"{_device_location(check)}: {err}") if check.file else err from None
     for observe_ in _observers:
         observe_()
     return result
+
+
+def _user_run(check: CheckConfig):  # -> evidence.Result
+    """A check of user code: whatever fails inside it (torch refusing what it returned, a tensor on
+    the meta device) is that check's error, never the run's end; its objects are collected before
+    its deadline ends (a __del__ that hangs is stopped there, not in a later check), and what it
+    changed in the process is put back (isolation.py)."""
+    import gc
+
+    from invcheck.impls.user_load import contained, first_line, raised_at, user_error
+    from invcheck.isolation import kept
+    from invcheck.measure import measure
+    from invcheck.verdict import judge
+
+    try:
+        with kept():
+            try:
+                return judge(measure(check))
+            finally:
+                gc.collect(1)  # the young generations: the check's own objects, not torch's whole heap
+    except InvcheckError:
+        raise
+    except Exception as exc:  # user code's failure inside torch: this check's error
+        contained(exc)
+        raise user_error(check, f"could not be checked: {first_line(exc)}{raised_at(exc)}") from None
 
 
 def _device_location(check: CheckConfig) -> str:
@@ -171,8 +198,10 @@ def _worker_start(parent: int) -> None:
     runner, SIGPIPE from `| head`): no orphans holding a torch's worth of memory."""
     import signal
 
+    from invcheck import isolation
     from invcheck.impls import user_load
 
+    isolation.adopt()
     _observers.clear()
     user_load.HARD_EXIT_STATUS = user_load.WORKER_HARD_EXIT  # told apart from a crash
     signal.signal(

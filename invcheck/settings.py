@@ -146,6 +146,7 @@ class CheckConfig:
     device: str = "cpu"  # "cpu" | "cuda" | "auto"
     tf32: bool = False  # CUDA only: allow TF32 matmuls/convs (off: checks want IEEE float32)
     tolerance: float | None = None  # override the computed tolerance
+    max_eps_effect: float | None = None  # eps's effect between the sides beyond this: not invariant
     expect: str | None = None  # expected verdict
     name: str | None = None
     file: str | None = None  # where the check was written, for messages

@@ -28,6 +28,7 @@ file, except `name`) and at least one of: check keys at the top level (one check
     device: cpu                  # cpu | cuda | auto
     tf32: false
     tolerance: 1.0e-5            # optional: replaces the computed tolerance (> 0)
+    max_eps_effect: 0.01         # optional: eps moving the sides apart by more fails (docs/trust.md)
     expect: invariant            # optional: invariant | not_invariant | inconclusive | undefined
     impl: torch                  # shorthand for `norm: {impl: torch}` (reference | torch)
 
@@ -135,7 +136,11 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
         if not files:
             raise SpecError("no spec files (*.yaml, *.yml) in this folder", str(path), value=str(path))
         found += files
-    return list(dict.fromkeys(found))
+    # one run per file however it is spelled (`ok.yaml sub/../ok.yaml`, a link to it): the first spelling
+    first: dict[str, Path] = {}
+    for p in found:
+        first.setdefault(os.path.realpath(p), p)
+    return list(first.values())
 
 
 def _short_path(path: Path) -> str:
@@ -472,6 +477,13 @@ def _build(r: Report, m: YMap, require: bool = True) -> CheckConfig | None:
             m.line_of("norm"),
             None,
             "add id: (say layer_norm) or module: 'package.module:Name'",
+        )
+    if "transform" in m and not {"id", "module"} & set(maps["transform"]):  # never dataset_rescale by default
+        r.add(
+            "transform names neither an id nor a module",
+            m.line_of("transform"),
+            None,
+            "add id: (say dataset_rescale) or module: 'package.module:name'",
         )
     fields = values(r, maps["norm"], rules.MODULE_NORM_FIELDS if module else rules.NORM_FIELDS)
     norm = NormConfig(**({"id": "custom"} | fields if module else fields))

@@ -5,7 +5,7 @@ invariant property it comes only from rounding and from eps, and both are measur
 (`measure.py`): the rounding noise of each side from its outputs at dithered inputs, eps's effect
 from the same layer with eps switched off. A trial's tolerance is
 
-    SAFETY x noise + eps's effect between the two sides (up to EPS_CAP),  at least FLOOR_ULPS x u.
+    SAFETY x noise + eps's effect between the two sides,  at least FLOOR_ULPS x u.
 
 Imports no torch: the judge and the renderers load without it.
 """
@@ -31,7 +31,9 @@ MARGIN = 1.3
 # because storing each side's output rounds it once: no tolerance is below a few units of the
 # dtype's last place, whatever the measured noise (an exactly computed layer measures zero).
 FLOOR_ULPS = 4.0
-# because an eps effect above 1% of the output scale is a broken invariance, not a rounding detail.
+# because "where does eps break the invariance" (`invcheck sweep`) needs a bound on eps's effect:
+# 1% of the output where the check sets none (max_eps_effect). A plain check sets no bound: its
+# eps effect qualifies "invariant up to eps" and never decides the verdict (verdict.py).
 EPS_CAP = 1e-2
 # because a tolerance above 10% of the output scale cannot tell rounding from a real violation
 # (violations move outputs by 30-100% at the default transforms): no verdict of invariant then.
@@ -44,9 +46,29 @@ DITHER_ULPS = 8.0
 # because torch's BatchNorm refuses eps = 0: "eps off" in layers invcheck did not write is this,
 # which no float64 variance above 1e-284 notices.
 EPS_OFF = 1e-300
+# because a normalized output is bounded (|a - mu| / sigma <= sqrt(entries)), an output with eps
+# off this many times the output with eps is no normalized value: a statistic's spread is 0 (or
+# below 1e-8 sqrt(eps)) and the layer divided a rounding remainder by ~sqrt(EPS_OFF) (torch's
+# GroupNorm(C, C) on a dense layer: 1e+134). The trial is degenerate (0/0), as in the reference,
+# whose definition gives NaN there.
+ZERO_SPREAD = 1e8
 # because a float64 run whose noise is this far above float64's (about 1e-16) is not computing in
 # float64: the layer casts to float32 (or lower) inside.
 FLOAT64_NOISE_LIMIT = 1e-12
+
+
+# because a layer may round in a precision coarser than the checked dtype (bfloat16 arithmetic inside,
+# whatever dtype it is given): a probe step below one unit of that precision leaves most outputs
+# unmoved and measures next to no noise. Where fewer than ALL_MOVE of the nonzero output entries
+# move at the dtype's own step, the coarsest step (bfloat16's) is tried: if it moves more than
+# 1/RESOLVED times as many, the layer computes coarser inside, and its noise is the largest the
+# coarser precisions' steps measure (the first step that moves the outputs is about one unit: it
+# keeps part of the rounding, as a step of one ulp does). Measured, e.g. a bfloat16 RMSNorm in a
+# float32 check: 0.1% of entries move at 2^-20, 94% at 2^-5; outputs that stay for other reasons
+# (a border of zero padding, ±1 of a two-token instance_norm) stay at every step (44% and 44%).
+COARSER = ("float16", "bfloat16")
+ALL_MOVE = 0.9
+RESOLVED = 0.5
 
 
 def unit(dtype: str, tf32: bool = False) -> float:
@@ -57,6 +79,17 @@ def unit(dtype: str, tf32: bool = False) -> float:
 def dither(dtype: str, tf32: bool = False) -> float:
     """The relative size e of one probe step in `dtype` (see MIN_DITHER)."""
     return max(MIN_DITHER, DITHER_ULPS * unit(dtype, tf32))
+
+
+def dithers(dtype: str, tf32: bool = False) -> list[float]:
+    """The probe steps to try, finest first: the dtype's own, then each coarser precision's."""
+    own = dither(dtype, tf32)
+    return [own] + [d for d in (dither(c) for c in COARSER) if d > own]
+
+
+def precision_of(step: float) -> str:
+    """The precision whose probe step `step` is (for a note)."""
+    return next((c for c in COARSER if dither(c) == step), "")
 
 
 def floor(dtype: str, tf32: bool = False) -> float:

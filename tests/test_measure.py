@@ -386,11 +386,17 @@ def test_small_eps_keeps_invariant_cells_invariant(layer, norm, transform, dtype
         ("dense", "weight_norm", "weight_vector_rescale"),
     ],
 )
-def test_eps_dominating_the_variance_breaks_invariance(layer, norm, transform):
+def test_eps_dominating_the_variance_breaks_a_set_bound(layer, norm, transform):
     # factors of 1e-4 shrink the variance to ~1e-8, far below eps = 1e-3
-    r = run_check(config(layer, norm, transform, norm_kw={"eps": 1e-3}, transform_kw={"scale": (1e-4, 2e-4)}))
+    kw = {"norm_kw": {"eps": 1e-3}, "transform_kw": {"scale": (1e-4, 2e-4)}}
+    r = run_check(config(layer, norm, transform, max_eps_effect=1e-2, **kw))
     assert r.verdict == N, evidence(r)
     assert (r.run, r.bound) == ("eps", "eps") and r.deviation > 1e-2
+    # unbounded (the default): invariant up to eps, its effect reported, whatever its size
+    r = run_check(config(layer, norm, transform, **kw))
+    assert r.verdict != N and r.eps_effect > 1e-2, evidence(r)
+    if r.verdict == "invariant":
+        assert "invariant up to eps" in r.why
 
 
 # ---------------------------------------------------------------- degenerate and non-finite

@@ -107,15 +107,30 @@ def test_eps_effect_is_allowed_up_to_the_cap():
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
-def test_eps_beyond_the_cap_breaks_invariance_in_every_dtype(dtype):
+def test_eps_beyond_a_set_bound_breaks_invariance_in_every_dtype(dtype):
     r = judge(
         measurement(
-            [1e-16, 1e-16], checked=[0.08, 0.01], dtype=dtype, checked_noise=0.05, eps_effect=[0.08, 0.01]
+            [1e-16, 1e-16],
+            checked=[0.08, 0.01],
+            dtype=dtype,
+            checked_noise=0.05,
+            eps_effect=[0.08, 0.01],
+            max_eps_effect=0.01,
         )
     )
     assert r.verdict == "not_invariant"
-    assert (r.run, r.bound, r.deviation, r.tolerance) == ("eps", "eps", 0.08, tol.EPS_CAP)
+    assert (r.run, r.bound, r.deviation, r.tolerance) == ("eps", "eps", 0.08, 0.01)
     assert "breaks it" in r.why
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
+def test_without_a_bound_eps_qualifies_invariance_and_never_fails_it(dtype):
+    m = measurement(
+        [1e-16, 1e-16], checked=[0.08, 0.01], dtype=dtype, checked_noise=1e-3, eps_effect=[0.08, 0.01]
+    )
+    r = judge(m)
+    assert r.verdict == "invariant" and r.eps_effect == 0.08
+    assert "invariant up to eps" in r.why and "0.08" in r.why
 
 
 def test_a_tolerance_too_loose_to_mean_anything_is_inconclusive():

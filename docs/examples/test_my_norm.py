@@ -1,5 +1,6 @@
-import invcheck
 from my_norm import MyNorm
+
+import invcheck
 
 
 def test_my_norm_keeps_case_rescaling() -> None:

@@ -110,13 +110,20 @@ def _root(
         raise typer.Exit(0)
 
 
+_running: list[bool] = []  # main() under way in this process
+
+
 def main() -> None:
     """Entry point: InvcheckError -> one line and exit 2; a bug -> one line and exit 3."""
+    if _running:  # user code calling invcheck's command line from inside a check: its failure, silent
+        raise RuntimeError("invcheck's command line called from inside a running invcheck check")
+    _running.append(True)
     for stream in (sys.stdout, sys.stderr):  # an ASCII locale gets ✓ as \u2713, not a crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    from invcheck.cli.common import GuardedStdout
+    from invcheck.cli.common import GuardedStdout, new_command
 
+    new_command()
     sys.stdout = GuardedStdout(sys.stdout)
     try:
         _working_folder_exists()

@@ -3,6 +3,7 @@ all, how a report looks where it goes, the import permission."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
@@ -10,7 +11,8 @@ import signal
 import stat
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
@@ -30,8 +32,38 @@ class GuardedStdout:
 
     def __init__(self, stream: TextIO | None) -> None:
         self._stream = stream if stream is not None else _Closed()
+        self._reserved = False
+
+    def reserve(self) -> None:
+        """Standard output kept for the report while user code runs: file descriptor 1 becomes
+        stderr for the rest of the process (what user code writes there, from any thread, at any
+        time, lands on stderr), and the report goes to the real stdout through a copy of it. Writes
+        from other threads than the main one go to stderr too: a thread user code started cannot
+        print into `--format json`; nor can a child it forked (isolation.py)."""
+        if self._reserved or isinstance(self._stream, _Closed):
+            return
+        try:
+            self._stream.flush()
+            saved = os.dup(1)
+            os.dup2(2, 1)
+        except (OSError, ValueError, AttributeError):  # no real file descriptor behind it
+            return
+        old = self._stream
+        self._stream = io.TextIOWrapper(
+            io.FileIO(saved, "w", closefd=True),
+            encoding=getattr(old, "encoding", None) or "utf-8",
+            errors=getattr(old, "errors", None) or "strict",
+            line_buffering=bool(getattr(old, "line_buffering", False)),
+        )
+        self._reserved = True
 
     def write(self, text: str) -> int:
+        if self._reserved:
+            from invcheck.isolation import exit_if_forked
+
+            exit_if_forked()
+            if threading.current_thread() is not threading.main_thread():
+                return sys.stderr.write(text)
         try:
             return self._stream.write(text)
         except OSError as err:
@@ -62,6 +94,31 @@ class _Closed(io.StringIO):
 
     def write(self, text: str) -> int:
         raise OSError(errno.EBADF, "it is closed")
+
+
+def reserve_stdout() -> None:
+    """sys.stdout kept for the report from here on (GuardedStdout.reserve), where it is the CLI's."""
+    if isinstance(sys.stdout, GuardedStdout):
+        sys.stdout.reserve()
+
+
+# The working directory output paths are relative to: the command's, fixed before any user code
+# runs (a constructor's os.chdir cannot send `-o r.json` into another folder).
+_anchor: dict[str, str | None] = {"cwd": None}
+
+
+def new_command() -> None:
+    """A command starts: relative output paths are relative to where it starts."""
+    try:
+        _anchor["cwd"] = os.getcwd()
+    except OSError:
+        _anchor["cwd"] = None
+
+
+def anchored(path: Path) -> Path:
+    """`path` as the file system must see it: relative to the command's working directory."""
+    start = _anchor["cwd"]
+    return path if path.is_absolute() or start is None else Path(start) / path
 
 
 def check_outputs(outputs: Sequence[Path | None], inputs: Iterable[Path] = ()) -> None:
@@ -119,11 +176,14 @@ def _shown(path: Path) -> str:
 
 
 def _check_writable(path: Path) -> None:
-    if os.path.islink(path):
+    _refuse_trailing_slash(path)
+    if is_stdout(path) or stream_target(anchored(path)):
+        return  # standard output, a terminal, pipe or device: written through, never replaced
+    if os.path.islink(anchored(path)):
         raise OutputError(
             f"cannot write {_shown(path)}: it is a symbolic link (name its target, or remove the link)"
         )
-    real = Path(os.path.realpath(path))
+    real = Path(os.path.realpath(anchored(path)))
     try:
         info = os.stat(real)
     except (FileNotFoundError, NotADirectoryError):  # the parent is checked below
@@ -154,6 +214,39 @@ def _check_writable(path: Path) -> None:
         )
 
 
+def _refuse_trailing_slash(path: Path) -> None:
+    """`-o out.json/`: the slash says "a folder" (pathlib drops it, so the command line's own
+    spelling is read): refused, never a file `out.json` written instead."""
+    ends = "/" + os.sep
+    for arg in sys.argv[1:]:
+        raw = arg.partition("=")[2] if arg.startswith("--") and "=" in arg else arg
+        name = raw.rstrip(ends)
+        if raw.endswith(tuple(ends)) and name and anchored(Path(name)) == anchored(path):
+            kind = "it is a directory" if os.path.isdir(name) else f"{_shown(Path(name))} is not a folder"
+            raise OutputError(
+                f"cannot write {raw.encode('utf-8', 'backslashreplace').decode()}: {kind} "
+                "(a trailing '/' names a folder; drop it to write the file)"
+            )
+
+
+def stream_target(path: Path) -> bool:
+    """Whether `path` is a link to a terminal, pipe, socket or device (`/dev/stdout`, `/dev/stderr`):
+    written through in place, as shells write `> /dev/stdout`; a rename would replace the link.
+    (A FIFO or device named itself stays refused: a FIFO nobody reads would hang the run.)"""
+    if not os.path.islink(path):
+        return False
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def is_stdout(path: Path) -> bool:
+    """`-o /dev/stdout` (or /dev/fd/1, /proc/self/fd/1): the report's own standard output."""
+    return os.fspath(path) in ("/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", f"/proc/{os.getpid()}/fd/1")
+
+
 def _same_file(a: Path, b: Path) -> bool:
     """Whether a and b are one file: the same inode (links, hard links) or the same real path."""
     try:
@@ -167,21 +260,25 @@ def write_output(text: str | bytes, path: Path | None) -> None:
     with the mode a new file gets from the umask (or the mode of the file it replaces)."""
     if isinstance(text, bytes):  # an image: to its file only
         assert path is not None and path != STDOUT
-    elif path is None or path == STDOUT:
+    elif path is None or path == STDOUT or is_stdout(path):
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
         return
     _check_writable(path)
-    real = Path(os.path.realpath(path))
+    if stream_target(anchored(path)):
+        _write_through(text, anchored(path))
+        return
+    real = Path(os.path.realpath(anchored(path)))
     try:  # a folder that passed the checks may still refuse a new file (/proc, /sys, a full disk)
         fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name[:40]}.", suffix=".tmp")
     except OSError as err:
         raise OutputError(f"cannot write {_shown(path)}: {err.strerror or err}") from None
     try:
-        with os.fdopen(fd, "wb") as stream:
-            stream.write(text if isinstance(text, bytes) else text.encode("utf-8"))
-        os.chmod(tmp, _mode(real))  # mkstemp's 0600 would hide a CI report from other users
-        os.replace(tmp, real)
+        with _removed_on_sigterm(tmp):
+            with os.fdopen(fd, "wb") as stream:
+                stream.write(text if isinstance(text, bytes) else text.encode("utf-8"))
+            os.chmod(tmp, _mode(real))  # mkstemp's 0600 would hide a CI report from other users
+            os.replace(tmp, real)
     except (OSError, UnicodeError) as err:
         Path(tmp).unlink(missing_ok=True)
         reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0]
@@ -191,10 +288,41 @@ def write_output(text: str | bytes, path: Path | None) -> None:
         raise
 
 
-def _mode(path: Path) -> int:
-    """The permission bits `path` keeps if it exists, else those a new file gets (0666 less the umask)."""
+def _write_through(text: str | bytes, path: Path) -> None:
+    """Into a terminal, pipe or device as it is: no temporary file, nothing replaced."""
+    data = text if isinstance(text, bytes) else (text if text.endswith("\n") else text + "\n").encode("utf-8")
     try:
-        return stat.S_IMODE(os.stat(path).st_mode)
+        with open(path, "wb", buffering=0) as stream:
+            stream.write(data)
+    except OSError as err:
+        raise OutputError(f"cannot write {_shown(path)}: {err.strerror or err}") from None
+
+
+@contextlib.contextmanager
+def _removed_on_sigterm(tmp: str) -> Iterator[None]:
+    """SIGTERM (a CI runner cancelling the job) while the report is written: the temporary file is
+    removed, then the process ends as SIGTERM ends it; no `.r.json.XXXX.tmp` left behind."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        Path(tmp).unlink(missing_ok=True)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _mode(path: Path) -> int:
+    """The read and write bits `path` has if it exists, else those a new file gets (0666 less the
+    umask): never its setuid, setgid, sticky or execute bits (a report is no program)."""
+    try:
+        return stat.S_IMODE(os.stat(path).st_mode) & 0o666
     except OSError:
         umask = os.umask(0)
         os.umask(umask)

@@ -9,7 +9,15 @@ from typing import Annotated
 import typer
 
 from invcheck.cli import DeviceOpt, DtypeOverrideOpt, OutputOpt, RunFormat, RunFormatOpt, app
-from invcheck.cli.common import STDOUT, check_outputs, config_allows_import, load_torch, style, write_output
+from invcheck.cli.common import (
+    STDOUT,
+    check_outputs,
+    config_allows_import,
+    load_torch,
+    reserve_stdout,
+    style,
+    write_output,
+)
 from invcheck.errors import InvcheckError, one_line
 
 
@@ -78,6 +86,8 @@ def run(
 
     users = any(imports_code(c) for c in checks)  # no pyproject.toml read without user code
     allowed = allow_import or (users and config_allows_import(files))
+    if users and allowed:
+        reserve_stdout()  # stdout holds the report alone, whatever user code's threads print
     stream = format is RunFormat.rich and output is None  # lines as checks finish
     color, width = style(output)
     report = RunReport([], run_meta())

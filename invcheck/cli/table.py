@@ -10,7 +10,15 @@ import typer
 
 from invcheck import names
 from invcheck.cli import Dtype, Impl, LayerChoice, OutputOpt, TableFormat, _choices, app
-from invcheck.cli.common import check_cells, check_options, check_outputs, load_torch, style, write_output
+from invcheck.cli.common import (
+    check_cells,
+    check_options,
+    check_outputs,
+    load_torch,
+    reserve_stdout,
+    style,
+    write_output,
+)
 from invcheck.errors import InvcheckError
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.placements import get_placement
@@ -112,6 +120,8 @@ def table(
     if module is None:
         _refuse_module_only(kwargs, layout.value, timeout)
     options = _module_options(module, kwargs, allow_import) | ({"layout": layout.value} if module else {})
+    if module is not None:
+        reserve_stdout()  # the table alone on stdout, whatever the module's threads print (docs/trust.md)
     from invcheck.render import progress
 
     load_torch()

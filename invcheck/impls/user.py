@@ -185,12 +185,40 @@ def _instance(
     with torch.random.fork_rng(devices=devices):
         torch.manual_seed((check.seed * 1_000_003 + trial) % (1 << 63))  # any seed the rules allow
         obj = construct(check, factory, kwargs)
-    if isinstance(obj, nn.Module):
-        obj = obj.to(device=device, dtype=dtype)
-    elif check.norm.role == "layer":
+        if isinstance(obj, nn.Module):
+            obj = obj.to(device=device, dtype=dtype)
+            if _is_lazy(obj):  # its parameters take their shapes from a first input: give it one first
+                obj = _materialize(check, obj, dtype, device)
+    if check.norm.role == "layer" and not isinstance(obj, nn.Module):
         raise user_error(check, f"role 'layer' needs an nn.Module that owns W, got a {type(obj).__name__}")
     _check_signature(check, obj)
     return obj
+
+
+def _is_lazy(obj: nn.Module) -> bool:
+    from torch.nn.parameter import is_lazy
+
+    return any(is_lazy(t) for t in (*obj.parameters(), *obj.buffers()))
+
+
+def _materialize(check: CheckConfig, obj: nn.Module, dtype: torch.dtype, device: torch.device) -> nn.Module:
+    """A lazy module (nn.LazyBatchNorm1d, ...) after one dry forward pass on an input of the shape
+    the check will give it, in eval mode (no running statistics learnt from it), so that its gain,
+    eps and parameters can be read before anything is measured."""
+    kind, layer = check.layer.kind_spec, check.layer
+    gen = torch.Generator().manual_seed(check.seed)
+    if check.norm.role == "layer":
+        shape = kind.input_shape(layer)
+        dry = kind.user_input(layer, torch.randn(shape, generator=gen, dtype=torch.float64))
+    else:  # what the norm receives, where the placement puts it: [N, C, *positions] canonical
+        shape = (layer.cases, layer.channels, *kind.norm_positions(layer))
+        dry = kind.to_user(layer, torch.randn(shape, generator=gen, dtype=torch.float64))
+    was = obj.training
+    obj.eval()
+    with torch.no_grad():
+        call(check, obj, dry.to(device, dtype).contiguous(), None)
+    obj.train(was)
+    return obj.to(device=device, dtype=dtype)
 
 
 def _check_signature(check: CheckConfig, obj: Any) -> None:
@@ -222,7 +250,7 @@ def _run_norm(check: CheckConfig, obj: Any, a: Tensor) -> Tensor:
     return kind.from_user(layer, call(check, obj, inp, tuple(inp.shape)))
 
 
-def call(check: CheckConfig, obj: Any, inp: Tensor, expected: tuple[int, ...]) -> Tensor:
+def call(check: CheckConfig, obj: Any, inp: Tensor, expected: tuple[int, ...] | None) -> Tensor:
     """obj(inp), held to what a norm must return: a tensor of the expected shape, dtype, device."""
     what = f"a {str(inp.dtype).removeprefix('torch.')} tensor {list(inp.shape)}"
     try:
@@ -234,9 +262,13 @@ def call(check: CheckConfig, obj: Any, inp: Tensor, expected: tuple[int, ...]) -
     if not isinstance(y, Tensor):
         hint = " (return the output tensor alone)" if isinstance(y, (tuple, list)) else ""
         raise user_error(check, f"called on {what}, it returned a {type(y).__name__}, not a tensor{hint}")
-    if tuple(y.shape) != expected:
+    if expected is not None and tuple(y.shape) != expected:
         raise user_error(
             check, f"called on {what}, it returned shape {list(y.shape)}, expected {list(expected)}"
+        )
+    if y.layout != torch.strided:
+        raise user_error(
+            check, f"called on {what}, it returned a {y.layout} tensor, expected a dense (strided) one"
         )
     if y.dtype != inp.dtype:
         raise user_error(

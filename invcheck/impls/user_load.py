@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from invcheck.errors import UserCodeError
+from invcheck.isolation import kept
 from invcheck.project_config import find_pyproject
 from invcheck.settings import CheckConfig, LayerConfig
 
@@ -119,8 +120,12 @@ def _alarm(check: CheckConfig, seconds: float) -> Iterator[None]:
     previous = signal.signal(signal.SIGALRM, ring)
     outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
     started = time.monotonic()
+    swallowed: list[str] = []
     try:
-        yield
+        with _unraisable(check, swallowed):
+            yield
+        if swallowed:  # the stop landed in a __del__, which Python cannot let raise
+            raise OutOfTime()
     except OutOfTime:
         how = _timeout["flag"] or _ANY_FLAG
         raise user_error(check, f"did not finish within {seconds:g} s (allow more with {how})") from None
@@ -130,6 +135,31 @@ def _alarm(check: CheckConfig, seconds: float) -> Iterator[None]:
         if outer_delay > 0:  # someone else's alarm (pytest-timeout, say): re-armed with what is left
             left = max(outer_delay - (time.monotonic() - started), 1e-3)
             signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
+
+
+@contextlib.contextmanager
+def _unraisable(check: CheckConfig, swallowed: list[str]) -> Iterator[None]:
+    """What Python cannot raise (an exception in a __del__, a finalizer): one line on stderr, not
+    its raw "Exception ignored ... Traceback". The deadline's stop caught there is remembered (the
+    check did not finish in time), and the alarm re-armed at once, so that the next sleeping __del__
+    is stopped too instead of holding the run until the watchdog ends it."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        exc = unraisable.exc_value
+        if isinstance(exc, OutOfTime):
+            swallowed.append("__del__")
+            signal.setitimer(signal.ITIMER_REAL, 0.05)
+            return
+        with contextlib.suppress(Exception):
+            what = getattr(unraisable.object, "__qualname__", None) or type(unraisable.object).__name__
+            sys.stderr.write(f"warning: {user_error(check, f'{what} raised {first_line(exc)} (ignored)')}\n")
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 @contextlib.contextmanager
@@ -163,7 +193,8 @@ def guarded() -> Iterator[None]:
     saved_out, saved_exit = sys.stdout, os._exit
     sys.stdout, os._exit = sys.stderr, _refuse_exit
     try:
-        yield
+        with kept():  # its chdir, torch defaults and forked children end with the call (isolation.py)
+            yield
     finally:
         try:
             sys.stderr.flush()

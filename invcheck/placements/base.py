@@ -149,7 +149,9 @@ def spread_guard(layer: LayerConfig, norm_id: str, cfg: NormConfig) -> Callable[
     from invcheck.norms import NORMS
 
     kind, norm = layer.kind_spec, NORMS.get(norm_id)
-    if norm is None or not PLACEMENTS[layer.placement].zeroes_sets:
+    # every placement, not only those that zero sets: zero padding, or groups of one entry, give a
+    # zero spread too, and every implementation must leave out the trials the reference does
+    if norm is None:
         return lambda fn: fn
     return lambda fn: zero_spread_as_nan(fn, norm, cfg, kind.per_token_statistics)
 

@@ -28,6 +28,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from invcheck.errors import one_line
 from invcheck.evidence import explain
 
 if TYPE_CHECKING:
@@ -85,14 +86,18 @@ def _testcase(result: Result) -> ET.Element:
         _outcome(case, kind, result)
     out = ET.SubElement(case, "system-out")
     lines = [f"spec: {result.check.location}"] if result.check.location else []
-    out.text = _clean("\n".join([*lines, *(f"{k}: {v}" for k, v in _properties(result).items())]))
+    lines += [f"{k}: {v}" for k, v in _properties(result).items()]
+    out.text = _clean("\n".join(one_line(line) for line in lines))
     return case
 
 
 def _outcome(case: ET.Element, kind: str, result: Result) -> None:
     if result.verdict == "error":  # the check did not run: its one-line message is the evidence
-        element = ET.SubElement(case, "error", message=_clean(result.why), type="error")
-        element.text = _clean(f"{result.why}\n  spec: {result.check.location or '<spec>'}")
+        # a user exception's text, escaped as on the console: no bidi override (U+202E) or
+        # control character reaches a CI page raw
+        why = one_line(result.why)
+        element = ET.SubElement(case, "error", message=_clean(why), type="error")
+        element.text = _clean(f"{why}\n  spec: {one_line(result.check.location or '<spec>')}")
         return
     evidence = explain(result, result.check.expect)
     summary = evidence.splitlines()[0]

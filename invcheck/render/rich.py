@@ -184,6 +184,8 @@ def run_line(r: Any, color: bool = False, width: int = 80) -> str:
     expect = f"expect {r.check.expect}" if r.check.expect else "no expect"
     dev, tol = compared(r.deviation, r.tolerance)
     numbers = f"dev {dev} tol {tol}" + (f" ({r.bound})" if r.bound else "")
+    if r.verdict == "invariant" and r.bound == "eps" and r.eps_effect:  # the qualifier (docs/trust.md)
+        numbers += f", up to eps: it moves the sides {r.eps_effect:.2g} apart"
     out.print(
         f"{_STATUS[r.expected]} {escape(r.check.title)}  [{STYLE[r.verdict]}]{r.verdict}[/]  {numbers}  "
         f"{expect}  [dim]{where}[/]"

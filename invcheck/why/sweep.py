@@ -87,6 +87,10 @@ def sweep(check: CheckConfig, factors: Sequence[float], advance: Callable[[], No
             f"(use a re-scaling transform, e.g. dataset_rescale{own if check.transform.module else ''})"
         )
     out = Sweep(check)
+    from invcheck import tolerance as tol
+
+    # "where eps breaks it" needs a bound on eps's effect: the check's own, else EPS_CAP (docs/trust.md)
+    check = check.with_(max_eps_effect=check.max_eps_effect or tol.EPS_CAP)
     for s in factors:
         r = run_check(check.with_(transform=replace(check.transform, scale=(s, s))))
         out.points.append(Point(s, r.deviation, r.tolerance, r.verdict, check.norm.eps, check.dtype, r.why))

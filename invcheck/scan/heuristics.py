@@ -366,6 +366,41 @@ class HeuristicsReport:
         }
 
 
+# Text for tables (terminal and Markdown) ---------------------------------------------------------
+
+
+def cell(calls: TensorCalls | None, heuristic: str) -> str:
+    """One rule's call on one tensor: ✓ scale-invariant / no decay, ✗ not; AdamP with the batches
+    that fired (3/5) on a matrix; " !" where the call differs from the exact answer."""
+    if calls is None or heuristic not in calls.calls:
+        return ""
+    text = "✓" if calls.calls[heuristic] else "✗"
+    if heuristic == "adamp" and calls.adamp is not None and len(calls.shape) > 1:
+        text += f" {calls.adamp.fired}/{calls.adamp.batches}"
+    return text + (" !" if calls.disagrees(heuristic) else "")
+
+
+def exact_cell(calls: TensorCalls | None) -> str:
+    return "" if calls is None or calls.exact is None else ("✓" if calls.exact else "✗")
+
+
+def summary_lines(report: HeuristicsReport) -> list[str]:
+    """One line per rule: its agreement with the exact answer, on all tensors and on matrices."""
+    lines = []
+    for h in report.heuristics:
+        whole, matrices = report.agreement(h), report.agreement(h, "matrices")
+        lines.append(
+            f"{LABELS[h]}: agrees on {rate(whole.agree, whole.total)} of tensors, "
+            f"{rate(matrices.agree, matrices.total)} of matrices; "
+            f"says invariant where not: {whole.false_invariant}, misses an invariant: {whole.missed_invariant}"
+        )
+    return lines
+
+
+def rate(agree: int, total: int) -> str:
+    return f"{agree}/{total} ({100 * agree / total:.1f}%)" if total else "0/0"
+
+
 def compare(
     model: Any,
     report: ScanReport,

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from invcheck.render.symbols import SYMBOL, number
-from invcheck.scan.heuristics import HEADS, LABELS, HeuristicsReport, TensorCalls
+from invcheck.scan.heuristics import HEADS, LABELS, HeuristicsReport, TensorCalls, cell, exact_cell, rate
 from invcheck.scan.report import TRANSFORMS, GroupVerdict, ParamVerdict, ScanReport
 
 SHORT = {
@@ -38,15 +38,6 @@ def _via(verdicts: Sequence[ParamVerdict | GroupVerdict]) -> str:
     """The norms that remove a change, each once, for the invariant cells."""
     seen = dict.fromkeys(v.via for v in verdicts if v.verdict == "invariant" and v.via)
     return _escape("; ".join(seen))
-
-
-def _call(calls: TensorCalls | None, heuristic: str) -> str:
-    if calls is None or heuristic not in calls.calls:
-        return ""
-    text = "✓" if calls.calls[heuristic] else "✗"
-    if heuristic == "adamp" and calls.adamp is not None and len(calls.shape) > 1:
-        text += f" {calls.adamp.fired}/{calls.adamp.batches}"
-    return text + (" !" if calls.disagrees(heuristic) else "")
 
 
 def _modules(report: ScanReport) -> dict[str, list[str]]:
@@ -82,8 +73,7 @@ def table(report: ScanReport, heuristics: HeuristicsReport | None = None) -> str
             row.append(_via([c for c in cells if c is not None]))
             if heuristics is not None:
                 calls = _calls(heuristics, name)
-                exact = "" if calls is None or calls.exact is None else ("✓" if calls.exact else "✗")
-                row += [exact, *(_call(calls, h) for h in rules)]
+                row += [exact_cell(calls), *(cell(calls, h) for h in rules)]
             lines.append("| " + " | ".join(row) + " |")
         lines.append("")
     if report.groups:
@@ -119,14 +109,10 @@ def _agreement(heuristics: HeuristicsReport) -> list[str]:
     for h in heuristics.heuristics:
         whole, matrices = heuristics.agreement(h), heuristics.agreement(h, "matrices")
         lines.append(
-            f"| {LABELS[h]} | {_rate(whole.agree, whole.total)} | {_rate(matrices.agree, matrices.total)} "
+            f"| {LABELS[h]} | {rate(whole.agree, whole.total)} | {rate(matrices.agree, matrices.total)} "
             f"| {whole.false_invariant} | {whole.missed_invariant} |"
         )
     return [*lines, ""]
-
-
-def _rate(agree: int, total: int) -> str:
-    return f"{agree}/{total} ({100 * agree / total:.1f}%)" if total else "0/0"
 
 
 def _legend(with_rules: bool) -> str:

@@ -1,0 +1,532 @@
+"""The scan: every parameter tensor of a model under every transform, judged as every check is.
+
+One float64 deep copy of the model is made and reused: a tensor is transformed in place, the
+pass run, the tensor restored bit for bit. In three phases, each with its own shared baseline:
+1. the model's own values, eps off: every (tensor, transform), then the joint groups (a layer's
+   weight and bias) where neither tensor alone is invariant; the rounding noise probed once;
+2. the same values with eps as the model has it, for what looked invariant: eps's effect;
+3. re-drawn generic values, eps off, for what looked invariant: special values or not.
+A pass replays the calls that cannot depend on the changed tensor (passes.py).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from invcheck import tolerance as tol
+from invcheck.errors import InvcheckError
+from invcheck.scan import judge as judging
+from invcheck.scan.generic import generic_values, special_values
+from invcheck.scan.passes import Cache, Observed, Passes
+from invcheck.scan.prepare import Prepared, prepare, statistics_kind
+from invcheck.scan.report import TRANSFORMS, GroupVerdict, ParamVerdict, ScanReport
+from invcheck.scan.units import Edit, draw_edit, factors, generator, normal, spread, unit_axis
+from invcheck.scan.units import signs as random_signs
+
+Tensor = torch.Tensor
+
+# The probe of measure.py: the output at inputs moved by k e (relative, random signs), combined
+# into a fourth difference that leaves only rounding.
+POINTS, WEIGHTS = (1, -1, 2, -2), (-4.0, -4.0, 1.0, 1.0)
+GAIN = math.sqrt(6.0**2 + 4 * 1 + 4 * 1 + 1 + 1)
+
+
+@dataclass
+class Item:
+    """One tensor, or a layer's weight and bias together, under one transform."""
+
+    names: tuple[str, ...]
+    tensors: list[Tensor]
+    axes: list[int]
+    module: str
+    module_type: str
+    holders: list[int]
+    transform: str
+    ancestors: set[int] = field(default_factory=set)
+    deviation: float = math.nan
+    finite: bool = True
+    error: str | None = None
+    output: Tensor | None = None  # the transformed output (model values, eps off), where invariant-looking
+    via: str | None = None
+    eps_effect: float | None = None
+    generic_deviation: float | None = None
+    generic_tolerance: float | None = None
+    unchanged: bool = False  # the transform left the tensors as they were (all zero, rescaled)
+
+    @property
+    def group(self) -> bool:
+        return len(self.names) > 1
+
+
+@dataclass
+class Baseline:
+    cache: Cache
+    output: Tensor
+    scale: float
+    noise: float
+    tolerance: float
+
+
+def scan(
+    model: Any,
+    inputs: Any = None,
+    *,
+    mode: str = "eval",
+    input_shape: Any = None,
+    output: str | None = None,
+    seed: int = 0,
+    trials: int = 2,
+    transforms: Any = TRANSFORMS,
+    dtype: Any = None,
+    name: str | None = None,
+) -> ScanReport:
+    """Scan `model` (an nn.Module, never modified) on `inputs`; see the module's docstring."""
+    transforms = tuple(transforms)
+    unknown = [t for t in transforms if t not in TRANSFORMS]
+    if unknown:
+        raise InvcheckError(f"unknown transform {unknown[0]!r} (known: {', '.join(TRANSFORMS)})")
+    work_dtype = _dtype(dtype)
+    with torch.random.fork_rng(devices=[]):
+        prep = prepare(model, inputs, mode, input_shape, work_dtype, seed)
+        scanner = _Scanner(prep, output, seed, max(1, int(trials)), transforms)
+        params, groups = scanner.run()
+    return ScanReport(name or type(model).__name__, mode, tuple(params), tuple(groups))
+
+
+def _dtype(dtype: Any) -> torch.dtype:
+    if dtype is None:
+        return torch.float64
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    found = getattr(torch, str(dtype), None)
+    if not isinstance(found, torch.dtype) or not found.is_floating_point:
+        raise InvcheckError(f"dtype must be a floating dtype such as float64, got {dtype!r}")
+    return found
+
+
+class _Scanner:
+    def __init__(
+        self, prep: Prepared, output: str | None, seed: int, trials: int, transforms: tuple[str, ...]
+    ) -> None:
+        self.prep, self.seed, self.trials, self.transforms = prep, seed, trials, transforms
+        self.passes = Passes(prep, output, seed)
+        self.model = prep.model
+        self.dtype_name = str(next((p.dtype for p in self.model.parameters()), torch.float64)).removeprefix(
+            "torch."
+        )
+        self.index = {id(m): i for i, m in enumerate(self.passes.modules)}
+        self.params = [(n, p) for n, p in self.model.named_parameters() if p.is_floating_point()]
+        self.holders = self._holders()
+        self.seconds: dict[str, float] = {}
+
+    # the whole scan ---------------------------------------------------------------------------
+
+    def run(self) -> tuple[list[ParamVerdict], list[GroupVerdict]]:
+        prep = self.prep
+        prep.eps_off()
+        base = self._baseline(structure=True)
+        self._check_replay(base)
+        unreached = self._unreached()
+        items = [self._item((n,), t) for n, _ in self.params for t in self.transforms]
+        for item in items:
+            self._measure(item, base)
+        groups = [g for g in self._groups(items, base.tolerance)]
+        for g in groups:
+            self._measure(g, base)
+        looks = [
+            i
+            for i in (*items, *groups)
+            if i.error is None and i.finite and i.deviation <= tol.MARGIN * base.tolerance
+        ]
+        if prep.eps and looks:
+            prep.eps_on()
+            base_eps = self._baseline(noise=False)
+            for item in looks:
+                self._eps_effect(item, base, base_eps)
+            prep.eps_off()
+        specials: tuple[str, ...] = ()
+        if looks:
+            specials = tuple(special_values(self.model))
+            model_values = self._swap_in(generic_values(self.model, self.seed))
+            base_g = self._baseline()
+            for item in looks:
+                if item.eps_effect is None or item.eps_effect <= tol.EPS_CAP:
+                    self._generic(item, base_g)
+            self._swap_in(model_values)
+        return (
+            [self._param_verdict(i, base, unreached, specials) for i in items],
+            [self._group_verdict(g, base, specials) for g in groups],
+        )
+
+    # baselines and noise ----------------------------------------------------------------------
+
+    def _baseline(self, structure: bool = False, noise: bool = True) -> Baseline:
+        cache = Cache()
+        try:
+            y = self.passes.run(record=cache, structure=structure)
+        except InvcheckError:
+            raise
+        except Exception as exc:  # the user's model cannot run on these inputs
+            raise InvcheckError(f"the model's forward pass raised {_first_line(exc)}") from None
+        y = y.detach()
+        if not y.is_floating_point():
+            raise InvcheckError(
+                f"the checked output is a {y.dtype} tensor, not a floating one (pick another with --output)"
+            )
+        if not bool(torch.isfinite(y).all()):
+            raise InvcheckError("the model's output is not finite (NaN or inf) at these values, with eps off")
+        scale = _abs_max(y)
+        if scale == 0.0:
+            raise InvcheckError(
+                "the model's output is zero everywhere: nothing to compare (pick another with --output)"
+            )
+        n = self._noise(y, scale) if noise else 0.0
+        if structure:  # the same pass twice: a model that is not deterministic widens the tolerance
+            again = self.passes.run()
+            if not torch.equal(again, y):
+                n = max(n, _deviation(y, again))
+        tolerance = tol.rounding(math.sqrt(2.0) * n, self.dtype_name)  # both sides' noise
+        return Baseline(cache, y, scale, n, tolerance)
+
+    def _noise(self, y: Tensor, scale: float) -> float:
+        """The output's rounding noise: every parameter and floating input moved by k e (relative,
+        random signs), the fourth difference of the outputs (measure.py's probe, for the whole model)."""
+        e = tol.dither(self.dtype_name)
+        gen = generator(self.seed, "noise")
+        tensors = [p for _, p in self.params]
+        args, kwargs = self.prep.inputs
+        floats = [a for a in (*args, *kwargs.values()) if isinstance(a, Tensor) and a.is_floating_point()]
+        saved = [t.detach().clone() for t in (*tensors, *floats)]
+        signs = [random_signs(t.shape, gen).to(t) for t in saved]
+        acc = y * 6.0
+        try:
+            for k, w in zip(POINTS, WEIGHTS):
+                with torch.no_grad():
+                    for t, s, v in zip((*tensors, *floats), signs, saved):
+                        t.copy_(v + (k * e) * v * s)
+                acc = acc + w * self.passes.run()
+        finally:
+            with torch.no_grad():
+                for t, v in zip((*tensors, *floats), saved):
+                    t.copy_(v)
+        return _abs_max(acc) / GAIN / scale
+
+    def _check_replay(self, base: Baseline) -> None:
+        """Replaying recorded calls must give the full pass's output bit for bit; else none is replayed."""
+        starts = sorted(self.passes.first_start.values())
+        if not starts:
+            self.passes.replay_ok = False
+            return
+        limit = starts[len(starts) // 2]
+        if not torch.equal(self.passes.run(replay=base.cache, limit=limit), base.output):
+            self.passes.replay_ok = False
+
+    def _unreached(self) -> set[str]:
+        """Parameters no gradient reaches from the checked output (not used in computing it)."""
+        tensors = [p for _, p in self.params]
+        try:
+            for p in tensors:
+                p.requires_grad_(True)
+            args, kwargs = self.prep.inputs
+            torch.default_generator.manual_seed(self.seed)
+            with torch.enable_grad():
+                y = self.passes.run_grad(args, kwargs)
+                if not y.requires_grad:
+                    return {n for n, _ in self.params}
+                weights = normal(y.shape, generator(self.seed, "grad")).to(y)
+                grads = torch.autograd.grad((y * weights).sum(), tensors, allow_unused=True)
+            return {n for (n, _), g in zip(self.params, grads) if g is None}
+        except Exception:  # a model that cannot be differentiated: every tensor counts as reached
+            return set()
+        finally:
+            for p in tensors:
+                p.requires_grad_(False)
+
+    # items ------------------------------------------------------------------------------------
+
+    def _holders(self) -> dict[int, list[int]]:
+        """id(parameter) -> the indices of the modules that hold it directly."""
+        out: dict[int, list[int]] = {}
+        for i, m in enumerate(self.passes.modules):
+            for p in m._parameters.values():
+                if p is not None:
+                    out.setdefault(id(p), []).append(i)
+        return out
+
+    def _item(self, names: tuple[str, ...], transform: str) -> Item:
+        lookup = dict(self.params)
+        tensors = [lookup[n] for n in names]
+        owner_name = names[0].rpartition(".")[0]
+        owner = self.model.get_submodule(owner_name)
+        holders = sorted({h for t in tensors for h in self.holders.get(id(t), [])})
+        ancestors = set()
+        for h in holders:
+            path = self.passes.names[h]
+            parts = path.split(".")
+            for depth in range(1, len(parts)):
+                anc = ".".join(parts[:depth])
+                ancestors.add(self.passes.names.index(anc))
+        return Item(
+            names,
+            tensors,
+            [unit_axis(owner, t) for t in tensors],
+            owner_name,
+            type(owner).__name__,
+            holders,
+            transform,
+            ancestors | set(holders),
+        )
+
+    def _edits(self, item: Item, phase: str) -> list[Edit]:
+        """The transform's instance for a phase: "model" (trial 0, and the eps run), "model1"...
+        (further trials, on the other side of 1 and the other sign), "generic"."""
+        gen = generator(self.seed, *item.names, item.transform, phase)
+        trial = int(phase[5:] or 0) if phase.startswith("model") else 0
+        side = (1 if trial % 2 == 0 else -1) if phase.startswith("model") else 0
+        if not item.group:
+            return [draw_edit(item.transform, item.tensors[0], item.axes[0], gen, side)]
+        weight, bias = item.tensors
+        axis = item.axes[0]
+        if item.transform == "weight_matrix_rescale":
+            delta = float(factors((1,), gen, side))
+            return [Edit(delta, 0.0), Edit(delta, 0.0)]
+        if item.transform == "weight_vector_rescale":
+            f = factors((weight.shape[axis],), gen)
+            shape = [1] * weight.dim()
+            shape[axis] = -1
+            return [Edit(f.reshape(shape), 0.0), Edit(f.reshape(bias.shape), 0.0)]
+        w_edit = draw_edit(item.transform, weight, axis, gen)
+        c = spread(bias) * float(factors((1,), gen)) * (side or 1)
+        return [w_edit, Edit(1.0, c)]
+
+    def _transformed(self, item: Item, phase: str, cache: Cache, observe: Observed | None = None) -> Tensor:
+        """The output with the item's tensors transformed (then restored bit for bit)."""
+        saved = [t.detach().clone() for t in item.tensors]
+        try:
+            for t, edit in zip(item.tensors, self._edits(item, phase)):
+                edit.apply(t)
+            if phase == "model" and all(torch.equal(t, v) for t, v in zip(item.tensors, saved)):
+                item.unchanged = True  # a zero tensor rescaled: nothing changed at these values
+            limit = self.passes.limit_for(item.holders)
+            return self.passes.run(replay=cache, limit=limit, observe=observe).detach()
+        finally:
+            with torch.no_grad():
+                for t, v in zip(item.tensors, saved):
+                    t.copy_(v)
+
+    def _measure(self, item: Item, base: Baseline) -> None:
+        watch = {i for i, norm in enumerate(self.passes.norm_like) if norm} | item.ancestors
+        observed = Observed(watch)
+        deviations = []
+        for trial in range(self.trials):
+            try:
+                y = self._transformed(
+                    item, f"model{trial}" if trial else "model", base.cache, observed if not trial else None
+                )
+            except Exception as exc:
+                item.error = _first_line(exc)
+                return
+            if not bool(torch.isfinite(y).all()):
+                item.finite = False
+                return
+            deviations.append(_deviation(base.output, y))
+            if trial == 0:
+                item.output = y
+            if deviations[-1] > tol.MARGIN * base.tolerance:
+                break  # a violation: no more trials needed
+        item.deviation = max(deviations)
+        if item.deviation > tol.MARGIN * base.tolerance:
+            item.output = None  # kept only for the eps run of what looks invariant
+        elif not item.unchanged:
+            item.via = self._via(item, observed, base)
+
+    def _eps_effect(self, item: Item, base: Baseline, base_eps: Baseline) -> None:
+        """What eps moves between the sides: (y'_eps - y_eps) - (y'_off - y_off), relative."""
+        try:
+            y_eps = self._transformed(item, "model", base_eps.cache)
+        except Exception as exc:
+            item.error = _first_line(exc)
+            return
+        assert item.output is not None
+        between = (y_eps - base_eps.output) - (item.output - base.output)
+        item.eps_effect = _abs_max(between.nan_to_num(nan=math.inf)) / max(base.scale, _abs_max(item.output))
+
+    def _generic(self, item: Item, base_g: Baseline) -> None:
+        try:
+            y = self._transformed(item, "generic", base_g.cache)
+        except Exception as exc:
+            item.generic_deviation, item.generic_tolerance = math.inf, base_g.tolerance
+            del exc
+            return
+        finite = bool(torch.isfinite(y).all())
+        item.generic_deviation = _deviation(base_g.output, y) if finite else math.inf
+        item.generic_tolerance = base_g.tolerance
+
+    def _groups(self, items: list[Item], tolerance: float) -> list[Item]:
+        """A layer's weight and bias together, under each transform neither is invariant to alone."""
+        alone = {
+            (i.names[0], i.transform): i.error is None and i.finite and i.deviation <= tolerance
+            for i in items
+        }
+        out = []
+        for name, module in self.model.named_modules():
+            w, b = module._parameters.get("weight"), module._parameters.get("bias")
+            if w is None or b is None or w.dim() < 2 or b.dim() != 1:
+                continue
+            axis = unit_axis(module, w)
+            if w.shape[axis] != b.numel():
+                continue
+            wn, bn = f"{name}.weight" if name else "weight", f"{name}.bias" if name else "bias"
+            if wn not in dict(self.params) or bn not in dict(self.params):
+                continue  # shared with another module under another name
+            for t in self.transforms:
+                if not alone.get((wn, t), True) and not alone.get((bn, t), True):
+                    out.append(self._item((wn, bn), t))
+        return out
+
+    def _swap_in(self, values: dict[str, Tensor]) -> dict[str, Tensor]:
+        """Write `values` (parameters and buffers by name) into the copy; returns the old ones."""
+        old: dict[str, Tensor] = {}
+        tensors = dict(self.model.named_parameters())
+        tensors.update(dict(self.model.named_buffers()))
+        with torch.no_grad():
+            for name, value in values.items():
+                t = tensors[name]
+                old[name] = t.detach().clone()
+                t.copy_(value)
+        return old
+
+    # via --------------------------------------------------------------------------------------
+
+    def _via(self, item: Item, observed: Observed, base: Baseline) -> str | None:
+        """The first norm-like call whose input changed but whose output did not; else the innermost
+        module holding the tensor whose output did not change (the change cancels inside it)."""
+        same = max(10 * base.tolerance, 1e-12)
+        differs = max(1e3 * base.tolerance, 1e-9)
+        recorded = base.cache
+        limit = self.passes.limit_for(item.holders)
+        inside: list[tuple[int, int]] = []
+        for start, index, seen, out in observed.calls:
+            if (
+                self.passes.norm_like[index]
+                and seen is not None
+                and start in recorded.inputs
+                and start in recorded.outputs
+                and _deviation(recorded.inputs[start], seen) > differs
+                and _deviation(_first(recorded.outputs[start]), _first(out)) <= same
+            ):
+                module = self.passes.modules[index]
+                kind = statistics_kind(module, seen.dim())
+                return f"{self.passes.names[index]} ({type(module).__name__}, {kind})"
+            if (
+                index in item.ancestors
+                and start <= limit < self.passes.end.get(start, -1)
+                and start in recorded.outputs
+            ):
+                inside.append((start, index))
+        for start, index in sorted(inside, reverse=True):  # innermost first
+            out = next(o for s, _, _, o in observed.calls if s == start)
+            if _deviation(_first(recorded.outputs[start]), _first(out)) <= same:
+                module = self.passes.modules[index]
+                what = (
+                    "softmax over keys"
+                    if "atten" in type(module).__name__.lower() or "attn" in self.passes.names[index].lower()
+                    else "its own computation"
+                )
+                return f"{self.passes.names[index]} ({type(module).__name__}, inside it: {what})"
+        return None
+
+    # verdicts ---------------------------------------------------------------------------------
+
+    def _numbers(
+        self, item: Item, base: Baseline, specials: tuple[str, ...], unreached: bool
+    ) -> judging.Numbers:
+        return judging.Numbers(
+            deviation=item.deviation,
+            tolerance=base.tolerance,
+            noise=base.noise,
+            finite=item.finite,
+            error=item.error,
+            unreached=unreached and item.deviation == 0.0,
+            eps_effect=item.eps_effect,
+            generic_deviation=item.generic_deviation,
+            generic_tolerance=item.generic_tolerance,
+            via=item.via,
+            specials=specials,
+            unchanged=item.unchanged,
+        )
+
+    def _param_verdict(
+        self, item: Item, base: Baseline, unreached: set[str], specials: tuple[str, ...]
+    ) -> ParamVerdict:
+        j = judging.judge(self._numbers(item, base, specials, item.names[0] in unreached))
+        return ParamVerdict(
+            item.names[0],
+            tuple(item.tensors[0].shape),
+            item.transform,
+            j.verdict,
+            _finite_or_nan(item.deviation),
+            base.tolerance,
+            j.why,
+            j.via,
+            j.at_these_values_only,
+            item.module,
+            item.module_type,
+            item.eps_effect,
+        )
+
+    def _group_verdict(self, item: Item, base: Baseline, specials: tuple[str, ...]) -> GroupVerdict:
+        j = judging.judge(self._numbers(item, base, specials, False))
+        return GroupVerdict(
+            item.names,
+            item.transform,
+            j.verdict,
+            _finite_or_nan(item.deviation),
+            base.tolerance,
+            j.why,
+            j.via,
+            j.at_these_values_only,
+            item.module,
+            item.module_type,
+        )
+
+
+def _first(out: Any) -> Tensor:
+    if isinstance(out, Tensor):
+        return out
+    return next(v for v in out if isinstance(v, Tensor))
+
+
+def _abs_max(y: Tensor) -> float:
+    if y.numel() == 0:
+        return 0.0
+    m = float(y.detach().abs().max())
+    return math.inf if math.isnan(m) else m
+
+
+def _deviation(y0: Tensor, y1: Tensor) -> float:
+    """max|y1 - y0| / max(max|y0|, max|y1|): the project's normwise relative deviation."""
+    if y0.shape != y1.shape:
+        return math.inf
+    if y0.numel() == 0:
+        return 0.0
+    diff = float(torch.sub(y1, y0).abs_().max())
+    if diff == 0.0:
+        return 0.0
+    if math.isnan(diff):
+        return math.inf
+    scale = max(_abs_max(y0), _abs_max(y1))
+    return diff / scale if scale > 0 else math.inf
+
+
+def _finite_or_nan(x: float) -> float:
+    return x
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__

@@ -23,8 +23,16 @@ def scan(
     trials: int = 2,
     transforms: Sequence[str] = TRANSFORMS,
     dtype: Any = None,
+    name: str | None = None,
 ) -> ScanReport:
-    """Scan every parameter tensor of `model` under each transform (see invcheck.scan.engine)."""
+    """Scan every parameter tensor of `model` (an nn.Module, never modified: a float64 copy is
+    scanned) on `inputs` (a tensor, a tuple of positional tensors or a dict of keyword tensors;
+    else drawn from `input_shape`) under each transform; see invcheck.scan.engine.
+
+    mode: "eval", or "train" (batch statistics, running statistics untouched, no dropout);
+    output: the output field to check (default: the tensor; logits, else last_hidden_state, else
+    the first tensor); trials: trials at the model's values for what looks invariant (the second
+    on the other side of 1); dtype: the scan's arithmetic (default float64); name: the report's."""
     from invcheck.scan.engine import scan as _scan
 
     return _scan(
@@ -37,4 +45,5 @@ def scan(
         trials=trials,
         transforms=transforms,
         dtype=dtype,
+        name=name,
     )

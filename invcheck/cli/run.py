@@ -57,6 +57,9 @@ def run(
     checks = spec_input.load(paths)
     users = any(c.norm.module is not None for c in checks)  # no pyproject.toml read without user code
     allowed = allow_import or (users and config_allows_import(files))
+    from invcheck.scan.spec import planned, run_all  # `scan:` entries: whole models, refused before any run
+
+    scans = planned(files, allowed)
     stream = format is RunFormat.rich and output is None  # lines as checks finish
     color, width = style(output)
     report = RunReport([], run_meta())
@@ -65,6 +68,7 @@ def run(
             report.results.append(result)
             if stream and terminal.shown(result, quiet):
                 bar.write(terminal.run_line(result, color, width))
+    scan_failed, scan_errors = run_all(scans, to_stdout=stream, quiet=quiet)
     _write(report, format, color, width, quiet, output, stream)
     if junit_xml is not None:
         from invcheck.render import junit
@@ -73,8 +77,8 @@ def run(
     for result in report.results:  # each check that could not run: its one line on stderr too, as any error
         if result.verdict == "error":
             typer.echo(one_line(f"error: {result.why}"), err=True)
-    if report.errors or report.failed:
-        raise typer.Exit(2 if report.errors else 1)
+    if report.errors or report.failed or scan_failed or scan_errors:
+        raise typer.Exit(2 if report.errors or scan_errors else 1)
 
 
 def _write(

@@ -169,6 +169,8 @@ def adamp_counts(
     The model runs on a copy, in the scan's mode, so its running statistics are left untouched."""
     import torch
 
+    if inputs is None:
+        raise ValueError("AdamP's test needs the inputs the model was scanned on")
     work = copy.deepcopy(model)
     _set_mode(work, mode)
     named = [(n, p) for n, p in work.named_parameters()]
@@ -188,52 +190,26 @@ def adamp_counts(
 
 
 def _set_mode(model: Any, mode: str) -> None:
-    """The scan's modes: eval, or train with normalization layers on batch statistics and
-    dropout (and every other module) in eval."""
-    from torch import nn
+    """The scan's own modes (eval; train: batch statistics, running ones untouched, no dropout)."""
+    from invcheck.scan.prepare import _set_mode as scan_mode
 
-    model.eval()
-    if mode == "train":
-        norms = (
-            nn.modules.batchnorm._BatchNorm,
-            nn.GroupNorm,
-            nn.LayerNorm,
-            nn.modules.instancenorm._InstanceNorm,
-        )
-        for module in model.modules():
-            if isinstance(module, norms) or "norm" in type(module).__name__.lower():
-                module.train()
+    scan_mode(model, mode)
 
 
 def _call(model: Any, inputs: Any) -> Any:
     if isinstance(inputs, Mapping):
         return model(**inputs)
-    if isinstance(inputs, tuple):
+    if isinstance(inputs, (tuple, list)):
         return model(*inputs)
     return model(inputs)
 
 
 def _output_tensor(out: Any, field_name: str | None) -> Any:
-    """The tensor a scan checks: `field_name` if given; else `logits`, `last_hidden_state`, the
-    first tensor (tuples, dicts, transformers' ModelOutput)."""
-    import torch
+    """The tensor the scan checks (its own rule: the field asked for; else logits, else
+    last_hidden_state, else the first tensor)."""
+    from invcheck.scan.passes import select_output
 
-    if isinstance(out, torch.Tensor):
-        return out
-    if field_name is not None:
-        value = out[field_name] if isinstance(out, Mapping) else getattr(out, field_name)
-        return _output_tensor(value, None)
-    if isinstance(out, Mapping):
-        for key in ("logits", "last_hidden_state"):
-            if out.get(key) is not None:
-                return out[key]
-        values: Iterable[Any] = out.values()
-    else:
-        values = out
-    for value in values:
-        if isinstance(value, torch.Tensor):
-            return value
-    raise TypeError(f"the model returned no tensor ({type(out).__name__})")
+    return select_output(out, field_name)
 
 
 def _redraw(inputs: Any, generator: Any) -> Any:

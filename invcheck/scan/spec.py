@@ -340,11 +340,13 @@ def build(entry: ScanEntry) -> tuple[Any, Any]:
     means `input_shape` (said missing by the engine when that is missing too)."""
     from torch import nn
 
-    from invcheck.impls.user_load import contained, first_line, guarded, raised_at
+    from invcheck.impls.user_load import contained, deadline, first_line, guarded, raised_at
+    from invcheck.settings import CheckConfig, NormConfig
 
     factory = load_factory(entry)
+    named = CheckConfig(norm=NormConfig(module=entry.model), file=entry.file, line=entry.line)
     try:
-        with guarded():
+        with deadline(named), guarded():  # a factory that hangs: one line after the timeout
             made = factory(**entry.kwargs)
     except BaseException as exc:
         contained(exc)
@@ -429,6 +431,7 @@ def run_entry(entry: ScanEntry) -> Outcome:
         output=entry.output,
         seed=entry.seed,
         trials=entry.trials,
+        name=entry.model,
     )
     return Outcome(entry, report, judge(entry, report))
 

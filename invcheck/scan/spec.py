@@ -474,6 +474,9 @@ def run_all(found: Sequence[ScanEntry], *, to_stdout: bool, quiet: bool = False)
         errors += outcome.error is not None
         if not (quiet and outcome.passed):
             typer.echo(outcome.line(), err=not to_stdout)
+    if found:
+        passed = len(found) - failed - errors
+        typer.echo(f"scans: {passed} passed, {failed} failed, {errors} could not run", err=not to_stdout)
     return failed, errors
 
 

@@ -267,6 +267,7 @@ def test_invcheck_run_refuses_the_import_passes_and_fails(
     )
     code, out, _ = _invcheck(monkeypatch, capsys, "run", "--allow-import", "zoo.invcheck.yaml")
     assert code == 0 and "PASS  scan bn net: 3 expectation(s) held on 5 tensors" in out
+    assert "scans: 1 passed, 0 failed, 0 could not run" in out
     _write(tmp_path, FAILING, "bad.invcheck.yaml")
     code, out, _ = _invcheck(monkeypatch, capsys, "run", "--allow-import", "bad.invcheck.yaml")
     assert (
@@ -295,3 +296,10 @@ def test_pytest_makes_one_item_per_entry(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         ["*zoo.invcheck.yaml::scan: bn net PASSED*", "*expect glob 'head.*' matches no parameter*"]
     )
+
+
+def test_the_shipped_ci_example_holds() -> None:
+    pytest.importorskip("invcheck.scan.engine")
+    example = Path(__file__).resolve().parents[2] / "examples" / "scan_ci.yaml"
+    outcomes = [scan_spec.run_entry(entry) for entry in scan_spec.load_file(example)]
+    assert len(outcomes) == 3 and all(o.passed for o in outcomes), [o.line() for o in outcomes]

@@ -273,8 +273,9 @@ class TensorCalls:
             "shape": list(self.shape),
             "exact_scale_invariant": self.exact,
             "calls": dict(self.calls),
-            "adamp_fired": None if self.adamp is None else self.adamp.fired,
-            "adamp_batches": None if self.adamp is None else self.adamp.batches,
+            # None where AdamP never looks (1-D tensors) or did not run
+            "adamp_fired": None if self.adamp is None or not self.is_matrix else self.adamp.fired,
+            "adamp_batches": None if self.adamp is None or not self.is_matrix else self.adamp.batches,
         }
 
 

@@ -184,6 +184,9 @@ def test_compare_counts_agreement_per_rule_and_on_matrices() -> None:
     assert got.agreement("nanogpt", "matrices").rate == 0.5
     assert got.calls_of("0.weight").disagrees("timm") and not got.calls_of("0.weight").disagrees("adamp")
     assert got.to_json()["agreement"][0]["rate"] == 1.0
+    by_name = {t["name"]: t for t in got.to_json()["tensors"]}
+    assert (by_name["0.weight"]["adamp_fired"], by_name["0.weight"]["adamp_batches"]) == (3, 3)
+    assert by_name["1.weight"]["adamp_fired"] is None  # AdamP never looks at a vector
 
 
 def test_compare_refuses_an_unknown_rule() -> None:

@@ -48,6 +48,8 @@ class Item:
     transform: str
     ancestors: set[int] = field(default_factory=set)
     deviation: float = math.nan
+    tolerance: float = math.nan  # the baseline's, or wider where the transformed side is noisier
+    noise: float = math.nan
     finite: bool = True
     error: str | None = None
     output: Tensor | None = None  # the transformed output (model values, eps off), where invariant-looking
@@ -56,6 +58,7 @@ class Item:
     generic_deviation: float | None = None
     generic_tolerance: float | None = None
     unchanged: bool = False  # the transform left the tensors as they were (all zero, rescaled)
+    implied_by: Item | None = None  # a violation of a special case of this transform, which decides it
 
     @property
     def group(self) -> bool:
@@ -121,46 +124,64 @@ class _Scanner:
         self.index = {id(m): i for i, m in enumerate(self.passes.modules)}
         self.params = [(n, p) for n, p in self.model.named_parameters() if p.is_floating_point()]
         self.holders = self._holders()
-        self.seconds: dict[str, float] = {}
+        self._generic_cache: dict[str, Tensor] | None = None
+        self._specials: tuple[str, ...] = ()
 
     # the whole scan ---------------------------------------------------------------------------
 
     def run(self) -> tuple[list[ParamVerdict], list[GroupVerdict]]:
-        prep = self.prep
-        prep.eps_off()
+        self.prep.eps_off()
         base = self._baseline(structure=True)
         self._check_replay(base)
         unreached = self._unreached()
+        self._specials = tuple(special_values(self.model))
+        self._bases: dict[str, Baseline] = {"model": base}
         items = [self._item((n,), t) for n, _ in self.params for t in self.transforms]
-        for item in items:
-            self._measure(item, base)
-        groups = [g for g in self._groups(items, base.tolerance)]
-        for g in groups:
-            self._measure(g, base)
-        looks = [
-            i
-            for i in (*items, *groups)
-            if i.error is None and i.finite and i.deviation <= tol.MARGIN * base.tolerance
-        ]
-        if prep.eps and looks:
-            prep.eps_on()
-            base_eps = self._baseline(noise=False)
-            for item in looks:
-                self._eps_effect(item, base, base_eps)
-            prep.eps_off()
-        specials: tuple[str, ...] = ()
-        if looks:
-            specials = tuple(special_values(self.model))
-            model_values = self._swap_in(generic_values(self.model, self.seed))
-            base_g = self._baseline()
-            for item in looks:
-                if item.eps_effect is None or item.eps_effect <= tol.EPS_CAP:
-                    self._generic(item, base_g)
-            self._swap_in(model_values)
+        self._round(items)
+        groups = self._groups(items)  # where neither tensor alone is invariant at generic values
+        self._round(groups)
         return (
-            [self._param_verdict(i, base, unreached, specials) for i in items],
-            [self._group_verdict(g, base, specials) for g in groups],
+            [self._param_verdict(i, unreached) for i in items],
+            [self._group_verdict(g) for g in groups],
         )
+
+    def _round(self, items: list[Item]) -> None:
+        """The three phases for `items`: model values (eps off), eps's effect, generic values."""
+        base = self._bases["model"]
+        done: dict[tuple[tuple[str, ...], str], Item] = {}
+        for item in items:
+            common = done.get((item.names, "weight_matrix_rescale"))
+            if item.transform == "weight_vector_rescale" and common is not None and _violated(common):
+                # one factor for every unit is a case of a factor per unit: its violation is this one's
+                item.implied_by, item.deviation = common, common.deviation
+                item.tolerance, item.noise = common.tolerance, common.noise
+            else:
+                self._measure(item, base)
+            done[(item.names, item.transform)] = item
+        looks = [i for i in items if i.error is None and i.finite and i.deviation <= tol.MARGIN * i.tolerance]
+        if self.prep.eps and any(i.eps_effect is None for i in looks):
+            self.prep.eps_on()
+            if "eps" not in self._bases:
+                self._bases["eps"] = self._baseline(noise=False)
+            for item in looks:
+                if item.eps_effect is None:  # not measured at the norm that removes the change
+                    self._eps_effect(item, base, self._bases["eps"])
+            self.prep.eps_off()
+        wanted = [
+            i for i in looks if i.error is None and (i.eps_effect is None or i.eps_effect <= tol.EPS_CAP)
+        ]
+        if wanted:
+            model_values = self._swap_in(self._generic_values())
+            if "generic" not in self._bases:
+                self._bases["generic"] = self._baseline()
+            for item in wanted:
+                self._generic(item, self._bases["generic"])
+            self._swap_in(model_values)
+
+    def _generic_values(self) -> dict[str, Tensor]:
+        if self._generic_cache is None:
+            self._generic_cache = generic_values(self.model, self.seed)
+        return self._generic_cache
 
     # baselines and noise ----------------------------------------------------------------------
 
@@ -185,10 +206,6 @@ class _Scanner:
                 "the model's output is zero everywhere: nothing to compare (pick another with --output)"
             )
         n = self._noise(y, scale) if noise else 0.0
-        if structure:  # the same pass twice: a model that is not deterministic widens the tolerance
-            again = self.passes.run()
-            if not torch.equal(again, y):
-                n = max(n, _deviation(y, again))
         tolerance = tol.rounding(math.sqrt(2.0) * n, self.dtype_name)  # both sides' noise
         return Baseline(cache, y, scale, n, tolerance)
 
@@ -216,14 +233,18 @@ class _Scanner:
         return _abs_max(acc) / GAIN / scale
 
     def _check_replay(self, base: Baseline) -> None:
-        """Replaying recorded calls must give the full pass's output bit for bit; else none is replayed."""
+        """Replaying recorded calls must give the full pass's output bit for bit; else none is
+        replayed. Where it does not, a second full pass tells a model whose output is not the same
+        from pass to pass (its difference widens the tolerance) from one that cannot be replayed."""
         starts = sorted(self.passes.first_start.values())
-        if not starts:
-            self.passes.replay_ok = False
+        limit = starts[len(starts) // 2] if starts else 0
+        if starts and torch.equal(self.passes.run(replay=base.cache, limit=limit), base.output):
             return
-        limit = starts[len(starts) // 2]
-        if not torch.equal(self.passes.run(replay=base.cache, limit=limit), base.output):
-            self.passes.replay_ok = False
+        self.passes.replay_ok = False
+        again = self.passes.run()
+        if not torch.equal(again, base.output):
+            base.noise = max(base.noise, _deviation(base.output, again))
+            base.tolerance = tol.rounding(math.sqrt(2.0) * base.noise, self.dtype_name)
 
     def _unreached(self) -> set[str]:
         """Parameters no gradient reaches from the checked output (not used in computing it)."""
@@ -321,28 +342,49 @@ class _Scanner:
     def _measure(self, item: Item, base: Baseline) -> None:
         watch = {i for i, norm in enumerate(self.passes.norm_like) if norm} | item.ancestors
         observed = Observed(watch)
+        item.tolerance, item.noise = base.tolerance, base.noise
         deviations = []
-        for trial in range(self.trials):
+        # a shift's sign matters (a unit gain shifted by -2 flips sign, by +2 it does not): recentering
+        # gets further trials, the sign flipped each time; a positive factor's side does not matter
+        trials = self.trials if item.transform == "weight_matrix_recenter" else 1
+        for trial in range(trials):
+            phase = f"model{trial}" if trial else "model"
             try:
-                y = self._transformed(
-                    item, f"model{trial}" if trial else "model", base.cache, observed if not trial else None
-                )
+                y = self._transformed(item, phase, base.cache, observed if not trial else None)
             except Exception as exc:
                 item.error = _first_line(exc)
                 return
             if not bool(torch.isfinite(y).all()):
                 item.finite = False
                 return
-            deviations.append(_deviation(base.output, y))
+            deviation = _deviation(base.output, y)
+            if _borderline(deviation, item.tolerance):  # the transformed side may round more
+                item.noise, item.tolerance = self._both_sides(item, phase, base, y)
+            deviations.append(deviation)
             if trial == 0:
                 item.output = y
-            if deviations[-1] > tol.MARGIN * base.tolerance:
+            if deviation > tol.MARGIN * item.tolerance:
                 break  # a violation: no more trials needed
         item.deviation = max(deviations)
-        if item.deviation > tol.MARGIN * base.tolerance:
+        if item.deviation > tol.MARGIN * item.tolerance:
             item.output = None  # kept only for the eps run of what looks invariant
         elif not item.unchanged:
             item.via = self._via(item, observed, base)
+
+    def _both_sides(self, item: Item, phase: str, base: Baseline, y: Tensor) -> tuple[float, float]:
+        """The noise of both sides, each probed (measure.py's way), and the tolerance it earns:
+        where the transformed side rounds more (a large shift that a norm cancels), it counts."""
+        saved = [t.detach().clone() for t in item.tensors]
+        try:
+            for t, edit in zip(item.tensors, self._edits(item, phase)):
+                edit.apply(t)
+            other = self._noise(y, max(base.scale, _abs_max(y)))
+        finally:
+            with torch.no_grad():
+                for t, v in zip(item.tensors, saved):
+                    t.copy_(v)
+        noise = math.hypot(base.noise, other)
+        return noise, max(tol.rounding(noise, self.dtype_name), base.tolerance)
 
     def _eps_effect(self, item: Item, base: Baseline, base_eps: Baseline) -> None:
         """What eps moves between the sides: (y'_eps - y_eps) - (y'_off - y_off), relative."""
@@ -356,37 +398,40 @@ class _Scanner:
         item.eps_effect = _abs_max(between.nan_to_num(nan=math.inf)) / max(base.scale, _abs_max(item.output))
 
     def _generic(self, item: Item, base_g: Baseline) -> None:
+        item.generic_tolerance = base_g.tolerance
         try:
             y = self._transformed(item, "generic", base_g.cache)
-        except Exception as exc:
-            item.generic_deviation, item.generic_tolerance = math.inf, base_g.tolerance
-            del exc
+        except Exception:  # the forward fails at generic values: counts as not holding there
+            item.generic_deviation = math.inf
             return
         finite = bool(torch.isfinite(y).all())
         item.generic_deviation = _deviation(base_g.output, y) if finite else math.inf
-        item.generic_tolerance = base_g.tolerance
+        if _borderline(item.generic_deviation, base_g.tolerance):
+            _, item.generic_tolerance = self._both_sides(item, "generic", base_g, y)
 
-    def _groups(self, items: list[Item], tolerance: float) -> list[Item]:
-        """A layer's weight and bias together, under each transform neither is invariant to alone."""
-        alone = {
-            (i.names[0], i.transform): i.error is None and i.finite and i.deviation <= tolerance
-            for i in items
-        }
+    def _groups(self, items: list[Item]) -> list[Item]:
+        """A layer's weight and bias together, under each transform neither is invariant to alone
+        at generic values (not invariant, or invariant at the model's special values only)."""
+        alone = {(i.names[0], i.transform): self._holds_generically(i) for i in items}
+        known = dict(self.params)
         out = []
         for name, module in self.model.named_modules():
             w, b = module._parameters.get("weight"), module._parameters.get("bias")
             if w is None or b is None or w.dim() < 2 or b.dim() != 1:
                 continue
-            axis = unit_axis(module, w)
-            if w.shape[axis] != b.numel():
+            if w.shape[unit_axis(module, w)] != b.numel():
                 continue
             wn, bn = f"{name}.weight" if name else "weight", f"{name}.bias" if name else "bias"
-            if wn not in dict(self.params) or bn not in dict(self.params):
+            if known.get(wn) is not w or known.get(bn) is not b:
                 continue  # shared with another module under another name
             for t in self.transforms:
                 if not alone.get((wn, t), True) and not alone.get((bn, t), True):
                     out.append(self._item((wn, bn), t))
         return out
+
+    def _holds_generically(self, item: Item) -> bool:
+        j = judging.judge(self._numbers(item, False))
+        return j.verdict == "invariant" and not j.at_these_values_only
 
     def _swap_in(self, values: dict[str, Tensor]) -> dict[str, Tensor]:
         """Write `values` (parameters and buffers by name) into the copy; returns the old ones."""
@@ -405,7 +450,7 @@ class _Scanner:
     def _via(self, item: Item, observed: Observed, base: Baseline) -> str | None:
         """The first norm-like call whose input changed but whose output did not; else the innermost
         module holding the tensor whose output did not change (the change cancels inside it)."""
-        same = max(10 * base.tolerance, 1e-12)
+        same = max(10 * item.tolerance, 1e-12)
         differs = max(1e3 * base.tolerance, 1e-9)
         recorded = base.cache
         limit = self.passes.limit_for(item.holders)
@@ -421,6 +466,8 @@ class _Scanner:
             ):
                 module = self.passes.modules[index]
                 kind = statistics_kind(module, seen.dim())
+                if self.prep.eps:
+                    item.eps_effect = self._eps_at(index, recorded.inputs[start], seen)
                 return f"{self.passes.names[index]} ({type(module).__name__}, {kind})"
             if (
                 index in item.ancestors
@@ -440,15 +487,32 @@ class _Scanner:
                 return f"{self.passes.names[index]} ({type(module).__name__}, inside it: {what})"
         return None
 
+    def _eps_at(self, index: int, x0: Tensor, x1: Tensor) -> float | None:
+        """eps's effect between the sides where the change is removed: the norm on its original and
+        its changed input, with eps and with eps off: |(n_eps(x1) - n_eps(x0)) - (n_off(x1) - n_off(x0))|
+        relative to its output (four calls of one norm instead of a forward pass with eps); None
+        where the norm cannot be called on its input alone."""
+        forward = self.passes.raw[index]
+        try:
+            self.prep.eps_on()
+            on = forward(x0), forward(x1)
+            self.prep.eps_off()
+            off = forward(x0), forward(x1)
+        except Exception:
+            self.prep.eps_off()
+            return None
+        if not all(isinstance(t, Tensor) for t in (*on, *off)):
+            return None
+        between = (on[1] - on[0]) - (off[1] - off[0])
+        return _abs_max(between) / max(_abs_max(off[0]), _abs_max(off[1]), 1e-300)
+
     # verdicts ---------------------------------------------------------------------------------
 
-    def _numbers(
-        self, item: Item, base: Baseline, specials: tuple[str, ...], unreached: bool
-    ) -> judging.Numbers:
+    def _numbers(self, item: Item, unreached: bool) -> judging.Numbers:
         return judging.Numbers(
             deviation=item.deviation,
-            tolerance=base.tolerance,
-            noise=base.noise,
+            tolerance=item.tolerance,
+            noise=item.noise,
             finite=item.finite,
             error=item.error,
             unreached=unreached and item.deviation == 0.0,
@@ -456,21 +520,20 @@ class _Scanner:
             generic_deviation=item.generic_deviation,
             generic_tolerance=item.generic_tolerance,
             via=item.via,
-            specials=specials,
+            specials=self._specials,
             unchanged=item.unchanged,
+            implied_by=item.implied_by.transform if item.implied_by is not None else None,
         )
 
-    def _param_verdict(
-        self, item: Item, base: Baseline, unreached: set[str], specials: tuple[str, ...]
-    ) -> ParamVerdict:
-        j = judging.judge(self._numbers(item, base, specials, item.names[0] in unreached))
+    def _param_verdict(self, item: Item, unreached: set[str]) -> ParamVerdict:
+        j = judging.judge(self._numbers(item, item.names[0] in unreached))
         return ParamVerdict(
             item.names[0],
             tuple(item.tensors[0].shape),
             item.transform,
             j.verdict,
-            _finite_or_nan(item.deviation),
-            base.tolerance,
+            item.deviation,
+            item.tolerance,
             j.why,
             j.via,
             j.at_these_values_only,
@@ -479,14 +542,14 @@ class _Scanner:
             item.eps_effect,
         )
 
-    def _group_verdict(self, item: Item, base: Baseline, specials: tuple[str, ...]) -> GroupVerdict:
-        j = judging.judge(self._numbers(item, base, specials, False))
+    def _group_verdict(self, item: Item) -> GroupVerdict:
+        j = judging.judge(self._numbers(item, False))
         return GroupVerdict(
             item.names,
             item.transform,
             j.verdict,
-            _finite_or_nan(item.deviation),
-            base.tolerance,
+            item.deviation,
+            item.tolerance,
             j.why,
             j.via,
             j.at_these_values_only,
@@ -523,8 +586,14 @@ def _deviation(y0: Tensor, y1: Tensor) -> float:
     return diff / scale if scale > 0 else math.inf
 
 
-def _finite_or_nan(x: float) -> float:
-    return x
+def _violated(item: Item) -> bool:
+    """Measured, and far beyond its tolerance at the model's values."""
+    return item.error is None and item.finite and item.deviation > tol.MARGIN * item.tolerance
+
+
+def _borderline(deviation: float, tolerance: float) -> bool:
+    """Beyond the baseline's tolerance, yet small enough to be the transformed side's own rounding."""
+    return tolerance < deviation <= max(1e4 * tolerance, 1e-9)
 
 
 def _first_line(exc: BaseException) -> str:

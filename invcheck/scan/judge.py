@@ -27,6 +27,7 @@ class Numbers:
     via: str | None = None
     specials: tuple[str, ...] = ()
     unchanged: bool = False  # the transform left the tensor as it was (all zero, rescaled)
+    implied_by: str | None = None  # a special case of this transform that was violated, which decides it
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,13 @@ def judge(n: Numbers) -> Judged:
     exact = f"float64 run, eps off: deviation {_g(n.deviation)}"
     bound = f"tolerance {_g(n.tolerance)} ({tol.SAFETY:g} x measured rounding noise {_g(n.noise)}, at least {tol.FLOOR_ULPS:g} ulps)"
     if n.deviation > tol.MARGIN * n.tolerance:
+        if n.implied_by is not None:
+            return Judged(
+                "not_invariant",
+                f"not invariant even with one factor for every unit ({n.implied_by}, a case of this "
+                f"transform): {exact} > {tol.MARGIN:g} x {bound}",
+                None,
+            )
         return Judged("not_invariant", f"{exact} > {tol.MARGIN:g} x {bound}", None)
     if n.deviation > n.tolerance:
         return Judged(

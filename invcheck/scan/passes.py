@@ -67,6 +67,7 @@ class Passes:
         self._limit = 0
         self._observe: Observed | None = None
         self._structure = False
+        self.raw: list[Any] = [m.forward for m in self.modules]  # each module's own forward, unwrapped
         for i, module in enumerate(self.modules):
             if i:  # the root runs always
                 module.forward = self._wrapped(i, module.forward)  # type: ignore[method-assign]

@@ -144,8 +144,10 @@ def _render(report, compared, format: ScanFormat, color: bool, width: int) -> st
 def _shape(text: str | None) -> tuple[int, ...] | None:
     if text is None:
         return None
+    import re
+
     try:
-        shape = tuple(int(part) for part in text.replace("x", ",").split(",") if part.strip())
+        shape = tuple(int(part) for part in re.split(r"[,x]", text.strip()))
     except ValueError:
         raise InvcheckError(
             f"--input-shape {text!r}: write sizes separated by commas, e.g. 8,3,32,32"

@@ -27,7 +27,8 @@ def split(model: Any, report: ScanReport) -> tuple[list[tuple[str, Any]], list[t
     """(scale-invariant, rest) as (name, parameter) pairs in the model's order. Scale-invariant:
     `weight_matrix_rescale` invariant at generic values; a tensor with an inconclusive or
     undefined verdict, or at these values only, is in the rest. Frozen tensors are left out."""
-    invariant, rest = [], []
+    invariant: list[tuple[str, Any]] = []
+    rest: list[tuple[str, Any]] = []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue

@@ -173,7 +173,9 @@ def adamp_counts(
         raise ValueError("AdamP's test needs the inputs the model was scanned on")
     work = copy.deepcopy(model)
     _set_mode(work, mode)
-    named = [(n, p) for n, p in work.named_parameters()]
+    named = [(n, p) for n, p in work.named_parameters() if p.is_floating_point()]
+    for _, p in named:  # frozen tensors too: AdamP would see their gradient if they trained
+        p.requires_grad_(True)
     generator = torch.Generator().manual_seed(seed)
     fired: dict[str, list[str]] = {n: [] for n, _ in named}
     for b in range(batches):
@@ -406,6 +408,8 @@ def compare(
     no_wd = model_no_weight_decay(model)
     tensors = []
     for name, p in model.named_parameters():
+        if not p.is_floating_point():
+            continue
         ndim = p.dim()
         calls: dict[str, bool] = {}
         if "adamp" in heuristics:

@@ -123,6 +123,14 @@ def test_adamp_counts_on_a_model_in_train_mode() -> None:
     assert torch.equal(model[1].running_mean, before)  # the model itself is left untouched
 
 
+def test_adamp_counts_frozen_tensors_too() -> None:
+    model = _bn_net()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    counts = h.adamp_counts(model, torch.randn(16, 6), mode="train", batches=3)
+    assert counts["0.weight"].fired == 3 and not any(p.requires_grad for p in model.parameters())
+
+
 def test_adamp_in_eval_mode_sees_no_batch_norm_invariance() -> None:
     counts = h.adamp_counts(_bn_net(), torch.randn(16, 6), mode="eval", batches=3)
     assert counts["0.weight"].fired == 0

@@ -47,11 +47,12 @@ class ScanItem(pytest.Item):
         self.add_marker("invcheck_user_code")
 
     def setup(self) -> None:
-        from invcheck.pytest_plugin import _allow_import, _importable_from
+        from invcheck.pytest_plugin import _allow_import, _importable_from, _show_a_hard_stop
         from invcheck.scan.spec import refused, run_entry
 
         if not _allow_import(self.config, self.path):
             raise refused(self.entry, "--invcheck-allow-import")
+        _show_a_hard_stop(self.config)  # a factory past its deadline: its line reaches the terminal
         with _importable_from(self.path):
             self.outcome = run_entry(self.entry)
 

@@ -348,6 +348,8 @@ def build(entry: ScanEntry) -> tuple[Any, Any]:
     try:
         with deadline(named), guarded():  # a factory that hangs: one line after the timeout
             made = factory(**entry.kwargs)
+    except InvcheckError:  # the deadline's own line (file:line: module '...': did not finish ...)
+        raise
     except BaseException as exc:
         contained(exc)
         raise _user_error(entry, f"the factory raised {first_line(exc)}{raised_at(exc)}") from None

@@ -44,6 +44,12 @@ def broken(width=8):
 
 def not_a_model(width=8):
     return 42
+
+
+def slow(width=8):
+    import time
+
+    time.sleep(30)
 """
 
 
@@ -228,6 +234,24 @@ def test_a_factory_that_cannot_build_is_one_line(tmp_path: Path, model: str, mes
     with pytest.raises(UserCodeError) as err:
         scan_spec.build(entry)
     assert message in str(err.value) and str(err.value).startswith(f"{entry.file}:2: ")
+
+
+def test_a_factory_that_hangs_ends_at_its_deadline_in_one_line(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from invcheck.errors import UserCodeError
+    from invcheck.impls import user_load
+
+    entry = _factory_entry(tmp_path, "nets.py:slow")
+    saved = dict(user_load._timeout)
+    user_load.set_timeout(0.5, "--timeout SECONDS")
+    try:
+        with pytest.raises(UserCodeError) as err:
+            scan_spec.build(entry)
+    finally:
+        user_load._timeout.update(saved)
+    assert str(err.value) == (
+        f"{entry.file}:2: module 'nets.py:slow': did not finish within 0.5 s (allow more with --timeout SECONDS)"
+    )
 
 
 # Running: invcheck run and pytest ------------------------------------------------------------------

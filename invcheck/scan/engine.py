@@ -21,10 +21,10 @@ from invcheck import tolerance as tol
 from invcheck.errors import InvcheckError
 from invcheck.scan import judge as judging
 from invcheck.scan.generic import generic_values, special_values
-from invcheck.scan.passes import Cache, Observed, Passes
+from invcheck.scan.passes import Cache, Observed, Passes, abs_max, deviation
 from invcheck.scan.prepare import Prepared, prepare, statistics_kind
 from invcheck.scan.report import TRANSFORMS, GroupVerdict, ParamVerdict, ScanReport
-from invcheck.scan.units import Edit, draw_edit, factors, generator, normal, spread, unit_axis
+from invcheck.scan.units import Edit, draw_edit, factors, generator, spread, unit_axis
 from invcheck.scan.units import signs as random_signs
 
 Tensor = torch.Tensor
@@ -133,7 +133,6 @@ class _Scanner:
         self.prep.eps_off()
         base = self._baseline(structure=True)
         self._check_replay(base)
-        unreached = self._unreached()
         self._specials = tuple(special_values(self.model))
         self._bases: dict[str, Baseline] = {"model": base}
         items = [self._item((n,), t) for n, _ in self.params for t in self.transforms]
@@ -141,7 +140,7 @@ class _Scanner:
         groups = self._groups(items)  # where neither tensor alone is invariant at generic values
         self._round(groups)
         return (
-            [self._param_verdict(i, unreached) for i in items],
+            [self._param_verdict(i) for i in items],
             [self._group_verdict(g) for g in groups],
         )
 
@@ -246,27 +245,6 @@ class _Scanner:
             base.noise = max(base.noise, _deviation(base.output, again))
             base.tolerance = tol.rounding(math.sqrt(2.0) * base.noise, self.dtype_name)
 
-    def _unreached(self) -> set[str]:
-        """Parameters no gradient reaches from the checked output (not used in computing it)."""
-        tensors = [p for _, p in self.params]
-        try:
-            for p in tensors:
-                p.requires_grad_(True)
-            args, kwargs = self.prep.inputs
-            torch.default_generator.manual_seed(self.seed)
-            with torch.enable_grad():
-                y = self.passes.run_grad(args, kwargs)
-                if not y.requires_grad:
-                    return {n for n, _ in self.params}
-                weights = normal(y.shape, generator(self.seed, "grad")).to(y)
-                grads = torch.autograd.grad((y * weights).sum(), tensors, allow_unused=True)
-            return {n for (n, _), g in zip(self.params, grads) if g is None}
-        except Exception:  # a model that cannot be differentiated: every tensor counts as reached
-            return set()
-        finally:
-            for p in tensors:
-                p.requires_grad_(False)
-
     # items ------------------------------------------------------------------------------------
 
     def _holders(self) -> dict[int, list[int]]:
@@ -324,25 +302,33 @@ class _Scanner:
         c = spread(bias) * float(factors((1,), gen)) * (side or 1)
         return [w_edit, Edit(1.0, c)]
 
-    def _transformed(self, item: Item, phase: str, cache: Cache, observe: Observed | None = None) -> Tensor:
-        """The output with the item's tensors transformed (then restored bit for bit)."""
+    def _transformed(self, item: Item, phase: str, base: Baseline, observe: Observed | None = None) -> Tensor:
+        """The output with the item's tensors transformed (then restored bit for bit); the baseline's
+        own output where the transform leaves them as they are (a zero tensor rescaled)."""
         saved = [t.detach().clone() for t in item.tensors]
         try:
             for t, edit in zip(item.tensors, self._edits(item, phase)):
                 edit.apply(t)
-            if phase == "model" and all(torch.equal(t, v) for t, v in zip(item.tensors, saved)):
-                item.unchanged = True  # a zero tensor rescaled: nothing changed at these values
+            if all(torch.equal(t, v) for t, v in zip(item.tensors, saved)):
+                if phase == "model":
+                    item.unchanged = True
+                return base.output
             limit = self.passes.limit_for(item.holders)
-            return self.passes.run(replay=cache, limit=limit, observe=observe).detach()
+            return self.passes.run(replay=base.cache, limit=limit, observe=observe).detach()
         finally:
             with torch.no_grad():
                 for t, v in zip(item.tensors, saved):
                     t.copy_(v)
 
     def _measure(self, item: Item, base: Baseline) -> None:
-        watch = {i for i, norm in enumerate(self.passes.norm_like) if norm} | item.ancestors
-        observed = Observed(watch)
         item.tolerance, item.noise = base.tolerance, base.noise
+        observed = Observed(
+            norms={i for i, norm in enumerate(self.passes.norm_like) if norm} - set(item.holders),
+            ancestors=item.ancestors,
+            baseline=base.cache,
+            differs=max(1e3 * base.tolerance, 1e-9),
+            same=max(10 * base.tolerance, 1e-12),
+        )
         deviations = []
         # a shift's sign matters (a unit gain shifted by -2 flips sign, by +2 it does not): recentering
         # gets further trials, the sign flipped each time; a positive factor's side does not matter
@@ -350,7 +336,7 @@ class _Scanner:
         for trial in range(trials):
             phase = f"model{trial}" if trial else "model"
             try:
-                y = self._transformed(item, phase, base.cache, observed if not trial else None)
+                y = self._transformed(item, phase, base, observed if not trial else None)
             except Exception as exc:
                 item.error = _first_line(exc)
                 return
@@ -389,7 +375,7 @@ class _Scanner:
     def _eps_effect(self, item: Item, base: Baseline, base_eps: Baseline) -> None:
         """What eps moves between the sides: (y'_eps - y_eps) - (y'_off - y_off), relative."""
         try:
-            y_eps = self._transformed(item, "model", base_eps.cache)
+            y_eps = self._transformed(item, "model", base_eps)
         except Exception as exc:
             item.error = _first_line(exc)
             return
@@ -400,7 +386,7 @@ class _Scanner:
     def _generic(self, item: Item, base_g: Baseline) -> None:
         item.generic_tolerance = base_g.tolerance
         try:
-            y = self._transformed(item, "generic", base_g.cache)
+            y = self._transformed(item, "generic", base_g)
         except Exception:  # the forward fails at generic values: counts as not holding there
             item.generic_deviation = math.inf
             return
@@ -451,33 +437,20 @@ class _Scanner:
         """The first norm-like call whose input changed but whose output did not; else the innermost
         module holding the tensor whose output did not change (the change cancels inside it)."""
         same = max(10 * item.tolerance, 1e-12)
-        differs = max(1e3 * base.tolerance, 1e-9)
-        recorded = base.cache
         limit = self.passes.limit_for(item.holders)
-        inside: list[tuple[int, int]] = []
-        for start, index, seen, out in observed.calls:
-            if (
-                self.passes.norm_like[index]
-                and seen is not None
-                and start in recorded.inputs
-                and start in recorded.outputs
-                and _deviation(recorded.inputs[start], seen) > differs
-                and _deviation(_first(recorded.outputs[start]), _first(out)) <= same
-            ):
+        inside: list[tuple[int, int, float]] = []
+        for start, index, _before, after in observed.calls:
+            if start in observed.removed and after <= same:
                 module = self.passes.modules[index]
-                kind = statistics_kind(module, seen.dim())
-                if self.prep.eps:
-                    item.eps_effect = self._eps_at(index, recorded.inputs[start], seen)
+                changed = observed.removed[start]
+                kind = statistics_kind(module, changed.dim())
+                if self.prep.eps and start in base.cache.inputs:
+                    item.eps_effect = self._eps_at(index, base.cache.inputs[start], changed)
                 return f"{self.passes.names[index]} ({type(module).__name__}, {kind})"
-            if (
-                index in item.ancestors
-                and start <= limit < self.passes.end.get(start, -1)
-                and start in recorded.outputs
-            ):
-                inside.append((start, index))
-        for start, index in sorted(inside, reverse=True):  # innermost first
-            out = next(o for s, _, _, o in observed.calls if s == start)
-            if _deviation(_first(recorded.outputs[start]), _first(out)) <= same:
+            if index in item.ancestors and start <= limit < self.passes.end.get(start, -1):
+                inside.append((start, index, after))
+        for _, index, after in sorted(inside, reverse=True):  # innermost first
+            if after <= same:
                 module = self.passes.modules[index]
                 what = (
                     "softmax over keys"
@@ -515,7 +488,7 @@ class _Scanner:
             noise=item.noise,
             finite=item.finite,
             error=item.error,
-            unreached=unreached and item.deviation == 0.0,
+            unreached=unreached,
             eps_effect=item.eps_effect,
             generic_deviation=item.generic_deviation,
             generic_tolerance=item.generic_tolerance,
@@ -525,8 +498,8 @@ class _Scanner:
             implied_by=item.implied_by.transform if item.implied_by is not None else None,
         )
 
-    def _param_verdict(self, item: Item, unreached: set[str]) -> ParamVerdict:
-        j = judging.judge(self._numbers(item, item.names[0] in unreached))
+    def _param_verdict(self, item: Item) -> ParamVerdict:
+        j = judging.judge(self._numbers(item, _unreached(item)))
         return ParamVerdict(
             item.names[0],
             tuple(item.tensors[0].shape),
@@ -558,32 +531,19 @@ class _Scanner:
         )
 
 
-def _first(out: Any) -> Tensor:
-    if isinstance(out, Tensor):
-        return out
-    return next(v for v in out if isinstance(v, Tensor))
+_abs_max, _deviation = abs_max, deviation
 
 
-def _abs_max(y: Tensor) -> float:
-    if y.numel() == 0:
-        return 0.0
-    m = float(y.detach().abs().max())
-    return math.inf if math.isnan(m) else m
-
-
-def _deviation(y0: Tensor, y1: Tensor) -> float:
-    """max|y1 - y0| / max(max|y0|, max|y1|): the project's normwise relative deviation."""
-    if y0.shape != y1.shape:
-        return math.inf
-    if y0.numel() == 0:
-        return 0.0
-    diff = float(torch.sub(y1, y0).abs_().max())
-    if diff == 0.0:
-        return 0.0
-    if math.isnan(diff):
-        return math.inf
-    scale = max(_abs_max(y0), _abs_max(y1))
-    return diff / scale if scale > 0 else math.inf
+def _unreached(item: Item) -> bool:
+    """Its change leaves the checked output bit for bit as it was, at the model's values and at
+    generic ones, and no norm or module downstream is seen removing it: it does not reach the output."""
+    return (
+        item.error is None
+        and not item.unchanged
+        and item.via is None
+        and item.deviation == 0.0
+        and item.generic_deviation == 0.0
+    )
 
 
 def _violated(item: Item) -> bool:

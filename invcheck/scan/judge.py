@@ -78,7 +78,8 @@ def judge(n: Numbers) -> Judged:
     if n.unreached:
         return Judged(
             "invariant",
-            "does not reach the output: no gradient flows to it (it is not used in computing the output)",
+            "does not reach the output: changing it leaves the checked output bit for bit the same, at the "
+            "model's values and at generic ones (not used in computing it)",
             None,
         )
     parts = [f"{exact} <= {bound}"]

@@ -7,7 +7,7 @@ output instead of running, so a tensor deep in the model costs only the part of 
 it. Bit for bit the same as a full pass for a model whose calls run in the same order each time
 (checked once per scan: where it is not, nothing is replayed).
 
-An observed pass also keeps each norm-like call's input and output, for `via`.
+An observed pass measures, as they run, how much each watched call's input and output moved, for `via`.
 """
 
 from __future__ import annotations
@@ -39,11 +39,23 @@ class Cache:
 
 @dataclass
 class Observed:
-    """An observed pass's calls of the watched modules, in execution order: (start tick, module
-    index, a copy of its first floating input, a copy of its output)."""
+    """What an observed pass saw of the watched calls, against a baseline, as they ran (no copies):
+    per call (start tick, module index, its input's deviation or None, its output's deviation).
+    A norm-like call whose input changed but whose output did not keeps a copy of its input
+    (`removed`). After `budget` norm-like calls with a changed input, norms are no longer watched
+    (the first ones are where a change is removed); the ancestors always are."""
 
-    watch: set[int]
-    calls: list[tuple[int, int, Tensor | None, Any]] = field(default_factory=list)
+    norms: set[int]
+    ancestors: set[int]
+    baseline: Cache
+    differs: float  # an input deviation above this: changed
+    same: float  # an output deviation at most this: unchanged
+    budget: int = 2
+    calls: list[tuple[int, int, float | None, float]] = field(default_factory=list)
+    removed: dict[int, Tensor] = field(default_factory=dict)
+
+    def watches(self, index: int) -> bool:
+        return index in self.ancestors or (self.budget > 0 and index in self.norms)
 
 
 class Passes:
@@ -121,10 +133,17 @@ class Passes:
                 self._tick = self.end[start]
                 return _copy(replay.outputs[start])
             observe = self._observe
-            watched = observe is not None and index in observe.watch
+            watched = observe is not None and observe.watches(index) and start in observe.baseline.outputs
+            before: float | None = None
+            changed_input: Tensor | None = None
             if watched:  # before the call: a layer may change its input in place
                 first = _first_tensor(args, kwargs)
-                seen = None if first is None else first.clone()
+                recorded = observe.baseline.inputs.get(start)  # type: ignore[union-attr]
+                if first is not None and recorded is not None:
+                    before = deviation(recorded, first)
+                    if before > observe.differs and self.norm_like[index]:  # type: ignore[union-attr]
+                        observe.budget -= 1  # type: ignore[union-attr]
+                        changed_input = first.clone()
             out = forward(*args, **kwargs)
             if self._structure:
                 self.module_at[start], self.end[start] = index, self._tick
@@ -139,7 +158,10 @@ class Passes:
                     if first is not None:
                         record.inputs[start] = first.clone()
             if watched and _copyable(out):
-                observe.calls.append((start, index, seen, _copy(out)))  # type: ignore[union-attr]
+                after = deviation(_first_of(observe.baseline.outputs[start]), _first_of(out))  # type: ignore[union-attr]
+                observe.calls.append((start, index, before, after))  # type: ignore[union-attr]
+                if changed_input is not None and after <= observe.same:  # type: ignore[union-attr]
+                    observe.removed[start] = changed_input  # type: ignore[union-attr]
             return out
 
         return call
@@ -189,6 +211,34 @@ def output_fields(out: Any) -> list[str]:
     if isinstance(out, (tuple, list)):
         return [str(i) for i in range(len(out))]
     return []
+
+
+def _first_of(out: Any) -> Tensor:
+    if isinstance(out, Tensor):
+        return out
+    return next(v for v in out if isinstance(v, Tensor))
+
+
+def abs_max(y: Tensor) -> float:
+    if y.numel() == 0:
+        return 0.0
+    m = float(y.detach().abs().max())
+    return math.inf if math.isnan(m) else m
+
+
+def deviation(y0: Tensor, y1: Tensor) -> float:
+    """max|y1 - y0| / max(max|y0|, max|y1|): the project's normwise relative deviation."""
+    if y0.shape != y1.shape:
+        return math.inf
+    if y0.numel() == 0:
+        return 0.0
+    diff = float(torch.sub(y1, y0).abs_().max())
+    if diff == 0.0:
+        return 0.0
+    if math.isnan(diff):
+        return math.inf
+    scale = max(abs_max(y0), abs_max(y1))
+    return diff / scale if scale > 0 else math.inf
 
 
 def _first_tensor(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor | None:

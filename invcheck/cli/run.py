@@ -68,17 +68,18 @@ def run(
             report.results.append(result)
             if stream and terminal.shown(result, quiet):
                 bar.write(terminal.run_line(result, color, width))
-    scan_failed, scan_errors = run_all(scans, to_stdout=stream, quiet=quiet)
+    scans_run = run_all(scans, to_stdout=stream, quiet=quiet)
     _write(report, format, color, width, quiet, output, stream)
     if junit_xml is not None:
         from invcheck.render import junit
+        from invcheck.scan.junit import with_scans
 
-        write_output(junit.render(report.results), junit_xml)
+        write_output(with_scans(junit.render(report.results), scans_run), junit_xml)
     for result in report.results:  # each check that could not run: its one line on stderr too, as any error
         if result.verdict == "error":
             typer.echo(one_line(f"error: {result.why}"), err=True)
-    if report.errors or report.failed or scan_failed or scan_errors:
-        raise typer.Exit(2 if report.errors or scan_errors else 1)
+    if report.errors or report.failed or scans_run.failed or scans_run.errors:
+        raise typer.Exit(2 if report.errors or scans_run.errors else 1)
 
 
 def _write(

@@ -25,13 +25,10 @@ def scan_items(parent: pytest.File, names: set[str]) -> Iterator[pytest.Item]:
     """The items of `parent`'s scan entries (the file already loaded without error); `names` are
     the ids its checks took, so that a scan's id is unique among them."""
     from invcheck.pytest_plugin import _shown
-    from invcheck.scan.spec import load_file
+    from invcheck.scan.spec import item_names, load_file
 
-    for entry in load_file(_shown(parent.path)):
-        name = f"scan: {entry.title}"
-        while name in names:
-            name += f"@{entry.line}"
-        names.add(name)
+    found = load_file(_shown(parent.path))
+    for entry, name in zip(found, item_names(found, names)):
         yield ScanItem.from_parent(parent, name=name, entry=entry)
 
 

@@ -236,6 +236,19 @@ def load_paths(paths: Sequence[str | Path]) -> list[ScanEntry]:
     return [e for file in spec.discover(paths) for e in load_file(file)]
 
 
+def item_names(found: Sequence[ScanEntry], taken: set[str]) -> list[str]:
+    """Test ids of scan entries (pytest's items, JUnit's testcases): `scan: TITLE`, '@line' added
+    until unique among `taken` (the ids of the file's checks), which grows."""
+    names = []
+    for entry in found:
+        name = f"scan: {entry.title}"
+        while name in taken:
+            name += f"@{entry.line}"
+        taken.add(name)
+        names.append(name)
+    return names
+
+
 # Permission and loading the model --------------------------------------------------------------
 
 
@@ -373,6 +386,7 @@ class Outcome:
     report: ScanReport | None
     mismatches: list[str]
     error: str | None = None  # the one-line error of an entry that could not run
+    seconds: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -439,14 +453,33 @@ def run_entry(entry: ScanEntry) -> Outcome:
 
 
 def run_or_error(entry: ScanEntry) -> Outcome:
+    import time
+
     from invcheck.errors import one_line
 
+    started = time.perf_counter()
     try:
-        return run_entry(entry)
+        outcome = run_entry(entry)
     except InvcheckError as err:
-        return Outcome(
-            entry, None, [], one_line(str(err).splitlines()[0] if str(err) else type(err).__name__)
-        )
+        message = one_line(str(err).splitlines()[0] if str(err) else type(err).__name__)
+        outcome = Outcome(entry, None, [], message)
+    outcome.seconds = time.perf_counter() - started
+    return outcome
+
+
+@dataclass
+class ScanRun:
+    """The scan entries of one `invcheck run`, run."""
+
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> int:
+        return sum(o.error is None and not o.passed for o in self.outcomes)
+
+    @property
+    def errors(self) -> int:
+        return sum(o.error is not None for o in self.outcomes)
 
 
 # Hooks for `invcheck run` ----------------------------------------------------------------------
@@ -464,22 +497,23 @@ def planned(files: Sequence[Path], allow_import: bool) -> list[ScanEntry]:
     return found
 
 
-def run_all(found: Sequence[ScanEntry], *, to_stdout: bool, quiet: bool = False) -> tuple[int, int]:
+def run_all(found: Sequence[ScanEntry], *, to_stdout: bool, quiet: bool = False) -> ScanRun:
     """Run each entry, printing its line (stdout when the report streams there, else stderr, so
-    that a JSON report stays JSON); (failed, errors)."""
+    that a JSON report stays JSON), then a summary line."""
     import typer
 
-    failed = errors = 0
+    done = ScanRun()
     for entry in found:
         outcome = run_or_error(entry)
-        failed += outcome.error is None and not outcome.passed
-        errors += outcome.error is not None
+        done.outcomes.append(outcome)
         if not (quiet and outcome.passed):
             typer.echo(outcome.line(), err=not to_stdout)
     if found:
-        passed = len(found) - failed - errors
-        typer.echo(f"scans: {passed} passed, {failed} failed, {errors} could not run", err=not to_stdout)
-    return failed, errors
+        passed = len(found) - done.failed - done.errors
+        typer.echo(
+            f"scans: {passed} passed, {done.failed} failed, {done.errors} could not run", err=not to_stdout
+        )
+    return done
 
 
 def schema() -> dict[str, Any]:

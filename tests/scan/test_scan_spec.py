@@ -327,3 +327,35 @@ def test_the_shipped_ci_example_holds() -> None:
     example = Path(__file__).resolve().parents[2] / "examples" / "scan_ci.yaml"
     outcomes = [scan_spec.run_entry(entry) for entry in scan_spec.load_file(example)]
     assert len(outcomes) == 3 and all(o.passed for o in outcomes), [o.line() for o in outcomes]
+
+
+def test_invcheck_run_junit_holds_the_scans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("invcheck.scan.engine")
+    import xml.etree.ElementTree as ET
+
+    monkeypatch.chdir(tmp_path)
+    text = "checks:\n  - {norm: layer_norm, transform: dataset_rescale, expect: invariant}\n" + GOOD
+    text += FAILING.replace("scan:\n", "") + FAILING.replace("scan:\n", "").replace('"3.weight"', '"head.*"')
+    _write(tmp_path, text)
+    code, _, _ = _invcheck(
+        monkeypatch, capsys, "run", "--allow-import", "--junit-xml", "r.xml", "zoo.invcheck.yaml"
+    )
+    assert code == 2
+    root = ET.parse(tmp_path / "r.xml").getroot()
+    suite = root.find("testsuite")
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("4", "1", "1")
+    assert root.get("tests") == "4"
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert set(cases) == {
+        "dense/layer_norm/dataset_rescale",
+        "scan: bn net",
+        "scan: nets.py:bn_net (train)",
+        "scan: nets.py:bn_net (train)@15",
+    }
+    assert cases["scan: bn net"].get("classname") == "zoo.invcheck.yaml"
+    failure = cases["scan: nets.py:bn_net (train)"].find("failure")
+    assert failure is not None and "3.weight weight_matrix_rescale: expected invariant" in failure.text
+    error = cases["scan: nets.py:bn_net (train)@15"].find("error")
+    assert error is not None and "matches no parameter" in error.get("message")

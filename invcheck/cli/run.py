@@ -69,6 +69,8 @@ def run(
             if stream and terminal.shown(result, quiet):
                 bar.write(terminal.run_line(result, color, width))
     scans_run = run_all(scans, to_stdout=stream, quiet=quiet)
+    if scans:  # --format json: a "scans" key beside the checks' results
+        report.meta["scans"] = scans_run.to_json()
     _write(report, format, color, width, quiet, output, stream)
     if junit_xml is not None:
         from invcheck.render import junit

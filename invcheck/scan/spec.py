@@ -392,6 +392,21 @@ class Outcome:
     def passed(self) -> bool:
         return self.error is None and not self.mismatches
 
+    def to_json(self) -> dict[str, Any]:
+        e = self.entry
+        status = "error" if self.error is not None else ("passed" if self.passed else "failed")
+        return {
+            "name": e.title,
+            "model": e.model,
+            "mode": e.mode,
+            "spec": e.location,
+            "status": status,
+            "mismatches": list(self.mismatches),
+            "error": self.error,
+            "seconds": self.seconds,
+            "report": None if self.report is None else self.report.to_json(),
+        }
+
     def line(self) -> str:
         e = self.entry
         if self.error is not None:
@@ -480,6 +495,10 @@ class ScanRun:
     @property
     def errors(self) -> int:
         return sum(o.error is not None for o in self.outcomes)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        """One object per entry, for `invcheck run --format json` (its "scans" key)."""
+        return [o.to_json() for o in self.outcomes]
 
 
 # Hooks for `invcheck run` ----------------------------------------------------------------------

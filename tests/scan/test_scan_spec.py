@@ -359,3 +359,24 @@ def test_invcheck_run_junit_holds_the_scans(
     assert failure is not None and "3.weight weight_matrix_rescale: expected invariant" in failure.text
     error = cases["scan: nets.py:bn_net (train)@15"].find("error")
     assert error is not None and "matches no parameter" in error.get("message")
+
+
+def test_invcheck_run_json_holds_the_scans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("invcheck.scan.engine")
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path, GOOD + FAILING.replace("scan:\n", ""))
+    code, out, err = _invcheck(
+        monkeypatch, capsys, "run", "--allow-import", "--format", "json", "zoo.invcheck.yaml"
+    )
+    assert code == 1
+    doc = json.loads(out)  # stdout stays JSON: the scan lines went to stderr
+    assert [s["status"] for s in doc["scans"]] == ["passed", "failed"]
+    assert doc["scans"][1]["mismatches"][0].startswith("zoo.invcheck.yaml:12: 3.weight weight_matrix_rescale")
+    assert (
+        doc["scans"][0]["report"]["schema_version"] == 1 and doc["scans"][0]["spec"] == "zoo.invcheck.yaml:2"
+    )
+    assert "FAIL  scan nets.py:bn_net (train)" in err

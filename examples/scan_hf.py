@@ -18,6 +18,21 @@ from typing import Any
 
 import torch
 
+# At the top, not in each factory: importing transformers takes seconds, and a factory's call runs
+# under invcheck's deadline for user code (15 s by default).
+from transformers import (
+    BertConfig,
+    BertModel,
+    ConvNextConfig,
+    ConvNextForImageClassification,
+    GPT2Config,
+    GPT2LMHeadModel,
+    LlamaConfig,
+    LlamaForCausalLM,
+    ViTConfig,
+    ViTModel,
+)
+
 VOCAB, TOKENS, BATCH = 64, 8, 2
 
 
@@ -34,8 +49,6 @@ def _pixels(size: int, seed: int = 0) -> dict[str, torch.Tensor]:
 
 def bert() -> tuple[Any, dict[str, torch.Tensor]]:
     """BERT encoder (post-LN: LayerNorm after each residual sum); output: last_hidden_state."""
-    from transformers import BertConfig, BertModel
-
     torch.manual_seed(0)
     config = BertConfig(
         vocab_size=VOCAB,
@@ -52,8 +65,6 @@ def bert() -> tuple[Any, dict[str, torch.Tensor]]:
 
 def gpt2() -> tuple[Any, dict[str, torch.Tensor]]:
     """GPT-2 (pre-LN, transformers' Conv1D layers stored [in, out], tied head); output: logits."""
-    from transformers import GPT2Config, GPT2LMHeadModel
-
     torch.manual_seed(0)
     config = GPT2Config(
         vocab_size=VOCAB,
@@ -72,8 +83,6 @@ def gpt2() -> tuple[Any, dict[str, torch.Tensor]]:
 
 def llama() -> tuple[Any, dict[str, torch.Tensor]]:
     """Llama (pre-RMSNorm, rotary positions, grouped-query attention, no biases); output: logits."""
-    from transformers import LlamaConfig, LlamaForCausalLM
-
     torch.manual_seed(0)
     config = LlamaConfig(
         vocab_size=VOCAB,
@@ -89,8 +98,6 @@ def llama() -> tuple[Any, dict[str, torch.Tensor]]:
 
 def convnext() -> tuple[Any, dict[str, torch.Tensor]]:
     """ConvNeXt (depthwise convs, channels-last LayerNorm, layer scale); output: logits."""
-    from transformers import ConvNextConfig, ConvNextForImageClassification
-
     torch.manual_seed(0)
     config = ConvNextConfig(num_stages=2, hidden_sizes=[8, 16], depths=[1, 1], num_labels=3, image_size=32)
     return ConvNextForImageClassification(config), _pixels(32)
@@ -98,8 +105,6 @@ def convnext() -> tuple[Any, dict[str, torch.Tensor]]:
 
 def vit() -> tuple[Any, dict[str, torch.Tensor]]:
     """ViT (patch embedding, cls token, position embeddings, pre-LN blocks); output: last_hidden_state."""
-    from transformers import ViTConfig, ViTModel
-
     torch.manual_seed(0)
     config = ViTConfig(
         image_size=16,

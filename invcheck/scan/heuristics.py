@@ -181,7 +181,8 @@ def adamp_counts(
     for b in range(batches):
         batch = inputs if b == 0 else _redraw(inputs, generator)
         out = _output_tensor(_call(work, batch), output)
-        direction = torch.randn(out.shape, generator=generator, dtype=torch.float64).to(out.dtype)
+        direction = torch.randn(out.shape, generator=generator, dtype=torch.float64)
+        direction = direction.to(device=out.device, dtype=out.dtype)
         loss = (out * direction).sum()
         params = [p for _, p in named]
         grads = torch.autograd.grad(loss, params, allow_unused=True)
@@ -226,13 +227,15 @@ def _redraw(inputs: Any, generator: Any) -> Any:
     if inputs.is_floating_point():
         spread = float(inputs.std()) if inputs.numel() > 1 else 1.0
         fresh = torch.randn(inputs.shape, generator=generator, dtype=torch.float64)
-        return (fresh * (spread or 1.0) + float(inputs.mean())).to(inputs.dtype)
+        return (fresh * (spread or 1.0) + float(inputs.mean())).to(device=inputs.device, dtype=inputs.dtype)
     if inputs.dtype == torch.bool:
         return inputs
     low, high = int(inputs.min()), int(inputs.max())
     if high - low <= 1:  # attention masks, token type ids
         return inputs
-    return torch.randint(low, high + 1, inputs.shape, generator=generator).to(inputs.dtype)
+    return torch.randint(low, high + 1, inputs.shape, generator=generator).to(
+        device=inputs.device, dtype=inputs.dtype
+    )
 
 
 # Beside the exact answer -----------------------------------------------------------------------

@@ -109,6 +109,11 @@ def judge(n: Numbers) -> Judged:
                 f"at re-drawn generic values the deviation {_g(n.generic_deviation)} is close to its "
                 f"tolerance {_g(n.generic_tolerance)}"
             )
+        else:
+            parts.append(
+                f"at re-drawn generic values too (deviation {_g(n.generic_deviation)} <= "
+                f"{_g(n.generic_tolerance)})"
+            )
     return Judged("invariant", "; ".join(parts), n.via, only)
 
 

@@ -150,8 +150,13 @@ def _set_mode(work: nn.Module, mode: str) -> None:
                 setattr(config, name, 0.0)
     for module in work.modules():
         name = type(module).__name__
-        if "Dropout" in name or "DropPath" in name or name in ("StochasticDepth",):
+        leaf = next(module.children(), None) is None  # a model named "...Dropout..." is no dropout
+        if isinstance(module, nn.modules.dropout._DropoutNd) or (
+            leaf and ("Drop" in name or name == "StochasticDepth")
+        ):
             module.eval()  # randomness off; nothing else in them
+            if isinstance(getattr(module, "p", None), float):
+                module.p = 0.0  # attention code reads `.p` with its own training flag (transformers)
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.momentum = 0.0  # batch statistics used, running statistics not moved
         if isinstance(module, nn.MultiheadAttention):

@@ -345,3 +345,28 @@ def test_json_shape() -> None:
     assert {"name", "shape", "transform", "verdict", "deviation", "tolerance", "why", "via"} <= set(first)
     assert first["name"] == "conv.weight" and first["shape"] == [4, 3, 3, 3]
     assert all(p["transform"] == M for p in data["parameters"])
+
+
+class DropoutInside(nn.Module):
+    """Attention code of transformers: the dropout probability read from a Dropout module, applied
+    with the enclosing module's own training flag."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 6)
+        self.drop = nn.Dropout(0.5)
+        self.ln = nn.LayerNorm(6)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = nn.functional.dropout(self.fc(x), p=self.drop.p, training=self.training)
+        return self.ln(h)
+
+
+def test_train_mode_turns_dropout_off_also_where_its_probability_is_read() -> None:
+    """Recentering fc adds one number to all units of a sample, which LN removes; a dropout mask
+    would zero some of them (not removed): invariant only if dropout is really off."""
+    torch.manual_seed(7)
+    model = DropoutInside()
+    r = scan(model, torch.randn(5, 4), mode="train")
+    assert r.verdict_of("fc.weight", C).verdict == INV
+    assert model.drop.p == 0.5 and model.training

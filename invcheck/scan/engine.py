@@ -493,10 +493,24 @@ class _Scanner:
             generic_deviation=item.generic_deviation,
             generic_tolerance=item.generic_tolerance,
             via=item.via,
-            specials=self._specials,
+            specials=self._nearest_specials(item),
             unchanged=item.unchanged,
             implied_by=item.implied_by.transform if item.implied_by is not None else None,
         )
+
+    def _nearest_specials(self, item: Item) -> tuple[str, ...]:
+        """The model's special values, those of the tensor's own module first, then those of the
+        module that removes the change, then those the change passes on the way."""
+        via = (item.via or "").split(" (")[0]
+        order = [item.module, via, item.module.rpartition(".")[0]]
+
+        def rank(special: str) -> int:
+            for i, prefix in enumerate(order):
+                if prefix and (special.startswith(prefix + ".") or special.startswith(prefix + ":")):
+                    return i
+            return len(order)
+
+        return tuple(sorted(self._specials, key=rank))
 
     def _param_verdict(self, item: Item) -> ParamVerdict:
         j = judging.judge(self._numbers(item, _unreached(item)))

@@ -25,7 +25,7 @@ from invcheck.scan.prepare import Prepared, is_norm_like
 
 Tensor = torch.Tensor
 
-CACHE_BYTES = 4 << 30  # what a baseline may keep of module outputs; calls past it are not replayed
+CACHE_BYTES = 2 << 30  # what a baseline may keep of module outputs; calls past it are not replayed
 
 
 @dataclass

@@ -133,12 +133,7 @@ def _render(report, compared, format: ScanFormat, color: bool, width: int) -> st
         return markdown.table(report, compared) if compared is not None else markdown.table(report)
     from invcheck.scan import text
 
-    rendered = text.render(report, color, width)
-    if compared is not None:
-        from invcheck.scan import heuristics as hz
-
-        rendered += "\n".join(hz.summary_lines(compared)) + "\n"
-    return rendered
+    return text.render(report, color, width, compared)
 
 
 def _shape(text: str | None) -> tuple[int, ...] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Sequence
+from typing import Any
 
 from rich import box
 from rich.console import Console
@@ -34,7 +35,9 @@ LEGEND = (
 )
 
 
-def render(report: ScanReport, color: bool = False, width: int = 80) -> str:
+def render(report: ScanReport, color: bool = False, width: int = 80, heuristics: Any = None) -> str:
+    """The table; `heuristics` (a heuristics.HeuristicsReport) adds each rule of thumb's call per
+    tensor: as columns where they fit, else as a table of their own, and one agreement line each."""
     buf = io.StringIO()
     out = _console(buf, color, width)
     transforms = [t for t in TRANSFORMS if any(p.transform == t for p in report.parameters)]
@@ -43,13 +46,64 @@ def render(report: ScanReport, color: bool = False, width: int = 80) -> str:
         f"[bold]{escape(report.model)}[/] · mode {report.mode} · {len(tensors)} tensors × "
         f"{len(transforms)} transforms · {len(report.groups)} joint group(s) tested"
     )
-    _modules(out, report, transforms, width)
+    rules = _Rules(heuristics) if heuristics is not None else None
+    _modules(out, report, transforms, width, rules)
+    if rules is not None and not rules.inline:
+        out.print(rules.table(list(dict.fromkeys(p.name for p in report.parameters))))
     if report.groups:
         out.print(_groups(report.groups, width))
     out.print(f"[dim]{escape(LEGEND)}[/]")
     counts = _counts(report.parameters)
     out.print(" · ".join(f"{n} {v.replace('_', ' ')}" for v, n in counts.items() if n))
+    if rules is not None:
+        from invcheck.scan import heuristics as hz
+
+        out.print(
+            "[dim]rules of thumb: ✓ scale-invariant / no weight decay, ✗ not; ! differs from the exact answer[/]"
+        )
+        for line in hz.summary_lines(heuristics):
+            out.print(escape(line))
     return buf.getvalue()
+
+
+class _Rules:
+    """The rules of thumb's columns: the exact answer (scale-invariant: the matrix rescale holds),
+    then each rule's call."""
+
+    def __init__(self, report: Any) -> None:
+        from invcheck.scan import heuristics as hz
+
+        self.hz, self.report = hz, report
+        self.heads = ["exact", *(hz.HEADS[h] for h in report.heuristics)]
+        self.widths = [5, *(8 if h == "adamp" else max(len(hz.HEADS[h]), 3) + 2 for h in report.heuristics)]
+        self.inline = False
+
+    @property
+    def width(self) -> int:
+        return sum(w + 1 for w in self.widths)
+
+    def cells(self, name: str) -> list[str]:
+        try:
+            calls = self.report.calls_of(name)
+        except KeyError:
+            calls = None
+        return [self.hz.exact_cell(calls), *(self.hz.cell(calls, h) for h in self.report.heuristics)]
+
+    def table(self, names: list[str]) -> Table:
+        t = Table(
+            title="rules of thumb beside the exact answer",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            padding=(0, 1, 0, 0),
+        )
+        t.add_column("tensor", overflow="fold")
+        for head, w in zip(self.heads, self.widths):
+            t.add_column(head, width=w, no_wrap=True)
+        for name in names:
+            t.add_row(escape(name), *self.cells(name))
+        return t
 
 
 def _cell(p: ParamVerdict | GroupVerdict) -> str:
@@ -61,7 +115,9 @@ CELL = 15  # "✓* 5.1e-16" and the column's label
 MIN_VIA = 24
 
 
-def _modules(out: Console, report: ScanReport, transforms: Sequence[str], width: int) -> None:
+def _modules(
+    out: Console, report: ScanReport, transforms: Sequence[str], width: int, rules: _Rules | None = None
+) -> None:
     """A title line per module, then its tensors' rows; every module's rows in columns of the
     same widths, so that the whole reads as one table."""
     by_module: dict[str, dict[str, dict[str, ParamVerdict]]] = {}
@@ -74,6 +130,9 @@ def _modules(out: Console, report: ScanReport, transforms: Sequence[str], width:
     shapes = [_shape(next(iter(c.values())).shape) for names in by_module.values() for c in names.values()]
     shape_w = max([len(x) for x in shapes] + [5])
     cells_w = len(transforms) * (CELL + 1)
+    if rules is not None and width >= (name_w + 1) + cells_w + rules.width:
+        rules.inline = True
+        cells_w += rules.width
     # each column pads one space on its right
     show_shape = width >= (name_w + 1) + (shape_w + 1) + cells_w + (MIN_VIA + 1)
     via_w = width - (name_w + 1) - cells_w - ((shape_w + 1) if show_shape else 0) - 1
@@ -86,6 +145,9 @@ def _modules(out: Console, report: ScanReport, transforms: Sequence[str], width:
             t.add_column("shape", width=shape_w, overflow="fold")
         for tr in transforms:
             t.add_column(LABELS[tr], width=CELL, no_wrap=True)
+        if rules is not None and rules.inline:
+            for head, w in zip(rules.heads, rules.widths):
+                t.add_column(head, width=w, no_wrap=True)
         if show_via:
             t.add_column("via", width=via_w, overflow="fold")
         return t
@@ -102,6 +164,8 @@ def _modules(out: Console, report: ScanReport, transforms: Sequence[str], width:
             if show_shape:
                 row.append(_shape(first.shape))
             row += [_cell(cells[tr]) if tr in cells else "" for tr in transforms]
+            if rules is not None and rules.inline:
+                row += rules.cells(name)
             if show_via:
                 row.append(f"[dim]{escape(via)}[/]" if via else "")
             elif via:

@@ -380,3 +380,12 @@ def test_invcheck_run_json_holds_the_scans(
         doc["scans"][0]["report"]["schema_version"] == 1 and doc["scans"][0]["spec"] == "zoo.invcheck.yaml:2"
     )
     assert "FAIL  scan nets.py:bn_net (train)" in err
+
+
+def test_invcheck_validate_counts_the_scans(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _write(tmp_path, GOOD + FAILING.replace("scan:\n", ""))
+    code, out, _ = _invcheck(monkeypatch, capsys, "validate", "zoo.invcheck.yaml")
+    assert code == 0 and out == "0 checks and 2 scans in 1 file: valid\n"

@@ -157,7 +157,7 @@ def _set_mode(work: nn.Module, mode: str) -> None:
             module.eval()  # randomness off; nothing else in them
             if isinstance(getattr(module, "p", None), float):
                 module.p = 0.0  # attention code reads `.p` with its own training flag (transformers)
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        if isinstance(module, nn.modules.batchnorm._NormBase):  # BatchNorm*, InstanceNorm*, SyncBatchNorm
             module.momentum = 0.0  # batch statistics used, running statistics not moved
         if isinstance(module, nn.MultiheadAttention):
             module.dropout = 0.0

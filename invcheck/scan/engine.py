@@ -1,12 +1,17 @@
 """The scan: every parameter tensor of a model under every transform, judged as every check is.
 
 One float64 deep copy of the model is made and reused: a tensor is transformed in place, the
-pass run, the tensor restored bit for bit. In three phases, each with its own shared baseline:
-1. the model's own values, eps off: every (tensor, transform), then the joint groups (a layer's
-   weight and bias) where neither tensor alone is invariant; the rounding noise probed once;
-2. the same values with eps as the model has it, for what looked invariant: eps's effect;
+pass run, the tensor restored bit for bit. Single tensors first, then the joint groups (a layer's
+weight and bias together, where neither alone holds at generic values), each in three phases with
+a baseline shared by all:
+1. the model's own values, eps off: the deviation against SAFETY x the rounding noise (probed once
+   for the baseline; for the transformed side too where a deviation is borderline); `via` and
+   eps's effect at the norm that removes the change, measured as the pass runs;
+2. eps as the model has it, for what looked invariant with no such norm: eps's effect by a pass;
 3. re-drawn generic values, eps off, for what looked invariant: special values or not.
-A pass replays the calls that cannot depend on the changed tensor (passes.py).
+Recentering gets a second trial with the shift's sign flipped; a factor per unit is not tried where
+one common factor already breaks it; a transform that leaves a tensor as it is runs no pass. A
+pass replays the calls that cannot depend on the changed tensor (passes.py).
 """
 
 from __future__ import annotations

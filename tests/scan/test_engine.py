@@ -370,3 +370,33 @@ def test_train_mode_turns_dropout_off_also_where_its_probability_is_read() -> No
     r = scan(model, torch.randn(5, 4), mode="train")
     assert r.verdict_of("fc.weight", C).verdict == INV
     assert model.drop.p == 0.5 and model.training
+
+
+def test_replaying_what_cannot_change_gives_the_full_passes_numbers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Replay (calls that finished before the changed tensor's module first ran return their
+    recorded outputs) must give every deviation bit for bit as full passes do; and it must replay."""
+    from examples.scan_resnet import build
+    from invcheck.scan import engine, passes
+
+    model, x = build(batch=4, size=8, width=4)
+    replayed = {"calls": 0}
+    real_run = passes.Passes.run
+
+    def counting(self: passes.Passes, *args: object, **kwargs: object) -> torch.Tensor:
+        if kwargs.get("replay") is not None and self.replay_ok and kwargs.get("limit"):
+            replayed["calls"] += 1
+        return real_run(self, *args, **kwargs)
+
+    monkeypatch.setattr(passes.Passes, "run", counting)
+    fast = scan(model, x, mode="train")
+    assert replayed["calls"] > 50
+
+    def no_replay(self: engine._Scanner, base: object) -> None:
+        self.passes.replay_ok = False
+
+    monkeypatch.setattr(engine._Scanner, "_check_replay", no_replay)
+    full = scan(model, x, mode="train")
+    assert [(p.name, p.transform, p.deviation) for p in fast.parameters] == [
+        (p.name, p.transform, p.deviation) for p in full.parameters
+    ]
+    assert [g.deviation for g in fast.groups] == [g.deviation for g in full.groups]

@@ -71,3 +71,9 @@ def test_param_groups_scans_in_train_mode() -> None:
     assert groups[0]["name"] == "scale_invariant"
     assert any(p is model[0].weight for p in groups[0]["params"])  # before a train-mode BatchNorm
     assert all(p is not model[3].weight for p in groups[0]["params"])
+
+
+def test_the_api_offers_it() -> None:
+    import invcheck.api
+
+    assert invcheck.api.param_groups is param_groups

@@ -25,14 +25,22 @@ REST = "rest"
 
 def split(model: Any, report: ScanReport) -> tuple[list[tuple[str, Any]], list[tuple[str, Any]]]:
     """(scale-invariant, rest) as (name, parameter) pairs in the model's order. Scale-invariant:
-    `weight_matrix_rescale` invariant at generic values; a tensor with an inconclusive or
-    undefined verdict, or at these values only, is in the rest. Frozen tensors are left out."""
+    `weight_matrix_rescale` invariant at generic values, alone or jointly (every tensor of a joint
+    group that is: one decay coefficient on all of them rescales them together, which leaves the
+    output as it is); a tensor with an inconclusive or undefined verdict, or invariant at these
+    values only, is in the rest. Frozen tensors are left out."""
+    jointly = {
+        name
+        for g in report.groups
+        if g.transform == "weight_matrix_rescale" and g.verdict == "invariant" and not g.at_these_values_only
+        for name in g.names
+    }
     invariant: list[tuple[str, Any]] = []
     rest: list[tuple[str, Any]] = []
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
-        (invariant if exact_scale_invariant(report, name) else rest).append((name, p))
+        (invariant if name in jointly or exact_scale_invariant(report, name) else rest).append((name, p))
     return invariant, rest
 
 

@@ -8,7 +8,7 @@ torch = pytest.importorskip("torch")
 from torch import nn  # noqa: E402
 
 from invcheck.scan.param_groups import groups_from_report, param_groups, split  # noqa: E402
-from tests.scan.handmade import report  # noqa: E402
+from tests.scan.handmade import group, report  # noqa: E402
 
 INV, NOT = "invariant", "not_invariant"
 
@@ -77,3 +77,19 @@ def test_the_api_offers_it() -> None:
     import invcheck.api
 
     assert invcheck.api.param_groups is param_groups
+
+
+def test_a_jointly_invariant_pair_goes_with_the_invariant_tensors() -> None:
+    from dataclasses import replace
+
+    model = _net()
+    joint = replace(_report(), groups=(group(("3.weight", "3.bias")),))
+    invariant, _ = split(model, joint)
+    assert [n for n, _ in invariant] == ["0.weight", "3.weight", "3.bias"]
+    for g in (
+        group(("3.weight", "3.bias"), verdict="not_invariant"),
+        group(("3.weight", "3.bias"), "weight_matrix_recenter"),
+    ):
+        assert [n for n, _ in split(model, replace(_report(), groups=(g,)))[0]] == ["0.weight"]
+    here_only = replace(group(("3.weight", "3.bias")), at_these_values_only=True)
+    assert [n for n, _ in split(model, replace(_report(), groups=(here_only,)))[0]] == ["0.weight"]

@@ -267,7 +267,7 @@ class _Scanner:
 
     def _item(self, names: tuple[str, ...], transform: str) -> Item:
         lookup = dict(self.params)
-        tensors = [lookup[n] for n in names]
+        tensors: list[Tensor] = [lookup[n] for n in names]
         owner_name = names[0].rpartition(".")[0]
         owner = self.model.get_submodule(owner_name)
         holders = sorted({h for t in tensors for h in self.holders.get(id(t), [])})
@@ -431,8 +431,8 @@ class _Scanner:
     def _swap_in(self, values: dict[str, Tensor]) -> dict[str, Tensor]:
         """Write `values` (parameters and buffers by name) into the copy; returns the old ones."""
         old: dict[str, Tensor] = {}
-        tensors = dict(self.model.named_parameters())
-        tensors.update(dict(self.model.named_buffers()))
+        tensors: dict[str, Tensor] = dict(self.model.named_parameters())
+        tensors.update(self.model.named_buffers())
         with torch.no_grad():
             for name, value in values.items():
                 t = tensors[name]

@@ -66,11 +66,13 @@ def special_values(model: nn.Module) -> list[str]:
         elif bool((p == 1).all()):
             found.append(f"{name} = 1")
     for name, m in model.named_modules():
+        mean, var = getattr(m, "running_mean", None), getattr(m, "running_var", None)
         fresh = (
             isinstance(m, nn.modules.batchnorm._BatchNorm)
-            and m.running_mean is not None
-            and bool((m.running_mean == 0).all())
-            and bool((m.running_var == 1).all())
+            and isinstance(mean, Tensor)
+            and isinstance(var, Tensor)
+            and not bool(torch.count_nonzero(mean))
+            and bool(torch.equal(var, torch.ones_like(var)))
         )
         if fresh:
             found.append(f"{name or 'the model'}: fresh running statistics")

@@ -156,7 +156,8 @@ def _set_mode(work: nn.Module, mode: str) -> None:
         ):
             module.eval()  # randomness off; nothing else in them
             if isinstance(getattr(module, "p", None), float):
-                module.p = 0.0  # attention code reads `.p` with its own training flag (transformers)
+                # transformers' attention reads `.p` with its own training flag
+                module.p = 0.0  # type: ignore[assignment]
         if isinstance(module, nn.modules.batchnorm._NormBase):  # BatchNorm*, InstanceNorm*, SyncBatchNorm
             module.momentum = 0.0  # batch statistics used, running statistics not moved
         if isinstance(module, nn.MultiheadAttention):
@@ -173,7 +174,7 @@ def _eps_slots(work: nn.Module, model_dtype: torch.dtype) -> Iterator[EpsSlot]:
                 continue
             value = vars(module)[attr]
             where = f"{path}.{attr}" if path else attr
-            if value is None and isinstance(module, getattr(nn, "RMSNorm", ())):
+            if value is None and type(module).__name__ == "RMSNorm":
                 # torch's default eps is its dtype's: the model's, not the scan's float64
                 yield EpsSlot(module, attr, where, torch.finfo(model_dtype).eps)
             elif isinstance(value, Tensor) and value.numel() == 1 and value.is_floating_point():

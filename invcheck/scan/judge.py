@@ -11,6 +11,12 @@ from dataclasses import dataclass
 from invcheck import tolerance as tol
 
 
+# The verdict of an invariance that holds at the model's own values but not at re-drawn generic ones
+# (a zero bias rescaled, unit gains): it holds for this model as it is, so "invariant", flagged
+# at_these_values_only; a project that wants the architecture's answer sets "not_invariant".
+ONLY_HERE_VERDICT = "invariant"
+
+
 @dataclass
 class Numbers:
     """What the passes measured for one (tensor or group, transform)."""
@@ -114,7 +120,7 @@ def judge(n: Numbers) -> Judged:
                 f"at re-drawn generic values too (deviation {_g(n.generic_deviation)} <= "
                 f"{_g(n.generic_tolerance)})"
             )
-    return Judged("invariant", "; ".join(parts), n.via, only)
+    return Judged(ONLY_HERE_VERDICT if only else "invariant", "; ".join(parts), n.via, only)
 
 
 def _g(x: float) -> str:

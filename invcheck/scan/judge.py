@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from invcheck import tolerance as tol
 
-
 # The verdict of an invariance that holds at the model's own values but not at re-drawn generic ones
 # (a zero bias rescaled, unit gains): it holds for this model as it is, so "invariant", flagged
 # at_these_values_only; a project that wants the architecture's answer sets "not_invariant".

@@ -207,4 +207,8 @@ def statistics_kind(module: nn.Module, dims: int) -> str:
         )
     if "Batch" in name:
         return "batch statistics" if module.training else "running statistics"
-    return "per-token statistics" if dims == 3 else "per-sample statistics"
+    shape = getattr(module, "normalized_shape", None)
+    kept = dims - (len(shape) if isinstance(shape, (tuple, list)) else 1)  # axes not normalized over
+    if kept <= 1:
+        return "per-sample statistics"
+    return "per-token statistics" if dims == 3 else "per-position statistics"

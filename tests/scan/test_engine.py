@@ -400,3 +400,42 @@ def test_replaying_what_cannot_change_gives_the_full_passes_numbers(monkeypatch:
         (p.name, p.transform, p.deviation) for p in full.parameters
     ]
     assert [g.deviation for g in fast.groups] == [g.deviation for g in full.groups]
+
+
+class ConvNeXtBlock(nn.Module):
+    """A ConvNeXt stem and block: conv 4x4/4 -> LayerNorm over channels; depthwise conv 7x7 ->
+    LayerNorm -> MLP, scaled by a layer-scale vector gamma, added to the input."""
+
+    def __init__(self, c: int = 8) -> None:
+        super().__init__()
+        self.stem = nn.Conv2d(3, c, 4, stride=4)
+        self.stem_norm = nn.LayerNorm(c)
+        self.dwconv = nn.Conv2d(c, c, 7, padding=3, groups=c)
+        self.norm = nn.LayerNorm(c)
+        self.pw1, self.pw2 = nn.Linear(c, 2 * c), nn.Linear(2 * c, c)
+        self.gamma = nn.Parameter(torch.full((c,), 0.5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem_norm(self.stem(x).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        y = self.norm(self.dwconv(x).permute(0, 2, 3, 1))
+        y = self.pw2(nn.functional.gelu(self.pw1(y)))
+        return x + (self.gamma * y).permute(0, 3, 1, 2)
+
+
+def test_convnext_convolutions_are_scale_invariant_with_their_bias() -> None:
+    """LN over channels after each conv: scaling a conv's output (weight and bias together) is
+    removed, the weight alone is not (its bias stays); adding one filter to every channel of the
+    stem adds one number per position to all channels (removed), of the depthwise conv not (each
+    channel convolves its own input); gamma is 1-D, per element; a vector rescale is not removed
+    (LN has one scale for all channels)."""
+    torch.manual_seed(8)
+    r = scan(ConvNeXtBlock(), torch.randn(2, 3, 16, 16))
+    for conv in ("stem", "dwconv"):
+        assert r.verdict_of(f"{conv}.weight", M).verdict == NOT
+        assert group(r, (f"{conv}.weight", f"{conv}.bias"), M).verdict == INV
+        assert group(r, (f"{conv}.weight", f"{conv}.bias"), V).verdict == NOT
+        assert r.verdict_of(f"{conv}.bias", C).verdict == INV
+    assert r.verdict_of("stem.weight", C).verdict == INV
+    assert r.verdict_of("dwconv.weight", C).verdict == NOT
+    assert verdicts(r, "gamma") == (NOT, NOT, NOT)
+    assert group(r, ("stem.weight", "stem.bias"), M).via == "stem_norm (LayerNorm, per-position statistics)"

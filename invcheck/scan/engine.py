@@ -37,6 +37,9 @@ Tensor = torch.Tensor
 # The probe of measure.py: the output at inputs moved by k e (relative, random signs), combined
 # into a fourth difference that leaves only rounding.
 POINTS, WEIGHTS = (1, -1, 2, -2), (-4.0, -4.0, 1.0, 1.0)
+# eps's effect measured at the norm that removes the change stands for its effect at the output
+# only while it is far below EPS_CAP; above this, a pass with eps measures it at the output.
+LOCAL_EPS_LIMIT = tol.EPS_CAP / 100
 GAIN = math.sqrt(6.0**2 + 4 * 1 + 4 * 1 + 1 + 1)
 
 
@@ -454,7 +457,10 @@ class _Scanner:
                 changed = observed.removed[start]
                 kind = statistics_kind(module, changed.dim())
                 if self.prep.eps and start in base.cache.inputs:
-                    item.eps_effect = self._eps_at(index, base.cache.inputs[start], changed)
+                    local = self._eps_at(index, base.cache.inputs[start], changed)
+                    # small where the change is removed: small at the output too; else the layers
+                    # after it decide (a layer scale of 1e-6 shrinks it): measured by a whole pass
+                    item.eps_effect = local if local is not None and local <= LOCAL_EPS_LIMIT else None
                 return f"{self.passes.names[index]} ({type(module).__name__}, {kind})"
             if index in item.ancestors and start <= limit < self.passes.end.get(start, -1):
                 inside.append((start, index, after))

@@ -439,3 +439,28 @@ def test_convnext_convolutions_are_scale_invariant_with_their_bias() -> None:
     assert r.verdict_of("dwconv.weight", C).verdict == NOT
     assert verdicts(r, "gamma") == (NOT, NOT, NOT)
     assert group(r, ("stem.weight", "stem.bias"), M).via == "stem_norm (LayerNorm, per-position statistics)"
+
+
+class TinyBranch(nn.Module):
+    """x + 1e-6 * LN(W x): a residual branch whose LN sees a variance far below its eps."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(6, 6, bias=False)
+        self.ln = nn.LayerNorm(6, eps=1e-3)
+        with torch.no_grad():
+            self.fc.weight.mul_(1e-3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 1e-6 * self.ln(self.fc(x))
+
+
+def test_eps_is_judged_at_the_output_not_only_where_the_change_is_removed() -> None:
+    """eps (1e-3) dwarfs the LN's input variance (~1e-6): scaling W moves the LN's output by far
+    more than 1% with eps, but the branch is scaled by 1e-6: at the output eps moves the sides
+    apart by ~1e-6 of it: invariant up to eps, as every check judges eps."""
+    torch.manual_seed(9)
+    r = scan(TinyBranch(), torch.randn(4, 6))
+    p = r.verdict_of("fc.weight", M)
+    assert p.verdict == INV, p.why
+    assert p.eps_effect is not None and 0 < p.eps_effect < 1e-4

@@ -26,7 +26,7 @@ from invcheck import tolerance as tol
 from invcheck.errors import InvcheckError
 from invcheck.scan import judge as judging
 from invcheck.scan.generic import generic_values, special_values
-from invcheck.scan.passes import Cache, Observed, Passes, abs_max, deviation
+from invcheck.scan.passes import BUDGET, CACHE_BYTES, Cache, Observed, Passes, abs_max, deviation
 from invcheck.scan.prepare import Prepared, prepare, statistics_kind
 from invcheck.scan.report import TRANSFORMS, GroupVerdict, ParamVerdict, ScanReport
 from invcheck.scan.units import Edit, draw_edit, factors, generator, spread, unit_axis
@@ -368,6 +368,16 @@ class _Scanner:
             item.output = None  # kept only for the eps run of what looks invariant
         elif not item.unchanged:
             item.via = self._via(item, observed, base)
+            norm_held = any(self.passes.norm_like[h] for h in item.holders)
+            whole = base.cache.bytes < CACHE_BYTES  # every call recorded: every norm was watched
+            if (
+                self.prep.eps
+                and item.eps_effect is None
+                and observed.budget == BUDGET
+                and not norm_held
+                and whole
+            ):
+                item.eps_effect = 0.0  # no norm's input changed: eps acts alike on both sides
 
     def _both_sides(self, item: Item, phase: str, base: Baseline, y: Tensor) -> tuple[float, float]:
         """The noise of both sides, each probed (measure.py's way), and the tolerance it earns:

@@ -25,7 +25,8 @@ from invcheck.scan.prepare import Prepared, is_norm_like
 
 Tensor = torch.Tensor
 
-CACHE_BYTES = 2 << 30  # what a baseline may keep of module outputs; calls past it are not replayed
+CACHE_BYTES = 2 << 30
+BUDGET = 2  # norm-like calls with a changed input an observed pass watches  # what a baseline may keep of module outputs; calls past it are not replayed
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Observed:
     baseline: Cache
     differs: float  # an input deviation above this: changed
     same: float  # an output deviation at most this: unchanged
-    budget: int = 2
+    budget: int = BUDGET
     calls: list[tuple[int, int, float | None, float]] = field(default_factory=list)
     removed: dict[int, Tensor] = field(default_factory=dict)
 

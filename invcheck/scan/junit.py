@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from typing import Any, cast
 
 from invcheck.scan.spec import Outcome, ScanRun, item_names
 
@@ -26,7 +27,7 @@ def with_scans(xml: str, done: ScanRun) -> str:
     for case in suite.iter("testcase"):
         taken.setdefault(case.get("classname", ""), set()).add(case.get("name", ""))
     for o in done.outcomes:
-        classname = _classname(_Located(o.entry.file)) if o.entry.file else "scan"
+        classname = _classname(cast(Any, _Located(o.entry.file))) if o.entry.file else "scan"
         (name,) = item_names([o.entry], taken.setdefault(classname, set()))  # as pytest names it
         case = ET.SubElement(
             suite, "testcase", classname=classname, name=_clean(name), time=_seconds(o.seconds)

@@ -41,6 +41,8 @@ from invcheck import rules
 from invcheck.errors import InvarianceError, SpecError
 from invcheck.evidence import explain
 from invcheck.layer_kinds import LAYER_KINDS
+from invcheck.scan import scan  # noqa: F401 (re-exported: api.scan)
+from invcheck.scan.param_groups import param_groups  # noqa: F401 (re-exported: api.param_groups)
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
 from invcheck.spec_values import did_you_mean
 from invcheck.user_objects import UserObject, features, norm_object, transform_object

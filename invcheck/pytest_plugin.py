@@ -117,8 +117,14 @@ class SpecFile(pytest.File):
             return
         from invcheck.settings import test_names
 
-        for check, name in zip(checks, test_names(checks)):  # a repeated title: '@line' added
+        names = test_names(checks)
+        for check, name in zip(checks, names):  # a repeated title: '@line' added
             yield CheckItem.from_parent(self, name=name, check=check)
+        from invcheck.scan.pytest_items import scan_items  # one item per `scan:` entry
+
+        with _own_imports(self.config):
+            scans = list(scan_items(self, set(names)))
+        yield from scans
 
     # pytest's Collector narrows Node.repr_failure so (no style), and ignores mypy's objection the same way
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
@@ -230,7 +236,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     excinfo = call.excinfo
     if (
-        isinstance(item, (CheckItem, BrokenSpec))
+        (isinstance(item, (CheckItem, BrokenSpec)) or getattr(item, "invcheck_one_line", False))
         and call.when == "setup"
         and excinfo
         and isinstance(excinfo.value, InvcheckError)

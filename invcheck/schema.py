@@ -155,6 +155,9 @@ def spec_schema() -> Schema:
             ]
         },
     )
+    from invcheck.scan.spec import schema as scan_schema
+
+    top["properties"]["scan"] = scan_schema()
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "invcheck spec",

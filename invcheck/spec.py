@@ -90,7 +90,7 @@ _SHORTHAND = {"norm": "id", "transform": "id", "layer": "kind"}  # `norm: x` mea
 _CHECK_FIELDS = rules.CHECK_FIELDS
 CHECK_KEYS: tuple[str, ...] = (*_CHECK_FIELDS, *_SECTIONS, "impl")
 _DEFAULT_KEYS = tuple(key for key in CHECK_KEYS if key != "name")
-_FILE_KEYS = ("defaults", "checks", "matrix", *CHECK_KEYS)
+_FILE_KEYS = ("defaults", "checks", "matrix", "scan", *CHECK_KEYS)  # scan: invcheck/scan/spec.py
 _MATRIX_CHECK_KEYS = tuple(key for key in _DEFAULT_KEYS if key != "expect")
 _MATRIX_KEYS = ("layers", "norms", "transforms", "expect", *_MATRIX_CHECK_KEYS)
 _WHAT_TO_WRITE = "write 'checks:', 'matrix:' or check keys such as 'norm:'"
@@ -261,8 +261,12 @@ def _file_checks(r: Report, doc: object) -> list[CheckConfig]:
         key = next(iter(single))
         hint = "move it under 'defaults:'"
         r.add(f"check key {key!r} beside 'checks:'/'matrix:'", single.key_line(key), key, hint)
-    elif not single and not listed:
+    elif not single and not listed and "scan" not in doc:
         r.add("no checks in this file", doc.line, None, _WHAT_TO_WRITE)
+    if "scan" in doc:  # whole-model scans: validated here, run by invcheck.scan.spec
+        from invcheck.scan.spec import entries
+
+        entries(r, doc)
     clean = not r.errors  # no misspelt key: a missing norm or transform is really missing
     checks = [_build(r, _merge(defaults, _normalize(r, single)), clean)] if single and not listed else []
     checks += _check_list(r, doc, defaults) if "checks" in doc else []

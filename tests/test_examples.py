@@ -30,6 +30,7 @@ def test_examples_folder_holds_only_valid_specs() -> None:
     assert {p.name for p in spec.discover([EXAMPLES])} == {
         "layer_norm_table.yaml",
         "custom_norm.invcheck.yaml",
+        "scan_ci.yaml",  # scan: entries (tests/scan/test_scan_spec.py runs them)
     }
 
 

@@ -177,3 +177,4 @@ def _working_folder_exists() -> None:
 
 # The commands register themselves on `app` (imported last: they import it from here).
 from invcheck.cli import explain, prove, run, schema, sweep, table, validate  # noqa: E402, F401
+from invcheck.cli import scan as _scan  # noqa: E402, F401  (invcheck scan)

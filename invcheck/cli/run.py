@@ -86,7 +86,10 @@ def run(
 
     users = any(imports_code(c) for c in checks)  # no pyproject.toml read without user code
     allowed = allow_import or (users and config_allows_import(files))
-    if users and allowed:
+    from invcheck.scan.spec import planned, run_all  # `scan:` entries: whole models, refused before any run
+
+    scans = planned(files, allowed)
+    if (users or scans) and allowed:
         reserve_stdout()  # stdout holds the report alone, whatever user code's threads print
     stream = format is RunFormat.rich and output is None  # lines as checks finish
     color, width = style(output)
@@ -101,19 +104,23 @@ def run(
             if stream and terminal.shown(result, quiet):
                 bar.write(terminal.run_line(result, color, width))
                 bar.write("".join(f"     {line}\n" for line in rerun.get(id(result), [])))
+    scans_run = run_all(scans, to_stdout=stream, quiet=quiet)
+    if scans:  # --format json: a "scans" key beside the checks' results
+        report.meta["scans"] = scans_run.to_json()
     _write(report, format, color, width, quiet, output, stream)
     if junit_xml is not None:
         from invcheck.render import junit
+        from invcheck.scan.junit import with_scans
 
-        write_output(junit.render(report.results), junit_xml)
+        write_output(with_scans(junit.render(report.results), scans_run), junit_xml)
     for result in report.results:  # each check that could not run: its one line on stderr too, as any error
         if result.verdict == "error":
             typer.echo(one_line(f"error: {result.why}"), err=True)
         if not stream:  # the report holds stdout: how to re-run each failure goes to stderr
             for line in rerun.get(id(result), []):
                 typer.echo(line, err=True)
-    if report.errors or report.failed:
-        raise typer.Exit(2 if report.errors else 1)
+    if report.errors or report.failed or scans_run.failed or scans_run.errors:
+        raise typer.Exit(2 if report.errors or scans_run.errors else 1)
 
 
 def _name(check, checks: list, names: dict) -> str:

@@ -26,4 +26,8 @@ def validate(
         typer.echo(one_line(f"error: {err}"), err=True)
     if errors:
         raise typer.Exit(2)
-    typer.echo(f"{checks} check{'s' * (checks != 1)} in {files} file{'s' * (files != 1)}: valid")
+    from invcheck.scan.spec import load_paths  # scan: entries, counted beside the checks
+
+    scans = len(load_paths([p for p in paths if p != spec_input.STDIN]))
+    also = f" and {scans} scan{'s' * (scans != 1)}" if scans else ""
+    typer.echo(f"{checks} check{'s' * (checks != 1)}{also} in {files} file{'s' * (files != 1)}: valid")

@@ -1,0 +1,49 @@
+"""Scan a whole model: which of its parameter tensors the output is invariant to."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from invcheck.scan.report import TRANSFORMS, GroupVerdict, ParamVerdict, ScanReport
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = ["TRANSFORMS", "GroupVerdict", "ParamVerdict", "ScanReport", "scan"]
+
+
+def scan(
+    model: Any,
+    inputs: Any = None,
+    *,
+    mode: str = "eval",
+    input_shape: Sequence[int] | None = None,
+    output: str | None = None,
+    seed: int = 0,
+    trials: int = 2,
+    transforms: Sequence[str] = TRANSFORMS,
+    dtype: Any = None,
+    name: str | None = None,
+) -> ScanReport:
+    """Scan every parameter tensor of `model` (an nn.Module, never modified: a float64 copy is
+    scanned) on `inputs` (a tensor, a tuple of positional tensors or a dict of keyword tensors;
+    else drawn from `input_shape`) under each transform; see invcheck.scan.engine.
+
+    mode: "eval", or "train" (batch statistics, running statistics untouched, no dropout);
+    output: the output field to check (default: the tensor; logits, else last_hidden_state, else
+    the first tensor); trials: trials at the model's values for what looks invariant (the second
+    on the other side of 1); dtype: the scan's arithmetic (default float64); name: the report's."""
+    from invcheck.scan.engine import scan as _scan
+
+    return _scan(
+        model,
+        inputs,
+        mode=mode,
+        input_shape=input_shape,
+        output=output,
+        seed=seed,
+        trials=trials,
+        transforms=transforms,
+        dtype=dtype,
+        name=name,
+    )

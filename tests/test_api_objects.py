@@ -202,7 +202,11 @@ def test_the_eps_a_lambda_passes_to_torchs_norm_functions_is_read_and_switched_o
 
 
 def test_an_eps_that_breaks_the_invariance_is_still_seen_in_a_lambda() -> None:
-    result = invariance_error(lambda a: F.layer_norm(a, a.shape[-1:], eps=0.1), "dataset_rescale")
+    """eps read from the lambda's call is measured: reported as a qualifier, failing past a set bound."""
+    big_eps = lambda a: F.layer_norm(a, a.shape[-1:], eps=0.1)  # noqa: E731
+    result = invariance_error(big_eps, "dataset_rescale")
+    assert result.verdict == "invariant" and "invariant up to eps: eps moves the two sides apart" in result.why
+    bounded = invariance_error(big_eps, "dataset_rescale", max_eps_effect=0.01)
     assert (
-        result.verdict == "not_invariant" and "eps does not blur the invariance, it breaks it" in result.why
+        bounded.verdict == "not_invariant" and "eps does not blur the invariance, it breaks it" in bounded.why
     )

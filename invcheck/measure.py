@@ -272,9 +272,19 @@ def _run(
         run.noise = noise_from.noise if noise_from else []
         run.finite = [math.isfinite(s) for s in run.scale]
         return run, y0
+    assert residual is not None and moved is not None  # made wherever the probe's points run
     run.noise, run.moves, run.step = _probe_noise(check, fwd, d, dtype, device, y0, residual, moved, scale)
     run.finite = [math.isfinite(s) and math.isfinite(n) for s, n in zip(run.scale, run.noise)]
     return run, y0
+
+
+def _probed(
+    check: CheckConfig, fwd: Forward, d: Draw, step: float, dtype: str, device: torch.device, again: int = 0
+) -> tuple[Sides, tuple[Tensor, float]]:
+    """The probe's residuals and movement at one dither step (the stencil has several points: both made)."""
+    _, res, moved = _outputs(check, fwd, d, STENCIL.points, step, DTYPES[dtype], device, again)
+    assert res is not None and moved is not None
+    return res, moved
 
 
 def _probe_noise(
@@ -298,19 +308,17 @@ def _probe_noise(
     noise = torch.tensor(_noise(residual, scale, STENCIL), dtype=torch.float64)
     step, (moves, fraction) = steps[0], moved
     if fraction < tol.ALL_MOVE and len(steps) > 1:  # some outputs stay: does a coarser step move them?
-        coarse = {steps[-1]: _outputs(check, fwd, d, STENCIL.points, steps[-1], DTYPES[dtype], device)}
+        coarse = {steps[-1]: _probed(check, fwd, d, steps[-1], dtype, device)}
         if (
-            fraction < tol.RESOLVED * coarse[steps[-1]][2][1]
+            fraction < tol.RESOLVED * coarse[steps[-1]][1][1]
         ):  # coarser inside: the largest noise of its steps
             for e in steps[1:]:
-                _, res, (moves, _) = coarse.get(e) or _outputs(
-                    check, fwd, d, STENCIL.points, e, DTYPES[dtype], device
-                )
+                res, (moves, _) = coarse.get(e) or _probed(check, fwd, d, e, dtype, device)
                 noise = torch.maximum(noise, torch.tensor(_noise(res, scale, STENCIL), dtype=torch.float64))
                 step = e
     entries = y0[0][0].numel()
     for again in range(1, math.ceil(MIN_SAMPLES / max(entries, 1))):
-        _, res, (more, _) = _outputs(check, fwd, d, STENCIL.points, step, DTYPES[dtype], device, again)
+        res, (more, _) = _probed(check, fwd, d, step, dtype, device, again)
         noise = torch.maximum(noise, torch.tensor(_noise(res, scale, STENCIL), dtype=torch.float64))
         moves = moves | more
     return noise.tolist(), moves.tolist(), step

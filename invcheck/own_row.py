@@ -10,7 +10,7 @@ in eval mode), the row that runs is kept and the failing mode is named with its 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, cast
 
 from invcheck.errors import UserCodeError
 from invcheck.layer_kinds import LAYER_KINDS
@@ -95,7 +95,7 @@ def _check(
         base,
         norm=norm,
         transform=TransformConfig(id=transform),
-        layer=LayerConfig(layer, layout=layout, placement=placement, **sizes),
+        layer=LayerConfig(layer, layout=layout, placement=placement, **cast(dict[str, Any], sizes)),
     )
 
 

@@ -79,7 +79,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[None]:
     """A `*.invcheck.yaml` link that leads nowhere (or loops) is no file, so pytest would pass it by
     in silence: one failing item of one line, as `invcheck run` refuses it."""
-    outcome = yield
+    outcome: Any = yield
     folder = getattr(pytest, "Dir", None)
     if folder is None or not isinstance(collector, folder):
         return

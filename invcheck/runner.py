@@ -49,7 +49,7 @@ def import_refused(check: CheckConfig, flag: str, anchor: Path | None = None) ->
             )
     from invcheck.user_objects import imports_code
 
-    module = (imports_code(check) or [check.norm.module])[0]
+    module = (imports_code(check) or [check.norm.module or ""])[0]
     return ImportRefused(
         f"{check.location or '<spec>'}: module '{module}' would import and run user code; pass {flag} ({hint})"
     )

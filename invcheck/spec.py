@@ -70,7 +70,7 @@ import errno
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 from invcheck import names, rules
 from invcheck.errors import SpecError
@@ -518,7 +518,7 @@ def _transform(r: Report, check: YMap, m: YMap) -> TransformConfig:
                 r.add(f"{key} applies only to a 'module:' transform", m.key_line(key), key, "remove it")
         return TransformConfig(**values(r, m, rules.TRANSFORM_FIELDS))
     parsed = values(r, m, rules.MODULE_TRANSFORM_FIELDS)
-    return TransformConfig(**{"id": parsed.get("module") or "custom"} | parsed)
+    return TransformConfig(**cast(dict[str, Any], {"id": parsed.get("module") or "custom"} | parsed))
 
 
 def _layer(r: Report, m: YMap) -> LayerConfig:

@@ -205,7 +205,9 @@ def test_an_eps_that_breaks_the_invariance_is_still_seen_in_a_lambda() -> None:
     """eps read from the lambda's call is measured: reported as a qualifier, failing past a set bound."""
     big_eps = lambda a: F.layer_norm(a, a.shape[-1:], eps=0.1)  # noqa: E731
     result = invariance_error(big_eps, "dataset_rescale")
-    assert result.verdict == "invariant" and "invariant up to eps: eps moves the two sides apart" in result.why
+    assert (
+        result.verdict == "invariant" and "invariant up to eps: eps moves the two sides apart" in result.why
+    )
     bounded = invariance_error(big_eps, "dataset_rescale", max_eps_effect=0.01)
     assert (
         bounded.verdict == "not_invariant" and "eps does not blur the invariance, it breaks it" in bounded.why

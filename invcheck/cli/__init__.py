@@ -28,7 +28,7 @@ from invcheck.errors import InvcheckError, one_line
 class _App(typer.Typer):
     """typer.Typer whose commands are invcheck's Command (readable help, did-you-mean) unless told."""
 
-    def command(self, *args, cls=None, **kwargs):  # type: ignore[no-untyped-def]
+    def command(self, *args, cls=None, **kwargs):
         return super().command(*args, cls=cls or Command, **kwargs)
 
 

@@ -43,7 +43,9 @@ class GuardedStdout:
         if self._reserved or isinstance(self._stream, _Closed):
             return
         try:
-            if self._stream.fileno() != 1:  # not the process's stdout (a test runner's buffer): nothing to guard
+            if (
+                self._stream.fileno() != 1
+            ):  # not the process's stdout (a test runner's buffer): nothing to guard
                 return
             self._stream.flush()
             saved = os.dup(1)

@@ -188,8 +188,8 @@ def _bounded(number: int | float, low: float | None, high: float | None) -> int 
 try:  # typer's click classes (0.29 on vendors click)
     from typer.core import TyperCommand, TyperGroup
 except ImportError:  # pragma: no cover - depends on the installed typer
-    from click import Command as TyperCommand  # type: ignore[assignment, no-redef]
-    from click import Group as TyperGroup  # type: ignore[assignment, no-redef]
+    from click import Command as TyperCommand  # type: ignore[import-not-found, no-redef, unused-ignore]
+    from click import Group as TyperGroup  # type: ignore[import-not-found, no-redef, unused-ignore]
 
 # A value's metavar by its type, where the option gives none (typer would show <int range>).
 _METAVARS = {int: "INTEGER", float: "NUMBER", str: "TEXT", Path: "PATH"}
@@ -235,7 +235,7 @@ def _install_params(command: Any) -> None:
             )
 
 
-class Command(TyperCommand):  # type: ignore[misc, valid-type]
+class Command(TyperCommand):
     """Every invcheck command: readable metavars and choices in its help, "did you mean" for a
     misspelt choice. The same under `invcheck` and typer's CliRunner (both build the command)."""
 
@@ -244,7 +244,7 @@ class Command(TyperCommand):  # type: ignore[misc, valid-type]
         _install_params(self)
 
 
-class Group(TyperGroup):  # type: ignore[misc, valid-type]
+class Group(TyperGroup):
     """The `invcheck` group: its options readable too."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -71,7 +71,7 @@ def run(
     output = None if output == STDOUT else output
     from invcheck import reproduce
 
-    dtype_name = dtype.value if dtype else None  # type: ignore[attr-defined]
+    dtype_name = dtype.value if dtype else None
 
     def override(checks: list) -> list:
         return reproduce.overridden(checks, seed=seed, trials=trials, dtype=dtype_name, device=device)

@@ -107,7 +107,8 @@ class _EpsCalls(torch.overrides.TorchFunctionMode):
 
     def __init__(self, new: Any = None) -> None:
         super().__init__()
-        self.new, self.seen, self.functions = new, [], _eps_functions()
+        self.new, self.functions = new, _eps_functions()
+        self.seen: list[Any] = []
 
     def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
         kwargs = dict(kwargs or {})

@@ -83,7 +83,7 @@ class Passes:
         self.raw: list[Any] = [m.forward for m in self.modules]  # each module's own forward, unwrapped
         for i, module in enumerate(self.modules):
             if i:  # the root runs always
-                module.forward = self._wrapped(i, module.forward)  # type: ignore[method-assign]
+                module.forward = self._wrapped(i, module.forward)
 
     # passes -----------------------------------------------------------------------------------
 

@@ -249,9 +249,9 @@ def _likeness(report: TableReport, module: str) -> dict[str, dict[str, str]]:
     return out
 
 
-def planned(layers: list[str], placements: tuple[str, ...]) -> int:
+def planned(layers: list[str], placements: tuple[str, ...], impl: str = "reference") -> int:
     """How many built-in cells `build` computes for these layers and placements."""
-    return sum(len(_pairs(layer, placement)) for layer, placement in _sections(layers, placements))
+    return sum(len(_pairs(layer, placement, impl)) for layer, placement in _sections(layers, placements))
 
 
 def _sections(layers: list[str], placements: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -264,14 +264,15 @@ def _sections(layers: list[str], placements: tuple[str, ...]) -> list[tuple[str,
     ]
 
 
-def _pairs(layer: str, placement: str) -> list[tuple[str, str]]:
+def _pairs(layer: str, placement: str, impl: str = "reference") -> list[tuple[str, str]]:
     """A layer's table, as (norm, transform) pairs: no norm that coincides with another here, no
-    transform the layer has no axis for."""
+    transform the layer has no axis for; with impl torch, no norm that PyTorch has no version of."""
     kind = LAYER_KINDS[layer]
     return [
         (norm, transform)
         for norm in NORMS
         if get_norm(norm).same_as(kind, LayerConfig(layer, placement=placement)) is None
+        and (impl != "torch" or get_norm(norm).has_torch)
         for transform in TRANSFORMS
         if get_transform(transform).undefined_reason(kind) is None
     ]
@@ -290,9 +291,9 @@ def _layer_cells(
     advance: Callable[[int], None],
 ) -> list[Cell]:
     cells = []
-    for norm, transform in _pairs(layer, placement):
-        # PyTorch's weight_norm has no eps: its cells run at 0 under --impl torch, both sides.
-        cell_eps = 0.0 if impl == "torch" and norm == "weight_norm" else eps
+    for norm, transform in _pairs(layer, placement, impl):
+        # A norm whose PyTorch version has no eps (weight_norm): its cells run at 0 under --impl torch.
+        cell_eps = eps if get_norm(norm).has_eps or impl == "reference" else 0.0
         check = CheckConfig(
             norm=NormConfig(id=norm, eps=cell_eps, impl=impl),
             transform=TransformConfig(id=transform),

@@ -20,6 +20,8 @@ class Dense(LayerKind):
         "inputs": Size(32, doc="D"),
         "units": Size(16, doc="H"),
     }
+    # Four units: group_norm keeps 2 groups of 2 (with one unit per group it is instance_norm).
+    exact_sizes = {"cases": 3, "inputs": 2, "units": 4}
 
     def channels(self, layer: LayerConfig) -> int:
         return layer.units

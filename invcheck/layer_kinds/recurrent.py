@@ -28,6 +28,7 @@ class Recurrent(LayerKind):
         "inputs": Size(16, doc="D"),
         "units": Size(16, doc="H"),
     }
+    exact_sizes = None  # a_t depends on h_t-1 = tanh(norm(a_t-1)): no one bilinear map a = K(X, W)
     input_feature_axis = 3  # X: [T, N, steps, D]
     token_axis = 2
     activation_inside = True  # placement: summed only (rules.py refuses the others)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from invcheck.version import __version__
 
 # `check` stays in invcheck.api: the submodule invcheck.check would shadow it here.
 _API = ("invariance_error", "assert_invariant", "assert_not_invariant", "set_timeout")

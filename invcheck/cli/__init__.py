@@ -20,8 +20,9 @@ try:  # newer typer vendors click and exposes its exception base; older typer ru
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import ClickException as UsageError
 
-from invcheck import __version__, names
+from invcheck import names
 from invcheck.errors import InvcheckError, one_line
+from invcheck.version import __version__
 
 app = typer.Typer(
     add_completion=False,

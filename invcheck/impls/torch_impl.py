@@ -65,7 +65,7 @@ def build(
         if norm.torch_batches == "fold":
             fwd = _folded(check, norm, draw, passed, eps, dtype, device, guard)
         elif norm.acts_on == "weights":
-            fwd = _on_weights(check, norm, draw, passed, dtype, device)
+            fwd = _on_weights(check, norm, draw, passed, eps, dtype, device)
         else:
             fwd = _per_trial(check, norm, draw, passed, eps, dtype, device, guard)
     inner = fwd.fn
@@ -186,7 +186,13 @@ def _warm_up(
 
 
 def _on_weights(
-    check: CheckConfig, norm: Norm, draw: Draw, passed: float | None, dtype: torch.dtype, device: torch.device
+    check: CheckConfig,
+    norm: Norm,
+    draw: Draw,
+    passed: float | None,
+    eps: EpsInfo,
+    dtype: torch.dtype,
+    device: torch.device,
 ) -> Forward:
     """A weight norm: the layer runs through each trial's effective weight; the bias is added after,
     as PyTorch's weight-normed layers here have none."""
@@ -210,7 +216,8 @@ def _on_weights(
         bb = tile(b, x.shape[0])
         return kind.run(check.layer, x, eff, lambda a: a + bb)
 
-    return Forward(fn, EpsInfo(), gain=torch.stack([n.gain for n in norms]))
+    info = eps if norm.has_eps else EpsInfo()  # weight_norm: PyTorch's has none
+    return Forward(fn, info, gain=torch.stack([n.gain for n in norms]))
 
 
 def _set_mode(check: CheckConfig, norms: list[TorchNorm]) -> None:

@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from invcheck import own_row, paper
-from invcheck.version import __version__
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.names import NORMS, TRANSFORMS
 from invcheck.norms import get_norm
@@ -20,6 +19,7 @@ from invcheck.placements import get_placement
 from invcheck.runner import run_check
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
 from invcheck.transforms import get_transform
+from invcheck.version import __version__
 
 # Why a computed cell can differ from the papers' claim, which is about a dense layer.
 SETTING_NOTES: dict[tuple[str, str], str] = {

@@ -9,7 +9,6 @@ from typing import Any
 
 from invcheck.version import __version__
 
-# `check` stays in invcheck.api: the submodule invcheck.check would shadow it here.
 _API = ("invariance_error", "assert_invariant", "assert_not_invariant", "set_timeout")
 
 

@@ -17,7 +17,7 @@ from invcheck.norms import get_norm
 from invcheck.paper import Claim
 from invcheck.placements import get_placement
 from invcheck.runner import run_check
-from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
+from invcheck.settings import CheckConfig, LayerConfig, NormConfig, check_config
 from invcheck.transforms import get_transform
 from invcheck.version import __version__
 
@@ -192,13 +192,13 @@ def build(
         cells += _layer_cells(layer, placement, trials, seed, dtype, device, impl, eps, tf32, advance)
     extra: dict[str, Any] = {}
     if module is not None:
-        base = CheckConfig(
+        base = check_config(
+            layer=LayerConfig("conv", layout=layout),
             trials=trials,
             seed=seed,
             dtype=dtype,
             device=device,
             tf32=tf32,
-            layer=LayerConfig("conv", layout=layout),
         )
         mine, skipped = own_row.cells(module, kwargs or {}, layers, placements, base, _user_cell)
         cells += mine
@@ -293,12 +293,12 @@ def _layer_cells(
 ) -> list[Cell]:
     cells = []
     for norm, transform in _pairs(layer, placement, impl):
-        # A norm whose PyTorch version has no eps (weight_norm): its cells run at 0 under --impl torch.
-        cell_eps = eps if get_norm(norm).has_eps or impl == "reference" else 0.0
-        check = CheckConfig(
-            norm=NormConfig(id=norm, eps=cell_eps, impl=impl),
-            transform=TransformConfig(id=transform),
-            layer=LayerConfig(kind=layer, placement=placement),
+        # A norm defined without an eps (weight_norm, dyt): its cells run at 0 whatever --eps says.
+        cell_eps = eps if get_norm(norm).has_eps else 0.0
+        check = check_config(
+            NormConfig(id=norm, eps=cell_eps, impl=impl),
+            transform,
+            LayerConfig(layer, placement=placement),
             trials=trials,
             seed=seed,
             dtype=dtype,

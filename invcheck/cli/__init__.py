@@ -9,9 +9,6 @@ help is click's plain text (rich's help formatter alone costs more start-up than
 
 import os
 import sys
-from enum import Enum
-from pathlib import Path
-from typing import Annotated
 
 import typer
 
@@ -20,65 +17,21 @@ try:  # newer typer vendors click and exposes its exception base; older typer ru
 except ImportError:  # pragma: no cover - depends on the installed typer
     from click import ClickException as UsageError
 
-from invcheck import names
-from invcheck.errors import InvcheckError, one_line
-from invcheck.version import __version__
-
-app = typer.Typer(
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    help="Verify invariance properties of normalization layers by computation.",
+from invcheck.cli.app import (  # noqa: F401 - the shared pieces, where commands and tests find them
+    Dtype,
+    Impl,
+    LayerChoice,
+    LayerOpt,
+    NormOpt,
+    OutputOpt,
+    RunFormat,
+    RunFormatOpt,
+    TableFormat,
+    TransformOpt,
+    _choices,
+    app,
 )
-
-
-def _choices(name: str, values: tuple[str, ...]) -> type[Enum]:
-    """A CLI choice type from a vocabulary of names.py: typer lists and checks the values."""
-    return Enum(name, {v: v for v in values}, type=str)  # type: ignore[return-value]
-
-
-LayerChoice = _choices("LayerChoice", ("paper", "all", *names.LAYERS))
-Dtype = _choices("Dtype", names.DTYPES)
-Impl = _choices("Impl", names.IMPLS)
-
-
-class TableFormat(str, Enum):
-    rich = "rich"
-    markdown = "markdown"
-    csv = "csv"
-    latex = "latex"
-    json = "json"
-
-
-class RunFormat(str, Enum):
-    rich = "rich"
-    json = "json"
-
-
-# Options several commands take, declared once (typer copies an Annotated option for each use).
-OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout.")]
-RunFormatOpt = Annotated[RunFormat, typer.Option("--format", "-f", help="Output format.")]
-NormOpt = Annotated[str | None, typer.Option(help=f"Norm: {', '.join(names.NORMS)}.")]
-TransformOpt = Annotated[str | None, typer.Option(help=f"Transform: {', '.join(names.TRANSFORMS)}.")]
-LayerOpt = Annotated[str, typer.Option(help=f"Layer kind: {', '.join(names.LAYERS)}.")]
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"invcheck {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool | None,
-        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
-    ] = None,
-) -> None:
-    pass
+from invcheck.errors import InvcheckError, one_line
 
 
 def main() -> None:
@@ -129,5 +82,5 @@ def _working_folder_exists() -> None:
             ) from None
 
 
-# The commands register themselves on `app` (imported last: they import it from here).
+# The commands register themselves on `app` (they import it from invcheck.cli.app).
 from invcheck.cli import explain, options, prove, run, schema, sweep, table, validate  # noqa: E402, F401

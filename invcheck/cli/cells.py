@@ -10,7 +10,7 @@ from invcheck.errors import InvcheckError
 
 def selected_checks(spec: Path | None, norm: str | None, transform: str | None, layer: str) -> list:
     """The checks a why-command works on: every check of a spec, or one check from the flags."""
-    from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
+    from invcheck.settings import check_config
 
     if spec is not None:
         from invcheck.cli import spec_input
@@ -32,15 +32,13 @@ def selected_checks(spec: Path | None, norm: str | None, transform: str | None, 
     _known(layer, names.LAYERS, "--layer")
     from invcheck.cli.common import check_cells
 
-    checks = [
-        CheckConfig(
-            norm=NormConfig(id=norm), transform=TransformConfig(id=transform), layer=LayerConfig(layer)
-        )
-    ]
+    checks = [check_config(norm, transform, layer)]
     check_cells(checks)  # a transform the layer has no axis for, before any work
     return checks
 
 
 def _known(value: str, allowed: tuple[str, ...], flag: str) -> None:
+    from invcheck.spec_values import did_you_mean
+
     if value not in allowed:
-        raise InvcheckError(f"{flag} {value!r} is not one of {', '.join(allowed)}")
+        raise InvcheckError(f"{flag} {value!r} is unknown: {did_you_mean(value, allowed)}")

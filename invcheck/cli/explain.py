@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from invcheck.cli import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
+from invcheck.cli.app import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
 from invcheck.cli.cells import selected_checks
 from invcheck.cli.common import check_outputs, load_torch, style, write_output
 
@@ -30,7 +30,7 @@ def explain(
     output: OutputOpt = None,
 ) -> None:
     """Show why a cell holds or breaks: a small exact counterexample, or how mu and sigma move."""
-    from invcheck.why.explain import explain as explain_check
+    from invcheck.why.explain import explain_check
     from invcheck.why.render import explain_text
 
     check_outputs([output], [spec] if spec else [])  # before the work, not after it

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from invcheck.cli import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
+from invcheck.cli.app import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
 from invcheck.cli.cells import selected_checks
 from invcheck.cli.common import check_outputs, load_torch, style, write_output
 

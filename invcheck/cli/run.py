@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from invcheck.cli import OutputOpt, RunFormat, RunFormatOpt, app
+from invcheck.cli.app import OutputOpt, RunFormat, RunFormatOpt, app
 from invcheck.cli.common import STDOUT, check_outputs, config_allows_import, load_torch, style, write_output
 from invcheck.errors import InvcheckError, one_line
 

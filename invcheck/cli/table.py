@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from invcheck import names, paper
-from invcheck.cli import Dtype, Impl, LayerChoice, OutputOpt, TableFormat, _choices, app
+from invcheck.cli.app import Dtype, Impl, LayerChoice, OutputOpt, TableFormat, _choices, app
 from invcheck.cli.common import check_cells, check_options, check_outputs, load_torch, style, write_output
 from invcheck.errors import InvcheckError
 from invcheck.layer_kinds import LAYER_KINDS
@@ -87,9 +87,9 @@ def table(
 
     check_outputs([output])  # before the work, not after it
     check_options(trials=trials, seed=seed, eps=eps, device=device)  # the spec's rules, for the options
-    from invcheck.settings import CheckConfig
+    from invcheck.settings import check_config
 
-    check_cells([CheckConfig(trials=trials, seed=seed, dtype=dtype.value, device=device, tf32=tf32)])
+    check_cells([check_config(trials=trials, seed=seed, dtype=dtype.value, device=device, tf32=tf32)])
     layers = {"paper": list(names.PAPER_LAYERS), "all": list(names.LAYERS)}.get(layer.value, [layer.value])
     if check and not set(paper.CLAIM_LAYERS) & set(layers):  # the settings the papers' claims were made for
         raise InvcheckError(

@@ -60,7 +60,7 @@ def cell_of(check: CheckConfig) -> ExactCell:
     )
 
 
-def explain(check: CheckConfig, seed: int = 0) -> Explanation:
+def explain_check(check: CheckConfig, seed: int = 0) -> Explanation:
     from invcheck.runner import run_check
 
     result = run_check(check)

@@ -49,7 +49,7 @@ def prove(s: ExactCell, time_limit: float = 30.0, draws: int = 8) -> Proof:
     if not s.exact_ready:
         return Proof("numeric only", f"a {s.kind_id} layer is not written exactly (its steps are not X W^T)")
     try:
-        with deadline(time_limit):
+        with alarm_after(time_limit):
             proof = refute(s, draws) or symbolic(s)
             if proof.status == "numeric only":  # y' - y is not identically 0: search harder for an instance
                 proof = refute(s, 50 * draws, high=6) or proof
@@ -148,7 +148,7 @@ def _text(t: np.ndarray) -> list:
 
 
 @contextlib.contextmanager
-def deadline(seconds: float) -> Iterator[None]:
+def alarm_after(seconds: float) -> Iterator[None]:
     """Raise TimeoutError after `seconds` (SIGALRM: main thread only; elsewhere no limit)."""
     if seconds <= 0 or threading.current_thread() is not threading.main_thread():
         yield

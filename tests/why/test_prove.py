@@ -8,7 +8,7 @@ import pytest
 
 from invcheck import table as tables
 from invcheck.why.cell import ExactCell
-from invcheck.why.prove import deadline, prove
+from invcheck.why.prove import alarm_after, prove
 from tests.why.independent import breaks
 
 
@@ -68,7 +68,7 @@ def test_time_limit_gives_numeric_only():
 
 
 def test_deadline_raises():
-    with pytest.raises(TimeoutError), deadline(0.2):
+    with pytest.raises(TimeoutError), alarm_after(0.2):
         while True:
             pass
 

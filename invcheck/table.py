@@ -21,26 +21,6 @@ from invcheck.settings import CheckConfig, LayerConfig, NormConfig, check_config
 from invcheck.transforms import get_transform
 from invcheck.version import __version__
 
-# Why a computed cell can differ from the papers' claim, which is about a dense layer.
-SETTING_NOTES: dict[tuple[str, str], str] = {
-    ("conv", "weight_matrix_recenter"): (
-        "in a conv layer the added kernel shifts each position by its own amount (gamma * x_n)(p), "
-        "not every unit of a case by one constant as in the paper's dense layer"
-    ),
-    ("conv", "dataset_recenter"): (
-        "in a conv layer the shift reaches each output channel as one constant only without zero "
-        "padding; with padding the border positions get less of it"
-    ),
-    ("recurrent", "dataset_rescale"): (
-        "in a recurrent layer only x_t is scaled, not h_t-1: a_t = W_xh (delta x_t) + W_hh h_t-1 is no "
-        "multiple of a_t from the second step on"
-    ),
-    ("recurrent", "case_rescale"): (
-        "in a recurrent layer only x_t is scaled, not h_t-1: a_t = W_xh (delta_n x_t) + W_hh h_t-1 is no "
-        "multiple of a_t from the second step on"
-    ),
-}
-
 
 @dataclass
 class Cell:
@@ -81,8 +61,9 @@ class Cell:
                     f"trials, {self.result.degenerate} of them degenerate"
                 )
             )
-        if self.layer != "dense" and self.differs_from_paper:
-            reason = SETTING_NOTES.get((self.layer, self.transform), "the claim is about a dense layer")
+        if self.paper is not None and self.layer != self.paper.layer and self.differs_from_paper:
+            notes = LAYER_KINDS[self.layer].claim_notes
+            reason = notes.get(self.transform, f"the claim is about a {self.paper.layer} layer")
             return f"differs from {self.paper.source} (a dense-layer claim): {reason}"
         claim = self.paper if self.paper is not None and self.paper.layer == self.layer else self.survey
         return f"disagrees with {claim.source}: computed {self.verdict}, claimed {claim.verdict}"

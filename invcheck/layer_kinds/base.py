@@ -59,6 +59,10 @@ class LayerKind(ABC):
     # Spatial axes of X and a (conv: 2); 0 for layers without (dense; a sequence's tokens are
     # positions but no spatial axes). `layer_kinds/spatial.py` maps it to PyTorch's functions.
     spatial_dims: ClassVar[int] = 0
+    # Sizes an explanation's counterexample search starts from, before shrinking (default: exact_sizes).
+    search_sizes: ClassVar[dict[str, int]] = {}
+    # Why a verdict here can differ from the papers' claims, made for a dense layer: per transform.
+    claim_notes: ClassVar[dict[str, str]] = {}
     layouts: ClassVar[tuple[str, ...]] = ("channels_first",)
     channels_key: ClassVar[str] = "units"  # the size key that counts the normalized units
     # Axis of X ([T, N, ...]) that holds the input features or channels: dataset_recenter adds one

@@ -34,6 +34,16 @@ class Conv(LayerKind):
     }
     # Four output channels: group_norm keeps 2 groups of 2; 1x1 kernels on 2 positions a side.
     exact_sizes = {"cases": 2, "in_channels": 2, "out_channels": 4, "kernel": 1, "size": 2, "padding": 0}
+    claim_notes = {
+        "weight_matrix_recenter": (
+            "in a conv layer the added kernel shifts each position by its own amount (gamma * x_n)(p), "
+            "not every unit of a case by one constant as in the paper's dense layer"
+        ),
+        "dataset_recenter": (
+            "in a conv layer the shift reaches each output channel as one constant only without zero "
+            "padding; with padding the border positions get less of it"
+        ),
+    }
 
     def channels(self, layer: LayerConfig) -> int:
         return layer.out_channels

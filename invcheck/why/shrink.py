@@ -15,14 +15,13 @@ from invcheck.why import exact
 from invcheck.why.cell import ExactCell
 
 THRESHOLD = 1e-6  # relative float64 deviation that counts as breaking (exactness is checked after)
-START = {"dense": {"cases": 4, "inputs": 3, "units": 4}}  # at most 12 entries in X and in W
 
 
 def first_break(
     s: ExactCell, seed: int = 0, tries: int = 200
 ) -> tuple[ExactCell, np.ndarray, np.ndarray] | None:
     """A random small-integer draw that breaks the cell, or None."""
-    s = s.with_sizes(**START.get(s.kind_id, {}))
+    s = s.with_sizes(**s.kind.search_sizes)
     rng = np.random.default_rng(seed)
     for _ in range(tries):
         x = rng.integers(-3, 4, s.kind.input_shape(s.layer))

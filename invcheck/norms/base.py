@@ -62,8 +62,8 @@ class Norm(ABC):
     # "weights": statistics of each unit's incoming weights w_i, which are normalized before the
     # layer runs (weight_norm, weight_standardization), the layer then computes y = g a + b.
     acts_on: ClassVar[str] = "data"
-    # Whether the norm's definition, as PyTorch computes it, adds an eps (False: an eps is refused
-    # with impl torch, and the table runs its torch cells at eps 0).
+    # Whether the norm's definition adds an eps (False: weight_norm, dyt; an eps is refused with
+    # impl torch, and the table runs the norm's cells at eps 0 whatever --eps says).
     has_eps: ClassVar[bool] = True
     # Whether one statistic never mixes cases (a check may then be sampled by its first cases).
     per_case: ClassVar[bool] = True

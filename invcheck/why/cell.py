@@ -202,13 +202,13 @@ def _record(y: np.ndarray, v: np.ndarray, stats: Any, norm: Norm) -> Pass:
     mu, var = (np.asarray(s) for s in stats)
     if var.dtype == object:
         var = np.vectorize(_common_factor, otypes=[object])(var)
+    shape = np.broadcast_shapes(mu.shape, var.shape)  # the sets: wherever either statistic varies
+    mu, var = np.broadcast_to(mu, shape), np.broadcast_to(var, shape)
     full = np.broadcast_to(mu, v.shape)[0], np.broadcast_to(var, v.shape)[0]
     names = ["trial", "unit", "input"] if norm.acts_on == "weights" else ["trial", "case", "unit"]
     names += [names[-1] if norm.acts_on == "weights" else "position"] * (v.ndim - len(names))
-    kept = list(dict.fromkeys(names[i] for i in range(1, v.ndim) if var.shape[i] > 1))
-    return Pass(
-        v[0], *full, y, np.ravel(np.broadcast_to(mu, var.shape)), np.ravel(var), " and ".join(kept) or "trial"
-    )
+    kept = list(dict.fromkeys(names[i] for i in range(1, v.ndim) if shape[i] > 1))
+    return Pass(v[0], *full, y, np.ravel(mu), np.ravel(var), " and ".join(kept) or "trial")
 
 
 # shape (without the trial axis) -> array of factors of that shape

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 class DyT(Norm):
     id = "dyt"
-    doc = "no statistics: each entry squashed on its own, tanh(α a) with α = 1/2"
+    doc = "each entry on its own (no statistics), squashed: tanh(α a) with α = 1/2"
     formula = "y = g tanh(α a) + b, α = 1/2 (no μ, no σ)"
     has_eps = False
     alpha: tuple[int, int] = (1, 2)  # numerator, denominator: exact in sympy, 0.5 in floats

@@ -131,8 +131,8 @@ def definition(s: ExactCell) -> str:
     n = s.norm
     if n.acts_on == "weights":
         return f"y = g a + b, a from the normalized weights: {n.formula}; over: {n.doc}"
-    if n.formula.startswith("y ="):
-        return f"{n.formula}; {n.doc}"
+    if n.formula.startswith("y ="):  # a norm that is no (a − μ) / σ (dyt)
+        return f"{n.formula}; over: {n.doc}"
     return f"y = g (a − μ) / σ + b, {n.formula}; over: {n.doc}"
 
 

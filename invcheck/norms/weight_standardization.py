@@ -37,6 +37,7 @@ class WeightStandardization(Norm):
         import torch.nn.functional as F
 
         eps = self.torch_eps if setup.eps is None else setup.eps
+        eps = eps or 5e-324  # torch's batch_norm refuses 0: the smallest double, 0 in every sum here
         g = setup.g.reshape(-1, *([1] * (len(setup.kind.weight_shape(setup.layer)) - 1)))  # [C, 1, *1]
 
         def effective(w: Tensor) -> Tensor:

@@ -167,8 +167,25 @@ PROOF = {I: "proved", N: "refuted", U: "undefined"}
 PROOF_SECONDS = 20.0  # per cell; a centred norm over conv3d's 8 positions can take longer (said, not hidden)
 
 
+# Cells where the exact machinery answers another question than the numeric check (known, said):
+EXACT_DIFFERS = {
+    # exact sizes give the input 2 features: with 2 groups, group_norm is instance_norm there
+    ("group_norm", "conv1d", "input"): "at the exact sizes one input channel per group (instance_norm)",
+    ("group_norm", "sequence", "input"): "at the exact sizes one input feature per group (instance_norm)",
+    # after a ReLU every trial zeroes some position's channels: numeric undefined, exact refuted
+    ("layer_norm_2d", "conv1d", "post_activation"): "numeric: every trial degenerate; exact: refuted",
+    ("rms_norm_2d", "conv1d", "post_activation"): "numeric: every trial degenerate; exact: refuted",
+}
+PROOF_CELLS = [
+    pytest.param(*c.values, id=c.id, marks=pytest.mark.xfail(reason=EXACT_DIFFERS[c.values], strict=True))
+    if c.values in EXACT_DIFFERS
+    else c
+    for c in CELLS
+]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("norm, kind, placement", CELLS)
+@pytest.mark.parametrize("norm, kind, placement", PROOF_CELLS)
 def test_exact_proof_agrees(norm: str, kind: str, placement: str) -> None:
     """Every cell the exact machinery decides is decided as its verdict says: proved where invariant,
     refuted where not. A cell it cannot decide (the time limit; a draw degenerate at the exact sizes)

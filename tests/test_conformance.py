@@ -169,12 +169,15 @@ PROOF_SECONDS = 20.0  # per cell; a centred norm over conv3d's 8 positions can t
 
 # Cells where the exact machinery answers another question than the numeric check (known, said):
 EXACT_DIFFERS = {
-    # exact sizes give the input 2 features: with 2 groups, group_norm is instance_norm there
-    ("group_norm", "conv1d", "input"): "at the exact sizes one input channel per group (instance_norm)",
-    ("group_norm", "sequence", "input"): "at the exact sizes one input feature per group (instance_norm)",
-    # after a ReLU every trial zeroes some position's channels: numeric undefined, exact refuted
-    ("layer_norm_2d", "conv1d", "post_activation"): "numeric: every trial degenerate; exact: refuted",
-    ("rms_norm_2d", "conv1d", "post_activation"): "numeric: every trial degenerate; exact: refuted",
+    **{  # the exact sizes give the input 2 channels: with 2 groups, group_norm is instance_norm there
+        ("group_norm", kind, "input"): "at the exact sizes one input channel per group (instance_norm)"
+        for kind in ("conv", "conv1d", "conv3d", "sequence")
+    },
+    **{  # after a ReLU every numeric trial zeroes some position's channels (undefined); exact: refuted
+        (norm, kind, "post_activation"): "numeric: every trial degenerate; exact: refuted"
+        for norm in ("layer_norm_2d", "rms_norm_2d")
+        for kind in ("conv", "conv1d", "conv3d")
+    },
 }
 PROOF_CELLS = [
     pytest.param(*c.values, id=c.id, marks=pytest.mark.xfail(reason=EXACT_DIFFERS[c.values], strict=True))

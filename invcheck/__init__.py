@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from invcheck.version import __version__
 
 # public name -> the module that defines it, imported on first use. `check` stays in invcheck.api:
 # the submodule invcheck.check would shadow it here.

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import torch
 
-from invcheck.impls import Draw
+from invcheck.impls.base import CACHE_ENTRIES, Draw
 from invcheck.settings import CheckConfig, LayerConfig, TransformConfig
 from invcheck.transforms import Transform, transform_of
 
 Tensor = torch.Tensor
-# because a table runs every norm on the same draw: below this many entries, a draw keeps its
-# stacked inputs and summed inputs for the next norm (above it, memory matters more).
-CACHE_ENTRIES = 1 << 20
 CACHED_DRAWS = 16  # a table's transforms for one layer and seed
 
 

@@ -95,6 +95,8 @@ CLAIMS: tuple[Claim, ...] = tuple(
 PAPER_SOURCES = (LAYER_NORM_PAPER, RMS_NORM_PAPER, LAYER_NORM_RNN)
 # The papers' tables, about a dense layer: shown beside other layers' cells as "the paper's claim".
 TABLE_SOURCES = (LAYER_NORM_PAPER, RMS_NORM_PAPER)
+# The layers the papers' own claims (PAPER_SOURCES) were made for: what `table --check` needs.
+CLAIM_LAYERS: tuple[str, ...] = tuple(dict.fromkeys(c.layer for c in CLAIMS if c.source in PAPER_SOURCES))
 
 
 # How a claim made for one setting is labelled beside a computed cell.

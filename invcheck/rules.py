@@ -149,6 +149,15 @@ class Scope:
     norms: str = "any"  # "builtin" | "module" | "any"
 
 
+def _reading(param: str) -> tuple[str, ...]:
+    """The norms that read a NormConfig field of their own (`Norm.params`): mode, groups."""
+    return tuple(n.id for n in NORMS.values() if param in n.params)
+
+
+def _either(ids: tuple[str, ...]) -> str:
+    return " or ".join(ids)
+
+
 SCOPES: tuple[Scope, ...] = (
     *(
         Scope(
@@ -177,9 +186,9 @@ SCOPES: tuple[Scope, ...] = (
         "norm",
         "mode",
         "id",
-        ("batch_norm",),
-        "mode 'eval' applies only to batch_norm, not {actual!r}",
-        "only batch_norm keeps running statistics",
+        _reading("mode"),
+        f"mode 'eval' applies only to {_either(_reading('mode'))}, not {{actual!r}}",
+        f"only {_either(_reading('mode'))} keeps running statistics",
         value="eval",
         norms="builtin",
     ),
@@ -187,8 +196,8 @@ SCOPES: tuple[Scope, ...] = (
         "norm",
         "groups",
         "id",
-        ("group_norm",),
-        "groups applies only to group_norm, not {actual!r}",
+        _reading("groups"),
+        f"groups applies only to {_either(_reading('groups'))}, not {{actual!r}}",
         "remove it",
         norms="builtin",
     ),
@@ -205,8 +214,8 @@ SCOPES: tuple[Scope, ...] = (
         "norm",
         "groups",
         "id",
-        ("group_norm",),
-        "groups applies only to a norm labelled id: group_norm",
+        _reading("groups"),
+        f"groups applies only to a norm labelled id: {_either(_reading('groups'))}",
         "remove it (a module norm's statistics are measured, not named)",
         norms="module",
     ),
@@ -375,28 +384,9 @@ def _norm_problems(norm: NormConfig, layer: LayerConfig, given: set[str]) -> lis
     if norm.id not in NORMS:
         return out
     out += _scoped("norm", norm, given, ("mode", "groups"), norms="builtin")
-    if norm.id == "group_norm" and layer.kind in LAYER_KINDS and layer.channels % norm.groups:
-        divisors = [d for d in range(1, layer.channels + 1) if layer.channels % d == 0]
-        out.append(
-            Problem(
-                "norm",
-                "groups",
-                f"groups {norm.groups} does not divide the layer's {layer.channels} "
-                f"channels ({layer.kind_spec.channels_key})",
-                norm.groups,
-                "use one of " + ", ".join(map(str, divisors)),
-            )
-        )
-    if norm.id == "weight_norm" and norm.impl == "torch" and norm.eps:
-        out.append(
-            Problem(
-                "norm",
-                "eps",
-                f"eps {norm.eps:g}: torch's weight_norm has no eps",
-                norm.eps,
-                "remove eps, or use impl: reference",
-            )
-        )
+    kind = LAYER_KINDS.get(layer.kind)
+    if kind is not None and not kind.problems(layer):  # the norm's own rules (`Norm.problems`)
+        out += [Problem("norm", *p) for p in NORMS[norm.id].problems(norm, kind, layer)]
     return out + _eval_problems(norm, given)
 
 
@@ -485,7 +475,7 @@ def _layer_problems(layer: LayerConfig, norm: NormConfig) -> list[Problem]:
             )
         )
     out += _placement_problems(layer, kind)
-    if norm.mode == "eval" and kind.id == "recurrent":
+    if norm.mode == "eval" and kind.activation_inside:
         out.append(
             Problem(
                 "norm",

@@ -281,7 +281,7 @@ class RunReport:
 def run_meta() -> dict[str, Any]:
     import torch
 
-    from invcheck import __version__
+    from invcheck.version import __version__
 
     return {"invcheck_version": __version__, "torch_version": torch.__version__}
 

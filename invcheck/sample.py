@@ -47,9 +47,9 @@ def smaller(check: CheckConfig, d: Draw) -> tuple[CheckConfig, Draw] | None:
         return _cases(check, d)
     if check.norm.id not in NORMS:
         return None
-    if check.norm.id != "batch_norm":
+    if NORMS[check.norm.id].per_case:  # statistics within a case: the first cases are a check of their own
         return _cases(check, d)
-    return None if check.layer.kind == "recurrent" else _units(check, d)
+    return None if check.layer.kind_spec.activation_inside else _units(check, d)
 
 
 def fewer_trials(check: CheckConfig, d: Draw) -> tuple[CheckConfig, Draw] | None:

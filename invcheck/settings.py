@@ -167,6 +167,23 @@ class CheckConfig:
         return self.name or f"{self.layer.kind}/{self.norm.label}/{self.transform.id}"
 
 
+def check_config(
+    norm: str | NormConfig = "layer_norm",
+    transform: str | TransformConfig = "dataset_rescale",
+    layer: str | LayerConfig = "dense",
+    **options: Any,
+) -> CheckConfig:
+    """One check from a norm, a transform and a layer (each an id or its config) and the check's own
+    options (trials, seed, dtype, device, file, line, ...): the one place the CLI, the table and spec
+    loading build a CheckConfig. Unknown options raise TypeError, as the dataclass does."""
+    return CheckConfig(
+        norm=norm if isinstance(norm, NormConfig) else NormConfig(id=norm),
+        transform=transform if isinstance(transform, TransformConfig) else TransformConfig(id=transform),
+        layer=layer if isinstance(layer, LayerConfig) else LayerConfig(layer),
+        **options,
+    )
+
+
 def test_names(checks: list[CheckConfig]) -> list[str]:
     """Each check's test name within one spec file, for the pytest plugin and JUnit alike: its title;
     a name already taken (a repeated title, or one written as `x@3`) gets '@line' added until it is

@@ -9,17 +9,14 @@ file, except `name`) and at least one of: check keys at the top level (one check
 (a list of checks), `matrix:` (a table of checks, or a list of tables). Check keys:
 
     name: my check               # optional
-    norm: layer_norm             # batch_norm | weight_norm | layer_norm | instance_norm |
-                                 # group_norm | rms_norm, or a mapping:
+    norm: layer_norm             # a registered norm (names.NORMS), or a mapping:
     # norm: {id: group_norm, groups: 4, eps: 1.0e-5, impl: reference}
     # norm: {id: batch_norm, mode: eval, warmup_batches: 4, momentum: 0.1}
     # norm: {id: layer_norm, impl: torch, api: functional, torch_eps: false}  # api: module | functional
     # norm: {module: "mypkg.norms:MyNorm", kwargs: {features: "{units}"}, role: norm, weight: weight}
-    transform: dataset_rescale   # weight_matrix_rescale | weight_matrix_recenter |
-                                 # weight_vector_rescale | dataset_rescale | dataset_recenter |
-                                 # case_rescale, or a mapping:
+    transform: dataset_rescale   # a registered transform (names.TRANSFORMS), or a mapping:
     # transform: {id: case_rescale, scale: [0.1, 10], negative: false, shift: 1.0}
-    layer: dense                 # dense | conv, or a mapping:
+    layer: dense                 # a registered layer kind (names.LAYERS), or a mapping:
     # layer: {kind: dense, cases: 16, inputs: 32, units: 16}
     # layer: {kind: conv, cases: 16, in_channels: 4, out_channels: 8, kernel: 3, size: 8, padding: 0}
     trials: 8                    # >= 1
@@ -35,13 +32,13 @@ file, except `name`) and at least one of: check keys at the top level (one check
 Every check needs a norm and a transform, its own or from `defaults:`. `norm: x` means
 `{id: x}`, `transform: x` means `{id: x}`, `layer: x` means `{kind: x}`. A check's keys win
 over `defaults:`; norm, transform and layer mappings merge key by key, and a layer that
-switches kind drops the inherited keys of the other kind (a dense layer takes cases, inputs,
-units; a conv layer cases, in_channels, out_channels, kernel, size, padding; others are errors).
+switches kind drops the inherited keys of the other kind (each kind takes its own sizes,
+`LayerKind.sizes`: a dense layer cases, inputs, units; others are errors).
 Numbers may be written `1e-5` (YAML reads that as text; float fields accept it); true/false is
 not a number. `eps`, `shift`, `warmup_batches`, `padding` >= 0; `momentum` in [0, 1]; sizes and
-`groups` >= 1; scale 0 < low <= high. group_norm's groups must divide the layer's channels
-(units for dense, out_channels for conv); a conv kernel must fit in size + 2 * padding;
-`mode: eval` is for batch_norm (or a module norm); `api` and `torch_eps` need `impl: torch`
+`groups` >= 1; scale 0 < low <= high. Each norm and layer kind adds its own rules (`problems`:
+group_norm's groups must divide the layer's channels, a conv kernel must fit in size + 2 * padding);
+`mode: eval` is for the norms that keep running statistics (or a module norm); `api` and `torch_eps` need `impl: torch`
 (torch_eps true: eps 0 means torch's default eps). A `module:` norm is user code
 ("package.module:Name", not imported here): its `id` is free text (default "custom"), `kwargs`
 is passed as written ("{units}" and "{channels}" stay text), `role` (norm | layer) and `weight`
@@ -75,7 +72,7 @@ from typing import Any, NamedTuple, cast
 from invcheck import names, rules
 from invcheck.errors import SpecError
 from invcheck.layer_kinds import LAYER_KINDS
-from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
+from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig, check_config
 from invcheck.spec_values import show
 from invcheck.spec_yaml import Report, YList, YMap, id_list, known, parse_yaml, read_yaml, values
 
@@ -496,7 +493,7 @@ def _build(r: Report, m: YMap, require: bool = True) -> CheckConfig | None:
     top = values(r, m, _CHECK_FIELDS)
     if len(r.errors) > before:  # else the values to cross-check may be stand-in defaults
         return None
-    check = CheckConfig(norm=norm, transform=transform, layer=layer, file=r.file, line=m.line, **top)
+    check = check_config(norm, transform, layer, file=r.file, line=m.line, **top)
     for p in rules.problems(check, {key: set(maps[key]) for key in ("norm", "transform")}):
         where = maps[p.section] if p.section else m
         r.add(p.message, where.line_of(p.key) if p.key in where else where.line, p.value, p.hint)

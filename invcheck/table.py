@@ -10,35 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from invcheck import __version__, own_row, paper
+from invcheck import own_row, paper
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.names import NORMS, TRANSFORMS
 from invcheck.norms import get_norm
 from invcheck.paper import Claim
 from invcheck.placements import get_placement
 from invcheck.runner import run_check
-from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
+from invcheck.settings import CheckConfig, LayerConfig, NormConfig, check_config
 from invcheck.transforms import get_transform
-
-# Why a computed cell can differ from the papers' claim, which is about a dense layer.
-SETTING_NOTES: dict[tuple[str, str], str] = {
-    ("conv", "weight_matrix_recenter"): (
-        "in a conv layer the added kernel shifts each position by its own amount (gamma * x_n)(p), "
-        "not every unit of a case by one constant as in the paper's dense layer"
-    ),
-    ("conv", "dataset_recenter"): (
-        "in a conv layer the shift reaches each output channel as one constant only without zero "
-        "padding; with padding the border positions get less of it"
-    ),
-    ("recurrent", "dataset_rescale"): (
-        "in a recurrent layer only x_t is scaled, not h_t-1: a_t = W_xh (delta x_t) + W_hh h_t-1 is no "
-        "multiple of a_t from the second step on"
-    ),
-    ("recurrent", "case_rescale"): (
-        "in a recurrent layer only x_t is scaled, not h_t-1: a_t = W_xh (delta_n x_t) + W_hh h_t-1 is no "
-        "multiple of a_t from the second step on"
-    ),
-}
+from invcheck.version import __version__
 
 
 @dataclass
@@ -80,8 +61,9 @@ class Cell:
                     f"trials, {self.result.degenerate} of them degenerate"
                 )
             )
-        if self.layer != "dense" and self.paper is not None and self.differs_from_paper:
-            reason = SETTING_NOTES.get((self.layer, self.transform), "the claim is about a dense layer")
+        if self.paper is not None and self.layer != self.paper.layer and self.differs_from_paper:
+            notes = LAYER_KINDS[self.layer].claim_notes
+            reason = notes.get(self.transform, f"the claim is about a {self.paper.layer} layer")
             return f"differs from {self.paper.source} (a dense-layer claim): {reason}"
         claim = self.paper if self.paper is not None and self.paper.layer == self.layer else self.survey
         assert claim is not None  # it disagrees: a claim for this setting exists
@@ -194,13 +176,13 @@ def build(
         cells += _layer_cells(layer, placement, trials, seed, dtype, device, impl, eps, tf32, advance)
     extra: dict[str, Any] = {}
     if module is not None:
-        base = CheckConfig(
+        base = check_config(
+            layer=LayerConfig("conv", layout=layout),
             trials=trials,
             seed=seed,
             dtype=dtype,
             device=device,
             tf32=tf32,
-            layer=LayerConfig("conv", layout=layout),
         )
         failed_modes: dict[str, dict[str, str]] = {}
         mine, skipped = own_row.cells(
@@ -256,9 +238,9 @@ def _likeness(report: TableReport, module: str) -> dict[str, dict[str, str]]:
     return out
 
 
-def planned(layers: list[str], placements: tuple[str, ...]) -> int:
+def planned(layers: list[str], placements: tuple[str, ...], impl: str = "reference") -> int:
     """How many built-in cells `build` computes for these layers and placements."""
-    return sum(len(_pairs(layer, placement)) for layer, placement in _sections(layers, placements))
+    return sum(len(_pairs(layer, placement, impl)) for layer, placement in _sections(layers, placements))
 
 
 def _sections(layers: list[str], placements: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -271,14 +253,15 @@ def _sections(layers: list[str], placements: tuple[str, ...]) -> list[tuple[str,
     ]
 
 
-def _pairs(layer: str, placement: str) -> list[tuple[str, str]]:
+def _pairs(layer: str, placement: str, impl: str = "reference") -> list[tuple[str, str]]:
     """A layer's table, as (norm, transform) pairs: no norm that coincides with another here, no
-    transform the layer has no axis for."""
+    transform the layer has no axis for; with impl torch, no norm that PyTorch has no version of."""
     kind = LAYER_KINDS[layer]
     return [
         (norm, transform)
         for norm in NORMS
         if get_norm(norm).same_as(kind, LayerConfig(layer, placement=placement)) is None
+        and (impl != "torch" or get_norm(norm).has_torch)
         for transform in TRANSFORMS
         if get_transform(transform).undefined_reason(kind) is None
     ]
@@ -297,13 +280,13 @@ def _layer_cells(
     advance: Callable[[int], None],
 ) -> list[Cell]:
     cells = []
-    for norm, transform in _pairs(layer, placement):
-        # PyTorch's weight_norm has no eps: its cells run at 0 under --impl torch, both sides.
-        cell_eps = 0.0 if impl == "torch" and norm == "weight_norm" else eps
-        check = CheckConfig(
-            norm=NormConfig(id=norm, eps=cell_eps, impl=impl),
-            transform=TransformConfig(id=transform),
-            layer=LayerConfig(kind=layer, placement=placement),
+    for norm, transform in _pairs(layer, placement, impl):
+        # A norm defined without an eps (weight_norm, dyt): its cells run at 0 whatever --eps says.
+        cell_eps = eps if get_norm(norm).has_eps else 0.0
+        check = check_config(
+            NormConfig(id=norm, eps=cell_eps, impl=impl),
+            transform,
+            LayerConfig(layer, placement=placement),
             trials=trials,
             seed=seed,
             dtype=dtype,

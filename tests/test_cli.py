@@ -80,7 +80,7 @@ def test_table_json_has_the_promised_shape(invcheck: Invoke) -> None:
         "trials",
         "cells",
     } <= set(data)
-    assert len(data["cells"]) == 6 * 6 + 8 * 6  # dense: 6 norms (the 2d ones are layer_norm there), conv: 8
+    assert len(data["cells"]) == 9 * 6 + 11 * 6  # dense: 9 norms (the 2d ones are layer_norm there), conv: 11
     cell = data["cells"][0]
     assert {"layer", "norm", "transform", "verdict", "deviation", "tolerance", "paper"} <= set(cell)
     assert all(c["verdict"] != "inconclusive" for c in data["cells"])

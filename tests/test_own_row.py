@@ -29,10 +29,11 @@ class DenseOnlyLayerNorm(nn.Module):
 
 
 class NoNorm(nn.Module):
-    """Scales by two: like no built-in norm."""
+    """Divides by one scale for the whole batch (invariant to the global re-scalings only): like no
+    built-in norm (a map invariant to nothing, as 2 * a, now behaves like dyt)."""
 
     def forward(self, a):
-        return 2 * a
+        return a / a.abs().mean()
 '''
 
 
@@ -67,7 +68,7 @@ def test_running_statistics_get_an_eval_row() -> None:
     )
     rows = report.meta["behaves_like"]["dense"]
     assert rows["torch.nn:BatchNorm1d"] == "behaves like: batch_norm"
-    assert rows["torch.nn:BatchNorm1d (eval)"] == "like no built-in norm"
+    assert rows["torch.nn:BatchNorm1d (eval)"] == "behaves like: dyt"  # an affine map: invariant to nothing
 
 
 def test_cli_needs_permission_and_prints_the_likeness(mod: str, tmp_path: Path, invoke: Invoke) -> None:

@@ -13,7 +13,7 @@ def report() -> table.TableReport:
 
 
 def test_every_cell_is_computed_with_numbers(report: table.TableReport) -> None:
-    assert len(report.cells) == 6 * 6 + 8 * 6  # dense shows the 2d norms once, as layer_norm / rms_norm
+    assert len(report.cells) == 9 * 6 + 11 * 6  # dense shows the 2d norms once, as layer_norm / rms_norm
     for cell in report.cells:
         if cell.verdict == "undefined":
             assert cell.layer == "dense" and cell.norm == "instance_norm"

@@ -18,7 +18,7 @@ def selected_checks(
     """The checks a why-command works on: every check of a spec (SPEC::NAME: its one check of that
     test name), or one check from the flags. `user_code`: None, a command that works on the
     registry's norms and transforms alone (prove); else whether importing user code is allowed."""
-    from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
+    from invcheck.settings import check_config
     from invcheck.user_objects import imports_code
 
     if spec is not None:
@@ -45,11 +45,7 @@ def selected_checks(
     known(layer, names.LAYERS, "--layer")
     from invcheck.cli.common import check_cells
 
-    checks = [
-        CheckConfig(
-            norm=NormConfig(id=norm), transform=TransformConfig(id=transform), layer=LayerConfig(layer)
-        )
-    ]
+    checks = [check_config(norm, transform, layer)]
     check_cells(checks)  # a transform the layer has no axis for, before any work
     return checks
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from invcheck.cli import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
+from invcheck.cli.app import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
 from invcheck.cli.cells import selected_checks
 from invcheck.cli.common import check_outputs, config_allows_import, load_torch, style, write_output
 
@@ -38,7 +38,7 @@ def explain(
     User code (a module norm, a transform of your own) is explained by its numbers."""
     from invcheck import reproduce
     from invcheck.user_objects import user_code
-    from invcheck.why.explain import explain as explain_check
+    from invcheck.why.explain import explain_check
     from invcheck.why.render import explain_text
 
     check_outputs([output], [reproduce.split(spec)[0]] if spec else [])  # before the work, not after it

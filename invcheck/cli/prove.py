@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from invcheck.cli import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
+from invcheck.cli.app import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
 from invcheck.cli.cells import selected_checks
 from invcheck.cli.common import check_outputs, load_torch, style, write_output
 
@@ -30,15 +30,15 @@ def prove(
     output: OutputOpt = None,
 ) -> None:
     """Prove a cell invariant exactly (eps 0, small symbolic shapes, positive factors), or refute it."""
-    from invcheck.why.explain import setting_of
+    from invcheck.why.explain import cell_of
     from invcheck.why.prove import prove as prove_cell
     from invcheck.why.render import prove_text
 
     check_outputs([output], [spec] if spec else [])  # before the work, not after it
     checks = selected_checks(spec, norm, transform, layer)
     load_torch()
-    settings = [setting_of(c) for c in checks]
-    proofs = [(s, prove_cell(s, seconds)) for s in settings]
+    cells = [cell_of(c) for c in checks]
+    proofs = [(s, prove_cell(s, seconds)) for s in cells]
     if format.value == "json":
         docs = [
             {"layer": s.kind_id, "norm": s.norm_id, "transform": s.transform_id, **p.to_dict()}

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from invcheck.cli import DeviceOpt, DtypeOverrideOpt, OutputOpt, RunFormat, RunFormatOpt, app
+from invcheck.cli.app import DeviceOpt, DtypeOverrideOpt, OutputOpt, RunFormat, RunFormatOpt, app
 from invcheck.cli.common import (
     STDOUT,
     check_outputs,

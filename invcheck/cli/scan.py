@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from invcheck.cli import app
+from invcheck.cli.app import app
 from invcheck.cli.common import STDOUT, check_options, check_outputs, load_torch, style, write_output
 from invcheck.errors import InvcheckError
 

@@ -2,7 +2,7 @@
 
 # No `from __future__ import annotations`: typer would eval every annotation string at start-up.
 
-from invcheck.cli import OutputOpt, app
+from invcheck.cli.app import OutputOpt, app
 from invcheck.cli.common import write_output
 
 

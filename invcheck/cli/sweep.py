@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from invcheck.cli import Dtype, LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, app
+from invcheck.cli.app import Dtype, LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, app
 from invcheck.cli.cells import selected_checks
 from invcheck.cli.common import (
     check_cells,

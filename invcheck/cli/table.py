@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import typer
 
-from invcheck import names
-from invcheck.cli import Dtype, Impl, LayerChoice, OutputOpt, TableFormat, _choices, app
+from invcheck import names, paper
+from invcheck.cli.app import Dtype, Impl, LayerChoice, OutputOpt, TableFormat, _choices, app
 from invcheck.cli.common import (
     check_cells,
     check_options,
@@ -106,11 +106,11 @@ def table(
 
     check_outputs([output])  # before the work, not after it
     check_options(trials=trials, seed=seed, eps=eps, device=device)  # the spec's rules, for the options
-    from invcheck.settings import CheckConfig
+    from invcheck.settings import check_config
 
-    check_cells([CheckConfig(trials=trials, seed=seed, dtype=dtype.value, device=device, tf32=tf32)])
+    check_cells([check_config(trials=trials, seed=seed, dtype=dtype.value, device=device, tf32=tf32)])
     layers = {"paper": list(names.PAPER_LAYERS), "all": list(names.LAYERS)}.get(layer.value, [layer.value])
-    if check and not {"dense", "recurrent"} & set(layers):  # the settings the papers' claims were made for
+    if check and not set(paper.CLAIM_LAYERS) & set(layers):  # the settings the papers' claims were made for
         raise InvcheckError(
             "--check compares the papers' claims in their own settings, a dense layer (Table 1, "
             "RMSNorm) and a recurrent one (the RNN claim): use --layer dense, recurrent or all"
@@ -131,7 +131,7 @@ def table(
         set_timeout(timeout, "--timeout SECONDS")
 
     total = (
-        tables.planned(layers, placements) if module is None else None
+        tables.planned(layers, placements, impl.value) if module is None else None
     )  # a module's row: as many as it accepts
     with progress.bar("table cells", total) as bar:
         report = tables.build(

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from invcheck.cli import app
+from invcheck.cli.app import app
 from invcheck.errors import one_line
 
 

@@ -11,6 +11,9 @@ import torch
 from invcheck.evidence import EpsInfo
 
 Tensor = torch.Tensor
+# because a table runs every norm on the same draw: below this many entries, a draw keeps its
+# stacked inputs and summed inputs for the next norm (above it, memory matters more).
+CACHE_ENTRIES = 1 << 20
 
 
 @dataclass

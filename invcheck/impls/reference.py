@@ -6,11 +6,10 @@ from dataclasses import replace
 
 import torch
 
-from invcheck.draws import CACHE_ENTRIES
 from invcheck.evidence import EpsInfo
-from invcheck.impls.base import Draw, Forward, Tensor, tile
+from invcheck.impls.base import CACHE_ENTRIES, Draw, Forward, Tensor, tile
 from invcheck.layer_kinds import LayerKind
-from invcheck.norms import get_norm, normalize
+from invcheck.norms import get_norm, normalize, normalized_weight
 from invcheck.settings import CheckConfig, LayerConfig
 
 
@@ -64,8 +63,10 @@ def build(
     def fn(x: Tensor, w: Tensor) -> Tensor:
         n = x.shape[0]
         gg, bb = tile(g, n), tile(b, n)
+        if norm.acts_on == "weights":  # each unit's w_i normalized, then the layer runs: y = g a + b
+            return kind.run(layer, x, normalized_weight(norm, w, cfg), lambda a: a * gg + bb)
         st = tuple(tile(s, n) for s in state) if state else None
-        normed = lambda a: normalize(norm, a, w, gg, bb, cfg, kind.per_token_statistics, st)  # noqa: E731
+        normed = lambda a: normalize(norm, a, gg, bb, cfg, kind.per_token_statistics, st)  # noqa: E731
         return kind.run(layer, x, w, normed, summed=lambda *args: _summed(draw, kind, *args))
 
     info = EpsInfo(check.norm.eps, "the spec" if check.norm.eps else "none")

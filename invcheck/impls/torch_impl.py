@@ -6,8 +6,8 @@ trials, inside the layer kind's forward pass:
   layer over T*C channels has exactly the per-trial, per-channel statistics and gains;
 - the per-case norms run one layer per trial, each with its trial's own g and b, in a plain loop
   (each call is the real layer's forward, unchanged; vmap would swap in its batching rules);
-- weight_norm computes each trial's effective weight with PyTorch's parametrization, through
-  which the layer runs.
+- the weight norms compute each trial's effective weight (PyTorch's weight_norm parametrization;
+  timm's batch_norm form of weight standardization), through which the layer runs.
 The affine parameters come from the check's draw, cast to the checked dtype.
 """
 
@@ -64,8 +64,8 @@ def build(
     with refusals(check):
         if norm.torch_batches == "fold":
             fwd = _folded(check, norm, draw, passed, eps, dtype, device, guard)
-        elif not norm.from_data:
-            fwd = _on_weights(check, norm, draw, passed, dtype, device)
+        elif norm.acts_on == "weights":
+            fwd = _on_weights(check, norm, draw, passed, eps, dtype, device)
         else:
             fwd = _per_trial(check, norm, draw, passed, eps, dtype, device, guard)
     inner = fwd.fn
@@ -186,13 +186,19 @@ def _warm_up(
 
 
 def _on_weights(
-    check: CheckConfig, norm: Norm, draw: Draw, passed: float | None, dtype: torch.dtype, device: torch.device
+    check: CheckConfig,
+    norm: Norm,
+    draw: Draw,
+    passed: float | None,
+    eps: EpsInfo,
+    dtype: torch.dtype,
+    device: torch.device,
 ) -> Forward:
-    """weight_norm: the layer runs through each trial's effective weight; the bias is added after,
+    """A weight norm: the layer runs through each trial's effective weight; the bias is added after,
     as PyTorch's weight-normed layers here have none."""
-    if check.norm.eps:
+    if check.norm.eps and not norm.has_eps:
         raise SpecError(
-            f"eps {check.norm.eps:g}: torch's weight_norm has no eps",
+            f"eps {check.norm.eps:g}: torch's {norm.id} has no eps",
             check.file,
             check.line,
             check.norm.eps,
@@ -210,7 +216,8 @@ def _on_weights(
         bb = tile(b, x.shape[0])
         return kind.run(check.layer, x, eff, lambda a: a + bb)
 
-    return Forward(fn, EpsInfo(), gain=torch.stack([n.gain for n in norms]))
+    info = eps if norm.has_eps else EpsInfo()  # weight_norm: PyTorch's has none
+    return Forward(fn, info, gain=torch.stack([n.gain for n in norms]))
 
 
 def _set_mode(check: CheckConfig, norms: list[TorchNorm]) -> None:

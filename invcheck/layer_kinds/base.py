@@ -19,6 +19,7 @@ This module imports no torch: the registry is read by the spec validator and by 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -42,12 +43,26 @@ class Size:
     doc: str = ""
 
 
-class LayerKind:
-    """One layer setting (dense, conv, ...): shapes, forward pass, layouts, placeholders."""
+class LayerKind(ABC):
+    """One layer setting (dense, conv, ...): shapes, forward pass, layouts, placeholders.
+
+    Required (abstract; a kind missing one fails when the registry is built): `id`, `doc`,
+    `sizes`, `exact_sizes`, and the methods `channels`, `fan_in`, `input_shape`, `weight_shape`,
+    `summed`."""
 
     id: ClassVar[str]
     doc: ClassVar[str]
     sizes: ClassVar[dict[str, Size]]
+    # Small sizes for exact work (`invcheck prove`, `explain`), given for every size key; None: the
+    # kind's summed inputs are not one bilinear map a = K(X, W) (a recurrent layer's steps).
+    exact_sizes: ClassVar[dict[str, int] | None]
+    # Spatial axes of X and a (conv: 2); 0 for layers without (dense; a sequence's tokens are
+    # positions but no spatial axes). `layer_kinds/spatial.py` maps it to PyTorch's functions.
+    spatial_dims: ClassVar[int] = 0
+    # Sizes an explanation's counterexample search starts from, before shrinking (default: exact_sizes).
+    search_sizes: ClassVar[dict[str, int]] = {}
+    # Why a verdict here can differ from the papers' claims, made for a dense layer: per transform.
+    claim_notes: ClassVar[dict[str, str]] = {}
     layouts: ClassVar[tuple[str, ...]] = ("channels_first",)
     channels_key: ClassVar[str] = "units"  # the size key that counts the normalized units
     # Axis of X ([T, N, ...]) that holds the input features or channels: dataset_recenter adds one
@@ -58,19 +73,30 @@ class LayerKind:
     # layer_norm / rms_norm take statistics per token over its units (as transformers do),
     # rather than over the units and all positions of a case.
     per_token_statistics: ClassVar[bool] = False
-    # The norm feeds an activation inside the layer's own step (an RNN's tanh): placements that put
-    # a ReLU before the norm, or the norm on the input, do not exist there.
+    # The norm feeds an activation inside the layer's own step (an RNN's tanh), whose output feeds
+    # the next step: placements that put a ReLU before the norm, or the norm on the input, do not
+    # exist there; the summed inputs depend on the norm, and units mix from step to step (a check
+    # cannot be sampled by units, nor its eps bounded from summed inputs alone).
     activation_inside: ClassVar[bool] = False
+
+    def __init__(self) -> None:
+        missing = [n for n in ("id", "doc", "sizes", "exact_sizes") if not hasattr(self, n)]
+        if missing:
+            raise TypeError(f"layer kind {type(self).__name__} does not define {', '.join(missing)}")
+        if self.exact_sizes is not None and set(self.exact_sizes) != set(self.sizes):
+            raise TypeError(
+                f"layer kind {self.id}: exact_sizes must give every size ({', '.join(self.sizes)})"
+            )
 
     # Shapes --------------------------------------------------------------------------------------
 
+    @abstractmethod
     def channels(self, layer: LayerConfig) -> int:
         """Number of normalized units C (H of a dense layer, C_out of a conv)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def fan_in(self, layer: LayerConfig) -> int:
         """Length of each neuron's incoming weight vector w_i (the reduction of a = X W^T)."""
-        raise NotImplementedError
 
     def positions(self, layer: LayerConfig) -> tuple[int, ...]:
         """The positions of one case's output: () dense, (S', S') conv, (S,) tokens."""
@@ -94,13 +120,13 @@ class LayerKind:
         del shape[self.input_feature_axis - 1]
         return tuple(shape[1:])
 
+    @abstractmethod
     def input_shape(self, layer: LayerConfig) -> tuple[int, ...]:
         """One trial's X, in this kind's layout."""
-        raise NotImplementedError
 
+    @abstractmethod
     def weight_shape(self, layer: LayerConfig) -> tuple[int, ...]:
         """One trial's W; axis 0 indexes the neurons (filters), row i is w_i."""
-        raise NotImplementedError
 
     def output_shape(self, layer: LayerConfig) -> tuple[int, ...]:
         """One trial's a and y, canonical: [N, C, *positions]."""
@@ -115,9 +141,9 @@ class LayerKind:
 
     # Forward ---------------------------------------------------------------------------------------
 
+    @abstractmethod
     def summed(self, layer: LayerConfig, x: Tensor, w: Tensor) -> Tensor:
         """Summed inputs a of every trial, each with its own W: [T, N, C, *positions]."""
-        raise NotImplementedError
 
     def run(
         self,

@@ -7,9 +7,10 @@ ConvNeXt-style code); built-in norms do not depend on the layout.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 from invcheck.layer_kinds.base import LayerKind, Size
+from invcheck.layer_kinds.spatial import spatial
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 class Conv(LayerKind):
     id = "conv"
     doc = "a 2-d convolution: X [N, C_in, S, S], W [C_out, C_in, k, k], a [N, C_out, S', S']"
-    spatial: ClassVar[int] = 2  # number of spatial axes
+    spatial_dims = 2
     layouts = ("channels_first", "channels_last")
     channels_key = "out_channels"
     sizes = {
@@ -31,29 +32,39 @@ class Conv(LayerKind):
         "size": Size(8, high=8192, doc="S"),
         "padding": Size(0, low=0, high=1024, doc="zero padding on every side"),
     }
+    # Four output channels: group_norm keeps 2 groups of 2; 1x1 kernels on 2 positions a side.
+    exact_sizes = {"cases": 2, "in_channels": 2, "out_channels": 4, "kernel": 1, "size": 2, "padding": 0}
+    claim_notes = {
+        "weight_matrix_recenter": (
+            "in a conv layer the added kernel shifts each position by its own amount (gamma * x_n)(p), "
+            "not every unit of a case by one constant as in the paper's dense layer"
+        ),
+        "dataset_recenter": (
+            "in a conv layer the shift reaches each output channel as one constant only without zero "
+            "padding; with padding the border positions get less of it"
+        ),
+    }
 
     def channels(self, layer: LayerConfig) -> int:
         return layer.out_channels
 
     def fan_in(self, layer: LayerConfig) -> int:
-        return layer.in_channels * layer.kernel**self.spatial
+        return layer.in_channels * layer.kernel**self.spatial_dims
 
     def out_size(self, layer: LayerConfig) -> int:
         return layer.size + 2 * layer.padding - layer.kernel + 1
 
     def positions(self, layer: LayerConfig) -> tuple[int, ...]:
-        return (self.out_size(layer),) * self.spatial
+        return (self.out_size(layer),) * self.spatial_dims
 
     def input_shape(self, layer: LayerConfig) -> tuple[int, ...]:
-        return (layer.cases, layer.in_channels, *(layer.size,) * self.spatial)
+        return (layer.cases, layer.in_channels, *(layer.size,) * self.spatial_dims)
 
     def weight_shape(self, layer: LayerConfig) -> tuple[int, ...]:
-        return (layer.out_channels, layer.in_channels, *(layer.kernel,) * self.spatial)
+        return (layer.out_channels, layer.in_channels, *(layer.kernel,) * self.spatial_dims)
 
     def summed(self, layer: LayerConfig, x: Tensor, w: Tensor) -> Tensor:
-        import torch.nn.functional as F
-
-        conv = F.conv2d if self.spatial == 2 else F.conv1d
+        conv = spatial(self.spatial_dims).conv_fn()
         t, n = x.shape[:2]
         # One grouped convolution runs every trial with its own filters.
         xs = x.transpose(0, 1).reshape(n, -1, *x.shape[3:])  # [N, T*C_in, *S]

@@ -12,5 +12,5 @@ from invcheck.layer_kinds.conv import Conv
 class Conv1d(Conv):
     id = "conv1d"
     doc = "a 1-d convolution: X [N, C_in, L], W [C_out, C_in, k], a [N, C_out, L']"
-    spatial = 1
+    spatial_dims = 1
     sizes = {**Conv.sizes, "size": Size(16, high=1 << 20, doc="L")}

@@ -20,6 +20,9 @@ class Dense(LayerKind):
         "inputs": Size(32, doc="D"),
         "units": Size(16, doc="H"),
     }
+    # Four units: group_norm keeps 2 groups of 2 (with one unit per group it is instance_norm).
+    exact_sizes = {"cases": 3, "inputs": 2, "units": 4}
+    search_sizes = {"cases": 4, "inputs": 3, "units": 4}  # at most 12 entries in X and in W
 
     def channels(self, layer: LayerConfig) -> int:
         return layer.units

@@ -28,6 +28,17 @@ class Recurrent(LayerKind):
         "inputs": Size(16, doc="D"),
         "units": Size(16, doc="H"),
     }
+    claim_notes = {
+        "dataset_rescale": (
+            "in a recurrent layer only x_t is scaled, not h_t-1: a_t = W_xh (delta x_t) + W_hh h_t-1 is no "
+            "multiple of a_t from the second step on"
+        ),
+        "case_rescale": (
+            "in a recurrent layer only x_t is scaled, not h_t-1: a_t = W_xh (delta_n x_t) + W_hh h_t-1 is no "
+            "multiple of a_t from the second step on"
+        ),
+    }
+    exact_sizes = None  # a_t depends on h_t-1 = tanh(norm(a_t-1)): no one bilinear map a = K(X, W)
     input_feature_axis = 3  # X: [T, N, steps, D]
     token_axis = 2
     activation_inside = True  # placement: summed only (rules.py refuses the others)

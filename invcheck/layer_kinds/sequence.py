@@ -27,6 +27,7 @@ class Sequence(LayerKind):
         "inputs": Size(32, doc="D"),
         "units": Size(16, doc="H"),
     }
+    exact_sizes = {"cases": 2, "tokens": 2, "inputs": 2, "units": 4}
     input_feature_axis = 3  # X: [T, N, S, D]
     token_axis = 2
     per_token_statistics = True

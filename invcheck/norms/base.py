@@ -1,8 +1,12 @@
-"""What every norm shares: y = g * (a - mu) / sqrt(var + eps) + b, with the norm's own mu and var.
+"""What every norm shares: y = g * (v - mu) / sqrt(var + eps) + b, with the norm's own mu and var.
 
-A norm says which entries of a: [T, N, C, *positions] one statistic is taken over (its `axes`),
-whether it subtracts a mean, and which of PyTorch's layers computes it (`torch_norm`). The affine
-step, the eps and the bookkeeping are written once here.
+Each norm is the single source of truth about itself: its statistics are written once
+(`Norm.statistics`, over an array namespace, `arrays.py`), and the reference implementation, the
+PyTorch comparison's eps handling, the exact proofs (`why/`), the explanations and the eps model
+all call it. A data norm takes statistics of what it sees (summed inputs a: [T, N, C, *positions]);
+a weight norm of each unit's incoming weights (W: [T, C, *fan-in]), normalized before the layer.
+The affine step and the bookkeeping are written once here; `docs/extending.md` lists what an entry
+must define (the abstract members below: a missing one fails when the registry is built).
 
 Imports no torch: the registry is read by the spec validator and `--help`; torch is imported by
 the methods that compute.
@@ -10,21 +14,18 @@ the methods that compute.
 
 from __future__ import annotations
 
-import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from invcheck.norms.arrays import TORCH, Array, ArrayOps
 
 if TYPE_CHECKING:
     from torch import Tensor
 
     from invcheck.layer_kinds import LayerKind
     from invcheck.settings import LayerConfig, NormConfig
-
-
-def positions(a: Tensor) -> tuple[int, ...]:
-    """Axes of the positions of a: [T, N, C, *positions]."""
-    return tuple(range(3, a.dim()))
 
 
 @dataclass
@@ -49,69 +50,115 @@ class TorchNorm:
     gain: Tensor  # [C] float64: the gain really applied
 
 
-class Norm:
-    """A normalization by mean and spread over a set of entries of a: [T, N, C, *positions]."""
+class Norm(ABC):
+    """One normalization: its statistics (written once, array-agnostic), where it applies, its
+    PyTorch version. A subclass that misses a required member fails when the registry is built."""
 
+    # Required: what the norm is called, its set of entries in words, and its formula (explanations).
     id: ClassVar[str]
     doc: ClassVar[str]
-    centered: ClassVar[bool] = True  # False: mu = 0 (weight_norm, rms_norm)
-    from_data: ClassVar[bool] = True  # False: sigma comes from the weights (weight_norm)
+    formula: ClassVar[str]  # mu and sigma, e.g. "μ = mean a, σ = √(mean (a − μ)² + ε)"
+    # "data": statistics of what the norm sees (summed inputs, or X for a norm on the input);
+    # "weights": statistics of each unit's incoming weights w_i, which are normalized before the
+    # layer runs (weight_norm, weight_standardization), the layer then computes y = g a + b.
+    acts_on: ClassVar[str] = "data"
+    # Whether the norm's definition adds an eps (False: weight_norm, dyt; an eps is refused with
+    # impl torch, and the table runs the norm's cells at eps 0 whatever --eps says).
+    has_eps: ClassVar[bool] = True
+    # Whether one statistic never mixes cases (a check may then be sampled by its first cases).
+    per_case: ClassVar[bool] = True
+    # NormConfig fields that only this norm reads (a spec giving one to another norm is refused).
+    params: ClassVar[tuple[str, ...]] = ()
     # eps of PyTorch's layer when none is given; None: finfo(compute dtype).eps, as nn.RMSNorm.
     torch_eps: ClassVar[float | None] = 1e-5
     # "fold": one PyTorch layer over T*C channels runs every trial; "per_trial": one per trial.
     torch_batches: ClassVar[str] = "per_trial"
 
+    def __init__(self) -> None:
+        missing = [
+            name for name in ("id", "doc", "formula") if not isinstance(getattr(self, name, None), str)
+        ]
+        if missing:
+            raise TypeError(f"norm {type(self).__name__} does not define {', '.join(missing)}")
+        if self.acts_on not in ("data", "weights"):
+            raise TypeError(f"norm {self.id}: acts_on must be 'data' or 'weights', not {self.acts_on!r}")
+
+    @abstractmethod
+    def statistics(
+        self, v: Array, xp: ArrayOps, cfg: NormConfig, per_token: bool = False, state: Any = None
+    ) -> tuple[Array, Array] | None:
+        """mu and var (eps not added), each broadcastable against v; None: the norm has none (dyt).
+
+        v: what the norm normalizes. A data norm: [T, N, C, *positions] (per_token: a sequence
+        layer's tokens are positions taken one by one). A weight norm: W [T, C, *fan-in].
+        xp: the array operations (`arrays.py`): torch tensors, or numpy arrays of floats or sympy."""
+
+    def normalized(self, v: Array, stats: tuple[Array, Array] | None, eps: float, xp: ArrayOps) -> Array:
+        """v with its statistics taken out, before the gain and bias: (v - mu) / sqrt(var + eps)."""
+        assert stats is not None, f"{self.id} has statistics"
+        return xp.normalize(v, stats[0], stats[1], eps)
+
     def undefined_reason(self, kind: LayerKind, layer: LayerConfig, cfg: NormConfig) -> str | None:
         """Why this norm does not apply to the layer, or None."""
         return None
 
-    def axes(self, ndim: int, per_token: bool) -> tuple[int, ...]:
-        """Axes of the (grouped) view of a that one statistic reduces over."""
-        raise NotImplementedError
+    def problems(self, cfg: NormConfig, kind: LayerKind, layer: LayerConfig) -> list[Problem]:
+        """Settings no check of this norm can have: (key, message, value, hint), as a layer kind's."""
+        out: list[Problem] = []
+        if cfg.impl == "torch" and not self.has_torch:
+            out.append(("impl", f"{self.id} has no PyTorch version", "torch", "use impl: reference"))
+        elif cfg.impl == "torch" and cfg.eps and not self.has_eps:
+            out.append(
+                (
+                    "eps",
+                    f"eps {cfg.eps:g}: torch's {self.id} has no eps",
+                    cfg.eps,
+                    "remove eps, or use impl: reference",
+                )
+            )
+        return out
 
     def same_as(self, kind: LayerKind, layer: LayerConfig) -> str | None:
         """The norm this one coincides with in such a layer (a table shows that row once)."""
         return None
 
-    def grouped(self, t: Tensor, cfg: NormConfig) -> Tensor:
-        """View of t in which `axes` are the statistic's axes (group_norm splits channels)."""
-        return t
-
     def prepare(self, warmup: list[Tensor], cfg: NormConfig, per_token: bool = False) -> Any:
         """State learned from warm-up batches of summed inputs (eval-mode running statistics)."""
         return None
 
-    def statistics(
-        self, a: Tensor, w: Tensor, cfg: NormConfig, per_token: bool = False, state: Any = None
-    ) -> tuple[Tensor, Tensor]:
-        """mu and var (eps not added) of a, broadcastable against a."""
-        v = self.grouped(a, cfg)
-        dims = self.axes(v.dim(), per_token)
-        if not self.centered:
-            return a.new_zeros(()), self._back(v.square().mean(dims, keepdim=True), v, a)
-        mu = v.mean(dims, keepdim=True)
-        var = (v - mu).square_().mean(dims, keepdim=True)  # two-pass: no cancellation in E[a^2] - mu^2
-        return self._back(mu, v, a), self._back(var, v, a)
-
-    def _back(self, stat: Tensor, v: Tensor, a: Tensor) -> Tensor:
-        """A statistic (keepdim) of the grouped view, in a shape that broadcasts against a, kept small:
-        the arithmetic with it then runs over a's entries once, not over expanded copies."""
-        if v is a:
-            return stat
-        # grouped [T, N, G, C/G, *pos]: each group's value repeated over its channels -> [T, N, C, *1]
-        repeated = stat.expand(*stat.shape[:3], v.shape[3], *stat.shape[4:])
-        return repeated.reshape(*stat.shape[:2], a.shape[2], *stat.shape[4:])
-
-    def group_size(self, a: Tensor, cfg: NormConfig, per_token: bool = False) -> int:
-        """How many entries one statistic reduces over."""
-        v = self.grouped(a, cfg)
-        return math.prod(v.shape[d] for d in self.axes(v.dim(), per_token))
-
     # PyTorch's version -------------------------------------------------------------------------
 
+    @property
+    def has_torch(self) -> bool:
+        """Whether PyTorch has a version of this norm (`torch_norm` is defined)."""
+        return type(self).torch_norm is not Norm.torch_norm
+
     def torch_norm(self, setup: TorchSetup) -> TorchNorm:
-        """PyTorch's own layer (or functional call) for this norm."""
-        raise NotImplementedError(f"{self.id} has no PyTorch layer")
+        """PyTorch's own layer (or functional call) for this norm: canonical a -> y; a weight norm:
+        one trial's W -> the effective weight the layer runs with (gain included)."""
+        raise NotImplementedError(f"{self.id} has no PyTorch version")
+
+
+Problem = tuple[str, str, object, "str | None"]  # (key, message, value, hint)
+
+
+def moments(v: Array, dims: tuple[int, ...], xp: ArrayOps) -> tuple[Array, Array]:
+    """Mean and (population) variance over dims, two-pass: no cancellation in E[v^2] - mu^2."""
+    mu = xp.mean(v, dims)
+    d = v - mu
+    return mu, xp.mean(d * d, dims)
+
+
+def grouped_back(stat: Array, v: Array, shape: tuple[int, ...], xp: ArrayOps) -> Array:
+    """A statistic (keepdim) of a grouped view v [T, N, G, C/G, *pos] in a shape that broadcasts
+    against the ungrouped [T, N, C, *pos], kept small: each group's value repeated over its channels."""
+    repeated = xp.expand(stat, (*stat.shape[:3], v.shape[3], *stat.shape[4:]))
+    return xp.reshape(repeated, (*stat.shape[:2], shape[2], *stat.shape[4:]))
+
+
+def fan_in_axes(w: Array) -> tuple[int, ...]:
+    """The axes of W [T, C, *fan-in] that hold one unit's incoming weights."""
+    return tuple(range(2, w.ndim))
 
 
 def opmath(dtype: Any) -> Any:
@@ -124,28 +171,30 @@ def opmath(dtype: Any) -> Any:
 def normalize(
     norm: Norm,
     a: Tensor,
-    w: Tensor,
     g: Tensor,
     b: Tensor,
     cfg: NormConfig,
     per_token: bool = False,
     state: Any = None,
 ) -> Tensor:
-    """y = g * (a - mu) / sqrt(var + eps) + b; g, b broadcast against a.
+    """A data norm on a: y = g * normalized(a) + b; g, b broadcast against a.
 
     Like PyTorch's kernels, half-precision inputs are normalized in float32 and the output is
     stored back in a's dtype, so the reference rounds where a real layer rounds.
     """
-    import torch
-
     op = opmath(a.dtype)
-    a_op, w_op = a.to(op), w.to(op)
+    a_op = a.to(op)
     state = tuple(s.to(op) for s in state) if isinstance(state, tuple) else state
-    mu, var = norm.statistics(a_op, w_op, cfg, per_token, state)
-    # (a - mu) / sigma * g + b: one new tensor, the rest in place; 1/sigma and g stay as small as
-    # they are (broadcast over different axes, their product would be a's size)
-    y = torch.sub(a_op, mu).mul_((var + cfg.eps).rsqrt()).mul_(g.to(op)).add_(b.to(op))
-    return y.to(a.dtype)
+    n = norm.normalized(a_op, norm.statistics(a_op, TORCH, cfg, per_token, state), cfg.eps, TORCH)
+    # g and b stay as small as they are (broadcast over other axes, 1/sigma * g would be a's size)
+    return n.mul_(g.to(op)).add_(b.to(op)).to(a.dtype)
+
+
+def normalized_weight(norm: Norm, w: Tensor, cfg: NormConfig) -> Tensor:
+    """A weight norm on W [T, C, *fan-in]: each unit's w_i normalized (gain not applied), in W's dtype
+    (computed in float32 for half types, as the data norms)."""
+    w_op = w.to(opmath(w.dtype))
+    return norm.normalized(w_op, norm.statistics(w_op, TORCH, cfg), cfg.eps, TORCH).to(w.dtype)
 
 
 # Helpers for torch_norm --------------------------------------------------------------------------

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from invcheck.norms.base import Norm, TorchNorm, TorchSetup, affine_module
+from invcheck.layer_kinds.spatial import spatial
+from invcheck.norms.arrays import Array, ArrayOps
+from invcheck.norms.base import Norm, TorchNorm, TorchSetup, affine_module, moments
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -20,9 +22,13 @@ if TYPE_CHECKING:
 class BatchNorm(Norm):
     id = "batch_norm"
     doc = "one unit (channel), all cases and positions; train mode, or eval with running statistics"
+    formula = "μ = mean a, σ = √(mean (a − μ)² + ε) (eval: running μ and σ²)"
     torch_batches = "fold"  # T*C channels in one PyTorch layer: per-trial, per-channel statistics
+    per_case = False
+    params = ("mode", "warmup_batches", "momentum")
 
-    def axes(self, ndim: int, per_token: bool) -> tuple[int, ...]:
+    def axes(self, ndim: int) -> tuple[int, ...]:
+        """Cases and positions: every axis of [T, N, C, *positions] but the trial's and the unit's."""
         return (1, *range(3, ndim))
 
     def prepare(self, warmup: list[Tensor], cfg: NormConfig, per_token: bool = False) -> Any:
@@ -33,7 +39,7 @@ class BatchNorm(Norm):
         var: float | Tensor = 1.0
         m = cfg.momentum
         for a in warmup:  # [T, N, C, *positions]
-            dims = self.axes(a.dim(), per_token)
+            dims = self.axes(a.dim())
             mu = a.mean(dims, keepdim=True)  # [T, 1, C, *1]
             n = a.numel() // mu.numel()
             v = ((a - mu) ** 2).sum(dims, keepdim=True) / max(n - 1, 1)
@@ -41,22 +47,19 @@ class BatchNorm(Norm):
         return mean, var
 
     def statistics(
-        self, a: Tensor, w: Tensor, cfg: NormConfig, per_token: bool = False, state: Any = None
-    ) -> tuple[Tensor, Tensor]:
-        if state is not None:
+        self, v: Array, xp: ArrayOps, cfg: NormConfig, per_token: bool = False, state: Any = None
+    ) -> tuple[Array, Array]:
+        if state is not None:  # eval mode: the running statistics (torch tensors)
             mean, var = state
-            return mean.to(a), var.to(a)
-        return super().statistics(a, w, cfg, per_token)
+            return mean.to(v), var.to(v)
+        return moments(v, self.axes(v.ndim), xp)
 
     def torch_norm(self, setup: TorchSetup) -> TorchNorm:
-        from torch import nn
-
         eps, cfg = 1e-5 if setup.eps is None else setup.eps, setup.cfg
         if setup.functional:
             fbn = FunctionalBatchNorm(setup.g, setup.b, eps, cfg.momentum)
             return TorchNorm(fbn, fbn, setup.g.double().cpu())
-        spatial = len(setup.kind.norm_positions(setup.layer))
-        cls = nn.BatchNorm2d if spatial == 2 else nn.BatchNorm1d
+        cls = spatial(len(setup.kind.norm_positions(setup.layer))).batch_norm_cls()
         return affine_module(cls(setup.g.shape[0], eps=eps, momentum=cfg.momentum), setup)
 
 

@@ -5,26 +5,54 @@ groups = 1 is LayerNorm; groups = channels is InstanceNorm (degenerate for a den
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from invcheck.norms.base import Norm, TorchNorm, TorchSetup, affine_module, functional
+from invcheck.norms.arrays import Array, ArrayOps
+from invcheck.norms.base import (
+    Norm,
+    Problem,
+    TorchNorm,
+    TorchSetup,
+    affine_module,
+    functional,
+    grouped_back,
+    moments,
+)
 
 if TYPE_CHECKING:
-    from torch import Tensor
-
-    from invcheck.settings import NormConfig
+    from invcheck.layer_kinds import LayerKind
+    from invcheck.settings import LayerConfig, NormConfig
 
 
 class GroupNorm(Norm):
     id = "group_norm"
     doc = "one case, one group of `groups` channels, and positions"
+    formula = "μ = mean a, σ = √(mean (a − μ)² + ε), over a group of channels"
+    params = ("groups",)
 
-    def grouped(self, t: Tensor, cfg: NormConfig) -> Tensor:
-        # [T, N, C, *pos] -> [T, N, G, C/G, *pos]
-        return t.reshape(*t.shape[:2], cfg.groups, t.shape[2] // cfg.groups, *t.shape[3:])
+    def statistics(
+        self, v: Array, xp: ArrayOps, cfg: NormConfig, per_token: bool = False, state: Any = None
+    ) -> tuple[Array, Array]:
+        shape = tuple(v.shape)
+        grouped = xp.reshape(
+            v, (*shape[:2], cfg.groups, shape[2] // cfg.groups, *shape[3:])
+        )  # [T, N, G, C/G, *pos]
+        mu, var = moments(grouped, tuple(range(3, len(shape) + 1)), xp)  # a group's channels and positions
+        return grouped_back(mu, grouped, shape, xp), grouped_back(var, grouped, shape, xp)
 
-    def axes(self, ndim: int, per_token: bool) -> tuple[int, ...]:
-        return tuple(range(3, ndim))  # within a group: its channels and positions
+    def problems(self, cfg: NormConfig, kind: LayerKind, layer: LayerConfig) -> list[Problem]:
+        out = super().problems(cfg, kind, layer)
+        if layer.channels % cfg.groups:
+            divisors = [d for d in range(1, layer.channels + 1) if layer.channels % d == 0]
+            out.append(
+                (
+                    "groups",
+                    f"groups {cfg.groups} does not divide the layer's {layer.channels} channels ({kind.channels_key})",
+                    cfg.groups,
+                    "use one of " + ", ".join(map(str, divisors)),
+                )
+            )
+        return out
 
     def torch_norm(self, setup: TorchSetup) -> TorchNorm:
         import torch.nn.functional as F

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from invcheck.norms.base import Norm, TorchNorm, TorchSetup, affine_module, functional
+from invcheck.layer_kinds.spatial import spatial
+from invcheck.norms.arrays import Array, ArrayOps
+from invcheck.norms.base import Norm, TorchNorm, TorchSetup, affine_module, functional, moments
 
 if TYPE_CHECKING:
     from invcheck.layer_kinds import LayerKind
@@ -20,16 +22,18 @@ class InstanceNorm(Norm):
             return f"instance_norm needs positions; a {kind.id} layer's norm sees one entry per case and unit"
         return None
 
-    def axes(self, ndim: int, per_token: bool) -> tuple[int, ...]:
-        return tuple(range(3, ndim))
+    formula = "μ = mean a, σ = √(mean (a − μ)² + ε)"
+
+    def statistics(
+        self, v: Array, xp: ArrayOps, cfg: NormConfig, per_token: bool = False, state: Any = None
+    ) -> tuple[Array, Array]:
+        return moments(v, tuple(range(3, v.ndim)), xp)  # one case and unit: its positions
 
     def torch_norm(self, setup: TorchSetup) -> TorchNorm:
         import torch.nn.functional as F
-        from torch import nn
 
         eps = 1e-5 if setup.eps is None else setup.eps
         if setup.functional:
             return functional(lambda a: F.instance_norm(a, weight=setup.g, bias=setup.b, eps=eps), setup)
-        spatial = len(setup.kind.norm_positions(setup.layer))
-        cls = {1: nn.InstanceNorm1d, 2: nn.InstanceNorm2d, 3: nn.InstanceNorm3d}[spatial]
+        cls = spatial(len(setup.kind.norm_positions(setup.layer))).instance_norm_cls()
         return affine_module(cls(setup.layer.channels, eps=eps, affine=True), setup)

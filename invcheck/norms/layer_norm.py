@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from invcheck.norms.base import Norm, TorchNorm, TorchSetup, affine_module, functional, per_unit
+from typing import TYPE_CHECKING, Any
+
+from invcheck.norms.arrays import Array, ArrayOps
+from invcheck.norms.base import Norm, TorchNorm, TorchSetup, affine_module, functional, moments, per_unit
+
+if TYPE_CHECKING:
+    from invcheck.settings import NormConfig
 
 
 class LayerNorm(Norm):
     id = "layer_norm"
     doc = "one case, all units and positions (a sequence layer: per token over its units)"
 
-    def axes(self, ndim: int, per_token: bool) -> tuple[int, ...]:
-        return (2,) if per_token else tuple(range(2, ndim))
+    formula = "μ = mean a, σ = √(mean (a − μ)² + ε)"
+
+    def statistics(
+        self, v: Array, xp: ArrayOps, cfg: NormConfig, per_token: bool = False, state: Any = None
+    ) -> tuple[Array, Array]:
+        return moments(v, case_axes(v.ndim, per_token), xp)
 
     def torch_norm(self, setup: TorchSetup) -> TorchNorm:
         import torch.nn.functional as F
@@ -30,6 +40,11 @@ def normalized_shape(setup: TorchSetup) -> tuple[tuple[int, ...], bool]:
     if setup.kind.per_token_statistics:
         return (c,), True
     return (c, *setup.kind.norm_positions(setup.layer)), False
+
+
+def case_axes(ndim: int, per_token: bool) -> tuple[int, ...]:
+    """One case's units and positions of [T, N, C, *positions]; per token: its units alone."""
+    return (2,) if per_token else tuple(range(2, ndim))
 
 
 def _eps(setup: TorchSetup) -> float:

@@ -3,21 +3,26 @@ timm/torchvision's LayerNorm2d); in layers without positions it is LayerNorm."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from invcheck.norms.base import Norm, TorchNorm, TorchSetup, affine_module, functional, per_unit
+from invcheck.norms.arrays import Array, ArrayOps
+from invcheck.norms.base import Norm, TorchNorm, TorchSetup, affine_module, functional, moments, per_unit
 
 if TYPE_CHECKING:
     from invcheck.layer_kinds import LayerKind
-    from invcheck.settings import LayerConfig
+    from invcheck.settings import LayerConfig, NormConfig
 
 
 class LayerNorm2d(Norm):
     id = "layer_norm_2d"
     doc = "one case, one position, over its channels (ConvNeXt, LayerNorm2d)"
 
-    def axes(self, ndim: int, per_token: bool) -> tuple[int, ...]:
-        return (2,)
+    formula = "μ = mean a, σ = √(mean (a − μ)² + ε), over the channels at one position"
+
+    def statistics(
+        self, v: Array, xp: ArrayOps, cfg: NormConfig, per_token: bool = False, state: Any = None
+    ) -> tuple[Array, Array]:
+        return moments(v, (2,), xp)  # one case, one position: its channels
 
     def same_as(self, kind: LayerKind, layer: LayerConfig) -> str | None:
         if not kind.norm_positions(layer) or kind.per_token_statistics:

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from invcheck.norms.arrays import Array, ArrayOps
 from invcheck.norms.base import Norm, TorchNorm, TorchSetup, affine_module, functional, per_unit
-from invcheck.norms.layer_norm import normalized_shape
+from invcheck.norms.layer_norm import case_axes, normalized_shape
+
+if TYPE_CHECKING:
+    from invcheck.settings import NormConfig
 
 
 class RMSNorm(Norm):
     id = "rms_norm"
     doc = "LayerNorm's entries, no mean: root mean square"
-    centered = False
+    formula = "μ = 0, σ = √(mean a² + ε)"
     torch_eps = None  # nn.RMSNorm(eps=None): finfo(compute dtype).eps
 
-    def axes(self, ndim: int, per_token: bool) -> tuple[int, ...]:
-        return (2,) if per_token else tuple(range(2, ndim))
+    def statistics(
+        self, v: Array, xp: ArrayOps, cfg: NormConfig, per_token: bool = False, state: Any = None
+    ) -> tuple[Array, Array]:
+        return xp.zero(v), xp.mean(v * v, case_axes(v.ndim, per_token))
 
     def torch_norm(self, setup: TorchSetup) -> TorchNorm:
         import torch.nn.functional as F

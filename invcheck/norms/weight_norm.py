@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from invcheck.norms.base import Norm, TorchNorm, TorchSetup
+from invcheck.norms.arrays import Array, ArrayOps
+from invcheck.norms.base import Norm, TorchNorm, TorchSetup, fan_in_axes
 
 if TYPE_CHECKING:
     from torch import Tensor
@@ -19,22 +20,15 @@ if TYPE_CHECKING:
 class WeightNorm(Norm):
     id = "weight_norm"
     doc = "no statistics of the data: each unit divided by the norm of its weight vector"
-    centered = False
-    from_data = False
-    torch_eps = 0.0  # PyTorch's weight_norm has no eps
+    formula = "w_i / √(‖w_i‖² + ε) (μ = 0, σ = ‖w_i‖, from the weights)"
+    acts_on = "weights"
+    has_eps = False  # PyTorch's weight_norm has none (the reference adds a given eps inside the root)
+    torch_eps = 0.0
 
     def statistics(
-        self, a: Tensor, w: Tensor, cfg: NormConfig, per_token: bool = False, state: Any = None
-    ) -> tuple[Tensor, Tensor]:
-        sq = (w * w).flatten(2).sum(-1)  # [T, C]: ||w_i||^2
-        shape = (a.shape[0], 1, a.shape[2]) + (1,) * (a.dim() - 3)
-        return a.new_zeros(()), sq.to(a).reshape(shape)
-
-    def axes(self, ndim: int, per_token: bool) -> tuple[int, ...]:
-        return ()  # no statistic over a: each entry stands alone
-
-    def group_size(self, a: Tensor, cfg: NormConfig, per_token: bool = False) -> int:
-        return 1
+        self, v: Array, xp: ArrayOps, cfg: NormConfig, per_token: bool = False, state: Any = None
+    ) -> tuple[Array, Array]:
+        return xp.zero(v), xp.sum(v * v, fan_in_axes(v))  # W [T, C, *fan-in]: ||w_i||^2 per unit
 
     def torch_norm(self, setup: TorchSetup) -> TorchNorm:
         """Maps one trial's V (the weights W) to PyTorch's effective weight g * V / ||V||."""

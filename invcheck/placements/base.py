@@ -80,9 +80,9 @@ class PostActivation(Placement):
         return None
 
     def activation(self, a: Tensor) -> Tensor:
-        import torch
+        from invcheck.norms.arrays import relu
 
-        return torch.relu(a)
+        return relu(a)
 
 
 class Input(Placement):
@@ -101,7 +101,7 @@ class Input(Placement):
         return None
 
     def undefined_reason(self, norm: Norm) -> str | None:
-        if not norm.from_data:
+        if norm.acts_on == "weights":
             return (
                 f"{norm.id} divides a unit's summed input by the norm of that unit's weights; "
                 "the layer's input belongs to no unit's weights"
@@ -120,8 +120,9 @@ class Input(Placement):
     def run(
         self, kind: LayerKind, layer: LayerConfig, x: Tensor, w: Tensor, norm: NormFn, summed: SummedFn
     ) -> Tensor:
-        # Not `summed`: a caller's memory of a = f(X, W) does not hold for the normalized X.
-        return kind.summed(layer, kind.from_canonical_input(layer, norm(kind.canonical_input(layer, x))), w)
+        # The normalized X is a new tensor: a caller that remembers a = f(X, W) (by X's identity)
+        # has nothing for it, and computes it.
+        return summed(layer, kind.from_canonical_input(layer, norm(kind.canonical_input(layer, x))), w)
 
 
 def zero_spread_as_nan(fn: NormFn, norm: Norm, cfg: NormConfig, per_token: bool) -> NormFn:
@@ -131,14 +132,17 @@ def zero_spread_as_nan(fn: NormFn, norm: Norm, cfg: NormConfig, per_token: bool)
     the trial degenerate (measure.py), while PyTorch's layers, given a tiny eps, return b there and
     would make it look like any other trial. The eps-off runs of the other implementations wrap
     their norm in this, so that every implementation reports the same trials as degenerate."""
-    if not norm.from_data or cfg.mode != "train":
+    if norm.acts_on == "weights" or cfg.mode != "train":
         return fn  # spreads of the weights, or of running statistics: never zero here
 
     def call(a: Tensor) -> Tensor:
+        from invcheck.norms.arrays import TORCH
+
         y = fn(a)
-        wide = a.double()
-        _, var = norm.statistics(wide, wide, cfg, per_token)  # a data norm's statistics read a only
-        flat = (var == 0).expand(a.shape)
+        stats = norm.statistics(a.double(), TORCH, cfg, per_token)
+        if stats is None:  # no statistics (dyt): nothing to be 0/0
+            return y
+        flat = (stats[1] == 0).expand(a.shape)
         return y.masked_fill(flat.to(y.device), float("nan")) if bool(flat.any()) else y
 
     return call

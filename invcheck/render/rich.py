@@ -127,7 +127,10 @@ def _grid(report: Any, layer: str, transforms: list[str], compact: bool) -> Tabl
     # deviation kept on one line (9 characters), headers wrapped onto two
     style: dict[str, Any] = dict(box=box.SIMPLE, show_edge=False, padding=(0, 0)) if compact else {}
     grid = Table(title=f"layer: {layer}", title_justify="left", show_lines=True, **style)
-    grid.add_column("norm", no_wrap=True)
+    # compact: a name longer than the norm column (weight_standardization) folds onto a second line
+    # rather than pushing the last cell's numbers off the table
+    fixed = NORM_WIDTH - 1 if compact else None
+    grid.add_column("norm", no_wrap=not compact, overflow="fold", min_width=fixed, max_width=fixed)
     for t in transforms:
         grid.add_column(TRANSFORM_LABELS[t], justify="center", min_width=CELL_WIDTH - 1 if compact else None)
     for norm in report.norms(layer):

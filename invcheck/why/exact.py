@@ -1,4 +1,4 @@
-"""Exact and symbolic inputs for a Setting: symbols, short rationals, and exact inequality."""
+"""Exact and symbolic inputs for an ExactCell: symbols, short rationals, and exact inequality."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from invcheck.why.setting import Forward, Setting, exact_ops
+from invcheck.norms.arrays import numpy_ops
+from invcheck.why.cell import ExactCell, Pass
 
 # Scale factors of an exact instance, in order of the transform's factors: short and distinct.
 SCALES = (2, 3, Fraction(1, 2), 5, 4, Fraction(1, 4), 6, 7)
@@ -25,7 +26,7 @@ def symbol_array(name: str, shape: tuple[int, ...], **assumptions: bool) -> np.n
     return np.array(list(syms), dtype=object).reshape(shape)
 
 
-def symbolic_inputs(s: Setting) -> dict[str, np.ndarray]:
+def symbolic_inputs(s: ExactCell) -> dict[str, np.ndarray]:
     layer, kind = s.layer, s.kind
     c = layer.channels
     return {
@@ -69,7 +70,7 @@ def floated(make):
     return lambda shape: as_float(make(shape))
 
 
-def float_pair(s: Setting, x: np.ndarray, w: np.ndarray) -> tuple[Forward, Forward, np.ndarray, np.ndarray]:
+def float_pair(s: ExactCell, x: np.ndarray, w: np.ndarray) -> tuple[Pass, Pass, np.ndarray, np.ndarray]:
     """Both sides in float64 (g = 1, b = 0), for a fast search; exact factors as floats."""
     xf, wf = as_float(x), as_float(w)
     x2, w2 = s.transformed(xf, wf, floated(cycled(SCALES)), floated(cycled(SHIFTS)))
@@ -77,18 +78,18 @@ def float_pair(s: Setting, x: np.ndarray, w: np.ndarray) -> tuple[Forward, Forwa
     return s.forward(xf, wf, ones, zeros), s.forward(x2, w2, ones, zeros), x2, w2
 
 
-def breaks(s: Setting, x: np.ndarray, w: np.ndarray, floor: float = 1e-9) -> float:
+def breaks(s: ExactCell, x: np.ndarray, w: np.ndarray, floor: float = 1e-9) -> float:
     """The relative deviation max|y'-y| / max|y| in float64, 0.0 for a degenerate draw."""
     f1, f2, _, _ = float_pair(s, x, w)
     spread = np.concatenate([f1.stats_var.astype(float), f2.stats_var.astype(float)])
     scale = max(np.abs(f1.a).max(), np.abs(f2.a).max(), 1.0) ** 2
-    if not np.all(np.isfinite(spread)) or spread.min() <= floor * scale:
+    if spread.size and (not np.all(np.isfinite(spread)) or spread.min() <= floor * scale):
         return 0.0  # zero variance somewhere: no norm of this draw is defined
     y1, y2 = f1.y.astype(float), f2.y.astype(float)
     return float(np.abs(y2 - y1).max() / max(np.abs(y1).max(), np.abs(y2).max(), 1e-300))
 
 
-def exact_pair(s: Setting, x: np.ndarray, w: np.ndarray) -> tuple[Forward, Forward, np.ndarray, np.ndarray]:
+def exact_pair(s: ExactCell, x: np.ndarray, w: np.ndarray) -> tuple[Pass, Pass, np.ndarray, np.ndarray]:
     """Both sides exactly (sympy numbers; g = 1, b = 0)."""
     import sympy as sp
 
@@ -96,8 +97,7 @@ def exact_pair(s: Setting, x: np.ndarray, w: np.ndarray) -> tuple[Forward, Forwa
     x2, w2 = s.transformed(xe, we, cycled(SCALES), cycled(SHIFTS))
     c = s.layer.channels
     ones, zeros = np.array([sp.Integer(1)] * c, dtype=object), np.array([sp.Integer(0)] * c, dtype=object)
-    ops = exact_ops()
-    plain = type(ops)(ops.sqrt, lambda v: v)  # numbers need no factoring
+    plain = numpy_ops(exact=True)  # numbers need no factoring before their square roots
     return s.forward(xe, we, ones, zeros, plain), s.forward(x2, w2, ones, zeros, plain), x2, w2
 
 
@@ -115,8 +115,17 @@ def to_exact(t: np.ndarray) -> np.ndarray:
 
 
 def nonzero(value: Any) -> bool:
-    """Whether an algebraic number (rationals and square roots) is exactly nonzero."""
+    """Whether an exact number is nonzero: an algebraic one (rationals and square roots) by its
+    minimal polynomial (not z); a transcendental one (tanh of a rational, dyt's) by sympy's own
+    decision, else by its value to 60 significant digits (evalf tracks its precision)."""
     import sympy as sp
+    from sympy.polys.polyerrors import NotAlgebraic
 
     z = sp.Symbol("z")
-    return sp.minimal_polynomial(value, z) != z
+    try:
+        return sp.minimal_polynomial(value, z) != z
+    except NotAlgebraic:
+        decided = sp.sympify(value).is_zero
+        if decided is not None:
+            return not decided
+        return abs(sp.N(value, 60)) > sp.Float(10) ** -50

@@ -13,7 +13,7 @@ import numpy as np
 
 from invcheck.settings import CheckConfig
 from invcheck.why import exact
-from invcheck.why.setting import Setting, exact_ops
+from invcheck.why.cell import ExactCell, exact_ops
 from invcheck.why.shrink import first_break, shrink
 
 
@@ -49,21 +49,23 @@ class Explanation:
         return d
 
 
-def setting_of(check: CheckConfig) -> Setting:
-    return Setting(
+def cell_of(check: CheckConfig) -> ExactCell:
+    """The check's norm, layer kind, placement and transform, at the kind's small exact sizes."""
+    return ExactCell(
         check.layer.kind,
         check.norm.id,
         check.transform.id,
         norm_cfg=type(check.norm)(id=check.norm.id, groups=check.norm.groups),
+        placement=check.layer.placement,
     )
 
 
-def explain(check: CheckConfig, seed: int = 0) -> Explanation:
+def explain_check(check: CheckConfig, seed: int = 0) -> Explanation:
     from invcheck.runner import run_check
 
     result = run_check(check)
     e = Explanation(check, result.verdict, result.why, deviation=result.deviation, tolerance=result.tolerance)
-    s = setting_of(check)
+    s = cell_of(check)
     if result.verdict == "undefined":
         return e
     if not s.exact_ready:
@@ -84,7 +86,7 @@ def explain(check: CheckConfig, seed: int = 0) -> Explanation:
     return e
 
 
-def counterexample(s: Setting, x: np.ndarray, w: np.ndarray) -> dict[str, Any]:
+def counterexample(s: ExactCell, x: np.ndarray, w: np.ndarray) -> dict[str, Any]:
     """The derivation of one exact counterexample, every step as nested lists of numbers."""
     factors: list[dict[str, Any]] = []
     scale, shift = (
@@ -124,19 +126,17 @@ def counterexample(s: Setting, x: np.ndarray, w: np.ndarray) -> dict[str, Any]:
     }
 
 
-def definition(s: Setting) -> str:
-    """The norm's definition in words, from its registry description."""
+def definition(s: ExactCell) -> str:
+    """The norm's definition in words: its own formula and set of entries (the registry entry's)."""
     n = s.norm
-    sigma = (
-        "‖w_i‖ (from the weights)"
-        if not n.from_data
-        else ("√(mean (a − μ)²)" if n.centered else "√(mean a²)")
-    )
-    mu = "mean a" if n.centered and n.from_data else "0"
-    return f"y = g (a − μ) / σ + b, μ = {mu}, σ = {sigma}; over: {n.doc}"
+    if n.acts_on == "weights":
+        return f"y = g a + b, a from the normalized weights: {n.formula}; over: {n.doc}"
+    if n.formula.startswith("y ="):  # a norm that is no (a − μ) / σ (dyt)
+        return f"{n.formula}; over: {n.doc}"
+    return f"y = g (a − μ) / σ + b, {n.formula}; over: {n.doc}"
 
 
-def movement(s: Setting) -> dict[str, Any]:
+def movement(s: ExactCell) -> dict[str, Any]:
     """For an invariant cell: sigma'/sigma and (a' - mu')/(a - mu), symbolically, per statistic."""
     import sympy as sp
 

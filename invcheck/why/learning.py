@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 from invcheck.settings import LayerConfig
-from invcheck.why.setting import Setting
+from invcheck.why.cell import ExactCell
 
 DELTAS = (0.1, 10.0, 100.0)
 
 
-def learning(s: Setting, seed: int = 0) -> dict[str, Any]:
+def learning(s: ExactCell, seed: int = 0) -> dict[str, Any]:
     import torch
 
     layer = LayerConfig(s.kind_id)  # the kind's default sizes: a realistic layer, not a toy
@@ -36,17 +36,19 @@ def learning(s: Setting, seed: int = 0) -> dict[str, Any]:
     }
 
 
-def _grad(s: Setting, layer: LayerConfig, x: Any, w: Any, r: Any) -> Any:
+def _grad(s: ExactCell, layer: LayerConfig, x: Any, w: Any, r: Any) -> Any:
     import torch
 
-    from invcheck.norms import normalize
+    from invcheck.norms import normalize, normalized_weight
 
     w = w.clone().requires_grad_(True)
     c = layer.channels
     unit = (1, 1, c) + (1,) * (len(s.kind.output_shape(layer)) - 2)
     g = torch.ones(unit, dtype=torch.float64)
     b = torch.zeros(unit, dtype=torch.float64)
-    a = s.kind.summed(layer, x, w)
-    y = normalize(s.norm, a, w, g, b, s.cfg, s.kind.per_token_statistics)
+    if s.norm.acts_on == "weights":  # the layer runs through the normalized weights
+        y = s.kind.summed(layer, x, normalized_weight(s.norm, w, s.cfg))
+    else:
+        y = normalize(s.norm, s.kind.summed(layer, x, w), g, b, s.cfg, s.kind.per_token_statistics)
     (y * r).sum().backward()
     return w.grad

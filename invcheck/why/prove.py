@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from invcheck.why import exact
-from invcheck.why.setting import NotBilinear, Setting, exact_ops
+from invcheck.why.cell import ExactCell, NotBilinear, exact_ops
 
 
 @dataclass
@@ -40,7 +40,7 @@ class Proof:
         }
 
 
-def prove(s: Setting, time_limit: float = 30.0, draws: int = 8) -> Proof:
+def prove(s: ExactCell, time_limit: float = 30.0, draws: int = 8) -> Proof:
     """Prove the cell invariant, or refute it with an exact instance, within time_limit seconds."""
     start = time.perf_counter()
     reason = s.undefined_reason()
@@ -49,7 +49,7 @@ def prove(s: Setting, time_limit: float = 30.0, draws: int = 8) -> Proof:
     if not s.exact_ready:
         return Proof("numeric only", f"a {s.kind_id} layer is not written exactly (its steps are not X W^T)")
     try:
-        with deadline(time_limit):
+        with alarm_after(time_limit):
             proof = refute(s, draws) or symbolic(s)
             if proof.status == "numeric only":  # y' - y is not identically 0: search harder for an instance
                 proof = refute(s, 50 * draws, high=6) or proof
@@ -61,7 +61,7 @@ def prove(s: Setting, time_limit: float = 30.0, draws: int = 8) -> Proof:
     return proof
 
 
-def refute(s: Setting, draws: int, high: int = 3) -> Proof | None:
+def refute(s: ExactCell, draws: int, high: int = 3) -> Proof | None:
     """An exact counterexample from small integer draws (-high..high), or None when none breaks."""
     rng = np.random.default_rng(0)
     layer, kind = s.layer, s.kind
@@ -75,7 +75,7 @@ def refute(s: Setting, draws: int, high: int = 3) -> Proof | None:
     return None
 
 
-def certify(s: Setting, x: np.ndarray, w: np.ndarray) -> dict[str, Any] | None:
+def certify(s: ExactCell, x: np.ndarray, w: np.ndarray) -> dict[str, Any] | None:
     """The exact instance where the output that deviates most in float64 differs exactly."""
     f1, f2, x2, w2 = exact.exact_pair(s, x, w)
     diff = np.abs(f2.y.astype(float) - f1.y.astype(float))
@@ -95,7 +95,7 @@ def certify(s: Setting, x: np.ndarray, w: np.ndarray) -> dict[str, Any] | None:
     }
 
 
-def symbolic(s: Setting) -> Proof:
+def symbolic(s: ExactCell) -> Proof:
     """y' - y for symbolic inputs and factors: proved when every entry is exactly 0."""
     import sympy as sp
 
@@ -132,7 +132,7 @@ def _named_roots(expr: Any, roots: dict[Any, Any]) -> Any:
     return expr.replace(lambda e: e.is_Pow and e.exp in (half, -half), lambda e: name(e.base) ** (2 * e.exp))
 
 
-def _factors(s: Setting) -> str:
+def _factors(s: ExactCell) -> str:
     params = s.transform.params
     return "positive delta" if "scale" in params else "gamma" if "shift" in params else "the transform"
 
@@ -148,7 +148,7 @@ def _text(t: np.ndarray) -> list:
 
 
 @contextlib.contextmanager
-def deadline(seconds: float) -> Iterator[None]:
+def alarm_after(seconds: float) -> Iterator[None]:
     """Raise TimeoutError after `seconds` (SIGALRM: main thread only; elsewhere no limit)."""
     if seconds <= 0 or threading.current_thread() is not threading.main_thread():
         yield
@@ -169,4 +169,6 @@ def deadline(seconds: float) -> Iterator[None]:
 def attach(cells: list[Any], seconds: float) -> None:
     """Give each table cell its exact verdict; an undefined cell stays undefined."""
     for cell in cells:
-        cell.proof = prove(Setting(cell.layer, cell.norm, cell.transform), seconds)
+        cell.proof = prove(
+            ExactCell(cell.layer, cell.norm, cell.transform, placement=cell.placement), seconds
+        )

@@ -100,9 +100,13 @@ def _derivation(c: dict[str, Any], width: int) -> Iterator[str]:
     yield from _indent(matrices(*changed))
     yield f"[bold]3. summed inputs[/] a = {'X Wᵀ' if c['layer'] == 'dense' else 'the layer'} (rows: cases)"
     yield from _indent(matrices(("a", c["a"]), ("a'", c["a2"])))
-    yield f"[bold]4. statistics[/] (one per {c['per']})"
-    yield from _indent(matrices(("μ", c["mu"]), ("σ", c["sigma"]), ("μ'", c["mu2"]), ("σ'", c["sigma2"])))
-    yield "[bold]5. outputs[/] y = (a − μ) / σ"
+    if len(c["mu"]):
+        yield f"[bold]4. statistics[/] (one per {c['per']})"
+        yield from _indent(matrices(("μ", c["mu"]), ("σ", c["sigma"]), ("μ'", c["mu2"]), ("σ'", c["sigma2"])))
+        yield "[bold]5. outputs[/] y = (a − μ) / σ"
+    else:  # a norm without statistics (dyt): each entry on its own
+        yield f"[bold]4. statistics[/]: none ({c['norm']} takes each entry on its own)"
+        yield "[bold]5. outputs[/] " + escape(formula)
     yield from _indent(matrices(("y", c["y"]), ("y'", c["y2"])))
     where = ", ".join(f"[{', '.join(map(str, d))}]" for d in c["differs"][:6])
     more = f" and {len(c['differs']) - 6} more" if len(c["differs"]) > 6 else ""

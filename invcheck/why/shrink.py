@@ -12,15 +12,16 @@ from collections.abc import Iterator
 import numpy as np
 
 from invcheck.why import exact
-from invcheck.why.setting import Setting
+from invcheck.why.cell import ExactCell
 
 THRESHOLD = 1e-6  # relative float64 deviation that counts as breaking (exactness is checked after)
-START = {"dense": {"cases": 4, "inputs": 3, "units": 4}}  # at most 12 entries in X and in W
 
 
-def first_break(s: Setting, seed: int = 0, tries: int = 200) -> tuple[Setting, np.ndarray, np.ndarray] | None:
+def first_break(
+    s: ExactCell, seed: int = 0, tries: int = 200
+) -> tuple[ExactCell, np.ndarray, np.ndarray] | None:
     """A random small-integer draw that breaks the cell, or None."""
-    s = s.with_sizes(**START.get(s.kind_id, {}))
+    s = s.with_sizes(**s.kind.search_sizes)
     rng = np.random.default_rng(seed)
     for _ in range(tries):
         x = rng.integers(-3, 4, s.kind.input_shape(s.layer))
@@ -30,7 +31,7 @@ def first_break(s: Setting, seed: int = 0, tries: int = 200) -> tuple[Setting, n
     return None
 
 
-def shrink(s: Setting, x: np.ndarray, w: np.ndarray) -> tuple[Setting, np.ndarray, np.ndarray]:
+def shrink(s: ExactCell, x: np.ndarray, w: np.ndarray) -> tuple[ExactCell, np.ndarray, np.ndarray]:
     """Fewer cases, inputs and units, then smaller entries, while the cell still breaks; again
     until nothing changes (a zeroed entry can make an input or unit droppable)."""
     while True:
@@ -42,7 +43,7 @@ def shrink(s: Setting, x: np.ndarray, w: np.ndarray) -> tuple[Setting, np.ndarra
         x, w = x2, w2
 
 
-def _fewest(s: Setting, x: np.ndarray, w: np.ndarray) -> tuple[Setting, np.ndarray, np.ndarray]:
+def _fewest(s: ExactCell, x: np.ndarray, w: np.ndarray) -> tuple[ExactCell, np.ndarray, np.ndarray]:
     smaller = True
     while smaller:
         smaller = False
@@ -53,7 +54,7 @@ def _fewest(s: Setting, x: np.ndarray, w: np.ndarray) -> tuple[Setting, np.ndarr
     return s, x, w
 
 
-def _smaller_entries(s: Setting, x: np.ndarray, w: np.ndarray, which: str) -> np.ndarray:
+def _smaller_entries(s: ExactCell, x: np.ndarray, w: np.ndarray, which: str) -> np.ndarray:
     t = (x if which == "x" else w).copy()
     for index in np.ndindex(t.shape):
         for v in (0, 1, -1):
@@ -67,7 +68,7 @@ def _smaller_entries(s: Setting, x: np.ndarray, w: np.ndarray, which: str) -> np
     return t
 
 
-def _drops(s: Setting, x: np.ndarray, w: np.ndarray) -> Iterator[tuple[Setting, np.ndarray, np.ndarray]]:
+def _drops(s: ExactCell, x: np.ndarray, w: np.ndarray) -> Iterator[tuple[ExactCell, np.ndarray, np.ndarray]]:
     """Every way to make one size of the layer one smaller, dropping one index of X and W."""
     for key, size in s.kind.sizes.items():
         value = getattr(s.layer, key)
@@ -97,7 +98,7 @@ def _drop(t: np.ndarray, shape: tuple[int, ...], index: int) -> np.ndarray | Non
     return t
 
 
-def _breaks(s: Setting, x: np.ndarray, w: np.ndarray) -> bool:
+def _breaks(s: ExactCell, x: np.ndarray, w: np.ndarray) -> bool:
     try:
         return exact.breaks(s, x, w) > THRESHOLD
     except (ValueError, RuntimeError):  # a size the norm cannot split (group_norm's groups)

@@ -68,7 +68,9 @@ def test_same_numbers_as_reference(norm: str, kind: str, api: str) -> None:
     """With the same eps, torch's layer computes the reference's y: layout, gains, biases, groups."""
     if not defined(norm, kind):
         pytest.skip("undefined there (checked below)")
-    eps = 0.0 if norm == "weight_norm" else 1e-5  # both sides add the same eps
+    if not get_norm(norm).has_torch:
+        pytest.skip(f"PyTorch has no version of {norm}")
+    eps = 1e-5 if get_norm(norm).has_eps else 0.0  # both sides add the same eps
     y_ref, _ = outputs(config(norm, kind, eps=eps), "reference")
     y, fwd = outputs(config(norm, kind, impl="torch", api=api, eps=eps), "torch")
     assert y.shape == y_ref.shape  # [T, N, C, *positions]
@@ -82,6 +84,10 @@ def test_same_numbers_as_reference(norm: str, kind: str, api: str) -> None:
 @pytest.mark.parametrize("norm", names.NORMS)
 def test_same_verdicts_as_reference(norm: str, kind: str, dtype: str, api: str) -> None:
     """torch's defaults (eps 1e-5, RMSNorm's finfo eps) keep every verdict of the reference."""
+    if not get_norm(norm).has_torch:
+        pytest.skip(f"PyTorch has no version of {norm}")
+    if norm == "weight_standardization" and kind == "recurrent":
+        pytest.xfail("timm's eps 1e-6 moves a re-scaled unit's standardized weights by ~1% here: a finding")
     for transform in transforms(kind):
         ref = reference_verdict(norm, kind, transform, dtype)
         got = run_check(config(norm, kind, transform, dtype, impl="torch", api=api))
@@ -93,6 +99,8 @@ def test_same_verdicts_as_reference(norm: str, kind: str, dtype: str, api: str) 
 @pytest.mark.parametrize("norm", [n for n in names.NORMS if n != "batch_norm"])
 def test_torch_eps_false_is_exact_math(norm: str) -> None:
     """torch_eps: false with eps 0 runs torch's layer with eps really 0: the reference's math."""
+    if not get_norm(norm).has_torch:
+        pytest.skip(f"PyTorch has no version of {norm}")
     for kind in names.LAYERS:
         if not defined(norm, kind):
             continue

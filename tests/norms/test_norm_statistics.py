@@ -1,4 +1,4 @@
-"""Which entries each statistic covers: eval-mode running statistics, group_size, undefined."""
+"""Which entries each statistic covers: eval-mode running statistics, statistics' shapes, undefined."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from invcheck.draws import sample_inputs
 from invcheck.impls.reference import unit_shape
 from invcheck.norms import NORMS, get_norm, normalize
+from invcheck.norms.arrays import TORCH
 from invcheck.norms.base import opmath
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig
 
@@ -48,7 +49,7 @@ def test_eval_mode_normalizes_with_the_running_statistics(sample):
     norm = get_norm("batch_norm")
     state = norm.prepare(warmup_batches(sample, 3), cfg)
     g, b = sample.g_b
-    y = normalize(norm, sample.a, sample.w, g, b, cfg, False, state)
+    y = normalize(norm, sample.a, g, b, cfg, False, state)
     for t in range(y.shape[0]):
         ref = F.batch_norm(
             sample.a[t],
@@ -61,7 +62,7 @@ def test_eval_mode_normalizes_with_the_running_statistics(sample):
         )
         torch.testing.assert_close(y[t], ref, rtol=1e-12, atol=1e-12)
     # and not with the batch's own statistics
-    y_train = normalize(norm, sample.a, sample.w, g, b, NormConfig(id="batch_norm", eps=1e-5))
+    y_train = normalize(norm, sample.a, g, b, NormConfig(id="batch_norm", eps=1e-5))
     assert (y - y_train).abs().max() > 1e-3
 
 
@@ -75,47 +76,27 @@ def test_other_norms_keep_no_state(sample, norm_id):
     assert get_norm(norm_id).prepare(warmup_batches(sample, 2), cfg) is None
 
 
-# ---------------------------------------------------------------- group_size
+# ---------------------------------------------------------------- statistics' shapes
 
-# Every (layer, norm) pair where the norm applies: instance_norm needs positions.
+# Every (layer, data norm) pair where the norm applies: instance_norm needs positions.
 DEFINED = [
     pytest.param(k, n, id=f"{k}-{n}")
     for k in ("dense", "conv")
     for n in NORMS
-    if not (k == "dense" and n == "instance_norm")
+    if NORMS[n].acts_on == "data"
+    and NORMS[n].statistics(torch.ones(1, 2, 2), TORCH, NormConfig(id=n)) is not None
+    and not (k == "dense" and n == "instance_norm")
 ]
-
-
-def expected_group_size(norm_id: str, layer: LayerConfig, cfg: NormConfig) -> int:
-    """How many entries one statistic reduces over, from the README's table of norms ("What it computes")."""
-    pos = layer.kind_spec.out_size(layer) ** 2 if layer.kind == "conv" else 1
-    return {
-        "batch_norm": layer.cases * pos,  # one unit, all cases and positions
-        "weight_norm": 1,  # no statistic over a
-        "layer_norm": layer.channels * pos,  # one case, all units and positions
-        "instance_norm": pos,  # one case, one channel, its positions
-        "group_norm": layer.channels // cfg.groups * pos,  # one case, one group, its positions
-        "rms_norm": layer.channels * pos,
-        "layer_norm_2d": layer.channels,  # one case, one position, its channels
-        "rms_norm_2d": layer.channels,
-    }[norm_id]
-
-
-@pytest.mark.parametrize("kind, norm_id", DEFINED)
-def test_group_size(make, kind, norm_id):
-    sample = make(kind)
-    cfg = NormConfig(id=norm_id, groups=2)
-    assert get_norm(norm_id).group_size(sample.a, cfg) == expected_group_size(norm_id, sample.layer, cfg)
 
 
 @pytest.mark.parametrize("kind, norm_id", DEFINED)
 def test_statistics_broadcast_against_a(make, kind, norm_id):
     sample = make(kind)
-    mu, var = get_norm(norm_id).statistics(sample.a, sample.w, NormConfig(id=norm_id, groups=2))
+    mu, var = get_norm(norm_id).statistics(sample.a, TORCH, NormConfig(id=norm_id, groups=2))
     assert (mu + sample.a).shape == sample.a.shape and (var + sample.a).shape == sample.a.shape
     assert (var > 0).all()
-    if norm_id in ("weight_norm", "rms_norm"):
-        assert (mu == 0).all()  # mu = 0 for these two (README, "What it computes")
+    if norm_id in ("rms_norm", "scale_norm"):
+        assert (mu == 0).all()  # mu = 0 for these (README, "What it computes")
 
 
 # ---------------------------------------------------------------- where a norm applies

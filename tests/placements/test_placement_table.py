@@ -13,6 +13,12 @@ whether each norm's statistics absorb that.
   take a case over features (absorb "all" and "case"); rms_norm subtracts no mean.
 - weight_norm divides unit i by ||w_i||: it absorbs exactly the rescalings of w_i (a_i and ||w_i||
   scale together); it has no meaning on the input (no unit's weights). instance_norm needs positions.
+- scale_norm divides a case's set by its length ||a||: rms_norm's set, no mean (absorbs "all" and
+  "case" scales). weight_standardization standardizes each w_i: a scale of w_i (one delta, or
+  delta_i) is taken out, a shift of every row by gamma is not (mean and spread of w_i + gamma are no
+  function of w_i's); nothing of the data; no meaning on the input. dyt squashes each entry on its
+  own, tanh(alpha a): it absorbs nothing.
+- A norm this derivation does not cover is said so (the test skips, after checking the others).
 """
 
 from __future__ import annotations
@@ -22,6 +28,9 @@ import json
 import pytest
 
 from invcheck import table
+from invcheck.layer_kinds import LAYER_KINDS
+from invcheck.norms import NORMS
+from invcheck.settings import LayerConfig
 
 EFFECT = {  # transform: (operation, constant over) on the summed inputs a
     "weight_matrix_rescale": ("scale", "all"),
@@ -37,6 +46,8 @@ ON_INPUT = {
     "case_rescale": ("scale", "case"),
 }
 CONSTANT_OVER_SET = {
+    "scale_norm": {"all", "case"},
+    "dyt": set(),  # no set: each entry alone
     "batch_norm": {"all", "unit"},
     "layer_norm": {"all", "case"},
     "group_norm": {"all", "case"},
@@ -46,17 +57,21 @@ CONSTANT_OVER_SET = {
 }
 CENTERED = {"batch_norm", "layer_norm", "group_norm", "layer_norm_2d"}
 WEIGHT_NORM_ABSORBS = {"weight_matrix_rescale", "weight_vector_rescale"}
+WEIGHT_NORMS = {"weight_norm", "weight_standardization"}  # both absorb exactly WEIGHT_NORM_ABSORBS
 
 
-def expected(placement: str, norm: str, transform: str) -> str:
-    if norm == "instance_norm" or (norm == "weight_norm" and placement == "input"):
+def expected(placement: str, norm: str, transform: str) -> str | None:
+    """The derived verdict; None for a norm the derivation does not cover."""
+    if norm not in CONSTANT_OVER_SET and norm not in WEIGHT_NORMS | {"instance_norm"}:
+        return None
+    if norm == "instance_norm" or (norm in WEIGHT_NORMS and placement == "input"):
         return "undefined"
     if placement == "input" and transform not in ON_INPUT:
         return "not_invariant"
     op, over = (ON_INPUT if placement == "input" else EFFECT)[transform]
     if placement == "post_activation" and op == "shift":
         return "not_invariant"  # relu(a + s) is no shift of relu(a)
-    if norm == "weight_norm":
+    if norm in WEIGHT_NORMS:
         return "invariant" if transform in WEIGHT_NORM_ABSORBS else "not_invariant"
     absorbed = over in CONSTANT_OVER_SET[norm] and (op == "scale" or norm in CENTERED)
     return "invariant" if absorbed else "not_invariant"
@@ -69,13 +84,17 @@ PLACEMENTS = ("summed", "post_activation", "input")
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_dense_table_matches_derivation(seed: int, dtype: str) -> None:
     report = table.build(["dense"], seed=seed, dtype=dtype, placements=PLACEMENTS)
-    assert len(report.cells) == 3 * 6 * 6  # the 2d norms are layer_norm / rms_norm in a dense layer
+    shown = [n for n in NORMS.values() if n.same_as(LAYER_KINDS["dense"], LayerConfig("dense")) is None]
+    assert len(report.cells) == 3 * len(shown) * 6  # the 2d norms are layer_norm / rms_norm in a dense layer
     wrong = {
         (c.placement, c.norm, c.transform): (c.verdict, expected(c.placement, c.norm, c.transform))
         for c in report.cells
-        if c.verdict != expected(c.placement, c.norm, c.transform)
+        if expected(c.placement, c.norm, c.transform) not in (None, c.verdict)
     }
     assert not wrong
+    unknown = sorted({c.norm for c in report.cells if expected(c.placement, c.norm, c.transform) is None})
+    if unknown:
+        pytest.skip(f"the derivation here does not cover {', '.join(unknown)}: add it")
 
 
 def test_summed_derivation_is_the_papers_table() -> None:
@@ -146,6 +165,8 @@ def test_other_kinds_follow_the_same_algebra(kind: str) -> None:
         if placement == "post_activation" and "recenter" in transform:
             assert v == "not_invariant", (kind, norm, transform)
         if placement == "input" and transform in WEIGHT_TRANSFORMS:
-            assert v == ("undefined" if norm == "weight_norm" else "not_invariant"), (kind, norm, transform)
+            assert v == ("undefined" if norm in WEIGHT_NORMS else "not_invariant"), (kind, norm, transform)
         if placement == "input" and transform == "dataset_rescale":
-            assert v == ("undefined" if norm == "weight_norm" else "invariant"), (kind, norm)
+            # every norm with a set absorbs one factor for all of X; dyt has no set (nothing absorbed)
+            want = "undefined" if norm in WEIGHT_NORMS else "not_invariant" if norm == "dyt" else "invariant"
+            assert v == want, (kind, norm)

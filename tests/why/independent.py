@@ -31,6 +31,13 @@ def dense_norm(norm: str, x: list, w: list) -> torch.Tensor:
         return F.group_norm(a, 2, eps=0.0)
     if norm == "weight_norm":
         return a / wt.norm(dim=1)
+    if norm == "scale_norm":
+        return a / a.norm(dim=1, keepdim=True)  # a / ||a||_2 over a case's units
+    if norm == "dyt":
+        return torch.tanh(a / 2)  # alpha = 1/2
+    if norm == "weight_standardization":
+        w_hat = (wt - wt.mean(1, keepdim=True)) / wt.var(1, correction=0, keepdim=True).sqrt()
+        return xt @ w_hat.T
     raise ValueError(norm)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from invcheck.settings import CheckConfig, NormConfig, TransformConfig
-from invcheck.why.explain import explain
+from invcheck.why.explain import explain_check as explain
 from tests.why.independent import breaks
 
 BROKEN = [

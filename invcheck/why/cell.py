@@ -3,9 +3,10 @@
 Everything here is derived from the registries' own descriptions, never from a table of results:
 - the summed inputs a come from the layer kind's `summed`, read off as a bilinear map
   a = K(X, W) with integer coefficients (probed with one-hot X and W), so any kind whose
-  summed inputs are bilinear (dense, conv, conv1d, sequence) works;
-- the statistics come from the norm's `grouped`, `axes`, `centered` and `from_data`
-  (weight_norm: sigma_i = ||w_i||);
+  summed inputs are bilinear (every kind with `exact_sizes`) works;
+- the statistics and the normalized values come from the norm itself (`statistics` and
+  `normalized`, the functions the reference runs, here over numpy arrays of floats or sympy);
+- where the norm sits comes from the placement's own `run` (ReLU: `arrays.relu`);
 - the transform is the registry's own `apply`, run with its random factors replaced by given
   ones (symbols, or short numbers).
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, cast
 
@@ -25,75 +26,67 @@ import numpy as np
 
 from invcheck.layer_kinds import LAYER_KINDS, LayerKind
 from invcheck.norms import NORMS, Norm
+from invcheck.norms.arrays import NumpyOps, numpy_ops
+from invcheck.placements import PLACEMENTS
 from invcheck.settings import LayerConfig, NormConfig, TransformConfig
 from invcheck.transforms import TRANSFORMS, Transform
 
-# Small sizes for exact work. Four units: group_norm keeps 2 groups of 2 (with one unit per
-# group it would be instance_norm), as in the checked layers.
-SMALL_SIZES: dict[str, dict[str, int]] = {
-    "dense": {"cases": 3, "inputs": 2, "units": 4},
-    "conv": {"cases": 2, "in_channels": 2, "out_channels": 4, "kernel": 1, "size": 2},
-    "conv1d": {"cases": 2, "in_channels": 2, "out_channels": 4, "kernel": 1, "size": 2},
-    "sequence": {"cases": 2, "tokens": 2, "inputs": 2, "units": 4},
-}
-
 
 class Arr(np.ndarray):
-    """A numpy array that answers the one torch method the transforms call on X and W (`dim`)."""
+    """A numpy array that answers the torch methods the transforms and layer kinds call on X and W."""
 
     def dim(self) -> int:
         return self.ndim
+
+    def movedim(self, source: int, destination: int) -> Arr:
+        return np.moveaxis(self, source, destination).view(Arr)
 
 
 def arr(values: Any) -> Arr:
     return np.asarray(values).view(Arr)
 
 
-@dataclass(frozen=True)
-class Ops:
-    """The arithmetic a forward pass needs: numbers (floats) or expressions (sympy)."""
-
-    sqrt: Callable[[Any], Any]
-    tidy: Callable[[Any], Any]  # applied to each variance before its square root
+FLOAT = numpy_ops()
 
 
-FLOAT = Ops(np.sqrt, lambda v: v)
-
-
-def exact_ops() -> Ops:
+def exact_ops() -> NumpyOps:
+    """sympy arithmetic; a variance is expanded with the factor every term shares pulled out before
+    its square root (delta^2 * P), which sympy then writes delta * sqrt(P) as delta is positive."""
     import sympy as sp
 
-    def common_factor(v: Any) -> Any:
-        # Expanded, with the factor every term shares pulled out: delta^2 * P, whose square root
-        # sympy writes delta * sqrt(P) because delta is a positive symbol.
-        return sp.factor_terms(sp.expand(v))
+    return numpy_ops(exact=True, sqrt=np.vectorize(lambda v: sp.sqrt(_common_factor(v)), otypes=[object]))
 
-    sqrt, tidy = np.vectorize(sp.sqrt, otypes=[object]), np.vectorize(common_factor, otypes=[object])
-    return Ops(sqrt, tidy)
+
+def _common_factor(v: Any) -> Any:
+    import sympy as sp
+
+    return sp.factor_terms(sp.expand(v))
 
 
 @dataclass
-class Forward:
-    """One side's pass: summed inputs, statistics (broadcast against a) and outputs, [N, C, *pos]."""
+class Pass:
+    """One side's pass: what the norm normalizes (summed inputs a, X for a norm on the input, W for a
+    weight norm), its statistics (broadcast against it), and the layer's output y, without the trial axis."""
 
     a: np.ndarray
     mu: np.ndarray
     var: np.ndarray
     y: np.ndarray
-    stats_mu: np.ndarray  # the distinct statistics (one per group of entries)
+    stats_mu: np.ndarray  # the statistics, one per set of entries
     stats_var: np.ndarray
-    per: str = ""  # what one statistic belongs to, in words ("case", "unit", "case and group")
+    per: str = ""  # what one statistic belongs to, in words ("case", "unit", "case and position")
 
 
 @dataclass
-class Setting:
-    """A norm in a small layer under a transform."""
+class ExactCell:
+    """A norm in a small layer (the kind's `exact_sizes`), at a placement, under a transform."""
 
     kind_id: str
     norm_id: str
     transform_id: str
     sizes: dict[str, int] = field(default_factory=dict)
     norm_cfg: NormConfig | None = None
+    placement: str = "summed"
 
     @property
     def kind(self) -> LayerKind:
@@ -113,20 +106,27 @@ class Setting:
 
     @property
     def layer(self) -> LayerConfig:
-        sizes: dict[str, Any] = {**SMALL_SIZES.get(self.kind_id, {}), **self.sizes}
-        return LayerConfig(self.kind_id, **sizes)
+        return LayerConfig(
+            self.kind_id,
+            placement=self.placement,
+            **cast(dict[str, Any], {**(self.kind.exact_sizes or {}), **self.sizes}),
+        )
 
-    def with_sizes(self, **sizes: int) -> Setting:
-        return Setting(self.kind_id, self.norm_id, self.transform_id, {**self.sizes, **sizes}, self.norm_cfg)
+    def with_sizes(self, **sizes: int) -> ExactCell:
+        return replace(self, sizes={**self.sizes, **sizes})
 
     @property
     def exact_ready(self) -> bool:
         """Whether this layer kind has small sizes for exact work (and summed inputs K(X, W))."""
-        return self.kind_id in SMALL_SIZES
+        return self.kind.exact_sizes is not None
 
     def undefined_reason(self) -> str | None:
-        return self.transform.undefined_reason(self.kind) or self.norm.undefined_reason(
-            self.kind, self.layer, self.cfg
+        placement = PLACEMENTS[self.placement]
+        return (
+            self.transform.undefined_reason(self.kind)
+            or placement.refusal(self.kind)
+            or self.norm.undefined_reason(self.kind, self.layer, self.cfg)
+            or placement.undefined_reason(self.norm)
         )
 
     @cached_property
@@ -142,35 +142,46 @@ class Setting:
 
     def summed(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
         k = self.coefficients if x.dtype == object or w.dtype == object else self.float_coefficients
-        inner = np.tensordot(w.reshape(-1), k, axes=([0], [1]))  # [|X|, N, C, *pos]
-        return np.tensordot(x.reshape(-1), inner, axes=([0], [0]))
+        inner = np.tensordot(np.asarray(w).reshape(-1), k, axes=([0], [1]))  # [|X|, N, C, *pos]
+        return np.tensordot(np.asarray(x).reshape(-1), inner, axes=([0], [0]))
 
     def forward(
-        self, x: np.ndarray, w: np.ndarray, g: np.ndarray, b: np.ndarray, ops: Ops = FLOAT, eps: float = 0.0
-    ) -> Forward:
-        """y = g (a - mu) / sqrt(var + eps) + b, statistics as the norm describes them."""
-        a = self.summed(x, w)[None]  # [1, N, C, *pos]: the trial axis the norms' axes count
-        mu, var, smu, svar, per = self._statistics(a, np.asarray(w)[None], ops)
-        unit = (1, 1, a.shape[2]) + (1,) * (a.ndim - 3)
-        with np.errstate(divide="ignore", invalid="ignore"):  # a degenerate float draw: caller's check
-            y = (a - mu) / ops.sqrt(var + eps if eps else var) * np.asarray(g).reshape(unit) + np.asarray(
-                b
-            ).reshape(unit)
-        return Forward(a[0], np.broadcast_to(mu, a.shape)[0], var[0], y[0], smu, svar, per)
+        self,
+        x: np.ndarray,
+        w: np.ndarray,
+        g: np.ndarray,
+        b: np.ndarray,
+        xp: NumpyOps = FLOAT,
+        eps: float = 0.0,
+    ) -> Pass:
+        """The layer's output with the norm where its placement puts it, by the norm's own
+        `statistics` and `normalized` and the placement's own `run` (one trial, no trial axis)."""
+        norm, kind, layer, seen = self.norm, self.kind, self.layer, []
 
-    def _statistics(self, a: np.ndarray, w: np.ndarray, ops: Ops) -> tuple[Any, ...]:
-        norm = self.norm
-        if not norm.from_data:  # weight_norm: sigma_i^2 = ||w_i||^2, mu = 0
-            sq = ops.tidy((w * w).reshape(1, w.shape[1], -1).sum(-1))  # [1, C]
-            var = np.broadcast_to(sq.reshape(1, 1, -1, *([1] * (a.ndim - 3))), a.shape)
-            return np.zeros_like(a), var, np.zeros(sq.shape[1:], dtype=a.dtype), sq[0], "unit"
-        # the norms' methods are typed for torch tensors; numpy arrays answer the same calls
-        v: Any = norm.grouped(cast(Any, a), self.cfg)
-        dims = norm.axes(v.ndim, self.kind.per_token_statistics)
-        mu = v.mean(axis=dims, keepdims=True) if norm.centered else np.zeros((1,) * v.ndim, dtype=v.dtype)
-        var = ops.tidy(((v - mu) ** 2).mean(axis=dims, keepdims=True))
-        back = [np.broadcast_to(s, v.shape).reshape(a.shape) for s in (mu, var)]
-        return back[0], back[1], np.ravel(mu), np.ravel(var), _per(v.ndim != a.ndim, v.ndim, dims)
+        def affine(n: np.ndarray) -> np.ndarray:
+            unit = (1, 1, n.shape[2]) + (1,) * (n.ndim - 3)
+            return n * np.asarray(g).reshape(unit) + np.asarray(b).reshape(unit)
+
+        def normed(v: np.ndarray) -> np.ndarray:  # v: [1, N, C, *pos], what the norm sees
+            stats = norm.statistics(v, xp, self.cfg, kind.per_token_statistics)
+            seen.append((v, stats))
+            with np.errstate(divide="ignore", invalid="ignore"):  # a degenerate float draw: caller's check
+                return affine(norm.normalized(v, stats, eps, xp))
+
+        def summed(layer: LayerConfig, x1: np.ndarray, w1: np.ndarray) -> np.ndarray:
+            return arr(self.summed(np.asarray(x1)[0], np.asarray(w1)[0])[None])
+
+        x1, w1 = arr(x)[None], arr(w)[None]
+        placement: Any = PLACEMENTS[self.placement]  # typed for tensors; numpy arrays answer the same calls
+        if norm.acts_on == "weights":  # each unit's w_i normalized, then the layer: y = g a + b
+            stats = norm.statistics(w1, xp, self.cfg)
+            seen.append((w1, stats))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                w_hat = arr(norm.normalized(w1, stats, eps, xp))
+            y = placement.run(kind, layer, x1, w_hat, affine, summed)
+        else:
+            y = placement.run(kind, layer, x1, w1, normed, summed)
+        return _record(np.asarray(y)[0], *seen[0], norm)
 
     # The transform -------------------------------------------------------------------------------
 
@@ -187,12 +198,21 @@ class Setting:
         return np.asarray(x2)[0], np.asarray(w2)[0]
 
 
-def _per(grouped: bool, ndim: int, dims: tuple[int, ...]) -> str:
-    """What one statistic belongs to: the axes of the (grouped) view it does not reduce over."""
-    names = ["trial", "case", "group", "unit"] if grouped else ["trial", "case", "unit"]
-    names += ["position"] * (ndim - len(names))
-    kept = list(dict.fromkeys(names[i] for i in range(1, ndim) if i not in dims))
-    return " and ".join(kept) or "trial"
+def _record(y: np.ndarray, v: np.ndarray, stats: Any, norm: Norm) -> Pass:
+    """One side's pass, with its statistics listed one per set of entries they were taken over."""
+    if stats is None:  # no statistics (dyt): nothing to list
+        empty = np.zeros(0, dtype=v.dtype)
+        return Pass(v[0], np.zeros_like(v[0]), np.zeros_like(v[0]), y, empty, empty, "entry")
+    mu, var = (np.asarray(s) for s in stats)
+    if var.dtype == object:
+        var = np.vectorize(_common_factor, otypes=[object])(var)
+    shape = np.broadcast_shapes(mu.shape, var.shape)  # the sets: wherever either statistic varies
+    mu, var = np.broadcast_to(mu, shape), np.broadcast_to(var, shape)
+    full = np.broadcast_to(mu, v.shape)[0], np.broadcast_to(var, v.shape)[0]
+    names = ["trial", "unit", "input"] if norm.acts_on == "weights" else ["trial", "case", "unit"]
+    names += [names[-1] if norm.acts_on == "weights" else "position"] * (v.ndim - len(names))
+    kept = list(dict.fromkeys(names[i] for i in range(1, v.ndim) if shape[i] > 1))
+    return Pass(v[0], *full, y, np.ravel(mu), np.ravel(var), " and ".join(kept) or "trial")
 
 
 # shape (without the trial axis) -> array of factors of that shape

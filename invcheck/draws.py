@@ -44,7 +44,7 @@ def _draw(
     seed: int,
     trials: int,
     warmup_batches: int,
-    spec: Transform | None = None,
+    spec: Transform,
 ) -> Draw:
     gen = torch.Generator().manual_seed(seed)
     t, kind = trials, layer.kind_spec
@@ -53,7 +53,7 @@ def _draw(
     g = 0.5 + 1.5 * torch.rand((t, layer.channels), generator=gen, dtype=torch.float64)
     g = g * torch.where(torch.rand(g.shape, generator=gen) < 0.5, -1.0, 1.0).double()
     b = torch.randn((t, layer.channels), generator=gen, dtype=torch.float64)
-    x2, w2 = (spec or transform_of(transform)).apply(x, w, transform, gen, kind)
+    x2, w2 = spec.apply(x, w, transform, gen, kind)
     # Drawn last, so that train and eval mode see the same X, W and transform for a seed.
     warmup = [sample_inputs(layer, t, gen) for _ in range(warmup_batches)]
     return Draw(x, w, x2, w2, g, b, warmup)

@@ -78,7 +78,8 @@ def run(
 
     override([])  # a bad value: refused before any file is read
     files = [reproduce.split(p)[0] for p in paths if p != spec_input.STDIN]
-    check_outputs([output, junit_xml], spec.discover(files) if files else [])  # before the work, not after it
+    found = spec.discover(files) if files else []
+    check_outputs([output, junit_xml], found)  # before the work, not after it
     set_timeout(timeout, "--timeout SECONDS")
     checks = override(spec_input.load_selected(paths))
     names = reproduce.names_by_check(checks)
@@ -88,7 +89,7 @@ def run(
     allowed = allow_import or (users and config_allows_import(files))
     from invcheck.scan.spec import planned, run_all  # `scan:` entries: whole models, refused before any run
 
-    scans = planned(files, allowed)
+    scans = planned(found, allowed)
     if (users or scans) and allowed:
         reserve_stdout()  # stdout holds the report alone, whatever user code's threads print
     stream = format is RunFormat.rich and output is None  # lines as checks finish

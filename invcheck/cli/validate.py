@@ -26,8 +26,10 @@ def validate(
         typer.echo(one_line(f"error: {err}"), err=True)
     if errors:
         raise typer.Exit(2)
-    from invcheck.scan.spec import load_paths  # scan: entries, counted beside the checks
+    from invcheck import spec
+    from invcheck.scan.spec import load_files  # scan: entries, counted beside the checks
 
-    scans = len(load_paths([p for p in paths if p != spec_input.STDIN]))
+    given = [p for p in paths if p != spec_input.STDIN]
+    scans = len(load_files(spec.discover(given) if given else []))
     also = f" and {scans} scan{'s' * (scans != 1)}" if scans else ""
     typer.echo(f"{checks} check{'s' * (checks != 1)}{also} in {files} file{'s' * (files != 1)}: valid")

@@ -229,11 +229,9 @@ def load_file(path: str | Path) -> list[ScanEntry]:
     return found
 
 
-def load_paths(paths: Sequence[str | Path]) -> list[ScanEntry]:
-    """The scan entries of every spec file under `paths` (files and folders, as `invcheck run`)."""
-    from invcheck import spec
-
-    return [e for file in spec.discover(paths) for e in load_file(file)]
+def load_files(files: Sequence[Path]) -> list[ScanEntry]:
+    """The scan entries of spec files (found by spec.discover, as `invcheck run` finds them)."""
+    return [e for file in files for e in load_file(file)]
 
 
 def item_names(found: Sequence[ScanEntry], taken: set[str]) -> list[str]:
@@ -505,9 +503,9 @@ class ScanRun:
 
 
 def planned(files: Sequence[Path], allow_import: bool) -> list[ScanEntry]:
-    """The scan entries of `invcheck run`'s spec files, refused before anything runs when importing
-    user code is not allowed (the flag, or allow-import in the project's pyproject.toml)."""
-    found = load_paths(files) if files else []
+    """The scan entries of `invcheck run`'s spec files (discovered), refused before anything runs
+    when importing user code is not allowed (the flag, or allow-import in the project's pyproject.toml)."""
+    found = load_files(files)
     if found and not allow_import:
         from invcheck.cli.common import config_allows_import
 

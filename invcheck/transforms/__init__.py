@@ -27,6 +27,8 @@ def transform_of(cfg: TransformConfig, check: CheckConfig | None = None) -> Tran
         return TRANSFORMS[cfg.id]
     from invcheck.transforms.custom import user_transform
 
+    if check is None:  # a function of the user's is loaded for a check: its location, its permission
+        raise ValueError(f"transform {cfg.module!r}: pass the check it belongs to")
     return user_transform(cfg, check)
 
 

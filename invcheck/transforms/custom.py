@@ -37,16 +37,13 @@ class UserTransform(Transform):
     fn: Any = None
 
 
-def user_transform(cfg: TransformConfig, check: CheckConfig | None = None) -> UserTransform:
+def user_transform(cfg: TransformConfig, check: CheckConfig) -> UserTransform:
     """The user's transform of `cfg` (its function loaded or held), checked against the keys its
     check sets: a `scale` or `shift` the function takes no keyword for would be ignored silently."""
-    from invcheck.settings import CheckConfig, TransformConfig
-
-    check = check or CheckConfig(transform=cfg)
     subject = f"transform {cfg.module!r}"
     fn = cfg.obj.value if cfg.obj is not None else _load(check, cfg.module or "", subject)
     params = tuple(key for key in KEYWORDS if _takes(fn, key))
-    default = TransformConfig()
+    default = type(cfg)()  # TransformConfig's defaults (settings is not imported by the registries)
     for key in (*KEYWORDS, "negative"):
         if key not in params and getattr(cfg, key) != getattr(default, key):
             raise _error(

@@ -125,7 +125,7 @@ def test_layer_row_takes_instances_and_callables() -> None:
     report = layer_row(nn.LayerNorm(8), layers=("dense",), trials=4)
     assert list(report.meta["behaves_like"]["dense"].values()) == ["behaves like: layer_norm, group_norm"]
     report = layer_row(rms, layers=("dense",), trials=4)
-    assert report.meta["behaves_like"]["dense"][f"{__name__}:rms"] == "behaves like: rms_norm"
+    assert report.meta["behaves_like"]["dense"][f"{__name__}:rms"] == "behaves like: rms_norm, scale_norm"
 
 
 # None, and objects that cannot travel ---------------------------------------------------------------

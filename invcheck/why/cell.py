@@ -211,7 +211,9 @@ def _record(y: np.ndarray, v: np.ndarray, stats: Any, norm: Norm) -> Pass:
     full = np.broadcast_to(mu, v.shape)[0], np.broadcast_to(var, v.shape)[0]
     names = ["trial", "unit", "input"] if norm.acts_on == "weights" else ["trial", "case", "unit"]
     names += [names[-1] if norm.acts_on == "weights" else "position"] * (v.ndim - len(names))
-    kept = list(dict.fromkeys(names[i] for i in range(1, v.ndim) if shape[i] > 1))
+    # a set's axes: where a statistic varies, and a per-case norm's case axis even with one case
+    per_case = norm.acts_on == "data" and norm.per_case
+    kept = list(dict.fromkeys(names[i] for i in range(1, v.ndim) if shape[i] > 1 or (i == 1 and per_case)))
     return Pass(v[0], *full, y, np.ravel(mu), np.ravel(var), " and ".join(kept) or "trial")
 
 

@@ -118,6 +118,13 @@ def main() -> None:
     if _running:  # user code calling invcheck's command line from inside a check: its failure, silent
         raise RuntimeError("invcheck's command line called from inside a running invcheck check")
     _running.append(True)
+    try:
+        _main()
+    finally:  # ended (sys.exit included): a later in-process call (tests, docs) is no nested one
+        _running.pop()
+
+
+def _main() -> None:
     for stream in (sys.stdout, sys.stderr):  # an ASCII locale gets ✓ as \u2713, not a crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")

@@ -10,7 +10,6 @@ import pytest
 
 pytest.importorskip("torch")
 
-from invcheck import cli
 from invcheck.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -22,7 +21,6 @@ def invcheck(
 ) -> tuple[int, str, str]:
     monkeypatch.chdir(ROOT)
     monkeypatch.setattr(sys, "argv", ["invcheck", *args])
-    monkeypatch.setattr(cli, "_running", [])  # main() marks the process as inside a command for good
     saved = sys.stdout
     try:
         with pytest.raises(SystemExit) as ended:

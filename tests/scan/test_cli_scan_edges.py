@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from invcheck import cli
 from invcheck.cli import main
 
 pytest.importorskip("torch")
@@ -48,7 +47,6 @@ def invcheck(
     (folder / "nets.py").write_text(FACTORIES)
     monkeypatch.chdir(folder)
     monkeypatch.setattr(sys, "argv", ["invcheck", *args])
-    monkeypatch.setattr(cli, "_running", [])  # main() marks the process as inside a command for good
     saved = sys.stdout
     try:
         with pytest.raises(SystemExit) as ended:

@@ -260,11 +260,9 @@ def test_a_factory_that_hangs_ends_at_its_deadline_in_one_line(tmp_path: Path) -
 def _invcheck(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
 ) -> tuple[int, str, str]:
-    from invcheck import cli
     from invcheck.cli import main
 
     monkeypatch.setattr(sys, "argv", ["invcheck", *args])
-    monkeypatch.setattr(cli, "_running", [])  # main() marks the process as inside a command for good
     monkeypatch.setattr(sys, "stdout", sys.stdout)  # main() wraps it; put back afterwards
     with pytest.raises(SystemExit) as done:
         main()

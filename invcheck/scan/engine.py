@@ -164,6 +164,7 @@ class _Scanner:
         self.params = [(n, p) for n, p in self.model.named_parameters() if p.is_floating_point()]
         self.holders = self._holders()
         self._generic_cache: dict[str, Tensor] | None = None
+        self._measured: dict[tuple[tuple[str, ...], str], Item] = {}
         self._specials: tuple[str, ...] = ()
 
     # the whole scan ---------------------------------------------------------------------------
@@ -193,9 +194,10 @@ class _Scanner:
                 # one factor for every unit is a case of a factor per unit: its violation is this one's
                 item.implied_by, item.deviation = common, common.deviation
                 item.tolerance, item.noise = common.tolerance, common.noise
-            else:
+            elif not self._same_as_alone(item):
                 self._measure(item, base)
             done[(item.names, item.transform)] = item
+            self._measured[(item.names, item.transform)] = item
             self.advance(1)
         looks = [i for i in items if i.error is None and i.finite and i.deviation <= tol.MARGIN * i.tolerance]
         if self.prep.eps and any(i.eps_effect is None for i in looks):
@@ -220,6 +222,27 @@ class _Scanner:
             for item in wanted:
                 self._generic(item, self._bases["generic"])
             self._swap_in(model_values)
+
+    def _same_as_alone(self, item: Item) -> bool:
+        """A group whose bias is all zero, rescaled: at the model's values it is its weight rescaled
+        alone (a zero-init norm or layer bias), measured already: its numbers are taken, no pass run.
+        Only where nothing later pairs them with this group's own draw (the eps pass compares the
+        output of a draw): eps's effect known, or a violation. Generic values are run for it alone."""
+        if not item.group or item.transform == "weight_matrix_recenter" or bool(item.tensors[1].any()):
+            return False
+        alone = self._measured.get((item.names[:1], item.transform))
+        if alone is None or alone.error is not None or alone.implied_by is not None or alone.unchanged:
+            return False
+        if not (_violated(alone) or alone.eps_effect is not None or not self.prep.eps):
+            return False
+        item.deviation, item.tolerance, item.noise = alone.deviation, alone.tolerance, alone.noise
+        item.finite, item.output, item.via, item.eps_effect = (
+            alone.finite,
+            alone.output,
+            alone.via,
+            alone.eps_effect,
+        )
+        return True
 
     def _generic_values(self) -> dict[str, Tensor]:
         if self._generic_cache is None:

@@ -121,3 +121,16 @@ def test_param_groups_put_a_jointly_invariant_norm_pair_in_the_scale_invariant_g
     invariant = {id(p) for p in groups[SCALE_INVARIANT]}
     assert id(model.bn1.weight) in invariant and id(model.bn1.bias) in invariant
     assert id(model.bn2.weight) not in invariant  # bn2's output is the model's output
+
+
+def test_a_pair_with_a_nonzero_bias_is_measured_as_a_pair() -> None:
+    """A zero bias makes the pair's rescale its gain's alone (its numbers are reused); a trained,
+    nonzero bias is rescaled too, and the pair still holds (the derivation needs no zero)."""
+    model, x = bn_model(shortcut=False)
+    with torch.no_grad():
+        model.bn1.bias.copy_(torch.linspace(-0.5, 0.5, 4))
+    r = scan(model, x, mode="train")
+    assert not r.verdict_of("bn1.bias", M).at_these_values_only  # not invariant alone, anywhere
+    g = group(r, ("bn1.weight", "bn1.bias"), M)
+    assert g.verdict == INV and not g.at_these_values_only
+    assert group(r, ("bn1.weight", "bn1.bias"), V).verdict == NOT

@@ -108,7 +108,8 @@ def run(
     scans_run = run_all(scans, to_stdout=stream, quiet=quiet)
     if scans:  # --format json: a "scans" key beside the checks' results
         report.meta["scans"] = scans_run.to_json()
-    _write(report, format, color, width, quiet, output, stream)
+    if not (stream and scans and not report.results):  # scans alone: their own summary line is the run's
+        _write(report, format, color, width, quiet, output, stream)
     if junit_xml is not None:
         from invcheck.render import junit
         from invcheck.scan.junit import with_scans

@@ -2,6 +2,7 @@
 
 # No `from __future__ import annotations`: typer would eval every annotation string at start-up.
 
+import time
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -72,11 +73,19 @@ def scan(
         ),
     ] = False,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=0.1, max=86400, help="Seconds the factory may take.")
+        float,
+        typer.Option(
+            "--timeout",
+            min=0.1,
+            max=86400,
+            help="Seconds building the model may take, from the command's start (importing torch and "
+            "the factory's code included).",
+        ),
     ] = 15.0,
 ) -> None:
     """Scan a model: for every parameter tensor, whether its output is invariant to rescaling the tensor,
     each of its output units, or recentering it (exit 2 when the model cannot be built or run)."""
+    started = time.monotonic()  # the factory's deadline counts from here: torch's import counts
     shape = _shape(input_shape)
     check_options(seed=seed)
     parsed = _kwargs(kwargs)
@@ -87,13 +96,21 @@ def scan(
 
         heatmap.ready(plot)
     _permitted(target, allow_import)
-    load_torch()
     from invcheck.impls.user_load import set_timeout
     from invcheck.scan import load
+
+    set_timeout(timeout, "--timeout SECONDS", started)
+    try:
+        model, inputs = load.build(target, parsed, first=load_torch)  # one deadline for all three
+    finally:
+        set_timeout(
+            timeout, "--timeout SECONDS"
+        )  # later deadlines in this process count from their own start
+    from invcheck.scan import memory
     from invcheck.scan.engine import scan as run_scan
 
-    set_timeout(timeout, "--timeout SECONDS")
-    model, inputs = load.build(target, parsed)
+    if not memory.has_parameters(model):
+        raise InvcheckError(f"{target}: {memory.NO_PARAMETERS}")
     if inputs is None and shape is not None:
         inputs = load.draw_inputs(shape, seed)
     report = run_scan(
@@ -105,6 +122,8 @@ def scan(
         seed=seed,
         trials=trials,
         name=target,
+        max_memory=memory.MAX_MEMORY,
+        progress=True,
     )
     compared = None
     if heuristics:

@@ -57,9 +57,11 @@ class Interrupted(KeyboardInterrupt):
 _HARD_EXIT = os._exit  # the real one: guarded() replaces os._exit while user code runs
 
 
-def set_timeout(seconds: float, flag: str | None = None) -> None:
-    """The deadline of each check of user code, and the option that sets it (for the message)."""
-    _timeout.update(seconds=seconds, flag=flag)
+def set_timeout(seconds: float, flag: str | None = None, started: float | None = None) -> None:
+    """The deadline of each check of user code, and the option that sets it (for the message);
+    `started` (time.monotonic()): the deadline counts from then (`invcheck scan`: the command's
+    start, so that torch's import counts), not from each check's start."""
+    _timeout.update(seconds=seconds, flag=flag, started=started)
 
 
 def contained(exc: BaseException) -> None:
@@ -74,14 +76,16 @@ def deadline(check: CheckConfig) -> Iterator[None]:
     that defeats the alarm (ignores SIGALRM, swallows BaseException), or runs where there is none
     (Windows, a worker thread), is stopped at twice the timeout by a watchdog: one line, exit 2."""
     seconds = float(_timeout["seconds"])
-    watchdog = threading.Timer(2 * seconds, _hard_stop, (check, 2 * seconds))
+    started = _timeout.get("started")
+    left = seconds if started is None else max(seconds - (time.monotonic() - started), 1e-3)
+    watchdog = threading.Timer(left + seconds, _hard_stop, (check, 2 * seconds))
     watchdog.daemon = True
     watchdog.start()
     try:
         if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
             yield
         else:
-            with _alarm(check, seconds), _interruptible():
+            with _alarm(check, left, seconds), _interruptible():
                 yield
     finally:
         watchdog.cancel()
@@ -113,7 +117,7 @@ def _hard_stop(check: CheckConfig, seconds: float) -> None:
 
 
 @contextlib.contextmanager
-def _alarm(check: CheckConfig, seconds: float) -> Iterator[None]:
+def _alarm(check: CheckConfig, seconds: float, shown: float | None = None) -> Iterator[None]:
     def ring(signum: int, frame: Any) -> None:
         raise OutOfTime()
 
@@ -128,7 +132,8 @@ def _alarm(check: CheckConfig, seconds: float) -> Iterator[None]:
             raise OutOfTime()
     except OutOfTime:
         how = _timeout["flag"] or _ANY_FLAG
-        raise user_error(check, f"did not finish within {seconds:g} s (allow more with {how})") from None
+        within = seconds if shown is None else shown
+        raise user_error(check, f"did not finish within {within:g} s (allow more with {how})") from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)

@@ -24,6 +24,8 @@ def scan(
     transforms: Sequence[str] = TRANSFORMS,
     dtype: Any = None,
     name: str | None = None,
+    max_memory: int | None = 4 << 30,
+    progress: bool = False,
 ) -> ScanReport:
     """Scan every parameter tensor of `model` (an nn.Module, never modified: a float64 copy is
     scanned) on `inputs` (a tensor, a tuple of positional tensors or a dict of keyword tensors;
@@ -32,7 +34,10 @@ def scan(
     mode: "eval", or "train" (batch statistics, running statistics untouched, no dropout);
     output: the output field to check (default: the tensor; logits, else last_hidden_state, else
     the first tensor); trials: trials at the model's values for what looks invariant (the second
-    on the other side of 1); dtype: the scan's arithmetic (default float64); name: the report's."""
+    on the other side of 1); dtype: the scan's arithmetic (default float64); name: the report's;
+    max_memory: bytes the scan may need by its estimate (invcheck.scan.memory; default 4 GiB, None:
+    no bound), refused before the model is copied; progress: a bar on stderr where it is a terminal.
+    A model with no floating parameter gives an empty report and a UserWarning."""
     from invcheck.scan.engine import scan as _scan
 
     return _scan(
@@ -46,4 +51,6 @@ def scan(
         transforms=transforms,
         dtype=dtype,
         name=name,
+        max_memory=max_memory,
+        progress=progress,
     )

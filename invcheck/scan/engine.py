@@ -17,6 +17,8 @@ pass replays the calls that cannot depend on the changed tensor (passes.py).
 from __future__ import annotations
 
 import math
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +26,10 @@ import torch
 
 from invcheck import tolerance as tol
 from invcheck.errors import InvcheckError
+from invcheck.render.progress import bar
 from invcheck.scan import judge as judging
 from invcheck.scan.generic import generic_values, special_values
+from invcheck.scan.memory import MAX_MEMORY, NO_PARAMETERS, check_memory, has_parameters
 from invcheck.scan.passes import BUDGET, CACHE_BYTES, Cache, Observed, Passes, abs_max, deviation
 from invcheck.scan.prepare import Prepared, prepare, statistics_kind
 from invcheck.scan.report import TRANSFORMS, GroupVerdict, ParamVerdict, ScanReport
@@ -94,18 +98,38 @@ def scan(
     transforms: Any = TRANSFORMS,
     dtype: Any = None,
     name: str | None = None,
+    max_memory: int | None = MAX_MEMORY,
+    progress: bool = False,
 ) -> ScanReport:
-    """Scan `model` (an nn.Module, never modified) on `inputs`; see the module's docstring."""
+    """Scan `model` (an nn.Module, never modified) on `inputs`; see the module's docstring.
+    A model with no floating parameter tensor gives an empty report and a warning; one whose
+    estimated memory (memory.py) is above `max_memory` bytes (None: no bound) is refused before
+    it is copied; `progress` shows a bar on stderr where it is a terminal."""
     transforms = tuple(transforms)
     unknown = [t for t in transforms if t not in TRANSFORMS]
     if unknown:
         raise InvcheckError(f"unknown transform {unknown[0]!r} (known: {', '.join(TRANSFORMS)})")
     work_dtype = _dtype(dtype)
-    with torch.random.fork_rng(devices=[]):
+    label = name or type(model).__name__
+    if isinstance(model, torch.nn.Module) and not has_parameters(model):
+        warnings.warn(f"{label}: {NO_PARAMETERS}", stacklevel=2)
+        return ScanReport(
+            label, mode, (), (), model_dtype="", scan_dtype=str(work_dtype).removeprefix("torch.")
+        )
+    if isinstance(model, torch.nn.Module) and max_memory is not None:
+        check_memory(model, inputs, input_shape, work_dtype, max_memory)
+    with torch.random.fork_rng(devices=[]), bar("scan: (tensor, transform) pairs", enabled=progress) as shown:
         prep = prepare(model, inputs, mode, input_shape, work_dtype, seed)
-        scanner = _Scanner(prep, output, seed, max(1, int(trials)), transforms)
+        scanner = _Scanner(prep, output, seed, max(1, int(trials)), transforms, shown.advance)
         params, groups = scanner.run()
-    return ScanReport(name or type(model).__name__, mode, tuple(params), tuple(groups))
+    return ScanReport(
+        label,
+        mode,
+        tuple(params),
+        tuple(groups),
+        model_dtype=str(prep.model_dtype).removeprefix("torch."),
+        scan_dtype=str(work_dtype).removeprefix("torch."),
+    )
 
 
 def _dtype(dtype: Any) -> torch.dtype:
@@ -121,9 +145,16 @@ def _dtype(dtype: Any) -> torch.dtype:
 
 class _Scanner:
     def __init__(
-        self, prep: Prepared, output: str | None, seed: int, trials: int, transforms: tuple[str, ...]
+        self,
+        prep: Prepared,
+        output: str | None,
+        seed: int,
+        trials: int,
+        transforms: tuple[str, ...],
+        advance: Callable[[int], None] = lambda n: None,
     ) -> None:
         self.prep, self.seed, self.trials, self.transforms = prep, seed, trials, transforms
+        self.advance = advance
         self.passes = Passes(prep, output, seed)
         self.model = prep.model
         self.dtype_name = str(next((p.dtype for p in self.model.parameters()), torch.float64)).removeprefix(
@@ -133,6 +164,7 @@ class _Scanner:
         self.params = [(n, p) for n, p in self.model.named_parameters() if p.is_floating_point()]
         self.holders = self._holders()
         self._generic_cache: dict[str, Tensor] | None = None
+        self._measured: dict[tuple[tuple[str, ...], str], Item] = {}
         self._specials: tuple[str, ...] = ()
 
     # the whole scan ---------------------------------------------------------------------------
@@ -162,9 +194,11 @@ class _Scanner:
                 # one factor for every unit is a case of a factor per unit: its violation is this one's
                 item.implied_by, item.deviation = common, common.deviation
                 item.tolerance, item.noise = common.tolerance, common.noise
-            else:
+            elif not self._same_as_alone(item):
                 self._measure(item, base)
             done[(item.names, item.transform)] = item
+            self._measured[(item.names, item.transform)] = item
+            self.advance(1)
         looks = [i for i in items if i.error is None and i.finite and i.deviation <= tol.MARGIN * i.tolerance]
         if self.prep.eps and any(i.eps_effect is None for i in looks):
             self.prep.eps_on()
@@ -189,6 +223,27 @@ class _Scanner:
                 self._generic(item, self._bases["generic"])
             self._swap_in(model_values)
 
+    def _same_as_alone(self, item: Item) -> bool:
+        """A group whose bias is all zero, rescaled: at the model's values it is its weight rescaled
+        alone (a zero-init norm or layer bias), measured already: its numbers are taken, no pass run.
+        Only where nothing later pairs them with this group's own draw (the eps pass compares the
+        output of a draw): eps's effect known, or a violation. Generic values are run for it alone."""
+        if not item.group or item.transform == "weight_matrix_recenter" or bool(item.tensors[1].any()):
+            return False
+        alone = self._measured.get((item.names[:1], item.transform))
+        if alone is None or alone.error is not None or alone.implied_by is not None or alone.unchanged:
+            return False
+        if not (_violated(alone) or alone.eps_effect is not None or not self.prep.eps):
+            return False
+        item.deviation, item.tolerance, item.noise = alone.deviation, alone.tolerance, alone.noise
+        item.finite, item.output, item.via, item.eps_effect = (
+            alone.finite,
+            alone.output,
+            alone.via,
+            alone.eps_effect,
+        )
+        return True
+
     def _generic_values(self) -> dict[str, Tensor]:
         if self._generic_cache is None:
             self._generic_cache = generic_values(self.model, self.seed)
@@ -203,7 +258,7 @@ class _Scanner:
         except InvcheckError:
             raise
         except Exception as exc:  # the user's model cannot run on these inputs
-            raise InvcheckError(f"the model's forward pass raised {_first_line(exc)}") from None
+            raise InvcheckError(_forward_failed(exc, self.dtype_name, self.prep.model_dtype)) from None
         y = y.detach()
         if not y.is_floating_point():
             raise InvcheckError(
@@ -306,10 +361,15 @@ class _Scanner:
             delta = float(factors((1,), gen, side))
             return [Edit(delta, 0.0), Edit(delta, 0.0)]
         if item.transform == "weight_vector_rescale":
-            f = factors((weight.shape[axis],), gen)
+            f = factors((weight.shape[axis] if weight.dim() else 1,), gen)
             shape = [1] * weight.dim()
-            shape[axis] = -1
-            return [Edit(f.reshape(shape), 0.0), Edit(f.reshape(bias.shape), 0.0)]
+            if shape:
+                shape[axis] = -1
+            per_unit = f.reshape(shape)  # a norm's elementwise pair: the bias has the weight's shape
+            return [
+                Edit(per_unit, 0.0),
+                Edit(per_unit if bias.shape == weight.shape else f.reshape(bias.shape), 0.0),
+            ]
         w_edit = draw_edit(item.transform, weight, axis, gen)
         c = spread(bias) * float(factors((1,), gen)) * (side or 1)
         return [w_edit, Edit(1.0, c)]
@@ -418,16 +478,15 @@ class _Scanner:
             _, item.generic_tolerance = self._both_sides(item, "generic", base_g, y)
 
     def _groups(self, items: list[Item]) -> list[Item]:
-        """A layer's weight and bias together, under each transform neither is invariant to alone
-        at generic values (not invariant, or invariant at the model's special values only)."""
+        """Every module's weight and bias together (a Linear's or Conv's, and a norm's affine gain
+        and bias too), under each transform neither is invariant to alone at generic values (not
+        invariant, or invariant at the model's special values only: a zero-init bias rescaled)."""
         alone = {(i.names[0], i.transform): self._holds_generically(i) for i in items}
         known = dict(self.params)
         out = []
         for name, module in self.model.named_modules():
             w, b = module._parameters.get("weight"), module._parameters.get("bias")
-            if w is None or b is None or w.dim() < 2 or b.dim() != 1:
-                continue
-            if w.shape[unit_axis(module, w)] != b.numel():
+            if w is None or b is None or not _pairs(module, w, b):
                 continue
             wn, bn = f"{name}.weight" if name else "weight", f"{name}.bias" if name else "bias"
             if known.get(wn) is not w or known.get(bn) is not b:
@@ -544,8 +603,8 @@ class _Scanner:
             tuple(item.tensors[0].shape),
             item.transform,
             j.verdict,
-            item.deviation,
-            item.tolerance,
+            item.deviation if j.deviation is None else j.deviation,
+            item.tolerance if j.tolerance is None else j.tolerance,
             j.why,
             j.via,
             j.at_these_values_only,
@@ -560,8 +619,8 @@ class _Scanner:
             item.names,
             item.transform,
             j.verdict,
-            item.deviation,
-            item.tolerance,
+            item.deviation if j.deviation is None else j.deviation,
+            item.tolerance if j.tolerance is None else j.tolerance,
             j.why,
             j.via,
             j.at_these_values_only,
@@ -585,6 +644,14 @@ def _unreached(item: Item) -> bool:
     )
 
 
+def _pairs(module: Any, weight: Tensor, bias: Tensor) -> bool:
+    """A weight and bias that move together per output unit: a layer's bias per output unit
+    (Linear, Conv), or a norm's elementwise affine pair (BatchNorm, LayerNorm, GroupNorm)."""
+    if weight.shape == bias.shape:
+        return True
+    return bias.dim() == 1 and weight.dim() >= 1 and weight.shape[unit_axis(module, weight)] == bias.numel()
+
+
 def _violated(item: Item) -> bool:
     """Measured, and far beyond its tolerance at the model's values."""
     return item.error is None and item.finite and item.deviation > tol.MARGIN * item.tolerance
@@ -593,6 +660,20 @@ def _violated(item: Item) -> bool:
 def _borderline(deviation: float, tolerance: float) -> bool:
     """Beyond the baseline's tolerance, yet small enough to be the transformed side's own rounding."""
     return tolerance < deviation <= max(1e4 * tolerance, 1e-9)
+
+
+def _forward_failed(exc: BaseException, work: str, model_dtype: torch.dtype) -> str:
+    """The forward pass's error, with the copy's dtype named for what it is: a "Long and Double"
+    is the user's Long input meeting the scan's float64 copy of a float32 model."""
+    own = str(model_dtype).removeprefix("torch.")
+    copy = {"float64": "Double", "float32": "Float", "float16": "Half", "bfloat16": "BFloat16"}.get(
+        work, work
+    )
+    return (
+        f"the model's forward pass raised {_first_line(exc)} (the scan runs a {work} copy of your "
+        f"{own} model, floating inputs cast to {work}, integer inputs left as they are: {copy} "
+        f"here is the copy's dtype, {own} in your model)"
+    )
 
 
 def _first_line(exc: BaseException) -> str:

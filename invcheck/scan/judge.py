@@ -41,6 +41,10 @@ class Judged:
     why: str
     via: str | None
     at_these_values_only: bool = False
+    # the numbers that decided it where another run than the model's values with eps off did
+    # (eps's effect against EPS_CAP): a row never reads "not invariant, deviation 0"
+    deviation: float | None = None
+    tolerance: float | None = None
 
 
 def judge(n: Numbers) -> Judged:
@@ -79,6 +83,8 @@ def judge(n: Numbers) -> Judged:
             f"{exact} <= {bound}, but eps moves the two sides apart by {_g(n.eps_effect)} of the output "
             f"(above {tol.EPS_CAP:g}): eps does not blur the invariance, it breaks it",
             None,
+            deviation=n.eps_effect,
+            tolerance=tol.EPS_CAP,
         )
     if n.unreached:
         return Judged(

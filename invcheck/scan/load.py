@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -81,30 +82,37 @@ def _import_file(check: CheckConfig, path: Path) -> Any:
     return module
 
 
-def build(target: str, kwargs: dict[str, Any] | None = None) -> tuple[Any, Any]:
-    """(model, inputs or None): the factory called with kwargs, within the deadline."""
-    from torch import nn
-
+def build(
+    target: str, kwargs: dict[str, Any] | None = None, first: Callable[[], None] | None = None
+) -> tuple[Any, Any]:
+    """(model, inputs or None): the factory called with kwargs. One deadline covers `first` (the
+    command line's torch import), importing the factory's code and calling it: a timeout of 15 s
+    ends near 15 s after the command started, not after torch's import and the file's."""
     from invcheck.impls import user_load
 
     check = check_for(target)
-    user_load.make_importable(check)
-    factory = load_factory(target)
-    if not callable(factory) or isinstance(factory, nn.Module):
-        raise user_load.user_error(
-            check, f"names a {type(factory).__name__}, not a factory function or class"
-        )
     shown = f"{target.rpartition(':')[2]}({', '.join(f'{k}={v!r}' for k, v in (kwargs or {}).items())})"
-    try:
-        with user_load.deadline(check), user_load.guarded():
-            made = factory(**(kwargs or {}))
-    except user_load.USER_FAILURES as exc:
-        user_load.contained(exc)
-        if isinstance(exc, InvcheckError):
-            raise
-        raise user_load.user_error(
-            check, f"{shown} failed: {user_load.first_line(exc)}{user_load.raised_at(exc)}"
-        ) from None
+    with user_load.deadline(check):
+        if first is not None:
+            first()
+        from torch import nn
+
+        user_load.make_importable(check)
+        factory = load_factory(target)
+        if not callable(factory) or isinstance(factory, nn.Module):
+            raise user_load.user_error(
+                check, f"names a {type(factory).__name__}, not a factory function or class"
+            )
+        try:
+            with user_load.guarded():
+                made = factory(**(kwargs or {}))
+        except user_load.USER_FAILURES as exc:
+            user_load.contained(exc)
+            if isinstance(exc, InvcheckError):
+                raise
+            raise user_load.user_error(
+                check, f"{shown} failed: {user_load.first_line(exc)}{user_load.raised_at(exc)}"
+            ) from None
     model, inputs = made if isinstance(made, tuple) and len(made) == 2 else (made, None)
     if not isinstance(model, nn.Module):
         raise user_load.user_error(

@@ -99,12 +99,16 @@ class ScanReport:
     parameters: tuple[ParamVerdict, ...]
     groups: tuple[GroupVerdict, ...]
     schema_version: int = SCHEMA_VERSION
+    model_dtype: str = ""  # the user's model's own floating dtype ("" where not recorded)
+    scan_dtype: str = "float64"  # the dtype of the copy every pass ran on
 
     def to_json(self) -> dict[str, Any]:
         return {
             "schema_version": self.schema_version,
             "model": self.model,
             "mode": self.mode,
+            "model_dtype": self.model_dtype,
+            "scan_dtype": self.scan_dtype,
             "parameters": [p.to_json() for p in self.parameters],
             "groups": [g.to_json() for g in self.groups],
         }

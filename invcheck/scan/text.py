@@ -31,7 +31,8 @@ ONLY = "*"  # a verdict that holds at the model's values only
 LEGEND = (
     "✓ invariant  ✗ not invariant  ? inconclusive  – undefined  "
     f"{ONLY} at the model's own values only (not at re-drawn generic ones) · "
-    "number: deviation |y'−y|max/max(|y|,|y'|)max, float64 with eps off"
+    "number: deviation |y'−y|max/max(|y|,|y'|)max, float64 with eps off "
+    "(eps's effect where eps decides)"
 )
 
 
@@ -44,8 +45,10 @@ def render(report: ScanReport, color: bool = False, width: int = 80, heuristics:
     tensors = list(dict.fromkeys(p.name for p in report.parameters))
     out.print(
         f"[bold]{escape(report.model)}[/] · mode {report.mode} · {len(tensors)} tensors × "
-        f"{len(transforms)} transforms · {len(report.groups)} joint group(s) tested"
+        f"{len(transforms)} transforms · {len({g.names for g in report.groups})} joint group(s) tested"
     )
+    if report.model_dtype:
+        out.print(f"[dim]model dtype {report.model_dtype}; scanned as a {report.scan_dtype} copy[/]")
     rules = _Rules(heuristics) if heuristics is not None else None
     _modules(out, report, transforms, width, rules)
     if rules is not None and not rules.inline:

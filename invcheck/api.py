@@ -15,7 +15,8 @@
         result = invcheck.invariance_error(MyNorm, "dataset_recenter", kwargs={...})  # numbers only
 
 Every function takes the arguments of `check()`, or a CheckConfig (say from `invcheck.spec.load_file`)
-followed by keyword changes. Options name a field of NormConfig, TransformConfig, LayerConfig or
+followed by keyword changes. `norm` (or `module=`) and `transform` are required: a measurement of
+what the caller never named is no test. Options name a field of NormConfig, TransformConfig, LayerConfig or
 CheckConfig (`groups=4`, `shift=2.0`, `units=32`, `tf32=True`); values are validated by the same
 rules as YAML specs, so a typo gets the same "did you mean" as in a spec.
 
@@ -271,12 +272,18 @@ def _validated(c: CheckConfig, given: dict[str, set[str]] | None = None) -> Chec
     return c
 
 
-def _config(args: tuple[Any, ...], changes: dict[str, Any]) -> CheckConfig:
-    """A CheckConfig (with keyword changes) or check()'s arguments -> CheckConfig."""
+def _config(args: tuple[Any, ...], changes: dict[str, Any], where: str) -> CheckConfig:
+    """A CheckConfig (with keyword changes) or check()'s arguments -> CheckConfig. Measuring and
+    judging take no default norm or transform: a call that names neither would check something
+    its author never chose (`assert_invariant(nn.LayerNorm(16))` passing on dataset_rescale)."""
     if args and isinstance(args[0], CheckConfig):
         if len(args) > 1:
             raise TypeError("after a CheckConfig, give changes by keyword (transform='...', dtype='...')")
         return _validated(_apply(args[0], changes) if changes else args[0], _given(changes))
+    for i, name in enumerate(("norm", "transform")):
+        given = len(args) > i or name in changes or (name == "norm" and changes.get("module") is not None)
+        if not given:
+            raise TypeError(f"{where}() missing required argument {name!r}: {_WANTED[name]}")
     return check(*args, **changes)
 
 
@@ -289,9 +296,14 @@ def invariance_error(*args: Any, **changes: Any) -> Result:
     Never raises on the math (a degenerate output is the verdict `undefined`); bad arguments raise
     TypeError or SpecError, user code that cannot run raises UserCodeError.
     """
+    return _measure(args, changes, "invariance_error")
+
+
+def _measure(args: tuple[Any, ...], changes: dict[str, Any], where: str) -> Result:
+    """The Result of the check the public function `where` was called with."""
     from invcheck.runner import run_check  # imports torch
 
-    return run_check(_config(args, changes))
+    return run_check(_config(args, changes, where))
 
 
 def assert_invariant(*args: Any, **changes: Any) -> Result:
@@ -316,7 +328,7 @@ def _assert(wanted: str, args: tuple[Any, ...], changes: dict[str, Any]) -> Resu
             f"assert_{wanted}() takes no expect= (it asserts {wanted}); use invariance_error() "
             "and read .verdict, or the other assertion"
         )
-    result = invariance_error(*args, **changes)
+    result = _measure(args, changes, f"assert_{wanted}")
     if result.verdict != wanted:
         raise InvarianceError(explain(result, wanted), result)
     return result

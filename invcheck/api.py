@@ -49,6 +49,8 @@ from invcheck.spec_values import did_you_mean
 from invcheck.user_objects import UserObject, features, norm_object, transform_object
 
 if TYPE_CHECKING:
+    import torch
+
     from invcheck.evidence import Result
 
 # A norm: a registry id ("layer_norm"), an import path ("pkg.mod:Name"), a class or factory, a
@@ -95,8 +97,8 @@ def check(
     transform: TransformArg = "dataset_rescale",
     layer: str = "dense",
     *,
-    dtype: str = "float64",
-    device: str = "cpu",
+    dtype: str | torch.dtype = "float64",
+    device: str | torch.device = "cpu",
     trials: int = 8,
     seed: int = 0,
     eps: float = 0.0,
@@ -139,6 +141,7 @@ def check(
 def _apply(base: CheckConfig, changes: dict[str, Any]) -> CheckConfig:
     """`base` with `changes` routed to the section that owns each name; unknown names: TypeError."""
     label = changes.pop("_label", DEFAULT_NORM)
+    changes = {name: _named(name, value) for name, value in changes.items()}
     unknown = [name for name in changes if name not in _ROUTES and name not in _SECTIONS]
     if unknown:
         hints = "; ".join(f"{name!r}: {did_you_mean(name, [*_ROUTES, *_SECTIONS])}" for name in unknown)
@@ -162,6 +165,16 @@ def _apply(base: CheckConfig, changes: dict[str, Any]) -> CheckConfig:
     top["transform"] = dataclasses.replace(base.transform, **sections["transform"])
     top["layer"] = _layer(base.layer, sections["layer"])
     return dataclasses.replace(base, **top)
+
+
+def _named(name: str, value: Any) -> Any:
+    """A torch.dtype or torch.device given as `dtype`/`device`, as its name (torch.float32 ->
+    "float32", torch.device("cuda", 0) -> "cuda:0"): the rules then judge it as a spec's string.
+    Recognised by type, so that importing invcheck still imports no torch."""
+    kind = type(value)
+    if name in ("dtype", "device") and kind.__module__ == "torch" and kind.__name__ == name:
+        return str(value).removeprefix("torch.")
+    return value
 
 
 def _layer(base: LayerConfig, changes: dict[str, Any]) -> LayerConfig:

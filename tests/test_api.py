@@ -85,7 +85,8 @@ def test_bad_arguments_name_the_problem() -> None:
     with pytest.raises(TypeError, match="kwargs apply only to user code"):
         check("layer_norm", kwargs={"features": 3})
     with pytest.raises(
-        SpecError, match=r"^invcheck.check\(\): unknown norm 'layr_norm' \(did you mean 'layer_norm'\?\)$"
+        SpecError,
+        match=r"^invcheck\.api\.check\(\): unknown norm 'layr_norm' \(did you mean 'layer_norm'\?\)$",
     ):
         check("layr_norm")
     with pytest.raises(SpecError, match="groups 3 does not divide"):

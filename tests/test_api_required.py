@@ -12,15 +12,15 @@ from invcheck.api import check
 
 @pytest.mark.parametrize("fn", ["invariance_error", "assert_invariant", "assert_not_invariant"])
 def test_a_call_without_a_transform_is_a_type_error_naming_it(fn: str) -> None:
-    with pytest.raises(TypeError, match=rf"^{fn}\(\) missing required argument 'transform': give"):
+    with pytest.raises(TypeError, match=rf"^invcheck\.{fn}\(\) missing required argument 'transform': give"):
         getattr(invcheck, fn)(nn.LayerNorm(16))
-    with pytest.raises(TypeError, match=rf"^{fn}\(\) missing required argument 'transform'"):
+    with pytest.raises(TypeError, match=rf"^invcheck\.{fn}\(\) missing required argument 'transform'"):
         getattr(invcheck, fn)(norm="layer_norm", trials=2)
 
 
 @pytest.mark.parametrize("fn", ["invariance_error", "assert_invariant", "assert_not_invariant"])
 def test_a_call_without_a_norm_is_a_type_error_naming_it(fn: str) -> None:
-    with pytest.raises(TypeError, match=rf"^{fn}\(\) missing required argument 'norm': give"):
+    with pytest.raises(TypeError, match=rf"^invcheck\.{fn}\(\) missing required argument 'norm': give"):
         getattr(invcheck, fn)(transform="dataset_rescale")
 
 

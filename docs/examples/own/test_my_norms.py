@@ -1,6 +1,5 @@
 import functools
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 

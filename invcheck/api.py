@@ -15,7 +15,8 @@
         result = invcheck.invariance_error(MyNorm, "dataset_recenter", kwargs={...})  # numbers only
 
 Every function takes the arguments of `check()`, or a CheckConfig (say from `invcheck.spec.load_file`)
-followed by keyword changes. Options name a field of NormConfig, TransformConfig, LayerConfig or
+followed by keyword changes. `norm` (or `module=`) and `transform` are required: a measurement of
+what the caller never named is no test. Options name a field of NormConfig, TransformConfig, LayerConfig or
 CheckConfig (`groups=4`, `shift=2.0`, `units=32`, `tf32=True`); values are validated by the same
 rules as YAML specs, so a typo gets the same "did you mean" as in a spec.
 
@@ -33,12 +34,16 @@ torch is imported on first use, not when `invcheck` is imported. Build configs w
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
+import traceback
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from contextvars import ContextVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from invcheck import rules
-from invcheck.errors import InvarianceError, SpecError
+from invcheck.errors import InvarianceError, InvcheckError, SpecError
 from invcheck.evidence import explain
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.scan import scan  # noqa: F401 (re-exported: api.scan)
@@ -48,6 +53,8 @@ from invcheck.spec_values import did_you_mean
 from invcheck.user_objects import UserObject, features, norm_object, transform_object
 
 if TYPE_CHECKING:
+    import torch
+
     from invcheck.evidence import Result
 
 # A norm: a registry id ("layer_norm"), an import path ("pkg.mod:Name"), a class or factory, a
@@ -83,7 +90,49 @@ _ROUTES: dict[str, str | None] = {
     **{name: "layer" for name in ("layout", "placement", *_SIZES)},
     **{name: None for name in _TOP},
 }
-_WHERE = "invcheck.check()"  # how API-built checks are named in error messages
+# How API-built checks are named in error messages: the public function the user called.
+_CALLER: ContextVar[str] = ContextVar("invcheck_api_caller", default="invcheck.api.check")
+# Where invcheck refuses arguments with a TypeError on purpose (elsewhere a TypeError is a bug,
+# whose frames are worth seeing).
+_ARGUMENT_CHECKS = {Path(__file__).with_name(name) for name in ("api.py", "rules.py", "user_objects.py")}
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _public(name: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """A public entry point: errors name it ("invcheck.assert_invariant(): ..."), and what invcheck
+    raises about the call (TypeError, SpecError, UserCodeError) comes out of it with invcheck's frames
+    cut, so that pytest shows the user's line and the one-line message, as for InvarianceError."""
+
+    def wrap(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(fn)
+        def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            __tracebackhide__ = True
+            token = _CALLER.set(name)
+            try:
+                return fn(*args, **kwargs)
+            except (InvcheckError, TypeError) as err:
+                if not _about_the_call(err):
+                    raise
+                err.__suppress_context__ = True
+                raise err.with_traceback(None) from None
+            finally:
+                _CALLER.reset(token)
+
+        return call
+
+    return wrap
+
+
+def _about_the_call(err: BaseException) -> bool:
+    if isinstance(err, InvcheckError):
+        return True
+    frames = traceback.extract_tb(err.__traceback__)
+    return bool(frames) and Path(frames[-1].filename) in _ARGUMENT_CHECKS
+
+
+def _where() -> str:
+    return f"{_CALLER.get()}()"
 
 
 # Building checks ------------------------------------------------------------------------------
@@ -94,8 +143,8 @@ def check(
     transform: TransformArg = "dataset_rescale",
     layer: str = "dense",
     *,
-    dtype: str = "float64",
-    device: str = "cpu",
+    dtype: str | torch.dtype = "float64",
+    device: str | torch.device = "cpu",
     trials: int = 8,
     seed: int = 0,
     eps: float = 0.0,
@@ -138,6 +187,7 @@ def check(
 def _apply(base: CheckConfig, changes: dict[str, Any]) -> CheckConfig:
     """`base` with `changes` routed to the section that owns each name; unknown names: TypeError."""
     label = changes.pop("_label", DEFAULT_NORM)
+    changes = {name: _named(name, value) for name, value in changes.items()}
     unknown = [name for name in changes if name not in _ROUTES and name not in _SECTIONS]
     if unknown:
         hints = "; ".join(f"{name!r}: {did_you_mean(name, [*_ROUTES, *_SECTIONS])}" for name in unknown)
@@ -161,6 +211,16 @@ def _apply(base: CheckConfig, changes: dict[str, Any]) -> CheckConfig:
     top["transform"] = dataclasses.replace(base.transform, **sections["transform"])
     top["layer"] = _layer(base.layer, sections["layer"])
     return dataclasses.replace(base, **top)
+
+
+def _named(name: str, value: Any) -> Any:
+    """A torch.dtype or torch.device given as `dtype`/`device`, as its name (torch.float32 ->
+    "float32", torch.device("cuda", 0) -> "cuda:0"): the rules then judge it as a spec's string.
+    Recognised by type, so that importing invcheck still imports no torch."""
+    kind = type(value)
+    if name in ("dtype", "device") and kind.__module__ == "torch" and kind.__name__ == name:
+        return str(value).removeprefix("torch.")
+    return value
 
 
 def _layer(base: LayerConfig, changes: dict[str, Any]) -> LayerConfig:
@@ -267,39 +327,53 @@ def _validated(c: CheckConfig, given: dict[str, set[str]] | None = None) -> Chec
     found = rules.field_problems(c) or rules.problems(c, given)
     if found:
         p = found[0]
-        raise SpecError(p.message, _WHERE, None, p.value, p.hint)
+        raise SpecError(p.message, _where(), None, p.value, p.hint)
     return c
 
 
-def _config(args: tuple[Any, ...], changes: dict[str, Any]) -> CheckConfig:
-    """A CheckConfig (with keyword changes) or check()'s arguments -> CheckConfig."""
+def _config(args: tuple[Any, ...], changes: dict[str, Any], where: str) -> CheckConfig:
+    """A CheckConfig (with keyword changes) or check()'s arguments -> CheckConfig. Measuring and
+    judging take no default norm or transform: a call that names neither would check something
+    its author never chose (`assert_invariant(nn.LayerNorm(16))` passing on dataset_rescale)."""
     if args and isinstance(args[0], CheckConfig):
         if len(args) > 1:
             raise TypeError("after a CheckConfig, give changes by keyword (transform='...', dtype='...')")
         return _validated(_apply(args[0], changes) if changes else args[0], _given(changes))
+    for i, name in enumerate(("norm", "transform")):
+        given = len(args) > i or name in changes or (name == "norm" and changes.get("module") is not None)
+        if not given:
+            raise TypeError(f"{where}() missing required argument {name!r}: {_WANTED[name]}")
     return check(*args, **changes)
 
 
 # Measure, then judge ----------------------------------------------------------------------------
 
 
+@_public("invcheck.invariance_error")
 def invariance_error(*args: Any, **changes: Any) -> Result:
     """Run one check and return its Result: verdict, deviation, tolerance, bound, where.
 
     Never raises on the math (a degenerate output is the verdict `undefined`); bad arguments raise
     TypeError or SpecError, user code that cannot run raises UserCodeError.
     """
+    return _measure(args, changes, "invcheck.invariance_error")
+
+
+def _measure(args: tuple[Any, ...], changes: dict[str, Any], where: str) -> Result:
+    """The Result of the check the public function `where` was called with."""
     from invcheck.runner import run_check  # imports torch
 
-    return run_check(_config(args, changes))
+    return run_check(_config(args, changes, where))
 
 
+@_public("invcheck.assert_invariant")
 def assert_invariant(*args: Any, **changes: Any) -> Result:
     """Raise InvarianceError (an AssertionError) with the evidence unless the verdict is invariant."""
     __tracebackhide__ = True
     return _assert("invariant", args, changes)
 
 
+@_public("invcheck.assert_not_invariant")
 def assert_not_invariant(*args: Any, **changes: Any) -> Result:
     """Raise InvarianceError with the evidence unless the verdict is not_invariant.
 
@@ -316,19 +390,20 @@ def _assert(wanted: str, args: tuple[Any, ...], changes: dict[str, Any]) -> Resu
             f"assert_{wanted}() takes no expect= (it asserts {wanted}); use invariance_error() "
             "and read .verdict, or the other assertion"
         )
-    result = invariance_error(*args, **changes)
+    result = _measure(args, changes, f"invcheck.assert_{wanted}")
     if result.verdict != wanted:
         raise InvarianceError(explain(result, wanted), result)
     return result
 
 
+@_public("invcheck.set_timeout")
 def set_timeout(seconds: float) -> None:
     """The deadline of each check of user code in this process (default 15 s): one that runs longer
     raises UserCodeError; one that defeats the deadline is stopped at twice it."""
     from invcheck.impls.user_load import set_timeout as set_deadline  # imports torch
 
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0.1 <= seconds <= 86400:
-        raise SpecError(f"timeout must be a number of seconds in [0.1, 86400], got {seconds!r}", _WHERE)
+        raise SpecError(f"timeout must be a number of seconds in [0.1, 86400], got {seconds!r}", _where())
     set_deadline(float(seconds), "invcheck.set_timeout(seconds)")
 
 

@@ -16,6 +16,7 @@ from invcheck.settings import CheckConfig, test_names
 from invcheck.spec_values import Bad, did_you_mean
 
 OVERRIDES = ("seed", "trials", "dtype", "device")
+EXPLAIN_FLAGS = {"seed": "check-seed"}  # `invcheck explain`'s names for OVERRIDES, where they differ
 SEPARATOR = "::"  # SPEC::NAME, as pytest writes a test id
 
 
@@ -27,17 +28,19 @@ def overridden(
     trials: int | None = None,
     dtype: str | None = None,
     device: str | None = None,
+    flags: dict[str, str] | None = None,
 ) -> list[CheckConfig]:
     """`checks` with every value given (not None) in place of each check's own, held to the rules a
     spec's value is (`--trials 0` is refused as `trials: 0` is): a SpecError naming the option, or
-    the first check the new values make impossible (too many trials for its layer, say)."""
+    the first check the new values make impossible (too many trials for its layer, say). `flags`:
+    the option names where they are not the field's (explain's --check-seed)."""
     from invcheck import rules
 
     values: dict[str, Any] = {"seed": seed, "trials": trials, "dtype": dtype, "device": device}
     given = {key: value for key, value in values.items() if value is not None}
     for key, value in given.items():
         try:
-            given[key] = rules.CHECK_FIELDS[key](value, f"{prefix}{key}")
+            given[key] = rules.CHECK_FIELDS[key](value, f"{prefix}{(flags or {}).get(key, key)}")
         except Bad as exc:
             raise InvcheckError(f"{exc}" + (f" ({exc.hint})" if exc.hint else "")) from None
     if not given:
@@ -47,7 +50,7 @@ def overridden(
         found = rules.problems(c)
         if found:
             p = found[0]
-            where = " ".join(f"{prefix}{key} {value}" for key, value in given.items())
+            where = " ".join(f"{prefix}{(flags or {}).get(key, key)} {value}" for key, value in given.items())
             raise SpecError(f"{p.message} (with {where})", c.file or "<spec>", c.line, p.value, p.hint)
     return out
 
@@ -89,5 +92,10 @@ def rerun_lines(check: CheckConfig, name: str, allow_import: bool = False) -> li
     if spec is None:
         return []
     values = " ".join(f"--{key} {getattr(check, key)}" for key in OVERRIDES)
+    # explain's --seed draws its counterexample: the check's own seed is its --check-seed
+    explained = " ".join(f"--{EXPLAIN_FLAGS.get(key, key)} {getattr(check, key)}" for key in OVERRIDES)
     allow = " --allow-import" if allow_import else ""
-    return [f"re-run:  invcheck run {spec} {values}{allow}", f"explain: invcheck explain {spec}{allow}"]
+    return [
+        f"re-run:  invcheck run {spec} {values}{allow}",
+        f"explain: invcheck explain {spec} {explained}{allow}",
+    ]

@@ -85,7 +85,8 @@ def test_bad_arguments_name_the_problem() -> None:
     with pytest.raises(TypeError, match="kwargs apply only to user code"):
         check("layer_norm", kwargs={"features": 3})
     with pytest.raises(
-        SpecError, match=r"^invcheck.check\(\): unknown norm 'layr_norm' \(did you mean 'layer_norm'\?\)$"
+        SpecError,
+        match=r"^invcheck\.api\.check\(\): unknown norm 'layr_norm' \(did you mean 'layer_norm'\?\)$",
     ):
         check("layr_norm")
     with pytest.raises(SpecError, match="groups 3 does not divide"):
@@ -174,7 +175,7 @@ def test_set_timeout_is_the_deadline_of_user_code_and_its_message_names_it(tmp_p
         "import invcheck\nfrom invcheck.errors import UserCodeError, SpecError\n"
         "import invcheck.impls.user_load as ul\nul._timeout['seconds'] = 0.2\n"
         "def slow():\n"
-        "    try:\n        invcheck.assert_invariant('slownorm:Slow', kwargs={'features': '{units}'}, trials=2)\n"
+        "    try:\n        invcheck.assert_invariant('slownorm:Slow', 'dataset_rescale', kwargs={'features': '{units}'}, trials=2)\n"
         "    except UserCodeError as err:\n        print(err)\n"
         "slow()\ninvcheck.set_timeout(0.3)\nslow()\n"
         "for bad in (0, 1e-6, float('nan'), '5', True, 1e9):\n"

@@ -86,7 +86,7 @@ def test_a_name_with_spaces_is_quoted_for_the_shell() -> None:
     c = CheckConfig(name="rms in float32", file="my specs/mine.yaml", line=4, dtype="float32")
     assert rerun_lines(c, "rms in float32") == [
         "re-run:  invcheck run 'my specs/mine.yaml::rms in float32' --seed 0 --trials 8 --dtype float32 --device cpu",
-        "explain: invcheck explain 'my specs/mine.yaml::rms in float32'",
+        "explain: invcheck explain 'my specs/mine.yaml::rms in float32' --check-seed 0 --trials 8 --dtype float32 --device cpu",
     ]
     assert rerun_lines(CheckConfig(), "x") == []  # from the API: no spec to name
 
@@ -151,7 +151,8 @@ def test_pytest_options_override_and_a_failure_says_how_to_re_run(pytester: pyte
             "--invcheck-trials 4 --invcheck-dtype float32 --invcheck-device cpu",
             "*re-run:  invcheck run mine.invcheck.yaml::dense/layer_norm/dataset_recenter --seed 5 --trials 4 "
             "--dtype float32 --device cpu",
-            "*explain: invcheck explain mine.invcheck.yaml::dense/layer_norm/dataset_recenter",
+            "*explain: invcheck explain mine.invcheck.yaml::dense/layer_norm/dataset_recenter --check-seed 5 "
+            "--trials 4 --dtype float32 --device cpu",
         ]
     )
 

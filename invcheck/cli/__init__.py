@@ -61,7 +61,9 @@ def _main() -> None:
     try:
         _working_folder_exists()
         # typer.main.get_command(app) is what app() runs; its plain options are coerced without pydantic
-        code = install(typer.main.get_command(app))(standalone_mode=False)  # typer.Exit's code
+        # prog_name: usage says `invcheck` however it was started (click would name it from
+        # __main__'s spec: `python -m invcheck`, or `python -m pytest` in a test run)
+        code = install(typer.main.get_command(app))(prog_name="invcheck", standalone_mode=False)
     except UsageError as err:  # usage errors: bad option values, missing arguments
         _say(f"error: {err.format_message()} (see {_help_of(err)})")
         sys.exit(2)

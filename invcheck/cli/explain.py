@@ -7,7 +7,17 @@ from typing import Annotated
 
 import typer
 
-from invcheck.cli.app import LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, TransformOpt, app
+from invcheck.cli.app import (
+    DeviceOpt,
+    DtypeOverrideOpt,
+    LayerOpt,
+    NormOpt,
+    OutputOpt,
+    RunFormat,
+    RunFormatOpt,
+    TransformOpt,
+    app,
+)
 from invcheck.cli.cells import selected_checks
 from invcheck.cli.common import check_outputs, config_allows_import, load_torch, style, write_output
 
@@ -28,6 +38,20 @@ def explain(
     seed: Annotated[
         int, typer.Option(min=0, max=2**63 - 1, help="Seed of the first small integer draw.")
     ] = 0,
+    check_seed: Annotated[
+        int | None,
+        typer.Option(
+            "--check-seed",
+            min=0,
+            max=2**63 - 1,
+            help="Every check's seed, in place of the spec's (what `invcheck run --seed` sets).",
+        ),
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option(min=1, max=100_000, help="Every check's trials, in place of the spec's.")
+    ] = None,
+    dtype: DtypeOverrideOpt = None,
+    device: DeviceOpt = None,
     format: RunFormatOpt = RunFormat.rich,
     output: OutputOpt = None,
     allow_import: Annotated[
@@ -41,9 +65,22 @@ def explain(
     from invcheck.why.explain import explain_check
     from invcheck.why.render import explain_text
 
+    # the overrides `invcheck run` takes, so that a run's explain line explains the check it ran
+    def override(checks: list) -> list:
+        return reproduce.overridden(
+            checks,
+            seed=check_seed,
+            trials=trials,
+            dtype=dtype.value if dtype else None,
+            device=device,
+            flags=reproduce.EXPLAIN_FLAGS,
+        )
+
+    override([])  # a bad value: refused before any file is read
     check_outputs([output], [reproduce.split(spec)[0]] if spec else [])  # before the work, not after it
     files = [reproduce.split(spec)[0]] if spec and spec != Path("-") else []
     checks = selected_checks(spec, norm, transform, layer, allow_import or config_allows_import(files))
+    checks = override(checks)
     load_torch()
     found = [_numbers(c) if user_code(c) else explain_check(c, seed) for c in checks]
     if format.value == "json":

@@ -6,7 +6,8 @@ the permission user layers need), or any callable given to the API. It is called
 with that trial's X and W (float64, CPU, copies: in the layer kind's layout, X [N, D] and W [H, D]
 for a dense layer, X [N, C_in, S, S] and W [C_out, C_in, k, k] for a conv) and the check's seeded
 torch.Generator (draw from it, never from torch's global generator, so the check is reproducible).
-It returns X' and W' of the same shapes (return an input itself where it leaves it unchanged).
+It returns X' and W' of the same shapes; what it returns is the transformed pair, whether new tensors
+or its inputs edited in place (the caller's X and W are never touched).
 Where its signature takes `scale` (or `shift`), it is given the check's `scale` range (low, high)
 (or `shift`): `invcheck sweep` pins the range to (δ, δ), so such a transform can be swept.
 """
@@ -92,7 +93,6 @@ def _applier(fn: Any, check: CheckConfig, subject: str) -> Any:
     def apply(
         x: Tensor, w: Tensor, cfg: TransformConfig, gen: torch.Generator, kind: LayerKind
     ) -> tuple[Tensor, Tensor]:
-        import torch
 
         from invcheck.impls.user_load import fill
 
@@ -102,14 +102,25 @@ def _applier(fn: Any, check: CheckConfig, subject: str) -> Any:
         }
         xs, ws = [], []
         for t in range(x.shape[0]):
-            xt, wt = x[t].clone(), w[t].clone()  # copies: the function may change them in place
-            x2, w2 = _called(fn, check, subject, xt, wt, gen, keywords)
-            xs.append(None if x2 is xt else x2.detach().to("cpu", torch.float64))
-            ws.append(None if w2 is wt else w2.detach().to("cpu", torch.float64))
-        # an input left as it was stays the very tensor: the noise probe moves only what changed
+            # copies: the function may change them in place; what it returns is the transformed
+            # value whatever its identity (an input edited in place and returned is changed)
+            x2, w2 = _called(fn, check, subject, x[t].clone(), w[t].clone(), gen, keywords)
+            xs.append(_changed(x[t], x2))
+            ws.append(_changed(w[t], w2))
+        # an input whose values are unchanged stays the very tensor: the noise probe moves only
+        # what changed
         return _stacked(x, xs), _stacked(w, ws)
 
     return apply
+
+
+def _changed(original: Tensor, out: Tensor) -> Tensor | None:
+    """`out` as float64 on the CPU, or None where its values equal the original's (decided by
+    value, never by identity: the function may have edited its copy in place)."""
+    import torch
+
+    out = out.detach().to("cpu", torch.float64)
+    return None if torch.equal(out, original) else out
 
 
 def _stacked(original: Tensor, outs: list[Tensor | None]) -> Tensor:

@@ -163,21 +163,27 @@ def test_pytest_session_survives_broken_specs_and_planted_modules(pytester: pyte
     [
         (
             {"tolerance": "1e-3"},
-            "invcheck.check(): tolerance must be a number, got '1e-3' (write tolerance=1e-3 without quotes)",
+            "invcheck.api.check(): tolerance must be a number, got '1e-3' (write tolerance=1e-3 without quotes)",
         ),
         (
             {"seed": 2**70},
-            "invcheck.check(): seed must be an integer in [0, 9223372036854775807], got 1180591620717411303424",
+            "invcheck.api.check(): seed must be an integer in [0, 9223372036854775807], got 1180591620717411303424",
         ),
-        ({"groups": 4}, "invcheck.check(): groups applies only to group_norm, not 'layer_norm' (remove it)"),
+        (
+            {"groups": 4},
+            "invcheck.api.check(): groups applies only to group_norm, not 'layer_norm' (remove it)",
+        ),
         (
             {"groups": 2},
-            "invcheck.check(): groups applies only to group_norm, not 'layer_norm' (remove it)",
+            "invcheck.api.check(): groups applies only to group_norm, not 'layer_norm' (remove it)",
         ),  # the default
-        ({"trials": 10**12}, "invcheck.check(): trials must be an integer in [1, 100000], got 1000000000000"),
+        (
+            {"trials": 10**12},
+            "invcheck.api.check(): trials must be an integer in [1, 100000], got 1000000000000",
+        ),
         (
             {"shift": 1e-300, "transform": "dataset_recenter"},
-            "invcheck.check(): shift must be a number in [0.001, 1e+06], got 1e-300",
+            "invcheck.api.check(): shift must be a number in [0.001, 1e+06], got 1e-300",
         ),
     ],
 )

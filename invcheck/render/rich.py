@@ -131,8 +131,13 @@ def _grid(report: Any, layer: str, transforms: list[str], compact: bool) -> Tabl
     # rather than pushing the last cell's numbers off the table
     fixed = NORM_WIDTH - 1 if compact else None
     grid.add_column("norm", no_wrap=not compact, overflow="fold", min_width=fixed, max_width=fixed)
+    # compact: each cell column exactly one cell wide (its header wraps), so the columns that
+    # _column_groups counted fit; rich would otherwise crop the last one (5.2e-16 shown as 5.2e-1)
+    cell = CELL_WIDTH - 1 if compact else None
     for t in transforms:
-        grid.add_column(TRANSFORM_LABELS[t], justify="center", min_width=CELL_WIDTH - 1 if compact else None)
+        grid.add_column(
+            TRANSFORM_LABELS[t], justify="center", min_width=cell, max_width=cell, overflow="fold"
+        )
     for norm in report.norms(layer):
         grid.add_row(norm, *(_cell(report.cell(layer, norm, t), compact) for t in transforms))
     return grid

@@ -6,6 +6,7 @@ verdict is not the same at every seed is flaky: a CI check on it would fail now 
 each flaky cell with its verdicts per seed and the count (target 0). Exit 1 if any.
 
     python benchmarks/flaky_cells.py --seeds 10
+    python benchmarks/flaky_cells.py --placement post_activation --layer conv --dtype bfloat16
 """
 
 from __future__ import annotations
@@ -21,13 +22,19 @@ IMPLS = ("reference", "torch")
 DTYPES = ("float32", "bfloat16")
 
 
-def verdicts(seeds: list[int], layers: list[str], impls: tuple[str, ...], dtypes: tuple[str, ...]) -> dict:
+def verdicts(
+    seeds: list[int],
+    layers: list[str],
+    impls: tuple[str, ...],
+    dtypes: tuple[str, ...],
+    placements: tuple[str, ...] = names.PLACEMENTS,
+) -> dict:
     """{(layer, placement, impl, dtype, norm, transform): [verdict at each seed]}."""
     found: dict[tuple[str, ...], list[str]] = defaultdict(list)
     for impl in impls:
         for dtype in dtypes:
             for seed in seeds:
-                report = table.build(layers, seed=seed, dtype=dtype, impl=impl, placements=names.PLACEMENTS)
+                report = table.build(layers, seed=seed, dtype=dtype, impl=impl, placements=placements)
                 print(f"  {impl} {dtype} seed {seed}: {len(report.cells)} cells", file=sys.stderr, flush=True)
                 for c in report.cells:
                     found[(c.layer, c.placement, impl, dtype, c.norm, c.transform)].append(c.verdict)
@@ -39,13 +46,22 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, default=20, help="seeds per cell (default 20)")
     parser.add_argument("--first-seed", type=int, default=1000)
     parser.add_argument("--layer", action="append", choices=names.LAYERS, help="one layer kind (repeatable)")
+    parser.add_argument(
+        "--placement", action="append", choices=names.PLACEMENTS, help="one placement (repeatable)"
+    )
     parser.add_argument("--impl", action="append", choices=IMPLS, help="one impl (repeatable)")
     parser.add_argument("--dtype", action="append", choices=DTYPES, help="one dtype (repeatable)")
     args = parser.parse_args()
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     layers = args.layer or list(names.LAYERS)
     start = time.perf_counter()
-    found = verdicts(seeds, layers, tuple(args.impl or IMPLS), tuple(args.dtype or DTYPES))
+    found = verdicts(
+        seeds,
+        layers,
+        tuple(args.impl or IMPLS),
+        tuple(args.dtype or DTYPES),
+        tuple(args.placement or names.PLACEMENTS),
+    )
     flaky = {cell: v for cell, v in found.items() if len(set(v)) > 1}
     for cell, v in sorted(flaky.items()):
         counts = {verdict: v.count(verdict) for verdict in dict.fromkeys(v)}

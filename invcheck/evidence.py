@@ -74,6 +74,8 @@ class Measurement:
     # runs saw a sample of it or could not run (its own rounding included)
     eps_effect_whole: list[float] = field(default_factory=list)
     degenerate: list[str | None] = field(default_factory=list)  # per trial: why it cannot count
+    left_out: list[int] = field(default_factory=list)  # per trial: entries left out, their set 0/0
+    entries: int = 0  # output entries of one trial
     undefined: str | None = None  # why no verdict can be given at all
     range_problem: str | None = None  # the checked dtype under- or overflowed
     notes: list[str] = field(default_factory=list)  # what the measurement learned about the layer
@@ -103,6 +105,7 @@ class Result:
     eps_source: str = "none"
     eps_effect: float | None = None  # largest effect of eps between the sides (measured)
     degenerate: int = 0  # trials left out
+    left_out: int = 0  # entries left out of the trials that count (their set's spread is 0: 0/0)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -146,6 +149,7 @@ class Result:
                 "eps_source": self.eps_source,
                 "eps_effect": self.eps_effect,
                 "degenerate_trials": self.degenerate,
+                "left_out_entries": self.left_out,
                 "notes": self.notes,
                 "device": self.device,
                 "tf32": self.tf32,

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from invcheck import eps_model, sample
+from invcheck import eps_model, sample, zero_sets
 from invcheck import tolerance as tol
 from invcheck.draws import CACHE_ENTRIES, draw
 from invcheck.evidence import Measurement, Positions, RunNumbers
@@ -134,7 +134,10 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
         m.exact = wide
         if m.eps.value and not m.eps.switchable:  # stated, kept in no attribute: estimated instead
             m.eps_allowance = eps_model.allowance(check, d, m.eps.value)  # user code: d is every case
-    m.degenerate = _degenerate(m.exact, wide, m.check.norm.module is not None)
+    zero = zero_sets.mask(check, d, device)
+    m.left_out = zero_sets.left_out(zero, d.trials)
+    m.entries = sides[0][0].numel()
+    m.degenerate = _degenerate(m.exact, wide, m.check.norm.module is not None, m.left_out, m.entries)
     # A degenerate trial's 0/0 is no overflow: the range is judged on the trials that count.
     m.range_problem = stored or _not_finite(check.dtype, checked, m.degenerate)
     coarse = max((r.step, r.dtype) for r in (checked, wide))
@@ -338,13 +341,21 @@ def _outputs(
     without a probe); and per trial whether both sides' outputs moved with their inputs, with the
     fraction of nonzero output entries that moved (rep: which draw of dither signs)."""
     weights = dict(zip(STENCIL.points, STENCIL.weights))
+    zero = zero_sets.mask(check, d, device)  # 0/0 entries: left out, as zeros on both sides
     if (
         2 * len(points) * (d.x.numel() + d.w.numel()) <= CACHE_ENTRIES
     ):  # one call, its inputs kept: small layers
-        out = fwd(*_stacked(check, d, points, e, dtype, device, rep))
+        stacked = _stacked(check, d, points, e, dtype, device, rep)
+        if len(points) > 1:  # a set the probe's dither zeroes is 0/0 there too
+            zero = _union(zero, zero_sets.at_points(check, [stacked], d.trials))
+        out = fwd(*stacked)
         out = out.double().reshape(2, len(points), d.trials, *out.shape[1:])  # [side, point, T, ...]
         per_side = [iter(out[side]) for side in (0, 1)]
     else:  # one call per side and point: memory holds one copy of the inputs at a time
+        if len(points) > 1 and zero_sets.applies(check):  # a set the probe's dither zeroes is 0/0 there too
+            for side in (0, 1):
+                at = _points(check, d, side, points, e, dtype, device, rep=rep)
+                zero = _union(zero, zero_sets.at_points(check, at, d.trials))
         per_side = [
             (
                 fwd(x, w).double()
@@ -359,6 +370,8 @@ def _outputs(
     for outputs in per_side:
         acc: Tensor | None = None
         for k, y in zip(points, outputs):
+            if zero is not None and zero.shape == y.shape:
+                y = y.masked_fill(zero, 0.0)
             if k == 0:
                 base.append(y)
             elif k == points[1]:
@@ -375,6 +388,10 @@ def _outputs(
         return (base[0], base[1]), None, None
     fraction = changed / live if live else 1.0
     return (base[0], base[1]), (residual[0], residual[1]), (moved[0] & moved[1], fraction)
+
+
+def _union(a: Tensor | None, b: Tensor | None) -> Tensor | None:
+    return b if a is None else a if b is None else a | b
 
 
 def _stacked(
@@ -486,15 +503,21 @@ def _eps_effect(with_eps: Sides, off: Sides, scale: list[float]) -> list[float]:
     return between.tolist()
 
 
-def _degenerate(exact: RunNumbers, wide: RunNumbers, user: bool) -> list[str | None]:
-    """Per trial, why it cannot count: the layer's math divides by zero, it returns NaN or inf
-    itself, or its output is constant (`wide`, the float64 run with eps, probed its inputs)."""
+def _degenerate(
+    exact: RunNumbers, wide: RunNumbers, user: bool, left_out: list[int] | None = None, entries: int = 0
+) -> list[str | None]:
+    """Per trial, why it cannot count: every entry's set has zero spread (0/0 entries are left out,
+    zero_sets.py: a trial counts while one entry is left), the layer's math divides by zero, it
+    returns NaN or inf itself, or its output is constant (`wide`, the float64 run with eps, probed
+    its inputs)."""
     zero = "zero variance: its output is not finite with eps off (a statistic's spread is 0)"
     if user and wide is exact:  # no eps to tell 0/0 from the layer's own NaN
         zero = "its output is not finite (NaN or inf) in float64: a statistic's spread is 0, or the layer returns NaN"
     reasons: list[str | None] = []
     for t in range(len(exact.scale)):
-        if not exact.finite[t]:
+        if left_out and entries and left_out[t] >= entries:
+            reasons.append("zero variance: every entry's set has zero spread (0/0 with eps off)")
+        elif not exact.finite[t]:
             itself = wide is not exact and not wide.finite[t]  # with eps on, a zero spread stays finite
             reasons.append(
                 "its output is not finite (NaN or inf) even with its eps: the layer returns NaN or inf"

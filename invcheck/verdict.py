@@ -259,6 +259,7 @@ def _result(
         notes=list(m.notes),
         eps_effect=_largest_eps_effect(m),
         degenerate=sum(reason is not None for reason in m.degenerate),
+        left_out=_left_out(m),
     )
     if decisive is not None and verdict != "undefined":
         run = m.exact if decisive.run.startswith("float64") else m.checked
@@ -266,6 +267,11 @@ def _result(
         r.trial, r.run = decisive.trial, decisive.run
         r.where = run.where[decisive.trial] if run and run.where else {}
     return r
+
+
+def _left_out(m: Measurement) -> int:
+    """Entries left out of the trials that count: their set's spread is zero (0/0, zero_sets.py)."""
+    return sum(n for n, reason in zip(m.left_out, m.degenerate or [None] * len(m.left_out)) if reason is None)
 
 
 def _largest_eps_effect(m: Measurement) -> float | None:
@@ -328,6 +334,11 @@ def _why(
         parts.append(
             f"{len(degenerate)} of {len(m.degenerate)} trials degenerate ({degenerate[0]}), "
             "decided from the others"
+        )
+    left_out, counted = _left_out(m), len(m.left_out) - len(degenerate)
+    if left_out and counted:
+        parts.append(
+            f"{left_out} of {counted * m.entries} entries left out: their set's spread is zero (0/0 with eps off)"
         )
     if m.check.norm.module is not None:
         parts.append(f"eps {m.eps.value:g} ({m.eps.source})")

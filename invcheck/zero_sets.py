@@ -1,0 +1,121 @@
+"""Which output entries are 0/0: their statistic's set has zero spread, so with eps off the norm divides 0 by 0.
+
+A ReLU before the norm zeroes whole sets (a conv's per-position norm over few channels, an instance
+norm over few tokens); zero padding and groups of one entry do too. Such an entry has no normalized
+value, but the entries beside it do: they count, the 0/0 entries are left out. One rule for every
+implementation (reference, PyTorch's layers, user code that names a built-in norm), decided from
+what the norm sees, computed here the way every implementation's layer computes it (`kind.summed`):
+an entry is 0/0 when its set has zero spread in float64 (the exact math) or in the checked dtype
+(whose rounding can zero a set that float64 does not: that NaN is no overflow), on either side.
+Trials whose every entry is 0/0 are degenerate (measure.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import torch
+
+from invcheck.norms import NORMS
+from invcheck.placements import get_placement
+from invcheck.runtime import DTYPES
+
+if TYPE_CHECKING:
+    from invcheck.impls import Draw
+    from invcheck.settings import CheckConfig
+
+Tensor = torch.Tensor
+
+
+def applies(check: CheckConfig) -> bool:
+    """Whether entries can be told apart: a built-in data norm in train mode (statistics of the
+    batch), whose output is the norm's own (not the input placement's norm(X) W^T, where one 0/0
+    set reaches every output of its case)."""
+    norm = NORMS.get(check.norm.id)
+    return (
+        norm is not None
+        and norm.from_data
+        and check.norm.mode == "train"
+        and check.layer.placement != "input"
+        and check.tolerance is None
+        # a recurrent layer's summed inputs depend on its norm (no seen without running it):
+        # its trials follow the output rule (measure._degenerate)
+        and not check.layer.kind_spec.activation_inside
+    )
+
+
+def mask(check: CheckConfig, d: Draw, device: torch.device) -> Tensor | None:
+    """Per entry of the output [T, N, C, *positions], on `device`: True where the set is 0/0 in
+    float64 or in the checked dtype, on either side; None where nothing is 0/0 (or the rule does
+    not apply). Kept with the draw: every run of the check leaves out the same entries."""
+    user = (
+        check.norm.module is not None
+        and check.layer.placement != "input"
+        and check.tolerance is None
+        and not check.layer.kind_spec.activation_inside
+    )
+    if not applies(check) and not user:
+        return None
+    # a draw is shared by the checks of a table (every norm of a layer): the key says whose sets
+    key = ("zero_sets", str(device), repr(check.norm), repr(check.layer), check.dtype)
+    if key not in d.cache:
+        found = _from_outputs(check, d, device) if user else None
+        for dtype in dict.fromkeys((torch.float64, DTYPES[check.dtype])) if not user else ():
+            for x, w in ((d.x, d.w), (d.x2, d.w2)):
+                zero = _zero_spread(check, x.to(device, dtype), w.to(device, dtype))
+                found = zero if found is None else found | zero
+        d.cache[key] = found if found is not None and bool(found.any()) else None
+    return d.cache[key]
+
+
+def at_points(check: CheckConfig, inputs: Iterable[tuple[Tensor, Tensor]], trials: int) -> Tensor | None:
+    """Where a set is 0/0 at any of a probe's inputs ([k T, ...] each, in the run's dtype):
+    [T, N, C, *pos]. A dither of several units of a coarse dtype (bfloat16's 3%) zeroes sets the
+    drawn inputs do not: a rounding remainder there is no noise of the layer."""
+    if not applies(check):
+        return None
+    found = None
+    for x, w in inputs:
+        zero = _zero_spread(check, x, w)
+        zero = zero.reshape(-1, trials, *zero.shape[1:]).any(0)
+        found = zero if found is None else found | zero
+    return found
+
+
+def _from_outputs(check: CheckConfig, d: Draw, device: torch.device) -> Tensor | None:
+    """User code, whose sets invcheck cannot name: the entries its float64 run with eps off
+    returns as NaN or inf on either side (the definition's 0/0), where with its eps they are
+    finite (else the layer itself returns NaN: no 0/0 to leave out). With no eps to switch off,
+    every entry that is not finite (0/0, or the layer's own NaN: the report says which it may be)."""
+    from invcheck.impls import build_forward
+
+    def bad(eps_off: bool) -> Tensor:
+        fwd = build_forward(check, d, torch.float64, device, eps_off=eps_off, eps_dtype=DTYPES[check.dtype])
+        ys = [
+            fwd(x.to(device, torch.float64), w.to(device, torch.float64))
+            for x, w in ((d.x, d.w), (d.x2, d.w2))
+        ]
+        return ~torch.isfinite(ys[0].double()) | ~torch.isfinite(ys[1].double())
+
+    with_eps = bad(False)
+    probe = build_forward(check, d, torch.float64, device, eps_dtype=DTYPES[check.dtype]).eps_info
+    if probe.value and probe.switchable:
+        return bad(True) & ~with_eps
+    return with_eps
+
+
+def _zero_spread(check: CheckConfig, x: Tensor, w: Tensor) -> Tensor:
+    """Where what the norm sees for X, W (in their dtype) has a set of zero spread: [T, N, C, *pos]."""
+    kind, layer = check.layer.kind_spec, check.layer
+    norm = NORMS[check.norm.id]
+    a = get_placement(layer.placement).seen(kind, layer, x, w).double()
+    _, var = norm.statistics(a, a, check.norm, kind.per_token_statistics)
+    return (var == 0).expand(a.shape)
+
+
+def left_out(zero: Tensor | None, trials: int) -> list[int]:
+    """Per trial, how many entries are 0/0."""
+    if zero is None:
+        return [0] * trials
+    return zero.flatten(1).sum(1).tolist()

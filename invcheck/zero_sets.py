@@ -35,7 +35,7 @@ def applies(check: CheckConfig) -> bool:
     norm = NORMS.get(check.norm.id)
     return (
         norm is not None
-        and norm.from_data
+        and norm.acts_on == "data"
         and check.norm.mode == "train"
         and check.layer.placement != "input"
         and check.tolerance is None
@@ -110,8 +110,12 @@ def _zero_spread(check: CheckConfig, x: Tensor, w: Tensor) -> Tensor:
     kind, layer = check.layer.kind_spec, check.layer
     norm = NORMS[check.norm.id]
     a = get_placement(layer.placement).seen(kind, layer, x, w).double()
-    _, var = norm.statistics(a, a, check.norm, kind.per_token_statistics)
-    return (var == 0).expand(a.shape)
+    from invcheck.norms.arrays import TORCH
+
+    stats = norm.statistics(a, TORCH, check.norm, kind.per_token_statistics)
+    if stats is None:  # no statistics (dyt): no set to be 0/0
+        return torch.zeros(a.shape, dtype=torch.bool, device=a.device)
+    return (torch.as_tensor(stats[1]) == 0).expand(a.shape)
 
 
 def left_out(zero: Tensor | None, trials: int) -> list[int]:

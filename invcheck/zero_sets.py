@@ -60,7 +60,7 @@ def mask(check: CheckConfig, d: Draw, device: torch.device) -> Tensor | None:
     # a draw is shared by the checks of a table (every norm of a layer): the key says whose sets
     key = ("zero_sets", str(device), repr(check.norm), repr(check.layer), check.dtype)
     if key not in d.cache:
-        found = _from_outputs(check, d, device) if user else None
+        found = _user_zero_sets(check, d, device) if user else None
         for dtype in dict.fromkeys((torch.float64, DTYPES[check.dtype])) if not user else ():
             for x, w in ((d.x, d.w), (d.x2, d.w2)):
                 zero = _zero_spread(check, x.to(device, dtype), w.to(device, dtype))
@@ -81,6 +81,17 @@ def at_points(check: CheckConfig, inputs: Iterable[tuple[Tensor, Tensor]], trial
         zero = zero.reshape(-1, trials, *zero.shape[1:]).any(0)
         found = zero if found is None else found | zero
     return found
+
+
+def _user_zero_sets(check: CheckConfig, d: Draw, device: torch.device) -> Tensor | None:
+    """_from_outputs, where the layer runs in float64 at all: one that refuses it (float32 only) has
+    no float64 run to read 0/0 from; its checks say so where they need that run."""
+    from invcheck.errors import UserCodeError
+
+    try:
+        return _from_outputs(check, d, device)
+    except UserCodeError:
+        return None
 
 
 def _from_outputs(check: CheckConfig, d: Draw, device: torch.device) -> Tensor | None:

@@ -7,6 +7,7 @@ import torch
 
 import invcheck
 from invcheck.api import check
+from invcheck.settings import CheckConfig
 from invcheck.transforms import transform_of
 
 
@@ -34,6 +35,8 @@ def test_the_callers_tensors_stay_as_they_were_and_unchanged_values_keep_the_ten
     cfg = check("layer_norm", inplace_scale).transform
     x, w = torch.randn(3, 4, 5, dtype=torch.float64), torch.randn(3, 2, 5, dtype=torch.float64)
     x0, w0 = x.clone(), w.clone()
-    x2, w2 = transform_of(cfg).apply(x, w, cfg, torch.Generator().manual_seed(0), None)
+    x2, w2 = transform_of(cfg, CheckConfig(transform=cfg)).apply(
+        x, w, cfg, torch.Generator().manual_seed(0), None
+    )
     assert torch.equal(x, x0) and torch.equal(w, w0)
     assert torch.equal(x2, 2.5 * x0) and w2 is w

@@ -597,36 +597,26 @@ class _Scanner:
         return tuple(sorted(self._specials, key=rank))
 
     def _param_verdict(self, item: Item) -> ParamVerdict:
-        j = judging.judge(self._numbers(item, _unreached(item)))
-        return ParamVerdict(
-            item.names[0],
-            tuple(item.tensors[0].shape),
-            item.transform,
-            j.verdict,
-            item.deviation if j.deviation is None else j.deviation,
-            item.tolerance if j.tolerance is None else j.tolerance,
-            j.why,
-            j.via,
-            j.at_these_values_only,
-            item.module,
-            item.module_type,
-            item.eps_effect,
-        )
+        fields = self._decided(item, _unreached(item))
+        return ParamVerdict(item.names[0], tuple(item.tensors[0].shape), **fields, eps_effect=item.eps_effect)
 
     def _group_verdict(self, item: Item) -> GroupVerdict:
-        j = judging.judge(self._numbers(item, False))
-        return GroupVerdict(
-            item.names,
-            item.transform,
-            j.verdict,
-            item.deviation if j.deviation is None else j.deviation,
-            item.tolerance if j.tolerance is None else j.tolerance,
-            j.why,
-            j.via,
-            j.at_these_values_only,
-            item.module,
-            item.module_type,
-        )
+        return GroupVerdict(item.names, **self._decided(item, False))
+
+    def _decided(self, item: Item, unreached: bool) -> dict[str, Any]:
+        """What a tensor's and a group's verdicts share: the judgement of the item's numbers."""
+        j = judging.judge(self._numbers(item, unreached))
+        return {
+            "transform": item.transform,
+            "verdict": j.verdict,
+            "deviation": item.deviation if j.deviation is None else j.deviation,
+            "tolerance": item.tolerance if j.tolerance is None else j.tolerance,
+            "why": j.why,
+            "via": j.via,
+            "at_these_values_only": j.at_these_values_only,
+            "module": item.module,
+            "module_type": item.module_type,
+        }
 
 
 _abs_max, _deviation = abs_max, deviation

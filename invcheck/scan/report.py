@@ -47,15 +47,7 @@ class ParamVerdict:
         return {
             "name": self.name,
             "shape": list(self.shape),
-            "transform": self.transform,
-            "verdict": self.verdict,
-            "deviation": _number(self.deviation),
-            "tolerance": _number(self.tolerance),
-            "why": self.why,
-            "via": self.via,
-            "at_these_values_only": self.at_these_values_only,
-            "module": self.module,
-            "module_type": self.module_type,
+            **_judged(self),
             "eps_effect": None if self.eps_effect is None else _number(self.eps_effect),
         }
 
@@ -76,18 +68,22 @@ class GroupVerdict:
     module_type: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "names": list(self.names),
-            "transform": self.transform,
-            "verdict": self.verdict,
-            "deviation": _number(self.deviation),
-            "tolerance": _number(self.tolerance),
-            "why": self.why,
-            "via": self.via,
-            "at_these_values_only": self.at_these_values_only,
-            "module": self.module,
-            "module_type": self.module_type,
-        }
+        return {"names": list(self.names), **_judged(self)}
+
+
+def _judged(v: ParamVerdict | GroupVerdict) -> dict[str, Any]:
+    """The fields a tensor's and a group's verdicts share, in the JSON's order."""
+    return {
+        "transform": v.transform,
+        "verdict": v.verdict,
+        "deviation": _number(v.deviation),
+        "tolerance": _number(v.tolerance),
+        "why": v.why,
+        "via": v.via,
+        "at_these_values_only": v.at_these_values_only,
+        "module": v.module,
+        "module_type": v.module_type,
+    }
 
 
 @dataclass(frozen=True)

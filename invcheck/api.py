@@ -33,22 +33,22 @@ torch is imported on first use, not when `invcheck` is imported. Build configs w
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import sys
 import traceback
 from collections.abc import Callable
 from contextvars import ContextVar
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
-from invcheck import rules
+from invcheck import rules, timeouts
 from invcheck.errors import InvarianceError, InvcheckError, SpecError
 from invcheck.evidence import explain
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.scan import scan  # noqa: F401 (re-exported: api.scan)
 from invcheck.scan.param_groups import param_groups  # noqa: F401 (re-exported: api.param_groups)
-from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
+from invcheck.settings import OPTIONS, CheckConfig, LayerConfig, NormConfig, TransformConfig, check_config
 from invcheck.spec_values import did_you_mean
 from invcheck.user_objects import UserObject, features, norm_object, transform_object
 
@@ -74,22 +74,14 @@ class _Default:
 
 DEFAULT_NORM: Any = _Default()
 
-_SECTIONS: dict[str, type] = {"norm": NormConfig, "transform": TransformConfig, "layer": LayerConfig}
-_TOP = {f.name for f in dataclasses.fields(CheckConfig)} - {*_SECTIONS, "file", "line"}
-_SIZES = {key for kind in LAYER_KINDS.values() for key in kind.sizes}
-# option name -> the section holding it (None: CheckConfig itself). `id` and `kind` are reached
-# through the norm/transform/layer arguments, where they are not ambiguous.
-# A user transform's module, kwargs and object come through `transform=` (kwargs: a partial).
-_ROUTES: dict[str, str | None] = {
-    **{f.name: "norm" for f in dataclasses.fields(NormConfig) if f.name not in ("id", "obj")},
-    **{
-        f.name: "transform"
-        for f in dataclasses.fields(TransformConfig)
-        if f.name not in ("id", "module", "kwargs", "obj")
-    },
-    **{name: "layer" for name in ("layout", "placement", *_SIZES)},
-    **{name: None for name in _TOP},
-}
+_SECTIONS = ("norm", "transform", "layer")
+# Options a call may name (settings.OPTIONS says where each goes), in the order a "did you mean" lists
+# them: user code's object comes through `norm=`, not as an option.
+_OPTIONS = [
+    *(name for name, section in OPTIONS.items() if section is not None and name != "obj"),
+    *dict.fromkeys(key for kind in LAYER_KINDS.values() for key in kind.sizes),
+    *(name for name, section in OPTIONS.items() if section is None and name not in ("file", "line")),
+]
 # How API-built checks are named in error messages: the public function the user called.
 _CALLER: ContextVar[str] = ContextVar("invcheck_api_caller", default="invcheck.api.check")
 # Where invcheck refuses arguments with a TypeError on purpose (elsewhere a TypeError is a bug,
@@ -185,32 +177,26 @@ def check(
 
 
 def _apply(base: CheckConfig, changes: dict[str, Any]) -> CheckConfig:
-    """`base` with `changes` routed to the section that owns each name; unknown names: TypeError."""
+    """`base` with `changes`, built by settings.check_config; unknown names: TypeError."""
     label = changes.pop("_label", DEFAULT_NORM)
-    changes = {name: _named(name, value) for name, value in changes.items()}
-    unknown = [name for name in changes if name not in _ROUTES and name not in _SECTIONS]
+    options = {name: _named(name, value) for name, value in changes.items()}
+    unknown = [name for name in options if name not in _OPTIONS and name not in _SECTIONS]
     if unknown:
-        hints = "; ".join(f"{name!r}: {did_you_mean(name, [*_ROUTES, *_SECTIONS])}" for name in unknown)
+        hints = "; ".join(f"{name!r}: {did_you_mean(name, [*_OPTIONS, *_SECTIONS])}" for name in unknown)
         raise TypeError(f"unknown check option(s) {', '.join(map(repr, unknown))} ({hints})")
-    sections: dict[str, dict[str, Any]] = {key: {} for key in _SECTIONS}
-    top: dict[str, Any] = {}
-    for name, value in changes.items():
-        if name not in _SECTIONS:
-            route = _ROUTES[name]
-            (top if route is None else sections[route])[name] = value
-    for name in _SECTIONS.keys() & changes.keys():  # after `module=`, which a norm class sets
-        _ids(name, changes[name], changes, sections[name])
-    if label is not DEFAULT_NORM and "module" in sections["norm"]:
-        sections["norm"]["id"] = label  # check("layer_norm", module=...): the id labels user code
-    held = sections["norm"].get("obj")
-    if isinstance(held, UserObject) and held.how == "instance":
-        _as_instance(held.value, sections, base.layer)
-    top["norm"] = dataclasses.replace(base.norm, **sections["norm"])
-    if isinstance(sections["transform"].get("scale"), list):  # a range, as YAML gives it: [low, high]
-        sections["transform"]["scale"] = tuple(sections["transform"]["scale"])
-    top["transform"] = dataclasses.replace(base.transform, **sections["transform"])
-    top["layer"] = _layer(base.layer, sections["layer"])
-    return dataclasses.replace(base, **top)
+    given = {key: options.pop(key) for key in _SECTIONS if key in options}
+    for key, value in given.items():
+        if value is None:  # a test's variable left unset: never a silent default
+            raise TypeError(f"{key} is None: {_WANTED[key]}")
+    norm = _norm(base.norm, given["norm"], options, label) if "norm" in given else base.norm
+    transform = _transform(base.transform, given["transform"]) if "transform" in given else base.transform
+    layer = _layer(base.layer, given.get("layer", base.layer.kind))
+    if "norm" in given and isinstance(norm.obj, UserObject) and norm.obj.how == "instance":
+        _as_instance(norm.obj.value, options, layer)
+    if isinstance(options.get("scale"), list):  # a range, as YAML gives it: [low, high]
+        options["scale"] = tuple(options["scale"])
+    kept = {name: getattr(base, name) for name, section in OPTIONS.items() if section is None}
+    return check_config(norm, transform, layer, **{**kept, **options})
 
 
 def _named(name: str, value: Any) -> Any:
@@ -223,35 +209,28 @@ def _named(name: str, value: Any) -> Any:
     return value
 
 
-def _layer(base: LayerConfig, changes: dict[str, Any]) -> LayerConfig:
-    """base with changes; a layer that switches kind keeps none of the old kind's sizes."""
-    kind = changes.pop("kind", base.kind)
-    options = {key: changes.pop(key, getattr(base, key)) for key in ("layout", "placement")}
+def _layer(base: LayerConfig, kind: Any) -> LayerConfig:
+    """The layer of kind `kind`: `base` where it is that kind, else a fresh one (a layer that switches
+    kind keeps none of the old kind's sizes)."""
     if not isinstance(kind, str):
         raise TypeError(f"layer must be a layer kind (one of {', '.join(LAYER_KINDS)}), got {kind!r}")
-    return LayerConfig(kind, sizes=base.sizes if kind == base.kind else (), **options, **changes)
+    return base if kind == base.kind else LayerConfig(kind, layout=base.layout, placement=base.placement)
 
 
-def _ids(section: str, value: Any, changes: dict[str, Any], out: dict[str, Any]) -> None:
-    """The norm/transform/layer argument: an id (or kind), or user code."""
-    if value is None:  # a test's variable left unset: never a silent default
-        raise TypeError(f"{section} is None: {_WANTED[section]}")
-    if section == "layer":
-        out["kind"] = value
-    elif section == "transform":
-        _transform(value, out)
-    elif value is DEFAULT_NORM:
-        out["id"] = "layer_norm"
-    elif isinstance(value, str) and ":" not in value:
-        out["id"] = value
+def _norm(base: NormConfig, value: Any, options: dict[str, Any], label: Any) -> NormConfig:
+    """The norm argument: an id, or user code (labelled `label` where check() was given one)."""
+    if value is DEFAULT_NORM:
+        return replace(base, id="layer_norm")
+    if isinstance(value, str) and ":" not in value:
+        return replace(base, id=value)
+    if options.get("module"):
+        raise TypeError("give user code once: as `norm` or as `module`, not both")
+    if isinstance(value, str):
+        module, obj = value, None
     else:
-        if changes.get("module"):
-            raise TypeError("give user code once: as `norm` or as `module`, not both")
-        if isinstance(value, str):
-            out["id"], out["module"], out["obj"] = "custom", value, None
-        else:
-            out["module"], out["obj"] = norm_object(value, kwargs=bool(changes.get("kwargs")))
-            out["id"] = "custom"
+        module, obj = norm_object(value, kwargs=bool(options.get("kwargs")))
+    # check("layer_norm", module=...): the id labels user code
+    return replace(base, id="custom" if label is DEFAULT_NORM else label, module=module, obj=obj)
 
 
 _WANTED = {
@@ -263,29 +242,28 @@ _WANTED = {
 }
 
 
-def _transform(value: Any, out: dict[str, Any]) -> None:
+def _transform(base: TransformConfig, value: Any) -> TransformConfig:
     """A transform id, or the user's own: its label, where it is (module), the object itself."""
     if isinstance(value, str) and ":" not in value:
-        out.update(id=value, module=None, kwargs={}, obj=None)
-    elif isinstance(value, str):
-        out.update(id=value, module=value, obj=None)
-    else:
-        out["id"], out["module"], out["obj"] = transform_object(value)
+        return replace(base, id=value, module=None, kwargs={}, obj=None)
+    if isinstance(value, str):
+        return replace(base, id=value, module=value, obj=None)
+    label, module, obj = transform_object(value)
+    return replace(base, id=label, module=module, obj=obj)
 
 
-def _as_instance(instance: Any, sections: dict[str, dict[str, Any]], base: LayerConfig) -> None:
+def _as_instance(instance: Any, options: dict[str, Any], layer: LayerConfig) -> None:
     """A module instance used as it is: its own train/eval mode, and the layer's normalized units
     its own size (nn.LayerNorm(64): a layer of 64 units), unless the call says otherwise."""
-    sections["norm"].setdefault("mode", "train" if getattr(instance, "training", True) else "eval")
+    options.setdefault("mode", "train" if getattr(instance, "training", True) else "eval")
     size = features(instance)
-    layer = sections["layer"]
-    kind = LAYER_KINDS.get(layer.get("kind", base.kind))
-    if size is None or kind is None or layer.get("placement", base.placement) == "input":
+    kind = LAYER_KINDS.get(layer.kind)
+    if size is None or kind is None or options.get("placement", layer.placement) == "input":
         return
     key = kind.channels_key
-    given = key in layer or (kind.id == base.kind and key in dict(base.sizes))
+    given = key in options or key in dict(layer.sizes)
     if not given and kind.sizes[key].low <= size <= kind.sizes[key].high:
-        layer[key] = size
+        options[key] = size
 
 
 def import_path(obj: Any) -> str:
@@ -312,7 +290,7 @@ def _given(changes: dict[str, Any]) -> dict[str, set[str]]:
     """The norm's and transform's keys named in a call: as a spec's, refused where they do not
     apply even at their default value (`groups=2` on layer_norm)."""
     return {
-        section: {name for name in changes if _ROUTES.get(name) == section}
+        section: {name for name in changes if OPTIONS.get(name) == section}
         for section in ("norm", "transform")
     }
 
@@ -400,11 +378,11 @@ def _assert(wanted: str, args: tuple[Any, ...], changes: dict[str, Any]) -> Resu
 def set_timeout(seconds: float) -> None:
     """The deadline of each check of user code in this process (default 15 s): one that runs longer
     raises UserCodeError; one that defeats the deadline is stopped at twice it."""
-    from invcheck.impls.user_load import set_timeout as set_deadline  # imports torch
-
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0.1 <= seconds <= 86400:
-        raise SpecError(f"timeout must be a number of seconds in [0.1, 86400], got {seconds!r}", _where())
-    set_deadline(float(seconds), "invcheck.set_timeout(seconds)")
+    if not timeouts.within_bounds(seconds):
+        raise SpecError(
+            f"timeout must be a number of seconds in {timeouts.BOUNDS}, got {seconds!r}", _where()
+        )
+    timeouts.set_timeout(seconds, "invcheck.set_timeout(seconds)")
 
 
 def layer_row(

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from invcheck.display import short_repr, shown_path
 from invcheck.errors import InvcheckError
 
 if sys.version_info >= (3, 11):
@@ -49,24 +50,16 @@ def tool_table(path: Path) -> dict[str, Any]:
         ) from None
     tool = data.get("tool", {})
     if not isinstance(tool, dict):
-        raise InvcheckError(f"{shown(path)}: [tool] must be a table, got {_short(tool)}")
+        raise InvcheckError(f"{shown(path)}: [tool] must be a table, got {short_repr(tool)}")
     table = tool.get("invcheck", {})
     if not isinstance(table, dict):
-        raise InvcheckError(f"{shown(path)}: [tool.invcheck] must be a table, got {_short(table)}")
+        raise InvcheckError(f"{shown(path)}: [tool.invcheck] must be a table, got {short_repr(table)}")
     return table
 
 
 def shown(path: Path) -> str:
     """The path relative to the working directory when it lies below it (as the user typed it)."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
-def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return shown_path(path.resolve())
 
 
 def allow_import_from_config(start: Path) -> bool:
@@ -82,11 +75,11 @@ def allow_import_from_config(start: Path) -> bool:
         close = difflib.get_close_matches(str(unknown[0]), [KEY], n=1, cutoff=0.5)
         hint = f"did you mean '{KEY}'?" if close else f"the only key is '{KEY}'"
         raise InvcheckError(
-            f"{shown(path)}: [tool.invcheck] has the unknown key {_short(unknown[0])} ({hint})"
+            f"{shown(path)}: [tool.invcheck] has the unknown key {short_repr(unknown[0])} ({hint})"
         )
     value = table.get(KEY, False)
     if not isinstance(value, bool):
         raise InvcheckError(
-            f"{shown(path)}: [tool.invcheck] {KEY} must be true or false, got {_short(value)}"
+            f"{shown(path)}: [tool.invcheck] {KEY} must be true or false, got {short_repr(value)}"
         )
     return value

@@ -268,11 +268,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "invcheck_user_code: an invcheck check whose norm is user code")
     seconds = config.getoption("invcheck_timeout", None)
     if seconds is not None:
-        if not 0.1 <= seconds <= 86400:  # the command line's bounds (below 0.1 s the alarm races the code)
-            raise pytest.UsageError(f"--invcheck-timeout must be in [0.1, 86400] seconds, got {seconds:g}")
-        from invcheck.impls.user_load import set_timeout
+        from invcheck import timeouts
 
-        set_timeout(seconds, "--invcheck-timeout SECONDS")
+        if not timeouts.within_bounds(seconds):
+            raise pytest.UsageError(
+                f"--invcheck-timeout must be in {timeouts.BOUNDS} seconds, got {seconds:g}"
+            )
+        timeouts.set_timeout(seconds, "--invcheck-timeout SECONDS")
     try:
         _overridden(config, [])  # a bad value is a usage error before anything is collected
     except InvcheckError as err:

@@ -7,7 +7,7 @@ Every field has the default that `invcheck table` uses.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 
@@ -167,20 +167,48 @@ class CheckConfig:
         return self.name or f"{self.layer.kind}/{self.norm.label}/{self.transform.id}"
 
 
+def _names(config: type) -> list[str]:
+    return [f.name for f in fields(config)]
+
+
+# What an option of `check_config` sets: a field of NormConfig, TransformConfig or CheckConfig itself
+# (None), or the layer's layout or placement; any other name is a size of the layer. A name both
+# NormConfig and TransformConfig have (module, kwargs, obj) is the norm's: a transform of the user's
+# own comes whole, as its TransformConfig. `id` and `kind` are the norm, transform and layer arguments.
+OPTIONS: dict[str, str | None] = {
+    **{name: "norm" for name in _names(NormConfig) if name != "id"},
+    **{name: "transform" for name in _names(TransformConfig) if name not in ("id", *_names(NormConfig))},
+    "layout": "layer",
+    "placement": "layer",
+    **{name: None for name in _names(CheckConfig) if name not in ("norm", "transform", "layer")},
+}
+
+
 def check_config(
     norm: str | NormConfig = "layer_norm",
     transform: str | TransformConfig = "dataset_rescale",
     layer: str | LayerConfig = "dense",
     **options: Any,
 ) -> CheckConfig:
-    """One check from a norm, a transform and a layer (each an id or its config) and the check's own
-    options (trials, seed, dtype, device, file, line, ...): the one place the CLI, the table and spec
-    loading build a CheckConfig. Unknown options raise TypeError, as the dataclass does."""
+    """One check from a norm, a transform and a layer (each an id or its config) and options, each
+    set where OPTIONS says (`trials=4`, `groups=4`, `shift=2.0`, `placement="input"`, `units=32`):
+    the one place the API, the CLI, the table and spec loading build a CheckConfig. Nothing is
+    validated here (rules.py judges the result)."""
+    routed: dict[str | None, dict[str, Any]] = {None: {}, "norm": {}, "transform": {}, "layer": {}}
+    for name, value in options.items():
+        routed[OPTIONS.get(name, "layer")][name] = value
+    norm = norm if isinstance(norm, NormConfig) else NormConfig(id=norm)
+    transform = transform if isinstance(transform, TransformConfig) else TransformConfig(id=transform)
+    layer = layer if isinstance(layer, LayerConfig) else LayerConfig(layer)
+    if routed["layer"]:
+        more = routed["layer"]
+        layout, placement = more.pop("layout", layer.layout), more.pop("placement", layer.placement)
+        layer = LayerConfig(layer.kind, layout=layout, placement=placement, sizes=layer.sizes, **more)
     return CheckConfig(
-        norm=norm if isinstance(norm, NormConfig) else NormConfig(id=norm),
-        transform=transform if isinstance(transform, TransformConfig) else TransformConfig(id=transform),
-        layer=layer if isinstance(layer, LayerConfig) else LayerConfig(layer),
-        **options,
+        norm=replace(norm, **routed["norm"]),
+        transform=replace(transform, **routed["transform"]),
+        layer=layer,
+        **routed[None],
     )
 
 

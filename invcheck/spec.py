@@ -70,6 +70,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from invcheck import names, rules
+from invcheck.display import shown_path
 from invcheck.errors import SpecError
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig, check_config
@@ -123,7 +124,9 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
             except OSError as err:  # a name the file system cannot hold (ENAMETOOLONG), a denied folder
                 if err.errno != errno.ELOOP:  # a link loop: said below
                     raise SpecError(
-                        f"cannot read spec file: {err.strerror or err}", _short_path(path), value=str(path)
+                        f"cannot read spec file: {err.strerror or err}",
+                        shown_path(path, relative=False, limit=120),
+                        value=str(path),
                     ) from None
         if path.is_symlink() and not path.exists():
             raise SpecError("a symbolic link that leads nowhere (or loops)", str(path), value=str(path))
@@ -138,12 +141,6 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
     for p in found:
         first.setdefault(os.path.realpath(p), p)
     return list(first.values())
-
-
-def _short_path(path: Path) -> str:
-    """A path for a one-line message: at most 120 characters."""
-    text = str(path)
-    return text if len(text) <= 120 else text[:57] + "..." + text[-60:]
 
 
 MAX_ENTRIES = 100_000  # files and folders searched for specs: `invcheck validate /` ends, quickly

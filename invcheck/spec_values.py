@@ -14,6 +14,8 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from invcheck.display import short_repr
+
 Parser = Callable[[Any, str], Any]  # (value, key) -> parsed value, or raises Bad
 
 # Each parser describes what it accepts as a JSON-Schema fragment, its `schema` attribute:
@@ -57,8 +59,7 @@ def show(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int) and value.bit_length() > 128:  # repr refuses ints of 4300+ digits
         return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return short_repr(value)
 
 
 def did_you_mean(value: Any, options: Iterable[str]) -> str:

@@ -20,6 +20,7 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from invcheck.display import short_repr
 from invcheck.errors import SpecError
 from invcheck.spec_values import Bad, Parser, choice, did_you_mean, show
 
@@ -89,10 +90,6 @@ def _refused(node: Node, problem: str) -> ConstructorError:
     return ConstructorError(None, None, problem, node.start_mark)
 
 
-def _short(text: str) -> str:
-    return repr(text) if len(text) <= 40 else repr(text[:37]) + "..."
-
-
 def _conversion_problem(node: Node, exc: BaseException) -> str:
     """Why a scalar PyYAML accepted cannot become a value (bad date, 5000-digit int, ...)."""
     tag = node.tag.replace("tag:yaml.org,2002:", "!!")
@@ -103,10 +100,8 @@ def _conversion_problem(node: Node, exc: BaseException) -> str:
     if "int" in tag and "digits" in reason:
         reason = f"an integer of {len(value)} digits is far too large"
     if tag == "!!timestamp":
-        return (
-            f"{_short(value)} reads as a date or time but is no valid one ({reason}); quote it if it is text"
-        )
-    return f"cannot read {_short(value)} as {tag} ({reason})"
+        return f"{short_repr(value, 40)} reads as a date or time but is no valid one ({reason}); quote it if it is text"
+    return f"cannot read {short_repr(value, 40)} as {tag} ({reason})"
 
 
 class _Loader(yaml.SafeLoader):

@@ -16,6 +16,8 @@ import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from invcheck.display import clipped
+
 if TYPE_CHECKING:
     from invcheck.settings import CheckConfig
 
@@ -72,7 +74,7 @@ def label(obj: Any) -> str:
         if len(text) <= 60:
             return text
         cut = text.rfind(", ", 0, 55)  # whole arguments: LayerNorm((8,), eps=1e-05, ...)
-        return text[:cut] + ", ...)" if cut > 0 else text[:57] + "..."
+        return text[:cut] + ", ...)" if cut > 0 else clipped(text, 60)
     if isinstance(obj, functools.partial):
         return f"partial({label(obj.func)})"
     name = (getattr(obj, "__qualname__", None) or type(obj).__qualname__).rpartition("<locals>.")[2]

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NoReturn, TextIO
 
+from invcheck.display import clipped, shown_path
 from invcheck.errors import InvcheckError
 
 
@@ -175,8 +176,8 @@ def check_cells(checks: Iterable) -> None:
 
 
 def _shown(path: Path) -> str:
-    """A path for a one-line message: undecodable bytes escaped, never an encoding error."""
-    return str(path).encode("utf-8", "backslashreplace").decode("utf-8")
+    """An output path as the user gave it, for a one-line message."""
+    return shown_path(path, relative=False)
 
 
 def _check_writable(path: Path) -> None:
@@ -214,7 +215,7 @@ def _check_writable(path: Path) -> None:
         limit = 255
     if len(os.fsencode(real.name)) > limit - 16:  # room for the temporary file's prefix and suffix
         raise OutputError(
-            f"cannot write {_shown(path)[:40]}...: the file name is longer than the file system allows"
+            f"cannot write {clipped(_shown(path), 43)}: the file name is longer than the file system allows"
         )
 
 

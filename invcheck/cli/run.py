@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from invcheck import timeouts
 from invcheck.cli.app import DeviceOpt, DtypeOverrideOpt, OutputOpt, RunFormat, RunFormatOpt, app
 from invcheck.cli.common import (
     STDOUT,
@@ -46,7 +47,10 @@ def run(
         bool, typer.Option("--quiet", "-q", help="Print only failures, errors and the summary.")
     ] = False,
     timeout: Annotated[
-        float, typer.Option("--timeout", min=0.1, max=86400, help="Seconds a check of user code may take.")
+        float,
+        typer.Option(
+            "--timeout", min=timeouts.LOW, max=timeouts.HIGH, help="Seconds a check of user code may take."
+        ),
     ] = 15.0,
     seed: Annotated[
         int | None, typer.Option(min=0, max=2**63 - 1, help="Every check's seed, in place of the spec's.")
@@ -61,7 +65,6 @@ def run(
     load_torch()  # first: the imports below bring it in
     from invcheck import spec
     from invcheck.cli import spec_input
-    from invcheck.impls.user_load import set_timeout
     from invcheck.render import progress
     from invcheck.render import rich as terminal
     from invcheck.runner import RunReport, observe, results, run_meta
@@ -80,7 +83,7 @@ def run(
     files = [reproduce.split(p)[0] for p in paths if p != spec_input.STDIN]
     found = spec.discover(files) if files else []
     check_outputs([output, junit_xml], found)  # before the work, not after it
-    set_timeout(timeout, "--timeout SECONDS")
+    timeouts.set_timeout(timeout, "--timeout SECONDS")
     checks = override(spec_input.load_selected(paths))
     names = reproduce.names_by_check(checks)
     from invcheck.user_objects import imports_code

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from invcheck import timeouts
 from invcheck.cli.app import app
 from invcheck.cli.common import STDOUT, check_options, check_outputs, load_torch, style, write_output
 from invcheck.errors import InvcheckError
@@ -76,8 +77,8 @@ def scan(
         float,
         typer.Option(
             "--timeout",
-            min=0.1,
-            max=86400,
+            min=timeouts.LOW,
+            max=timeouts.HIGH,
             help="Seconds building the model may take, from the command's start (importing torch and "
             "the factory's code included).",
         ),
@@ -96,14 +97,13 @@ def scan(
 
         heatmap.ready(plot)
     _permitted(target, allow_import)
-    from invcheck.impls.user_load import set_timeout
     from invcheck.scan import load
 
-    set_timeout(timeout, "--timeout SECONDS", started)
+    timeouts.set_timeout(timeout, "--timeout SECONDS", started)
     try:
         model, inputs = load.build(target, parsed, first=load_torch)  # one deadline for all three
     finally:
-        set_timeout(
+        timeouts.set_timeout(
             timeout, "--timeout SECONDS"
         )  # later deadlines in this process count from their own start
     from invcheck.scan import memory

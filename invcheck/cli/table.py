@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, TypeAlias
 
 import typer
 
-from invcheck import names, paper
+from invcheck import names, paper, timeouts
 from invcheck.cli.app import Dtype, Impl, LayerChoice, OutputOpt, TableFormat, _choices, app
 from invcheck.cli.common import (
     check_cells,
@@ -96,7 +96,10 @@ def table(
     timeout: Annotated[
         float | None,
         typer.Option(
-            "--timeout", min=0.1, max=86400, help="Seconds a check of --module's code may take (default 15)."
+            "--timeout",
+            min=timeouts.LOW,
+            max=timeouts.HIGH,
+            help="Seconds a check of --module's code may take (default 15).",
         ),
     ] = None,
 ) -> None:
@@ -125,10 +128,9 @@ def table(
     from invcheck.render import progress
 
     load_torch()
-    from invcheck.impls.user_load import set_timeout
 
     if timeout is not None:
-        set_timeout(timeout, "--timeout SECONDS")
+        timeouts.set_timeout(timeout, "--timeout SECONDS")
 
     total = (
         tables.planned(layers, placements, impl.value) if module is None else None

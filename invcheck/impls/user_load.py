@@ -25,18 +25,19 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NoReturn
 
+from invcheck.display import shown_path
 from invcheck.errors import UserCodeError
 from invcheck.isolation import kept
 from invcheck.project_config import find_pyproject
 from invcheck.settings import CheckConfig, LayerConfig
+from invcheck.timeouts import DEADLINE, alarm, set_timeout  # noqa: F401 (set_timeout: where it was)
 
 # What user code may raise that must not escape as a traceback or end the run: anything (sys.exit()
 # and argparse at import raise SystemExit, which would end `invcheck run` with exit 0 and no
 # report), except invcheck's own deadline, which `contained` lets through.
 USER_FAILURES = (BaseException,)
-DEFAULT_TIMEOUT = 15.0  # seconds per check of user code: a hang ends as one line, not never
-_timeout: dict[str, Any] = {"seconds": DEFAULT_TIMEOUT, "flag": None}  # flag: who set it (for the message)
-# where nobody set it: every place that can
+_timeout = DEADLINE  # the name tests set a deadline below set_timeout's bounds by
+# where nobody set the deadline: every place that can
 _ANY_FLAG = "--timeout SECONDS (invcheck run, table), --invcheck-timeout SECONDS (pytest) or invcheck.set_timeout(seconds)"
 
 
@@ -57,13 +58,6 @@ class Interrupted(KeyboardInterrupt):
 _HARD_EXIT = os._exit  # the real one: guarded() replaces os._exit while user code runs
 
 
-def set_timeout(seconds: float, flag: str | None = None, started: float | None = None) -> None:
-    """The deadline of each check of user code, and the option that sets it (for the message);
-    `started` (time.monotonic()): the deadline counts from then (`invcheck scan`: the command's
-    start, so that torch's import counts), not from each check's start."""
-    _timeout.update(seconds=seconds, flag=flag, started=started)
-
-
 def contained(exc: BaseException) -> None:
     """Re-raise what is invcheck's own (the deadline, a Ctrl-C); the caller turns the rest into one line."""
     if isinstance(exc, (OutOfTime, Interrupted)):
@@ -75,8 +69,7 @@ def deadline(check: CheckConfig) -> Iterator[None]:
     """A check of user code ends after the timeout with one line (SIGALRM on the main thread). Code
     that defeats the alarm (ignores SIGALRM, swallows BaseException), or runs where there is none
     (Windows, a worker thread), is stopped at twice the timeout by a watchdog: one line, exit 2."""
-    seconds = float(_timeout["seconds"])
-    started = _timeout.get("started")
+    seconds, started = float(DEADLINE["seconds"]), DEADLINE["started"]
     left = seconds if started is None else max(seconds - (time.monotonic() - started), 1e-3)
     watchdog = threading.Timer(left + seconds, _hard_stop, (check, 2 * seconds))
     watchdog.daemon = True
@@ -118,28 +111,16 @@ def _hard_stop(check: CheckConfig, seconds: float) -> None:
 
 @contextlib.contextmanager
 def _alarm(check: CheckConfig, seconds: float, shown: float | None = None) -> Iterator[None]:
-    def ring(signum: int, frame: Any) -> None:
-        raise OutOfTime()
-
-    previous = signal.signal(signal.SIGALRM, ring)
-    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
-    started = time.monotonic()
     swallowed: list[str] = []
     try:
-        with _unraisable(check, swallowed):
+        with alarm(seconds, OutOfTime), _unraisable(check, swallowed):
             yield
-        if swallowed:  # the stop landed in a __del__, which Python cannot let raise
-            raise OutOfTime()
+            if swallowed:  # the stop landed in a __del__, which Python cannot let raise
+                raise OutOfTime()
     except OutOfTime:
-        how = _timeout["flag"] or _ANY_FLAG
+        how = DEADLINE["flag"] or _ANY_FLAG
         within = seconds if shown is None else shown
         raise user_error(check, f"did not finish within {within:g} s (allow more with {how})") from None
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-        if outer_delay > 0:  # someone else's alarm (pytest-timeout, say): re-armed with what is left
-            left = max(outer_delay - (time.monotonic() - started), 1e-3)
-            signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
 
 
 @contextlib.contextmanager
@@ -235,20 +216,12 @@ def raised_at(exc: BaseException) -> str:
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if not f.filename.startswith(skip)]
     if not frames:
         return ""
-    return f" (at {_shown(frames[-1].filename)}:{frames[-1].lineno})"
+    return f" (at {shown_path(frames[-1].filename)}:{frames[-1].lineno})"
 
 
 def _torch_dir() -> str:
     torch = sys.modules.get("torch")
     return str(Path(torch.__file__).resolve().parent) if torch and torch.__file__ else "\0"
-
-
-def _shown(filename: str) -> str:
-    """A path relative to the working directory when it lies below it."""
-    try:
-        return os.path.relpath(filename) if Path(filename).resolve().is_relative_to(Path.cwd()) else filename
-    except ValueError:  # another drive (Windows)
-        return filename
 
 
 def make_importable(check: CheckConfig) -> None:
@@ -334,7 +307,7 @@ def _refuse_shadowed(check: CheckConfig, name: str, module: Any, subject: str | 
     ):
         raise user_error(
             check,
-            f"{top!r} beside this spec is shadowed by {_shown(loaded)}, installed or "
+            f"{top!r} beside this spec is shadowed by {shown_path(loaded)}, installed or "
             "imported earlier in this run (give the modules distinct names)",
             subject,
         )
@@ -345,7 +318,7 @@ def _import(check: CheckConfig, name: str, subject: str | None = None) -> Any:
         with guarded():
             return importlib.import_module(name)
     except SyntaxError as exc:
-        where = f"{_shown(exc.filename or '?')}:{exc.lineno}"
+        where = f"{shown_path(exc.filename or '?')}:{exc.lineno}"
         raise user_error(check, f"syntax error in {where}: {exc.msg}", subject) from None
     except ModuleNotFoundError as exc:
         if exc.name and (name == exc.name or name.startswith(exc.name + ".")):

@@ -28,6 +28,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from invcheck.display import shown_path
 from invcheck.errors import one_line
 from invcheck.evidence import explain
 
@@ -149,13 +150,7 @@ def _classname(result: Result) -> str:
     c = result.check
     if not c.file:
         return c.layer.kind
-    path = c.file
-    if not path.startswith("<"):  # "<stdin>" stays as it is
-        try:
-            relative = os.path.relpath(path)
-        except ValueError:  # another drive (Windows)
-            relative = path
-        path = path if relative.startswith("..") else relative  # outside: as given
+    path = shown_path(c.file)  # "<stdin>" stays as it is; a file outside the working directory too
     return _clean(path.replace(os.sep, "/").strip("/").replace("/", "."))
 
 

@@ -16,6 +16,7 @@ Arrays are numpy arrays: of floats (fast search), or of sympy objects (exact and
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -50,17 +51,58 @@ FLOAT = numpy_ops()
 
 
 def exact_ops() -> NumpyOps:
-    """sympy arithmetic; a variance is expanded with the factor every term shares pulled out before
-    its square root (delta^2 * P), which sympy then writes delta * sqrt(P) as delta is positive."""
+    """sympy arithmetic; a variance's square root is taken of its factors one by one (`_factored`),
+    so that sqrt(delta^2 P) is delta sqrt(P) by delta's positivity and both sides share sqrt(P)."""
+    return numpy_ops(exact=True, sqrt=np.vectorize(_root, otypes=[object]))
+
+
+def _root(v: Any) -> Any:
     import sympy as sp
 
-    return numpy_ops(exact=True, sqrt=np.vectorize(lambda v: sp.sqrt(_common_factor(v)), otypes=[object]))
+    return sp.Mul(*(sp.sqrt(f) for f in _factored(v)))
 
 
 def _common_factor(v: Any) -> Any:
+    """v written c * m * P (see `_factored`), as the statistics are shown."""
+    from sympy.core.mul import _keep_coeff
+
+    content, powers, rest = _factored(v)
+    # _keep_coeff: c stays outside P (a plain product would spread a rational over P's terms)
+    return _keep_coeff(content, powers * rest)
+
+
+@functools.lru_cache(maxsize=4096)  # the same variance is factored for its square root and its record
+def _factored(v: Any) -> tuple[Any, Any, Any]:
+    """v as (c, m, P): a rational c, the monomial m every term shares, a primitive polynomial P.
+
+    Expanded in sympy's sparse polynomial ring (tens of times faster than Expr.expand on a variance
+    over many entries); P is then the same expression on both sides of a rescaled cell, so both
+    share its square root. What is no polynomial (a ReLU's Max, a root) takes sympy's factor_terms.
+    Each factor's root is taken alone: sqrt of their product asks sympy's assumptions about P,
+    which took seconds on a variance over conv3d's positions."""
     import sympy as sp
 
-    return sp.factor_terms(sp.expand(v))
+    expr = sp.sympify(v)
+    # a function applied (a ReLU's relu(a)) is one more variable of the polynomial
+    applied = {
+        f: sp.Dummy(f"f{i}") for i, f in enumerate(sorted(expr.atoms(sp.Function), key=sp.default_sort_key))
+    }
+    expr = expr.xreplace(applied)
+    back = {d: f for f, d in applied.items()}
+    symbols = sorted(expr.free_symbols, key=sp.default_sort_key)
+    ring = sp.ring(symbols, sp.QQ)[0] if symbols else None
+    try:
+        poly = ring.from_expr(expr) if ring is not None else None
+    except ValueError:  # no polynomial in these symbols
+        poly = None
+    if ring is None or poly is None or not poly:
+        coeff, rest = sp.factor_terms(sp.expand(expr.xreplace(back))).as_coeff_Mul()
+        return coeff, sp.Integer(1), rest
+    content, primitive = poly.primitive()
+    shared = [min(exps) for exps in zip(*primitive.monoms())]
+    rest = primitive.exquo(ring.from_dict({tuple(shared): 1}))
+    powers = sp.Mul(*(s**e for s, e in zip(symbols, shared))).xreplace(back)
+    return ring.domain.to_sympy(content), powers, rest.as_expr().xreplace(back)
 
 
 @dataclass

@@ -341,7 +341,7 @@ def _measure(args: tuple[Any, ...], changes: dict[str, Any], where: str) -> Resu
     """The Result of the check the public function `where` was called with."""
     from invcheck.runner import run_check  # imports torch
 
-    return run_check(_config(args, changes, where))
+    return run_check(_config(args, changes, where), checked=True)  # _config held it to the rules
 
 
 @_public("invcheck.assert_invariant")

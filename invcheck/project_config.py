@@ -70,10 +70,9 @@ def allow_import_from_config(start: Path) -> bool:
     table = tool_table(path)
     unknown = [key for key in table if key != KEY]
     if unknown:  # a misspelt key would leave the setting off silently
-        import difflib
+        from invcheck.spec_values import did_you_mean  # on an error only: no difflib at start-up
 
-        close = difflib.get_close_matches(str(unknown[0]), [KEY], n=1, cutoff=0.5)
-        hint = f"did you mean '{KEY}'?" if close else f"the only key is '{KEY}'"
+        hint = did_you_mean(unknown[0], [KEY], f"the only key is '{KEY}'", cutoff=0.5)
         raise InvcheckError(
             f"{shown(path)}: [tool.invcheck] has the unknown key {short_repr(unknown[0])} ({hint})"
         )

@@ -177,13 +177,13 @@ class CheckItem(pytest.Item):
 
         if not user_code(self.check):
             with _own_imports(self.config):
-                self.result = run_check(self.check)
+                self.result = run_check(self.check, checked=True)  # held to the rules as it loaded
         elif not _allow_import(self.config, self.path):
             raise import_refused(self.check, "--invcheck-allow-import", self.config.invocation_params.dir)
         else:
             _show_a_hard_stop(self.config)
             with _importable_from(self.path):  # only now, with permission, and appended
-                self.result = run_check(self.check)
+                self.result = run_check(self.check, checked=True)  # held to the rules as it loaded
         self._record(self.result)
 
     def runtest(self) -> None:

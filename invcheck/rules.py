@@ -10,7 +10,6 @@ No torch here: validation runs before anything is imported or allocated.
 
 from __future__ import annotations
 
-import difflib
 import math
 import re
 from dataclasses import dataclass, fields
@@ -18,16 +17,18 @@ from typing import Any
 
 from invcheck import names
 from invcheck.errors import SpecError
-from invcheck.layer_kinds import LAYER_KINDS
+from invcheck.layer_kinds import LAYER_KINDS, LayerKind
 from invcheck.norms import NORMS
 from invcheck.placements import PLACEMENTS
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
 from invcheck.spec_values import (
     Bad,
     Parser,
+    braced,
     check_name,
     choice,
     device,
+    did_you_mean,
     flag,
     integer,
     kwargs,
@@ -358,11 +359,14 @@ def problems(check: CheckConfig, given: dict[str, set[str]] | None = None) -> li
     a spec names per section, so that `groups: 2` on layer_norm is refused although 2 is the default."""
     given = given or {}
     norm_keys, transform_keys = given.get("norm", set()), given.get("transform", set())
+    kind = LAYER_KINDS.get(check.layer.kind)
+    sized = kind.problems(check.layer) if kind is not None else []  # the kind's own rules, asked once
+    sound = kind if kind is not None and not sized else None  # the rules that read its sizes wait for them
     return [
-        *_norm_problems(check.norm, check.layer, norm_keys),
-        *_layer_problems(check.layer, check.norm),
+        *_norm_problems(check.norm, check.layer, sound, norm_keys),
+        *_layer_problems(check.layer, check.norm, kind, sized),
         *_transform_problems(check.transform, check.layer, transform_keys),
-        *_size_problems(check),
+        *_size_problems(check, sound),
         *_device_problems(check),
     ]
 
@@ -376,21 +380,24 @@ def _device_problems(check: CheckConfig) -> list[Problem]:
     return _scoped(None, check, set(), ("tf32",))
 
 
-def _norm_problems(norm: NormConfig, layer: LayerConfig, given: set[str]) -> list[Problem]:
+def _norm_problems(
+    norm: NormConfig, layer: LayerConfig, sound: LayerKind | None, given: set[str]
+) -> list[Problem]:
     out = _scoped("norm", norm, given, ("api", "torch_eps"))
     if norm.module is not None:
-        return out + _module_problems(norm, layer, given)
+        return out + _module_problems(norm, layer, sound, given)
     out += _scoped("norm", norm, given, ("kwargs", "role", "weight", "eps_attr"), norms="builtin")
     if norm.id not in NORMS:
         return out
     out += _scoped("norm", norm, given, ("mode", "groups"), norms="builtin")
-    kind = LAYER_KINDS.get(layer.kind)
-    if kind is not None and not kind.problems(layer):  # the norm's own rules (`Norm.problems`)
-        out += [Problem("norm", *p) for p in NORMS[norm.id].problems(norm, kind, layer)]
+    if sound is not None:  # the norm's own rules (`Norm.problems`)
+        out += [Problem("norm", *p) for p in NORMS[norm.id].problems(norm, sound, layer)]
     return out + _eval_problems(norm, given)
 
 
-def _module_problems(norm: NormConfig, layer: LayerConfig, given: set[str]) -> list[Problem]:
+def _module_problems(
+    norm: NormConfig, layer: LayerConfig, sound: LayerKind | None, given: set[str]
+) -> list[Problem]:
     out = []
     if norm.impl == "torch":
         out.append(
@@ -403,7 +410,7 @@ def _module_problems(norm: NormConfig, layer: LayerConfig, given: set[str]) -> l
             )
         )
     out += _scoped("norm", norm, given, ("weight", "groups"), norms="module")
-    out += _placeholder_problems(norm, layer)
+    out += _placeholder_problems(norm, layer, sound)
     if norm.role == "layer" and layer.placement != "summed":
         out.append(
             Problem(
@@ -431,17 +438,15 @@ def _texts(value: Any) -> list[str]:
     return []
 
 
-def _placeholder_problems(norm: NormConfig, layer: LayerConfig) -> list[Problem]:
+def _placeholder_problems(norm: NormConfig, layer: LayerConfig, sound: LayerKind | None) -> list[Problem]:
     """A "{name}" in kwargs must be a number of the layer: checked here, before importing anything."""
-    kind = LAYER_KINDS.get(layer.kind)
-    if kind is None or kind.problems(layer):
+    if sound is None:
         return []
-    known = kind.placeholders(layer)
+    known = sound.placeholders(layer)
     for written in _texts(norm.kwargs):
         for name in _PLACEHOLDER.findall(written):
             if name not in known:
-                close = difflib.get_close_matches(name, list(known), n=1)
-                hint = f"did you mean '{{{close[0]}}}'?" if close else "known: " + ", ".join(known)
+                hint = did_you_mean(name, known, "known: " + ", ".join(known), spelled=braced)
                 return [
                     Problem(
                         "norm",
@@ -459,11 +464,12 @@ def _eval_problems(norm: NormConfig, given: set[str]) -> list[Problem]:
     return _scoped("norm", norm, given, ("warmup_batches", "momentum"))
 
 
-def _layer_problems(layer: LayerConfig, norm: NormConfig) -> list[Problem]:
-    kind = LAYER_KINDS.get(layer.kind)
+def _layer_problems(
+    layer: LayerConfig, norm: NormConfig, kind: LayerKind | None, sized: list
+) -> list[Problem]:
     if kind is None:
         return []
-    out = [Problem("layer", key, message, value, hint) for key, message, value, hint in kind.problems(layer)]
+    out = [Problem("layer", key, message, value, hint) for key, message, value, hint in sized]
     if layer.layout not in kind.layouts:
         out.append(
             Problem(
@@ -529,11 +535,11 @@ def _transform_problems(transform: TransformConfig, layer: LayerConfig, given: s
     return out
 
 
-def _size_problems(check: CheckConfig) -> list[Problem]:
-    """What the check would allocate, checked before anything is. Blamed on the layer when even
-    one trial of it is too big, else on the number of trials."""
-    kind = LAYER_KINDS.get(check.layer.kind)
-    if kind is None or kind.problems(check.layer):
+def _size_problems(check: CheckConfig, kind: LayerKind | None) -> list[Problem]:
+    """What the check would allocate, checked before anything is (`kind`: None where the layer's
+    sizes are wrong). Blamed on the layer when even one trial of it is too big, else on the number
+    of trials."""
+    if kind is None:
         return []
     per_trial = kind.elements(check.layer)
     total = check.trials * per_trial

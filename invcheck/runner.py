@@ -55,12 +55,17 @@ def import_refused(check: CheckConfig, flag: str, anchor: Path | None = None) ->
     )
 
 
-def run_check(check: CheckConfig):  # -> evidence.Result (torch imported lazily)
+def run_check(check: CheckConfig, checked: bool = False):  # -> evidence.Result (torch imported lazily)
+    """The check's Result. Bad input raises InvcheckError before anything is allocated: the check
+    is held to the rules here unless `checked` says its caller did (a spec as it loads, the API)."""
     from invcheck.impls.user_load import deadline
     from invcheck.measure import measure
+    from invcheck.rules import refuse_impossible
     from invcheck.user_objects import user_code
     from invcheck.verdict import judge
 
+    if not checked:
+        refuse_impossible(check)
     if user_code(check):
         import invcheck.isolation  # noqa: F401 - imported before the deadline starts, not inside it
     try:
@@ -132,18 +137,21 @@ def error_result(check: CheckConfig, err: InvcheckError):  # -> evidence.Result
     return Result(check, "error", None, None, None, message, device=check.device)
 
 
-def run_or_error(check: CheckConfig):  # -> evidence.Result
+def run_or_error(check: CheckConfig, checked: bool = False):  # -> evidence.Result
     try:
-        return run_check(check)
+        return run_check(check, checked)
     except InvcheckError as err:
         return error_result(check, err)
 
 
-def results(checks: Sequence[CheckConfig], allow_import: bool = False, jobs: int = 1) -> Iterator[Any]:
-    """Each check's Result in spec order, yielded as soon as it and all before it are done."""
+def results(
+    checks: Sequence[CheckConfig], allow_import: bool = False, jobs: int = 1, checked: bool = False
+) -> Iterator[Any]:
+    """Each check's Result in spec order, yielded as soon as it and all before it are done
+    (`checked`: as run_check's)."""
     refuse_imports(checks, allow_import)
     if jobs <= 1:  # in this process (a single check under --jobs 2 still gets a worker: a crash is its own)
-        yield from (run_or_error(c) for c in checks)
+        yield from (run_or_error(c, checked) for c in checks)
         return
     for result in _in_workers(checks, jobs):
         for observe_ in _observers:

@@ -62,10 +62,26 @@ def show(value: Any) -> str:
     return short_repr(value)
 
 
-def did_you_mean(value: Any, options: Iterable[str]) -> str:
+def braced(name: str) -> str:
+    """A placeholder as kwargs write it: '{units}'."""
+    return f"'{{{name}}}'"
+
+
+def did_you_mean(
+    value: Any,
+    options: Iterable[str],
+    otherwise: str | None = None,
+    spelled: Callable[[str], str] = repr,
+    cutoff: float = 0.6,
+) -> str:
+    """The hint for a value that is none of `options`: "did you mean X?" naming the nearest (spelled
+    as `spelled` writes it), else `otherwise` (default: every option). Every choice invcheck refuses
+    is hinted here."""
     options = list(options)
-    close = difflib.get_close_matches(str(value), options, n=1)
-    return f"did you mean {close[0]!r}?" if close else "expected one of: " + ", ".join(options)
+    close = difflib.get_close_matches(str(value), options, n=1, cutoff=cutoff)
+    if close:
+        return f"did you mean {spelled(close[0])}?"
+    return otherwise if otherwise is not None else "expected one of: " + ", ".join(options)
 
 
 MAX_VALUES = 10_000  # because YAML aliases can nest into billions of values from a few lines
@@ -134,10 +150,9 @@ def device(value: Any, key: str) -> str:
         ("gpu", "nvidia")
     ):  # what people call a CUDA device
         raise Bad(f"unknown device {show(value)}", "did you mean 'cuda'?")  # a GPU is cuda
-    close = difflib.get_close_matches(str(value), ["cpu", "cuda", "auto"], n=1)
     raise Bad(
         f"unknown device {show(value)}",
-        f"did you mean {close[0]!r}?" if close else "use cpu, cuda, cuda:N or auto",
+        did_you_mean(value, ["cpu", "cuda", "auto"], "use cpu, cuda, cuda:N or auto"),
     )
 
 

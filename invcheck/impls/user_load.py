@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import difflib
 import functools
 import importlib
 import os
@@ -30,6 +29,7 @@ from invcheck.errors import UserCodeError
 from invcheck.isolation import kept
 from invcheck.project_config import find_pyproject
 from invcheck.settings import CheckConfig, LayerConfig
+from invcheck.spec_values import braced, did_you_mean
 from invcheck.timeouts import DEADLINE, alarm, set_timeout  # noqa: F401 (set_timeout: where it was)
 
 # What user code may raise that must not escape as a traceback or end the run: anything (sys.exit()
@@ -279,12 +279,7 @@ def load_path(check: CheckConfig, spec: str, subject: str | None = None) -> Any:
         if not hasattr(obj, part):
             owner = ".".join([module_name, *attr.split(".")[:depth]])
             names = [n for n in dir(obj) if not n.startswith("_")]
-            close = difflib.get_close_matches(part, names, n=1)
-            hint = (
-                f"did you mean {close[0]!r}?"
-                if close
-                else f"it has: {', '.join(names[:12]) or 'nothing public'}"
-            )
+            hint = did_you_mean(part, names, f"it has: {', '.join(names[:12]) or 'nothing public'}")
             raise user_error(check, f"{owner!r} has no attribute {part!r} ({hint})", subject)
         obj = getattr(obj, part)
     return obj
@@ -353,8 +348,7 @@ def fill(check: CheckConfig, value: Any) -> Any:
         return value
     for name in _PLACEHOLDER.findall(value):
         if name not in numbers:
-            close = difflib.get_close_matches(name, list(numbers), n=1)
-            hint = f"did you mean '{{{close[0]}}}'?" if close else "known: " + ", ".join(numbers)
+            hint = did_you_mean(name, numbers, "known: " + ", ".join(numbers), spelled=braced)
             raise user_error(check, f"kwargs: unknown placeholder '{{{name}}}' in {value!r} ({hint})")
     whole = _PLACEHOLDER.fullmatch(value)
     if whole:

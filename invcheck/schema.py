@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from invcheck import names, rules
+from invcheck.settings import DEFAULT_KIND
 from invcheck.spec_values import Parser, schema_of
 
 Schema = dict[str, Any]
@@ -92,7 +93,7 @@ def layer() -> Schema:
     for kind in names.LAYERS:
         keys = {"enum": list(rules.layer_fields(kind))}
         condition: Schema = {"properties": {"kind": {"const": kind}}, "required": ["kind"]}
-        if kind == "dense":
+        if kind == DEFAULT_KIND:
             condition = {"anyOf": [condition, {"not": {"required": ["kind"]}}]}
         kinds.append({"if": condition, "then": {"propertyNames": keys}})
     body["allOf"] = kinds

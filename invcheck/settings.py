@@ -10,6 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+DEFAULT_KIND = "dense"  # the layer a check names none of (spec, schema, API, CLI)
+
 
 @dataclass(frozen=True, init=False)
 class LayerConfig:
@@ -27,7 +29,7 @@ class LayerConfig:
 
     def __init__(
         self,
-        kind: str = "dense",
+        kind: str = DEFAULT_KIND,
         *,
         layout: str = "channels_first",
         placement: str = "summed",
@@ -187,7 +189,7 @@ OPTIONS: dict[str, str | None] = {
 def check_config(
     norm: str | NormConfig = "layer_norm",
     transform: str | TransformConfig = "dataset_rescale",
-    layer: str | LayerConfig = "dense",
+    layer: str | LayerConfig = DEFAULT_KIND,
     **options: Any,
 ) -> CheckConfig:
     """One check from a norm, a transform and a layer (each an id or its config) and options, each

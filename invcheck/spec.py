@@ -73,7 +73,14 @@ from invcheck import names, rules
 from invcheck.display import shown_path
 from invcheck.errors import SpecError
 from invcheck.layer_kinds import LAYER_KINDS
-from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig, check_config
+from invcheck.settings import (
+    DEFAULT_KIND,
+    CheckConfig,
+    LayerConfig,
+    NormConfig,
+    TransformConfig,
+    check_config,
+)
 from invcheck.spec_values import show
 from invcheck.spec_yaml import Report, YList, YMap, id_list, known, parse_yaml, read_yaml, values
 
@@ -517,7 +524,7 @@ def _transform(r: Report, check: YMap, m: YMap) -> TransformConfig:
 
 def _layer(r: Report, m: YMap) -> LayerConfig:
     """Layer fields; a key of another kind would go unused silently, so it is an error."""
-    kind = m.get("kind", "dense")
+    kind = m.get("kind", DEFAULT_KIND)
     known_kind = kind if isinstance(kind, str) and kind in LAYER_KINDS else None
     parsed = values(r, m, rules.layer_fields(known_kind))
     for key in m if known_kind else ():
@@ -531,4 +538,4 @@ def _layer(r: Report, m: YMap) -> LayerConfig:
     options = {key: parsed.pop(key) for key in ("layout", "placement") if key in parsed}
     parsed.pop("kind", None)
     sizes = {key: value for key, value in parsed.items() if known_kind and key in _LAYER_KEYS[kind]}
-    return LayerConfig(known_kind or "dense", **options, **sizes)
+    return LayerConfig(known_kind or DEFAULT_KIND, **options, **sizes)

@@ -176,8 +176,8 @@ def build(
         cells += _layer_cells(layer, placement, trials, seed, dtype, device, impl, eps, tf32, advance)
     extra: dict[str, Any] = {}
     if module is not None:
-        base = check_config(
-            layer=LayerConfig("conv", layout=layout),
+        base = check_config(  # own_row reads only its layout (and the options): its rows set the rest
+            layout=layout,
             trials=trials,
             seed=seed,
             dtype=dtype,

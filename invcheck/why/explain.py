@@ -1,7 +1,8 @@
 """Why a cell holds or breaks, as data: a shrunk exact counterexample, or how mu and sigma move.
 
 Everything is recomputed here at eps 0 with g = 1, b = 0 (said in the output), from the
-norm's and the transform's own definitions (see setting.py).
+norm's and the transform's own definitions (`why/cell.py` runs the norm's `statistics` and the
+transform's `apply`).
 """
 
 from __future__ import annotations

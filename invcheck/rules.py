@@ -16,6 +16,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from invcheck import names
+from invcheck.display import short_repr
 from invcheck.errors import SpecError
 from invcheck.layer_kinds import LAYER_KINDS, LayerKind
 from invcheck.norms import NORMS
@@ -451,7 +452,7 @@ def _placeholder_problems(norm: NormConfig, layer: LayerConfig, sound: LayerKind
                     Problem(
                         "norm",
                         "kwargs",
-                        f"kwargs: unknown placeholder '{{{name}}}' in {written[:60]!r}",
+                        f"kwargs: unknown placeholder '{{{name}}}' in {short_repr(written, 63)}",
                         written,
                         hint,
                     )

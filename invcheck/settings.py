@@ -1,7 +1,11 @@
 """What one check asks for, as plain validated data (no torch here).
 
-`spec.py` builds these from YAML; the CLI and the Python API build them directly.
+`spec.py` builds these from YAML; the CLI and the Python API build them through `check_config`.
 Every field has the default that `invcheck table` uses.
+
+A layer's sizes belong to its kind: LayerConfig reads their defaults from the layer-kind registry
+(and `channels` from the placements'), imported where it is read. The registries import this
+module for type hints only, so the imports stay one-way (tests/test_import_graph.py).
 """
 
 from __future__ import annotations

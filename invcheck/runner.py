@@ -153,13 +153,13 @@ def results(
     if jobs <= 1:  # in this process (a single check under --jobs 2 still gets a worker: a crash is its own)
         yield from (run_or_error(c, checked) for c in checks)
         return
-    for result in _in_workers(checks, jobs):
+    for result in _in_workers(checks, jobs, checked):
         for observe_ in _observers:
             observe_()
         yield result
 
 
-def _in_workers(checks: Sequence[CheckConfig], jobs: int) -> Iterator[Any]:
+def _in_workers(checks: Sequence[CheckConfig], jobs: int, checked: bool = False) -> Iterator[Any]:
     """run_or_error of each check in a pool of worker processes, in spec order. A worker that dies
     (user code that crashes the interpreter) breaks the pool: every check it left unfinished then
     runs alone in a process of its own, so the one that crashes is named and the others still run."""
@@ -174,7 +174,7 @@ def _in_workers(checks: Sequence[CheckConfig], jobs: int) -> Iterator[Any]:
     pool = ProcessPoolExecutor(
         min(jobs, len(checks)), mp_context=context, initializer=_worker_start, initargs=(os.getpid(),)
     )
-    futures = [pool.submit(run_or_error, c) for c in checks]
+    futures = [pool.submit(run_or_error, c, checked) for c in checks]
     try:
         for i, future in enumerate(futures):  # noqa: B007 (i marks where the loop stopped)
             try:
@@ -190,7 +190,7 @@ def _in_workers(checks: Sequence[CheckConfig], jobs: int) -> Iterator[Any]:
         pool.shutdown(wait=True)
     for check, future in zip(checks[i:], futures[i:]):
         done = future.done() and not future.cancelled() and future.exception() is None
-        yield future.result() if done else _alone(check, context)
+        yield future.result() if done else _alone(check, context, checked)
 
 
 def _stop(pool: Any, context: Any) -> None:
@@ -206,15 +206,15 @@ def _worker_start(parent: int) -> None:
     runner, SIGPIPE from `| head`): no orphans holding a torch's worth of memory."""
     import signal
 
+    # first: Ctrl-C reaches the whole group, and the parent ends the workers (an import below,
+    # interrupted, would print its traceback)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     from invcheck import isolation
     from invcheck.impls import user_load
 
     isolation.adopt()
     _observers.clear()
     user_load.HARD_EXIT_STATUS = user_load.WORKER_HARD_EXIT  # told apart from a crash
-    signal.signal(
-        signal.SIGINT, signal.SIG_IGN
-    )  # Ctrl-C reaches the whole group: the parent ends the workers
     if sys.platform.startswith("linux"):
         import ctypes
 
@@ -224,12 +224,12 @@ def _worker_start(parent: int) -> None:
         os._exit(0)
 
 
-def _alone(check: CheckConfig, context: Any):  # -> evidence.Result
+def _alone(check: CheckConfig, context: Any, checked: bool = False):  # -> evidence.Result
     """run_or_error in a process of its own; an error result where that process dies."""
     import signal
 
     receive, send = context.Pipe(duplex=False)
-    worker = context.Process(target=_send_result, args=(check, send, os.getpid()), daemon=True)
+    worker = context.Process(target=_send_result, args=(check, send, os.getpid(), checked), daemon=True)
     worker.start()
     send.close()
     try:
@@ -262,9 +262,9 @@ def _alone(check: CheckConfig, context: Any):  # -> evidence.Result
         receive.close()
 
 
-def _send_result(check: CheckConfig, send: Any, parent: int) -> None:
+def _send_result(check: CheckConfig, send: Any, parent: int, checked: bool = False) -> None:
     _worker_start(parent)
-    send.send(run_or_error(check))
+    send.send(run_or_error(check, checked))
     send.close()
 
 

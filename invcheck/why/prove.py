@@ -129,7 +129,9 @@ def _named_roots(expr: Any, roots: dict[Any, Any]) -> Any:
         return roots.setdefault(base, sp.Symbol(f"r_{len(roots) + 1}", positive=True))
 
     half = sp.Rational(1, 2)
-    return expr.replace(lambda e: e.is_Pow and e.exp in (half, -half), lambda e: name(e.base) ** (2 * e.exp))
+    # xreplace over the roots found once: `replace` walked the whole expression with a predicate
+    found = [e for e in expr.atoms(sp.Pow) if e.exp in (half, -half)]
+    return expr.xreplace({e: name(e.base) ** (2 * e.exp) for e in found})
 
 
 def _factors(s: ExactCell) -> str:

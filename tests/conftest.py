@@ -129,8 +129,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         params = getattr(getattr(item, "callspec", None), "params", {})
         fast = item.get_closest_marker("fast_set")
-        if fast is not None and any(_outside(params.get(k), v) for k, v in fast.kwargs.items()):
-            item.add_marker(pytest.mark.slow)
+        if fast is not None:
+            if unknown := set(fast.kwargs) - set(params):  # a misspelt name would make all of it slow
+                raise pytest.UsageError(f"{item.nodeid}: fast_set names no parameter {sorted(unknown)}")
+            if any(_outside(params[k], v) for k, v in fast.kwargs.items()):
+                item.add_marker(pytest.mark.slow)
         shared = item.get_closest_marker("shares_results")
         if shared is not None:
             key = "-".join(str(params[name]) for name in shared.args)

@@ -18,6 +18,7 @@ from types import ModuleType
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one intra-op thread, as the docs' numbers were made
 
+import pytest
 from sybil import Sybil
 from sybil.parsers.markdown import SkipParser
 
@@ -33,7 +34,7 @@ def _load(name: str, path: Path) -> ModuleType:
 
 
 _here = Path(__file__).parent / "tests" / "docs"
-_load("tests.docs.console", _here / "console.py")
+_console = _load("tests.docs.console", _here / "console.py")
 _docs = _load("tests.docs.parsers", _here / "parsers.py")
 
 # The pages' own example files (run by the console blocks) are not the suite's tests.
@@ -66,3 +67,12 @@ pytest_collect_file = Sybil(
     setup=_setup,
     teardown=_teardown,
 ).pytest()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A console block that starts a process (`$ pytest ...`) is slow, as the suite's other real
+    processes that import torch are (tests/conftest.py); `-m "not slow"` leaves it out."""
+    for item in items:
+        parsed = getattr(getattr(item, "example", None), "parsed", None)
+        if isinstance(parsed, str) and parsed.lstrip().startswith("$ ") and _console.in_a_process(parsed):
+            item.add_marker(pytest.mark.slow)

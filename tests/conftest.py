@@ -7,6 +7,14 @@ A test keeps a real process where the process is the point: signals, pipes, clos
 standard streams, file descriptors, --jobs workers, what a fresh process imports. Those whose
 process imports torch or runs for seconds are marked `slow` (`python -m pytest -m "not slow"`
 leaves them out); a torch-free import check (a fraction of a second) is not.
+
+Two markers keep the fast set fast and the whole suite from computing a result twice:
+- `fast_set(param=value, ...)`: a family parametrized over seeds, dtypes, kinds or APIs keeps the
+  named slice in the fast set; every other parametrization is marked `slow` (the whole suite runs
+  them all, unchanged).
+- `shares_results(param, ...)`: tests that read one cached result (a functools.cache keyed by these
+  parameters) run on one pytest-xdist worker (`--dist loadgroup`), so it is computed once, not once
+  per worker.
 """
 
 from __future__ import annotations
@@ -114,6 +122,27 @@ def _is_user_module(module: object) -> bool:
     Python's, an installed package's or invcheck's own."""
     file = getattr(module, "__file__", None)
     return file is not None and not str(Path(file).resolve()).startswith(_INSTALLED)
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects and before xdist reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        fast = item.get_closest_marker("fast_set")
+        if fast is not None:
+            if unknown := set(fast.kwargs) - set(params):  # a misspelt name would make all of it slow
+                raise pytest.UsageError(f"{item.nodeid}: fast_set names no parameter {sorted(unknown)}")
+            if any(_outside(params[k], v) for k, v in fast.kwargs.items()):
+                item.add_marker(pytest.mark.slow)
+        shared = item.get_closest_marker("shares_results")
+        if shared is not None:
+            key = "-".join(str(params[name]) for name in shared.args)
+            item.add_marker(pytest.mark.xdist_group(f"{item.path.stem}:{key}"))
+
+
+def _outside(value: object, wanted: object) -> bool:
+    """Whether a parameter's value is outside the fast slice (one value, or a tuple of them)."""
+    return value not in (wanted if isinstance(wanted, tuple) else (wanted,))
 
 
 @pytest.fixture

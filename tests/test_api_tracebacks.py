@@ -17,6 +17,7 @@ CALLS = {
 }
 
 
+@pytest.mark.slow  # a pytest session in a fresh process, importing torch
 def test_failures_of_the_call_show_no_invcheck_frames(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         "import invcheck\n\n" + "".join(f"def test_{name}():\n    {call}\n\n" for name, call in CALLS.items())

@@ -77,6 +77,7 @@ def test_no_color_wins_and_the_table_fits_80_columns(invcheck: Invoke) -> None:
     assert "\x1b[" in coloured.stdout
 
 
+@pytest.mark.slow  # each command twice: seconds of explanation, proof and sweep
 @pytest.mark.parametrize("args", [["explain"], ["prove"], ["sweep", "--per-decade", "1"]])
 def test_why_commands_follow_no_color_and_force_color(args: list[str], invcheck: Invoke) -> None:
     cell = ["--norm", "layer_norm", "--transform", "dataset_rescale"]

@@ -87,8 +87,15 @@ def transforms(kind: str) -> list[str]:
     return [t for t, spec in TRANSFORMS.items() if spec.undefined_reason(LAYER_KINDS[kind]) is None]
 
 
+def _group(norm: str, kind: str, placement: str) -> pytest.MarkDecorator:
+    """One pytest-xdist worker for a cell's tests (and conv3d's with conv's, which it compares with),
+    so `verdict`'s cache computes each verdict once in the session, not once per worker."""
+    family = "conv" if kind == "conv3d" else kind
+    return pytest.mark.xdist_group(f"conformance:{norm}-{family}-{placement}")
+
+
 CELLS = [
-    pytest.param(norm, kind, placement, id=f"{norm}-{kind}-{placement}")
+    pytest.param(norm, kind, placement, id=f"{norm}-{kind}-{placement}", marks=_group(norm, kind, placement))
     for norm in NORMS
     for kind in LAYER_KINDS
     for placement in PLACEMENTS
@@ -113,6 +120,7 @@ def verdict(norm: str, kind: str, placement: str, transform: str, impl: str = "r
     return result.verdict
 
 
+@pytest.mark.fast_set(kind="dense")  # the other kinds: slow (the full suite runs every one)
 @pytest.mark.parametrize("norm, kind, placement", CELLS)
 def test_torch_version_agrees_with_the_reference(norm: str, kind: str, placement: str) -> None:
     if not NORMS[norm].has_torch:
@@ -123,6 +131,7 @@ def test_torch_version_agrees_with_the_reference(norm: str, kind: str, placement
     }
 
 
+@pytest.mark.fast_set(placement="summed")  # the other placements: slow
 @pytest.mark.parametrize("norm, kind, placement", [c for c in CELLS if c.values[1] == "conv3d"])
 def test_conv3d_gives_convs_verdicts(norm: str, kind: str, placement: str) -> None:
     ts = transforms(kind)
@@ -175,7 +184,9 @@ EXACT_DIFFERS = {
     },
 }
 PROOF_CELLS = [
-    pytest.param(*c.values, id=c.id, marks=pytest.mark.xfail(reason=EXACT_DIFFERS[c.values], strict=True))
+    pytest.param(
+        *c.values, id=c.id, marks=[*c.marks, pytest.mark.xfail(reason=EXACT_DIFFERS[c.values], strict=True)]
+    )
     if c.values in EXACT_DIFFERS
     else c
     for c in CELLS

@@ -8,6 +8,7 @@ it runs the first time the function does), except those under `if TYPE_CHECKING:
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -67,6 +68,12 @@ def graph(root: Path) -> dict[str, set[str]]:
     return {name: imported(ast.parse(path.read_text()), name, known) for name, path in known.items()}
 
 
+@functools.cache
+def package_graph() -> dict[str, set[str]]:
+    """invcheck's own graph, parsed once for the tests that read it."""
+    return graph(PACKAGE)
+
+
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     """The strongly connected components with more than one module (Tarjan, iterative)."""
     index: dict[str, int] = {}
@@ -110,7 +117,7 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
 
 
 def test_the_package_has_no_import_circles():
-    circles = cycles(graph(PACKAGE))
+    circles = cycles(package_graph())
     assert not circles, "import circles: " + "; ".join(" <-> ".join(c) for c in circles)
 
 
@@ -134,6 +141,6 @@ REGISTRIES = ("invcheck.norms", "invcheck.layer_kinds", "invcheck.placements", "
 def test_registries_never_import_the_settings_at_run_time(registry):
     """settings.py (what a check asks for) sits under the registries: they name its types only for
     type checkers, so no circle can run through it whatever settings.py looks up."""
-    edges = graph(PACKAGE)
+    edges = package_graph()
     inside = [m for m in edges if m == registry or m.startswith(registry + ".")]
     assert not [m for m in inside if "invcheck.settings" in edges[m]]

@@ -241,6 +241,8 @@ def test_table_covers_every_norm_and_transform():
 # ---------------------------------------------------------------- the table, computed
 
 
+@pytest.mark.fast_set(seed=0, dtype="float64")  # the other dtypes and seeds 1, 2: slow
+@pytest.mark.shares_results("layer", "dtype", "seed")  # one default_result per cell, read by both tests
 @pytest.mark.parametrize("dtype, seed", [pytest.param(d, s, id=f"{d}-seed{s}") for d, s in RUNS])
 @pytest.mark.parametrize("layer, norm, transform", [pytest.param(*c, id="-".join(c)) for c in CELLS])
 def test_table_verdict(layer, norm, transform, dtype, seed):
@@ -248,6 +250,8 @@ def test_table_verdict(layer, norm, transform, dtype, seed):
     assert r.verdict == expected(layer, norm, transform), evidence(r)
 
 
+@pytest.mark.fast_set(seed=0, dtype="float64")  # the one test_table_verdict computes in the fast set
+@pytest.mark.shares_results("layer", "dtype", "seed")
 @pytest.mark.parametrize("seed", [0, 1, 2], ids=lambda s: f"seed{s}")
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layer", ["dense", "conv"])

@@ -1,5 +1,6 @@
 """Issue 18's hostile user code and files: each case reproduced through `invcheck run`, as a user
-would meet it (a subprocess: file descriptors, forks, threads and signals are the point)."""
+would meet it. Hostile user code runs in a real process (file descriptors, forks, threads, signals
+and the process's end are the point: slow); the file cases run the command in-process (`invoke`)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from conftest import Invoke
 
 HOSTILE = """
 import os, sys, threading, time
@@ -126,6 +131,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return here
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(WANTED))
 def test_user_code_cannot_move_corrupt_or_duplicate_a_report(folder: Path, name: str) -> None:
     done = invcheck(folder, "run", f"{name}.yaml", "--allow-import", "--format", "json", "--timeout", "2")
@@ -136,6 +142,7 @@ def test_user_code_cannot_move_corrupt_or_duplicate_a_report(folder: Path, name:
     assert "internal error" not in done.stderr and "Usage:" not in done.stderr
 
 
+@pytest.mark.slow
 def test_output_paths_are_fixed_before_user_code_runs(folder: Path) -> None:
     done = invcheck(folder, "run", "Chdir.yaml", "--allow-import", "-o", "r.json", "--junit-xml", "j.xml")
     assert done.returncode == 0, done.stderr
@@ -155,29 +162,30 @@ def spec_folder(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_a_report_never_gets_setuid_or_setgid_bits(spec_folder: Path) -> None:
+def test_a_report_never_gets_setuid_or_setgid_bits(spec_folder: Path, invoke: Invoke) -> None:
     target = spec_folder / "r.json"
     target.write_text("{}")
     target.chmod(0o6755)
-    done = invcheck(spec_folder, "run", "ok.yaml", "-f", "json", "-o", "r.json")
+    done = invoke("run", "ok.yaml", "-f", "json", "-o", "r.json", cwd=spec_folder)
     assert done.returncode == 0, done.stderr
     assert target.stat().st_mode & 0o7777 == 0o644
 
 
-def test_a_trailing_slash_names_a_folder(spec_folder: Path) -> None:
-    done = invcheck(spec_folder, "run", "ok.yaml", "-o", "out.json/")
+def test_a_trailing_slash_names_a_folder(spec_folder: Path, invoke: Invoke) -> None:
+    done = invoke("run", "ok.yaml", "-o", "out.json/", cwd=spec_folder)
     assert done.returncode == 2 and "out.json is not a folder" in done.stderr, done.stderr
     assert not (spec_folder / "out.json").exists()
 
 
+@pytest.mark.slow  # the process's own file descriptor 1
 def test_dev_stdout_is_written_through(spec_folder: Path) -> None:
     done = invcheck(spec_folder, "run", "ok.yaml", "-f", "json", "-o", "/dev/stdout")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["results"][0]["verdict"] == "invariant"
 
 
-def test_one_spec_spelled_two_ways_runs_once(spec_folder: Path) -> None:
-    done = invcheck(spec_folder, "run", "ok.yaml", "sub/../ok.yaml", "-f", "json")
+def test_one_spec_spelled_two_ways_runs_once(spec_folder: Path, invoke: Invoke) -> None:
+    done = invoke("run", "ok.yaml", "sub/../ok.yaml", "-f", "json", cwd=spec_folder)
     assert len(json.loads(done.stdout)["results"]) == 1
 
 
@@ -201,9 +209,9 @@ def test_sigterm_while_writing_leaves_no_temporary_file(spec_folder: Path) -> No
 # Spec and plugin --------------------------------------------------------------------------------
 
 
-def test_a_transform_mapping_without_id_is_refused(spec_folder: Path) -> None:
+def test_a_transform_mapping_without_id_is_refused(spec_folder: Path, invoke: Invoke) -> None:
     (spec_folder / "noid.yaml").write_text("norm: layer_norm\ntransform: {scale: [0.5, 2]}\n")
-    done = invcheck(spec_folder, "validate", "noid.yaml")
+    done = invoke("validate", "noid.yaml", cwd=spec_folder)
     assert done.returncode == 2
     assert done.stderr.strip().startswith("error: noid.yaml:2: transform names neither an id nor a module")
 
@@ -216,6 +224,7 @@ def test_pytest_reports_a_self_looping_spec_link(pytester: pytest.Pytester) -> N
     result.stdout.fnmatch_lines(["*loop.invcheck.yaml: a symbolic link that leads nowhere (or loops)*"])
 
 
+@pytest.mark.slow
 def test_junit_escapes_a_user_exceptions_bidi_characters(folder: Path) -> None:
     (folder / "bidi_t.py").write_text(
         "class Bidi:\n    def __call__(self, a):\n        raise ValueError('evil \\u202e gnp.exe')\n"

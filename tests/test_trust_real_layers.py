@@ -62,6 +62,7 @@ def test_a_lazy_module_is_materialized_before_it_is_inspected(layers: str) -> No
     assert r.verdict == "invariant", r.why
 
 
+@pytest.mark.fast_set(seed=0, dtype="float32")  # seed 1, float64 and bfloat16 checks: slow
 @pytest.mark.parametrize("dtype", ["float64", "float32", "bfloat16"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_layer_computing_in_bfloat16_inside_gets_its_row(layers: str, dtype: str, seed: int) -> None:

@@ -140,6 +140,12 @@ def _in_process(args: list[str], cwd: Path) -> str:
     return output
 
 
+def in_a_process(block: str) -> bool:
+    """Whether a block starts a process (`$ pytest`, `$ python ...`): a pytest session importing
+    torch takes seconds, so the suite marks the block slow (the root conftest.py)."""
+    return any(c.argv[0] in ("pytest", "python") for c in parse(block))
+
+
 def slow(block: str) -> bool:
     """Whether a block runs a benchmark (minutes, not seconds)."""
     return any(

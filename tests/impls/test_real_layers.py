@@ -125,6 +125,7 @@ def row(module: str, kind: str = "dense", **options: object) -> tuple[str, ...]:
     return tuple(run_check(check(transform=t, layer=kind, module=module, **options)).verdict for t in SIX)
 
 
+@pytest.mark.fast_set(dtype="float32")  # float64: slow
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_transformers_rms_norm(layers: str, dtype: str) -> None:
     got = row(f"{layers}:HFRMSNorm", kwargs={"hidden_size": "{units}"}, dtype=dtype)
@@ -136,6 +137,7 @@ def test_transformers_rms_norm(layers: str, dtype: str) -> None:
     assert any("lower precision" in note for note in r.notes)  # float32 inside a float64 check
 
 
+@pytest.mark.fast_set(dtype="float32")  # float64: slow
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_convnext_layer_norm_over_channels_per_position(layers: str, dtype: str) -> None:
     got = row(f"{layers}:ConvNeXtLayerNorm", "conv", kwargs={"normalized_shape": "{channels}"}, dtype=dtype)
@@ -149,6 +151,7 @@ def test_layer_norm_with_running_statistics(layers: str) -> None:
     assert evaluated.verdict == N
 
 
+@pytest.mark.fast_set(dtype=("float32", "bfloat16"))  # float64 and float16: slow
 @pytest.mark.parametrize("dtype", ["float64", "float32", "float16", "bfloat16"])
 @pytest.mark.parametrize(
     "fault, transform, size",

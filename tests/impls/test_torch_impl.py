@@ -78,6 +78,8 @@ def test_same_numbers_as_reference(norm: str, kind: str, api: str) -> None:
     torch.testing.assert_close(fwd.gain, draw(config(norm, kind)).g)  # [T, C]: the draw's gains
 
 
+@pytest.mark.fast_set(dtype="float64", api="module", kind=("dense", "conv"))  # the rest: slow
+@pytest.mark.shares_results("norm", "kind", "dtype")  # both APIs read one reference_verdict
 @pytest.mark.parametrize("api", APIS)
 @pytest.mark.parametrize("dtype", ("float64", "float32", "bfloat16"))
 @pytest.mark.parametrize("kind", names.LAYERS)

@@ -31,6 +31,7 @@ def builtin(norm: str, kind: str, **layer: object) -> list[str]:
     return row(kind, norm=norm, **layer)
 
 
+@pytest.mark.fast_set(dtype="float32")  # float64: slow
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize(
     "module, norm", [("torch.nn:LayerNorm", "layer_norm"), ("torch.nn:RMSNorm", "rms_norm")]

@@ -12,6 +12,7 @@ def report() -> table.TableReport:
     return table.build(["dense", "conv"], trials=4)
 
 
+@pytest.mark.fast_set(width=(60, 80))  # the other widths: slow
 @pytest.mark.parametrize("width", [60, 72, 80, 90, 103])
 def test_every_number_is_shown_whole(report: table.TableReport, width: int) -> None:
     text = rich.table(report, width=width)

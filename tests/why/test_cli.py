@@ -70,6 +70,7 @@ def test_sweep_json_points(invcheck: Invoke):
     assert len(points) == 4 and {"scale", "deviation", "tolerance", "verdict"} <= set(points[0])
 
 
+@pytest.mark.slow  # a sweep and a matplotlib figure: seconds
 @pytest.mark.skipif(not HAS_MPL, reason="matplotlib (invcheck[plot]) not installed")
 def test_sweep_plot_written(tmp_path, invcheck: Invoke):
     for name in ("s.png", "s.svg"):

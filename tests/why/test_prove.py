@@ -11,14 +11,19 @@ from invcheck.why.cell import ExactCell
 from invcheck.why.prove import alarm_after, prove
 from tests.why.independent import breaks
 
-
 # The report of every dense cell's proof (seconds of sympy) lives for the session: a module's
-# fixture is built again where a pytest-xdist worker runs another module's tests in between.
+# fixture is built again where a pytest-xdist worker runs another module's tests in between. Its
+# tests are slow and run on one worker (the group), so it is built once.
+DENSE_REPORT = pytest.mark.xdist_group("prove:dense_report")
+
+
 @pytest.fixture(scope="session")
 def dense_report():
     return tables.build(["dense"], prove=True, prove_seconds=60)
 
 
+@pytest.mark.slow
+@DENSE_REPORT
 def test_every_dense_cell_is_decided_as_its_numeric_verdict_says(dense_report):
     expected = {"invariant": "proved", "not_invariant": "refuted", "undefined": "undefined"}
     for cell in dense_report.cells:
@@ -26,6 +31,8 @@ def test_every_dense_cell_is_decided_as_its_numeric_verdict_says(dense_report):
     assert {c.proof.status for c in dense_report.cells} == {"proved", "refuted", "undefined"}
 
 
+@pytest.mark.slow
+@DENSE_REPORT
 def test_refutations_are_real_counterexamples_recomputed_independently(dense_report):
     refuted = [c for c in dense_report.cells if c.proof.status == "refuted"]
     # 13 in the paper's norms' rows; scale_norm 3 (as rms_norm), weight_standardization 4 (as
@@ -45,6 +52,8 @@ def _num(text: str) -> float:
     return float(sp.sympify(text))
 
 
+@pytest.mark.slow
+@DENSE_REPORT
 def test_proof_json_and_marks(dense_report):
     from invcheck import render
 
@@ -75,6 +84,7 @@ def test_deadline_raises():
             pass
 
 
+@pytest.mark.slow  # exact proofs over conv's sizes: seconds each
 @pytest.mark.parametrize(
     ("norm", "transform", "status"),
     [

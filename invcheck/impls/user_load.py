@@ -305,7 +305,7 @@ def _fresh_lazy(obj: Any) -> dict[int, Any]:
     for tensor in (*obj.parameters(), *obj.buffers()):
         if is_lazy(tensor):
             fresh = UninitializedParameter if isinstance(tensor, torch.nn.Parameter) else UninitializedBuffer
-            memo[id(tensor)] = fresh(
+            memo[id(tensor)] = fresh(  # type: ignore[call-arg]  # torch's stubs lack device and dtype
                 requires_grad=tensor.requires_grad, device=tensor.device, dtype=tensor.dtype
             )
     return memo

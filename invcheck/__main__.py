@@ -9,6 +9,6 @@ except OSError:  # the working folder was deleted: relative entries name nothing
     _here = None
 sys.path[:] = [p for p in sys.path if p and (os.path.abspath(p) != _here if _here else os.path.isabs(p))]
 
-from invcheck.cli import main  # noqa: E402
+from invcheck.cli import console  # noqa: E402
 
-main()
+console()

@@ -93,10 +93,14 @@ def _user_run(check: CheckConfig):  # -> evidence.Result
 
     try:
         with kept():
+            gc.freeze()  # what exists now is not this check's: the collection below sees its objects alone
             try:
                 return judge(measure(check))
             finally:
-                gc.collect(1)  # the young generations: the check's own objects, not torch's whole heap
+                try:
+                    gc.collect()
+                finally:
+                    gc.unfreeze()
     except InvcheckError:
         raise
     except Exception as exc:  # user code's failure inside torch: this check's error
@@ -213,6 +217,7 @@ def _worker_start(parent: int) -> None:
     from invcheck.impls import user_load
 
     isolation.adopt()
+    isolation.end_workers_promptly()
     _observers.clear()
     user_load.HARD_EXIT_STATUS = user_load.WORKER_HARD_EXIT  # told apart from a crash
     if sys.platform.startswith("linux"):

@@ -156,14 +156,26 @@ def features(instance: Any) -> int | None:
     """The number of features a module instance normalizes, where it says (weight, or the sizes
     torch's norms keep), else None."""
     weight = getattr(instance, "weight", None)
+    if _uninitialized(weight):  # a lazy module (nn.LazyBatchNorm1d): its size comes from its first input
+        return None
     shape = getattr(weight, "shape", None)
     if shape is not None and len(shape) == 1:
         return int(shape[0])
     for name in ("num_features", "num_channels"):
         value = getattr(instance, name, None)
-        if isinstance(value, int):
+        if isinstance(value, int) and value > 0:  # a lazy norm keeps 0 until it has seen an input
             return value
     normalized = getattr(instance, "normalized_shape", None)
     if isinstance(normalized, (tuple, list)) and len(normalized) == 1 and isinstance(normalized[0], int):
         return normalized[0]
     return None
+
+
+def _uninitialized(value: Any) -> bool:
+    """A lazy module's parameter, whose shape is not known (reading it raises)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return False
+    from torch.nn.parameter import is_lazy
+
+    return isinstance(value, torch.Tensor) and is_lazy(value)

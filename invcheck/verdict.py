@@ -81,6 +81,12 @@ def _decide(
         return "not_invariant", _worst(violations), ""
     if m.range_problem:
         return "undefined", _worst(alone), m.range_problem
+    if any(math.isnan(c.ratio) for c in exact + eps + checked):  # inf - inf: nothing to compare
+        return (
+            "undefined",
+            None,
+            "the output is not finite (NaN or inf) on both sides: overflow inside the layer?",
+        )
     beyond = [c for c in checked if c.ratio > tol.MARGIN]
     if beyond:
         if m.check.dtype == "float64":  # sampled: the whole float64 run against the sample's eps-off run

@@ -50,6 +50,17 @@ def main() -> None:
         _running.clear()
 
 
+def console() -> None:
+    """The installed program (`invcheck`, `python -m invcheck`): main(), then the process ends with
+    its exit code, even where user code left a thread running (Python would wait for it forever)."""
+    from invcheck import isolation
+
+    try:
+        main()
+    except SystemExit as done:
+        isolation.end(done.code)
+
+
 def _main() -> None:
     for stream in (sys.stdout, sys.stderr):  # an ASCII locale gets ✓ as \u2713, not a crash
         if hasattr(stream, "reconfigure"):

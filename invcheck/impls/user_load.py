@@ -257,12 +257,31 @@ def _copies(check: CheckConfig, obj: Any) -> Callable[[], Any]:
     def copy_of() -> Any:
         try:
             with guarded():
-                return copy.deepcopy(obj)
+                return copy.deepcopy(obj, _fresh_lazy(obj))
         except USER_FAILURES as exc:
             contained(exc)
             raise user_error(check, f"cannot be copied (copy.deepcopy): {first_line(exc)}") from None
 
     return copy_of
+
+
+def _fresh_lazy(obj: Any) -> dict[int, Any]:
+    """A deepcopy memo giving each uninitialized parameter or buffer of a lazy module
+    (nn.LazyBatchNorm1d, ...) a fresh uninitialized one: torch refuses to copy them, and they hold no
+    value to copy (the copy takes its shapes from its first input, as the original would)."""
+    import torch
+    from torch.nn.parameter import UninitializedBuffer, UninitializedParameter, is_lazy
+
+    if not isinstance(obj, torch.nn.Module):
+        return {}
+    memo: dict[int, Any] = {}
+    for tensor in (*obj.parameters(), *obj.buffers()):
+        if is_lazy(tensor):
+            fresh = UninitializedParameter if isinstance(tensor, torch.nn.Parameter) else UninitializedBuffer
+            memo[id(tensor)] = fresh(  # type: ignore[call-arg]  # torch's stubs lack device and dtype
+                requires_grad=tensor.requires_grad, device=tensor.device, dtype=tensor.dtype
+            )
+    return memo
 
 
 def load_path(check: CheckConfig, spec: str, subject: str | None = None) -> Any:

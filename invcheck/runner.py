@@ -86,7 +86,7 @@ def _user_run(check: CheckConfig):  # -> evidence.Result
     changed in the process is put back (isolation.py)."""
     import gc
 
-    from invcheck.impls.user_load import contained, first_line, raised_at, user_error
+    from invcheck.impls.user_load import contained, first_line, raised_at, release, user_error
     from invcheck.isolation import kept
     from invcheck.measure import measure
     from invcheck.verdict import judge
@@ -96,6 +96,9 @@ def _user_run(check: CheckConfig):  # -> evidence.Result
             gc.freeze()  # what exists now is not this check's: the collection below sees its objects alone
             try:
                 return judge(measure(check))
+            except BaseException as stopped:
+                release(stopped)  # the check's objects die inside its deadline
+                raise
             finally:
                 try:
                     gc.collect()

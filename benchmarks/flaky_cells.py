@@ -34,10 +34,16 @@ def verdicts(
     for impl in impls:
         for dtype in dtypes:
             for seed in seeds:
-                report = table.build(layers, seed=seed, dtype=dtype, impl=impl, placements=placements)
+                report = table.build(
+                    layers, seed=seed, dtype=dtype, impl=impl, placements=placements, beside_reference=False
+                )
                 print(f"  {impl} {dtype} seed {seed}: {len(report.cells)} cells", file=sys.stderr, flush=True)
                 for c in report.cells:
                     found[(c.layer, c.placement, impl, dtype, c.norm, c.transform)].append(c.verdict)
+            # what this impl and dtype found, as soon as it is known (a full run takes long)
+            for cell, v in found.items():
+                if cell[2:4] == (impl, dtype) and len(set(v)) > 1:
+                    print("  flaky:", " ".join(cell), v, file=sys.stderr, flush=True)
     return found
 
 

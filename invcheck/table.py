@@ -164,16 +164,20 @@ def build(
     obj: Any = None,
     prove_seconds: float = 60.0,
     advance: Callable[[int], None] = lambda n: None,
+    beside_reference: bool = True,
 ) -> TableReport:
     """Compute every cell. Nothing here reads a claim before the verdict is computed.
     `advance(n)` after each n cells computed (a progress bar's; `planned` says how many there will be).
 
     module: a user layer (`pkg.mod:Name`, with kwargs; `layout` the conv layout it takes), whose row
     is computed beside the built-in rows of every layer kind it accepts, with the built-in row it matches.
-    obj: the object the API holds for it (a module instance, a callable), `module` then its label."""
+    obj: the object the API holds for it (a module instance, a callable), `module` then its label.
+    beside_reference: with impl torch, also each cell's reference verdict (off: half the work)."""
     cells = []
     for layer, placement in _sections(layers, placements):
-        cells += _layer_cells(layer, placement, trials, seed, dtype, device, impl, eps, tf32, advance)
+        cells += _layer_cells(
+            layer, placement, trials, seed, dtype, device, impl, eps, tf32, advance, beside_reference
+        )
     extra: dict[str, Any] = {}
     if module is not None:
         base = check_config(  # own_row reads only its layout (and the options): its rows set the rest
@@ -278,6 +282,7 @@ def _layer_cells(
     eps: float,
     tf32: bool,
     advance: Callable[[int], None],
+    beside_reference: bool = True,
 ) -> list[Cell]:
     cells = []
     for norm, transform in _pairs(layer, placement, impl):
@@ -296,7 +301,7 @@ def _layer_cells(
         result = decided(check)
         ref = (
             decided(result.check.with_(norm=NormConfig(id=norm, eps=cell_eps)))
-            if impl != "reference"
+            if impl != "reference" and beside_reference
             else None
         )
         summed = placement == "summed"  # the claims are about a norm on the summed inputs

@@ -70,9 +70,15 @@ pytest_collect_file = Sybil(
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A console block that starts a process (`$ pytest ...`) is slow, as the suite's other real
-    processes that import torch are (tests/conftest.py); `-m "not slow"` leaves it out."""
+    """A page's examples run in order on one pytest-xdist worker (`--dist loadgroup`): a doctest
+    line reads the names the lines before it set (`report` was a NameError where two lines of one
+    block landed on two workers). A console block that starts a process (`$ pytest ...`) is slow, as
+    the suite's other real processes that import torch are (tests/conftest.py); `-m "not slow"`
+    leaves it out."""
     for item in items:
+        if not hasattr(item, "example"):  # not a page's example
+            continue
+        item.add_marker(pytest.mark.xdist_group(f"page:{item.path.name}"))
         parsed = getattr(getattr(item, "example", None), "parsed", None)
         if isinstance(parsed, str) and parsed.lstrip().startswith("$ ") and _console.in_a_process(parsed):
             item.add_marker(pytest.mark.slow)

@@ -69,16 +69,30 @@ pytest_collect_file = Sybil(
 ).pytest()
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A page's examples run in order on one pytest-xdist worker (`--dist loadgroup`): a doctest
-    line reads the names the lines before it set (`report` was a NameError where two lines of one
-    block landed on two workers). A console block that starts a process (`$ pytest ...`) is slow, as
-    the suite's other real processes that import torch are (tests/conftest.py); `-m "not slow"`
-    leaves it out."""
+    """A console block that starts a process (`$ pytest ...`) is slow, as the suite's other real
+    processes that import torch are (tests/conftest.py); `-m "not slow"` leaves it out."""
     for item in items:
-        if not hasattr(item, "example"):  # not a page's example
-            continue
-        item.add_marker(pytest.mark.xdist_group(f"page:{item.path.name}"))
         parsed = getattr(getattr(item, "example", None), "parsed", None)
         if isinstance(parsed, str) and parsed.lstrip().startswith("$ ") and _console.in_a_process(parsed):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """Under pytest-xdist, a page's examples run in order on one worker: a doctest line reads the
+    names the lines before it set (`report` was a NameError where two lines of one block landed on
+    two workers). Every other test is a unit of its own, handed to whichever worker is free, as
+    `--dist load` does. (xdist's own `xdist_group` cannot do this under pytest 9: the group suffix
+    it writes into a test's id is no longer read.)"""
+    if config.getvalue("dist") not in ("load", "loadgroup"):
+        return None  # a user's explicit --dist each/loadfile/...: theirs
+    from xdist.scheduler import LoadScopeScheduling
+
+    class PagesTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            page = nodeid.split("::", 1)[0]
+            return page if page.endswith(".md") else nodeid
+
+    return PagesTogether(config, log)

@@ -476,19 +476,17 @@ def _build(r: Report, m: YMap, require: bool = True) -> CheckConfig | None:
             r.add(f"check has no {key}", m.line, None, f"add '{key}:' to the check or to 'defaults:'")
     maps = {key: m.get(key, YMap(m.line)) for key in _SECTIONS}
     module = "module" in maps["norm"]
-    if "norm" in m and not {"id", "module"} & set(maps["norm"]):
+    said = {err.line for err in r.errors}  # a section refused as a whole (`norm: 5`) is one error, not two
+    if (
+        "norm" in m
+        and not {"id", "module"} & set(maps["norm"])
+        and not {m.line_of("norm"), m.key_line("norm")} & said
+    ):
         r.add(
             "norm names neither an id nor a module",
             m.line_of("norm"),
             None,
             "add id: (say layer_norm) or module: 'package.module:Name'",
-        )
-    if "transform" in m and not {"id", "module"} & set(maps["transform"]):  # never dataset_rescale by default
-        r.add(
-            "transform names neither an id nor a module",
-            m.line_of("transform"),
-            None,
-            "add id: (say dataset_rescale) or module: 'package.module:name'",
         )
     fields = values(r, maps["norm"], rules.MODULE_NORM_FIELDS if module else rules.NORM_FIELDS)
     norm = NormConfig(**({"id": "custom"} | fields if module else fields))
@@ -505,8 +503,11 @@ def _build(r: Report, m: YMap, require: bool = True) -> CheckConfig | None:
 
 
 def _transform(r: Report, check: YMap, m: YMap) -> TransformConfig:
-    """A built-in transform by id, or the user's own by `module:` (its id a label, default its path)."""
-    if "transform" in check and not {"id", "module"} & set(m):
+    """A built-in transform by id, or the user's own by `module:` (its id a label, default its path);
+    never dataset_rescale by default. A value refused as a whole (`transform: [1]`) was said once."""
+    said = {err.line for err in r.errors}
+    refused = bool({check.line_of("transform"), check.key_line("transform")} & said)
+    if "transform" in check and not {"id", "module"} & set(m) and not refused:
         r.add(
             "transform names neither an id nor a module",
             check.line_of("transform"),

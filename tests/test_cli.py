@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.derived_rows import shown_norms
+
 if TYPE_CHECKING:
     from conftest import Invoke
 
@@ -80,7 +82,8 @@ def test_table_json_has_the_promised_shape(invcheck: Invoke) -> None:
         "trials",
         "cells",
     } <= set(data)
-    assert len(data["cells"]) == 9 * 6 + 11 * 6  # dense: 9 norms (the 2d ones are layer_norm there), conv: 11
+    # every registered norm in conv; in dense all but those that coincide with another (the 2d ones)
+    assert len(data["cells"]) == len(shown_norms("dense")) * 6 + len(shown_norms("conv")) * 6
     cell = data["cells"][0]
     assert {"layer", "norm", "transform", "verdict", "deviation", "tolerance", "paper"} <= set(cell)
     assert all(c["verdict"] != "inconclusive" for c in data["cells"])

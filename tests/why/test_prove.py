@@ -9,7 +9,8 @@ import pytest
 from invcheck import table as tables
 from invcheck.why.cell import ExactCell
 from invcheck.why.prove import alarm_after, prove
-from tests.why.independent import breaks
+from tests.derived_rows import N, count
+from tests.why.independent import HOME, NoRecomputation, breaks
 
 # The report of every dense cell's proof (seconds of sympy) lives for the session: a module's
 # fixture is built again where a pytest-xdist worker runs another module's tests in between. Its
@@ -35,15 +36,22 @@ def test_every_dense_cell_is_decided_as_its_numeric_verdict_says(dense_report):
 @DENSE_REPORT
 def test_refutations_are_real_counterexamples_recomputed_independently(dense_report):
     refuted = [c for c in dense_report.cells if c.proof.status == "refuted"]
-    # 13 in the paper's norms' rows; scale_norm 3 (as rms_norm), weight_standardization 4 (as
-    # weight_norm), dyt all 6: 26
-    assert len(refuted) == sum(c.verdict == "not_invariant" for c in dense_report.cells) == 26
+    # as many as the hand-derived dense rows hold: 13 in the paper's norms' rows; scale_norm 3 (as
+    # rms_norm), weight_standardization 4 (as weight_norm), dyt all 6: 26
+    assert len(refuted) == sum(c.verdict == "not_invariant" for c in dense_report.cells) == count("dense", N)
+    unknown = set()
     for cell in refuted:
         inst = cell.proof.instance
-        broken, y, _y2 = breaks(cell.norm, inst["X"], inst["W"], inst["X2"], inst["W2"])
+        try:
+            broken, y, _y2 = breaks(cell.norm, inst["X"], inst["W"], inst["X2"], inst["W2"])
+        except NoRecomputation:
+            unknown.add(cell.norm)
+            continue
         assert broken, (cell.norm, cell.transform)
         n, i = inst["entry"]
         assert float(y[n, i]) == pytest.approx(float(_num(inst["y"])), abs=1e-9)
+    if unknown:  # every other counterexample was checked above
+        pytest.skip(f"no independent recomputation for {', '.join(sorted(unknown))}: add one in {HOME}")
 
 
 def _num(text: str) -> float:

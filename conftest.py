@@ -43,15 +43,32 @@ collect_ignore_glob = ["docs/examples/*"]
 EXAMPLES = str(Path(__file__).parent / "docs" / "examples")
 
 
+_BEFORE_PAGE: set[str] = set()
+_PATH_BEFORE_PAGE: list[str] = []
+_OURS = tuple(
+    str(Path(p).resolve())
+    for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, Path(__file__).parent / "invcheck"}
+)
+
+
 def _setup(namespace: dict) -> None:
     """The pages' Python imports the example layer as a user imports theirs (`from my_norm import MyNorm`)."""
+    _BEFORE_PAGE.clear()
+    _BEFORE_PAGE.update(sys.modules)
+    _PATH_BEFORE_PAGE[:] = sys.path
     if EXAMPLES not in sys.path:
         sys.path.append(EXAMPLES)  # appended: never ahead of installed packages
 
 
 def _teardown(namespace: dict) -> None:
-    if EXAMPLES in sys.path:
-        sys.path.remove(EXAMPLES)
+    """The page's user modules (examples/custom_norm/mynorms.py, my_norm.py) and the folders its
+    commands put on sys.path leave with it: a later test on this worker that writes a module of the
+    same name must find its own, not the page's "imported earlier"."""
+    sys.path[:] = _PATH_BEFORE_PAGE
+    for name in set(sys.modules) - _BEFORE_PAGE:
+        file = getattr(sys.modules[name], "__file__", None)
+        if file is not None and not str(Path(file).resolve()).startswith(_OURS):
+            del sys.modules[name]
 
 
 pytest_collect_file = Sybil(

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from invcheck.cli.app import (
+    CheckSeedOverrideOpt,
     DeviceOpt,
     DtypeOverrideOpt,
     LayerOpt,
@@ -16,6 +17,7 @@ from invcheck.cli.app import (
     RunFormat,
     RunFormatOpt,
     TransformOpt,
+    TrialsOverrideOpt,
     app,
 )
 from invcheck.cli.cells import selected_checks
@@ -38,18 +40,8 @@ def explain(
     seed: Annotated[
         int, typer.Option(min=0, max=2**63 - 1, help="Seed of the first small integer draw.")
     ] = 0,
-    check_seed: Annotated[
-        int | None,
-        typer.Option(
-            "--check-seed",
-            min=0,
-            max=2**63 - 1,
-            help="Every check's seed, in place of the spec's (what `invcheck run --seed` sets).",
-        ),
-    ] = None,
-    trials: Annotated[
-        int | None, typer.Option(min=1, max=100_000, help="Every check's trials, in place of the spec's.")
-    ] = None,
+    check_seed: CheckSeedOverrideOpt = None,
+    trials: TrialsOverrideOpt = None,
     dtype: DtypeOverrideOpt = None,
     device: DeviceOpt = None,
     format: RunFormatOpt = RunFormat.rich,

@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 
 from invcheck import timeouts
-from invcheck.cli.app import DeviceOpt, DtypeOverrideOpt, OutputOpt, RunFormat, RunFormatOpt, app
+from invcheck.cli.app import (
+    DeviceOpt,
+    DtypeOverrideOpt,
+    OutputOpt,
+    RunFormat,
+    RunFormatOpt,
+    SeedOverrideOpt,
+    TrialsOverrideOpt,
+    app,
+)
 from invcheck.cli.common import (
     STDOUT,
     check_outputs,
@@ -52,12 +61,8 @@ def run(
             "--timeout", min=timeouts.LOW, max=timeouts.HIGH, help="Seconds a check of user code may take."
         ),
     ] = 15.0,
-    seed: Annotated[
-        int | None, typer.Option(min=0, max=2**63 - 1, help="Every check's seed, in place of the spec's.")
-    ] = None,
-    trials: Annotated[
-        int | None, typer.Option(min=1, max=100_000, help="Every check's trials, in place of the spec's.")
-    ] = None,
+    seed: SeedOverrideOpt = None,
+    trials: TrialsOverrideOpt = None,
     dtype: DtypeOverrideOpt = None,
     device: DeviceOpt = None,
 ) -> None:

@@ -64,6 +64,9 @@ class RunFormat(str, Enum):
 # Options several commands take, declared once (typer copies an Annotated option for each use).
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout.")]
 RunFormatOpt = Annotated[RunFormat, typer.Option("--format", "-f", help="Output format.")]
+AllowImportOpt = Annotated[
+    bool, typer.Option("--allow-import", help="Allow specs that import user code (module:).")
+]
 
 
 def _one_of(values: tuple[str, ...]) -> str:

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from invcheck.cli.app import (
+    AllowImportOpt,
     CheckSeedOverrideOpt,
     DeviceOpt,
     DtypeOverrideOpt,
@@ -46,9 +47,7 @@ def explain(
     device: DeviceOpt = None,
     format: RunFormatOpt = RunFormat.rich,
     output: OutputOpt = None,
-    allow_import: Annotated[
-        bool, typer.Option("--allow-import", help="Allow specs that import user code (module:).")
-    ] = False,
+    allow_import: AllowImportOpt = False,
 ) -> None:
     """Show why a cell holds or breaks: a small exact counterexample, or how mu and sigma move.
     User code (a module norm, a transform of your own) is explained by its numbers."""

@@ -10,6 +10,7 @@ import typer
 
 from invcheck import timeouts
 from invcheck.cli.app import (
+    AllowImportOpt,
     DeviceOpt,
     DtypeOverrideOpt,
     OutputOpt,
@@ -45,9 +46,7 @@ def run(
     junit_xml: Annotated[
         Path | None, typer.Option("--junit-xml", help="Also write a JUnit XML report.")
     ] = None,
-    allow_import: Annotated[
-        bool, typer.Option("--allow-import", help="Allow specs that import user code (module:).")
-    ] = False,
+    allow_import: AllowImportOpt = False,
     output: OutputOpt = None,
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=1, max=256, help="Worker processes (pays for long runs).")

@@ -188,6 +188,14 @@ class Value:
             out = out * self
         return out
 
+    def __abs__(self) -> Value:
+        raise Unsupported("abs (sympy's Abs decides it)")
+
+    def _unordered(self, other: Any) -> bool:
+        raise Unsupported("a comparison of symbolic values")
+
+    __lt__ = __le__ = __gt__ = __ge__ = _unordered
+
     def sqrt(self) -> Value:
         return self.alg.sqrt(self)
 

@@ -99,7 +99,7 @@ def fast_symbolic(s: ExactCell) -> Proof | None:
     None where it finds a nonzero entry or does not write the cell (tanh): `symbolic` decides."""
     try:
         return _proved(s) if fast_zero(s) else None
-    except Unsupported:
+    except (Unsupported, TypeError, AttributeError, ArithmeticError):  # a step it does not write
         return None
 
 

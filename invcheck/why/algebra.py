@@ -35,6 +35,11 @@ class Unsupported(Exception):
     """An operation this arithmetic does not write exactly (the caller falls back to sympy)."""
 
 
+class ZeroDivisor(Unsupported):
+    """A division by a value that is identically 0 (a spread over a set of one entry): undefined
+    for every input, so neither a proof nor a counterexample exists."""
+
+
 class Algebra:
     """The generators of one proof: inputs, positive factors, and the roots and ReLUs met."""
 
@@ -170,8 +175,10 @@ class Value:
 
     def __truediv__(self, other: Any) -> Value:
         o = self._lift(other)
+        if not o.num:
+            raise ZeroDivisor("a division by a value that is identically 0")
         if len(o.num) != 1:
-            raise Unsupported("a division by a sum" if o.num else "a division by zero")
+            raise Unsupported("a division by a sum")
         ((m, c),) = o.num.items()
         # (n / (d t)) / (c m / (d2 t2)) = n d2 t2 / (d t |c| m), the sign of c into the numerator
         num = times_term(self.num, o.mono, o.den * (1 if c > 0 else -1))

@@ -19,7 +19,7 @@ import numpy as np
 
 from invcheck import timeouts
 from invcheck.why import exact
-from invcheck.why.algebra import Algebra, Unsupported
+from invcheck.why.algebra import Algebra, Unsupported, ZeroDivisor
 from invcheck.why.cell import ExactCell, NotBilinear, algebra_ops, exact_ops
 
 
@@ -96,9 +96,14 @@ def certify(s: ExactCell, x: np.ndarray, w: np.ndarray) -> dict[str, Any] | None
 
 def fast_symbolic(s: ExactCell) -> Proof | None:
     """proved when y' - y is 0 at every entry in the fast exact arithmetic (why/algebra.py);
-    None where it finds a nonzero entry or does not write the cell (tanh): `symbolic` decides."""
+    numeric only where y divides by an identically 0 spread (no input defines it); None where
+    it finds a nonzero entry or does not write the cell (tanh): `symbolic` decides."""
     try:
         return _proved(s) if fast_zero(s) else None
+    except ZeroDivisor:
+        return Proof(
+            "numeric only", "a spread is identically 0 at the exact sizes (a set of one entry): y is 0/0"
+        )
     except (Unsupported, TypeError, AttributeError, ArithmeticError):  # a step it does not write
         return None
 

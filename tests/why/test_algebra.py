@@ -10,7 +10,7 @@ import pytest
 
 from invcheck.why.algebra import Algebra, Unsupported
 from invcheck.why.cell import ExactCell
-from invcheck.why.prove import fast_zero, symbolic
+from invcheck.why.prove import fast_zero, prove, symbolic
 
 
 @pytest.fixture
@@ -92,3 +92,9 @@ def test_it_proves_what_sympy_proves_and_nothing_else(kind, norm, placement, tra
 def test_a_norm_it_does_not_write_goes_to_sympy():
     with pytest.raises(Unsupported):  # dyt's tanh
         fast_zero(ExactCell("dense", "dyt", "weight_matrix_rescale"))
+
+
+def test_a_spread_identically_zero_is_neither_proved_nor_refuted():
+    # a dense layer's 2 inputs in 2 groups: each group's spread is over one entry
+    proof = prove(ExactCell("dense", "group_norm", "dataset_rescale", placement="input"))
+    assert proof.status == "numeric only" and "identically 0" in proof.detail

@@ -10,7 +10,8 @@ Everything here is derived from the registries' own descriptions, never from a t
 - the transform is the registry's own `apply`, run with its random factors replaced by given
   ones (symbols, or short numbers).
 
-Arrays are numpy arrays: of floats (fast search), or of sympy objects (exact and symbolic).
+Arrays are numpy arrays: of floats (fast search), of sympy objects (exact and symbolic), or of the
+proofs' exact values (`algebra.py`: symbolic, fast).
 """
 
 from __future__ import annotations

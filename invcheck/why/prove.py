@@ -2,7 +2,9 @@
 
 proved:  y' - y simplifies to exactly 0 for symbolic X, W, g, b and symbolic factors delta
          (positive) or shifts gamma; a variance is factored before its square root, so that
-         sqrt(delta^2 P) = delta sqrt(P) by positivity, never by a numeric shortcut.
+         sqrt(delta^2 P) = delta sqrt(P) by positivity, never by a numeric shortcut. Computed in
+         the proofs' own polynomial arithmetic (why/algebra.py, fast); in sympy's expressions
+         where that has no rule or finds no 0 (slow, and they know a few identities more).
 refuted: an exact instance with small integers (g = 1, b = 0) where y' != y, decided exactly
          (the difference is an algebraic number whose minimal polynomial is not z).
 numeric only: neither within the time limit, or a layer kind this cannot write exactly.

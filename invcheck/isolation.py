@@ -23,6 +23,8 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 
+from invcheck.timeouts import shielded
+
 _OWNER = {"pid": os.getpid()}  # the process whose report this is (a --jobs worker adopts itself)
 # Non-daemon threads started while user code ran, and left running by it (a host program, pytest,
 # has threads of its own or of other tests: only these are user code's).
@@ -50,30 +52,32 @@ def kept() -> Iterator[None]:
     around a whole check (the outermost `kept`), also in invcheck's modules and torch's top namespace
     (watching all of them around each call of a layer cost ~3 ms a call, most of a user module's check)."""
     torch = sys.modules.get("torch")
-    try:
-        cwd: int | None = os.open(".", os.O_RDONLY)
-    except OSError:  # no working directory to keep
-        cwd = None
-    defaults = (torch.get_default_dtype(), _default_device(torch)) if torch is not None else None
-    names = [(space, dict(vars(space)), drop_added) for space, drop_added in _spaces(every=not _OPEN)]
-    threads = set(threading.enumerate())
-    _OPEN.append(True)
+    with shielded():  # a stop here would leave the folder's descriptor open
+        try:
+            cwd: int | None = os.open(".", os.O_RDONLY)
+        except OSError:  # no working directory to keep
+            cwd = None
+        defaults = (torch.get_default_dtype(), _default_device(torch)) if torch is not None else None
+        names = [(space, dict(vars(space)), drop) for space, drop in _spaces(every=not _OPEN)]
+        threads = set(threading.enumerate())
+        _OPEN.append(True)
     try:
         yield
     finally:
-        _OPEN.pop()
-        exit_if_forked()
-        _LEFT.update(t for t in threading.enumerate() if t not in threads and not t.daemon)
-        _rebind(names)
-        if cwd is not None:
-            with contextlib.suppress(OSError):
-                os.fchdir(cwd)
-            os.close(cwd)
-        if torch is not None and defaults is not None:
-            if torch.get_default_dtype() != defaults[0]:
-                torch.set_default_dtype(defaults[0])
-            if _default_device(torch) != defaults[1]:
-                torch.set_default_device(defaults[1])
+        with shielded():  # no deadline's stop cuts this short
+            _OPEN.pop()
+            exit_if_forked()
+            _LEFT.update(t for t in threading.enumerate() if t not in threads and not t.daemon)
+            _rebind(names)
+            if cwd is not None:
+                with contextlib.suppress(OSError):
+                    os.fchdir(cwd)
+                os.close(cwd)
+            if torch is not None and defaults is not None:
+                if torch.get_default_dtype() != defaults[0]:
+                    torch.set_default_dtype(defaults[0])
+                if _default_device(torch) != defaults[1]:
+                    torch.set_default_device(defaults[1])
 
 
 _ABSENT = object()

@@ -110,11 +110,27 @@ def _kind(filename: str) -> str:
     return kind
 
 
+_SHIELDS: list[bool] = []  # one per `shielded` block open now
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """invcheck's cleanup after user code (fd 1, the working directory, torch's defaults put back):
+    no stop lands inside, in whatever library it calls (torch's own Python frames included)."""
+    _SHIELDS.append(True)
+    try:
+        yield
+    finally:
+        _SHIELDS.pop()
+
+
 def in_our_code(frame: FrameType | None) -> bool:
     """The interrupted frame is invcheck's own, or the standard library's on invcheck's behalf: a
     stop raised there could cut invcheck's cleanup short (fd 1 left on stderr, a setting not put
     back). User code, torch and other packages are not spared, nor the standard library working for
     them (a lock's wait in user code is stopped)."""
+    if _SHIELDS:
+        return True
     while frame is not None and _kind(frame.f_code.co_filename) == "stdlib":
         frame = frame.f_back
     return frame is not None and _kind(frame.f_code.co_filename) == "ours"

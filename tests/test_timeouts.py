@@ -101,6 +101,9 @@ def test_our_code_and_the_stdlib_on_its_behalf_are_spared_user_code_and_torch_ar
     assert not timeouts.in_our_code(chain(torch_file, user))
     assert not timeouts.in_our_code(chain("<frozen importlib._bootstrap>", user))
     assert not timeouts.in_our_code(chain(stdlib)) and not timeouts.in_our_code(None)
+    with timeouts.shielded():  # invcheck's cleanup, in whatever it calls
+        assert timeouts.in_our_code(chain(torch_file, ours)) and timeouts.in_our_code(chain(user))
+    assert not timeouts.in_our_code(chain(torch_file, ours))
 
 
 def test_without_spared_frames_it_rings_once_anywhere() -> None:

@@ -30,7 +30,7 @@ from invcheck.isolation import kept
 from invcheck.project_config import find_pyproject
 from invcheck.settings import CheckConfig, LayerConfig
 from invcheck.spec_values import braced, did_you_mean
-from invcheck.timeouts import DEADLINE, alarm, in_our_code, set_timeout  # noqa: F401 (set_timeout: where it was)
+from invcheck.timeouts import DEADLINE, alarm, in_our_code, set_timeout, shielded  # noqa: F401 (set_timeout: where it was)
 
 # What user code may raise that must not escape as a traceback or end the run: anything (sys.exit()
 # and argparse at import raise SystemExit, which would end `invcheck run` with exit 0 and no
@@ -193,14 +193,15 @@ def guarded() -> Iterator[None]:
         with kept():  # its chdir, torch defaults and forked children end with the call (isolation.py)
             yield
     finally:
-        try:
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
-        sys.stdout, os._exit = saved_out, saved_exit
-        if saved_fd is not None:
-            os.dup2(saved_fd, 1)
-            os.close(saved_fd)
+        with shielded():  # no deadline's stop leaves stdout on stderr
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+            sys.stdout, os._exit = saved_out, saved_exit
+            if saved_fd is not None:
+                os.dup2(saved_fd, 1)
+                os.close(saved_fd)
 
 
 # Frames in these directories are invcheck's or torch's, not the user's.

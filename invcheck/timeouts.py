@@ -45,11 +45,11 @@ def alarm(
     every: float = 0.005,
 ) -> Iterator[None]:
     """Raise `ring()` in the main thread after `seconds` (SIGALRM; elsewhere, or without setitimer,
-    no limit). With `spared` (a test of the interrupted frame), the stop is not raised in the frames
-    it spares (the caller's own cleanup: a context's exit, a `finally`), and it keeps ringing every
-    `every` seconds until the block ends: a stop swallowed (by a __del__, which Python cannot let
-    raise, or by an `except`) or spared is raised again, and a block that ends normally after the
-    first ring raises `ring()` as it ends. An alarm someone else had set (pytest-timeout, say) is
+    no limit). It keeps ringing every `every` seconds until the block ends: a stop swallowed (by a
+    __del__, which Python cannot let raise, or by a library's `except Exception`: sympy's, under
+    `invcheck prove`) is raised again. With `spared` (a test of the interrupted frame), the stop is
+    not raised in the frames it spares (the caller's own cleanup: a context's exit, a `finally`),
+    and a block that ends normally after the first ring raises `ring()` as it ends. An alarm someone else had set (pytest-timeout, say) is
     re-armed afterwards with what is left of it."""
     if (
         seconds <= 0
@@ -69,9 +69,7 @@ def alarm(
             raise ring()
 
     previous = signal.signal(signal.SIGALRM, expire)
-    outer_delay, outer_interval = signal.setitimer(
-        signal.ITIMER_REAL, seconds, every if spared is not None else 0
-    )
+    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, seconds, every)
     started = time.monotonic()
     try:
         yield

@@ -113,7 +113,18 @@ def test_our_code_and_the_stdlib_on_its_behalf_are_spared_user_code_and_torch_ar
     assert not timeouts.in_our_code(chain(torch_file, ours))
 
 
-def test_without_spared_frames_it_rings_once_anywhere() -> None:
+def test_without_spared_frames_a_swallowed_stop_comes_again() -> None:
+    swallowed = []
+    with pytest.raises(TimeoutError), timeouts.alarm(0.05, TimeoutError):
+        try:  # a library's `except Exception` (sympy's under `invcheck prove`)
+            time.sleep(5)
+        except Exception:
+            swallowed.append(True)
+        time.sleep(5)
+    assert swallowed
+
+
+def test_without_spared_frames_it_rings_anywhere() -> None:
     started = time.monotonic()
     with pytest.raises(TimeoutError), timeouts.alarm(0.05, TimeoutError):
         time.sleep(5)

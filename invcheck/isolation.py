@@ -8,18 +8,27 @@ invcheck's own modules or in the torch namespaces invcheck computes with (a laye
 invcheck's MARGIN, or patches `torch.Tensor.__sub__`, changes no other check's verdict); a forked child
 never goes on to run the rest of the run or write a report: it ends, silently, as soon as the user
 code that forked it returns to invcheck; and a thread user code left running does not keep the
-process alive once its report is written (`end`, and `end_workers_promptly` for --jobs workers).
+process alive once its report is written (`end`, `end_workers_promptly` for --jobs workers, and
+`end_host_promptly` for a host program such as pytest).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import operator
 import os
 import sys
 import threading
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
+
+from invcheck.timeouts import shielded
 
 _OWNER = {"pid": os.getpid()}  # the process whose report this is (a --jobs worker adopts itself)
+# Non-daemon threads started while user code ran, and left running by it (a host program, pytest,
+# has threads of its own or of other tests: only these are user code's).
+_LEFT: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
 
 
 def adopt() -> None:
@@ -38,52 +47,72 @@ def exit_if_forked() -> None:
 @contextlib.contextmanager
 def kept() -> Iterator[None]:
     """Run user code; afterwards the working directory and torch's defaults are as they were, and a
-    child the code forked has ended."""
+    child the code forked has ended, and the names it rebound are put back: around each call, in the
+    torch namespaces a layer would patch to change its own check's arithmetic (operators, functional);
+    around a whole check (the outermost `kept`), also in invcheck's modules and torch's top namespace
+    (watching all of them around each call of a layer cost ~3 ms a call, most of a user module's check)."""
     torch = sys.modules.get("torch")
-    try:
-        cwd: int | None = os.open(".", os.O_RDONLY)
-    except OSError:  # no working directory to keep
-        cwd = None
-    defaults = (torch.get_default_dtype(), _default_device(torch)) if torch is not None else None
-    names = _names()
+    with shielded():  # a stop here would leave the folder's descriptor open
+        try:
+            cwd: int | None = os.open(".", os.O_RDONLY)
+        except OSError:  # no working directory to keep
+            cwd = None
+        defaults = (torch.get_default_dtype(), _default_device(torch)) if torch is not None else None
+        names = [(space, dict(vars(space)), drop) for space, drop in _spaces(every=not _OPEN)]
+        threads = set(threading.enumerate())
+        _OPEN.append(True)
     try:
         yield
     finally:
-        exit_if_forked()
-        _rebind(names)
-        if cwd is not None:
-            with contextlib.suppress(OSError):
-                os.fchdir(cwd)
-            os.close(cwd)
-        if torch is not None and defaults is not None:
-            if torch.get_default_dtype() != defaults[0]:
-                torch.set_default_dtype(defaults[0])
-            if _default_device(torch) != defaults[1]:
-                torch.set_default_device(defaults[1])
+        with shielded():  # no deadline's stop cuts this short
+            _OPEN.pop()
+            exit_if_forked()
+            _LEFT.update(t for t in threading.enumerate() if t not in threads and not t.daemon)
+            _rebind(names)
+            if cwd is not None:
+                with contextlib.suppress(OSError):
+                    os.fchdir(cwd)
+                os.close(cwd)
+            if torch is not None and defaults is not None:
+                if torch.get_default_dtype() != defaults[0]:
+                    torch.set_default_dtype(defaults[0])
+                if _default_device(torch) != defaults[1]:
+                    torch.set_default_device(defaults[1])
 
 
 _ABSENT = object()
+_OPEN: list[bool] = []  # one entry per `kept` open now
 
 
-def _names() -> list[tuple[object, dict[str, object], bool]]:
-    """(namespace, its names now, whether names added later go too) for invcheck's modules and the
-    torch namespaces its measurements call: modules keep what was added (torch imports submodules
-    lazily), a class drops it (`torch.Tensor.__sub__ = ...` shadows the inherited operator)."""
-    modules = [
-        m for name, m in list(sys.modules.items()) if name == "invcheck" or name.startswith("invcheck.")
-    ]
+def _spaces(every: bool) -> list[tuple[object, bool]]:
+    """(namespace, whether names added later go too) for the torch namespaces invcheck's measurements
+    call and, with `every`, invcheck's modules and torch's top one: modules keep what was added (torch
+    imports submodules lazily), a class drops it (`torch.Tensor.__sub__ = ...` shadows the inherited
+    operator)."""
+    modules = (
+        [m for name, m in list(sys.modules.items()) if name == "invcheck" or name.startswith("invcheck.")]
+        if every
+        else []
+    )
     torch = sys.modules.get("torch")
     if torch is not None:
-        modules += [torch, torch.nn.functional, torch.linalg]
-    found: list[tuple[object, dict[str, object], bool]] = [(m, dict(vars(m)), False) for m in modules]
+        modules += [torch] if every else []
+        modules += [torch.nn.functional, torch.linalg]
+    found: list[tuple[object, bool]] = [(m, False) for m in modules]
     if torch is not None:
-        found += [(cls, dict(vars(cls)), True) for cls in (torch.Tensor, torch.nn.Module)]
+        found += [(cls, True) for cls in (torch.Tensor, torch.nn.Module)]
     return found
 
 
 def _rebind(names: list[tuple[object, dict[str, object], bool]]) -> None:
     for space, before, drop_added in names:
         now = vars(space)
+        if (
+            len(now) == len(before)
+            and all(map(operator.is_, now.values(), before.values()))
+            and all(map(operator.is_, now.keys(), before.keys()))
+        ):
+            continue  # nothing rebound, added or removed (compared in C: this runs around every call)
         for name, value in before.items():
             if now.get(name, _ABSENT) is not value:
                 with contextlib.suppress(AttributeError, TypeError):
@@ -128,6 +157,32 @@ def _end_worker() -> None:
     if stray_threads():
         _flush()
         os._exit(0)
+
+
+_HOST_STATUS: dict[str, Callable[[], int]] = {}
+
+
+def end_host_promptly(status: Callable[[], int]) -> None:
+    """In a host program that runs checks (pytest): at its exit, where a thread user code started is
+    still running, end it without waiting for it, once the program's own exit handlers have run
+    (pytest has written its report): exit status `status()`. The last caller's status counts (an
+    in-process pytest run inside another ends first)."""
+    register = getattr(threading, "_register_atexit", None)  # called before threads are joined
+    if register is None:
+        return
+    if not _HOST_STATUS:
+        with contextlib.suppress(RuntimeError):  # already shutting down
+            register(_end_host)
+    _HOST_STATUS["status"] = status
+
+
+def _end_host() -> None:
+    if any(t.is_alive() for t in list(_LEFT)):
+        status = _HOST_STATUS["status"]()
+        _flush()
+        atexit._run_exitfuncs()
+        _flush()
+        os._exit(status)
 
 
 def _flush() -> None:

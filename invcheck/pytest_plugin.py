@@ -281,6 +281,15 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(err)) from None
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """A thread user code left running under a check does not keep pytest waiting at its exit: once
+    pytest's report is written, the process ends with pytest's own status."""
+    from invcheck import isolation
+
+    isolation.end_host_promptly(lambda: int(session.exitstatus))
+
+
 def _overridden(config: pytest.Config, checks: list[CheckConfig]) -> list[CheckConfig]:
     """The checks with --invcheck-seed/-trials/-dtype/-device in place of their own values."""
     from invcheck.reproduce import OVERRIDES, overridden

@@ -86,7 +86,7 @@ def _user_run(check: CheckConfig):  # -> evidence.Result
     changed in the process is put back (isolation.py)."""
     import gc
 
-    from invcheck.impls.user_load import contained, first_line, raised_at, release, user_error
+    from invcheck.impls.user_load import first_line, raised_at, release, user_error
     from invcheck.isolation import kept
     from invcheck.measure import measure
     from invcheck.verdict import judge
@@ -97,7 +97,10 @@ def _user_run(check: CheckConfig):  # -> evidence.Result
             try:
                 return judge(measure(check))
             except BaseException as stopped:
+                where = raised_at(stopped)  # the user's line, read before its traceback goes
                 release(stopped)  # the check's objects die inside its deadline
+                if isinstance(stopped, Exception) and not isinstance(stopped, InvcheckError):
+                    raise user_error(check, f"could not be checked: {first_line(stopped)}{where}") from None
                 raise
             finally:
                 try:
@@ -106,8 +109,7 @@ def _user_run(check: CheckConfig):  # -> evidence.Result
                     gc.unfreeze()
     except InvcheckError:
         raise
-    except Exception as exc:  # user code's failure inside torch: this check's error
-        contained(exc)
+    except Exception as exc:  # user code's failure as its objects were put back or collected
         raise user_error(check, f"could not be checked: {first_line(exc)}{raised_at(exc)}") from None
 
 

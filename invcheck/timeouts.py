@@ -6,10 +6,13 @@ command line's options, the pytest plugin and the API set the deadline before to
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import sysconfig
 import threading
 import time
 from collections.abc import Callable, Iterator
+from types import FrameType
 from typing import Any
 
 DEFAULT_TIMEOUT = 15.0  # seconds per check of user code: a hang ends as one line, not never
@@ -35,10 +38,19 @@ def set_timeout(seconds: float, flag: str | None = None, started: float | None =
 
 
 @contextlib.contextmanager
-def alarm(seconds: float, ring: Callable[[], BaseException]) -> Iterator[None]:
+def alarm(
+    seconds: float,
+    ring: Callable[[], BaseException],
+    spared: Callable[[FrameType | None], bool] | None = None,
+    every: float = 0.005,
+) -> Iterator[None]:
     """Raise `ring()` in the main thread after `seconds` (SIGALRM; elsewhere, or without setitimer,
-    no limit). An alarm someone else had set (pytest-timeout, say) is re-armed afterwards with what
-    is left of it."""
+    no limit). It keeps ringing every `every` seconds until the block ends: a stop swallowed (by a
+    __del__, which Python cannot let raise, or by a library's `except Exception`: sympy's, under
+    `invcheck prove`) is raised again. With `spared` (a test of the interrupted frame), the stop is
+    not raised in the frames it spares (the caller's own cleanup: a context's exit, a `finally`),
+    and a block that ends normally after the first ring raises `ring()` as it ends. An alarm someone else had set (pytest-timeout, say) is
+    re-armed afterwards with what is left of it."""
     if (
         seconds <= 0
         or not hasattr(signal, "setitimer")
@@ -46,12 +58,18 @@ def alarm(seconds: float, ring: Callable[[], BaseException]) -> Iterator[None]:
     ):
         yield
         return
+    rang: list[bool] = []
 
-    def expire(signum: int, frame: Any) -> None:
-        raise ring()
+    def expire(signum: int, frame: FrameType | None) -> None:
+        if spared is None:
+            raise ring()
+        if not rang:
+            rang.append(True)
+        if not spared(frame):
+            raise ring()
 
     previous = signal.signal(signal.SIGALRM, expire)
-    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, seconds, every)
     started = time.monotonic()
     try:
         yield
@@ -61,3 +79,56 @@ def alarm(seconds: float, ring: Callable[[], BaseException]) -> Iterator[None]:
         if outer_delay > 0:
             left = max(outer_delay - (time.monotonic() - started), 1e-3)
             signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
+    if rang:  # past the deadline, every stop spared or swallowed: the block did not end in time
+        raise ring()
+
+
+# Where a stop may land: the interrupted frame, or the first caller of it outside the standard
+# library (a `with` exit or a lock's wait runs there on someone's behalf), is not in these folders.
+_STDLIB = tuple({os.path.realpath(sysconfig.get_paths()[k]) + os.sep for k in ("stdlib", "platstdlib")})
+_INSTALLED = {"site-packages", "dist-packages"}  # installed packages, under the stdlib's folder or not
+_OURS = os.path.dirname(os.path.realpath(__file__)) + os.sep  # the invcheck package
+_kinds: dict[str, str] = {}
+
+
+def _kind(filename: str) -> str:
+    """'stdlib', 'ours' or 'other' (user code, torch, any installed package) for a code's file."""
+    kind = _kinds.get(filename)
+    if kind is None:
+        path = os.path.realpath(filename) if not filename.startswith("<") else filename
+        if path.startswith(_OURS):
+            kind = "ours"
+        elif filename.startswith("<frozen ") or (
+            path.startswith(_STDLIB) and not _INSTALLED.intersection(path.split(os.sep))
+        ):
+            kind = "stdlib"
+        else:
+            kind = "other"
+        _kinds[filename] = kind
+    return kind
+
+
+_SHIELDS: list[bool] = []  # one per `shielded` block open now
+
+
+@contextlib.contextmanager
+def shielded() -> Iterator[None]:
+    """invcheck's cleanup after user code (fd 1, the working directory, torch's defaults put back):
+    no stop lands inside, in whatever library it calls (torch's own Python frames included)."""
+    _SHIELDS.append(True)
+    try:
+        yield
+    finally:
+        _SHIELDS.pop()
+
+
+def in_our_code(frame: FrameType | None) -> bool:
+    """The interrupted frame is invcheck's own, or the standard library's on invcheck's behalf: a
+    stop raised there could cut invcheck's cleanup short (fd 1 left on stderr, a setting not put
+    back). User code, torch and other packages are not spared, nor the standard library working for
+    them (a lock's wait in user code is stopped)."""
+    if _SHIELDS:
+        return True
+    while frame is not None and _kind(frame.f_code.co_filename) == "stdlib":
+        frame = frame.f_back
+    return frame is not None and _kind(frame.f_code.co_filename) == "ours"

@@ -90,3 +90,33 @@ def test_a_thread_user_code_leaves_running_does_not_keep_the_program_alive(tmp_p
     )
     assert done.returncode == 0, done.stderr
     assert [r["verdict"] for r in json.loads(done.stdout)["results"]] == ["invariant", "not_invariant"]
+
+
+@pytest.mark.slow
+def test_a_thread_user_code_leaves_running_does_not_keep_pytest_waiting(tmp_path: Path) -> None:
+    (tmp_path / "threads_t.py").write_text(textwrap.dedent(THREADS))
+    (tmp_path / "threads.invcheck.yaml").write_text(
+        SPEC + "  - {norm: rms_norm, transform: dataset_recenter, expect: invariant}\n"  # fails: exit 1
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "no:xdist",
+            "--invcheck-allow-import",
+        ]
+        + ["--junit-xml", "j.xml", "threads.invcheck.yaml"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,  # it waited for the thread's 600 s before
+    )
+    assert done.returncode == 1, done.stdout + done.stderr  # pytest's own status: one check failed
+    assert "1 failed, 2 passed" in done.stdout, done.stdout
+    assert 'tests="3"' in (tmp_path / "j.xml").read_text()  # its report written whole

@@ -184,7 +184,11 @@ def _instance(
         else []
     )
     with torch.random.fork_rng(devices=devices):
-        torch.manual_seed((check.seed * 1_000_003 + trial) % (1 << 63))  # any seed the rules allow
+        seed = (check.seed * 1_000_003 + trial) % (1 << 63)  # any seed the rules allow
+        if devices:
+            torch.manual_seed(seed)
+        else:  # the CPU's generator alone: torch.manual_seed also queues a seed (and a stack) per accelerator
+            torch.default_generator.manual_seed(seed)
         obj = construct(check, factory, kwargs)
         if isinstance(obj, nn.Module):
             obj = obj.to(device=device, dtype=dtype)

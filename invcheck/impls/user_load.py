@@ -30,7 +30,7 @@ from invcheck.isolation import kept
 from invcheck.project_config import find_pyproject
 from invcheck.settings import CheckConfig, LayerConfig
 from invcheck.spec_values import braced, did_you_mean
-from invcheck.timeouts import DEADLINE, alarm, set_timeout  # noqa: F401 (set_timeout: where it was)
+from invcheck.timeouts import DEADLINE, alarm, in_our_code, set_timeout, shielded  # noqa: F401 (set_timeout: where it was)
 
 # What user code may raise that must not escape as a traceback or end the run: anything (sys.exit()
 # and argparse at import raise SystemExit, which would end `invcheck run` with exit 0 and no
@@ -60,29 +60,16 @@ _HARD_EXIT = os._exit  # the real one: guarded() replaces os._exit while user co
 
 def release(exc: BaseException) -> None:
     """A check stopped by an exception: its traceback holds the check's frames, and they its objects.
-    They die here, inside the check's deadline (past it, with the stop re-armed), so that a __del__
-    that sleeps is stopped now; kept alive in the error's chain they ran later, unbounded (a
-    sleeping __del__ per trial held the run for minutes)."""
+    They die here (the traceback goes: read what it says first), inside the check's deadline, which past its first ring keeps stopping user code
+    (timeouts.alarm), so that a __del__ that sleeps is stopped now; kept alive in the error's chain
+    they ran later, unbounded (a sleeping __del__ per trial held the run for minutes)."""
     import gc
 
-    with _stopping_soon() if isinstance(exc, OutOfTime) else contextlib.nullcontext():
-        while exc is not None:
-            traceback.clear_frames(exc.__traceback__)
-            exc = exc.__context__  # type: ignore[assignment]
-        gc.collect()
-
-
-@contextlib.contextmanager
-def _stopping_soon() -> Iterator[None]:
-    """Past the deadline: the stop rings again at once (each __del__ it stops re-arms it)."""
-    if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    signal.setitimer(signal.ITIMER_REAL, 0.005)
-    try:
-        yield
-    finally:  # a stop ringing here is the one the caller re-raises anyway
-        signal.setitimer(signal.ITIMER_REAL, 0)
+    while exc is not None:
+        traceback.clear_frames(exc.__traceback__)
+        exc.__traceback__ = None  # a cleared frame still holds its function, whose closure holds the objects
+        exc = exc.__context__  # type: ignore[assignment]
+    gc.collect()
 
 
 def contained(exc: BaseException) -> None:
@@ -138,12 +125,12 @@ def _hard_stop(check: CheckConfig, seconds: float) -> None:
 
 @contextlib.contextmanager
 def _alarm(check: CheckConfig, seconds: float, shown: float | None = None) -> Iterator[None]:
-    swallowed: list[str] = []
+    """The deadline's stop: raised in user code (and torch's), never in invcheck's own frames (its
+    cleanup: fd 1 put back, the process's state restored), and rung again every few ms until the
+    check ends, so that a stop swallowed by a __del__ or an `except` is raised again."""
     try:
-        with alarm(seconds, OutOfTime), _unraisable(check, swallowed):
+        with alarm(seconds, OutOfTime, spared=in_our_code), _unraisable(check):
             yield
-            if swallowed:  # the stop landed in a __del__, which Python cannot let raise
-                raise OutOfTime()
     except OutOfTime:
         how = DEADLINE["flag"] or _ANY_FLAG
         within = seconds if shown is None else shown
@@ -151,20 +138,15 @@ def _alarm(check: CheckConfig, seconds: float, shown: float | None = None) -> It
 
 
 @contextlib.contextmanager
-def _unraisable(check: CheckConfig, swallowed: list[str]) -> Iterator[None]:
+def _unraisable(check: CheckConfig) -> Iterator[None]:
     """What Python cannot raise (an exception in a __del__, a finalizer): one line on stderr, not
-    its raw "Exception ignored ... Traceback". The deadline's stop caught there is remembered (the
-    check did not finish in time), and the alarm re-armed at once, so that the next sleeping __del__
-    is stopped too, and the check itself soon after, instead of holding the run until the watchdog
-    ends it (a check that drops dozens of such objects spent 0.05 s on each, under load past the
-    watchdog's 2x: the whole run ended)."""
+    its raw "Exception ignored ... Traceback". The deadline's stop caught there needs no line: the
+    alarm keeps ringing, and raises it again where it can (the check did not finish in time)."""
     previous = sys.unraisablehook
 
     def hook(unraisable: Any) -> None:
         exc = unraisable.exc_value
         if isinstance(exc, OutOfTime):
-            swallowed.append("__del__")
-            signal.setitimer(signal.ITIMER_REAL, 0.005)
             return
         with contextlib.suppress(Exception):
             what = getattr(unraisable.object, "__qualname__", None) or type(unraisable.object).__name__
@@ -211,14 +193,15 @@ def guarded() -> Iterator[None]:
         with kept():  # its chdir, torch defaults and forked children end with the call (isolation.py)
             yield
     finally:
-        try:
-            sys.stderr.flush()
-        except (OSError, ValueError):
-            pass
-        sys.stdout, os._exit = saved_out, saved_exit
-        if saved_fd is not None:
-            os.dup2(saved_fd, 1)
-            os.close(saved_fd)
+        with shielded():  # no deadline's stop leaves stdout on stderr
+            try:
+                sys.stderr.flush()
+            except (OSError, ValueError):
+                pass
+            sys.stdout, os._exit = saved_out, saved_exit
+            if saved_fd is not None:
+                os.dup2(saved_fd, 1)
+                os.close(saved_fd)
 
 
 # Frames in these directories are invcheck's or torch's, not the user's.

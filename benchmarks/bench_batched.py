@@ -15,7 +15,6 @@ Target (issue 10): batched at least 20x faster than the naive loop.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import time
@@ -23,6 +22,7 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import torch
+from arguments import add_repeat, new_parser
 
 from invcheck.runner import run_check
 from invcheck.settings import CheckConfig, NormConfig, TransformConfig
@@ -89,9 +89,9 @@ def batched(trials: int, dtype: str, seed: int, eps: float = 0.0) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = new_parser(__doc__)
     parser.add_argument("--trials", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=5)
+    add_repeat(parser, 5)
     parser.add_argument("--dtype", default="float64", choices=("float64", "float32"))
     args = parser.parse_args()
     naive(20, getattr(torch, args.dtype)), batched(20, args.dtype, seed=10**6)  # warm up both paths

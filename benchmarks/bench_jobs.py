@@ -7,12 +7,13 @@ again; what they cost is the fork and the results sent back.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import subprocess
 import sys
 import time
+
+from arguments import add_repeat, new_parser
 
 ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "OMP_NUM_THREADS": "1"}
 
@@ -28,9 +29,9 @@ def wall(args: list[str]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = new_parser(__doc__)
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--repeat", type=int, default=3)
+    add_repeat(parser, 3)
     parser.add_argument("specs", nargs="*", default=["specs/", "examples/layer_norm_table.yaml"])
     args = parser.parse_args()
     times: tuple[list[float], list[float]] = ([], [])

@@ -25,6 +25,8 @@ import sys
 import time
 from dataclasses import replace
 
+from arguments import add_repeat, new_parser
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
@@ -133,7 +135,7 @@ def measure(which: str, args: argparse.Namespace) -> dict[str, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = new_parser(__doc__)
     parser.add_argument("--size", type=int, default=2048)
     parser.add_argument("--trials", type=int, default=2)
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16", "float64"))
@@ -142,7 +144,7 @@ def main() -> None:
         "--transform", default="dataset_rescale", choices=("dataset_rescale", "weight_matrix_rescale")
     )
     parser.add_argument("--tf32", action="store_true", help="CUDA: allow TF32 in both sides' matmuls")
-    parser.add_argument("--repeat", type=int, default=3)
+    add_repeat(parser, 3)
     parser.add_argument("--child", choices=("bare", "invcheck"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:

@@ -11,13 +11,14 @@ paused (a full collection over torch's objects costs 40-80 ms, several happen): 
 
 from __future__ import annotations
 
-import argparse
 import os
 import shlex
 import statistics
 import subprocess
 import sys
 import time
+
+from arguments import add_repeat, new_parser
 
 ENTRY = "import sys; from invcheck.cli import main; sys.argv[0] = 'invcheck'; main()"  # the console script
 
@@ -48,8 +49,8 @@ def pair(name: str, base: list[str], ours: list[str], repeat: int, target: float
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=7)
+    parser = new_parser(__doc__)
+    add_repeat(parser, 7)
     parser.add_argument("--table-args", default="", help="extra arguments for `invcheck table`")
     args = parser.parse_args()
     py = sys.executable

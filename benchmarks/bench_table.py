@@ -5,11 +5,12 @@ python benchmarks/bench_table.py [--repeat 5]
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import subprocess
 import sys
 import time
+
+from arguments import add_repeat, new_parser
 
 
 def wall(cmd: list[str], repeat: int) -> list[float]:
@@ -40,8 +41,8 @@ def in_process(repeat: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--repeat", type=int, default=5)
+    parser = new_parser()
+    add_repeat(parser, 5)
     args = parser.parse_args()
     py = sys.executable
     rows = {

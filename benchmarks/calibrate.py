@@ -9,9 +9,8 @@ ratio must stay above MARGIN. Prints numbers only (one torch thread).
 
 from __future__ import annotations
 
-import argparse
-
 import torch
+from arguments import add_seeds, new_parser
 
 from invcheck.names import NORMS, PAPER_TRANSFORMS
 from invcheck.runner import run_check
@@ -31,8 +30,8 @@ def cells(eps: float, impl: str):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", type=int, default=10)
+    parser = new_parser()
+    add_seeds(parser, 10)
     parser.add_argument("--eps", type=float, nargs="+", default=[0.0, 1e-5])
     parser.add_argument("--impl", default="reference")
     parser.add_argument("--dtypes", nargs="+", default=["float64", "float32", "float16", "bfloat16"])

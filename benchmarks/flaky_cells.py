@@ -11,10 +11,11 @@ each flaky cell with its verdicts per seed and the count (target 0). Exit 1 if a
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections import defaultdict
+
+from arguments import add_seeds, new_parser
 
 from invcheck import names, table
 
@@ -48,8 +49,8 @@ def verdicts(
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=20, help="seeds per cell (default 20)")
+    parser = new_parser(__doc__)
+    add_seeds(parser, 20, help="seeds per cell (default 20)")
     parser.add_argument("--first-seed", type=int, default=1000)
     parser.add_argument("--layer", action="append", choices=names.LAYERS, help="one layer kind (repeatable)")
     parser.add_argument(

@@ -12,13 +12,14 @@ only the float64 run of the same layer sees it.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # planted.py
+
+from arguments import add_seeds, new_parser
 
 from invcheck.api import check
 from invcheck.runner import run_check
@@ -75,8 +76,8 @@ def detectable(module: str, transform: str, dtype: str, seeds: int) -> tuple[flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--seeds", type=int, default=3)
+    parser = new_parser()
+    add_seeds(parser, 3)
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"one torch thread; seeds 0..{args.seeds - 1}; eps 0; dense layer, default sizes")

@@ -11,11 +11,12 @@ trials), drawn from `--draw-seed`; each is checked by `invcheck.api.invariance_e
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 import time
 from typing import Any
+
+from arguments import add_seeds, new_parser
 
 from invcheck import api, names
 from invcheck.errors import InvcheckError
@@ -65,9 +66,9 @@ def verdict(cell: dict[str, Any], seed: int) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = new_parser(__doc__)
     parser.add_argument("--cells", type=int, default=200)
-    parser.add_argument("--seeds", type=int, default=4)
+    add_seeds(parser, 4)
     parser.add_argument("--draw-seed", type=int, default=0)
     args = parser.parse_args()
     rng, start, checked, flips = random.Random(args.draw_seed), time.perf_counter(), 0, []

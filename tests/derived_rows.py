@@ -23,14 +23,32 @@ import pytest
 from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.norms import NORMS
 from invcheck.settings import LayerConfig
+from invcheck.transforms import TRANSFORMS
 
 I, N, U = "invariant", "not_invariant", "undefined"
 
 # Where a row is missing, the oracles reading this table skip, naming the norm and this file.
 HOME = "tests/derived_rows.py"
 
-# Columns, in names.TRANSFORMS order: weight_matrix_rescale, weight_matrix_recenter,
-# weight_vector_rescale, dataset_rescale, dataset_recenter, case_rescale.
+# The columns of every hand-derived row (here, tests/test_conformance.py, tests/test_layer_tables.py),
+# in names.TRANSFORMS order; token_rescale, last, only where a kind has tokens (the rows below stop
+# before it: a dense or conv layer has none).
+COLUMNS = (
+    "weight_matrix_rescale",
+    "weight_matrix_recenter",
+    "weight_vector_rescale",
+    "dataset_rescale",
+    "dataset_recenter",
+    "case_rescale",
+    "token_rescale",
+)
+
+
+def transforms(kind: str) -> list[str]:
+    """The registered transforms a layer kind defines (the rest are undefined there), in registry order."""
+    return [t for t, spec in TRANSFORMS.items() if spec.undefined_reason(LAYER_KINDS[kind]) is None]
+
+
 EXPECTED: dict[str, dict[str, tuple[str, ...]]] = {
     "dense": {
         "batch_norm": (

@@ -15,17 +15,9 @@ from __future__ import annotations
 import pytest
 
 from invcheck import table
+from tests.derived_rows import COLUMNS
 
 I, N, U = "invariant", "not_invariant", "undefined"
-COLUMNS = (
-    "weight_matrix_rescale",
-    "weight_matrix_recenter",
-    "weight_vector_rescale",
-    "dataset_rescale",
-    "dataset_recenter",
-    "case_rescale",
-    "token_rescale",
-)
 
 EXPECTED = {
     "sequence": {

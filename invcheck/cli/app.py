@@ -64,6 +64,9 @@ class RunFormat(str, Enum):
 # Options several commands take, declared once (typer copies an Annotated option for each use).
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write to a file instead of stdout.")]
 RunFormatOpt = Annotated[RunFormat, typer.Option("--format", "-f", help="Output format.")]
+AllowImportOpt = Annotated[
+    bool, typer.Option("--allow-import", help="Allow specs that import user code (module:).")
+]
 
 
 def _one_of(values: tuple[str, ...]) -> str:
@@ -74,6 +77,18 @@ def _one_of(values: tuple[str, ...]) -> str:
 NormOpt = Annotated[str | None, typer.Option(metavar=_one_of(names.NORMS), help="The norm.")]
 TransformOpt = Annotated[str | None, typer.Option(metavar=_one_of(names.TRANSFORMS), help="The transform.")]
 LayerOpt = Annotated[str, typer.Option(metavar=_one_of(names.LAYERS), help="The layer kind.")]
+_SEED_OVERRIDE = "Every check's seed, in place of the spec's"
+SeedOverrideOpt = Annotated[int | None, typer.Option(min=0, max=2**63 - 1, help=f"{_SEED_OVERRIDE}.")]
+# explain's --seed seeds its own small draw, so the checks' seed goes by another name there
+CheckSeedOverrideOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--check-seed", min=0, max=2**63 - 1, help=f"{_SEED_OVERRIDE} (what `invcheck run --seed` sets)."
+    ),
+]
+TrialsOverrideOpt = Annotated[
+    int | None, typer.Option(min=1, max=100_000, help="Every check's trials, in place of the spec's.")
+]
 DtypeOverrideOpt = Annotated[Dtype | None, typer.Option(help="Every check's dtype, in place of the spec's.")]
 DeviceOpt = Annotated[
     str | None,

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from invcheck.cli.app import (
+    AllowImportOpt,
+    CheckSeedOverrideOpt,
     DeviceOpt,
     DtypeOverrideOpt,
     LayerOpt,
@@ -16,6 +18,7 @@ from invcheck.cli.app import (
     RunFormat,
     RunFormatOpt,
     TransformOpt,
+    TrialsOverrideOpt,
     app,
 )
 from invcheck.cli.cells import selected_checks
@@ -38,25 +41,13 @@ def explain(
     seed: Annotated[
         int, typer.Option(min=0, max=2**63 - 1, help="Seed of the first small integer draw.")
     ] = 0,
-    check_seed: Annotated[
-        int | None,
-        typer.Option(
-            "--check-seed",
-            min=0,
-            max=2**63 - 1,
-            help="Every check's seed, in place of the spec's (what `invcheck run --seed` sets).",
-        ),
-    ] = None,
-    trials: Annotated[
-        int | None, typer.Option(min=1, max=100_000, help="Every check's trials, in place of the spec's.")
-    ] = None,
+    check_seed: CheckSeedOverrideOpt = None,
+    trials: TrialsOverrideOpt = None,
     dtype: DtypeOverrideOpt = None,
     device: DeviceOpt = None,
     format: RunFormatOpt = RunFormat.rich,
     output: OutputOpt = None,
-    allow_import: Annotated[
-        bool, typer.Option("--allow-import", help="Allow specs that import user code (module:).")
-    ] = False,
+    allow_import: AllowImportOpt = False,
 ) -> None:
     """Show why a cell holds or breaks: a small exact counterexample, or how mu and sigma move.
     User code (a module norm, a transform of your own) is explained by its numbers."""

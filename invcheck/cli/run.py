@@ -9,7 +9,17 @@ from typing import Annotated
 import typer
 
 from invcheck import timeouts
-from invcheck.cli.app import DeviceOpt, DtypeOverrideOpt, OutputOpt, RunFormat, RunFormatOpt, app
+from invcheck.cli.app import (
+    AllowImportOpt,
+    DeviceOpt,
+    DtypeOverrideOpt,
+    OutputOpt,
+    RunFormat,
+    RunFormatOpt,
+    SeedOverrideOpt,
+    TrialsOverrideOpt,
+    app,
+)
 from invcheck.cli.common import (
     STDOUT,
     check_outputs,
@@ -36,9 +46,7 @@ def run(
     junit_xml: Annotated[
         Path | None, typer.Option("--junit-xml", help="Also write a JUnit XML report.")
     ] = None,
-    allow_import: Annotated[
-        bool, typer.Option("--allow-import", help="Allow specs that import user code (module:).")
-    ] = False,
+    allow_import: AllowImportOpt = False,
     output: OutputOpt = None,
     jobs: Annotated[
         int, typer.Option("--jobs", "-j", min=1, max=256, help="Worker processes (pays for long runs).")
@@ -52,12 +60,8 @@ def run(
             "--timeout", min=timeouts.LOW, max=timeouts.HIGH, help="Seconds a check of user code may take."
         ),
     ] = 15.0,
-    seed: Annotated[
-        int | None, typer.Option(min=0, max=2**63 - 1, help="Every check's seed, in place of the spec's.")
-    ] = None,
-    trials: Annotated[
-        int | None, typer.Option(min=1, max=100_000, help="Every check's trials, in place of the spec's.")
-    ] = None,
+    seed: SeedOverrideOpt = None,
+    trials: TrialsOverrideOpt = None,
     dtype: DtypeOverrideOpt = None,
     device: DeviceOpt = None,
 ) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from invcheck.cli.app import Dtype, LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, app
+from invcheck.cli.app import AllowImportOpt, Dtype, LayerOpt, NormOpt, OutputOpt, RunFormat, RunFormatOpt, app
 from invcheck.cli.cells import selected_checks
 from invcheck.cli.common import (
     check_cells,
@@ -57,9 +57,7 @@ def sweep(
     ] = None,
     format: RunFormatOpt = RunFormat.rich,
     output: OutputOpt = None,
-    allow_import: Annotated[
-        bool, typer.Option("--allow-import", help="Allow specs that import user code (module:).")
-    ] = False,
+    allow_import: AllowImportOpt = False,
 ) -> None:
     """Deviation against the scale factor: where invariance holds, where eps breaks it, where the dtype underflows."""
     from invcheck import reproduce

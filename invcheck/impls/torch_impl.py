@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import torch
 
@@ -61,13 +62,14 @@ def build(
     guard = lambda fn: fn  # noqa: E731
     if eps_off:  # BatchNorm refuses 0; a zero spread then gives NaN, as the definition's 0/0
         passed, guard = tol.EPS_OFF, spread_guard(check.layer, check.norm.id, check.norm)
+    trials = _Trials(check, norm, draw, passed, eps, dtype, device)
     with refusals(check):
         if norm.torch_batches == "fold":
             fwd = _folded(check, norm, draw, passed, eps, dtype, device, guard)
         elif norm.acts_on == "weights":
-            fwd = _on_weights(check, norm, draw, passed, eps, dtype, device)
+            fwd = _on_weights(trials)
         else:
-            fwd = _per_trial(check, norm, draw, passed, eps, dtype, device, guard)
+            fwd = _per_trial(trials, guard)
     inner = fwd.fn
 
     def guarded(x: Tensor, w: Tensor) -> Tensor:
@@ -108,28 +110,39 @@ def _setup(
     )
 
 
-def _per_trial(
-    check: CheckConfig,
-    norm: Norm,
-    draw: Draw,
-    passed: float | None,
-    eps: EpsInfo,
-    dtype: torch.dtype,
-    device: torch.device,
-    guard: Callable = lambda fn: fn,
-) -> Forward:
-    norms = [
-        norm.torch_norm(_setup(check, draw.g[t], draw.b[t], passed, dtype, device))
-        for t in range(draw.trials)
-    ]
+@dataclass(frozen=True)
+class _Trials:
+    """What a forward with one torch norm per trial is built from (the per-case and weight norms)."""
+
+    check: CheckConfig
+    norm: Norm
+    draw: Draw
+    passed: float | None  # the eps given to torch
+    eps: EpsInfo  # what torch really adds
+    dtype: torch.dtype
+    device: torch.device
+
+    def norms(self) -> list[TorchNorm]:
+        """Trial t's torch norm, with trial t's own g and b."""
+        g, b = self.draw.g, self.draw.b
+        return [
+            self.norm.torch_norm(_setup(self.check, g[t], b[t], self.passed, self.dtype, self.device))
+            for t in range(self.draw.trials)
+        ]
+
+
+def _per_trial(trials: _Trials, guard: Callable = lambda fn: fn) -> Forward:
+    check, norms = trials.check, trials.norms()
     _set_mode(check, norms)
-    kind, t_count = check.layer.kind_spec, draw.trials
+    kind, t_count = check.layer.kind_spec, trials.draw.trials
 
     def apply(a: Tensor) -> Tensor:  # [T', N, C, *pos]
         return torch.stack([norms[t % t_count].fn(a[t]) for t in range(a.shape[0])])
 
     return Forward(
-        lambda x, w: kind.run(check.layer, x, w, guard(apply)), eps, gain=torch.stack([n.gain for n in norms])
+        lambda x, w: kind.run(check.layer, x, w, guard(apply)),
+        trials.eps,
+        gain=torch.stack([n.gain for n in norms]),
     )
 
 
@@ -185,17 +198,10 @@ def _warm_up(
     return mean.double().cpu().reshape(shape), var.double().cpu().reshape(shape)
 
 
-def _on_weights(
-    check: CheckConfig,
-    norm: Norm,
-    draw: Draw,
-    passed: float | None,
-    eps: EpsInfo,
-    dtype: torch.dtype,
-    device: torch.device,
-) -> Forward:
+def _on_weights(trials: _Trials) -> Forward:
     """A weight norm: the layer runs through each trial's effective weight; the bias is added after,
     as PyTorch's weight-normed layers here have none."""
+    check, norm, draw = trials.check, trials.norm, trials.draw
     if check.norm.eps and not norm.has_eps:
         raise SpecError(
             f"eps {check.norm.eps:g}: torch's {norm.id} has no eps",
@@ -204,11 +210,8 @@ def _on_weights(
             check.norm.eps,
             "remove eps, or use impl: reference",
         )
-    norms = [
-        norm.torch_norm(_setup(check, draw.g[t], draw.b[t], passed, dtype, device))
-        for t in range(draw.trials)
-    ]
-    b = draw.b.reshape(unit_shape(check, draw.trials)).to(device, dtype)
+    norms = trials.norms()
+    b = draw.b.reshape(unit_shape(check, draw.trials)).to(trials.device, trials.dtype)
     kind, t_count = check.layer.kind_spec, draw.trials
 
     def fn(x: Tensor, w: Tensor) -> Tensor:
@@ -216,7 +219,7 @@ def _on_weights(
         bb = tile(b, x.shape[0])
         return kind.run(check.layer, x, eff, lambda a: a + bb)
 
-    info = eps if norm.has_eps else EpsInfo()  # weight_norm: PyTorch's has none
+    info = trials.eps if norm.has_eps else EpsInfo()  # weight_norm: PyTorch's has none
     return Forward(fn, info, gain=torch.stack([n.gain for n in norms]))
 
 

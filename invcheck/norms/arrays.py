@@ -93,7 +93,8 @@ def numpy_ops(exact: bool = False, sqrt: Callable[[Array], Array] | None = None)
 
 
 def relu(a: Array) -> Array:
-    """max(a, 0) entry by entry: torch, numpy floats, or sympy (`exact_relu`)."""
+    """max(a, 0) entry by entry: torch, numpy floats, sympy (`exact_relu`), or exact values with a
+    `relu` method (why/algebra.py)."""
     import numpy as np
 
     if not isinstance(a, np.ndarray):
@@ -102,7 +103,10 @@ def relu(a: Array) -> Array:
         return torch.relu(a)
     if a.dtype != object:
         return np.maximum(a, 0.0)
-    return np.vectorize(exact_relu(), otypes=[object])(a).view(type(a))
+    sympy_relu = exact_relu()
+    # an exact value that knows its own ReLU (the proofs' fast arithmetic, why/algebra.py), else sympy
+    one = lambda v: v.relu() if hasattr(v, "relu") else sympy_relu(v)  # noqa: E731
+    return np.vectorize(one, otypes=[object])(a).view(type(a))
 
 
 _RELU: list[Any] = []

@@ -10,7 +10,8 @@ Everything here is derived from the registries' own descriptions, never from a t
 - the transform is the registry's own `apply`, run with its random factors replaced by given
   ones (symbols, or short numbers).
 
-Arrays are numpy arrays: of floats (fast search), or of sympy objects (exact and symbolic).
+Arrays are numpy arrays: of floats (fast search), of sympy objects (exact and symbolic), or of the
+proofs' exact values (`algebra.py`: symbolic, fast).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import functools
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from typing import Any, cast
 
 import numpy as np
@@ -31,6 +31,7 @@ from invcheck.norms.arrays import NumpyOps, numpy_ops
 from invcheck.placements import PLACEMENTS
 from invcheck.settings import LayerConfig, NormConfig, TransformConfig
 from invcheck.transforms import TRANSFORMS, Transform
+from invcheck.why.algebra import Algebra, Unsupported
 
 
 class Arr(np.ndarray):
@@ -54,6 +55,15 @@ def exact_ops() -> NumpyOps:
     """sympy arithmetic; a variance's square root is taken of its factors one by one (`_factored`),
     so that sqrt(delta^2 P) is delta sqrt(P) by delta's positivity and both sides share sqrt(P)."""
     return numpy_ops(exact=True, sqrt=np.vectorize(_root, otypes=[object]))
+
+
+def algebra_ops(alg: Algebra) -> NumpyOps:
+    """The proofs' fast exact arithmetic (why/algebra.py): its own roots; tanh is not written there."""
+
+    def tanh(v: Any) -> Any:
+        raise Unsupported("tanh")
+
+    return NumpyOps(np.vectorize(alg.sqrt, otypes=[object]), tanh)
 
 
 def _root(v: Any) -> Any:
@@ -171,21 +181,29 @@ class ExactCell:
             or placement.undefined_reason(self.norm)
         )
 
-    @cached_property
+    @property
     def coefficients(self) -> np.ndarray:
         """K: [|X|, |W|, N, C, *pos] integers with a = sum_ij K_ij X_i W_j (see `bilinear`)."""
-        return bilinear(self.kind, self.layer)
+        return _coefficients(self.kind_id, self.layer)[0]
 
-    @cached_property
+    @property
     def float_coefficients(self) -> np.ndarray:
-        return self.coefficients.astype(float)
+        return _coefficients(self.kind_id, self.layer)[1]
 
     # The pass ------------------------------------------------------------------------------------
 
     def summed(self, x: np.ndarray, w: np.ndarray) -> np.ndarray:
-        k = self.coefficients if x.dtype == object or w.dtype == object else self.float_coefficients
-        inner = np.tensordot(np.asarray(w).reshape(-1), k, axes=([0], [1]))  # [|X|, N, C, *pos]
-        return np.tensordot(np.asarray(x).reshape(-1), inner, axes=([0], [0]))
+        if x.dtype != object and w.dtype != object:
+            inner = np.tensordot(np.asarray(w).reshape(-1), self.float_coefficients, axes=([0], [1]))
+            return np.tensordot(np.asarray(x).reshape(-1), inner, axes=([0], [0]))  # [N, C, *pos]
+        # exact: each a from its few nonzero K_ij (a tensordot multiplies every zero of K too)
+        xs, ws = np.asarray(x, dtype=object).reshape(-1), np.asarray(w, dtype=object).reshape(-1)
+        terms, shape = _coefficients(self.kind_id, self.layer)[2:]
+        out = np.empty(len(terms), dtype=object)
+        for o, entry in enumerate(terms):
+            products = [k * xs[i] * ws[j] if k != 1 else xs[i] * ws[j] for i, j, k in entry]
+            out[o] = _total(products) if products else xs[0] * 0
+        return out.reshape(shape)
 
     def forward(
         self,
@@ -246,7 +264,7 @@ def _record(y: np.ndarray, v: np.ndarray, stats: Any, norm: Norm) -> Pass:
         empty = np.zeros(0, dtype=v.dtype)
         return Pass(v[0], np.zeros_like(v[0]), np.zeros_like(v[0]), y, empty, empty, "entry")
     mu, var = (np.asarray(s) for s in stats)
-    if var.dtype == object:
+    if var.dtype == object and var.size and _is_sympy(var.flat[0]):
         var = np.vectorize(_common_factor, otypes=[object])(var)
     shape = np.broadcast_shapes(mu.shape, var.shape)  # the sets: wherever either statistic varies
     mu, var = np.broadcast_to(mu, shape), np.broadcast_to(var, shape)
@@ -257,6 +275,12 @@ def _record(y: np.ndarray, v: np.ndarray, stats: Any, norm: Norm) -> Pass:
     per_case = norm.acts_on == "data" and norm.per_case
     kept = list(dict.fromkeys(names[i] for i in range(1, v.ndim) if shape[i] > 1 or (i == 1 and per_case)))
     return Pass(v[0], *full, y, np.ravel(mu), np.ravel(var), " and ".join(kept) or "trial")
+
+
+def _is_sympy(v: Any) -> bool:
+    import sympy as sp
+
+    return isinstance(v, sp.Basic)
 
 
 # shape (without the trial axis) -> array of factors of that shape
@@ -284,6 +308,33 @@ def given_factors(scale: Factors, shift: Factors) -> Iterator[None]:
     finally:
         for module, name, value in saved:
             setattr(module, name, value)
+
+
+@functools.lru_cache(maxsize=64)
+def _coefficients(
+    kind_id: str, layer: LayerConfig
+) -> tuple[np.ndarray, np.ndarray, list[list[tuple[int, int, int]]], tuple[int, ...]]:
+    """K (exact), K as floats, and per output entry its nonzero (i, j, K_ij): computed once per
+    layer, not once per transform and side (each ExactCell is new)."""
+    k = bilinear(LAYER_KINDS[kind_id], layer)
+    nx, nw = k.shape[:2]
+    flat = k.reshape(nx, nw, -1)
+    terms: list[list[tuple[int, int, int]]] = [[] for _ in range(flat.shape[2])]
+    for i, j, o in zip(*np.nonzero(flat.astype(np.int64))):
+        terms[o].append((int(i), int(j), int(flat[i, j, o])))
+    return k, k.astype(float), terms, tuple(k.shape[2:])
+
+
+def _total(values: list[Any]) -> Any:
+    """The sum of exact values: sympy's Add in one call for sympy terms (a chain of + rebuilds)."""
+    import sympy as sp
+
+    if isinstance(values[0], sp.Basic):
+        return sp.Add(*values)
+    out = values[0]
+    for v in values[1:]:
+        out = out + v
+    return out
 
 
 def bilinear(kind: LayerKind, layer: LayerConfig) -> np.ndarray:

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from invcheck.norms.arrays import numpy_ops
-from invcheck.why.cell import ExactCell, Pass
+from invcheck.why.algebra import Algebra
+from invcheck.why.cell import ExactCell, Factors, Pass
 
 # Scale factors of an exact instance, in order of the transform's factors: short and distinct.
 SCALES = (2, 3, Fraction(1, 2), 5, 4, Fraction(1, 4), 6, 7)
@@ -43,6 +44,29 @@ def symbolic_scale(shape: tuple[int, ...]) -> np.ndarray:
 
 def symbolic_shift(shape: tuple[int, ...]) -> np.ndarray:
     return symbol_array("γ", shape, real=True)
+
+
+def algebra_inputs(s: ExactCell, alg: Algebra) -> dict[str, np.ndarray]:
+    """The symbolic inputs as generators of the proofs' fast arithmetic (why/algebra.py)."""
+    layer, kind = s.layer, s.kind
+    c = layer.channels
+    shapes = {"x": kind.input_shape(layer), "w": kind.weight_shape(layer), "g": (c,), "b": (c,)}
+    return {name: generators(alg, name, shape) for name, shape in shapes.items()}
+
+
+def generators(alg: Algebra, name: str, shape: tuple[int, ...], nonneg: bool = False) -> np.ndarray:
+    flat = [alg.generator(f"{name}_{i + 1}", nonneg) for i in range(math.prod(shape))]
+    out = np.empty(len(flat), dtype=object)
+    out[:] = flat
+    return out.reshape(shape)
+
+
+def algebra_factors(alg: Algebra) -> tuple[Factors, Factors]:
+    """Scale factors delta (positive) and shifts gamma, as fresh generators of alg."""
+    return (
+        lambda shape: generators(alg, "δ", shape, nonneg=True),
+        lambda shape: generators(alg, "γ", shape),
+    )
 
 
 def cycled(values: tuple[Any, ...]):

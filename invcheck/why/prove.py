@@ -2,7 +2,9 @@
 
 proved:  y' - y simplifies to exactly 0 for symbolic X, W, g, b and symbolic factors delta
          (positive) or shifts gamma; a variance is factored before its square root, so that
-         sqrt(delta^2 P) = delta sqrt(P) by positivity, never by a numeric shortcut.
+         sqrt(delta^2 P) = delta sqrt(P) by positivity, never by a numeric shortcut. Computed in
+         the proofs' own polynomial arithmetic (why/algebra.py, fast); in sympy's expressions
+         where that has no rule or finds no 0 (slow, and they know a few identities more).
 refuted: an exact instance with small integers (g = 1, b = 0) where y' != y, decided exactly
          (the difference is an algebraic number whose minimal polynomial is not z).
 numeric only: neither within the time limit, or a layer kind this cannot write exactly.
@@ -19,7 +21,8 @@ import numpy as np
 
 from invcheck import timeouts
 from invcheck.why import exact
-from invcheck.why.cell import ExactCell, NotBilinear, exact_ops
+from invcheck.why.algebra import Algebra, Unsupported, ZeroDivisor
+from invcheck.why.cell import ExactCell, NotBilinear, algebra_ops, exact_ops
 
 
 @dataclass
@@ -48,9 +51,9 @@ def prove(s: ExactCell, time_limit: float = 30.0, draws: int = 8) -> Proof:
         return Proof("numeric only", f"a {s.kind_id} layer is not written exactly (its steps are not X W^T)")
     try:
         with alarm_after(time_limit):
-            proof = refute(s, draws) or symbolic(s)
-            if proof.status == "numeric only":  # y' - y is not identically 0: search harder for an instance
-                proof = refute(s, 50 * draws, high=6) or proof
+            # the fast arithmetic's proof; where it finds none, a harder search for an instance
+            # before sympy's slow expressions (which know a few identities more)
+            proof = refute(s, draws) or fast_symbolic(s) or refute(s, 50 * draws, high=6) or symbolic(s)
     except TimeoutError:
         proof = Proof("numeric only", f"not decided within the time limit of {time_limit:g} s")
     except NotBilinear as err:
@@ -93,8 +96,43 @@ def certify(s: ExactCell, x: np.ndarray, w: np.ndarray) -> dict[str, Any] | None
     }
 
 
+def fast_symbolic(s: ExactCell) -> Proof | None:
+    """proved when y' - y is 0 at every entry in the fast exact arithmetic (why/algebra.py);
+    numeric only where y divides by an identically 0 spread (no input defines it); None where
+    it finds a nonzero entry or does not write the cell (tanh): `symbolic` decides."""
+    try:
+        return _proved(s) if fast_zero(s) else None
+    except ZeroDivisor:
+        return Proof(
+            "numeric only", "a spread is identically 0 at the exact sizes (a set of one entry): y is 0/0"
+        )
+    except (Unsupported, TypeError, AttributeError, ArithmeticError):  # a step it does not write
+        return None
+
+
+def fast_zero(s: ExactCell) -> bool:
+    """Whether y' - y is 0 at every output entry, in the fast arithmetic (Unsupported: not written)."""
+    alg = Algebra()
+    v = exact.algebra_inputs(s, alg)
+    scale, shift = exact.algebra_factors(alg)
+    x2, w2 = s.transformed(v["x"], v["w"], scale, shift)
+    ops = algebra_ops(alg)
+    y1 = s.forward(v["x"], v["w"], v["g"], v["b"], ops).y
+    y2 = s.forward(x2, w2, v["g"], v["b"], ops).y
+    return all(alg.constant(d).is_zero() for d in np.ravel(y2 - y1))
+
+
+def _proved(s: ExactCell) -> Proof:
+    shape = "x".join(str(n) for n in s.kind.input_shape(s.layer))
+    wshape = "x".join(str(n) for n in s.kind.weight_shape(s.layer))
+    return Proof(
+        "proved", f"y' - y = 0 identically for symbolic X [{shape}], W [{wshape}], g, b, {_factors(s)}"
+    )
+
+
 def symbolic(s: ExactCell) -> Proof:
-    """y' - y for symbolic inputs and factors: proved when every entry is exactly 0."""
+    """y' - y for symbolic inputs and factors in sympy's expressions: proved when every entry
+    expands to 0 (or to 0 over one denominator). Seconds a cell: `fast_symbolic` goes first."""
     import sympy as sp
 
     v = exact.symbolic_inputs(s)
@@ -110,11 +148,7 @@ def symbolic(s: ExactCell) -> Proof:
             return Proof(
                 "numeric only", f"y' - y at {list(index)} did not simplify to 0 and no draw broke it"
             )
-    shape = "x".join(str(n) for n in s.kind.input_shape(s.layer))
-    wshape = "x".join(str(n) for n in s.kind.weight_shape(s.layer))
-    return Proof(
-        "proved", f"y' - y = 0 identically for symbolic X [{shape}], W [{wshape}], g, b, {_factors(s)}"
-    )
+    return _proved(s)
 
 
 def _named_roots(expr: Any, roots: dict[Any, Any]) -> Any:

@@ -8,23 +8,11 @@ import pytest
 
 from invcheck.api import check
 from invcheck.runner import run_check
-from invcheck.transforms import get_transform
-
-TRANSFORMS = (
-    "weight_matrix_rescale",
-    "weight_matrix_recenter",
-    "weight_vector_rescale",
-    "dataset_rescale",
-    "dataset_recenter",
-    "case_rescale",
-    "token_rescale",
-)
+from tests.derived_rows import transforms
 
 
 def row(kind: str, **options: object) -> list[str]:
-    spec = check(layer=kind).layer.kind_spec
-    usable = [t for t in TRANSFORMS if get_transform(t).undefined_reason(spec) is None]
-    return [run_check(check(transform=t, layer=kind, trials=4, **options)).verdict for t in usable]
+    return [run_check(check(transform=t, layer=kind, trials=4, **options)).verdict for t in transforms(kind)]
 
 
 def builtin(norm: str, kind: str, **layer: object) -> list[str]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from invcheck.cli import main
+if TYPE_CHECKING:
+    from conftest import Invoke
 
 pytest.importorskip("torch")
 
@@ -41,52 +42,37 @@ def slow():
 """
 
 
-def invcheck(
-    args: list[str], folder: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> tuple[int, str, str]:
-    (folder / "nets.py").write_text(FACTORIES)
-    monkeypatch.chdir(folder)
-    monkeypatch.setattr(sys, "argv", ["invcheck", *args])
-    saved = sys.stdout
-    try:
-        with pytest.raises(SystemExit) as ended:
-            main()
-    finally:
-        sys.stdout = saved  # main() wraps it
-    out = capsys.readouterr()
-    return int(ended.value.code or 0), out.out, out.err
+@pytest.fixture
+def nets(tmp_path: Path) -> Path:
+    """A folder holding nets.py (the factories above), to run `invcheck scan` in."""
+    (tmp_path / "nets.py").write_text(FACTORIES)
+    return tmp_path
 
 
-def test_a_model_without_parameters_is_one_line_and_exit_2(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    code, out, err = invcheck(["scan", "nets.py:empty", "--allow-import"], tmp_path, capsys, monkeypatch)
-    assert code == 2 and out == ""
+def test_a_model_without_parameters_is_one_line_and_exit_2(nets: Path, invoke: Invoke) -> None:
+    r = invoke("scan", "nets.py:empty", "--allow-import", cwd=nets)
+    assert r.exit_code == 2 and r.stdout == ""
     assert (
-        err.strip()
+        r.stderr.strip()
         == "error: nets.py:empty: no parameter tensors to scan (the model has no floating parameters)"
     )
 
 
 def test_a_model_too_large_is_refused_in_one_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    nets: Path, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """1,001,000 parameters: 4 float64 copies are 32 MB, above a bound set to 10 MB here."""
     from invcheck.scan import memory
 
     monkeypatch.setattr(memory, "MAX_MEMORY", 10_000_000)
-    code, out, err = invcheck(["scan", "nets.py:wide", "--allow-import"], tmp_path, capsys, monkeypatch)
-    assert code == 2 and out == "" and err.count("\n") == 1
-    assert "(1,001,000 parameters) needs about 32.1 MB of memory" in err
-    assert "above the limit of 10 MB" in err
+    r = invoke("scan", "nets.py:wide", "--allow-import", cwd=nets)
+    assert r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1
+    assert "(1,001,000 parameters) needs about 32.1 MB of memory" in r.stderr
+    assert "above the limit of 10 MB" in r.stderr
 
 
-def test_the_deadline_counts_from_the_commands_start(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_deadline_counts_from_the_commands_start(nets: Path, invoke: Invoke) -> None:
     started = time.monotonic()
-    code, _, err = invcheck(
-        ["scan", "nets.py:slow", "--allow-import", "--timeout", "1"], tmp_path, capsys, monkeypatch
-    )
-    assert code == 2 and "did not finish within 1 s" in err
+    r = invoke("scan", "nets.py:slow", "--allow-import", "--timeout", "1", cwd=nets)
+    assert r.exit_code == 2 and "did not finish within 1 s" in r.stderr
     assert time.monotonic() - started < 10  # the factory sleeps 30 s

@@ -8,6 +8,7 @@ import torch
 from invcheck.layer_kinds import get_kind
 from invcheck.settings import TransformConfig
 from invcheck.transforms import get_transform
+from tests.derived_rows import transforms
 
 KINDS = ["dense", "conv"]
 CFG = TransformConfig(scale=(0.1, 10.0))
@@ -169,17 +170,7 @@ def test_shift_is_in_units_of_the_shifted_entries_std(draw, gen, transform_id, s
     assert z.std().item() == pytest.approx(shift, rel=0.04)
 
 
-@pytest.mark.parametrize(
-    "transform_id",
-    [
-        "weight_matrix_rescale",
-        "weight_matrix_recenter",
-        "weight_vector_rescale",
-        "dataset_rescale",
-        "dataset_recenter",
-        "case_rescale",
-    ],
-)
+@pytest.mark.parametrize("transform_id", transforms("dense"))  # conv defines the same ones
 @pytest.mark.parametrize("kind", KINDS)
 def test_reproducible_from_the_generator_seed(draw, gen, kind, transform_id):
     x, w = draw(kind)

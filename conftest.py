@@ -11,10 +11,14 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # one intra-op thread, as the docs' numbers were made
 
@@ -96,20 +100,77 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
 
 
+# Under pytest-xdist the controller schedules by test id alone: it collects nothing, so it cannot see
+# a test's markers. Each worker writes, for every test it collected, the unit the test belongs to
+# (a docs page, an `xdist_group`, or the test alone) into a file the controller named; the
+# scheduler reads it.
+_UNITS = pytest.StashKey[Path]()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """Controller: tell each worker where to write its units (one folder per session)."""
+    config: pytest.Config = node.config
+    if _UNITS not in config.stash:
+        config.stash[_UNITS] = Path(tempfile.mkdtemp(prefix="invcheck-units-"))
+    node.workerinput["invcheck_units"] = str(config.stash[_UNITS])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _UNITS in config.stash:
+        shutil.rmtree(config.stash[_UNITS], ignore_errors=True)
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist tells the controller the collection is complete
+def pytest_collection_finish(session: pytest.Session) -> None:
+    folder = getattr(session.config, "workerinput", {}).get("invcheck_units")
+    if folder is None:
+        return
+    units = {item.nodeid: _unit(item) for item in session.items}
+    ours = Path(folder) / f"{session.config.workerinput['workerid']}.json"
+    ours.with_suffix(".tmp").write_text(json.dumps(units))
+    ours.with_suffix(".tmp").replace(ours)  # whole or absent: the controller may read it at once
+
+
+def _unit(item: pytest.Item) -> str:
+    """The tests that must share a worker: a page's examples (a doctest line reads the names the lines
+    before it set), or tests marked with one `xdist_group` (they read one cached result: on two
+    workers it would be computed twice). Every other test is a unit of its own."""
+    page = item.nodeid.split("::", 1)[0]
+    if page.endswith(".md"):
+        return page
+    groups = sorted(
+        {str(m.args[0] if m.args else m.kwargs.get("name")) for m in item.iter_markers("xdist_group")}
+    )
+    return "group:" + "_".join(groups) if groups else item.nodeid
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
-    """Under pytest-xdist, a page's examples run in order on one worker: a doctest line reads the
-    names the lines before it set (`report` was a NameError where two lines of one block landed on
-    two workers). Every other test is a unit of its own, handed to whichever worker is free, as
-    `--dist load` does. (xdist's own `xdist_group` cannot do this under pytest 9: the group suffix
-    it writes into a test's id is no longer read.)"""
+    """Under pytest-xdist, each unit (`_unit`: a docs page, an `xdist_group`, a test) runs on one
+    worker; units go to whichever worker is free, as `--dist load` hands out tests. (xdist's own
+    `--dist loadgroup` cannot do this under pytest 9: the group suffix it writes into a test's id is
+    no longer read.)"""
     if config.getvalue("dist") not in ("load", "loadgroup"):
         return None  # a user's explicit --dist each/loadfile/...: theirs
     from xdist.scheduler import LoadScopeScheduling
 
-    class PagesTogether(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            page = nodeid.split("::", 1)[0]
-            return page if page.endswith(".md") else nodeid
+    class Units(LoadScopeScheduling):
+        _units: dict[str, str] | None = None
 
-    return PagesTogether(config, log)
+        def _split_scope(self, nodeid: str) -> str:
+            if self._units is None:
+                self._units = _read_units(config)
+            page = nodeid.split("::", 1)[0]
+            return self._units.get(nodeid) or (page if page.endswith(".md") else nodeid)
+
+    return Units(config, log)
+
+
+def _read_units(config: pytest.Config) -> dict[str, str]:
+    """What the workers wrote (identical collections: xdist checks that); {} where none did."""
+    folder = config.stash.get(_UNITS, None)
+    for path in sorted(folder.glob("*.json")) if folder is not None else []:
+        units: dict[str, str] = json.loads(path.read_text())
+        return units
+    return {}

@@ -13,8 +13,8 @@ Two markers keep the fast set fast and the whole suite from computing a result t
   named slice in the fast set; every other parametrization is marked `slow` (the whole suite runs
   them all, unchanged).
 - `shares_results(param, ...)`: tests that read one cached result (a functools.cache keyed by these
-  parameters); the `xdist_group` it adds would put them on one worker, which pytest-xdist 3.8 no
-  longer does under pytest 9 (each worker computes the result once).
+  parameters); the `xdist_group` it adds puts them on one worker (the root conftest.py's scheduler),
+  so the result is computed once in the session.
 """
 
 from __future__ import annotations

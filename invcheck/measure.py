@@ -408,11 +408,12 @@ def _outputs(
             )
             for side in (0, 1)
         ]
+    alone = _x_alone(check, fwd, d, points, e, dtype, device, rep)
     base: list[Tensor] = []
     residual: list[Tensor] = []
     moved: list[Tensor] = []
     live = changed = 0
-    for outputs in per_side:
+    for side, outputs in enumerate(per_side):
         acc: Tensor | None = None
         for k, y in zip(points, outputs):
             if zero is not None and zero.shape == y.shape:
@@ -420,7 +421,10 @@ def _outputs(
             if k == 0:
                 base.append(y)
             elif k == points[1]:
-                step = y != base[-1]
+                seen = y if alone is None else alone[side]
+                if alone is not None and zero is not None and zero.shape == seen.shape:
+                    seen = seen.masked_fill(zero, 0.0)
+                step = seen != base[-1]
                 moved.append(step.flatten(1).any(1))
                 nonzero = base[-1] != 0  # exact zeros (a ReLU's) never move: not counted
                 live += int(nonzero.sum())
@@ -433,6 +437,30 @@ def _outputs(
         return (base[0], base[1]), None, None
     fraction = changed / live if live else 1.0
     return (base[0], base[1]), (residual[0], residual[1]), (moved[0] & moved[1], fraction)
+
+
+def _x_alone(
+    check: CheckConfig,
+    fwd: Forward,
+    d: Draw,
+    points: tuple[int, ...],
+    e: float,
+    dtype: torch.dtype,
+    device: torch.device,
+    rep: int,
+) -> list[Tensor] | None:
+    """Per side, the output at the probe's first step with X moved and W not: where user code is the
+    norm on the layer's input, whether the norm's output moves. norm(X) W^T moves with W at any step,
+    so the full probe's outputs all move, and a norm that rounds in bfloat16 inside would keep the
+    fine step, whose dither it rounds away (measured noise 6e-16 against its own 1e-3). None elsewhere
+    (the output is the norm's own)."""
+    if len(points) < 2 or check.norm.module is None or check.layer.placement != "input":
+        return None
+    alone = []
+    for side in (0, 1):
+        (_, w0), (x1, _) = _points(check, d, side, (0, points[1]), e, dtype, device, rep=rep)
+        alone.append(fwd(x1, w0).double())
+    return alone
 
 
 def _union(a: Tensor | None, b: Tensor | None) -> Tensor | None:

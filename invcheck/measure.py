@@ -435,6 +435,16 @@ def _outputs(
             residual.append(acc)
     if len(points) == 1:
         return (base[0], base[1]), None, None
+    if zero_sets.user_rule(check):
+        # user code, whose sets invcheck cannot name: an entry finite at the drawn inputs but not at a
+        # dithered point is a set the dither zeroed (a coarse step rounds two close entries to one
+        # value; with eps off that is 0/0), left out as the drawn inputs' 0/0 entries are (zero_sets)
+        dithered = (
+            ~(residual[0].isfinite() & residual[1].isfinite()) & base[0].isfinite() & base[1].isfinite()
+        )
+        if bool(dithered.any()):
+            base = [y.masked_fill(dithered, 0.0) for y in base]
+            residual = [r.masked_fill(dithered, 0.0) for r in residual]
     fraction = changed / live if live else 1.0
     return (base[0], base[1]), (residual[0], residual[1]), (moved[0] & moved[1], fraction)
 

@@ -45,16 +45,22 @@ def applies(check: CheckConfig) -> bool:
     )
 
 
-def mask(check: CheckConfig, d: Draw, device: torch.device) -> Tensor | None:
-    """Per entry of the output [T, N, C, *positions], on `device`: True where the set is 0/0 in
-    float64 or in the checked dtype, on either side; None where nothing is 0/0 (or the rule does
-    not apply). Kept with the draw: every run of the check leaves out the same entries."""
-    user = (
+def user_rule(check: CheckConfig) -> bool:
+    """Whether user code's 0/0 entries are told apart: read from its outputs (NaN with eps off,
+    finite with eps), where the output is the norm's own."""
+    return (
         check.norm.module is not None
         and check.layer.placement != "input"
         and check.tolerance is None
         and not check.layer.kind_spec.activation_inside
     )
+
+
+def mask(check: CheckConfig, d: Draw, device: torch.device) -> Tensor | None:
+    """Per entry of the output [T, N, C, *positions], on `device`: True where the set is 0/0 in
+    float64 or in the checked dtype, on either side; None where nothing is 0/0 (or the rule does
+    not apply). Kept with the draw: every run of the check leaves out the same entries."""
+    user = user_rule(check)
     if not applies(check) and not user:
         return None
     # a draw is shared by the checks of a table (every norm of a layer): the key says whose sets

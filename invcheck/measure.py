@@ -433,20 +433,45 @@ def _outputs(
                 acc = y * weights[k] if acc is None else acc.add_(y, alpha=weights[k])
         if acc is not None:  # None with no probe: one point
             residual.append(acc)
+    base, residual = _rounded_zero_sets(check, d, points, e, dtype, device, rep, base, residual)
     if len(points) == 1:
         return (base[0], base[1]), None, None
-    if zero_sets.user_rule(check):
-        # user code, whose sets invcheck cannot name: an entry finite at the drawn inputs but not at a
-        # dithered point is a set the dither zeroed (a coarse step rounds two close entries to one
-        # value; with eps off that is 0/0), left out as the drawn inputs' 0/0 entries are (zero_sets)
-        dithered = (
-            ~(residual[0].isfinite() & residual[1].isfinite()) & base[0].isfinite() & base[1].isfinite()
-        )
-        if bool(dithered.any()):
-            base = [y.masked_fill(dithered, 0.0) for y in base]
-            residual = [r.masked_fill(dithered, 0.0) for r in residual]
     fraction = changed / live if live else 1.0
     return (base[0], base[1]), (residual[0], residual[1]), (moved[0] & moved[1], fraction)
+
+
+def _rounded_zero_sets(
+    check: CheckConfig,
+    d: Draw,
+    points: tuple[int, ...],
+    e: float,
+    dtype: torch.dtype,
+    device: torch.device,
+    rep: int,
+    base: list[Tensor],
+    residual: list[Tensor],
+) -> tuple[list[Tensor], list[Tensor]]:
+    """base and residual with the entries left out (zero on both sides) that a set zeroed by rounding
+    made 0/0, where zero_sets' drawn-input mask cannot name them:
+    - user code (zero_sets.user_rule): an entry finite at the drawn inputs but not at a dithered point
+      (a coarse step rounded a set's two close entries to one value; with eps off, 0/0 there);
+    - a built-in norm on the layer's input: an entry not finite at the drawn or dithered inputs, in a
+      trial where X, in the run's dtype, has a set of zero spread (bfloat16 rounds two channels to one
+      value: its 0/0 reaches the outputs through W; no overflow)."""
+    user, on_input = zero_sets.user_rule(check), zero_sets.input_rule(check)
+    if not (user or on_input):
+        return base, residual
+    finite = base[0].isfinite() & base[1].isfinite()
+    bad = ~finite if on_input else torch.zeros_like(finite)
+    if residual:
+        bad |= ~(residual[0].isfinite() & residual[1].isfinite()) & finite
+    if not bool(bad.any()):
+        return base, residual
+    if on_input:
+        inputs = [xw for side in (0, 1) for xw in _points(check, d, side, points, e, dtype, device, rep=rep)]
+        has = zero_sets.trials_with_zero_set(check, inputs, d.trials)
+        bad &= has.reshape(-1, *[1] * (bad.dim() - 1)).to(bad.device)
+    return [y.masked_fill(bad, 0.0) for y in base], [r.masked_fill(bad, 0.0) for r in residual]
 
 
 def _x_alone(

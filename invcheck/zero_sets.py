@@ -56,6 +56,30 @@ def user_rule(check: CheckConfig) -> bool:
     )
 
 
+def input_rule(check: CheckConfig) -> bool:
+    """A built-in data norm on the layer's input: one 0/0 set reaches several outputs through W, so
+    its entries are read from the outputs (not finite where X has a set of zero spread)."""
+    norm = NORMS.get(check.norm.id)
+    return (
+        check.norm.module is None
+        and norm is not None
+        and norm.acts_on == "data"
+        and check.norm.mode == "train"
+        and check.layer.placement == "input"
+        and check.tolerance is None
+    )
+
+
+def trials_with_zero_set(check: CheckConfig, inputs: Iterable[tuple[Tensor, Tensor]], trials: int) -> Tensor:
+    """Per trial [T]: whether what the norm sees has a set of zero spread at any of `inputs`
+    ([k T, ...] each, in their dtype)."""
+    found = torch.zeros(trials, dtype=torch.bool)
+    for x, w in inputs:
+        zero = _zero_spread(check, x, w).flatten(1).any(1).cpu()
+        found |= zero.reshape(-1, trials).any(0)
+    return found
+
+
 def mask(check: CheckConfig, d: Draw, device: torch.device) -> Tensor | None:
     """Per entry of the output [T, N, C, *positions], on `device`: True where the set is 0/0 in
     float64 or in the checked dtype, on either side; None where nothing is 0/0 (or the rule does

@@ -106,3 +106,16 @@ def test_sets_a_coarse_dither_zeroes_are_left_out_not_their_trials(layers: str) 
     )
     assert r.verdict == "not_invariant", r.why  # was undefined: every trial degenerate
     assert "entries left out" in r.why and "degenerate" not in r.why
+
+
+@pytest.mark.parametrize(
+    ("transform", "wanted"), [("case_rescale", "invariant"), ("dataset_recenter", "not_invariant")]
+)
+def test_bfloat16_zero_sets_on_the_input_are_zero_over_zero_not_overflow(transform: str, wanted: str) -> None:
+    # two channels that bfloat16 rounds to one value: that position's norm is 0/0, and W carries the
+    # NaN to the outputs beside it; those entries are left out, the rest decide (as in float32)
+    r = invariance_error(
+        "layer_norm_2d", transform, "conv", dtype="bfloat16", placement="input", in_channels=2
+    )
+    assert r.verdict == wanted, r.why  # was undefined: "overflow inside the layer?"
+    assert "overflow" not in r.why

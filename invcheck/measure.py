@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from invcheck import eps_model, sample, zero_sets
+from invcheck import eps_model, sample, two_entry_sets, zero_sets
 from invcheck import tolerance as tol
 from invcheck.draws import CACHE_ENTRIES, draw
 from invcheck.evidence import Measurement, Positions, RunNumbers
@@ -87,9 +87,12 @@ def measure(check: CheckConfig) -> Measurement:
     m.undefined = _undefined_reason(check)
     if m.undefined:
         return m
+    m.check, note = two_entry_sets.enough(check)  # a ±1 output: enough sets to show a swap
+    if note:
+        m.notes.append(note)
     device = resolve_device(check.device)
     m.device, m.tf32 = device_name(device), check.tf32 and device.type == "cuda"
-    d = draw(check)
+    d = draw(m.check)
     with numerics(device, check.tf32), torch.no_grad():
         _measure(m, d, device)
     m.seconds = time.perf_counter() - start
@@ -173,8 +176,11 @@ def _checked_run(m: Measurement, fwd: Forward, d: Draw, device: torch.device) ->
     """The checked dtype's run over everything, its noise probed on a sample where the layer is large
     or the trials many, and where the float64 runs will look."""
     check, user = m.check, m.check.norm.module is not None
-    small = sample.smaller(check, d) if check.tolerance is None else None
-    few = sample.fewer_trials(check, d) if check.tolerance is None and small is None else None
+    # a ±1 output's noise is heavy-tailed over its sets (a near tie's rounding, relative to its tiny
+    # spread): no sample of cases or trials stands for the rest, every trial is probed
+    sampled = check.tolerance is None and not two_entry_sets.sets_per_trial(check)
+    small = sample.smaller(check, d) if sampled else None
+    few = sample.fewer_trials(check, d) if sampled and small is None else None
     sides: Sides | None
     m.checked, sides = _run(check, fwd, d, check.dtype, device, probe=small is None and few is None)
     if small is not None:
@@ -325,6 +331,9 @@ def _probe_noise(
     largest the deviation can show; and so is an output whose noise or deviation a few entries
     dominate, until about MIN_EFFECTIVE draws of those are seen (`_repeats`)."""
     steps = tol.dithers(dtype, check.tf32 and device.type == "cuda")
+    piecewise = bool(two_entry_sets.sets_per_trial(check))
+    if piecewise:  # a ±1 output jumps at a coarse step: no sign of precision
+        steps = steps[:1]
     noise = torch.tensor(_noise(residual, scale, STENCIL), dtype=torch.float64)
     step, (moves, fraction) = steps[0], moved
     if fraction < tol.ALL_MOVE and len(steps) > 1:  # some outputs stay: does a coarser step move them?
@@ -347,6 +356,8 @@ def _probe_noise(
         res, (more, _) = _probed(check, fwd, d, step, dtype, device, again)
         noise = torch.maximum(noise, torch.tensor(_noise(res, scale, STENCIL), dtype=torch.float64))
         moves = moves | more
+    if piecewise:  # ±1 per set stays at small steps by its math, yet is no constant: its trials count
+        moves = torch.ones_like(moves)
     return noise.tolist(), moves.tolist(), step
 
 

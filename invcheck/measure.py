@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from invcheck import eps_model, sample, zero_sets
+from invcheck import eps_model, sample, two_entry_sets, zero_sets
 from invcheck import tolerance as tol
 from invcheck.draws import CACHE_ENTRIES, draw
 from invcheck.evidence import Measurement, Positions, RunNumbers
@@ -87,9 +87,12 @@ def measure(check: CheckConfig) -> Measurement:
     m.undefined = _undefined_reason(check)
     if m.undefined:
         return m
+    m.check, note = two_entry_sets.enough(check)  # a ±1 output: enough sets to show a swap
+    if note:
+        m.notes.append(note)
     device = resolve_device(check.device)
     m.device, m.tf32 = device_name(device), check.tf32 and device.type == "cuda"
-    d = draw(check)
+    d = draw(m.check)
     with numerics(device, check.tf32), torch.no_grad():
         _measure(m, d, device)
     m.seconds = time.perf_counter() - start
@@ -173,8 +176,11 @@ def _checked_run(m: Measurement, fwd: Forward, d: Draw, device: torch.device) ->
     """The checked dtype's run over everything, its noise probed on a sample where the layer is large
     or the trials many, and where the float64 runs will look."""
     check, user = m.check, m.check.norm.module is not None
-    small = sample.smaller(check, d) if check.tolerance is None else None
-    few = sample.fewer_trials(check, d) if check.tolerance is None and small is None else None
+    # a ±1 output's noise is heavy-tailed over its sets (a near tie's rounding, relative to its tiny
+    # spread): no sample of cases or trials stands for the rest, every trial is probed
+    sampled = check.tolerance is None and not two_entry_sets.sets_per_trial(check)
+    small = sample.smaller(check, d) if sampled else None
+    few = sample.fewer_trials(check, d) if sampled and small is None else None
     sides: Sides | None
     m.checked, sides = _run(check, fwd, d, check.dtype, device, probe=small is None and few is None)
     if small is not None:
@@ -325,6 +331,9 @@ def _probe_noise(
     largest the deviation can show; and so is an output whose noise or deviation a few entries
     dominate, until about MIN_EFFECTIVE draws of those are seen (`_repeats`)."""
     steps = tol.dithers(dtype, check.tf32 and device.type == "cuda")
+    piecewise = bool(two_entry_sets.sets_per_trial(check))
+    if piecewise:  # a ±1 output jumps at a coarse step: no sign of precision
+        steps = steps[:1]
     noise = torch.tensor(_noise(residual, scale, STENCIL), dtype=torch.float64)
     step, (moves, fraction) = steps[0], moved
     if fraction < tol.ALL_MOVE and len(steps) > 1:  # some outputs stay: does a coarser step move them?
@@ -347,6 +356,8 @@ def _probe_noise(
         res, (more, _) = _probed(check, fwd, d, step, dtype, device, again)
         noise = torch.maximum(noise, torch.tensor(_noise(res, scale, STENCIL), dtype=torch.float64))
         moves = moves | more
+    if piecewise:  # ±1 per set stays at small steps by its math, yet is no constant: its trials count
+        moves = torch.ones_like(moves)
     return noise.tolist(), moves.tolist(), step
 
 
@@ -408,11 +419,12 @@ def _outputs(
             )
             for side in (0, 1)
         ]
+    alone = _x_alone(check, fwd, d, points, e, dtype, device, rep)
     base: list[Tensor] = []
     residual: list[Tensor] = []
     moved: list[Tensor] = []
     live = changed = 0
-    for outputs in per_side:
+    for side, outputs in enumerate(per_side):
         acc: Tensor | None = None
         for k, y in zip(points, outputs):
             if zero is not None and zero.shape == y.shape:
@@ -420,7 +432,10 @@ def _outputs(
             if k == 0:
                 base.append(y)
             elif k == points[1]:
-                step = y != base[-1]
+                seen = y if alone is None else alone[side]
+                if alone is not None and zero is not None and zero.shape == seen.shape:
+                    seen = seen.masked_fill(zero, 0.0)
+                step = seen != base[-1]
                 moved.append(step.flatten(1).any(1))
                 nonzero = base[-1] != 0  # exact zeros (a ReLU's) never move: not counted
                 live += int(nonzero.sum())
@@ -429,10 +444,69 @@ def _outputs(
                 acc = y * weights[k] if acc is None else acc.add_(y, alpha=weights[k])
         if acc is not None:  # None with no probe: one point
             residual.append(acc)
+    base, residual = _rounded_zero_sets(check, d, points, e, dtype, device, rep, base, residual)
     if len(points) == 1:
         return (base[0], base[1]), None, None
     fraction = changed / live if live else 1.0
     return (base[0], base[1]), (residual[0], residual[1]), (moved[0] & moved[1], fraction)
+
+
+def _rounded_zero_sets(
+    check: CheckConfig,
+    d: Draw,
+    points: tuple[int, ...],
+    e: float,
+    dtype: torch.dtype,
+    device: torch.device,
+    rep: int,
+    base: list[Tensor],
+    residual: list[Tensor],
+) -> tuple[list[Tensor], list[Tensor]]:
+    """base and residual with the entries left out (zero on both sides) that a set zeroed by rounding
+    made 0/0, where zero_sets' drawn-input mask cannot name them:
+    - user code (zero_sets.user_rule): an entry finite at the drawn inputs but not at a dithered point
+      (a coarse step rounded a set's two close entries to one value; with eps off, 0/0 there);
+    - a built-in norm on the layer's input: an entry not finite at the drawn or dithered inputs, in a
+      trial where X, in the run's dtype, has a set of zero spread (bfloat16 rounds two channels to one
+      value: its 0/0 reaches the outputs through W; no overflow)."""
+    user, on_input = zero_sets.user_rule(check), zero_sets.input_rule(check)
+    if not (user or on_input):
+        return base, residual
+    finite = base[0].isfinite() & base[1].isfinite()
+    bad = ~finite if on_input else torch.zeros_like(finite)
+    if residual:
+        bad |= ~(residual[0].isfinite() & residual[1].isfinite()) & finite
+    if not bool(bad.any()):
+        return base, residual
+    if on_input:
+        inputs = [xw for side in (0, 1) for xw in _points(check, d, side, points, e, dtype, device, rep=rep)]
+        has = zero_sets.trials_with_zero_set(check, inputs, d.trials)
+        bad &= has.reshape(-1, *[1] * (bad.dim() - 1)).to(bad.device)
+    return [y.masked_fill(bad, 0.0) for y in base], [r.masked_fill(bad, 0.0) for r in residual]
+
+
+def _x_alone(
+    check: CheckConfig,
+    fwd: Forward,
+    d: Draw,
+    points: tuple[int, ...],
+    e: float,
+    dtype: torch.dtype,
+    device: torch.device,
+    rep: int,
+) -> list[Tensor] | None:
+    """Per side, the output at the probe's first step with X moved and W not: where user code is the
+    norm on the layer's input, whether the norm's output moves. norm(X) W^T moves with W at any step,
+    so the full probe's outputs all move, and a norm that rounds in bfloat16 inside would keep the
+    fine step, whose dither it rounds away (measured noise 6e-16 against its own 1e-3). None elsewhere
+    (the output is the norm's own)."""
+    if len(points) < 2 or check.norm.module is None or check.layer.placement != "input":
+        return None
+    alone = []
+    for side in (0, 1):
+        (_, w0), (x1, _) = _points(check, d, side, (0, points[1]), e, dtype, device, rep=rep)
+        alone.append(fwd(x1, w0).double())
+    return alone
 
 
 def _union(a: Tensor | None, b: Tensor | None) -> Tensor | None:

@@ -45,16 +45,46 @@ def applies(check: CheckConfig) -> bool:
     )
 
 
-def mask(check: CheckConfig, d: Draw, device: torch.device) -> Tensor | None:
-    """Per entry of the output [T, N, C, *positions], on `device`: True where the set is 0/0 in
-    float64 or in the checked dtype, on either side; None where nothing is 0/0 (or the rule does
-    not apply). Kept with the draw: every run of the check leaves out the same entries."""
-    user = (
+def user_rule(check: CheckConfig) -> bool:
+    """Whether user code's 0/0 entries are told apart: read from its outputs (NaN with eps off,
+    finite with eps), where the output is the norm's own."""
+    return (
         check.norm.module is not None
         and check.layer.placement != "input"
         and check.tolerance is None
         and not check.layer.kind_spec.activation_inside
     )
+
+
+def input_rule(check: CheckConfig) -> bool:
+    """A built-in data norm on the layer's input: one 0/0 set reaches several outputs through W, so
+    its entries are read from the outputs (not finite where X has a set of zero spread)."""
+    norm = NORMS.get(check.norm.id)
+    return (
+        check.norm.module is None
+        and norm is not None
+        and norm.acts_on == "data"
+        and check.norm.mode == "train"
+        and check.layer.placement == "input"
+        and check.tolerance is None
+    )
+
+
+def trials_with_zero_set(check: CheckConfig, inputs: Iterable[tuple[Tensor, Tensor]], trials: int) -> Tensor:
+    """Per trial [T]: whether what the norm sees has a set of zero spread at any of `inputs`
+    ([k T, ...] each, in their dtype)."""
+    found = torch.zeros(trials, dtype=torch.bool)
+    for x, w in inputs:
+        zero = _zero_spread(check, x, w).flatten(1).any(1).cpu()
+        found |= zero.reshape(-1, trials).any(0)
+    return found
+
+
+def mask(check: CheckConfig, d: Draw, device: torch.device) -> Tensor | None:
+    """Per entry of the output [T, N, C, *positions], on `device`: True where the set is 0/0 in
+    float64 or in the checked dtype, on either side; None where nothing is 0/0 (or the rule does
+    not apply). Kept with the draw: every run of the check leaves out the same entries."""
+    user = user_rule(check)
     if not applies(check) and not user:
         return None
     # a draw is shared by the checks of a table (every norm of a layer): the key says whose sets

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 
 from invcheck import tolerance as tol
 from invcheck.errors import SpecError
 from invcheck.evidence import EpsInfo
+from invcheck.impls import reference
 from invcheck.impls.base import Draw, Forward, Tensor, tile
 from invcheck.impls.reference import unit_shape
 from invcheck.norms import Norm, TorchNorm, TorchSetup, get_norm, opmath
+from invcheck.norms.arrays import TORCH
 from invcheck.placements import spread_guard
 from invcheck.settings import CheckConfig
 
@@ -59,8 +61,17 @@ def build(
     passed, eps = resolve_eps(check, norm, eps_dtype or dtype)
     if passed is None and eps_dtype not in (None, dtype):  # the checked dtype's default, given explicitly
         passed = eps.value
+    if _one_entry_sets(check, norm):
+        # torch refuses statistics of one entry in training ("Expected more than 1 value per
+        # channel"); the definition's math gives their 0/0 (undefined), as the reference does
+        off = replace(check.norm, impl="reference", eps=passed or 0.0)
+        fwd = reference.build(replace(check, norm=off), draw, dtype, device, eps_off, eps_dtype)
+        fwd.eps_info = eps
+        return fwd
     guard = lambda fn: fn  # noqa: E731
-    if eps_off:  # BatchNorm refuses 0; a zero spread then gives NaN, as the definition's 0/0
+    # BatchNorm refuses 0 (eps off, or torch_eps false with eps 0: "really 0"); a zero spread then
+    # gives NaN, as the definition's 0/0
+    if eps_off or (not passed and not check.norm.torch_eps and norm.has_eps):
         passed, guard = tol.EPS_OFF, spread_guard(check.layer, check.norm.id, check.norm)
     trials = _Trials(check, norm, draw, passed, eps, dtype, device)
     with refusals(check):
@@ -78,6 +89,17 @@ def build(
 
     fwd.fn = guarded
     return fwd
+
+
+def _one_entry_sets(check: CheckConfig, norm: Norm) -> bool:
+    """Whether each of the norm's statistic sets has one entry (instance_norm at one position,
+    batch_norm over one case): its statistics over what it sees have that shape."""
+    if norm.acts_on != "data":
+        return False
+    kind, layer = check.layer.kind_spec, check.layer
+    a = torch.zeros(1, layer.cases, layer.channels, *kind.norm_positions(layer), dtype=torch.float64)
+    stats = norm.statistics(a, TORCH, check.norm, kind.per_token_statistics)
+    return stats is not None and torch.as_tensor(stats[0]).numel() == a.numel()
 
 
 @contextlib.contextmanager

@@ -140,8 +140,13 @@ def test_rms_norm_default_eps_is_what_torch_adds() -> None:
     assert abs(y[0, 0].item() - expected) < 1e-2
 
 
-def test_refusals_are_one_line_spec_errors() -> None:
-    check = config("batch_norm", impl="torch", torch_eps=False).with_(file="t.yaml", line=3)
+def test_refusals_are_one_line_spec_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    # (torch_eps false with eps 0 is no refusal: eps really 0, test_torch_one_rule.py)
+    def refuse(self: object, setup: object) -> None:
+        raise RuntimeError("batch_norm eps must be positive\nsecond line")
+
+    monkeypatch.setattr(type(get_norm("batch_norm")), "torch_norm", refuse)
+    check = config("batch_norm", impl="torch").with_(file="t.yaml", line=3)
     with pytest.raises(SpecError, match=r"^t\.yaml:3: torch refused batch_norm .*eps") as info:
         run_check(check)
     assert "\n" not in str(info.value)

@@ -1,0 +1,73 @@
+"""Statistic sets of two entries: a centered norm's output is ±1 per set, so a check compares enough
+sets to see a transform swap one (issue 18's campaign: verdicts that flipped with the seed), and a
+jump of ±1 is not read as a coarser precision inside."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from invcheck import two_entry_sets
+from invcheck.api import check, invariance_error
+
+FLIPPED = [  # each read invariant at some seeds with its few sets
+    {
+        "norm": "layer_norm",
+        "transform": "weight_vector_rescale",
+        "layer": "dense",
+        "trials": 2,
+        "cases": 1,
+        "units": 2,
+    },
+    {
+        "norm": "group_norm",
+        "transform": "weight_vector_rescale",
+        "layer": "dense",
+        "trials": 2,
+        "cases": 3,
+        "inputs": 32,
+        "units": 2,
+        "groups": 1,
+        "eps": 1e-5,
+    },
+    {
+        "norm": "batch_norm",
+        "transform": "dataset_rescale",
+        "layer": "recurrent",
+        "trials": 4,
+        "cases": 2,
+        "inputs": 8,
+        "units": 2,
+        "steps": 3,
+    },
+]
+
+
+@pytest.mark.parametrize("cell", FLIPPED, ids=lambda c: f"{c['norm']}-{c['layer']}")
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 5])  # at least one of these read invariant in each
+def test_a_violation_of_two_entry_sets_is_found_at_every_seed(cell: dict[str, Any], seed: int) -> None:
+    r = invariance_error(seed=seed, **cell)
+    assert r.verdict == "not_invariant", r.why
+    assert "2 entries" in r.why and f"{two_entry_sets.MIN_SETS} sets" in r.why
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_an_invariance_of_two_entry_sets_stays_invariant(seed: int) -> None:
+    r = invariance_error("layer_norm", "dataset_rescale", "dense", trials=2, cases=1, units=2, seed=seed)
+    assert r.verdict == "invariant", r.why
+
+
+def test_a_jump_of_plus_minus_one_is_no_coarser_precision() -> None:
+    r = invariance_error("layer_norm", "weight_vector_rescale", "dense", seed=9, trials=2, cases=1, units=2)
+    assert r.verdict == "not_invariant", r.why  # was inconclusive: "computes in bfloat16 inside", noise 0.26
+    assert "bfloat16" not in r.why
+
+
+def test_only_centered_norms_of_two_entry_sets_count() -> None:
+    assert two_entry_sets.sets_per_trial(check("layer_norm", "dataset_rescale", units=2, cases=3)) == 3
+    assert (
+        two_entry_sets.sets_per_trial(check("group_norm", "dataset_rescale", units=4, groups=2, cases=3)) == 6
+    )
+    assert two_entry_sets.sets_per_trial(check("rms_norm", "dataset_rescale", units=2)) is None  # a / rms
+    assert two_entry_sets.sets_per_trial(check("layer_norm", "dataset_rescale")) is None  # default sizes

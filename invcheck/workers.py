@@ -1,0 +1,204 @@
+"""--jobs: each check in a forked process of its own, its Result sent back on a channel user code
+cannot reach by accident and cannot make the parent wait on.
+
+User code in a worker may write junk into, or close, every descriptor it inherited (`os.write(fd, ...)`
+for fd in 3..63, `os.closerange(3, 256)`). So the channel's write end is moved far above the low
+descriptors; the parent never blocks on it (it reads what is there, and stops when the worker has
+ended); a message is only taken whole, framed by a key drawn for this run; anything else (junk, a
+closed channel, a worker that died or ran far past its deadline) is that check's error, never a hang
+or a traceback. A worker that crashes takes only its own check with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import select
+import signal
+import struct
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from invcheck.errors import InvcheckError
+from invcheck.fds import move_high
+from invcheck.settings import CheckConfig
+
+_HEADER = struct.Struct("!Q")  # the pickled Result's length, after the run's key
+_POLL = 0.05  # seconds between looks at workers that have not written yet
+
+
+@dataclass
+class _Worker:
+    index: int
+    check: CheckConfig
+    pid: int
+    fd: int
+    started: float
+    data: bytearray = field(default_factory=bytearray)
+    code: int = 0  # its exit code, once ended
+    overdue: bool = False  # ended from outside, far past its deadline
+
+
+def in_workers(
+    checks: Sequence[CheckConfig],
+    jobs: int,
+    run: Callable[[CheckConfig], Any],
+    start: Callable[[], None],
+    error: Callable[[CheckConfig, InvcheckError], Any],
+) -> Iterator[Any]:
+    """`run(check)` of each check in at most `jobs` forked processes at once (each calls `start()`
+    first), its Results in spec order as soon as they and all before them are done; a check whose
+    worker sends no valid Result is `error(check, why)`."""
+    key = os.urandom(16)
+    waiting = list(enumerate(checks))
+    running: dict[int, _Worker] = {}
+    done: dict[int, Any] = {}
+    following = 0
+    try:
+        while following < len(checks):
+            while waiting and len(running) < jobs:
+                index, check = waiting.pop(0)
+                worker = _fork(index, check, key, run, start, [w.fd for w in running.values()])
+                running[worker.pid] = worker
+            _read(running.values())
+            for worker in _ended(running):
+                del running[worker.pid]
+                done[worker.index] = _result(worker, key, error)
+            while following in done:
+                yield done.pop(following)
+                following += 1
+    finally:  # Ctrl-C, the reader gone, or all done: no worker outlives the run
+        for worker in running.values():
+            with contextlib.suppress(OSError):
+                os.kill(worker.pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.waitpid(worker.pid, 0)
+            os.close(worker.fd)
+
+
+def _fork(
+    index: int,
+    check: CheckConfig,
+    key: bytes,
+    run: Callable[[CheckConfig], Any],
+    start: Callable[[], None],
+    others: list[int],
+) -> _Worker:
+    read, write = os.pipe()
+    for stream in (sys.stdout, sys.stderr):  # nothing buffered here is written twice
+        with contextlib.suppress(Exception):
+            stream.flush()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child's side, seen by the tests through its parent
+        _child(check, key, run, start, [read, *others], write)
+    os.close(write)
+    os.set_blocking(read, False)
+    return _Worker(index, check, pid, read, time.monotonic())
+
+
+def _child(
+    check: CheckConfig,
+    key: bytes,
+    run: Callable[[CheckConfig], Any],
+    start: Callable[[], None],
+    close: list[int],
+    write: int,
+) -> None:
+    status = 1
+    try:
+        for fd in close:  # other workers' channels: not this one's to read or hold open
+            os.close(fd)
+        channel = move_high(write)
+        start()
+        message = pickle.dumps(run(check))
+        payload = key + _HEADER.pack(len(message)) + message
+        while payload:
+            payload = payload[os.write(channel, payload) :]
+        os.close(channel)
+        status = 0
+    except BaseException:
+        pass
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(BaseException):
+                stream.flush()
+        os._exit(status)
+
+
+def _read(workers: Any) -> None:
+    """What the workers have written so far, waiting at most _POLL seconds for any of it."""
+    fds = {w.fd: w for w in workers}
+    if not fds:
+        return
+    with contextlib.suppress(InterruptedError):
+        ready, _, _ = select.select(list(fds), [], [], _POLL)
+        for fd in ready:
+            _drain(fds[fd])
+
+
+def _drain(worker: _Worker) -> None:
+    with contextlib.suppress(BlockingIOError, OSError):
+        while chunk := os.read(worker.fd, 1 << 20):
+            worker.data += chunk
+
+
+def _ended(running: dict[int, _Worker]) -> list[_Worker]:
+    """The workers that have ended (their status kept), or that ran far past their deadline
+    (killed): user code may hold the channel open in a child of its own, so it is not waited on."""
+    ended = []
+    for worker in list(running.values()):
+        pid, status = os.waitpid(worker.pid, os.WNOHANG)
+        if pid == 0 and time.monotonic() - worker.started > _limit(worker.check):
+            os.kill(worker.pid, signal.SIGKILL)
+            pid, status = os.waitpid(worker.pid, 0)
+            worker.overdue = True
+        if pid:
+            _drain(worker)
+            os.close(worker.fd)
+            worker.code = os.waitstatus_to_exitcode(status)
+            ended.append(worker)
+    return ended
+
+
+def _limit(check: CheckConfig) -> float:
+    """Seconds after which a worker is ended from outside: user code past its deadline is ended
+    by the worker's own watchdog at thrice it; this is only for code that defeated that too."""
+    from invcheck.timeouts import DEADLINE
+    from invcheck.user_objects import user_code
+
+    return 4 * float(DEADLINE["seconds"]) + 60 if user_code(check) else float("inf")
+
+
+def _result(worker: _Worker, key: bytes, error: Callable[[CheckConfig, InvcheckError], Any]) -> Any:
+    data = bytes(worker.data)
+    head = len(key) + _HEADER.size
+    whole = len(data) >= head and _HEADER.unpack(data[len(key) : head])[0] == len(data) - head
+    if not worker.overdue and data[: len(key)] == key and whole:
+        with contextlib.suppress(Exception):
+            result = pickle.loads(data[head:])
+            if getattr(result, "check", None) == worker.check:
+                return result
+    return error(worker.check, InvcheckError(_why(worker)))
+
+
+def _why(worker: _Worker) -> str:
+    from invcheck.impls.user_load import WORKER_HARD_EXIT
+
+    code, where = worker.code, worker.check.location or "<spec>"
+    if worker.overdue:
+        return f"{where}: its code ran far past its deadline and defeated every stop: invcheck ended it"
+    if code == WORKER_HARD_EXIT:
+        return (
+            f"{where}: its code defeated its deadline and was stopped (the line above says how long it ran)"
+        )
+    if code == 0:
+        return (
+            f"{where}: the process running this check sent no valid result "
+            "(its code wrote into, or closed, the channel to invcheck)"
+        )
+    how = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
+    return f"{where}: the process running this check died ({how}): its code crashed the interpreter"

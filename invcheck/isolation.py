@@ -19,6 +19,8 @@ import sys
 import threading
 from collections.abc import Iterator
 
+from invcheck import process_state
+
 _OWNER = {"pid": os.getpid()}  # the process whose report this is (a --jobs worker adopts itself)
 
 
@@ -46,15 +48,18 @@ def kept() -> Iterator[None]:
         cwd = None
     defaults = (torch.get_default_dtype(), _default_device(torch)) if torch is not None else None
     names = _names()
+    state = process_state.taken()
     try:
         yield
     finally:
         exit_if_forked()
         _rebind(names)
+        process_state.restore(state)
         if cwd is not None:
             with contextlib.suppress(OSError):
                 os.fchdir(cwd)
-            os.close(cwd)
+            with contextlib.suppress(OSError):  # user code may have closed it (os.closerange)
+                os.close(cwd)
         if torch is not None and defaults is not None:
             if torch.get_default_dtype() != defaults[0]:
                 torch.set_default_dtype(defaults[0])
@@ -63,15 +68,15 @@ def kept() -> Iterator[None]:
 
 
 _ABSENT = object()
+_STDLIB = ("os", "os.path", "json", "json.encoder", "tempfile")  # what writes the report
 
 
 def _names() -> list[tuple[object, dict[str, object], bool]]:
     """(namespace, its names now, whether names added later go too) for invcheck's modules and the
     torch namespaces its measurements call: modules keep what was added (torch imports submodules
     lazily), a class drops it (`torch.Tensor.__sub__ = ...` shadows the inherited operator)."""
-    modules = [
-        m for name, m in list(sys.modules.items()) if name == "invcheck" or name.startswith("invcheck.")
-    ]
+    modules = list(_invcheck_modules())
+    modules += [sys.modules[name] for name in _STDLIB if name in sys.modules]  # the report writer's
     torch = sys.modules.get("torch")
     if torch is not None:
         modules += [torch, torch.nn.functional, torch.linalg]
@@ -79,6 +84,20 @@ def _names() -> list[tuple[object, dict[str, object], bool]]:
     if torch is not None:
         found += [(cls, dict(vars(cls)), True) for cls in (torch.Tensor, torch.nn.Module)]
     return found
+
+
+_FOUND: dict[str, object] = {"count": -1, "modules": ()}  # the last scan of sys.modules, and its size
+
+
+def _invcheck_modules() -> tuple[object, ...]:
+    """invcheck's modules, scanned again only when a module was imported since (the scan is most of
+    kept's cost, and kept runs around every call of user code)."""
+    if _FOUND["count"] != len(sys.modules):
+        found = [
+            m for name, m in list(sys.modules.items()) if name == "invcheck" or name.startswith("invcheck.")
+        ]
+        _FOUND.update(count=len(sys.modules), modules=tuple(found))
+    return _FOUND["modules"]  # type: ignore[return-value]
 
 
 def _rebind(names: list[tuple[object, dict[str, object], bool]]) -> None:

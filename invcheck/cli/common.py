@@ -71,7 +71,19 @@ class GuardedStdout:
             if threading.current_thread() is not threading.main_thread():
                 return sys.stderr.write(text)
         try:
-            return self._stream.write(text)
+            fd = self._stream.fileno()
+        except (OSError, ValueError, AttributeError):  # a test runner's buffer, or closed: its own write
+            fd = None
+        try:
+            if fd is None:
+                return self._stream.write(text)
+            # straight to the descriptor, every byte or an error: a buffered write cut short
+            # (EFBIG under `ulimit -f`) can end without one, leaving half a report and exit 0
+            self._stream.flush()
+            data = memoryview(text.encode(self._stream.encoding or "utf-8", self._stream.errors or "strict"))
+            while data:
+                data = data[os.write(fd, data) :]
+            return len(text)
         except OSError as err:
             _failed(err)
 

@@ -40,6 +40,8 @@ class _Worker:
     started: float
     data: bytearray = field(default_factory=bytearray)
     code: int = 0  # its exit code, once ended
+    eof: bool = False  # the channel's end seen: nothing more to read, its exit to wait for
+    exited: int = -1  # a descriptor readable once the process has ended (Linux's pidfd), or -1
     overdue: bool = False  # ended from outside, far past its deadline
 
 
@@ -62,7 +64,8 @@ def in_workers(
         while following < len(checks):
             while waiting and len(running) < jobs:
                 index, check = waiting.pop(0)
-                worker = _fork(index, check, key, run, start, [w.fd for w in running.values()])
+                held = [fd for w in running.values() for fd in (w.fd, w.exited) if fd >= 0]
+                worker = _fork(index, check, key, run, start, held)
                 running[worker.pid] = worker
             _read(running.values())
             for worker in _ended(running):
@@ -78,6 +81,8 @@ def in_workers(
             with contextlib.suppress(OSError):
                 os.waitpid(worker.pid, 0)
             os.close(worker.fd)
+            if worker.exited >= 0:
+                os.close(worker.exited)
 
 
 def _fork(
@@ -97,7 +102,7 @@ def _fork(
         _child(check, key, run, start, [read, *others], write)
     os.close(write)
     os.set_blocking(read, False)
-    return _Worker(index, check, pid, read, time.monotonic())
+    return _Worker(index, check, pid, read, time.monotonic(), exited=_pidfd(pid))
 
 
 def _child(
@@ -130,20 +135,37 @@ def _child(
 
 
 def _read(workers: Any) -> None:
-    """What the workers have written so far, waiting at most _POLL seconds for any of it."""
-    fds = {w.fd: w for w in workers}
-    if not fds:
+    """What the workers have written so far, waiting at most _POLL seconds for any of it or for a
+    worker's end (a channel at its end is no longer watched: it would be readable forever)."""
+    watched: dict[int, _Worker] = {}
+    for w in workers:
+        if not w.eof:
+            watched[w.fd] = w
+        if w.exited >= 0:
+            watched[w.exited] = w
+    if not watched:
+        time.sleep(_POLL)
         return
     with contextlib.suppress(InterruptedError):
-        ready, _, _ = select.select(list(fds), [], [], _POLL)
+        ready, _, _ = select.select(list(watched), [], [], _POLL)
         for fd in ready:
-            _drain(fds[fd])
+            if fd == watched[fd].fd:
+                _drain(watched[fd])
 
 
 def _drain(worker: _Worker) -> None:
     with contextlib.suppress(BlockingIOError, OSError):
         while chunk := os.read(worker.fd, 1 << 20):
             worker.data += chunk
+        worker.eof = True
+
+
+def _pidfd(pid: int) -> int:
+    """A descriptor that becomes readable when `pid` ends, where the system has them; else -1."""
+    try:
+        return os.pidfd_open(pid)  # type: ignore[attr-defined,unused-ignore]
+    except (AttributeError, OSError):
+        return -1
 
 
 def _ended(running: dict[int, _Worker]) -> list[_Worker]:
@@ -159,6 +181,8 @@ def _ended(running: dict[int, _Worker]) -> list[_Worker]:
         if pid:
             _drain(worker)
             os.close(worker.fd)
+            if worker.exited >= 0:
+                os.close(worker.exited)
             worker.code = os.waitstatus_to_exitcode(status)
             ended.append(worker)
     return ended

@@ -27,14 +27,13 @@ from invcheck.errors import InvcheckError
 from invcheck.fds import move_high
 from invcheck.settings import CheckConfig
 
-_HEADER = struct.Struct("!Q")  # the pickled Result's length, after the run's key
+_HEADER = struct.Struct("!QQ")  # the check's index and the pickled Result's length, after the run's key
 _POLL = 0.05  # seconds between looks at workers that have not written yet
 
 
 @dataclass
 class _Worker:
-    index: int
-    check: CheckConfig
+    todo: list[int]  # the checks it runs, in order; the first is the one running now
     pid: int
     fd: int
     started: float
@@ -43,6 +42,7 @@ class _Worker:
     eof: bool = False  # the channel's end seen: nothing more to read, its exit to wait for
     exited: int = -1  # a descriptor readable once the process has ended (Linux's pidfd), or -1
     overdue: bool = False  # ended from outside, far past its deadline
+    corrupt: bool = False  # sent what is no message of ours: stopped
 
 
 def in_workers(
@@ -56,21 +56,31 @@ def in_workers(
     first), its Results in spec order as soon as they and all before them are done; a check whose
     worker sends no valid Result is `error(check, why)`."""
     key = os.urandom(16)
-    waiting = list(enumerate(checks))
+    stripes = [list(range(k, len(checks), jobs)) for k in range(min(jobs, len(checks)))]
     running: dict[int, _Worker] = {}
     done: dict[int, Any] = {}
     following = 0
+
+    def fork(todo: list[int]) -> None:
+        held = [fd for w in running.values() for fd in (w.fd, w.exited) if fd >= 0]
+        worker = _fork(todo, checks, key, run, start, held)
+        running[worker.pid] = worker
+
     try:
+        for todo in stripes:  # each worker runs every jobs-th check: one fork per worker, not per check
+            fork(todo)
         while following < len(checks):
-            while waiting and len(running) < jobs:
-                index, check = waiting.pop(0)
-                held = [fd for w in running.values() for fd in (w.fd, w.exited) if fd >= 0]
-                worker = _fork(index, check, key, run, start, held)
-                running[worker.pid] = worker
             _read(running.values())
-            for worker in _ended(running):
+            for worker in running.values():
+                _take(worker, checks, key, done)
+            for worker in _ended(running, checks):
                 del running[worker.pid]
-                done[worker.index] = _result(worker, key, error)
+                _take(worker, checks, key, done)
+                if worker.todo:  # the check it was on is its error; the rest go to a new worker
+                    first = worker.todo.pop(0)
+                    done[first] = error(checks[first], InvcheckError(_why(worker, checks[first])))
+                    if worker.todo:
+                        fork(worker.todo)
             while following in done:
                 yield done.pop(following)
                 following += 1
@@ -86,8 +96,8 @@ def in_workers(
 
 
 def _fork(
-    index: int,
-    check: CheckConfig,
+    todo: list[int],
+    checks: Sequence[CheckConfig],
     key: bytes,
     run: Callable[[CheckConfig], Any],
     start: Callable[[], None],
@@ -99,14 +109,15 @@ def _fork(
             stream.flush()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child's side, seen by the tests through its parent
-        _child(check, key, run, start, [read, *others], write)
+        _child(todo, checks, key, run, start, [read, *others], write)
     os.close(write)
     os.set_blocking(read, False)
-    return _Worker(index, check, pid, read, time.monotonic(), exited=_pidfd(pid))
+    return _Worker(list(todo), pid, read, time.monotonic(), exited=_pidfd(pid))
 
 
 def _child(
-    check: CheckConfig,
+    todo: list[int],
+    checks: Sequence[CheckConfig],
     key: bytes,
     run: Callable[[CheckConfig], Any],
     start: Callable[[], None],
@@ -119,10 +130,11 @@ def _child(
             os.close(fd)
         channel = move_high(write)
         start()
-        message = pickle.dumps(run(check))
-        payload = key + _HEADER.pack(len(message)) + message
-        while payload:
-            payload = payload[os.write(channel, payload) :]
+        for index in todo:
+            message = pickle.dumps(run(checks[index]))
+            payload = key + _HEADER.pack(index, len(message)) + message
+            while payload:
+                payload = payload[os.write(channel, payload) :]
         os.close(channel)
         status = 0
     except BaseException:
@@ -168,13 +180,13 @@ def _pidfd(pid: int) -> int:
         return -1
 
 
-def _ended(running: dict[int, _Worker]) -> list[_Worker]:
+def _ended(running: dict[int, _Worker], checks: Sequence[CheckConfig]) -> list[_Worker]:
     """The workers that have ended (their status kept), or that ran far past their deadline
     (killed): user code may hold the channel open in a child of its own, so it is not waited on."""
     ended = []
     for worker in list(running.values()):
         pid, status = os.waitpid(worker.pid, os.WNOHANG)
-        if pid == 0 and time.monotonic() - worker.started > _limit(worker.check):
+        if pid == 0 and worker.todo and time.monotonic() - worker.started > _limit(checks[worker.todo[0]]):
             os.kill(worker.pid, signal.SIGKILL)
             pid, status = os.waitpid(worker.pid, 0)
             worker.overdue = True
@@ -197,22 +209,47 @@ def _limit(check: CheckConfig) -> float:
     return 4 * float(DEADLINE["seconds"]) + 60 if user_code(check) else float("inf")
 
 
-def _result(worker: _Worker, key: bytes, error: Callable[[CheckConfig, InvcheckError], Any]) -> Any:
-    data = bytes(worker.data)
+def _take(worker: _Worker, checks: Sequence[CheckConfig], key: bytes, done: dict[int, Any]) -> None:
+    """The whole messages the worker has sent, each the Result of the check it is on; anything else
+    (junk, a forged or cut message) ends what it can be trusted with: the worker is stopped."""
     head = len(key) + _HEADER.size
-    whole = len(data) >= head and _HEADER.unpack(data[len(key) : head])[0] == len(data) - head
-    if not worker.overdue and data[: len(key)] == key and whole:
-        with contextlib.suppress(Exception):
-            result = pickle.loads(data[head:])
-            if getattr(result, "check", None) == worker.check:
-                return result
-    return error(worker.check, InvcheckError(_why(worker)))
+    while worker.todo and not worker.overdue and len(worker.data) >= head:
+        index, size = _HEADER.unpack(worker.data[len(key) : head])
+        if worker.data[: len(key)] != key or index != worker.todo[0]:
+            return _distrust(worker)
+        if len(worker.data) < head + size:
+            return None
+        try:
+            result = pickle.loads(bytes(worker.data[head : head + size]))
+        except Exception:
+            return _distrust(worker)
+        if getattr(result, "check", None) != checks[index]:
+            return _distrust(worker)
+        done[index] = result
+        del worker.data[: head + size]
+        worker.todo.pop(0)
+        worker.started = time.monotonic()  # the next check's time starts
+    if worker.todo and worker.eof and worker.data:  # a message cut short: nothing more will come
+        _distrust(worker)
+    return None
 
 
-def _why(worker: _Worker) -> str:
+def _distrust(worker: _Worker) -> None:
+    worker.data = bytearray()
+    worker.corrupt = True
+    with contextlib.suppress(OSError):
+        os.kill(worker.pid, signal.SIGKILL)
+
+
+def _why(worker: _Worker, check: CheckConfig) -> str:
     from invcheck.impls.user_load import WORKER_HARD_EXIT
 
-    code, where = worker.code, worker.check.location or "<spec>"
+    code, where = worker.code, check.location or "<spec>"
+    if worker.corrupt:
+        return (
+            f"{where}: the process running this check sent no valid result "
+            "(its code wrote into, or closed, the channel to invcheck)"
+        )
     if worker.overdue:
         return f"{where}: its code ran far past its deadline and defeated every stop: invcheck ended it"
     if code == WORKER_HARD_EXIT:

@@ -17,7 +17,7 @@ class InvcheckError(Exception):
     exit_code = 2
 
 
-class SpecError(InvcheckError):
+class SpecError(InvcheckError, ValueError):  # a bad value: `except ValueError` catches it too
     """A spec that cannot be run, located at file:line, with the bad value and a hint."""
 
     def __init__(

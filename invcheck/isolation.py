@@ -23,6 +23,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 
+from invcheck import process_state
 from invcheck.timeouts import shielded
 
 _OWNER = {"pid": os.getpid()}  # the process whose report this is (a --jobs worker adopts itself)
@@ -59,6 +60,7 @@ def kept() -> Iterator[None]:
             cwd = None
         defaults = (torch.get_default_dtype(), _default_device(torch)) if torch is not None else None
         names = [(space, dict(vars(space)), drop) for space, drop in _spaces(every=not _OPEN)]
+        state = process_state.taken()
         threads = set(threading.enumerate())
         _OPEN.append(True)
     try:
@@ -69,10 +71,12 @@ def kept() -> Iterator[None]:
             exit_if_forked()
             _LEFT.update(t for t in threading.enumerate() if t not in threads and not t.daemon)
             _rebind(names)
+            process_state.restore(state)
             if cwd is not None:
                 with contextlib.suppress(OSError):
                     os.fchdir(cwd)
-                os.close(cwd)
+                with contextlib.suppress(OSError):  # user code may have closed it (os.closerange)
+                    os.close(cwd)
             if torch is not None and defaults is not None:
                 if torch.get_default_dtype() != defaults[0]:
                     torch.set_default_dtype(defaults[0])
@@ -82,6 +86,7 @@ def kept() -> Iterator[None]:
 
 _ABSENT = object()
 _OPEN: list[bool] = []  # one entry per `kept` open now
+_STDLIB = ("os", "os.path", "json", "json.encoder", "tempfile")  # what writes the report
 
 
 def _spaces(every: bool) -> list[tuple[object, bool]]:
@@ -89,11 +94,10 @@ def _spaces(every: bool) -> list[tuple[object, bool]]:
     call and, with `every`, invcheck's modules and torch's top one: modules keep what was added (torch
     imports submodules lazily), a class drops it (`torch.Tensor.__sub__ = ...` shadows the inherited
     operator)."""
-    modules = (
-        [m for name, m in list(sys.modules.items()) if name == "invcheck" or name.startswith("invcheck.")]
-        if every
-        else []
-    )
+    modules: list[object] = []
+    if every:  # invcheck's modules, and the standard library's that write the report
+        modules += _invcheck_modules()
+        modules += [sys.modules[name] for name in _STDLIB if name in sys.modules]
     torch = sys.modules.get("torch")
     if torch is not None:
         modules += [torch] if every else []
@@ -102,6 +106,20 @@ def _spaces(every: bool) -> list[tuple[object, bool]]:
     if torch is not None:
         found += [(cls, True) for cls in (torch.Tensor, torch.nn.Module)]
     return found
+
+
+_FOUND: dict[str, object] = {"count": -1, "modules": ()}  # the last scan of sys.modules, and its size
+
+
+def _invcheck_modules() -> tuple[object, ...]:
+    """invcheck's modules, scanned again only when a module was imported since (the scan is most of
+    kept's cost, and kept runs around every call of user code)."""
+    if _FOUND["count"] != len(sys.modules):
+        found = [
+            m for name, m in list(sys.modules.items()) if name == "invcheck" or name.startswith("invcheck.")
+        ]
+        _FOUND.update(count=len(sys.modules), modules=tuple(found))
+    return _FOUND["modules"]  # type: ignore[return-value]
 
 
 def _rebind(names: list[tuple[object, dict[str, object], bool]]) -> None:

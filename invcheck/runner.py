@@ -169,45 +169,18 @@ def results(
 
 
 def _in_workers(checks: Sequence[CheckConfig], jobs: int, checked: bool = False) -> Iterator[Any]:
-    """run_or_error of each check in a pool of worker processes, in spec order. A worker that dies
-    (user code that crashes the interpreter) breaks the pool: every check it left unfinished then
-    runs alone in a process of its own, so the one that crashes is named and the others still run."""
-    import multiprocessing  # here: 10 ms of start-up that one process never needs
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
+    """run_or_error of each check in a worker process of its own, in spec order (workers.py: what
+    user code does to the channel, or a crash, is its own check's error)."""
+    from functools import partial
+
+    from invcheck.workers import in_workers
 
     # fork: workers inherit the imported modules (torch takes seconds to import) and no op has run
     # yet in this process, so no thread pool is copied half-way.
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    pool = ProcessPoolExecutor(
-        min(jobs, len(checks)), mp_context=context, initializer=_worker_start, initargs=(os.getpid(),)
+    parent = os.getpid()
+    yield from in_workers(
+        checks, jobs, partial(run_or_error, checked=checked), partial(_worker_start, parent), error_result
     )
-    futures = [pool.submit(run_or_error, c, checked) for c in checks]
-    try:
-        for i, future in enumerate(futures):  # noqa: B007 (i marks where the loop stopped)
-            try:
-                yield future.result()
-            except BrokenProcessPool:
-                break
-        else:
-            return
-    except BaseException:  # Ctrl-C, or the reader gone: stop now, not after every queued check
-        _stop(pool, context)
-        raise
-    finally:
-        pool.shutdown(wait=True)
-    for check, future in zip(checks[i:], futures[i:]):
-        done = future.done() and not future.cancelled() and future.exception() is None
-        yield future.result() if done else _alone(check, context, checked)
-
-
-def _stop(pool: Any, context: Any) -> None:
-    """No more checks: the queued ones cancelled, the running ones ended (the workers ignore
-    SIGINT, so that Ctrl-C is the parent's to handle, once)."""
-    pool.shutdown(wait=False, cancel_futures=True)
-    for child in context.active_children():
-        child.terminate()
 
 
 def _worker_start(parent: int) -> None:
@@ -232,50 +205,6 @@ def _worker_start(parent: int) -> None:
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # it ended before the line above: nothing would kill this one
         os._exit(0)
-
-
-def _alone(check: CheckConfig, context: Any, checked: bool = False):  # -> evidence.Result
-    """run_or_error in a process of its own; an error result where that process dies."""
-    import signal
-
-    receive, send = context.Pipe(duplex=False)
-    worker = context.Process(target=_send_result, args=(check, send, os.getpid(), checked), daemon=True)
-    worker.start()
-    send.close()
-    try:
-        return receive.recv()
-    except BaseException as err:
-        if not isinstance(err, EOFError):  # Ctrl-C: end it, do not wait for it
-            worker.terminate()
-            raise
-        worker.join()  # EOF: it died before sending anything
-        from invcheck.impls.user_load import WORKER_HARD_EXIT
-
-        code = worker.exitcode or 0
-        where = check.location or "<spec>"
-        if code == WORKER_HARD_EXIT:
-            return error_result(
-                check,
-                InvcheckError(
-                    f"{where}: its code defeated its deadline and was stopped (the line above says how long it ran)"
-                ),
-            )
-        how = f"killed by signal {signal.Signals(-code).name}" if code < 0 else f"exit status {code}"
-        return error_result(
-            check,
-            InvcheckError(
-                f"{where}: the process running this check died ({how}): its code crashed the interpreter"
-            ),
-        )
-    finally:
-        worker.join()
-        receive.close()
-
-
-def _send_result(check: CheckConfig, send: Any, parent: int, checked: bool = False) -> None:
-    _worker_start(parent)
-    send.send(run_or_error(check, checked))
-    send.close()
 
 
 @dataclass

@@ -59,6 +59,50 @@ def test_one_check_under_jobs_still_runs_in_a_worker(tmp_path: Path) -> None:
     assert (tmp_path / "one.xml").exists()  # the report is written: the crash was the worker's
 
 
+HOSTILE = """\
+import os
+import pickle
+
+import torch
+
+
+class Junk(torch.nn.Module):
+    def __init__(self, normalized_shape=16, eps=1e-5):
+        super().__init__()
+
+    def forward(self, x):
+        for fd in range(3, 64):  # the descriptors a worker inherited: junk, then a forged result
+            for data in (b"JUNK" * 100, pickle.dumps({"verdict": "invariant"}, 0)):  # text: stderr reads it
+                try:
+                    os.write(fd, data)
+                except OSError:
+                    pass
+        return x / x.norm(dim=-1, keepdim=True)
+
+
+class CloseAll(Junk):
+    def forward(self, x):
+        os.closerange(3, 256)
+        return x / x.norm(dim=-1, keepdim=True)
+"""
+
+
+@pytest.mark.parametrize("name", ["Junk", "CloseAll"])
+def test_user_code_that_writes_into_or_closes_inherited_descriptors_cannot_hang_the_run(
+    tmp_path: Path, name: str
+) -> None:
+    (tmp_path / "ipc.py").write_text(HOSTILE)
+    (tmp_path / "s.yaml").write_text(
+        "defaults: {trials: 1, transform: dataset_rescale}\nchecks:\n"
+        f"  - {{norm: layer_norm, expect: invariant}}\n  - {{norm: {{module: 'ipc:{name}'}}, expect: invariant}}\n"
+        "  - {norm: rms_norm, expect: invariant}\n"
+    )
+    proc = invcheck("run", "s.yaml", "-j", "2", "--allow-import", "-f", "json", "-o", "r.json", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert '"passed": 3' in (tmp_path / "r.json").read_text().replace("\n", "")
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for entry in Path("/proc").iterdir():

@@ -137,6 +137,19 @@ def test_numeric_text_is_accepted_where_floats_are_expected(tmp_path: Path) -> N
     assert isinstance(shifted.transform.shift, float) and shifted.transform.shift == 2.0
 
 
+@pytest.mark.parametrize(("text", "trials"), [("1e3", 1000), ("1e5", 100000), ("80e-1", 8), ("1.0e3", 1000)])
+def test_an_integral_number_in_exponent_notation_is_an_integer(
+    tmp_path: Path, text: str, trials: int
+) -> None:
+    (check,) = load(tmp_path, f"norm: layer_norm\ntransform: dataset_rescale\ntrials: {text}\n")
+    assert check.trials == trials and isinstance(check.trials, int)
+
+
+def test_a_fractional_number_in_exponent_notation_is_refused_as_trials(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match=r"trials must be an integer in \[1, 100000\], got 2.5"):
+        load(tmp_path, "norm: layer_norm\ntransform: dataset_rescale\ntrials: 2.5e0\n")
+
+
 def test_defaults_apply_and_the_check_wins(tmp_path: Path) -> None:
     checks = load(
         tmp_path,

@@ -62,6 +62,9 @@ def console() -> None:
 
 
 def _main() -> None:
+    from invcheck.cli.std_streams import QuietStderr, occupy_free_descriptors
+
+    occupy_free_descriptors()
     for stream in (sys.stdout, sys.stderr):  # an ASCII locale gets ✓ as \u2713, not a crash
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
@@ -69,6 +72,7 @@ def _main() -> None:
 
     new_command()
     sys.stdout = GuardedStdout(sys.stdout)
+    sys.stderr = QuietStderr(sys.stderr)
     try:
         _working_folder_exists()
         # typer.main.get_command(app) is what app() runs; its plain options are coerced without pydantic

@@ -18,6 +18,7 @@ from typing import NoReturn, TextIO
 
 from invcheck.display import clipped, shown_path
 from invcheck.errors import InvcheckError
+from invcheck.fds import dup_high
 
 
 class OutputError(InvcheckError):
@@ -49,7 +50,7 @@ class GuardedStdout:
             ):  # not the process's stdout (a test runner's buffer): nothing to guard
                 return
             self._stream.flush()
-            saved = os.dup(1)
+            saved = dup_high(1)  # out of reach of user code that closes its descriptors
             os.dup2(2, 1)
         except (OSError, ValueError, AttributeError):  # no real file descriptor behind it
             return
@@ -70,7 +71,19 @@ class GuardedStdout:
             if threading.current_thread() is not threading.main_thread():
                 return sys.stderr.write(text)
         try:
-            return self._stream.write(text)
+            fd = self._stream.fileno()
+        except (OSError, ValueError, AttributeError):  # a test runner's buffer, or closed: its own write
+            fd = None
+        try:
+            if fd is None:
+                return self._stream.write(text)
+            # straight to the descriptor, every byte or an error: a buffered write cut short
+            # (EFBIG under `ulimit -f`) can end without one, leaving half a report and exit 0
+            self._stream.flush()
+            data = memoryview(text.encode(self._stream.encoding or "utf-8", self._stream.errors or "strict"))
+            while data:
+                data = data[os.write(fd, data) :]
+            return len(text)
         except OSError as err:
             _failed(err)
 
@@ -284,6 +297,8 @@ def write_output(text: str | bytes, path: Path | None) -> None:
                 stream.write(text if isinstance(text, bytes) else text.encode("utf-8"))
             os.chmod(tmp, _mode(real))  # mkstemp's 0600 would hide a CI report from other users
             os.replace(tmp, real)
+            if os.path.lexists(tmp):  # a replace that did nothing (user code rebound it): no file
+                raise OSError(0, "the file could not be moved into place")
     except (OSError, UnicodeError) as err:
         Path(tmp).unlink(missing_ok=True)
         reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0]

@@ -112,6 +112,10 @@ def scan(
     if not memory.has_parameters(model):
         raise InvcheckError(f"{target}: {memory.NO_PARAMETERS}")
     if inputs is None and shape is not None:
+        import torch
+
+        # bounded before anything is drawn: --input-shape 100000,100000,1000 is 40 TB
+        memory.check_memory(model, None, shape, torch.float64, memory.MAX_MEMORY)
         inputs = load.draw_inputs(shape, seed)
     report = run_scan(
         model,

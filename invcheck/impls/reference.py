@@ -17,7 +17,12 @@ def warmup_state(check: CheckConfig, draw: Draw) -> tuple[Tensor, ...] | None:
     """Float64 running statistics from the warm-up batches (None unless the norm keeps any)."""
     kind, norm = check.layer.kind_spec, get_norm(check.norm.id)
     warm = [kind.norm_input(check.layer, x, draw.w) for x in draw.warmup]  # through the original W
-    return norm.prepare(warm, check.norm, kind.per_token_statistics)
+    state = norm.prepare(warm, check.norm, kind.per_token_statistics)
+    if state is None:
+        return None
+    # no warm-up batch: the initial statistics (0, 1), per trial and unit as torch's running buffers are
+    ones = torch.ones(unit_shape(check, draw.trials), dtype=torch.float64)
+    return tuple(ones * s for s in state)
 
 
 def _summed(draw: Draw, kind: LayerKind, layer: LayerConfig, x: Tensor, w: Tensor) -> Tensor:

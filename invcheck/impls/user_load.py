@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 
 from invcheck.display import shown_path
 from invcheck.errors import UserCodeError
+from invcheck.fds import dup_high
 from invcheck.isolation import kept
 from invcheck.project_config import find_pyproject
 from invcheck.settings import CheckConfig, LayerConfig
@@ -183,7 +184,7 @@ def guarded() -> Iterator[None]:
     stdout holds only invcheck's report (`--format json` stays JSON); os._exit raises."""
     sys.stdout.flush()
     try:
-        saved_fd = os.dup(1)
+        saved_fd = dup_high(1)  # out of reach of user code that closes its descriptors
         os.dup2(2, 1)
     except OSError:  # no fd 1 or 2: nothing to protect
         saved_fd = None
@@ -200,8 +201,10 @@ def guarded() -> Iterator[None]:
                 pass
             sys.stdout, os._exit = saved_out, saved_exit
             if saved_fd is not None:
-                os.dup2(saved_fd, 1)
-                os.close(saved_fd)
+                with contextlib.suppress(OSError):
+                    os.dup2(saved_fd, 1)
+                with contextlib.suppress(OSError):
+                    os.close(saved_fd)
 
 
 # Frames in these directories are invcheck's or torch's, not the user's.

@@ -40,6 +40,7 @@ def scan(
     A model with no floating parameter gives an empty report and a UserWarning."""
     from invcheck.scan.engine import scan as _scan
 
+    trials, seed = _checked("trials", trials), _checked("seed", seed)
     return _scan(
         model,
         inputs,
@@ -54,3 +55,15 @@ def scan(
         max_memory=max_memory,
         progress=progress,
     )
+
+
+def _checked(key: str, value: Any) -> int:
+    """`value` held to the bounds a spec's and the rest of the API's `key` is (rules.py): one rule."""
+    from invcheck.errors import SpecError
+    from invcheck.rules import CHECK_FIELDS
+    from invcheck.spec_values import Bad
+
+    try:
+        return int(CHECK_FIELDS[key](value, key))
+    except Bad as bad:
+        raise SpecError(str(bad), "scan()", None, value, bad.hint) from None

@@ -2,13 +2,14 @@
 
 The estimate, in bytes, made from sizes alone before the model is copied:
 
-    8 x (4 x (parameters + buffers) + min(inputs x (modules + 1), recorded-call cap))
+    8 x (4 x (parameters + buffers) + inputs + min(inputs x (modules + 1), recorded-call cap))
 
 (float64: 8 bytes an entry). Four copies of the model's tensors are alive at the peak: the working
 copy, and either the noise probe's saved values and random signs, or the generic values with the
 values they replaced (plus the working copy's). The activations: each module's output taken to be
 the size of the model's inputs (a rough stand-in, exact for a stack of same-width layers; a network
-that widens its features needs more), at most the recorded calls' cap (passes.CACHE_BYTES).
+that widens its features needs more), at most the recorded calls' cap (passes.CACHE_BYTES); the
+inputs themselves (drawn from --input-shape, or copied) are never capped.
 Above MAX_MEMORY (the checks' own bound, bounds.MAX_MEMORY: 4 GiB) a scan is refused in one line.
 """
 
@@ -42,7 +43,7 @@ def estimate(model: nn.Module, inputs: Any, input_shape: Any, dtype: torch.dtype
     entries = _entries(inputs) if inputs is not None else math.prod(int(s) for s in input_shape or ())
     modules = sum(1 for _ in model.modules())
     activations = min(size * entries * (modules + 1), CACHE_BYTES)
-    return size * MODEL_COPIES * tensors + activations
+    return size * MODEL_COPIES * tensors + size * entries + activations
 
 
 def check_memory(model: nn.Module, inputs: Any, input_shape: Any, dtype: torch.dtype, limit: int) -> None:
@@ -51,8 +52,8 @@ def check_memory(model: nn.Module, inputs: Any, input_shape: Any, dtype: torch.d
         count = sum(p.numel() for p in model.parameters())
         raise InvcheckError(
             f"scanning this model ({count:,} parameters) needs about {shown(need)} of memory "
-            f"({MODEL_COPIES} float64 copies of its tensors and the activations), above the limit "
-            f"of {shown(limit)}: scan a smaller configuration of it (fewer layers, a narrower width)"
+            f"({MODEL_COPIES} float64 copies of its tensors, its inputs and the activations), above the limit "
+            f"of {shown(limit)}: scan a smaller configuration of it (fewer layers, a narrower width, smaller inputs)"
         )
 
 

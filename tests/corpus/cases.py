@@ -87,7 +87,7 @@ CASES = [
     # size: bounds before anything is allocated
     spec("size-trials", P + "trials: 1000000000\n"),
     spec("size-trials-float", P + "trials: 8.5\n"),
-    spec("size-trials-text", P + "trials: 1e3\n"),
+    spec("size-trials-text", P + "trials: '1e3'\n"),
     spec("size-seed-2pow64", P + "seed: 18446744073709551616\n"),
     spec("size-seed-negative", P + "seed: -1\n"),
     spec("size-units", P + "layer: {units: 1000000000}\n"),

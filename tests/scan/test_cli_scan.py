@@ -56,6 +56,10 @@ def test_text_report_to_a_file(tmp_path: Path, invoke: Invoke) -> None:
         (["examples/scan_resnet.py", "--allow-import"], "names no factory"),
         (["no_such_module_xyz:build", "--allow-import"], "no module named"),
         (["examples/scan_resnet.py:SmallResNet", "--allow-import", "--input-shape", "2,x"], "--input-shape"),
+        (  # 40 TB: bounded before it is drawn
+            ["examples/scan_prenorm.py:PreLNBlock", "--allow-import", "--input-shape", "100000,100000,1000"],
+            "needs about 8e+04 GB of memory",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args: list[str], message: str, invoke: Invoke) -> None:

@@ -65,3 +65,21 @@ def test_the_header_counts_groups_not_their_verdicts() -> None:
     pairs = {g.names for g in r.groups}
     assert len(r.groups) > len(pairs)  # else the test could not tell the two counts apart
     assert f"{len(pairs)} joint group(s) tested" in text.render(r, width=160)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("trials", 0),
+        ("trials", -5),
+        ("trials", 2.5),
+        ("trials", True),
+        ("seed", -1),
+        ("seed", 2**70),
+        ("seed", "x"),
+    ],
+)
+def test_scan_refuses_trials_and_seeds_a_spec_refuses_naming_the_argument(key: str, value: object) -> None:
+    model = nn.Sequential(nn.Linear(3, 4, bias=False), nn.LayerNorm(4))
+    with pytest.raises(ValueError, match=rf"^scan\(\): {key} must be an integer in \["):
+        scan(model, torch.randn(5, 3), **{key: value})  # type: ignore[arg-type]

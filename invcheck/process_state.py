@@ -1,0 +1,64 @@
+"""Process-wide settings user code may change in the process that runs it, taken before a check of
+user code and put back after it (isolation.kept): the umask (the mode of the report files), the
+SIGTERM and SIGINT handlers (a CI runner's cancel must still end the run), torch's
+deterministic-algorithms flag, the recursion limit and the warnings filters. `os.umask`, `signal`,
+`warnings` are bound here at import: user code that rebinds them does not change what is restored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import sys
+import threading
+import warnings
+from os import umask as _umask
+from typing import Any
+
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT") if hasattr(signal, name))
+_getsignal, _setsignal = signal.getsignal, signal.signal
+_getlimit, _setlimit = sys.getrecursionlimit, sys.setrecursionlimit
+
+
+def taken() -> dict[str, Any]:
+    """The settings now."""
+    mask = _umask(0o022)
+    _umask(mask)
+    state: dict[str, Any] = {"umask": mask, "limit": _getlimit(), "filters": list(warnings.filters)}
+    if threading.current_thread() is threading.main_thread():
+        state["handlers"] = {sig: _getsignal(sig) for sig in _SIGNALS}
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        state["deterministic"] = (
+            torch.are_deterministic_algorithms_enabled(),
+            torch.is_deterministic_algorithms_warn_only_enabled(),
+        )
+    return state
+
+
+def restore(state: dict[str, Any]) -> None:
+    """The settings as `taken` found them (each one alone: one that cannot be set keeps none of the
+    others from being put back)."""
+    _umask(state["umask"])
+    with contextlib.suppress(Exception):
+        if _getlimit() != state["limit"]:
+            _setlimit(state["limit"])
+    if warnings.filters != state["filters"]:
+        warnings.filters[:] = state["filters"]  # type: ignore[index]  # a list at run time
+        with contextlib.suppress(AttributeError):
+            warnings._filters_mutated()  # type: ignore[attr-defined]  # the cache of seen warnings
+    for sig, handler in state.get("handlers", {}).items():
+        with contextlib.suppress(Exception):
+            if _getsignal(sig) is not handler and handler is not None:
+                _setsignal(sig, handler)
+    torch = sys.modules.get("torch")
+    if torch is not None and "deterministic" in state:
+        with contextlib.suppress(Exception):
+            now = (
+                torch.are_deterministic_algorithms_enabled(),
+                torch.is_deterministic_algorithms_warn_only_enabled(),
+            )
+            if now != state["deterministic"]:
+                torch.use_deterministic_algorithms(
+                    state["deterministic"][0], warn_only=state["deterministic"][1]
+                )

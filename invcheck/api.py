@@ -296,7 +296,7 @@ def _given(changes: dict[str, Any]) -> dict[str, set[str]]:
 
 
 def _validated(c: CheckConfig, given: dict[str, set[str]] | None = None) -> CheckConfig:
-    """`c` unchanged, once it passes the rules specs pass (rules.py): one set of rules for both."""
+    """`c` once it passes the rules specs pass (rules.py): one set of rules for both."""
     rules.refuse_wrong_types(c)
     if not isinstance(c.norm.kwargs, dict):
         raise TypeError(f"kwargs must be a dict of argument names to values, got {c.norm.kwargs!r}")
@@ -306,7 +306,24 @@ def _validated(c: CheckConfig, given: dict[str, set[str]] | None = None) -> Chec
     if found:
         p = found[0]
         raise SpecError(p.message, _where(), None, p.value, p.hint)
-    return c
+    return _whole_numbers(c)
+
+
+def _whole_numbers(c: CheckConfig) -> CheckConfig:
+    """`trials=8.0` passed the rules as the integer 8 (as in a spec): given to torch as 8, not 8.0,
+    which torch's samplers and generators refuse."""
+
+    def whole(v: Any) -> Any:
+        return int(v) if isinstance(v, float) and v.is_integer() else v
+
+    top = {
+        name: whole(getattr(c, name)) for name in ("trials", "seed") if isinstance(getattr(c, name), float)
+    }
+    sizes = tuple((k, whole(v)) for k, v in c.layer.sizes)
+    if not top and sizes == c.layer.sizes:
+        return c
+    layer = LayerConfig(c.layer.kind, layout=c.layer.layout, placement=c.layer.placement, sizes=sizes)
+    return replace(c, layer=layer, **top)
 
 
 def _config(args: tuple[Any, ...], changes: dict[str, Any], where: str) -> CheckConfig:

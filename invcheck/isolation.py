@@ -62,12 +62,16 @@ def kept() -> Iterator[None]:
         names = [(space, dict(vars(space)), drop) for space, drop in _spaces(every=not _OPEN)]
         state = process_state.taken()
         threads = set(threading.enumerate())
+        if not _OPEN:
+            process_state.hold_exit_handlers()
         _OPEN.append(True)
     try:
         yield
     finally:
         with shielded():  # no deadline's stop cuts this short
             _OPEN.pop()
+            if not _OPEN:
+                process_state.release_exit_handlers()
             exit_if_forked()
             _LEFT.update(t for t in threading.enumerate() if t not in threads and not t.daemon)
             _rebind(names)
@@ -91,7 +95,7 @@ _STDLIB = ("os", "os.path", "json", "json.encoder", "tempfile")  # what writes t
 
 def _spaces(every: bool) -> list[tuple[object, bool]]:
     """(namespace, whether names added later go too) for the torch namespaces invcheck's measurements
-    call and, with `every`, invcheck's modules and torch's top one: modules keep what was added (torch
+    call and, with `every`, invcheck's modules and the standard library's that write the report: modules keep what was added (torch
     imports submodules lazily), a class drops it (`torch.Tensor.__sub__ = ...` shadows the inherited
     operator)."""
     modules: list[object] = []
@@ -99,9 +103,8 @@ def _spaces(every: bool) -> list[tuple[object, bool]]:
         modules += _invcheck_modules()
         modules += [sys.modules[name] for name in _STDLIB if name in sys.modules]
     torch = sys.modules.get("torch")
-    if torch is not None:
-        modules += [torch] if every else []
-        modules += [torch.nn.functional, torch.linalg]
+    if torch is not None:  # around each call: a layer rebinding torch.sub changes its own check's math
+        modules += [torch, torch.nn.functional, torch.linalg]
     found: list[tuple[object, bool]] = [(m, False) for m in modules]
     if torch is not None:
         found += [(cls, True) for cls in (torch.Tensor, torch.nn.Module)]

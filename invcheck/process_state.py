@@ -3,10 +3,14 @@ user code and put back after it (isolation.kept): the umask (the mode of the rep
 SIGTERM and SIGINT handlers (a CI runner's cancel must still end the run), torch's
 deterministic-algorithms flag, the recursion limit and the warnings filters. `os.umask`, `signal`,
 `warnings` are bound here at import: user code that rebinds them does not change what is restored.
+And exit handlers: one that user code registers (`atexit.register(lambda: os._exit(0))` in a layer)
+would run after the report, and could change the run's exit status or print past a JSON report; it
+is never registered (`hold_exit_handlers`). Packages' own registrations pass.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import signal
 import sys
@@ -62,3 +66,24 @@ def restore(state: dict[str, Any]) -> None:
                 torch.use_deterministic_algorithms(
                     state["deterministic"][0], warn_only=state["deterministic"][1]
                 )
+
+
+_REGISTER = atexit.register  # the real one
+
+
+def hold_exit_handlers() -> None:
+    """While user code runs: `atexit.register` called from user code registers nothing (a package's
+    call, torch's or the standard library's, still registers)."""
+    atexit.register = _from_packages_only  # type: ignore[assignment]
+
+
+def release_exit_handlers() -> None:
+    atexit.register = _REGISTER
+
+
+def _from_packages_only(func: Any, *args: Any, **kwargs: Any) -> Any:
+    from invcheck.timeouts import is_user_code
+
+    if is_user_code(sys._getframe(1).f_code.co_filename):
+        return func  # as register returns it (a decorator), never called at exit
+    return _REGISTER(func, *args, **kwargs)

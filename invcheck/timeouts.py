@@ -108,6 +108,15 @@ def _kind(filename: str) -> str:
     return kind
 
 
+def is_user_code(filename: str) -> bool:
+    """A code's file is the user's: neither invcheck's, the standard library's nor an installed
+    package's (torch's)."""
+    if _kind(filename) != "other":
+        return False
+    path = os.path.realpath(filename) if not filename.startswith("<") else filename
+    return not _INSTALLED.intersection(path.split(os.sep))
+
+
 _SHIELDS: list[bool] = []  # one per `shielded` block open now
 
 

@@ -83,3 +83,37 @@ def test_kept_costs_about_a_millisecond() -> None:
         with kept():
             pass
     assert (time.process_time() - start) / 100 < 0.01  # measured ~1 ms; a check takes ~100 ms
+
+
+def test_exit_handlers_user_code_registers_never_run() -> None:
+    """A handler run after the report could end the run with status 0 or print past a JSON report."""
+    import atexit
+
+    def registers(a):
+        atexit.register(os._exit, 0)
+        return a / a.norm(dim=-1, keepdim=True)
+
+    before = atexit._ncallbacks()
+    api.invariance_error(registers, "dataset_rescale", trials=2)
+    assert atexit._ncallbacks() == before
+    from invcheck import process_state
+
+    assert atexit.register is process_state._REGISTER  # put back after the check
+
+
+def test_a_layer_rebinding_torch_functions_cannot_change_its_own_verdict() -> None:
+    """torch.sub rebound inside forward used to make every later difference zero: any layer 'invariant'."""
+
+    def identity(a):
+        torch.sub = lambda s, o, **k: torch.zeros_like(s)
+        return a
+
+    real = torch.sub
+    assert api.invariance_error(identity, "dataset_recenter", trials=2).verdict == "not_invariant"
+    assert torch.sub is real
+
+
+def test_whole_numbers_written_as_floats_are_integers_in_the_api() -> None:
+    r = api.invariance_error("layer_norm", "dataset_rescale", trials=8.0, seed=3.0, units=16.0)
+    assert r.verdict == "invariant"  # before: torch's randn refused trials 8.0
+    assert r.to_dict()["trials"] == 8 and r.to_dict()["seed"] == 3

@@ -428,6 +428,11 @@ def eps_info(check: CheckConfig, obj: Any, dtype: torch.dtype) -> EpsInfo:
     found = eps_attributes(check, obj)
     if found:
         values = [(_eps_value(getattr(owner, name), dtype), path) for owner, name, path in found]
+        bad = [(v, path) for v, path in values if not (math.isfinite(v) and v >= 0)]
+        if bad:  # nan or inf added to a variance: every output NaN, or 0; no eps a norm adds
+            raise user_error(
+                check, f"has eps {bad[0][0]} (read from `{bad[0][1]}`): an eps must be finite and >= 0"
+            )
         value, path = max(values)
         return EpsInfo(value, f"read from attribute `{path}`", switchable=True)
     if check.norm.eps_attr:

@@ -369,3 +369,18 @@ def test_an_unknown_placeholder_is_refused_before_any_import(pkg: Callable[..., 
         match=r"^specs/user\.yaml:7: kwargs: unknown placeholder '\{unit\}'.*did you mean '\{units\}'",
     ):
         run_check(check(f"{pkg()}:GoodLayerNorm", kwargs={"channels": "{unit}"}))
+
+
+@pytest.mark.parametrize("eps", [float("nan"), float("inf"), -1e-5])
+def test_an_eps_read_from_the_layer_must_be_a_number_a_norm_adds(eps: float) -> None:
+    """A NaN eps (a partial's keyword) made every output NaN, yet the check read invariant."""
+    import functools
+
+    import torch.nn.functional as F
+
+    from invcheck import api
+    from invcheck.errors import UserCodeError
+
+    layer = functools.partial(F.layer_norm, normalized_shape=(16,), eps=eps)
+    with pytest.raises(UserCodeError, match="an eps must be finite and >= 0"):
+        api.invariance_error(layer, "dataset_rescale", trials=2)

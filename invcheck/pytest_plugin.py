@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from invcheck.errors import InvarianceError, InvcheckError
+from invcheck.spec_values import whole_number
 from invcheck.user_objects import user_code
 
 if TYPE_CHECKING:
@@ -49,8 +50,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run *.invcheck.yaml checks whose norm is user code (module: ...); importing it runs it",
     )
     for key, metavar, kind, what in (
-        ("seed", "N", int, "seed"),
-        ("trials", "N", int, "number of trials"),
+        ("seed", "N", whole_number, "seed"),  # 8, 8.0 or 1e3, as the command line reads it
+        ("trials", "N", whole_number, "number of trials"),
         ("dtype", "[" + "|".join(_DTYPES) + "]", str, "dtype"),
         ("device", "[cpu|cuda|cuda:N|auto]", str, "device"),
     ):

@@ -12,6 +12,7 @@ import keyword
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from invcheck.display import short_repr
@@ -103,6 +104,22 @@ def plain(value: Any, budget: list[int] | None = None, depth: int = 0) -> Any:
     if isinstance(value, list):
         return [plain(item, budget, depth + 1) for item in value]
     return value
+
+
+def whole_number(text: str) -> int:
+    """An integer from command-line text: "8", "8.0", "1e3" (read exactly: a float would round
+    2^53 + 1); ValueError otherwise. The CLI's options and the pytest plugin's read it so."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if number.is_finite() and number.adjusted() < 400 and number == number.to_integral_value():
+        return int(number)  # (1e999999999 would take minutes to build: refused above 10^400)
+    raise ValueError(f"{text!r} is not an integer")
 
 
 def to_float(value: Any) -> float | None:

@@ -157,6 +157,13 @@ def test_pytest_options_override_and_a_failure_says_how_to_re_run(pytester: pyte
     )
 
 
+def test_pytest_options_read_whole_numbers_as_the_command_line_does(pytester: pytest.Pytester) -> None:
+    (pytester.path / "mine.invcheck.yaml").write_text(textwrap.dedent(SPEC))
+    result = pytester.runpytest("--invcheck-seed", "5.0", "--invcheck-trials", "4e0")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*4 trials, seed 5"])
+
+
 def test_pytest_refuses_a_bad_override(pytester: pytest.Pytester) -> None:
     (pytester.path / "mine.invcheck.yaml").write_text(textwrap.dedent(SPEC))
     result = pytester.runpytest("--invcheck-device", "gpu")

@@ -10,13 +10,14 @@ is left as it is.
 """
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from enum import Enum
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, get_args, get_origin
 
 import typer
+
+from invcheck.spec_values import whole_number
 
 try:  # typer's coercion layer (0.29 on): private, so everything below is optional
     from typer._coercion import RuntimeParam
@@ -145,18 +146,10 @@ def _bool(value: Any) -> bool:
 def _int(value: Any) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    text = _text(value).strip()
-    try:
-        return int(text)
+    try:  # "3.0", "1e3": an integer written as a number
+        return whole_number(_text(value).strip())
     except ValueError:
-        pass
-    try:  # "3.0", "1e3": an integer written as a number, read exactly (a float would round 2^53 + 1)
-        number = Decimal(text)
-    except InvalidOperation:
-        number = Decimal("NaN")
-    if number.is_finite() and number.adjusted() < 400 and number == number.to_integral_value():
-        return int(number)  # (1e999999999 would take minutes to build: refused above 10^400)
-    raise ValueError(f"{_short(value)} is not an integer")
+        raise ValueError(f"{_short(value)} is not an integer") from None
 
 
 def _float(value: Any) -> float:

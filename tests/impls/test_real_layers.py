@@ -13,15 +13,9 @@ import pytest
 
 from invcheck.api import check
 from invcheck.runner import run_check
+from tests.derived_rows import transforms
 
-SIX = (
-    "weight_matrix_rescale",
-    "weight_matrix_recenter",
-    "weight_vector_rescale",
-    "dataset_rescale",
-    "dataset_recenter",
-    "case_rescale",
-)
+SIX = tuple(transforms("dense"))  # the six transforms a dense layer defines, in the table's order
 I, N = "invariant", "not_invariant"
 ROWS = {"rms_norm": (I, N, N, I, N, I), "layer_norm_2d": (I, I, N, I, N, I), "layer_norm": (I, I, N, I, N, I)}
 

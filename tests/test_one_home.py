@@ -86,3 +86,26 @@ def test_a_rescaled_variance_shares_its_root_with_the_original() -> None:
     p = ((x - y) ** 2 + (x + y) ** 2) / 4
     assert sp.simplify(_root(sp.expand(d**2 * p)) - d * _root(p)) == 0
     assert _root(sp.expand(d**2 * p)) == d * _root(p)  # structurally: one sqrt(P) on both sides
+
+
+def test_no_code_outside_the_registries_branches_on_a_norm_or_kind_id() -> None:
+    """A comparison with a registered id (`kind_id == "dense"`, `norm in ("a", "b")`) outside
+    norms/ and layer_kinds/ is a rule that a new entry would not follow: it belongs on the class."""
+    import ast
+    from pathlib import Path
+
+    from invcheck.layer_kinds import LAYER_KINDS
+    from invcheck.norms import NORMS
+
+    ids, package = set(NORMS) | set(LAYER_KINDS), Path(timeouts.__file__).parent
+    found = []
+    for path in package.rglob("*.py"):
+        if path.parent.name in ("norms", "layer_kinds"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Compare):
+                for side in (node.left, *node.comparators):
+                    for c in (side, *getattr(side, "elts", ())):
+                        if isinstance(c, ast.Constant) and c.value in ids:
+                            found.append(f"{path.relative_to(package)}:{node.lineno} {c.value!r}")
+    assert not found

@@ -78,6 +78,8 @@ class LayerKind(ABC):
     # exist there; the summed inputs depend on the norm, and units mix from step to step (a check
     # cannot be sampled by units, nor its eps bounded from summed inputs alone).
     activation_inside: ClassVar[bool] = False
+    # How an explanation writes the summed inputs a in terms of X and W.
+    summed_formula: ClassVar[str] = "the layer"
 
     def __init__(self) -> None:
         missing = [n for n in ("id", "doc", "sizes", "exact_sizes") if not hasattr(self, n)]

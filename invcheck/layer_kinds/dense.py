@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 class Dense(LayerKind):
     id = "dense"
+    summed_formula = "X Wᵀ"
     doc = "a fully connected layer (the paper's): X [N, D], W [H, D], a = X W^T [N, H]"
     sizes = {
         "cases": Size(16, doc="N"),

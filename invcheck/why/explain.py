@@ -102,6 +102,7 @@ def counterexample(s: ExactCell, x: np.ndarray, w: np.ndarray) -> dict[str, Any]
         "norm": s.norm_id,
         "norm_definition": definition(s),
         "layer": s.kind_id,
+        "summed_formula": s.kind.summed_formula,
         "sizes": s.layer.all_sizes(),
         "transform": s.transform_id,
         "transform_definition": s.transform.doc,

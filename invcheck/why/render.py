@@ -98,7 +98,7 @@ def _derivation(c: dict[str, Any], width: int) -> Iterator[str]:
     changed += [("W'", c["W2"])] if c["W2"] != c["W"] else []
     yield "[bold]2. transformed[/]"
     yield from _indent(matrices(*changed))
-    yield f"[bold]3. summed inputs[/] a = {'X Wᵀ' if c['layer'] == 'dense' else 'the layer'} (rows: cases)"
+    yield f"[bold]3. summed inputs[/] a = {escape(c['summed_formula'])} (rows: cases)"
     yield from _indent(matrices(("a", c["a"]), ("a'", c["a2"])))
     if len(c["mu"]):
         yield f"[bold]4. statistics[/] (one per {c['per']})"

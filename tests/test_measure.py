@@ -255,6 +255,7 @@ EPS_CELLS = [
 ]
 
 
+@pytest.mark.fast_set(dtype="float64")  # float32: slow
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("layer, norm, transform", EPS_CELLS)
 def test_small_eps_keeps_invariant_cells_invariant(layer, norm, transform, dtype):

@@ -7,6 +7,10 @@ import pytest
 from invcheck import paper, table
 from tests.derived_rows import shown_norms
 
+# The module's tests read one table (a module fixture is built again on each pytest-xdist worker
+# that runs one of them): one worker runs them all, so it is built once.
+pytestmark = pytest.mark.xdist_group("table:report")
+
 
 @pytest.fixture(scope="module")
 def report() -> table.TableReport:

@@ -19,6 +19,7 @@ CASES = [
 ]
 
 
+@pytest.mark.fast_set(transform="dataset_rescale")  # every lazy class; its other transforms: slow
 @pytest.mark.parametrize("lazy, sized, options", CASES)
 @pytest.mark.parametrize("transform", ["dataset_rescale", "case_rescale", "dataset_recenter"])
 def test_a_lazy_instance_gets_the_verdict_of_its_sized_twin(lazy, sized, options, transform) -> None:

@@ -6,6 +6,10 @@ from invcheck import table
 from invcheck.render import rich
 from invcheck.render.symbols import number
 
+# The module's tests read one table (a module fixture is built again on each pytest-xdist worker
+# that runs one of them): one worker runs them all, so it is built once.
+pytestmark = pytest.mark.xdist_group("compact_numbers:report")
+
 
 @pytest.fixture(scope="module")
 def report() -> table.TableReport:

@@ -11,10 +11,8 @@ import pytest
 
 from invcheck import render, table
 
-
-@pytest.fixture(scope="module")
-def report() -> table.TableReport:
-    return table.build(["dense", "conv"], trials=2)
+# `report`, the table these tests read, is conftest.py's; one worker runs the group: built once
+pytestmark = pytest.mark.xdist_group("render:report")
 
 
 @pytest.fixture(scope="module")

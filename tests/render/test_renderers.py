@@ -13,10 +13,8 @@ from invcheck import render, table
 from invcheck.runner import run_report
 from invcheck.settings import CheckConfig, NormConfig, TransformConfig
 
-
-@pytest.fixture(scope="module")
-def report() -> table.TableReport:
-    return table.build(["dense", "conv"], trials=2)
+# `report`, the table these tests read, is conftest.py's; one worker runs the group: built once
+pytestmark = pytest.mark.xdist_group("render:report")
 
 
 def test_rich_shows_verdicts_deviations_claims_and_notes(report: table.TableReport) -> None:

@@ -17,9 +17,8 @@ from invcheck.settings import CheckConfig, NormConfig, TransformConfig
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
-@pytest.fixture(scope="module")
-def report() -> table.TableReport:
-    return table.build(["dense", "conv"], trials=2)
+# `report`, the table these tests read, is conftest.py's; one worker runs the group: built once
+pytestmark = pytest.mark.xdist_group("render:report")
 
 
 def widest(text: str) -> int:

@@ -1,6 +1,7 @@
-"""The noise probe's repeats draw fresh step magnitudes, not signs alone: a rounding error that depends
-on the inputs' last bits (a mean of two near-equal entries, rounded by half an ulp) takes the same
-value at every probe point whatever the signs, and the fourth difference cancels it."""
+"""The noise probe's repeats of a ±1 output (a centered norm of two-entry sets) draw fresh step
+magnitudes, not signs alone: a rounding error that depends on the inputs' last bits (a mean of two
+near-equal entries, rounded by half an ulp) takes the same value at every probe point whatever the
+signs, and the fourth difference cancels it."""
 
 from __future__ import annotations
 
@@ -40,11 +41,13 @@ def test_a_planted_violation_of_that_size_is_still_found() -> None:
     assert r.verdict == "not_invariant" and r.deviation < 1e-13, r.why
 
 
-def test_a_repeat_draws_step_magnitudes_as_well_as_signs() -> None:
-    c = check("layer_norm", "dataset_rescale", trials=2)
-    d = draw(c)
-    first, again = measure._signs(c, d, 0), measure._signs(c, d, 1)
+def test_a_repeat_of_a_plus_minus_one_output_draws_step_magnitudes_as_well_as_signs() -> None:
+    two = check("layer_norm", "dataset_rescale", units=2, cases=1, trials=2)  # ±1 per set
+    d = draw(two)
+    first, again = measure._signs(two, d, 0), measure._signs(two, d, 1)
     assert all(bool((s.abs() == 1).all()) for s in first)  # the first probe: as calibrated
     for s in again:
         size = s.abs()
         assert bool((size >= 1).all() and (size < 2).all()) and size.unique().numel() > s.numel() // 2
+    other = check("layer_norm", "dataset_rescale", trials=2)  # elsewhere: signs, as calibrated
+    assert all(bool((s.abs() == 1).all()) for s in measure._signs(other, draw(other), 1))

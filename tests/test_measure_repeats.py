@@ -5,6 +5,7 @@ signs, and the fourth difference cancels it."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from invcheck import measure
@@ -51,3 +52,22 @@ def test_a_repeat_of_a_plus_minus_one_output_draws_step_magnitudes_as_well_as_si
         assert bool((size >= 1).all() and (size < 2).all()) and size.unique().numel() > s.numel() // 2
     other = check("layer_norm", "dataset_rescale", trials=2)  # elsewhere: signs, as calibrated
     assert all(bool((s.abs() == 1).all()) for s in measure._signs(other, draw(other), 1))
+
+
+@pytest.mark.parametrize("seed", [15, 16, 20, 23, 37])  # 5 of 40 seeds read otherwise before
+def test_two_token_instance_norm_on_the_input_stays_invariant(seed: int) -> None:
+    r = invariance_error(
+        "instance_norm",
+        "dataset_recenter",
+        "sequence",
+        placement="input",
+        eps=0.0,
+        trials=16,
+        seed=seed,
+        cases=2,
+        tokens=2,
+        inputs=3,
+        units=4,
+        shift=10.0,
+    )
+    assert r.verdict == "invariant", r.why

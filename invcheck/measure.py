@@ -350,7 +350,8 @@ def _probe_noise(
         tol.floor(dtype, check.tf32 and device.type == "cuda") / tol.SAFETY
     )
     repeats = max(
-        math.ceil(MIN_SAMPLES / max(entries, 1)), _repeats(y0, residual, rounding.to(scale.device) * scale)
+        math.ceil(MIN_SAMPLES / max(entries, 1)),
+        _repeats(y0, residual, rounding.to(scale.device) * scale, piecewise),
     )
     for again in range(1, repeats):
         res, (more, _) = _probed(check, fwd, d, step, dtype, device, again)
@@ -361,13 +362,20 @@ def _probe_noise(
     return noise.tolist(), moves.tolist(), step
 
 
-def _repeats(y0: Sides, residual: Sides, tolerance: Tensor) -> int:
+def _repeats(y0: Sides, residual: Sides, tolerance: Tensor, piecewise: bool = False) -> int:
     """How many probes see about MIN_EFFECTIVE draws of the entries that dominate a trial's noise or
     deviation, in the trial where they are fewest, among the trials whose deviation lies between 1x
-    and REPEAT_BELOW x `tolerance` (absolute, per trial); at most MAX_REPEATS."""
+    and REPEAT_BELOW x `tolerance` (absolute, per trial); at most MAX_REPEATS. A ±1 output
+    (`piecewise`: sets of two entries) takes MAX_REPEATS wherever a trial exceeds its tolerance:
+    a near tie's rounding there is half an ulp of the mean over the set's spread, unbounded, and
+    constant along a probe's line unless the step's last bits change it (instance_norm over 2 tokens,
+    float64 eps off, a set 3.4e-4 apart: 4.2e-13 that the first probe missed, a false not_invariant
+    at 17x its tolerance; 90% of 2000 repeats with random magnitudes see it, none with signs alone)."""
     difference = y0[1] - y0[0]
     deviation = difference.flatten(1).abs().nan_to_num(nan=0.0).amax(1)
     ratio = deviation / tolerance.to(deviation.device).clamp_min(torch.finfo(torch.float64).tiny)
+    if piecewise:
+        return MAX_REPEATS if bool((ratio > 1).any()) else 1
     risk = (ratio > 1) & (ratio < REPEAT_BELOW)
     if not bool(risk.any()):
         return 1
@@ -525,7 +533,7 @@ def _stacked(
     """Both sides' X and W at every probe point, stacked on the trial axis: [2 P T, ...], in the
     checked dtype on the device; kept in the draw's cache (only small layers stack: the table's
     other norms reuse them)."""
-    key = ("stacked", points, e, dtype, str(device), rep)
+    key = ("stacked", points, e, dtype, str(device), rep, _sized(check, rep))
     if key in d.cache:
         return d.cache[key]
     pieces = [p for side in (0, 1) for p in _points(check, d, side, points, e, dtype, device, rep=rep)]
@@ -546,12 +554,14 @@ def _points(
     rep: int = 0,
 ) -> Iterator[tuple[Tensor, Tensor]]:
     """One side's X and W at each probe point, in the checked dtype on the device: each entry t of X
-    and of W moved to t (1 + k e s), s a fixed random sign (the same on both sides). Both move, also
+    and of W moved to t (1 + k e s), s a fixed random sign (a repeat of a ±1 output: times a
+    magnitude, `_signs`; the same on both sides). Both move, also
     the input the two sides share: with one factor of each product fixed, a dot product's rounding
     keeps a part common to every probe point, which the fourth difference cancels (measured: a
     summed input cancelling 65-fold in a float64 FMA chain, X alone moved: mean error -4.4e-16 over
     the points, spread 1.9e-16 about it; X and W moved: mean -0.8e-16, spread 2.2e-16). Computed in
-    the checked dtype (k e is a power of two: k e t s is exact, each point rounds once). reuse: each
+    the checked dtype (k e is a power of two: k e (t s) is exact, each point on one line rounds
+    once). reuse: each
     moved input is written into one buffer, for a caller that is done with a point before asking
     for the next (a large layer: no fresh memory to fault in at every point)."""
     x, w = (d.x, d.w) if side == 0 else (d.x2, d.w2)
@@ -572,13 +582,30 @@ def _points(
 def _signs(check: CheckConfig, d: Draw, rep: int = 0) -> tuple[Tensor, Tensor]:
     """Fixed random signs of the dither (int8), from a generator of their own: the draw is unchanged.
     Kept with the draw: every probe of a check (its dtype's, float64's) uses the same (rep: a
-    further draw of them, for a small output probed again)."""
-    key = ("signs", rep)
+    further draw of them, for an output probed again; for a ±1 output, signs times random
+    magnitudes in [1, 2), float64: `_sized`)."""
+    sized = _sized(check, rep)
+    key = ("signs", rep, sized)
     if key not in d.cache:
         gen = torch.Generator().manual_seed((check.seed ^ 0x5EED) + 7919 * rep)
         sign = lambda t: torch.randint(0, 2, t.shape, generator=gen, dtype=torch.int8).mul_(2).sub_(1)  # noqa: E731
-        d.cache[key] = sign(d.x), sign(d.w)
+        if sized:
+            size = lambda t: sign(t) * torch.rand(t.shape, generator=gen, dtype=torch.float64).add_(1.0)  # noqa: E731
+            d.cache[key] = size(d.x), size(d.w)
+        else:
+            d.cache[key] = sign(d.x), sign(d.w)
     return d.cache[key]
+
+
+def _sized(check: CheckConfig, rep: int) -> bool:
+    """Whether a probe's steps have random magnitudes as well as signs: the repeats of a ±1 output
+    (a centered norm of two-entry sets). Its rounding is a mean's, by half an ulp over the set's
+    spread, and the mean's last bit at t (1 + k e s) follows the last bits of round(k e t / ulp),
+    which a sign does not change: repeats with fresh signs alone saw the same errors again (a set of
+    two tokens 3.4e-4 apart: 4.2e-13 at every point of every repeat, which the fourth difference
+    cancels; with magnitudes 90% of repeats see it). Elsewhere the repeats keep the steps they were
+    calibrated with (a bfloat16 norm after a ReLU measured up to 2.7x more noise with magnitudes)."""
+    return rep > 0 and bool(two_entry_sets.sets_per_trial(check))
 
 
 def _abs_max(y: Tensor) -> Tensor:

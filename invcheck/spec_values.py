@@ -200,6 +200,12 @@ def choice(options: Sequence[str], what: str) -> Parser:
     def parse(value: Any, key: str) -> str:
         if isinstance(value, str) and value in options:
             return value
+        if isinstance(value, bool):  # `expect: yes` is YAML 1.1's boolean, no word: say so, not just "true"
+            spellings = "yes, on, y or true" if value else "no, off, n or false"
+            raise Bad(
+                f"unknown {what} {show(value)}: YAML reads an unquoted {spellings} as the boolean {show(value)}",
+                did_you_mean(value, options),
+            )
         raise Bad(f"unknown {what} {show(value)}", did_you_mean(value, options))
 
     return described({"enum": list(options)})(parse)

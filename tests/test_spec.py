@@ -448,6 +448,17 @@ def test_unknown_ids(tmp_path: Path, key_text: str, bad: str, suggestion: str) -
     assert_error(tmp_path, *one_check(key_text), bad, f"did you mean {suggestion}?")
 
 
+@pytest.mark.parametrize(("written", "read"), [("yes", "true"), ("Off", "false")])
+def test_a_yaml_boolean_where_a_verdict_goes_says_what_yaml_read(
+    tmp_path: Path, written: str, read: str
+) -> None:
+    # `expect: yes` said only "unknown verdict true": a value the user never wrote
+    message = f"unknown verdict {read}: YAML reads an unquoted "
+    assert_error(
+        tmp_path, *one_check(f"expect: {written}"), message, f" {written.lower()}, ", "one of: invariant"
+    )
+
+
 def test_unknown_id_without_a_close_match_lists_the_choices(tmp_path: Path) -> None:
     assert_error(
         tmp_path,

@@ -73,3 +73,17 @@ def test_only_centered_norms_of_two_entry_sets_count() -> None:
     )
     assert two_entry_sets.sets_per_trial(check("rms_norm", "dataset_rescale", units=2)) is None  # a / rms
     assert two_entry_sets.sets_per_trial(check("layer_norm", "dataset_rescale")) is None  # default sizes
+
+
+def test_on_the_input_the_sets_are_those_of_x() -> None:
+    # the norm sees X there: its channels and positions (8 x 8 input, not the 6 x 6 output), not the units'
+    on_x = check(
+        "layer_norm_2d", "dataset_rescale", "conv", placement="input", in_channels=2, out_channels=8, cases=2
+    )
+    assert two_entry_sets.sets_per_trial(on_x) == 2 * 8 * 8
+    assert (
+        two_entry_sets.sets_per_trial(on_x.with_(layer=on_x.layer.with_sizes(in_channels=8, out_channels=2)))
+        is None
+    )
+    dense = check("layer_norm", "dataset_rescale", "dense", placement="input", inputs=2, units=16, cases=3)
+    assert two_entry_sets.sets_per_trial(dense) == 3

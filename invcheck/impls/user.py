@@ -431,10 +431,11 @@ def eps_info(check: CheckConfig, obj: Any, dtype: torch.dtype) -> EpsInfo:
         bad = [(v, path) for v, path in values if not (math.isfinite(v) and v >= 0)]
         if bad:  # nan or inf added to a variance: every output NaN, or 0; no eps a norm adds
             raise user_error(
-                check, f"has eps {bad[0][0]} (read from `{bad[0][1]}`): an eps must be finite and >= 0"
+                check,
+                f"has eps {bad[0][0]} (read from {_kept_in(found, bad[0][1])}): an eps must be finite and >= 0",
             )
         value, path = max(values)
-        return EpsInfo(value, f"read from attribute `{path}`", switchable=True)
+        return EpsInfo(value, f"read from {_kept_in(found, path)}", switchable=True)
     if check.norm.eps_attr:
         raise user_error(
             check,
@@ -449,6 +450,16 @@ def eps_info(check: CheckConfig, obj: Any, dtype: torch.dtype) -> EpsInfo:
         )
     hint = f"`{check.norm.eps_attr}`" if check.norm.eps_attr else ", ".join(f"`{n}`" for n in EPS_NAMES)
     return EpsInfo(0.0, f"no eps attribute found ({hint}); name it with eps_attr: or state it with eps:")
+
+
+def _kept_in(found: list[tuple[Any, str, str]], path: str) -> str:
+    """Where the eps at `path` is kept, in the user's words: a partial's keyword (or its function's
+    default for it), else an attribute."""
+    owner = next(o for o, _, p in found if p == path)
+    if not isinstance(owner, _Keywords):
+        return f"attribute `{path}`"
+    given = path in object.__getattribute__(owner, "_fn").keywords
+    return f"keyword `{path}`" if given else f"keyword `{path}`'s default"
 
 
 def _set_eps(check: CheckConfig, obj: Any, value: float | None, eps_dtype: torch.dtype) -> None:

@@ -382,5 +382,20 @@ def test_an_eps_read_from_the_layer_must_be_a_number_a_norm_adds(eps: float) -> 
     from invcheck.errors import UserCodeError
 
     layer = functools.partial(F.layer_norm, normalized_shape=(16,), eps=eps)
-    with pytest.raises(UserCodeError, match="an eps must be finite and >= 0"):
+    with pytest.raises(UserCodeError, match="read from keyword `eps`\\): an eps must be finite and >= 0"):
         api.invariance_error(layer, "dataset_rescale", trials=2)
+
+
+def test_a_partials_eps_is_named_a_keyword_not_an_attribute() -> None:
+    import functools
+
+    import torch.nn.functional as F
+
+    from invcheck import api
+
+    given = functools.partial(F.layer_norm, normalized_shape=(16,), eps=1e-4)
+    default = functools.partial(F.layer_norm, normalized_shape=(16,))
+    assert api.invariance_error(given, "dataset_rescale", trials=2).why.endswith("(read from keyword `eps`)")
+    assert api.invariance_error(default, "dataset_rescale", trials=2).why.endswith(
+        "eps 1e-05 (read from keyword `eps`'s default)"
+    )

@@ -102,11 +102,13 @@ _OPEN: list[bool] = []  # one entry per `kept` open now
 _STDLIB = ("os", "os.path", "json", "json.encoder", "tempfile", "builtins", "io", "sys", "signal", "atexit")
 
 
+class OsExit(BaseException):
+    """os._exit called by user code: an error instead of a silent end of the process."""
+
+
 def _refuse_exit(status: int = 0) -> NoReturn:
     """os._exit while a check of user code is open (its forward, or a __del__ run when the check's
     objects are collected): an exception, not a silent end of the run."""
-    from invcheck.impls.user_load import OsExit
-
     raise OsExit(f"os._exit({status}) called")
 
 

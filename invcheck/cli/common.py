@@ -250,11 +250,12 @@ def _refuse_trailing_slash(path: Path) -> None:
         raw = arg.partition("=")[2] if arg.startswith("--") and "=" in arg else arg
         name = raw.rstrip(ends)
         if raw.endswith(tuple(ends)) and name and anchored(Path(name)) == anchored(path):
-            kind = "it is a directory" if os.path.isdir(name) else f"{_shown(Path(name))} is not a folder"
-            raise OutputError(
-                f"cannot write {raw.encode('utf-8', 'backslashreplace').decode()}: {kind} "
-                "(a trailing '/' names a folder; drop it to write the file)"
+            why = (
+                "it is a directory (name a file inside it)"
+                if os.path.isdir(name)
+                else f"{_shown(Path(name))} is not a folder (a trailing '/' names a folder; drop it to write the file)"
             )
+            raise OutputError(f"cannot write {raw.encode('utf-8', 'backslashreplace').decode()}: {why}")
 
 
 def stream_target(path: Path) -> bool:
@@ -315,7 +316,10 @@ def write_output(text: str | bytes, path: Path | None) -> None:
         return
     folder, name = held
     _warn_if_moved(folder, path)
-    data = text if isinstance(text, bytes) else text.encode("utf-8")
+    try:
+        data = text if isinstance(text, bytes) else text.encode("utf-8")
+    except UnicodeError as err:
+        raise OutputError(f"cannot write {_shown(path)}: {str(err).splitlines()[0]}") from None
     tmp = f".{name[:40]}.{secrets.token_hex(4)}.tmp"
     try:
         mode = _mode_in(folder, name, path)

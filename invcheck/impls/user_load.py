@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 from invcheck.display import shown_path
 from invcheck.errors import UserCodeError
 from invcheck.fds import dup_high
-from invcheck.isolation import kept
+from invcheck.isolation import OsExit, kept
 from invcheck.project_config import find_pyproject
 from invcheck.settings import CheckConfig, LayerConfig
 from invcheck.spec_values import braced, did_you_mean
@@ -45,10 +45,6 @@ _ANY_FLAG = "--timeout SECONDS (invcheck run, table), --invcheck-timeout SECONDS
 class OutOfTime(BaseException):
     """Raised by the alarm when a check of user code runs past its deadline (BaseException, so
     that the user's `except Exception` cannot swallow it)."""
-
-
-class OsExit(BaseException):
-    """os._exit called by user code: an error instead of a silent end of the process."""
 
 
 class Interrupted(KeyboardInterrupt):

@@ -19,7 +19,6 @@ costs nothing there: no torch, no spec parsing and no fixtures until a spec file
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -215,12 +214,12 @@ class CheckItem(pytest.Item):
 
     def reproduce(self) -> str:
         """The lines that re-run this check alone (pytest, invcheck run) and explain it."""
-        from invcheck.reproduce import OVERRIDES, rerun_lines
+        from invcheck.reproduce import OVERRIDES, rerun_lines, shell_word
 
         c, allow = self.check, bool(user_code(self.check))
         values = " ".join(f"--invcheck-{key} {getattr(c, key)}" for key in OVERRIDES)
         allowing = " --invcheck-allow-import" if allow else ""
-        lines = [f"re-run:  pytest {shlex.quote(self.nodeid)} {values}{allowing}"]
+        lines = [f"re-run:  pytest {shell_word(self.nodeid)} {values}{allowing}"]
         lines += rerun_lines(c, self.name, allow)
         return "".join(f"\n  {line}" for line in lines)
 

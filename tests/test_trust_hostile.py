@@ -380,6 +380,22 @@ def test_control_characters_in_a_spec_s_name_never_reach_the_terminal(
     assert len([line for line in done.stdout.splitlines() if "re-run:" in line]) == 1
 
 
+def test_a_base_60_number_is_refused_at_its_line(spec_folder: Path, invoke: Invoke) -> None:
+    (spec_folder / "b60.yaml").write_text("norm: layer_norm\ntransform: dataset_rescale\nseed: 1:30\n")
+    done = invoke("validate", "b60.yaml", cwd=spec_folder)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "error: b60.yaml:3: '1:30' is a YAML 1.1 base-60 number (90): write the number itself, or quote it as text\n"
+    )
+
+
+def test_an_existing_folder_with_a_slash_says_what_helps(spec_folder: Path, invoke: Invoke) -> None:
+    done = invoke("run", "ok.yaml", "-o", "sub/", cwd=spec_folder)
+    assert done.returncode == 2
+    assert "cannot write sub/: it is a directory (name a file inside it)" in done.stderr
+    assert "drop it" not in done.stderr
+
+
 def test_sigterm_while_writing_leaves_no_temporary_file(spec_folder: Path) -> None:
     script = (
         "import os, signal, sys\n"

@@ -126,18 +126,23 @@ class StealOpen(Base):
 
 class LateOpen(Base):
     started = False
+    delay = 0.01
 
     def forward(self, a):
         import builtins, io
 
         def steal():
-            time.sleep(0.01)
+            time.sleep(self.delay)
             builtins.open = io.open = _stealing(io.open)
 
         if not LateOpen.started:
             LateOpen.started = True
             threading.Thread(target=steal, daemon=True).start()
         return super().forward(a)
+
+
+class LaterOpen(LateOpen):  # after its check has ended
+    delay = 0.3
 
 
 class ExitStub(Base):
@@ -429,6 +434,19 @@ def test_pytest_reports_a_self_looping_spec_link(pytester: pytest.Pytester) -> N
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*loop.invcheck.yaml: a symbolic link that leads nowhere (or loops)*"])
+
+
+@pytest.mark.slow  # its own pytest process: the thread rebinds open in the process it runs in
+def test_a_thread_rebinding_open_cannot_divert_pytest_s_junit_xml(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(hostile_t=textwrap.dedent(HOSTILE))
+    (pytester.path / "late.invcheck.yaml").write_text(SPEC.format(name="LaterOpen"))
+    pytester.makepyfile(test_zzz="import time\n\n\ndef test_after():\n    time.sleep(1)\n")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--invcheck-allow-import", "--junit-xml=j.xml"
+    )
+    result.assert_outcomes(passed=3)
+    assert (pytester.path / "j.xml").read_text().startswith("<?xml")
+    assert not list(pytester.path.glob("STOLEN_*"))
 
 
 @pytest.mark.slow

@@ -52,6 +52,18 @@ class MetaOut(nn.Linear):
 
 def meta_output():
     return MetaOut(4, 4), torch.randn(2, 4)
+
+
+class Broken(nn.Linear):
+    def forward(self, x):
+        raise ValueError("broken model")
+
+
+def exit_stubbed():
+    import sys
+
+    sys.exit = lambda *args: None
+    return Broken(4, 4), torch.randn(2, 4)
 """
 
 
@@ -71,6 +83,13 @@ def test_a_model_on_the_meta_device_is_the_user_s_error(nets: Path, invoke: Invo
         r.stderr.startswith("error: the model (or its output) is on the meta device")
         and r.stderr.count("\n") == 1
     )
+
+
+def test_user_code_stubbing_sys_exit_leaves_a_failed_scan_exit_2(nets: Path, invoke: Invoke) -> None:
+    r = invoke("scan", "nets.py:exit_stubbed", "--allow-import", cwd=nets)
+    assert r.exit_code == 2, r.stderr
+    assert r.stderr.startswith("error: the model's forward pass raised ValueError: broken model")
+    assert "Traceback" not in r.stderr
 
 
 def test_a_model_without_parameters_is_one_line_and_exit_2(nets: Path, invoke: Invoke) -> None:

@@ -22,10 +22,14 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator
+from typing import NoReturn
 
 from invcheck import process_state
 from invcheck.timeouts import shielded
 
+# invcheck's own exit, bound here: `os._exit` is refused while user code runs (a __del__ that calls
+# it when its check's objects are collected raises instead of ending the run), and user code may rebind it.
+_hard_exit = os._exit
 _OWNER = {"pid": os.getpid()}  # the process whose report this is (a --jobs worker adopts itself)
 # Non-daemon threads started while user code ran, and left running by it (a host program, pytest,
 # has threads of its own or of other tests: only these are user code's).
@@ -42,7 +46,7 @@ def exit_if_forked() -> None:
     if os.getpid() != _OWNER["pid"]:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
-        os._exit(0)
+        _hard_exit(0)
 
 
 @contextlib.contextmanager
@@ -64,6 +68,7 @@ def kept() -> Iterator[None]:
         threads = set(threading.enumerate())
         if not _OPEN:
             process_state.hold_exit_handlers()
+            os._exit = _refuse_exit
         _OPEN.append(True)
     try:
         yield
@@ -72,6 +77,7 @@ def kept() -> Iterator[None]:
             _OPEN.pop()
             if not _OPEN:
                 process_state.release_exit_handlers()
+                os._exit = _hard_exit
             exit_if_forked()
             _LEFT.update(t for t in threading.enumerate() if t not in threads and not t.daemon)
             _rebind(names)
@@ -90,7 +96,20 @@ def kept() -> Iterator[None]:
 
 _ABSENT = object()
 _OPEN: list[bool] = []  # one entry per `kept` open now
-_STDLIB = ("os", "os.path", "json", "json.encoder", "tempfile")  # what writes the report
+# What writes the report and ends the run: `builtins.open = ...`, `sys.exit = lambda *a: None`,
+# `signal.setitimer = ...` in a layer reach no later check (invcheck's own code binds what it
+# calls at import besides, for a thread that rebinds them after its check).
+_STDLIB = ("os", "os.path", "json", "json.encoder", "tempfile", "builtins", "io", "sys", "signal", "atexit")
+
+
+class OsExit(BaseException):
+    """os._exit called by user code: an error instead of a silent end of the process."""
+
+
+def _refuse_exit(status: int = 0) -> NoReturn:
+    """os._exit while a check of user code is open (its forward, or a __del__ run when the check's
+    objects are collected): an exception, not a silent end of the run."""
+    raise OsExit(f"os._exit({status}) called")
 
 
 def _spaces(every: bool) -> list[tuple[object, bool]]:
@@ -162,8 +181,10 @@ def end(code: object) -> None:
     status = code if isinstance(code, int) else 0 if code is None else 1  # sys.exit's own reading
     if stray_threads():
         _flush()
-        os._exit(status)
-    sys.exit(code if isinstance(code, (int, str)) or code is None else status)
+        _hard_exit(status)
+    raise SystemExit(
+        code if isinstance(code, (int, str)) or code is None else status
+    )  # not sys.exit: rebindable
 
 
 def end_workers_promptly() -> None:
@@ -177,7 +198,7 @@ def end_workers_promptly() -> None:
 def _end_worker() -> None:
     if stray_threads():
         _flush()
-        os._exit(0)
+        _hard_exit(0)
 
 
 _HOST_STATUS: dict[str, Callable[[], int]] = {}
@@ -203,7 +224,7 @@ def _end_host() -> None:
         _flush()
         atexit._run_exitfuncs()
         _flush()
-        os._exit(status)
+        _hard_exit(status)
 
 
 def _flush() -> None:

@@ -3,6 +3,7 @@ user code and put back after it (isolation.kept): the umask (the mode of the rep
 SIGTERM and SIGINT handlers (a CI runner's cancel must still end the run), torch's
 deterministic-algorithms flag, the recursion limit and the warnings filters. `os.umask`, `signal`,
 `warnings` are bound here at import: user code that rebinds them does not change what is restored.
+While it runs, user code cannot change the SIGTERM and SIGINT handlers at all (`hold_exit_handlers`).
 And exit handlers: one that user code registers (`atexit.register(lambda: os._exit(0))` in a layer)
 would run after the report, and could change the run's exit status or print past a JSON report; it
 is never registered (`hold_exit_handlers`). Packages' own registrations pass.
@@ -73,12 +74,26 @@ _REGISTER = atexit.register  # the real one
 
 def hold_exit_handlers() -> None:
     """While user code runs: `atexit.register` called from user code registers nothing (a package's
-    call, torch's or the standard library's, still registers)."""
+    call, torch's or the standard library's, still registers); nor does `signal.signal` for SIGTERM
+    or SIGINT (a layer that ignores them would make a CI runner's cancel, or Ctrl-C, that arrives
+    while it runs lost: putting the handler back afterwards cannot bring the signal back)."""
     atexit.register = _from_packages_only  # type: ignore[assignment]
+    signal.signal = _stop_signals_kept
 
 
 def release_exit_handlers() -> None:
     atexit.register = _REGISTER
+    signal.signal = _setsignal
+
+
+def _stop_signals_kept(signalnum: Any, handler: Any) -> Any:
+    """signal.signal while user code runs: from user code, SIGTERM and SIGINT keep their handler
+    (the current one is returned, as if set); every other call is the real one's."""
+    from invcheck.timeouts import is_user_code
+
+    if signalnum in _SIGNALS and is_user_code(sys._getframe(1).f_code.co_filename):
+        return _getsignal(signalnum)
+    return _setsignal(signalnum, handler)
 
 
 def _from_packages_only(func: Any, *args: Any, **kwargs: Any) -> Any:

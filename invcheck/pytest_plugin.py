@@ -18,8 +18,9 @@ costs nothing there: no torch, no spec parsing and no fixtures until a spec file
 
 from __future__ import annotations
 
+import builtins
+import io
 import os
-import shlex
 import sys
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -215,12 +216,12 @@ class CheckItem(pytest.Item):
 
     def reproduce(self) -> str:
         """The lines that re-run this check alone (pytest, invcheck run) and explain it."""
-        from invcheck.reproduce import OVERRIDES, rerun_lines
+        from invcheck.reproduce import OVERRIDES, rerun_lines, shell_word
 
         c, allow = self.check, bool(user_code(self.check))
         values = " ".join(f"--invcheck-{key} {getattr(c, key)}" for key in OVERRIDES)
         allowing = " --invcheck-allow-import" if allow else ""
-        lines = [f"re-run:  pytest {shlex.quote(self.nodeid)} {values}{allowing}"]
+        lines = [f"re-run:  pytest {shell_word(self.nodeid)} {values}{allowing}"]
         lines += rerun_lines(c, self.name, allow)
         return "".join(f"\n  {line}" for line in lines)
 
@@ -282,10 +283,21 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(err)) from None
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """A thread user code left running under a check does not keep pytest waiting at its exit: once
-    pytest's report is written, the process ends with pytest's own status."""
+# What pytest's own report and exit go through, as they were when pytest started: a thread user code
+# left running may rebind them after its check (isolation.kept puts them back only as a check ends).
+_PYTEST_WRITES = [(builtins, "open"), (io, "open"), (sys, "exit")]
+_AT_START = {(id(space), name): getattr(space, name) for space, name in _PYTEST_WRITES}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_sessionfinish(session: pytest.Session) -> Generator[None, Any, None]:
+    """Before pytest writes its report (`--junit-xml`): `open` and `sys.exit` are pytest's again.
+    After it: a thread user code left running under a check does not keep pytest waiting at its
+    exit, the process ends with pytest's own status."""
+    for space, name in _PYTEST_WRITES:
+        if getattr(space, name) is not _AT_START[(id(space), name)]:
+            setattr(space, name, _AT_START[(id(space), name)])
+    yield
     from invcheck import isolation
 
     isolation.end_host_promptly(lambda: int(session.exitstatus))

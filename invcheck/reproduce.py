@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from invcheck.errors import InvcheckError, SpecError
+from invcheck.errors import InvcheckError, SpecError, one_line
 from invcheck.settings import CheckConfig, test_names
 from invcheck.spec_values import Bad, did_you_mean
 
@@ -83,7 +83,18 @@ def target(check: CheckConfig, name: str) -> str | None:
     """`SPEC::NAME`, quoted for a shell; None for a check that came from no file (stdin, the API)."""
     if not check.file or check.file.startswith("<"):
         return None
-    return shlex.quote(f"{check.file}{SEPARATOR}{name}")
+    return shell_word(f"{check.file}{SEPARATOR}{name}")
+
+
+def shell_word(text: str) -> str:
+    """`text` quoted for a shell; with control characters (a newline, an escape in a file name), as
+    $'...' with each one escaped: the line stays one printable line, and pasted, names the file."""
+    if all(c.isprintable() for c in text):
+        return shlex.quote(text)
+    escaped = "".join(
+        c if c.isprintable() and c not in "\\'" else "\\" + c if c in "\\'" else one_line(c) for c in text
+    )
+    return f"$'{escaped}'"
 
 
 def rerun_lines(check: CheckConfig, name: str, allow_import: bool = False) -> list[str]:
@@ -95,7 +106,7 @@ def rerun_lines(check: CheckConfig, name: str, allow_import: bool = False) -> li
     # explain's --seed draws its counterexample: the check's own seed is its --check-seed
     explained = " ".join(f"--{EXPLAIN_FLAGS.get(key, key)} {getattr(check, key)}" for key in OVERRIDES)
     allow = " --allow-import" if allow_import else ""
-    return [
-        f"re-run:  invcheck run {spec} {values}{allow}",
-        f"explain: invcheck explain {spec} {explained}{allow}",
+    return [  # one_line: what the spec's name holds cannot reach the terminal raw
+        one_line(f"re-run:  invcheck run {spec} {values}{allow}"),
+        one_line(f"explain: invcheck explain {spec} {explained}{allow}"),
     ]

@@ -19,6 +19,8 @@ from typing import Any
 from invcheck.errors import DeviceError, ImportRefused, InvcheckError
 from invcheck.settings import CheckConfig
 
+_hard_exit = os._exit  # bound at import: user code may rebind (or, while it runs, invcheck refuses) os._exit
+
 _observers: list[Callable[[], None]] = []  # called after each check (progress bars)
 
 
@@ -204,7 +206,7 @@ def _worker_start(parent: int) -> None:
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     if os.getppid() != parent:  # it ended before the line above: nothing would kill this one
-        os._exit(0)
+        _hard_exit(0)
 
 
 @dataclass

@@ -143,11 +143,21 @@ def discover(paths: Sequence[str | Path]) -> list[Path]:
         if not files:
             raise SpecError("no spec files (*.yaml, *.yml) in this folder", str(path), value=str(path))
         found += files
-    # one run per file however it is spelled (`ok.yaml sub/../ok.yaml`, a link to it): the first spelling
-    first: dict[str, Path] = {}
+    # one run per file however it is spelled (`ok.yaml sub/../ok.yaml`, a link to it, a hard link):
+    # the first spelling
+    first: dict[object, Path] = {}
     for p in found:
-        first.setdefault(os.path.realpath(p), p)
+        first.setdefault(file_identity(p), p)
     return list(first.values())
+
+
+def file_identity(path: Path) -> object:
+    """One value per file however it is named: its (device, inode), where it can be read."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return os.path.realpath(path)
+    return (info.st_dev, info.st_ino)
 
 
 MAX_ENTRIES = 100_000  # files and folders searched for specs: `invcheck validate /` ends, quickly

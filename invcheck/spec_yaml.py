@@ -232,6 +232,25 @@ def _expanded_size(node: Node, sizes: dict[int, int], open_: set[int]) -> int:
     return total
 
 
+def _no_base_60(kind: str) -> Any:
+    """YAML 1.1 reads `1:30` as the base-60 number 90 (YAML 1.2 and JSON as text): refused, never a
+    number nobody wrote."""
+    plain = getattr(yaml.SafeLoader, f"construct_yaml_{kind}")
+
+    def construct(loader: yaml.SafeLoader, node: ScalarNode) -> Any:
+        if isinstance(node.value, str) and ":" in node.value:
+            raise _refused(
+                node,
+                f"{node.value!r} is a YAML 1.1 base-60 number ({plain(loader, node)}): "
+                "write the number itself, or quote it as text",
+            )
+        return plain(loader, node)
+
+    return construct
+
+
+_Loader.add_constructor("tag:yaml.org,2002:int", _no_base_60("int"))
+_Loader.add_constructor("tag:yaml.org,2002:float", _no_base_60("float"))
 _Loader.add_constructor("tag:yaml.org,2002:map", _Loader.construct_ymap)
 _Loader.add_constructor("tag:yaml.org,2002:seq", _Loader.construct_ylist)
 _Loader.add_constructor(None, _Loader.refuse_tag)

@@ -15,6 +15,11 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any
 
+# Bound at import: user code that rebinds `signal.setitimer` (a stub) or `signal.signal` would
+# otherwise leave the timer running after its block, and SIGALRM's default action end the process.
+_setsignal = signal.signal
+_setitimer = getattr(signal, "setitimer", None)
+
 DEFAULT_TIMEOUT = 15.0  # seconds per check of user code: a hang ends as one line, not never
 # The deadline's bounds, for every place that sets it (below 0.1 s the alarm races the code).
 LOW, HIGH = 0.1, 86400
@@ -51,11 +56,7 @@ def alarm(
     not raised in the frames it spares (the caller's own cleanup: a context's exit, a `finally`),
     and a block that ends normally after the first ring raises `ring()` as it ends. An alarm someone else had set (pytest-timeout, say) is
     re-armed afterwards with what is left of it."""
-    if (
-        seconds <= 0
-        or not hasattr(signal, "setitimer")
-        or threading.current_thread() is not threading.main_thread()
-    ):
+    if seconds <= 0 or _setitimer is None or threading.current_thread() is not threading.main_thread():
         yield
         return
     rang: list[bool] = []
@@ -68,17 +69,17 @@ def alarm(
         if not spared(frame):
             raise ring()
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    outer_delay, outer_interval = signal.setitimer(signal.ITIMER_REAL, seconds, every)
+    previous = _setsignal(signal.SIGALRM, expire)
+    outer_delay, outer_interval = _setitimer(signal.ITIMER_REAL, seconds, every)
     started = time.monotonic()
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        _setitimer(signal.ITIMER_REAL, 0)
+        _setsignal(signal.SIGALRM, previous)
         if outer_delay > 0:
             left = max(outer_delay - (time.monotonic() - started), 1e-3)
-            signal.setitimer(signal.ITIMER_REAL, left, outer_interval)
+            _setitimer(signal.ITIMER_REAL, left, outer_interval)
     if rang:  # past the deadline, every stop spared or swallowed: the block did not end in time
         raise ring()
 

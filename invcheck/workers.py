@@ -27,6 +27,8 @@ from invcheck.errors import InvcheckError
 from invcheck.fds import move_high
 from invcheck.settings import CheckConfig
 
+_hard_exit = os._exit  # bound at import: user code may rebind (or, while it runs, invcheck refuses) os._exit
+
 _HEADER = struct.Struct("!QQ")  # the check's index and the pickled Result's length, after the run's key
 _POLL = 0.05  # seconds between looks at workers that have not written yet
 
@@ -143,7 +145,7 @@ def _child(
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(BaseException):
                 stream.flush()
-        os._exit(status)
+        _hard_exit(status)
 
 
 def _read(workers: Any) -> None:

@@ -91,6 +91,88 @@ class CallsCli(Base):
 
         sys.argv = ["invcheck", "--help"]
         main()
+
+
+class StubTimer(Base):
+    def forward(self, a):
+        import signal
+
+        signal.setitimer = lambda *args, **kwargs: (0.0, 0.0)
+        signal.signal = lambda *args, **kwargs: None
+        return super().forward(a)
+
+
+class DelExit(Base):
+    def __del__(self):
+        os._exit(7)
+
+
+def _stealing(real):
+    def fake(f, mode="r", *args, **kwargs):
+        if any(c in str(mode) for c in "wxa"):
+            f = "STOLEN_" + os.path.basename(str(f))
+        return real(f, mode, *args, **kwargs)
+
+    return fake
+
+
+class StealOpen(Base):
+    def forward(self, a):
+        import builtins, io
+
+        builtins.open = io.open = _stealing(io.open)
+        return super().forward(a)
+
+
+class LateOpen(Base):
+    started = False
+    delay = 0.01
+
+    def forward(self, a):
+        import builtins, io
+
+        def steal():
+            time.sleep(self.delay)
+            builtins.open = io.open = _stealing(io.open)
+
+        if not LateOpen.started:
+            LateOpen.started = True
+            threading.Thread(target=steal, daemon=True).start()
+        return super().forward(a)
+
+
+class LaterOpen(LateOpen):  # after its check has ended
+    delay = 0.3
+
+
+class ExitStub(Base):
+    def forward(self, a):
+        sys.exit = lambda *args: None
+        return super().forward(a)
+
+
+class IgnoresStop(Base):
+    def forward(self, a):
+        import signal
+
+        open("started", "w").close()
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        time.sleep(0.3)
+        return super().forward(a)
+
+
+class SwapsFolder(Base):
+    def forward(self, a):
+        if not os.path.islink("outd"):
+            os.rename("outd", "outd_old")
+            os.symlink("stolen", "outd")
+        return super().forward(a)
+"""
+EXIT_AT_IMPORT = """
+import sys
+sys.exit = lambda *args: None
+from hostile_t import Base
 """
 SPEC = """checks:
   - norm: {{id: layer_norm, module: "hostile_t:{name}", kwargs: {{units: "{{units}}"}}}}
@@ -107,6 +189,8 @@ WANTED = {
     "Sparse": "error",
     "SlowDel": "error",
     "CallsCli": "error",
+    "StubTimer": "invariant",  # the deadline's timer is still stopped: no SIGALRM ends the run
+    "DelExit": "error",  # os._exit in a __del__ run when the check's objects are collected
 }
 
 
@@ -126,7 +210,8 @@ def invcheck(folder: Path, *args: str, timeout: float = 120) -> subprocess.Compl
 def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     here: Path = tmp_path_factory.mktemp("hostile")
     (here / "hostile_t.py").write_text(textwrap.dedent(HOSTILE))
-    for name in WANTED:
+    (here / "exit_at_import_t.py").write_text(EXIT_AT_IMPORT)
+    for name in [*WANTED, "StealOpen", "LateOpen", "ExitStub", "IgnoresStop", "SwapsFolder"]:
         (here / f"{name}.yaml").write_text(SPEC.format(name=name))
     return here
 
@@ -148,6 +233,82 @@ def test_output_paths_are_fixed_before_user_code_runs(folder: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert (folder / "r.json").is_file() and (folder / "j.xml").is_file()
     assert not (folder / "elsewhere" / "r.json").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["StealOpen", "LateOpen"])
+def test_user_code_rebinding_open_cannot_divert_a_report(folder: Path, name: str) -> None:
+    """`builtins.open`/`io.open` rebound in forward, or by a thread after its check: the report's
+    writer does not go through them."""
+    done = invcheck(
+        folder,
+        "run",
+        f"{name}.yaml",
+        "--allow-import",
+        "-f",
+        "json",
+        "-o",
+        f"{name}.json",
+        "--junit-xml",
+        f"{name}.xml",
+    )
+    assert done.returncode == 0, done.stderr
+    assert [r["verdict"] for r in json.loads((folder / f"{name}.json").read_text())["results"]] == [
+        "invariant",
+        "invariant",
+    ]
+    assert (folder / f"{name}.xml").read_text().startswith("<?xml")
+    assert not list(folder.glob("STOLEN_*"))
+
+
+FAILING = """checks:
+  - norm: {{id: layer_norm, module: "{module}", kwargs: {{units: "{{units}}"}}}}
+    transform: dataset_rescale
+  - norm: rms_norm
+    transform: dataset_recenter
+    expect: invariant
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", ["hostile_t:ExitStub", "exit_at_import_t:Base"])
+def test_user_code_rebinding_sys_exit_cannot_turn_a_failing_run_green(folder: Path, module: str) -> None:
+    (folder / "failing.yaml").write_text(FAILING.format(module=module))
+    done = invcheck(folder, "run", "failing.yaml", "--allow-import")
+    assert done.returncode == 1, done.stderr
+    assert "0 passed, 1 failed" in done.stdout
+
+
+@pytest.mark.slow
+def test_sigterm_ends_a_run_whose_user_code_ignores_it(folder: Path) -> None:
+    """A layer setting SIGTERM and SIGINT to SIG_IGN changes no handler while it runs: a CI
+    runner's cancel that arrives then still ends the run at once."""
+    import signal
+    import time
+
+    (folder / "started").unlink(missing_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(folder), "OMP_NUM_THREADS": "1"}
+    args = [sys.executable, "-m", "invcheck", "run", "IgnoresStop.yaml", "--allow-import", "--timeout", "60"]
+    with subprocess.Popen(
+        args, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    ) as run:
+        deadline = time.monotonic() + 60
+        while not (folder / "started").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.1)  # inside the layer's forward, after it set SIG_IGN
+        run.send_signal(signal.SIGTERM)
+        assert run.wait(timeout=10) == -signal.SIGTERM
+
+
+@pytest.mark.slow
+def test_user_code_swapping_the_output_folder_cannot_move_the_report(folder: Path) -> None:
+    for name in ("outd", "stolen"):
+        (folder / name).mkdir()
+    done = invcheck(folder, "run", "SwapsFolder.yaml", "--allow-import", "-o", "outd/r.json")
+    assert done.returncode == 0, done.stderr
+    assert not (folder / "stolen" / "r.json").exists()
+    assert (folder / "outd_old" / "r.json").is_file()  # the folder named at the start, wherever it went
+    assert "outd was moved or replaced while the checks ran" in done.stderr
 
 
 # Files ------------------------------------------------------------------------------------------
@@ -189,16 +350,67 @@ def test_one_spec_spelled_two_ways_runs_once(spec_folder: Path, invoke: Invoke) 
     assert len(json.loads(done.stdout)["results"]) == 1
 
 
+def test_a_hard_link_to_a_spec_and_a_check_also_selected_run_once(spec_folder: Path, invoke: Invoke) -> None:
+    os.link(spec_folder / "ok.yaml", spec_folder / "hard.yaml")
+    for args in (["ok.yaml", "hard.yaml"], ["ok.yaml", "ok.yaml::dense/layer_norm/dataset_rescale"]):
+        done = invoke("run", *args, "-f", "json", cwd=spec_folder)
+        assert len(json.loads(done.stdout)["results"]) == 1, args
+
+
+@pytest.mark.parametrize("junit", ["/dev/stdout", "both.txt"])
+def test_junit_xml_on_the_report_s_own_stdout_is_refused(spec_folder: Path, junit: str) -> None:
+    """`--junit-xml` naming the file stdout writes to (by what it resolves to): two reports mixed."""
+    with open(spec_folder / "both.txt", "wb") as out:
+        done = subprocess.run(
+            [sys.executable, "-m", "invcheck", "run", "ok.yaml", "-f", "json", "--junit-xml", junit],
+            cwd=spec_folder,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    assert done.returncode == 2, done.stderr
+    assert "it is standard output, where the run's report goes" in done.stderr
+    assert (spec_folder / "both.txt").read_text() == ""
+
+
+def test_control_characters_in_a_spec_s_name_never_reach_the_terminal(
+    spec_folder: Path, invoke: Invoke
+) -> None:
+    name = "p\x1b]0;TITLE\x07\nx.yaml"
+    (spec_folder / name).write_text("norm: rms_norm\ntransform: dataset_recenter\nexpect: invariant\n")
+    done = invoke("run", name, cwd=spec_folder)
+    assert done.returncode == 1
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    assert "re-run:  invcheck run $'p\\x1b]0;TITLE\\x07\\nx.yaml::" in done.stdout
+    assert len([line for line in done.stdout.splitlines() if "re-run:" in line]) == 1
+
+
+def test_a_base_60_number_is_refused_at_its_line(spec_folder: Path, invoke: Invoke) -> None:
+    (spec_folder / "b60.yaml").write_text("norm: layer_norm\ntransform: dataset_rescale\nseed: 1:30\n")
+    done = invoke("validate", "b60.yaml", cwd=spec_folder)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "error: b60.yaml:3: '1:30' is a YAML 1.1 base-60 number (90): write the number itself, or quote it as text\n"
+    )
+
+
+def test_an_existing_folder_with_a_slash_says_what_helps(spec_folder: Path, invoke: Invoke) -> None:
+    done = invoke("run", "ok.yaml", "-o", "sub/", cwd=spec_folder)
+    assert done.returncode == 2
+    assert "cannot write sub/: it is a directory (name a file inside it)" in done.stderr
+    assert "drop it" not in done.stderr
+
+
 def test_sigterm_while_writing_leaves_no_temporary_file(spec_folder: Path) -> None:
     script = (
         "import os, signal, sys\n"
         "from pathlib import Path\n"
         "from invcheck.cli import common\n"
-        "real = os.replace\n"
-        "def slow(a, b):\n"
+        "real = common._replace\n"
+        "def slow(a, b, **kwargs):\n"
         "    os.kill(os.getpid(), signal.SIGTERM)\n"
-        "    real(a, b)\n"
-        "os.replace = slow\n"
+        "    real(a, b, **kwargs)\n"
+        "common._replace = slow\n"
         "common.write_output('{}', Path('r.json'))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], cwd=spec_folder, capture_output=True, text=True)
@@ -222,6 +434,19 @@ def test_pytest_reports_a_self_looping_spec_link(pytester: pytest.Pytester) -> N
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, errors=1)
     result.stdout.fnmatch_lines(["*loop.invcheck.yaml: a symbolic link that leads nowhere (or loops)*"])
+
+
+@pytest.mark.slow  # its own pytest process: the thread rebinds open in the process it runs in
+def test_a_thread_rebinding_open_cannot_divert_pytest_s_junit_xml(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(hostile_t=textwrap.dedent(HOSTILE))
+    (pytester.path / "late.invcheck.yaml").write_text(SPEC.format(name="LaterOpen"))
+    pytester.makepyfile(test_zzz="import time\n\n\ndef test_after():\n    time.sleep(1)\n")
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--invcheck-allow-import", "--junit-xml=j.xml"
+    )
+    result.assert_outcomes(passed=3)
+    assert (pytester.path / "j.xml").read_text().startswith("<?xml")
+    assert not list(pytester.path.glob("STOLEN_*"))
 
 
 @pytest.mark.slow

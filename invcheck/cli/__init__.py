@@ -81,18 +81,19 @@ def _main() -> None:
         code = install(typer.main.get_command(app))(prog_name="invcheck", standalone_mode=False)
     except UsageError as err:  # usage errors: bad option values, missing arguments
         _say(f"error: {err.format_message()} (see {_help_of(err)})")
-        sys.exit(2)
+        raise SystemExit(2) from None
     except InvcheckError as err:
         _say(f"error: {err}")
-        sys.exit(err.exit_code)
+        raise SystemExit(err.exit_code) from None
     except (KeyboardInterrupt, typer.Abort):
-        sys.exit(130)
+        raise SystemExit(130) from None
     except Exception as err:
         if os.environ.get("INVCHECK_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off"):
             raise
         _say(f"internal error: {type(err).__name__}: {err} (set INVCHECK_DEBUG=1 for the traceback)")
-        sys.exit(3)
-    sys.exit(code if isinstance(code, int) else 0)
+        raise SystemExit(3) from None
+    # SystemExit raised, never `sys.exit`: user code may have rebound it (`sys.exit = lambda *a: None`)
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
 def _help_of(err: Exception) -> str:

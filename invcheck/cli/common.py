@@ -7,10 +7,10 @@ import contextlib
 import errno
 import io
 import os
+import secrets
 import signal
 import stat
 import sys
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -19,6 +19,10 @@ from typing import NoReturn, TextIO
 from invcheck.display import clipped, shown_path
 from invcheck.errors import InvcheckError
 from invcheck.fds import dup_high
+
+# Bound at import, before any user code runs: a layer (or a thread it left) that rebinds
+# `signal.signal` or `io.open` cannot divert or stop the report's writer.
+_setsignal = signal.signal
 
 
 class OutputError(InvcheckError):
@@ -102,7 +106,7 @@ def _failed(err: OSError) -> NoReturn:
     cat, quietly, exit 141 (SIGPIPE itself stays ignored, as Python sets it, so that a pipe to a
     --jobs worker that died is an error its pool handles, not the end of the run). Else one line."""
     if isinstance(err, BrokenPipeError) and hasattr(signal, "SIGPIPE"):
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        _setsignal(signal.SIGPIPE, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGPIPE)
     raise OutputError(f"cannot write to standard output: {err.strerror or err}") from None
 
@@ -126,7 +130,12 @@ _anchor: dict[str, str | None] = {"cwd": None}
 
 
 def new_command() -> None:
-    """A command starts: relative output paths are relative to where it starts."""
+    """A command starts: relative output paths are relative to where it starts; no folder is held
+    from an earlier command run in this process."""
+    for folder, _ in _FOLDERS.values():
+        with contextlib.suppress(OSError):
+            os.close(folder)
+    _FOLDERS.clear()
     try:
         _anchor["cwd"] = os.getcwd()
     except OSError:
@@ -230,6 +239,7 @@ def _check_writable(path: Path) -> None:
         raise OutputError(
             f"cannot write {clipped(_shown(path), 43)}: the file name is longer than the file system allows"
         )
+    _hold_folder(path, real)
 
 
 def _refuse_trailing_slash(path: Path) -> None:
@@ -240,11 +250,12 @@ def _refuse_trailing_slash(path: Path) -> None:
         raw = arg.partition("=")[2] if arg.startswith("--") and "=" in arg else arg
         name = raw.rstrip(ends)
         if raw.endswith(tuple(ends)) and name and anchored(Path(name)) == anchored(path):
-            kind = "it is a directory" if os.path.isdir(name) else f"{_shown(Path(name))} is not a folder"
-            raise OutputError(
-                f"cannot write {raw.encode('utf-8', 'backslashreplace').decode()}: {kind} "
-                "(a trailing '/' names a folder; drop it to write the file)"
+            why = (
+                "it is a directory (name a file inside it)"
+                if os.path.isdir(name)
+                else f"{_shown(Path(name))} is not a folder (a trailing '/' names a folder; drop it to write the file)"
             )
+            raise OutputError(f"cannot write {raw.encode('utf-8', 'backslashreplace').decode()}: {why}")
 
 
 def stream_target(path: Path) -> bool:
@@ -265,6 +276,18 @@ def is_stdout(path: Path) -> bool:
     return os.fspath(path) in ("/dev/stdout", "/dev/fd/1", "/proc/self/fd/1", f"/proc/{os.getpid()}/fd/1")
 
 
+def names_stdout(path: Path) -> bool:
+    """`path` is, or resolves to, the file this process's standard output writes to (`/dev/stdout`,
+    `/dev/fd/1`, the file stdout is redirected into)."""
+    if is_stdout(path):
+        return True
+    try:
+        here, out = os.stat(anchored(path)), os.fstat(1)
+    except OSError:
+        return False
+    return (here.st_dev, here.st_ino) == (out.st_dev, out.st_ino)
+
+
 def _same_file(a: Path, b: Path) -> bool:
     """Whether a and b are one file: the same inode (links, hard links) or the same real path."""
     try:
@@ -275,37 +298,140 @@ def _same_file(a: Path, b: Path) -> bool:
 
 def write_output(text: str | bytes, path: Path | None) -> None:
     """Print, or write whole-or-nothing: a temporary file renamed into place, never half a file,
-    with the mode a new file gets from the umask (or the mode of the file it replaces)."""
+    with the mode a new file gets from the umask (or the mode of the file it replaces). Both are made
+    in the folder held open since the path was checked (`check_outputs`, before any user code ran):
+    user code that renames the folder, or puts a link in its place, cannot move the report."""
     if isinstance(text, bytes):  # an image: to its file only
         assert path is not None and path != STDOUT
     elif path is None or path == STDOUT or is_stdout(path):
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         sys.stdout.flush()
         return
-    _check_writable(path)
-    if stream_target(anchored(path)):
+    held = _FOLDERS.get(_key(path))
+    if held is None:  # not checked before the work (`invcheck schema`): checked, and held, now
+        _check_writable(path)
+        held = _FOLDERS.get(_key(path))
+    if held is None:  # a terminal, pipe or device (a link to one): written through, never replaced
         _write_through(text, anchored(path))
         return
-    real = Path(os.path.realpath(anchored(path)))
-    try:  # a folder that passed the checks may still refuse a new file (/proc, /sys, a full disk)
-        fd, tmp = tempfile.mkstemp(dir=real.parent, prefix=f".{real.name[:40]}.", suffix=".tmp")
+    folder, name = held
+    _warn_if_moved(folder, path)
+    try:
+        data = text if isinstance(text, bytes) else text.encode("utf-8")
+    except UnicodeError as err:
+        raise OutputError(f"cannot write {_shown(path)}: {str(err).splitlines()[0]}") from None
+    tmp = f".{name[:40]}.{secrets.token_hex(4)}.tmp"
+    try:
+        mode = _mode_in(folder, name, path)
+        fd = _os_open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW, 0o600, dir_fd=folder
+        )
+    except OSError as err:  # a folder that passed the checks may still refuse a new file (/proc, a full disk)
+        raise OutputError(f"cannot write {_shown(path)}: {err.strerror or err}") from None
+    try:
+        with _removed_on_sigterm(folder, tmp):
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[_write(fd, view) :]
+                _fchmod(fd, mode)  # the temporary file's 0600 would hide a CI report from other users
+            finally:
+                _close(fd)
+            _replace(tmp, name, src_dir_fd=folder, dst_dir_fd=folder)
+            if _exists_in(folder, tmp):  # a replace that did nothing: no file
+                raise OSError(0, "the file could not be moved into place")
+    except OSError as err:
+        _unlink_in(folder, tmp)
+        raise OutputError(f"cannot write {_shown(path)}: {err.strerror or err}") from None
+    except BaseException:
+        _unlink_in(folder, tmp)
+        raise
+
+
+# The folder of each output file, open (a descriptor out of user code's reach) from the moment its
+# path is checked, and the file's name in it: {anchored path: (folder's descriptor, name)}.
+_FOLDERS: dict[str, tuple[int, str]] = {}
+# Bound at import: a thread user code left running may rebind os's names after its check.
+_os_open, _write, _close, _fchmod, _replace, _unlink, _stat = (
+    os.open,
+    os.write,
+    os.close,
+    os.fchmod,
+    os.replace,
+    os.unlink,
+    os.stat,
+)
+
+
+def _warn_if_moved(folder: int, path: Path) -> None:
+    """The folder named for `path` is another one now (user code renamed it, or put a link in its
+    place): the report still goes into the folder that was named, and one line says so."""
+    try:
+        held, now = os.fstat(folder), os.stat(anchored(path).parent)
+        moved = (held.st_dev, held.st_ino) != (now.st_dev, now.st_ino)
+    except OSError:
+        moved = True
+    if moved:
+        with contextlib.suppress(Exception):
+            sys.stderr.write(
+                f"warning: {_shown(path.parent)} was moved or replaced while the checks ran: "
+                f"{_shown(path)} is written into the folder it named at the start\n"
+            )
+
+
+def _key(path: Path) -> str:
+    return os.fspath(anchored(path))
+
+
+def _hold_folder(path: Path, real: Path) -> None:
+    """Open the folder `real` lies in, once, before any user code runs."""
+    key = _key(path)
+    if key in _FOLDERS:
+        return
+    try:
+        fd = os.open(real.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError as err:
         raise OutputError(f"cannot write {_shown(path)}: {err.strerror or err}") from None
     try:
-        with _removed_on_sigterm(tmp):
-            with os.fdopen(fd, "wb") as stream:
-                stream.write(text if isinstance(text, bytes) else text.encode("utf-8"))
-            os.chmod(tmp, _mode(real))  # mkstemp's 0600 would hide a CI report from other users
-            os.replace(tmp, real)
-            if os.path.lexists(tmp):  # a replace that did nothing (user code rebound it): no file
-                raise OSError(0, "the file could not be moved into place")
-    except (OSError, UnicodeError) as err:
-        Path(tmp).unlink(missing_ok=True)
-        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err).splitlines()[0]
-        raise OutputError(f"cannot write {_shown(path)}: {reason}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        held = dup_high(fd)  # out of reach of user code that closes its descriptors
+    except OSError:
+        held = fd
+    else:
+        os.close(fd)
+    _FOLDERS[key] = (held, real.name)
+
+
+def _mode_in(folder: int, name: str, path: Path) -> int:
+    """The read and write bits of the file `name` replaces, else those a new file gets (0666 less
+    the umask): never its setuid, setgid, sticky or execute bits (a report is no program). What has
+    taken its place since the check (a link, a FIFO) is refused."""
+    try:
+        info = _stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+    if stat.S_ISLNK(info.st_mode):
+        raise OutputError(
+            f"cannot write {_shown(path)}: it is a symbolic link (name its target, or remove the link)"
+        )
+    if not stat.S_ISREG(info.st_mode):
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise OutputError(f"cannot write {_shown(path)}: it is {kind}")
+    return stat.S_IMODE(info.st_mode) & 0o666
+
+
+def _exists_in(folder: int, name: str) -> bool:
+    try:
+        _stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _unlink_in(folder: int, name: str) -> None:
+    with contextlib.suppress(OSError):
+        _unlink(name, dir_fd=folder)
 
 
 def _write_through(text: str | bytes, path: Path) -> None:
@@ -319,7 +445,7 @@ def _write_through(text: str | bytes, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def _removed_on_sigterm(tmp: str) -> Iterator[None]:
+def _removed_on_sigterm(folder: int, tmp: str) -> Iterator[None]:
     """SIGTERM (a CI runner cancelling the job) while the report is written: the temporary file is
     removed, then the process ends as SIGTERM ends it; no `.r.json.XXXX.tmp` left behind."""
     if threading.current_thread() is not threading.main_thread():
@@ -327,26 +453,15 @@ def _removed_on_sigterm(tmp: str) -> Iterator[None]:
         return
 
     def terminate(signum: int, frame: object) -> None:
-        Path(tmp).unlink(missing_ok=True)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _unlink_in(folder, tmp)
+        _setsignal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
 
-    previous = signal.signal(signal.SIGTERM, terminate)
+    previous = _setsignal(signal.SIGTERM, terminate)
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _mode(path: Path) -> int:
-    """The read and write bits `path` has if it exists, else those a new file gets (0666 less the
-    umask): never its setuid, setgid, sticky or execute bits (a report is no program)."""
-    try:
-        return stat.S_IMODE(os.stat(path).st_mode) & 0o666
-    except OSError:
-        umask = os.umask(0)
-        os.umask(umask)
-        return 0o666 & ~umask
+        _setsignal(signal.SIGTERM, previous)
 
 
 def style(output: Path | None) -> tuple[bool, int]:

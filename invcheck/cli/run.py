@@ -25,10 +25,12 @@ from invcheck.cli.common import (
     check_outputs,
     config_allows_import,
     load_torch,
+    names_stdout,
     reserve_stdout,
     style,
     write_output,
 )
+from invcheck.display import shown_path
 from invcheck.errors import InvcheckError, one_line
 
 
@@ -76,6 +78,11 @@ def run(
     if junit_xml == STDOUT:
         raise InvcheckError("--junit-xml - : give a file (the run's report goes to stdout)")
     output = None if output == STDOUT else output
+    if junit_xml is not None and (output is None or names_stdout(output)) and names_stdout(junit_xml):
+        raise InvcheckError(
+            f"--junit-xml {shown_path(junit_xml, relative=False)}: it is standard output, where the run's "
+            "report goes (give another file, or send the report elsewhere with -o)"
+        )
     from invcheck import reproduce
 
     dtype_name = dtype.value if dtype else None

@@ -38,6 +38,9 @@ def load_selected(paths: list[Path]) -> list:  # -> list[CheckConfig]
 
     checks: list = []
     plain: list[Path] = []
+    # a check selected from a file that also runs whole, or selected twice, runs once
+    files = [p for p in paths if p != STDIN and reproduce.split(p)[1] is None]
+    chosen = {spec.file_identity(f) for f in spec.discover(files)} if files else set()
     for path in [*paths, None]:
         file, name = reproduce.split(path) if path is not None else (None, None)
         if path is not None and name is None:
@@ -46,7 +49,10 @@ def load_selected(paths: list[Path]) -> list:  # -> list[CheckConfig]
         checks += load(plain) if plain else []
         plain = []
         if file is not None and name is not None:
-            checks += reproduce.named(spec.load_file(file), name, str(file))
+            whole, selected = spec.file_identity(Path(file)), (spec.file_identity(Path(file)), name)
+            if whole not in chosen and selected not in chosen:
+                chosen.add(selected)
+                checks += reproduce.named(spec.load_file(file), name, str(file))
     return checks
 
 

@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 from invcheck.display import shown_path
 from invcheck.errors import UserCodeError
 from invcheck.fds import dup_high
-from invcheck.isolation import kept
+from invcheck.isolation import OsExit, kept
 from invcheck.project_config import find_pyproject
 from invcheck.settings import CheckConfig, LayerConfig
 from invcheck.spec_values import braced, did_you_mean
@@ -47,16 +47,13 @@ class OutOfTime(BaseException):
     that the user's `except Exception` cannot swallow it)."""
 
 
-class OsExit(BaseException):
-    """os._exit called by user code: an error instead of a silent end of the process."""
-
-
 class Interrupted(KeyboardInterrupt):
     """Ctrl-C (SIGINT) while user code runs: the person running invcheck stopping the run, not a
     failure of the user's code (a KeyboardInterrupt the code raises itself stays its failure)."""
 
 
 _HARD_EXIT = os._exit  # the real one: guarded() replaces os._exit while user code runs
+_setsignal = signal.signal  # the real one: user code may rebind signal.signal
 
 
 def release(exc: BaseException) -> None:
@@ -142,8 +139,11 @@ def _alarm(check: CheckConfig, seconds: float, shown: float | None = None) -> It
 def _unraisable(check: CheckConfig) -> Iterator[None]:
     """What Python cannot raise (an exception in a __del__, a finalizer): one line on stderr, not
     its raw "Exception ignored ... Traceback". The deadline's stop caught there needs no line: the
-    alarm keeps ringing, and raises it again where it can (the check did not finish in time)."""
+    alarm keeps ringing, and raises it again where it can (the check did not finish in time). An
+    os._exit there (refused while the check is open: isolation.kept) makes the check an error, as it
+    does in forward."""
     previous = sys.unraisablehook
+    exits: list[str] = []
 
     def hook(unraisable: Any) -> None:
         exc = unraisable.exc_value
@@ -151,6 +151,9 @@ def _unraisable(check: CheckConfig) -> Iterator[None]:
             return
         with contextlib.suppress(Exception):
             what = getattr(unraisable.object, "__qualname__", None) or type(unraisable.object).__name__
+            if isinstance(exc, OsExit):
+                exits.append(f"{exc} in {what}")
+                return
             sys.stderr.write(f"warning: {user_error(check, f'{what} raised {first_line(exc)} (ignored)')}\n")
 
     sys.unraisablehook = hook
@@ -158,6 +161,8 @@ def _unraisable(check: CheckConfig) -> Iterator[None]:
         yield
     finally:
         sys.unraisablehook = previous
+    if exits:
+        raise user_error(check, f"could not be checked: {exits[0]}")
 
 
 @contextlib.contextmanager
@@ -167,11 +172,11 @@ def _interruptible() -> Iterator[None]:
     def interrupt(signum: int, frame: Any) -> None:
         raise Interrupted()
 
-    previous = signal.signal(signal.SIGINT, interrupt)
+    previous = _setsignal(signal.SIGINT, interrupt)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        _setsignal(signal.SIGINT, previous)
 
 
 def _refuse_exit(status: int = 0) -> NoReturn:

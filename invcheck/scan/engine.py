@@ -260,6 +260,11 @@ class _Scanner:
         except Exception as exc:  # the user's model cannot run on these inputs
             raise InvcheckError(_forward_failed(exc, self.dtype_name, self.prep.model_dtype)) from None
         y = y.detach()
+        if y.is_meta or any(p.is_meta for _, p in self.params):  # no values to measure
+            raise InvcheckError(
+                "the model (or its output) is on the meta device, which holds shapes but no values: "
+                "build it with real parameters (or load them with to_empty() and load_state_dict())"
+            )
         if not y.is_floating_point():
             raise InvcheckError(
                 f"the checked output is a {y.dtype} tensor, not a floating one (pick another with --output)"

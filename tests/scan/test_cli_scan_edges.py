@@ -39,6 +39,31 @@ def wide():
 
 def slow():
     time.sleep(30)
+
+
+def on_meta():
+    return nn.Linear(4, 4, device="meta"), torch.randn(2, 4)
+
+
+class MetaOut(nn.Linear):
+    def forward(self, x):
+        return super().forward(x).to("meta")
+
+
+def meta_output():
+    return MetaOut(4, 4), torch.randn(2, 4)
+
+
+class Broken(nn.Linear):
+    def forward(self, x):
+        raise ValueError("broken model")
+
+
+def exit_stubbed():
+    import sys
+
+    sys.exit = lambda *args: None
+    return Broken(4, 4), torch.randn(2, 4)
 """
 
 
@@ -47,6 +72,24 @@ def nets(tmp_path: Path) -> Path:
     """A folder holding nets.py (the factories above), to run `invcheck scan` in."""
     (tmp_path / "nets.py").write_text(FACTORIES)
     return tmp_path
+
+
+@pytest.mark.parametrize("factory", ["on_meta", "meta_output"])
+def test_a_model_on_the_meta_device_is_the_user_s_error(nets: Path, invoke: Invoke, factory: str) -> None:
+    """A model (or output) with shapes but no values: one line, exit 2, never an internal error."""
+    r = invoke("scan", f"nets.py:{factory}", "--allow-import", cwd=nets)
+    assert r.exit_code == 2, r.stderr
+    assert (
+        r.stderr.startswith("error: the model (or its output) is on the meta device")
+        and r.stderr.count("\n") == 1
+    )
+
+
+def test_user_code_stubbing_sys_exit_leaves_a_failed_scan_exit_2(nets: Path, invoke: Invoke) -> None:
+    r = invoke("scan", "nets.py:exit_stubbed", "--allow-import", cwd=nets)
+    assert r.exit_code == 2, r.stderr
+    assert r.stderr.startswith("error: the model's forward pass raised ValueError: broken model")
+    assert "Traceback" not in r.stderr
 
 
 def test_a_model_without_parameters_is_one_line_and_exit_2(nets: Path, invoke: Invoke) -> None:

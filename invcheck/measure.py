@@ -411,7 +411,7 @@ def _outputs(
     ):  # one call, its inputs kept: small layers
         stacked = _stacked(check, d, points, e, dtype, device, rep)
         if len(points) > 1:  # a set the probe's dither zeroes is 0/0 there too
-            zero = _union(zero, zero_sets.at_points(check, [stacked], d.trials))
+            zero = _union(zero, zero_sets.at_points(check, [stacked], d.trials, d))
         out = fwd(*stacked)
         out = out.double().reshape(2, len(points), d.trials, *out.shape[1:])  # [side, point, T, ...]
         per_side = [iter(out[side]) for side in (0, 1)]
@@ -419,7 +419,7 @@ def _outputs(
         if len(points) > 1 and zero_sets.applies(check):  # a set the probe's dither zeroes is 0/0 there too
             for side in (0, 1):
                 at = _points(check, d, side, points, e, dtype, device, rep=rep)
-                zero = _union(zero, zero_sets.at_points(check, at, d.trials))
+                zero = _union(zero, zero_sets.at_points(check, at, d.trials, d))
         per_side = [
             (
                 fwd(x, w).double()

@@ -13,6 +13,7 @@ Trials whose every entry is 0/0 are degenerate (measure.py).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import partial
 from typing import TYPE_CHECKING
 
 import torch
@@ -93,21 +94,24 @@ def mask(check: CheckConfig, d: Draw, device: torch.device) -> Tensor | None:
         found = _user_zero_sets(check, d, device) if user else None
         for dtype in dict.fromkeys((torch.float64, DTYPES[check.dtype])) if not user else ():
             for x, w in ((d.x, d.w), (d.x2, d.w2)):
-                zero = _zero_spread(check, x.to(device, dtype), w.to(device, dtype))
+                zero = _zero_spread(check, x.to(device, dtype), w.to(device, dtype), d)
                 found = zero if found is None else found | zero
         d.cache[key] = found if found is not None and bool(found.any()) else None
     return d.cache[key]
 
 
-def at_points(check: CheckConfig, inputs: Iterable[tuple[Tensor, Tensor]], trials: int) -> Tensor | None:
+def at_points(
+    check: CheckConfig, inputs: Iterable[tuple[Tensor, Tensor]], trials: int, d: Draw | None = None
+) -> Tensor | None:
     """Where a set is 0/0 at any of a probe's inputs ([k T, ...] each, in the run's dtype):
     [T, N, C, *pos]. A dither of several units of a coarse dtype (bfloat16's 3%) zeroes sets the
-    drawn inputs do not: a rounding remainder there is no noise of the layer."""
+    drawn inputs do not: a rounding remainder there is no noise of the layer. With the draw `d`, the
+    summed inputs of inputs it keeps (its stacked copies) are computed once for this and the run."""
     if not applies(check):
         return None
     found = None
     for x, w in inputs:
-        zero = _zero_spread(check, x, w)
+        zero = _zero_spread(check, x, w, d)
         zero = zero.reshape(-1, trials, *zero.shape[1:]).any(0)
         found = zero if found is None else found | zero
     return found
@@ -146,11 +150,12 @@ def _from_outputs(check: CheckConfig, d: Draw, device: torch.device) -> Tensor |
     return with_eps
 
 
-def _zero_spread(check: CheckConfig, x: Tensor, w: Tensor) -> Tensor:
+def _zero_spread(check: CheckConfig, x: Tensor, w: Tensor, d: Draw | None = None) -> Tensor:
     """Where what the norm sees for X, W (in their dtype) has a set of zero spread: [T, N, C, *pos]."""
     kind, layer = check.layer.kind_spec, check.layer
     norm = NORMS[check.norm.id]
-    a = get_placement(layer.placement).seen(kind, layer, x, w).double()
+    summed = None if d is None else partial(d.summed, kind)
+    a = get_placement(layer.placement).seen(kind, layer, x, w, summed).double()
     from invcheck.norms.arrays import TORCH
 
     stats = norm.statistics(a, TORCH, check.norm, kind.per_token_statistics)

@@ -71,3 +71,33 @@ def test_counts_only_where_the_rule_applies() -> None:
         layer=LayerConfig(kind="conv", placement="input")
     )
     assert not zero_sets.applies(c)
+
+
+@pytest.mark.parametrize("impl", ["reference", "torch"])
+def test_the_probe_s_0_0_test_and_the_run_share_each_summed_input(impl: str, monkeypatch) -> None:
+    """The 0/0 test at the probe's points and the forward pass see the same stacked inputs: a = f(X, W)
+    is computed once for each pair the draw keeps (a conv's summed inputs were half of a check's time)."""
+    from invcheck.layer_kinds.conv import Conv
+
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    original = Conv.summed
+
+    def counted(self, layer, x, w):  # type: ignore[no-untyped-def]
+        seen.append((x, w))  # held: their ids stay unique while the test runs
+        return original(self, layer, x, w)
+
+    monkeypatch.setattr(Conv, "summed", counted)
+    check = CheckConfig(
+        norm=NormConfig(id="layer_norm_2d", impl=impl),
+        transform=TransformConfig(id="dataset_rescale"),
+        layer=LayerConfig("conv", placement="post_activation"),
+        trials=3,
+        seed=917_301 + (impl == "torch"),  # a draw of its own: a fresh cache, filled by this check
+    )
+    d = draw(check)
+    measure(check)
+    kept = {id(t) for t in (d.x, d.x2, d.w, d.w2)} | {
+        id(t) for k, v in d.cache.items() if k[0] == "stacked" for t in v
+    }
+    pairs = [(id(x), id(w)) for x, w in seen if id(x) in kept and id(w) in kept]
+    assert pairs and len(pairs) == len(set(pairs))

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from invcheck.evidence import EpsInfo
+
+if TYPE_CHECKING:
+    from invcheck.layer_kinds import LayerKind
+    from invcheck.settings import LayerConfig
 
 Tensor = torch.Tensor
 # because a table runs every norm on the same draw: below this many entries, a draw keeps its
@@ -34,6 +38,20 @@ class Draw:
     @property
     def trials(self) -> int:
         return self.x.shape[0]
+
+    def summed(self, kind: LayerKind, layer: LayerConfig, x: Tensor, w: Tensor) -> Tensor:
+        """kind.summed, remembered for inputs this draw keeps (its own X and W, or its stacked copies):
+        a table's norms, a check's runs with eps and without, and the 0/0 test of a probe's points
+        (zero_sets.py) share it while it is small."""
+        key = ("summed", id(x), id(w))
+        if key in self.cache:
+            return self.cache[key]
+        a = kind.summed(layer, x, w)
+        kept = [self.x, self.x2, self.w, self.w2]
+        kept += [t for k, v in self.cache.items() if k[0] == "stacked" for t in v]
+        if a.numel() <= CACHE_ENTRIES and any(v is x for v in kept) and any(v is w for v in kept):
+            self.cache[key] = a  # both alive as long as the draw: their ids cannot be reused
+        return a
 
 
 @dataclass

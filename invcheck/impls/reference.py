@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 import torch
 
 from invcheck.evidence import EpsInfo
-from invcheck.impls.base import CACHE_ENTRIES, Draw, Forward, Tensor, tile
-from invcheck.layer_kinds import LayerKind
+from invcheck.impls.base import Draw, Forward, Tensor, tile
 from invcheck.norms import get_norm, normalize, normalized_weight
-from invcheck.settings import CheckConfig, LayerConfig
+from invcheck.settings import CheckConfig
 
 
 def warmup_state(check: CheckConfig, draw: Draw) -> tuple[Tensor, ...] | None:
@@ -23,24 +23,6 @@ def warmup_state(check: CheckConfig, draw: Draw) -> tuple[Tensor, ...] | None:
     # no warm-up batch: the initial statistics (0, 1), per trial and unit as torch's running buffers are
     ones = torch.ones(unit_shape(check, draw.trials), dtype=torch.float64)
     return tuple(ones * s for s in state)
-
-
-def _summed(draw: Draw, kind: LayerKind, layer: LayerConfig, x: Tensor, w: Tensor) -> Tensor:
-    """kind.summed, remembered for inputs the draw keeps (its stacked copies, or its own float64
-    X and W): a table's norms, and a check's runs with eps and without, share it while it is small."""
-    key = ("summed", id(x), id(w))
-    if key in draw.cache:
-        return draw.cache[key]
-    a = kind.summed(layer, x, w)
-    kept = _kept(draw)
-    if a.numel() <= CACHE_ENTRIES and any(v is x for v in kept) and any(v is w for v in kept):
-        draw.cache[key] = a  # both alive as long as the draw: their ids cannot be reused
-    return a
-
-
-def _kept(draw: Draw) -> list[object]:
-    stacked = [t for k, v in draw.cache.items() if k[0] == "stacked" for t in v]
-    return [draw.x, draw.x2, draw.w, draw.w2, *stacked]
 
 
 def unit_shape(check: CheckConfig, trials: int) -> tuple[int, ...]:
@@ -72,7 +54,7 @@ def build(
             return kind.run(layer, x, normalized_weight(norm, w, cfg), lambda a: a * gg + bb)
         st = tuple(tile(s, n) for s in state) if state else None
         normed = lambda a: normalize(norm, a, gg, bb, cfg, kind.per_token_statistics, st)  # noqa: E731
-        return kind.run(layer, x, w, normed, summed=lambda *args: _summed(draw, kind, *args))
+        return kind.run(layer, x, w, normed, summed=partial(draw.summed, kind))
 
     info = EpsInfo(check.norm.eps, "the spec" if check.norm.eps else "none")
     return Forward(fn, info, gain=draw.g, state=state64)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from functools import partial
 
 import torch
 
@@ -162,7 +163,7 @@ def _per_trial(trials: _Trials, guard: Callable = lambda fn: fn) -> Forward:
         return torch.stack([norms[t % t_count].fn(a[t]) for t in range(a.shape[0])])
 
     return Forward(
-        lambda x, w: kind.run(check.layer, x, w, guard(apply)),
+        lambda x, w: kind.run(check.layer, x, w, guard(apply), summed=partial(trials.draw.summed, kind)),
         trials.eps,
         gain=torch.stack([n.gain for n in norms]),
     )
@@ -190,7 +191,7 @@ def _folded(
         state = _warm_up(check, tn, draw, apply, dtype, device)
     _set_mode(check, [tn])
     return Forward(
-        lambda x, w: kind.run(check.layer, x, w, guard(apply)),
+        lambda x, w: kind.run(check.layer, x, w, guard(apply), summed=partial(draw.summed, kind)),
         eps,
         gain=tn.gain.reshape(t_count, -1),
         state=state,

@@ -55,9 +55,12 @@ class Placement:
         """What stands between the summed inputs and the norm (nothing, in the paper's setting)."""
         return a
 
-    def seen(self, kind: LayerKind, layer: LayerConfig, x: Tensor, w: Tensor) -> Tensor:
-        """What the norm sees for inputs X and weights W, canonical (warm-up statistics, spreads)."""
-        return self.activation(kind.summed(layer, x, w))
+    def seen(
+        self, kind: LayerKind, layer: LayerConfig, x: Tensor, w: Tensor, summed: SummedFn | None = None
+    ) -> Tensor:
+        """What the norm sees for inputs X and weights W, canonical (warm-up statistics, spreads);
+        summed: computes `kind.summed` (a caller may remember it)."""
+        return self.activation((summed or kind.summed)(layer, x, w))
 
     def run(
         self, kind: LayerKind, layer: LayerConfig, x: Tensor, w: Tensor, norm: NormFn, summed: SummedFn
@@ -114,7 +117,9 @@ class Input(Placement):
     def norm_positions(self, kind: LayerKind, layer: LayerConfig) -> tuple[int, ...]:
         return kind.input_positions(layer)
 
-    def seen(self, kind: LayerKind, layer: LayerConfig, x: Tensor, w: Tensor) -> Tensor:
+    def seen(
+        self, kind: LayerKind, layer: LayerConfig, x: Tensor, w: Tensor, summed: SummedFn | None = None
+    ) -> Tensor:
         return kind.canonical_input(layer, x)
 
     def run(

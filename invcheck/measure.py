@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from invcheck import eps_model, sample, two_entry_sets, zero_sets
+from invcheck import eps_model, informative, sample, two_entry_sets, zero_sets
 from invcheck import tolerance as tol
 from invcheck.draws import CACHE_ENTRIES, draw
 from invcheck.evidence import Measurement, Positions, RunNumbers
@@ -93,6 +93,10 @@ def measure(check: CheckConfig) -> Measurement:
     device = resolve_device(check.device)
     m.device, m.tf32 = device_name(device), check.tf32 and device.type == "cuda"
     d = draw(m.check)
+    more, note = informative.enough(m.check, d)  # small sets: enough trials whose output responds
+    if note:
+        m.check, d = more, draw(more)
+        m.notes.append(note)
     with numerics(device, check.tf32), torch.no_grad():
         _measure(m, d, device)
     m.seconds = time.perf_counter() - start
@@ -428,6 +432,9 @@ def _outputs(
             for side in (0, 1)
         ]
     alone = _x_alone(check, fwd, d, points, e, dtype, device, rep)
+    # a trial whose sets leave the output constant moves at no step by its math: it counts (a changed
+    # pattern is a violation), and its stillness says nothing of the precision inside
+    constant = informative.constant_trials(check, d)
     base: list[Tensor] = []
     residual: list[Tensor] = []
     moved: list[Tensor] = []
@@ -444,8 +451,11 @@ def _outputs(
                 if alone is not None and zero is not None and zero.shape == seen.shape:
                     seen = seen.masked_fill(zero, 0.0)
                 step = seen != base[-1]
-                moved.append(step.flatten(1).any(1))
                 nonzero = base[-1] != 0  # exact zeros (a ReLU's) never move: not counted
+                if constant is not None:
+                    still = constant.to(step.device).reshape(-1, *[1] * (step.dim() - 1))
+                    step, nonzero = step | still, nonzero & ~still
+                moved.append(step.flatten(1).any(1))
                 live += int(nonzero.sum())
                 changed += int((step & nonzero).sum())
             if len(points) > 1:

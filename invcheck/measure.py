@@ -130,6 +130,12 @@ class Plan:
 def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
     fwd = build_forward(m.check, d, DTYPES[m.check.dtype], device)
     m.eps = fwd.eps_info
+    m.eps_blind = _eps_blind(m)
+    if m.eps_blind:
+        m.notes.append(
+            f"eps {m.eps.value:g} counts as no excuse here: {m.check.transform.id} leaves a norm that removes it "
+            "the same a - mu and sigma on both sides, so eps cannot move them apart"
+        )
     plan = _checked_run(m, fwd, d, device)
     check, d, checked = plan.check, plan.draw, m.checked
     assert checked is not None  # _checked_run made it
@@ -153,9 +159,12 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
         # against a deviation of 2.5e-14, a false not_invariant of torch's layers at seed 1003)
         m.exact, off = _run(check, exact, d, "float64", device, noise_from=wide if plan.probe else None)
         m.eps_effect = _eps_effect(sides, off, wide.scale)
+        # what rounding alone makes of eps's effect there: both runs' noise (a near tie's, with eps)
+        if m.eps_blind:
+            m.eps_on_noise = list(wide.noise)
     else:
         m.exact = wide
-        if m.eps.value and not m.eps.switchable:  # stated, kept in no attribute: estimated instead
+        if m.eps.value and not m.eps.switchable and not m.eps_blind:  # stated, kept in no attribute
             m.eps_allowance = eps_model.allowance(check, d, m.eps.value)  # user code: d is every case
     zero = zero_sets.mask(check, d, device)
     m.left_out = zero_sets.left_out(zero, d.trials)
@@ -174,6 +183,21 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
             f"its float64 run has rounding noise {max(wide.noise):.2g}, far above float64's: "
             "it computes in lower precision (float32?) internally"
         )
+
+
+def _eps_blind(m: Measurement) -> bool:
+    """Whether eps's effect between the sides excuses nothing: a transform a norm removes whole
+    (`eps_blind`, a recentering) leaves the norm the same a - mu and sigma on both sides, so eps
+    cannot move them apart (a mean leak kept in an attribute named `eps` moved them 0.016 apart, and
+    read "invariant up to eps"). Not behind a ReLU, where the norm does not see the transform itself
+    (a centered norm of two entries keeps only their order with eps 0, and with eps their distance
+    too: eps's own effect there)."""
+    check = m.check
+    return (
+        bool(m.eps.value)
+        and transform_of(check.transform, check).eps_blind
+        and not get_placement(check.layer.placement).zeroes_sets
+    )
 
 
 def _checked_run(m: Measurement, fwd: Forward, d: Draw, device: torch.device) -> Plan:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -170,6 +170,12 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
     m.left_out = zero_sets.left_out(zero, d.trials)
     m.entries = sides[0][0].numel()
     m.degenerate = _degenerate(m.exact, wide, m.check.norm.module is not None, m.left_out, m.entries)
+    for t, inside in enumerate(zero_sets.zero_inside(check, d)):
+        if inside and t < len(m.degenerate):  # the checked dtype's 0/0 inside a recurrent layer
+            m.degenerate[t] = (
+                f"zero variance in {check.dtype}: a set's entries round to one value, so with eps "
+                f"{check.norm.eps:g} the norm divides 0 by 0 (and a recurrent layer carries it to every later step)"
+            )
     # A degenerate trial's 0/0 is no overflow: the range is judged on the trials that count.
     m.range_problem = stored or _not_finite(check.dtype, checked, m.degenerate)
     _precision_notes(m, checked, wide)
@@ -498,6 +504,7 @@ def _outputs(
         if acc is not None:  # None with no probe: one point
             residual.append(acc)
     base, residual = _rounded_zero_sets(check, d, points, e, dtype, device, rep, base, residual)
+    base, residual = _zero_inside(check, d, points, e, dtype, device, rep, base, residual)
     if len(points) == 1:
         return (base[0], base[1]), None, None
     fraction = changed / live if live else 1.0
@@ -536,6 +543,45 @@ def _rounded_zero_sets(
         has = zero_sets.trials_with_zero_set(check, inputs, d.trials)
         bad &= has.reshape(-1, *[1] * (bad.dim() - 1)).to(bad.device)
     return [y.masked_fill(bad, 0.0) for y in base], [r.masked_fill(bad, 0.0) for r in residual]
+
+
+def _zero_inside(
+    check: CheckConfig,
+    d: Draw,
+    points: tuple[int, ...],
+    e: float,
+    dtype: torch.dtype,
+    device: torch.device,
+    rep: int,
+    base: list[Tensor],
+    residual: list[Tensor],
+) -> tuple[list[Tensor], list[Tensor]]:
+    """base and residual with the trials left out (zero on both sides, and noted with the draw) where
+    a built-in norm inside a recurrent layer met a set of zero spread (zero_sets.inside_rule): not
+    finite at some point of the run, but finite when the same inputs run again with the dtype's
+    smallest eps (0/0 made x/tiny: no overflow). Its NaN spreads through h to every later step
+    (a batch_norm over 2 cases in bfloat16: a third of the trials, at some probe point), where it read
+    as "overflow inside the layer?" and made every such cell undefined."""
+    if not zero_sets.inside_rule(check):
+        return base, residual
+    t = base[0].shape[0]
+    bad = torch.zeros(t, dtype=torch.bool, device=base[0].device)
+    for y in (*base, *residual):
+        bad |= ~y.isfinite().flatten(1).all(1)
+    if not bool(bad.any()):
+        return base, residual
+    tiny = replace(check, norm=replace(check.norm, eps=float(torch.finfo(dtype).tiny), torch_eps=False))
+    fwd = build_forward(tiny, d, dtype, device)
+    finite = torch.ones_like(bad)
+    for side in (0, 1):
+        for x, w in _points(check, d, side, points, e, dtype, device, rep=rep):
+            finite &= fwd(x, w).isfinite().flatten(1).all(1)
+    zero = bad & finite
+    if not bool(zero.any()):
+        return base, residual
+    zero_sets.note_inside(check, d, zero.cpu())
+    mask = zero.reshape(-1, *[1] * (base[0].dim() - 1))
+    return [y.masked_fill(mask, 0.0) for y in base], [r.masked_fill(mask, 0.0) for r in residual]
 
 
 def _x_alone(

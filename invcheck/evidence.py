@@ -70,6 +70,10 @@ class Measurement:
     eps: EpsInfo = field(default_factory=EpsInfo)
     eps_effect: list[float] = field(default_factory=list)  # eps's effect between the sides, per trial
     eps_allowance: list[float] | None = None  # estimated, where eps could not be switched off (eps_model.py)
+    # eps cannot move the sides apart (a recentering the norm removes): its measured effect between
+    # them is held to rounding, and allows no deviation (measure._eps_blind)
+    eps_blind: bool = False
+    eps_on_noise: list[float] = field(default_factory=list)  # there: the float64 run with eps's noise
     # eps's effect between the sides in the checked dtype over the whole output, where the float64
     # runs saw a sample of it or could not run (its own rounding included)
     eps_effect_whole: list[float] = field(default_factory=list)

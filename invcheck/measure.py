@@ -18,12 +18,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
 
-from invcheck import eps_model, sample, two_entry_sets, zero_sets
+from invcheck import eps_model, informative, sample, two_entry_sets, zero_sets
 from invcheck import tolerance as tol
 from invcheck.draws import CACHE_ENTRIES, draw
 from invcheck.evidence import Measurement, Positions, RunNumbers
@@ -93,6 +93,10 @@ def measure(check: CheckConfig) -> Measurement:
     device = resolve_device(check.device)
     m.device, m.tf32 = device_name(device), check.tf32 and device.type == "cuda"
     d = draw(m.check)
+    more, note = informative.enough(m.check, d)  # small sets: enough trials whose output responds
+    if note:
+        m.check, d = more, draw(more)
+        m.notes.append(note)
     with numerics(device, check.tf32), torch.no_grad():
         _measure(m, d, device)
     m.seconds = time.perf_counter() - start
@@ -126,6 +130,12 @@ class Plan:
 def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
     fwd = build_forward(m.check, d, DTYPES[m.check.dtype], device)
     m.eps = fwd.eps_info
+    m.eps_blind = _eps_blind(m)
+    if m.eps_blind:
+        m.notes.append(
+            f"eps {m.eps.value:g} counts as no excuse here: {m.check.transform.id} leaves a norm that removes it "
+            "the same a - mu and sigma on both sides, so eps cannot move them apart"
+        )
     plan = _checked_run(m, fwd, d, device)
     check, d, checked = plan.check, plan.draw, m.checked
     assert checked is not None  # _checked_run made it
@@ -149,27 +159,62 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
         # against a deviation of 2.5e-14, a false not_invariant of torch's layers at seed 1003)
         m.exact, off = _run(check, exact, d, "float64", device, noise_from=wide if plan.probe else None)
         m.eps_effect = _eps_effect(sides, off, wide.scale)
+        # what rounding alone makes of eps's effect there: both runs' noise (a near tie's, with eps)
+        if m.eps_blind:
+            m.eps_on_noise = list(wide.noise)
     else:
         m.exact = wide
-        if m.eps.value and not m.eps.switchable:  # stated, kept in no attribute: estimated instead
+        if m.eps.value and not m.eps.switchable and not m.eps_blind:  # stated, kept in no attribute
             m.eps_allowance = eps_model.allowance(check, d, m.eps.value)  # user code: d is every case
     zero = zero_sets.mask(check, d, device)
     m.left_out = zero_sets.left_out(zero, d.trials)
     m.entries = sides[0][0].numel()
     m.degenerate = _degenerate(m.exact, wide, m.check.norm.module is not None, m.left_out, m.entries)
+    for t, inside in enumerate(zero_sets.zero_inside(check, d)):
+        if inside and t < len(m.degenerate):  # the checked dtype's 0/0 inside a recurrent layer
+            m.degenerate[t] = (
+                f"zero variance in {check.dtype}: a set's entries round to one value, so with eps "
+                f"{check.norm.eps:g} the norm divides 0 by 0 (and a recurrent layer carries it to every later step)"
+            )
     # A degenerate trial's 0/0 is no overflow: the range is judged on the trials that count.
     m.range_problem = stored or _not_finite(check.dtype, checked, m.degenerate)
+    _precision_notes(m, checked, wide)
+
+
+def _precision_notes(m: Measurement, checked: RunNumbers, wide: RunNumbers) -> None:
+    """What the probe learned of the precision the layer computes in, from the trials that count: a
+    trial that is 0/0 (groups of one entry) has a rounding remainder over a spread of 0 for its noise,
+    no sign of a lower precision (GroupNorm(16, 16): "rounding noise 1.8 ... float32 inside")."""
+    live = [t for t, reason in enumerate(m.degenerate) if reason is None]
+    if not live:
+        return
     coarse = max((r.step, r.dtype) for r in (checked, wide))
+    noise = [wide.noise[t] for t in live if t < len(wide.noise)]
     if tol.precision_of(coarse[0]) and coarse[0] > tol.dither(coarse[1]):
         m.notes.append(
             f"its output moves with its inputs only at steps of {coarse[0]:.2g} ({tol.precision_of(coarse[0])}'s): "
             f"it computes in {tol.precision_of(coarse[0])} (or coarser) inside; its rounding noise was probed at that step"
         )
-    elif m.check.norm.module is not None and wide.noise and max(wide.noise) > tol.FLOAT64_NOISE_LIMIT:
+    elif m.check.norm.module is not None and noise and max(noise) > tol.FLOAT64_NOISE_LIMIT:
         m.notes.append(
-            f"its float64 run has rounding noise {max(wide.noise):.2g}, far above float64's: "
+            f"its float64 run has rounding noise {max(noise):.2g}, far above float64's: "
             "it computes in lower precision (float32?) internally"
         )
+
+
+def _eps_blind(m: Measurement) -> bool:
+    """Whether eps's effect between the sides excuses nothing: a transform a norm removes whole
+    (`eps_blind`, a recentering) leaves the norm the same a - mu and sigma on both sides, so eps
+    cannot move them apart (a mean leak kept in an attribute named `eps` moved them 0.016 apart, and
+    read "invariant up to eps"). Not behind a ReLU, where the norm does not see the transform itself
+    (a centered norm of two entries keeps only their order with eps 0, and with eps their distance
+    too: eps's own effect there)."""
+    check = m.check
+    return (
+        bool(m.eps.value)
+        and transform_of(check.transform, check).eps_blind
+        and not get_placement(check.layer.placement).zeroes_sets
+    )
 
 
 def _checked_run(m: Measurement, fwd: Forward, d: Draw, device: torch.device) -> Plan:
@@ -428,6 +473,9 @@ def _outputs(
             for side in (0, 1)
         ]
     alone = _x_alone(check, fwd, d, points, e, dtype, device, rep)
+    # a trial whose sets leave the output constant moves at no step by its math: it counts (a changed
+    # pattern is a violation), and its stillness says nothing of the precision inside
+    constant = informative.constant_trials(check, d)
     base: list[Tensor] = []
     residual: list[Tensor] = []
     moved: list[Tensor] = []
@@ -444,8 +492,11 @@ def _outputs(
                 if alone is not None and zero is not None and zero.shape == seen.shape:
                     seen = seen.masked_fill(zero, 0.0)
                 step = seen != base[-1]
-                moved.append(step.flatten(1).any(1))
                 nonzero = base[-1] != 0  # exact zeros (a ReLU's) never move: not counted
+                if constant is not None:
+                    still = constant.to(step.device).reshape(-1, *[1] * (step.dim() - 1))
+                    step, nonzero = step | still, nonzero & ~still
+                moved.append(step.flatten(1).any(1))
                 live += int(nonzero.sum())
                 changed += int((step & nonzero).sum())
             if len(points) > 1:
@@ -453,6 +504,7 @@ def _outputs(
         if acc is not None:  # None with no probe: one point
             residual.append(acc)
     base, residual = _rounded_zero_sets(check, d, points, e, dtype, device, rep, base, residual)
+    base, residual = _zero_inside(check, d, points, e, dtype, device, rep, base, residual)
     if len(points) == 1:
         return (base[0], base[1]), None, None
     fraction = changed / live if live else 1.0
@@ -491,6 +543,45 @@ def _rounded_zero_sets(
         has = zero_sets.trials_with_zero_set(check, inputs, d.trials)
         bad &= has.reshape(-1, *[1] * (bad.dim() - 1)).to(bad.device)
     return [y.masked_fill(bad, 0.0) for y in base], [r.masked_fill(bad, 0.0) for r in residual]
+
+
+def _zero_inside(
+    check: CheckConfig,
+    d: Draw,
+    points: tuple[int, ...],
+    e: float,
+    dtype: torch.dtype,
+    device: torch.device,
+    rep: int,
+    base: list[Tensor],
+    residual: list[Tensor],
+) -> tuple[list[Tensor], list[Tensor]]:
+    """base and residual with the trials left out (zero on both sides, and noted with the draw) where
+    a built-in norm inside a recurrent layer met a set of zero spread (zero_sets.inside_rule): not
+    finite at some point of the run, but finite when the same inputs run again with the dtype's
+    smallest eps (0/0 made x/tiny: no overflow). Its NaN spreads through h to every later step
+    (a batch_norm over 2 cases in bfloat16: a third of the trials, at some probe point), where it read
+    as "overflow inside the layer?" and made every such cell undefined."""
+    if not zero_sets.inside_rule(check):
+        return base, residual
+    t = base[0].shape[0]
+    bad = torch.zeros(t, dtype=torch.bool, device=base[0].device)
+    for y in (*base, *residual):
+        bad |= ~y.isfinite().flatten(1).all(1)
+    if not bool(bad.any()):
+        return base, residual
+    tiny = replace(check, norm=replace(check.norm, eps=float(torch.finfo(dtype).tiny), torch_eps=False))
+    fwd = build_forward(tiny, d, dtype, device)
+    finite = torch.ones_like(bad)
+    for side in (0, 1):
+        for x, w in _points(check, d, side, points, e, dtype, device, rep=rep):
+            finite &= fwd(x, w).isfinite().flatten(1).all(1)
+    zero = bad & finite
+    if not bool(zero.any()):
+        return base, residual
+    zero_sets.note_inside(check, d, zero.cpu())
+    mask = zero.reshape(-1, *[1] * (base[0].dim() - 1))
+    return [y.masked_fill(mask, 0.0) for y in base], [r.masked_fill(mask, 0.0) for r in residual]
 
 
 def _x_alone(

@@ -71,6 +71,38 @@ def input_rule(check: CheckConfig) -> bool:
     )
 
 
+def inside_rule(check: CheckConfig) -> bool:
+    """A built-in data norm inside a recurrent layer (train mode): its summed inputs depend on its
+    own earlier outputs, so its sets cannot be named before it runs; a set that the run's dtype
+    rounds to one value (bfloat16: two cases' summed inputs) is 0/0 with eps 0, and the NaN reaches
+    every later step: such trials are told apart by running them again with a tiny eps (measure.py)."""
+    norm = NORMS.get(check.norm.id)
+    return (
+        check.norm.module is None
+        and norm is not None
+        and norm.acts_on == "data"
+        and check.norm.mode == "train"
+        and check.layer.kind_spec.activation_inside
+        and check.tolerance is None
+    )
+
+
+def _inside_key(check: CheckConfig) -> tuple[str, ...]:
+    return ("zero_inside", repr(check.norm), repr(check.layer), check.dtype)
+
+
+def note_inside(check: CheckConfig, d: Draw, trials: Tensor) -> None:
+    """Remember trials [T] (CPU bool) that a run of the check found 0/0 inside (inside_rule)."""
+    key = _inside_key(check)
+    d.cache[key] = trials if key not in d.cache else d.cache[key] | trials
+
+
+def zero_inside(check: CheckConfig, d: Draw) -> list[bool]:
+    """Per trial: whether a run of the check found a set of zero spread inside (note_inside)."""
+    found = d.cache.get(_inside_key(check))
+    return [False] * d.trials if found is None else found.tolist()
+
+
 def trials_with_zero_set(check: CheckConfig, inputs: Iterable[tuple[Tensor, Tensor]], trials: int) -> Tensor:
     """Per trial [T]: whether what the norm sees has a set of zero spread at any of `inputs`
     ([k T, ...] each, in their dtype)."""

@@ -59,10 +59,15 @@ def build(
     # eps off: a zero spread gives NaN, as the definition's 0/0, where the norm's label names its statistics
     guard = spread_guard(check.layer, check.norm.id, check.norm) if eps_off else (lambda fn: fn)
 
+    states: list[_State | None] = []  # each object's buffers as the calls below must find them
+
     def fn(x: Tensor, w: Tensor) -> Tensor:  # [T', N, C, *pos]; trial t' runs trial t' mod T's object
         if check.norm.role == "layer":
             return torch.stack(
-                [_run_layer(check, objs, weights, t % len(objs), x[t], w[t]) for t in range(x.shape[0])]
+                [
+                    _run_layer(check, objs, weights, _restored(states, t % len(objs)), x[t], w[t])
+                    for t in range(x.shape[0])
+                ]
             )
         kind = check.layer.kind_spec
         return kind.run(
@@ -71,7 +76,10 @@ def build(
             w,
             guard(
                 lambda a: torch.stack(
-                    [_run_norm(check, objs[t % len(objs)], a[t]) for t in range(a.shape[0])]
+                    [
+                        _run_norm(check, objs[_restored(states, t % len(objs))], a[t])
+                        for t in range(a.shape[0])
+                    ]
                 )
             ),
         )
@@ -89,7 +97,56 @@ def build(
     for obj in objs:
         if isinstance(obj, nn.Module):
             obj.train(check.norm.mode == "train")
+    states.extend(_State.of(obj) for obj in objs)  # after the warm-up: the state it leaves is kept
     return Forward(fn, info, gain=_gain(check, objs))
+
+
+class _State:
+    """A module's buffers, snapshot once and written back before each call: every forward pass of a
+    check starts from the same state, so f(W, X) and f(W', X') compare like with like. A train-mode
+    forward moves some buffers in place (spectral_norm's power iteration `_u`, `_v`; BatchNorm's
+    running statistics and num_batches_tracked): without this, each of a check's calls (both sides,
+    every probe point, the eps-off run) saw another state (spectral_norm: sigma moved between the
+    calls, read as rounding noise and an eps effect, and its invariant W rescale as inconclusive)."""
+
+    def __init__(self, saved: list[tuple[dict[str, Tensor | None], str, Tensor]]) -> None:
+        self.saved = saved
+        self.seen: list[tuple[Tensor | None, int]] = [(None, -1)] * len(saved)  # each buffer as left
+
+    @classmethod
+    def of(cls, obj: Any) -> _State | None:
+        """The object's state, or None where it keeps no buffers (nothing to restore: no cost)."""
+        if not isinstance(obj, nn.Module):
+            return None
+        saved = [
+            (mod._buffers, name, buf.detach().clone())
+            for mod in obj.modules()
+            for name, buf in mod._buffers.items()
+            if buf is not None
+        ]
+        return cls(saved) if saved else None
+
+    def restore(self) -> None:
+        """Each buffer back at its snapshot, where a call since moved it: a tensor's version counter
+        says whether it was written in place (an eval-mode BatchNorm's never are: nothing copied)."""
+        with torch.no_grad():
+            for i, (owner, name, value) in enumerate(self.saved):
+                now = owner.get(name)
+                if now is not None and now is self.seen[i][0] and now._version == self.seen[i][1]:
+                    continue
+                if now is not None and now.shape == value.shape and now.dtype == value.dtype:
+                    now.copy_(value)
+                else:  # replaced by forward (`self.buf = new`): a copy of the snapshot put back
+                    now = owner[name] = value.clone()
+                self.seen[i] = (now, now._version)
+
+
+def _restored(states: list[_State | None], t: int) -> int:
+    """Trial t's object's buffers back at their snapshot; t."""
+    state = states[t] if t < len(states) else None
+    if state is not None:
+        state.restore()
+    return t
 
 
 # torch's functions that take an eps (keyword `eps` under __torch_function__): where user code calls

@@ -32,6 +32,10 @@ class Transform:
     label: str  # short column header
     params: tuple[str, ...]  # the TransformConfig fields it reads ("scale", "negative" or "shift")
     needs_tokens: bool = False  # only for layer kinds with tokens (token_rescale)
+    # a recentering: a norm that removes it sees the same a - mu and sigma on both sides, so an eps in
+    # its denominator cannot move them apart; a deviation that switching eps off removes is not eps's
+    # (measure.py judges such a check with eps on)
+    eps_blind: bool = False
 
     def undefined_reason(self, kind: LayerKind) -> str | None:
         if self.needs_tokens and kind.token_axis is None:

@@ -48,7 +48,15 @@ def token_rescale(
 
 DATA_TRANSFORMS = (
     Transform("dataset_rescale", "data", dataset_rescale, "X' = delta X", "data rescale", SCALING),
-    Transform("dataset_recenter", "data", dataset_recenter, "x_n' = x_n + gamma", "data recenter", SHIFTING),
+    Transform(
+        "dataset_recenter",
+        "data",
+        dataset_recenter,
+        "x_n' = x_n + gamma",
+        "data recenter",
+        SHIFTING,
+        eps_blind=True,
+    ),
     Transform("case_rescale", "data", case_rescale, "x_n' = delta_n x_n", "case rescale", SCALING),
     Transform(
         "token_rescale",

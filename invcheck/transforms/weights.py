@@ -47,6 +47,7 @@ WEIGHT_TRANSFORMS = (
         "W' = W + 1 gamma^T",
         "W recenter",
         SHIFTING,
+        eps_blind=True,
     ),
     Transform(
         "weight_vector_rescale",

@@ -16,6 +16,7 @@ sign of a coarser precision inside. Built-in data norms only, where zero_sets na
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import TYPE_CHECKING
 
 import torch
@@ -51,7 +52,7 @@ def constant_trials(check: CheckConfig, d: Draw) -> Tensor | None:
         return None
     key = ("constant_trials", repr(check.norm), repr(check.layer))
     if key not in d.cache:
-        d.cache[key] = ~_responds(check, d.x, d.w) & ~_responds(check, d.x2, d.w2) | _all_zero(check, d)
+        d.cache[key] = ~_responds(check, d, d.x, d.w) & ~_responds(check, d, d.x2, d.w2) | _all_zero(check, d)
     found: Tensor = d.cache[key]
     return found if bool(found.any()) else None
 
@@ -101,9 +102,9 @@ def _set_size(check: CheckConfig) -> int:
     return _SET_SIZE[key]
 
 
-def _seen(check: CheckConfig, x: Tensor, w: Tensor) -> Tensor:
+def _seen(check: CheckConfig, d: Draw, x: Tensor, w: Tensor) -> Tensor:
     kind, layer = check.layer.kind_spec, check.layer
-    return get_placement(layer.placement).seen(kind, layer, x, w).double()
+    return get_placement(layer.placement).seen(kind, layer, x, w, partial(d.summed, kind)).double()
 
 
 def _normalized(check: CheckConfig, a: Tensor) -> Tensor:
@@ -112,10 +113,10 @@ def _normalized(check: CheckConfig, a: Tensor) -> Tensor:
     return torch.as_tensor(norm.normalized(a, stats, 0.0, TORCH))
 
 
-def _responds(check: CheckConfig, x: Tensor, w: Tensor) -> Tensor:
+def _responds(check: CheckConfig, d: Draw, x: Tensor, w: Tensor) -> Tensor:
     """Per trial: whether some finite entry of the norm's output (eps 0) moves when what it sees
     is moved by about STEP (relative, random sizes from a generator of its own)."""
-    a = _seen(check, x, w)
+    a = _seen(check, d, x, w)
     # random sizes, not signs alone: two entries moved by the same factor are a rescaling, which a
     # scale-invariant norm does not see; zeros stay zero (a ReLU's do, for small moves of its input)
     factors = torch.randn(a.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0x1F0))

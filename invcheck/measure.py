@@ -795,5 +795,7 @@ def _not_finite(dtype: str, run: RunNumbers, degenerate: list[str | None] | None
     if dtype == "float64":
         return None
     if not all(f or reason for f, reason in zip(run.finite, degenerate or [None] * len(run.finite))):
-        return f"the {dtype} output is not finite (NaN or inf): overflow inside the layer?"
+        return (
+            f"the {dtype} output is not finite (NaN or inf): overflow, or underflow to 0/0, inside the layer?"
+        )
     return None

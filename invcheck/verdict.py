@@ -85,7 +85,7 @@ def _decide(
         return (
             "undefined",
             None,
-            "the output is not finite (NaN or inf) on both sides: overflow inside the layer?",
+            "the output is not finite (NaN or inf) on both sides: overflow, or underflow to 0/0, inside the layer?",
         )
     beyond = [c for c in checked if c.ratio > tol.MARGIN]
     if beyond:

@@ -119,3 +119,9 @@ def test_bfloat16_zero_sets_on_the_input_are_zero_over_zero_not_overflow(transfo
     )
     assert r.verdict == wanted, r.why  # was undefined: "overflow inside the layer?"
     assert "overflow" not in r.why
+
+
+def test_an_output_that_underflows_to_zero_over_zero_is_not_called_an_overflow() -> None:
+    """Scale factors of 1e-30 in bfloat16: a^2 flushes to 0 and the norm divides 0 by 0 (outsider)."""
+    r = invariance_error("rms_norm", "dataset_rescale", "dense", dtype="bfloat16", scale=(1e-30, 1e-25))
+    assert r.verdict == "undefined" and "underflow to 0/0" in r.why

@@ -30,7 +30,10 @@ from invcheck.timeouts import shielded
 # invcheck's own exit, bound here: `os._exit` is refused while user code runs (a __del__ that calls
 # it when its check's objects are collected raises instead of ending the run), and user code may rebind it.
 _hard_exit = os._exit
-_OWNER = {"pid": os.getpid()}  # the process whose report this is (a --jobs worker adopts itself)
+# and its own pid: a layer that rebinds os.getpid (to 1) made the owner look like a forked child,
+# which ended the run silently, exit 0 and no report
+_getpid = os.getpid
+_OWNER = {"pid": _getpid()}  # the process whose report this is (a --jobs worker adopts itself)
 # Non-daemon threads started while user code ran, and left running by it (a host program, pytest,
 # has threads of its own or of other tests: only these are user code's).
 _LEFT: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
@@ -38,12 +41,12 @@ _LEFT: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
 
 def adopt() -> None:
     """This process (a --jobs worker) runs checks of its own: it is no forked stray."""
-    _OWNER["pid"] = os.getpid()
+    _OWNER["pid"] = _getpid()
 
 
 def exit_if_forked() -> None:
     """A child forked by user code ends here, without a word: only the owner reports."""
-    if os.getpid() != _OWNER["pid"]:
+    if _getpid() != _OWNER["pid"]:
         with contextlib.suppress(Exception):
             sys.stdout.flush()
         _hard_exit(0)
@@ -99,7 +102,20 @@ _OPEN: list[bool] = []  # one entry per `kept` open now
 # What writes the report and ends the run: `builtins.open = ...`, `sys.exit = lambda *a: None`,
 # `signal.setitimer = ...` in a layer reach no later check (invcheck's own code binds what it
 # calls at import besides, for a thread that rebinds them after its check).
-_STDLIB = ("os", "os.path", "json", "json.encoder", "tempfile", "builtins", "io", "sys", "signal", "atexit")
+_STDLIB = (
+    "os",
+    "os.path",
+    "json",
+    "json.encoder",
+    "tempfile",
+    "builtins",
+    "io",
+    "sys",
+    "signal",
+    "atexit",
+    "math",
+    "time",  # a layer setting math.isnan = lambda x: True changed later checks' verdicts
+)
 
 
 class OsExit(BaseException):
@@ -125,6 +141,8 @@ def _spaces(every: bool) -> list[tuple[object, bool]]:
     if torch is not None:  # around each call: a layer rebinding torch.sub changes its own check's math
         modules += [torch, torch.nn.functional, torch.linalg]
     found: list[tuple[object, bool]] = [(m, False) for m in modules]
+    if every and "json" in sys.modules:  # the report's encoder: `JSONEncoder.encode = ...` wrote junk
+        found.append((sys.modules["json"].JSONEncoder, True))
     if torch is not None:
         found += [(cls, True) for cls in (torch.Tensor, torch.nn.Module)]
     return found

@@ -16,9 +16,9 @@ reproducible across devices and dtypes. The judge (`verdict.py`) turns the numbe
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+from time import perf_counter  # bound here: user code may rebind time.perf_counter
 
 import numpy as np
 import torch
@@ -82,7 +82,7 @@ REPEAT_BELOW = 1e3
 
 def measure(check: CheckConfig) -> Measurement:
     """Run one check, held to the rules already (`runner.run_check`); the math never raises."""
-    start = time.perf_counter()
+    start = perf_counter()
     m = Measurement(check)
     m.undefined = _undefined_reason(check)
     if m.undefined:
@@ -99,7 +99,7 @@ def measure(check: CheckConfig) -> Measurement:
         m.notes.append(note)
     with numerics(device, check.tf32), torch.no_grad():
         _measure(m, d, device)
-    m.seconds = time.perf_counter() - start
+    m.seconds = perf_counter() - start
     return m
 
 

@@ -10,8 +10,8 @@ import os
 import signal
 import sysconfig
 import threading
-import time
 from collections.abc import Callable, Iterator
+from time import monotonic  # bound here: user code may rebind time.monotonic
 from types import FrameType
 from typing import Any
 
@@ -71,14 +71,14 @@ def alarm(
 
     previous = _setsignal(signal.SIGALRM, expire)
     outer_delay, outer_interval = _setitimer(signal.ITIMER_REAL, seconds, every)
-    started = time.monotonic()
+    started = monotonic()
     try:
         yield
     finally:
         _setitimer(signal.ITIMER_REAL, 0)
         _setsignal(signal.SIGALRM, previous)
         if outer_delay > 0:
-            left = max(outer_delay - (time.monotonic() - started), 1e-3)
+            left = max(outer_delay - (monotonic() - started), 1e-3)
             _setitimer(signal.ITIMER_REAL, left, outer_interval)
     if rang:  # past the deadline, every stop spared or swallowed: the block did not end in time
         raise ring()

@@ -162,6 +162,52 @@ class IgnoresStop(Base):
         return super().forward(a)
 
 
+class FakePid(Base):  # the owner looked like a forked child: exit 0, no report
+    def forward(self, a):
+        os.getpid = lambda: 1
+        return super().forward(a)
+
+
+class JsonJunk(Base):  # the report's encoder, patched: a JSON report of junk
+    def forward(self, a):
+        import json
+
+        json.dumps = lambda *args, **kw: "JUNK"
+        json.JSONEncoder.encode = lambda self, o: "JUNK"
+        return super().forward(a)
+
+
+class MathLies(Base):  # later checks' verdicts read math: they came back undefined
+    def forward(self, a):
+        import math
+
+        math.isnan = lambda x: True
+        return super().forward(a)
+
+
+class ClockRaises(Base):  # invcheck's own timing read the clock: exit 3, no report
+    def forward(self, a):
+        def gone():
+            raise RuntimeError("clock gone")
+
+        time.perf_counter = time.monotonic = gone
+        return super().forward(a)
+
+
+class Liar(torch.Tensor):  # answers invcheck's own arithmetic on it: zeros for a difference
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        r = super().__torch_function__(func, types, args, kwargs or {})
+        if isinstance(r, torch.Tensor) and func.__name__ in ("sub", "__sub__", "abs", "amax", "max"):
+            return torch.zeros_like(r.as_subclass(torch.Tensor)).as_subclass(Liar)
+        return r
+
+
+class LyingOutput(Base):  # not invariant (a + 1 breaks re-scaling), returned as a Liar
+    def forward(self, a):
+        return (super().forward(a) + a).as_subclass(Liar)
+
+
 class SwapsFolder(Base):
     def forward(self, a):
         if not os.path.islink("outd"):
@@ -191,6 +237,11 @@ WANTED = {
     "CallsCli": "error",
     "StubTimer": "invariant",  # the deadline's timer is still stopped: no SIGALRM ends the run
     "DelExit": "error",  # os._exit in a __del__ run when the check's objects are collected
+    "FakePid": "invariant",
+    "JsonJunk": "invariant",
+    "MathLies": "undefined",  # its own check reads the math it patched; the next one does not
+    "ClockRaises": "invariant",
+    "LyingOutput": "not_invariant",  # its data, as a plain tensor: none of its methods run
 }
 
 

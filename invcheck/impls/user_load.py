@@ -18,10 +18,10 @@ import re
 import signal
 import sys
 import threading
-import time
 import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from time import monotonic  # bound here: user code may rebind time.monotonic
 from typing import Any, NoReturn
 
 from invcheck.display import shown_path
@@ -82,7 +82,7 @@ def deadline(check: CheckConfig) -> Iterator[None]:
     that defeats the alarm (ignores SIGALRM, swallows BaseException), or runs where there is none
     (Windows, a worker thread), is stopped at twice the timeout by a watchdog: one line, exit 2."""
     seconds, started = float(DEADLINE["seconds"]), DEADLINE["started"]
-    left = seconds if started is None else max(seconds - (time.monotonic() - started), 1e-3)
+    left = seconds if started is None else max(seconds - (monotonic() - started), 1e-3)
     watchdog = threading.Timer(left + seconds, _hard_stop, (check, 2 * seconds))
     watchdog.daemon = True
     watchdog.start()

@@ -30,7 +30,17 @@ from invcheck.render.progress import bar
 from invcheck.scan import judge as judging
 from invcheck.scan.generic import generic_values, special_values
 from invcheck.scan.memory import MAX_MEMORY, NO_PARAMETERS, check_memory, has_parameters
-from invcheck.scan.passes import BUDGET, CACHE_BYTES, Cache, Observed, Passes, abs_max, deviation
+from invcheck.scan.passes import (
+    BUDGET,
+    CACHE_BYTES,
+    Cache,
+    ModelExit,
+    Observed,
+    Passes,
+    abs_max,
+    call_user,
+    deviation,
+)
 from invcheck.scan.prepare import Prepared, prepare, statistics_kind
 from invcheck.scan.report import TRANSFORMS, GroupVerdict, ParamVerdict, ScanReport
 from invcheck.scan.units import Edit, draw_edit, factors, generator, spread, unit_axis
@@ -121,7 +131,10 @@ def scan(
     with torch.random.fork_rng(devices=[]), bar("scan: (tensor, transform) pairs", enabled=progress) as shown:
         prep = prepare(model, inputs, mode, input_shape, work_dtype, seed)
         scanner = _Scanner(prep, output, seed, max(1, int(trials)), transforms, shown.advance)
-        params, groups = scanner.run()
+        try:
+            params, groups = scanner.run()
+        except ModelExit as exc:  # SystemExit, KeyboardInterrupt in the model: one line, not the end
+            raise InvcheckError(str(exc)) from None
     return ScanReport(
         label,
         mode,
@@ -557,9 +570,9 @@ class _Scanner:
         forward = self.passes.raw[index]
         try:
             self.prep.eps_on()
-            on = forward(x0), forward(x1)
+            on = call_user(forward, x0), call_user(forward, x1)
             self.prep.eps_off()
-            off = forward(x0), forward(x1)
+            off = call_user(forward, x0), call_user(forward, x1)
         except Exception:
             self.prep.eps_off()
             return None

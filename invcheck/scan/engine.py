@@ -115,6 +115,8 @@ def scan(
     A model with no floating parameter tensor gives an empty report and a warning; one whose
     estimated memory (memory.py) is above `max_memory` bytes (None: no bound) is refused before
     it is copied; `progress` shows a bar on stderr where it is a terminal."""
+    if model is None:
+        raise TypeError("model is None: give a torch.nn.Module (and its inputs, or input_shape)")
     transforms = tuple(transforms)
     unknown = [t for t in transforms if t not in TRANSFORMS]
     if unknown:

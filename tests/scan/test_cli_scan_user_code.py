@@ -141,3 +141,10 @@ def test_a_forward_rebinding_tensor_abs_does_not_change_the_scan_s_measurements(
         for r in (patched, plain)
     ]
     assert verdicts[0] == verdicts[1]
+
+
+def test_api_scan_of_none_is_a_type_error_naming_model() -> None:
+    from invcheck import api
+
+    with pytest.raises(TypeError, match=r"^model is None"):
+        api.scan(None, torch.randn(2, 4))

@@ -26,6 +26,7 @@ import torch
 
 from invcheck import tolerance as tol
 from invcheck.errors import InvcheckError
+from invcheck.isolation import kept
 from invcheck.render.progress import bar
 from invcheck.scan import judge as judging
 from invcheck.scan.generic import generic_values, special_values
@@ -134,7 +135,8 @@ def scan(
         prep = prepare(model, inputs, mode, input_shape, work_dtype, seed)
         scanner = _Scanner(prep, output, seed, max(1, int(trials)), transforms, shown.advance)
         try:
-            params, groups = scanner.run()
+            with kept():  # the outermost: each call of the model's code then watches only torch's namespaces
+                params, groups = scanner.run()
         except ModelExit as exc:  # SystemExit, KeyboardInterrupt in the model: one line, not the end
             raise InvcheckError(str(exc)) from None
     return ScanReport(

@@ -26,11 +26,22 @@ import torch
 
 from invcheck import tolerance as tol
 from invcheck.errors import InvcheckError
+from invcheck.isolation import kept
 from invcheck.render.progress import bar
 from invcheck.scan import judge as judging
 from invcheck.scan.generic import generic_values, special_values
 from invcheck.scan.memory import MAX_MEMORY, NO_PARAMETERS, check_memory, has_parameters
-from invcheck.scan.passes import BUDGET, CACHE_BYTES, Cache, Observed, Passes, abs_max, deviation
+from invcheck.scan.passes import (
+    BUDGET,
+    CACHE_BYTES,
+    Cache,
+    ModelExit,
+    Observed,
+    Passes,
+    abs_max,
+    call_user,
+    deviation,
+)
 from invcheck.scan.prepare import Prepared, prepare, statistics_kind
 from invcheck.scan.report import TRANSFORMS, GroupVerdict, ParamVerdict, ScanReport
 from invcheck.scan.units import Edit, draw_edit, factors, generator, spread, unit_axis
@@ -105,6 +116,8 @@ def scan(
     A model with no floating parameter tensor gives an empty report and a warning; one whose
     estimated memory (memory.py) is above `max_memory` bytes (None: no bound) is refused before
     it is copied; `progress` shows a bar on stderr where it is a terminal."""
+    if model is None:
+        raise TypeError("model is None: give a torch.nn.Module (and its inputs, or input_shape)")
     transforms = tuple(transforms)
     unknown = [t for t in transforms if t not in TRANSFORMS]
     if unknown:
@@ -121,7 +134,11 @@ def scan(
     with torch.random.fork_rng(devices=[]), bar("scan: (tensor, transform) pairs", enabled=progress) as shown:
         prep = prepare(model, inputs, mode, input_shape, work_dtype, seed)
         scanner = _Scanner(prep, output, seed, max(1, int(trials)), transforms, shown.advance)
-        params, groups = scanner.run()
+        try:
+            with kept():  # the outermost: each call of the model's code then watches only torch's namespaces
+                params, groups = scanner.run()
+        except ModelExit as exc:  # SystemExit, KeyboardInterrupt in the model: one line, not the end
+            raise InvcheckError(str(exc)) from None
     return ScanReport(
         label,
         mode,
@@ -557,9 +574,9 @@ class _Scanner:
         forward = self.passes.raw[index]
         try:
             self.prep.eps_on()
-            on = forward(x0), forward(x1)
+            on = call_user(forward, x0), call_user(forward, x1)
             self.prep.eps_off()
-            off = forward(x0), forward(x1)
+            off = call_user(forward, x0), call_user(forward, x1)
         except Exception:
             self.prep.eps_off()
             return None

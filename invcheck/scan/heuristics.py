@@ -200,11 +200,22 @@ def _set_mode(model: Any, mode: str) -> None:
 
 
 def _call(model: Any, inputs: Any) -> Any:
-    if isinstance(inputs, Mapping):
-        return model(**inputs)
-    if isinstance(inputs, (tuple, list)):
-        return model(*inputs)
-    return model(inputs)
+    """The model on `inputs`, guarded as the scan's own passes are (passes.call_user): a SystemExit
+    or KeyboardInterrupt in its forward is one error line (exit 2), not the end of the run."""
+    from invcheck.errors import InvcheckError
+    from invcheck.scan.passes import ModelExit, call_user
+
+    args, kwargs = (
+        ((), inputs)
+        if isinstance(inputs, Mapping)
+        else (tuple(inputs), {})
+        if isinstance(inputs, (tuple, list))
+        else ((inputs,), {})
+    )
+    try:
+        return call_user(model, *args, **kwargs)
+    except ModelExit as exc:
+        raise InvcheckError(str(exc)) from None
 
 
 def _output_tensor(out: Any, field_name: str | None) -> Any:

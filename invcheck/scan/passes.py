@@ -102,7 +102,7 @@ class Passes:
         torch.default_generator.manual_seed(self.seed)  # what randomness is left: the same every pass (CPU)
         try:
             with torch.no_grad():
-                out = self.model(*args, **kwargs)
+                out = call_user(self.model, *args, **kwargs)
         finally:
             self._record = self._replay = self._observe = None
         return select_output(out, self.output)
@@ -110,7 +110,7 @@ class Passes:
     def run_grad(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Tensor:
         """A full pass with autograd on (the caller enables it): nothing recorded or replayed."""
         self._tick, self._record, self._replay, self._observe, self._structure = 0, None, None, None, False
-        return select_output(self.model(*args, **kwargs), self.output)
+        return select_output(call_user(self.model, *args, **kwargs), self.output)
 
     def limit_for(self, holders: list[int]) -> int:
         """The tick before which calls cannot depend on a tensor held by these modules: the first
@@ -166,6 +166,31 @@ class Passes:
             return out
 
         return call
+
+
+class ModelExit(BaseException):
+    """The model's code raised what is no Exception (SystemExit, KeyboardInterrupt, os._exit):
+    a BaseException, so that the engine's `except Exception` (a forward failing at some values)
+    does not take it for that; engine.scan turns it into one error line (exit 2)."""
+
+
+def call_user(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """`fn(*args, **kwargs)` for the model's code, guarded as `invcheck run` guards a layer's
+    (user_load.guarded): its prints and writes to fd 1 go to stderr (stdout holds the report), and
+    what it rebinds (`torch.Tensor.abs = ...`), its torch defaults and its os._exit are undone or
+    refused when it returns, so that the scan's own measurements run on torch as it was."""
+    from invcheck.impls import user_load
+
+    try:
+        with user_load.guarded():
+            return fn(*args, **kwargs)
+    except Exception:
+        raise
+    except BaseException as exc:
+        user_load.contained(exc)  # the deadline, a Ctrl-C: invcheck's own, they stop the run
+        raise ModelExit(
+            f"the model's code raised {user_load.first_line(exc)}{user_load.raised_at(exc)}"
+        ) from None
 
 
 def select_output(out: Any, name: str | None) -> Tensor:

@@ -237,11 +237,15 @@ WANTED = {
     "CallsCli": "error",
     "StubTimer": "invariant",  # the deadline's timer is still stopped: no SIGALRM ends the run
     "DelExit": "error",  # os._exit in a __del__ run when the check's objects are collected
-    "FakePid": "invariant",
-    "JsonJunk": "invariant",
-    "MathLies": "undefined",  # its own check reads the math it patched; the next one does not
-    "ClockRaises": "invariant",
-    "LyingOutput": "not_invariant",  # its data, as a plain tensor: none of its methods run
+}
+# Names user code rebinds that invcheck reads while it checks, judges and reports: one run of all of
+# them, each followed by a built-in check that must be untouched (one process: they are put back)
+STEERING = {
+    "FakePid": "invariant",  # os.getpid: the run looked like a forked child (exit 0, no report)
+    "JsonJunk": "invariant",  # json.dumps, JSONEncoder.encode: a JSON report of junk
+    "MathLies": "undefined",  # math.isnan: its own check reads its patch; the next does not
+    "ClockRaises": "invariant",  # time.perf_counter, time.monotonic raising: exit 3
+    "LyingOutput": "not_invariant",  # a tensor subclass answering invcheck's arithmetic: read as plain
 }
 
 
@@ -265,6 +269,20 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in [*WANTED, "StealOpen", "LateOpen", "ExitStub", "IgnoresStop", "SwapsFolder"]:
         (here / f"{name}.yaml").write_text(SPEC.format(name=name))
     return here
+
+
+def test_user_code_cannot_steer_a_run_through_names_invcheck_reads(folder: Path) -> None:
+    spec = "checks:\n" + "".join(
+        f'  - norm: {{id: layer_norm, module: "hostile_t:{name}", kwargs: {{units: "{{units}}"}}}}\n'
+        "    transform: dataset_rescale\n  - norm: layer_norm\n    transform: dataset_rescale\n"
+        for name in STEERING
+    )
+    (folder / "steering.yaml").write_text(spec)
+    done = invcheck(folder, "run", "steering.yaml", "--allow-import", "--format", "json", "-o", "steer.json")
+    wanted = [v for verdict in STEERING.values() for v in (verdict, "invariant")]
+    report = json.loads((folder / "steer.json").read_text())  # written: FakePid lost it
+    assert [r["verdict"] for r in report["results"]] == wanted, done.stderr
+    assert done.returncode == 0 and "internal error" not in done.stderr
 
 
 @pytest.mark.slow

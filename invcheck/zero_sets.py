@@ -60,15 +60,7 @@ def user_rule(check: CheckConfig) -> bool:
 def input_rule(check: CheckConfig) -> bool:
     """A built-in data norm on the layer's input: one 0/0 set reaches several outputs through W, so
     its entries are read from the outputs (not finite where X has a set of zero spread)."""
-    norm = NORMS.get(check.norm.id)
-    return (
-        check.norm.module is None
-        and norm is not None
-        and norm.acts_on == "data"
-        and check.norm.mode == "train"
-        and check.layer.placement == "input"
-        and check.tolerance is None
-    )
+    return _built_in_batch_statistics(check) and check.layer.placement == "input"
 
 
 def inside_rule(check: CheckConfig) -> bool:
@@ -76,13 +68,17 @@ def inside_rule(check: CheckConfig) -> bool:
     own earlier outputs, so its sets cannot be named before it runs; a set that the run's dtype
     rounds to one value (bfloat16: two cases' summed inputs) is 0/0 with eps 0, and the NaN reaches
     every later step: such trials are told apart by running them again with a tiny eps (measure.py)."""
+    return _built_in_batch_statistics(check) and check.layer.kind_spec.activation_inside
+
+
+def _built_in_batch_statistics(check: CheckConfig) -> bool:
+    """A built-in data norm (no user code) in train mode, judged by invcheck's own tolerance."""
     norm = NORMS.get(check.norm.id)
     return (
         check.norm.module is None
         and norm is not None
         and norm.acts_on == "data"
         and check.norm.mode == "train"
-        and check.layer.kind_spec.activation_inside
         and check.tolerance is None
     )
 

@@ -24,7 +24,7 @@ import weakref
 from collections.abc import Callable, Iterator
 from typing import NoReturn
 
-from invcheck import process_state
+from invcheck import dict_version, process_state
 from invcheck.timeouts import shielded
 
 # invcheck's own exit, bound here: `os._exit` is refused while user code runs (a __del__ that calls
@@ -66,7 +66,7 @@ def kept() -> Iterator[None]:
         except OSError:  # no working directory to keep
             cwd = None
         defaults = (torch.get_default_dtype(), _default_device(torch)) if torch is not None else None
-        names = [(space, dict(vars(space)), drop) for space, drop in _spaces(every=not _OPEN)]
+        names = [(space, *_snapshot(space), drop) for space, drop in _spaces(every=not _OPEN)]
         state = process_state.taken()
         threads = set(threading.enumerate())
         if not _OPEN:
@@ -162,15 +162,33 @@ def _invcheck_modules() -> tuple[object, ...]:
     return _FOUND["modules"]  # type: ignore[return-value]
 
 
-def _rebind(names: list[tuple[object, dict[str, object], bool]]) -> None:
-    for space, before, drop_added in names:
+_SEEN: dict[object, tuple[int, dict[str, object]]] = {}  # namespace: (its version, a copy of it then)
+
+
+def _snapshot(space: object) -> tuple[dict[str, object], int | None]:
+    """A copy of `vars(space)` as it is now, and its version: the copy taken before while the version
+    says nothing changed since (copying torch's ~1,900 names around every call was most of its cost)."""
+    version = dict_version.version(space)
+    seen = _SEEN.get(space)
+    if version is not None and seen is not None and seen[0] == version:
+        return seen[1], version
+    copy = dict(vars(space))
+    if version is not None:
+        _SEEN[space] = (version, copy)
+    return copy, version
+
+
+def _rebind(names: list[tuple[object, dict[str, object], int | None, bool]]) -> None:
+    for space, before, version, drop_added in names:
+        if version is not None and dict_version.version(space) == version:
+            continue  # not one name rebound, added or removed: the dict's version says so
         now = vars(space)
         if (
             len(now) == len(before)
             and all(map(operator.is_, now.values(), before.values()))
             and all(map(operator.is_, now.keys(), before.keys()))
         ):
-            continue  # nothing rebound, added or removed (compared in C: this runs around every call)
+            continue  # nothing rebound, added or removed (compared in C: where no version is kept)
         for name, value in before.items():
             if now.get(name, _ABSENT) is not value:
                 with contextlib.suppress(AttributeError, TypeError):

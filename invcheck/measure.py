@@ -436,6 +436,29 @@ def _dominant(t: Tensor) -> Tensor:
     return torch.where(top > 0, sq.sum(1) / top.clamp_min(torch.finfo(torch.float64).tiny), math.inf)
 
 
+@dataclass(frozen=True)
+class _Probe:
+    """Where one probe evaluates a check: the draw's inputs at the stencil's `points` (k e along fixed
+    random signs, their draw `rep`), in `dtype` on `device`."""
+
+    check: CheckConfig
+    d: Draw
+    points: tuple[int, ...]
+    e: float
+    dtype: torch.dtype
+    device: torch.device
+    rep: int = 0
+
+    def inputs(
+        self, side: int, points: tuple[int, ...] | None = None, reuse: bool = False
+    ) -> Iterator[tuple[Tensor, Tensor]]:
+        """One side's X and W at each point (`_points`): the probe's, or those given."""
+        at = self.points if points is None else points
+        return _points(
+            self.check, self.d, side, at, self.e, self.dtype, self.device, reuse=reuse, rep=self.rep
+        )
+
+
 def _outputs(
     check: CheckConfig,
     fwd: Forward,
@@ -450,11 +473,12 @@ def _outputs(
     without a probe); and per trial whether both sides' outputs moved with their inputs, with the
     fraction of nonzero output entries that moved (rep: which draw of dither signs)."""
     weights = dict(zip(STENCIL.points, STENCIL.weights))
+    probe = _Probe(check, d, points, e, dtype, device, rep)
     zero = zero_sets.mask(check, d, device)  # 0/0 entries: left out, as zeros on both sides
     if (
         2 * len(points) * (d.x.numel() + d.w.numel()) <= CACHE_ENTRIES
     ):  # one call, its inputs kept: small layers
-        stacked = _stacked(check, d, points, e, dtype, device, rep)
+        stacked = _stacked(probe)
         if len(points) > 1:  # a set the probe's dither zeroes is 0/0 there too
             zero = _union(zero, zero_sets.at_points(check, [stacked], d.trials, d))
         out = fwd(*stacked)
@@ -463,16 +487,9 @@ def _outputs(
     else:  # one call per side and point: memory holds one copy of the inputs at a time
         if len(points) > 1 and zero_sets.applies(check):  # a set the probe's dither zeroes is 0/0 there too
             for side in (0, 1):
-                at = _points(check, d, side, points, e, dtype, device, rep=rep)
-                zero = _union(zero, zero_sets.at_points(check, at, d.trials, d))
-        per_side = [
-            (
-                fwd(x, w).double()
-                for x, w in _points(check, d, side, points, e, dtype, device, reuse=True, rep=rep)
-            )
-            for side in (0, 1)
-        ]
-    alone = _x_alone(check, fwd, d, points, e, dtype, device, rep)
+                zero = _union(zero, zero_sets.at_points(check, probe.inputs(side), d.trials, d))
+        per_side = [(fwd(x, w).double() for x, w in probe.inputs(side, reuse=True)) for side in (0, 1)]
+    alone = _x_alone(fwd, probe)
     # a trial whose sets leave the output constant moves at no step by its math: it counts (a changed
     # pattern is a violation), and its stillness says nothing of the precision inside
     constant = informative.constant_trials(check, d)
@@ -503,8 +520,8 @@ def _outputs(
                 acc = y * weights[k] if acc is None else acc.add_(y, alpha=weights[k])
         if acc is not None:  # None with no probe: one point
             residual.append(acc)
-    base, residual = _rounded_zero_sets(check, d, points, e, dtype, device, rep, base, residual)
-    base, residual = _zero_inside(check, d, points, e, dtype, device, rep, base, residual)
+    base, residual = _rounded_zero_sets(probe, base, residual)
+    base, residual = _zero_inside(probe, base, residual)
     if len(points) == 1:
         return (base[0], base[1]), None, None
     fraction = changed / live if live else 1.0
@@ -512,15 +529,7 @@ def _outputs(
 
 
 def _rounded_zero_sets(
-    check: CheckConfig,
-    d: Draw,
-    points: tuple[int, ...],
-    e: float,
-    dtype: torch.dtype,
-    device: torch.device,
-    rep: int,
-    base: list[Tensor],
-    residual: list[Tensor],
+    probe: _Probe, base: list[Tensor], residual: list[Tensor]
 ) -> tuple[list[Tensor], list[Tensor]]:
     """base and residual with the entries left out (zero on both sides) that a set zeroed by rounding
     made 0/0, where zero_sets' drawn-input mask cannot name them:
@@ -529,6 +538,7 @@ def _rounded_zero_sets(
     - a built-in norm on the layer's input: an entry not finite at the drawn or dithered inputs, in a
       trial where X, in the run's dtype, has a set of zero spread (bfloat16 rounds two channels to one
       value: its 0/0 reaches the outputs through W; no overflow)."""
+    check = probe.check
     user, on_input = zero_sets.user_rule(check), zero_sets.input_rule(check)
     if not (user or on_input):
         return base, residual
@@ -539,22 +549,14 @@ def _rounded_zero_sets(
     if not bool(bad.any()):
         return base, residual
     if on_input:
-        inputs = [xw for side in (0, 1) for xw in _points(check, d, side, points, e, dtype, device, rep=rep)]
-        has = zero_sets.trials_with_zero_set(check, inputs, d.trials)
+        inputs = [xw for side in (0, 1) for xw in probe.inputs(side)]
+        has = zero_sets.trials_with_zero_set(check, inputs, probe.d.trials)
         bad &= has.reshape(-1, *[1] * (bad.dim() - 1)).to(bad.device)
     return [y.masked_fill(bad, 0.0) for y in base], [r.masked_fill(bad, 0.0) for r in residual]
 
 
 def _zero_inside(
-    check: CheckConfig,
-    d: Draw,
-    points: tuple[int, ...],
-    e: float,
-    dtype: torch.dtype,
-    device: torch.device,
-    rep: int,
-    base: list[Tensor],
-    residual: list[Tensor],
+    probe: _Probe, base: list[Tensor], residual: list[Tensor]
 ) -> tuple[list[Tensor], list[Tensor]]:
     """base and residual with the trials left out (zero on both sides, and noted with the draw) where
     a built-in norm inside a recurrent layer met a set of zero spread (zero_sets.inside_rule): not
@@ -562,6 +564,7 @@ def _zero_inside(
     smallest eps (0/0 made x/tiny: no overflow). Its NaN spreads through h to every later step
     (a batch_norm over 2 cases in bfloat16: a third of the trials, at some probe point), where it read
     as "overflow inside the layer?" and made every such cell undefined."""
+    check, d = probe.check, probe.d
     if not zero_sets.inside_rule(check):
         return base, residual
     t = base[0].shape[0]
@@ -570,11 +573,11 @@ def _zero_inside(
         bad |= ~y.isfinite().flatten(1).all(1)
     if not bool(bad.any()):
         return base, residual
-    tiny = replace(check, norm=replace(check.norm, eps=float(torch.finfo(dtype).tiny), torch_eps=False))
-    fwd = build_forward(tiny, d, dtype, device)
+    tiny = replace(check, norm=replace(check.norm, eps=float(torch.finfo(probe.dtype).tiny), torch_eps=False))
+    fwd = build_forward(tiny, d, probe.dtype, probe.device)
     finite = torch.ones_like(bad)
     for side in (0, 1):
-        for x, w in _points(check, d, side, points, e, dtype, device, rep=rep):
+        for x, w in probe.inputs(side):
             finite &= fwd(x, w).isfinite().flatten(1).all(1)
     zero = bad & finite
     if not bool(zero.any()):
@@ -584,26 +587,18 @@ def _zero_inside(
     return [y.masked_fill(mask, 0.0) for y in base], [r.masked_fill(mask, 0.0) for r in residual]
 
 
-def _x_alone(
-    check: CheckConfig,
-    fwd: Forward,
-    d: Draw,
-    points: tuple[int, ...],
-    e: float,
-    dtype: torch.dtype,
-    device: torch.device,
-    rep: int,
-) -> list[Tensor] | None:
+def _x_alone(fwd: Forward, probe: _Probe) -> list[Tensor] | None:
     """Per side, the output at the probe's first step with X moved and W not: where user code is the
     norm on the layer's input, whether the norm's output moves. norm(X) W^T moves with W at any step,
     so the full probe's outputs all move, and a norm that rounds in bfloat16 inside would keep the
     fine step, whose dither it rounds away (measured noise 6e-16 against its own 1e-3). None elsewhere
     (the output is the norm's own)."""
+    check, points = probe.check, probe.points
     if len(points) < 2 or check.norm.module is None or check.layer.placement != "input":
         return None
     alone = []
     for side in (0, 1):
-        (_, w0), (x1, _) = _points(check, d, side, (0, points[1]), e, dtype, device, rep=rep)
+        (_, w0), (x1, _) = probe.inputs(side, points=(0, points[1]))
         alone.append(fwd(x1, w0).double())
     return alone
 
@@ -612,22 +607,15 @@ def _union(a: Tensor | None, b: Tensor | None) -> Tensor | None:
     return b if a is None else a if b is None else a | b
 
 
-def _stacked(
-    check: CheckConfig,
-    d: Draw,
-    points: tuple[int, ...],
-    e: float,
-    dtype: torch.dtype,
-    device: torch.device,
-    rep: int = 0,
-) -> tuple[Tensor, Tensor]:
+def _stacked(probe: _Probe) -> tuple[Tensor, Tensor]:
     """Both sides' X and W at every probe point, stacked on the trial axis: [2 P T, ...], in the
     checked dtype on the device; kept in the draw's cache (only small layers stack: the table's
     other norms reuse them)."""
-    key = ("stacked", points, e, dtype, str(device), rep, _sized(check, rep))
+    p, d = probe, probe.d
+    key = ("stacked", p.points, p.e, p.dtype, str(p.device), p.rep, _sized(p.check, p.rep))
     if key in d.cache:
         return d.cache[key]
-    pieces = [p for side in (0, 1) for p in _points(check, d, side, points, e, dtype, device, rep=rep)]
+    pieces = [xw for side in (0, 1) for xw in probe.inputs(side)]
     stacked = torch.cat([x for x, _ in pieces]), torch.cat([w for _, w in pieces])
     d.cache[key] = stacked
     return stacked

@@ -22,18 +22,32 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from invcheck import dict_version, process_state
 from invcheck.timeouts import shielded
 
 # invcheck's own exit, bound here: `os._exit` is refused while user code runs (a __del__ that calls
 # it when its check's objects are collected raises instead of ending the run), and user code may rebind it.
-_hard_exit = os._exit
+# The C module's: os._exit is the guard below once user code has run (`_guard_exits`), and a module
+# imported after that (a --jobs worker's) binds this, never os._exit.
+real_exit: Callable[[int], NoReturn] = (sys.modules.get("posix") or sys.modules["nt"])._exit
+_hard_exit = real_exit
 # and its own pid: a layer that rebinds os.getpid (to 1) made the owner look like a forked child,
 # which ended the run silently, exit 0 and no report
 _getpid = os.getpid
 _OWNER = {"pid": _getpid()}  # the process whose report this is (a --jobs worker adopts itself)
+
+
+def _forked() -> None:
+    """A child forked while no user code runs is its own owner (a host program's worker process that
+    runs checks of its own); one forked by user code (inside `kept`) is a stray that ends silently."""
+    if not _OPEN:
+        _OWNER["pid"] = _getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 # Non-daemon threads started while user code ran, and left running by it (a host program, pytest,
 # has threads of its own or of other tests: only these are user code's).
 _LEFT: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
@@ -66,6 +80,9 @@ def kept() -> Iterator[None]:
         except OSError:  # no working directory to keep
             cwd = None
         defaults = (torch.get_default_dtype(), _default_device(torch)) if torch is not None else None
+        if not _OPEN:
+            _guard_exits()
+        exit_before = os._exit
         names = [(space, *_snapshot(space), drop) for space, drop in _spaces(every=not _OPEN)]
         state = process_state.taken()
         threads = set(threading.enumerate())
@@ -80,9 +97,11 @@ def kept() -> Iterator[None]:
             _OPEN.pop()
             if not _OPEN:
                 process_state.release_exit_handlers()
-                os._exit = _hard_exit
+                os._exit = exit_before
             exit_if_forked()
-            _LEFT.update(t for t in threading.enumerate() if t not in threads and not t.daemon)
+            started = [t for t in threading.enumerate() if t not in threads]
+            _USER_THREADS.update(started)
+            _LEFT.update(t for t in started if not t.daemon)
             _rebind(names)
             process_state.restore(state)
             if cwd is not None:
@@ -116,6 +135,69 @@ _STDLIB = (
     "math",
     "time",  # a layer setting math.isnan = lambda x: True changed later checks' verdicts
 )
+
+
+# Every thread started while user code ran: one that calls os._exit after its check (a daemon that
+# sleeps first) ended the run with exit 0 and no report.
+_USER_THREADS: weakref.WeakSet[threading.Thread] = weakref.WeakSet()
+_PROCESS = {"owned": False}  # the command line: only invcheck may end this process
+_HOOKS: dict[str, Callable[[Any], object]] = {}  # the hooks _guard_exits wrapped
+
+
+def own_process() -> None:
+    """The command line owns its process: os._exit from anything but invcheck (a user object's
+    __del__ run at a later check, or at exit) is refused in it, with one line, for good."""
+    _PROCESS["owned"] = True
+    _guard_exits()
+    if "unraisable" not in _HOOKS:  # (a check's deadline puts its own hook in front while it runs)
+        _HOOKS["unraisable"] = sys.unraisablehook
+        sys.unraisablehook = _unraisable
+
+
+def _guard_exits() -> None:
+    """os._exit, from the first check of user code on, refuses a thread user code started (and
+    anything, where invcheck owns the process); the refusal is one line on stderr, not a traceback
+    (in a thread; in a __del__ where invcheck owns the process).
+    A host program's own calls (pytest's, the user's) go through: its threads are not user code's."""
+    if os._exit is _hard_exit:
+        os._exit = _guarded_exit
+    if "thread" not in _HOOKS:
+        _HOOKS["thread"] = threading.excepthook
+        threading.excepthook = _thread_exception
+
+
+def _guarded_exit(status: int = 0) -> NoReturn:
+    if _PROCESS["owned"] or threading.current_thread() in _USER_THREADS:
+        raise OsExit(f"os._exit({status}) called")
+    _hard_exit(status)
+
+
+def _thread_exception(args: Any) -> None:
+    if isinstance(args.exc_value, OsExit):
+        _warn(f"{args.exc_value} in a thread user code started: refused")
+        return
+    _HOOKS["thread"](args)
+
+
+def _unraisable(unraisable: Any) -> None:
+    if isinstance(unraisable.exc_value, OsExit):
+        what = getattr(unraisable.object, "__qualname__", None) or type(unraisable.object).__name__
+        _warn(f"{unraisable.exc_value} in {what}: refused")
+        return
+    _HOOKS["unraisable"](unraisable)
+
+
+_WARNED: set[str] = set()
+
+
+def _warn(message: str) -> None:
+    """Once per message: a layer starts a thread per call."""
+    if message in _WARNED:
+        return
+    _WARNED.add(message)
+    with contextlib.suppress(Exception):
+        sys.stderr.write(f"warning: {message}\n")
+        sys.stderr.flush()
 
 
 class OsExit(BaseException):

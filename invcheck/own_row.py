@@ -102,15 +102,22 @@ def _check(
 def _modes(module: str, kwargs: dict[str, Any], layer: str, base: CheckConfig, held: Any = None) -> list[str]:
     """train, and eval where one instance keeps running statistics."""
     from invcheck.impls import user
+    from invcheck.runner import run_user
 
-    try:
-        obj = user.probe_instance(
-            _check(module, kwargs, layer, "dataset_rescale", "train", base, "summed", held)
+    check = _check(module, kwargs, layer, "dataset_rescale", "train", base, "summed", held)
+    try:  # as a check runs user code: its instance's __del__ runs inside the deadline and guards
+        return (
+            ["train", "eval"]
+            if run_user(check, lambda: _keeps_running_stats(user.probe_instance(check)))
+            else ["train"]
         )
     except UserCodeError:
         return ["train"]  # the error is reported by the cells themselves
+
+
+def _keeps_running_stats(obj: Any) -> bool:
     buffers = [name for name, _ in getattr(obj, "named_buffers", lambda: [])()]
-    return ["train", "eval"] if any(n.split(".")[-1].startswith("running_") for n in buffers) else ["train"]
+    return any(n.split(".")[-1].startswith("running_") for n in buffers)
 
 
 def likeness(row: dict[str, str], builtin: dict[str, dict[str, str]]) -> str:

@@ -14,12 +14,13 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from invcheck.errors import DeviceError, ImportRefused, InvcheckError
+from invcheck.isolation import real_exit as _hard_exit  # user code may rebind os._exit; invcheck guards it
 from invcheck.settings import CheckConfig
 
-_hard_exit = os._exit  # bound at import: user code may rebind (or, while it runs, invcheck refuses) os._exit
+T = TypeVar("T")
 
 _observers: list[Callable[[], None]] = []  # called after each check (progress bars)
 
@@ -60,7 +61,6 @@ def import_refused(check: CheckConfig, flag: str, anchor: Path | None = None) ->
 def run_check(check: CheckConfig, checked: bool = False):  # -> evidence.Result (torch imported lazily)
     """The check's Result. Bad input raises InvcheckError before anything is allocated: the check
     is held to the rules here unless `checked` says its caller did (a spec as it loads, the API)."""
-    from invcheck.impls.user_load import deadline
     from invcheck.measure import measure
     from invcheck.rules import refuse_impossible
     from invcheck.user_objects import user_code
@@ -68,12 +68,8 @@ def run_check(check: CheckConfig, checked: bool = False):  # -> evidence.Result 
 
     if not checked:
         refuse_impossible(check)
-    if user_code(check):
-        import invcheck.isolation  # noqa: F401 - imported before the deadline starts, not inside it
     try:
-        # user code may hang: one line after --timeout seconds
-        with deadline(check) if user_code(check) else contextlib.nullcontext():
-            result = _user_run(check) if user_code(check) else judge(measure(check))
+        result = run_user(check, lambda: judge(measure(check))) if user_code(check) else judge(measure(check))
     except DeviceError as err:  # located at the spec's `device:` line, as every error about a spec
         raise DeviceError(f"{_device_location(check)}: {err}") if check.file else err from None
     for observe_ in _observers:
@@ -81,38 +77,41 @@ def run_check(check: CheckConfig, checked: bool = False):  # -> evidence.Result 
     return result
 
 
-def _user_run(check: CheckConfig):  # -> evidence.Result
-    """A check of user code: whatever fails inside it (torch refusing what it returned, a tensor on
-    the meta device) is that check's error, never the run's end; its objects are collected before
-    its deadline ends (a __del__ that hangs is stopped there, not in a later check), and what it
-    changed in the process is put back (isolation.py)."""
+def run_user(check: CheckConfig, work: Callable[[], T]) -> T:
+    """work(), which runs check's user code (a whole check, or a look at one of its objects), under
+    the check's deadline (user code may hang: one line after --timeout seconds). Whatever fails
+    inside it (torch refusing what it returned, a tensor on the meta device) is that check's error,
+    never the run's end; its objects are collected before its deadline ends (a __del__ that hangs is
+    stopped there, not in a later check; one that calls os._exit is refused), and what it changed in
+    the process is put back (isolation.py)."""
     import gc
 
-    from invcheck.impls.user_load import first_line, raised_at, release, user_error
-    from invcheck.isolation import kept
-    from invcheck.measure import measure
-    from invcheck.verdict import judge
+    import invcheck.isolation  # imported before the deadline starts, not inside it
+    from invcheck.impls.user_load import deadline, first_line, raised_at, release, user_error
 
-    try:
-        with kept():
-            gc.freeze()  # what exists now is not this check's: the collection below sees its objects alone
-            try:
-                return judge(measure(check))
-            except BaseException as stopped:
-                where = raised_at(stopped)  # the user's line, read before its traceback goes
-                release(stopped)  # the check's objects die inside its deadline
-                if isinstance(stopped, Exception) and not isinstance(stopped, InvcheckError):
-                    raise user_error(check, f"could not be checked: {first_line(stopped)}{where}") from None
-                raise
-            finally:
+    with deadline(check):
+        try:
+            with invcheck.isolation.kept():
+                gc.freeze()  # what exists now is not this check's: the collection below sees its objects alone
                 try:
-                    gc.collect()
+                    return work()
+                except BaseException as stopped:
+                    where = raised_at(stopped)  # the user's line, read before its traceback goes
+                    release(stopped)  # the check's objects die inside its deadline
+                    if isinstance(stopped, Exception) and not isinstance(stopped, InvcheckError):
+                        raise user_error(
+                            check, f"could not be checked: {first_line(stopped)}{where}"
+                        ) from None
+                    raise
                 finally:
-                    gc.unfreeze()
-    except InvcheckError:
-        raise
-    except Exception as exc:  # user code's failure as its objects were put back or collected
-        raise user_error(check, f"could not be checked: {first_line(exc)}{raised_at(exc)}") from None
+                    try:
+                        gc.collect()
+                    finally:
+                        gc.unfreeze()
+        except InvcheckError:
+            raise
+        except Exception as exc:  # user code's failure as its objects were put back or collected
+            raise user_error(check, f"could not be checked: {first_line(exc)}{raised_at(exc)}") from None
 
 
 def _device_location(check: CheckConfig) -> str:

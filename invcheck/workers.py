@@ -25,9 +25,8 @@ from typing import Any
 
 from invcheck.errors import InvcheckError
 from invcheck.fds import move_high
+from invcheck.isolation import real_exit as _hard_exit  # user code may rebind os._exit; invcheck guards it
 from invcheck.settings import CheckConfig
-
-_hard_exit = os._exit  # bound at import: user code may rebind (or, while it runs, invcheck refuses) os._exit
 
 _HEADER = struct.Struct("!QQ")  # the check's index and the pickled Result's length, after the run's key
 _POLL = 0.05  # seconds between looks at workers that have not written yet

@@ -55,6 +55,7 @@ def console() -> None:
     its exit code, even where user code left a thread running (Python would wait for it forever)."""
     from invcheck import isolation
 
+    isolation.own_process()  # os._exit from user code, even late (a __del__, a thread), is refused
     try:
         main()
     except SystemExit as done:

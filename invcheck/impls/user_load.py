@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 from invcheck.display import shown_path
 from invcheck.errors import UserCodeError
 from invcheck.fds import dup_high
-from invcheck.isolation import OsExit, kept
+from invcheck.isolation import OsExit, kept, real_exit
 from invcheck.project_config import find_pyproject
 from invcheck.settings import CheckConfig, LayerConfig
 from invcheck.spec_values import braced, did_you_mean
@@ -52,7 +52,7 @@ class Interrupted(KeyboardInterrupt):
     failure of the user's code (a KeyboardInterrupt the code raises itself stays its failure)."""
 
 
-_HARD_EXIT = os._exit  # the real one: guarded() replaces os._exit while user code runs
+_HARD_EXIT = real_exit  # guarded() replaces os._exit while user code runs
 _setsignal = signal.signal  # the real one: user code may rebind signal.signal
 
 

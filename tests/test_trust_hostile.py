@@ -295,7 +295,19 @@ def test_user_code_cannot_move_corrupt_or_duplicate_a_report(folder: Path) -> No
         for name in WANTED
     )
     (folder / "reports.yaml").write_text(spec)
-    done = invcheck(folder, "run", "reports.yaml", "--allow-import", "--format", "json", "--timeout", "2")
+    # -o /dev/stdout: the process's own descriptor 1, written through (not replaced by a file)
+    done = invcheck(
+        folder,
+        "run",
+        "reports.yaml",
+        "--allow-import",
+        "--format",
+        "json",
+        "--timeout",
+        "2",
+        "-o",
+        "/dev/stdout",
+    )
     report = json.loads(done.stdout)  # one JSON document: no thread's chatter, no forked child's report
     wanted = [v for verdict in WANTED.values() for v in (verdict, "invariant")]
     assert [r["verdict"] for r in report["results"]] == wanted, done.stderr
@@ -310,25 +322,37 @@ def test_user_code_cannot_move_corrupt_or_duplicate_a_report(folder: Path) -> No
 def test_output_paths_are_fixed_before_user_code_runs_and_open_rebound_cannot_divert_them(
     folder: Path,
 ) -> None:
-    """One run: `builtins.open`/`io.open` rebound in forward (StealOpen) or by a thread after its
+    """One run: a layer raising an exception whose text has bidi characters (Bidi: escaped in the
+    JUnit file), `builtins.open`/`io.open` rebound in forward (StealOpen) or by a thread after its
     check (LateOpen), then a layer that changes the working folder (Chdir), each followed by a
     built-in check: the report and the JUnit file land where the command line named them, whole,
     and the report's writer does not go through the rebound open."""
     names = ["StealOpen", "LateOpen", "Chdir"]
-    spec = "checks:\n" + "".join(
-        f'  - norm: {{id: layer_norm, module: "hostile_t:{name}", kwargs: {{units: "{{units}}"}}}}\n'
-        "    transform: dataset_rescale\n  - norm: layer_norm\n    transform: dataset_rescale\n"
-        for name in names
+    (folder / "bidi_t.py").write_text(
+        "class Bidi:\n    def __call__(self, a):\n        raise ValueError('evil \\u202e gnp.exe')\n"
+    )
+    bidi = "  - norm: {id: layer_norm, module: 'bidi_t:Bidi'}\n    transform: dataset_rescale\n"
+    spec = (
+        "checks:\n"
+        + bidi
+        + "".join(
+            f'  - norm: {{id: layer_norm, module: "hostile_t:{name}", kwargs: {{units: "{{units}}"}}}}\n'
+            "    transform: dataset_rescale\n  - norm: layer_norm\n    transform: dataset_rescale\n"
+            for name in names
+        )
     )
     (folder / "paths.yaml").write_text(spec)
     done = invcheck(
         folder, "run", "paths.yaml", "--allow-import", "-f", "json", "-o", "r.json", "--junit-xml", "j.xml"
     )
-    assert done.returncode == 0, done.stderr
-    assert [r["verdict"] for r in json.loads((folder / "r.json").read_text())["results"]] == ["invariant"] * (
-        2 * len(names)
-    )
-    assert (folder / "j.xml").read_text().startswith("<?xml")
+    assert done.returncode == 2, done.stderr  # Bidi's error
+    verdicts = [r["verdict"] for r in json.loads((folder / "r.json").read_text())["results"]]
+    assert verdicts == ["error"] + ["invariant"] * (2 * len(names)), done.stderr
+    xml = (folder / "j.xml").read_text(encoding="utf-8")
+    assert xml.startswith("<?xml")
+    assert (
+        "\u202e" not in xml and "evil \\u202e gnp.exe" in xml
+    )  # a user exception's bidi characters, escaped
     assert not (folder / "elsewhere" / "r.json").exists() and not (folder / "elsewhere" / "j.xml").exists()
     assert not list(folder.rglob("STOLEN_*"))
 
@@ -415,11 +439,7 @@ def test_a_trailing_slash_names_a_folder(spec_folder: Path, invoke: Invoke) -> N
     assert not (spec_folder / "out.json").exists()
 
 
-@pytest.mark.slow  # the process's own file descriptor 1
-def test_dev_stdout_is_written_through(spec_folder: Path) -> None:
-    done = invcheck(spec_folder, "run", "ok.yaml", "-f", "json", "-o", "/dev/stdout")
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["results"][0]["verdict"] == "invariant"
+# `-o /dev/stdout` written through: test_user_code_cannot_move_corrupt_or_duplicate_a_report's run
 
 
 def test_one_spec_spelled_two_ways_runs_once(spec_folder: Path, invoke: Invoke) -> None:
@@ -524,17 +544,3 @@ def test_a_thread_rebinding_open_cannot_divert_pytest_s_junit_xml(pytester: pyte
     result.assert_outcomes(passed=3)
     assert (pytester.path / "j.xml").read_text().startswith("<?xml")
     assert not list(pytester.path.glob("STOLEN_*"))
-
-
-@pytest.mark.slow
-def test_junit_escapes_a_user_exceptions_bidi_characters(folder: Path) -> None:
-    (folder / "bidi_t.py").write_text(
-        "class Bidi:\n    def __call__(self, a):\n        raise ValueError('evil \\u202e gnp.exe')\n"
-    )
-    (folder / "bidi.yaml").write_text(
-        "norm: {id: layer_norm, module: 'bidi_t:Bidi'}\ntransform: dataset_rescale\n"
-    )
-    done = invcheck(folder, "run", "bidi.yaml", "--allow-import", "--junit-xml", "jb.xml")
-    assert done.returncode == 2
-    xml = (folder / "jb.xml").read_text(encoding="utf-8")
-    assert "\u202e" not in xml and "evil \\u202e gnp.exe" in xml

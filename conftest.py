@@ -126,7 +126,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     folder = getattr(session.config, "workerinput", {}).get("invcheck_units")
     if folder is None:
         return
-    units = {item.nodeid: _unit(item) for item in session.items}
+    units = {
+        item.nodeid: [_unit(item), item.get_closest_marker("slow") is not None] for item in session.items
+    }
     ours = Path(folder) / f"{session.config.workerinput['workerid']}.json"
     ours.with_suffix(".tmp").write_text(json.dumps(units))
     ours.with_suffix(".tmp").replace(ours)  # whole or absent: the controller may read it at once
@@ -156,21 +158,40 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | 
     from xdist.scheduler import LoadScopeScheduling
 
     class Units(LoadScopeScheduling):
-        _units: dict[str, str] | None = None
+        _units: dict[str, list] | None = None
+        _ordered = False
 
         def _split_scope(self, nodeid: str) -> str:
             if self._units is None:
                 self._units = _read_units(config)
             page = nodeid.split("::", 1)[0]
-            return self._units.get(nodeid) or (page if page.endswith(".md") else nodeid)
+            unit = self._units.get(nodeid)
+            return unit[0] if unit else (page if page.endswith(".md") else nodeid)
+
+        def _assign_work_unit(self, node: Any) -> None:
+            # The dearest units first, the cheap ones last (longest processing time first): a unit
+            # of one real process (seconds) handed out at the end would leave the other worker idle
+            # until it ends. Dear: its slow tests (real processes, proofs, more seeds) count 1, the
+            # others 1/20 (roughly: a real process takes 1.5-9 s, a fast test ~0.05 s; only the order
+            # matters).
+            if not self._ordered:
+                self._ordered = True
+                slow = {nodeid: unit[1] for nodeid, unit in (self._units or {}).items()}
+                cost = {
+                    s: sum(1.0 if slow.get(t) else 0.05 for t in tests) for s, tests in self.workqueue.items()
+                }
+                for scope in sorted(self.workqueue, key=lambda s: -cost[s]):
+                    self.workqueue.move_to_end(scope)
+            super()._assign_work_unit(node)
 
     return Units(config, log)
 
 
-def _read_units(config: pytest.Config) -> dict[str, str]:
-    """What the workers wrote (identical collections: xdist checks that); {} where none did."""
+def _read_units(config: pytest.Config) -> dict[str, list]:
+    """What the workers wrote, per test [its unit, whether it is slow] (identical collections: xdist
+    checks that); {} where none did."""
     folder = config.stash.get(_UNITS, None)
     for path in sorted(folder.glob("*.json")) if folder is not None else []:
-        units: dict[str, str] = json.loads(path.read_text())
+        units: dict[str, list] = json.loads(path.read_text())
         return units
     return {}

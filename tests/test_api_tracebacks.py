@@ -17,12 +17,13 @@ CALLS = {
 }
 
 
-@pytest.mark.slow  # a pytest session in a fresh process, importing torch
 def test_failures_of_the_call_show_no_invcheck_frames(pytester: pytest.Pytester) -> None:
+    """A pytest session in this process (pytester's inline run: its own config, plugins and
+    capture; what is printed of a failure is the same as in a fresh process)."""
     pytester.makepyfile(
         "import invcheck\n\n" + "".join(f"def test_{name}():\n    {call}\n\n" for name, call in CALLS.items())
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:xdist")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:xdist")
     result.assert_outcomes(failed=len(CALLS))
     out = result.stdout.str()
     assert not re.search(r"invcheck[/\\]\S+\.py:\d+", out), out

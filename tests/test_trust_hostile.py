@@ -266,7 +266,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     here: Path = tmp_path_factory.mktemp("hostile")
     (here / "hostile_t.py").write_text(textwrap.dedent(HOSTILE))
     (here / "exit_at_import_t.py").write_text(EXIT_AT_IMPORT)
-    for name in [*WANTED, "StealOpen", "LateOpen", "ExitStub", "IgnoresStop", "SwapsFolder"]:
+    for name in ["IgnoresStop", "SwapsFolder"]:
         (here / f"{name}.yaml").write_text(SPEC.format(name=name))
     return here
 
@@ -286,48 +286,75 @@ def test_user_code_cannot_steer_a_run_through_names_invcheck_reads(folder: Path)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", list(WANTED))
-def test_user_code_cannot_move_corrupt_or_duplicate_a_report(folder: Path, name: str) -> None:
-    done = invcheck(folder, "run", f"{name}.yaml", "--allow-import", "--format", "json", "--timeout", "2")
-    report = json.loads(done.stdout)  # one JSON document: no thread's chatter, no forked child's report
-    assert [r["verdict"] for r in report["results"]] == [WANTED[name], "invariant"], done.stderr
-    assert done.returncode == (2 if WANTED[name] == "error" else 0), done.stderr
-    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
-    assert "internal error" not in done.stderr and "Usage:" not in done.stderr
-
-
-@pytest.mark.slow
-def test_output_paths_are_fixed_before_user_code_runs(folder: Path) -> None:
-    done = invcheck(folder, "run", "Chdir.yaml", "--allow-import", "-o", "r.json", "--junit-xml", "j.xml")
-    assert done.returncode == 0, done.stderr
-    assert (folder / "r.json").is_file() and (folder / "j.xml").is_file()
-    assert not (folder / "elsewhere" / "r.json").exists()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("name", ["StealOpen", "LateOpen"])
-def test_user_code_rebinding_open_cannot_divert_a_report(folder: Path, name: str) -> None:
-    """`builtins.open`/`io.open` rebound in forward, or by a thread after its check: the report's
-    writer does not go through them."""
+def test_user_code_cannot_move_corrupt_or_duplicate_a_report(folder: Path) -> None:
+    """All of WANTED's layers in one run (one torch import, not nine), each followed by a built-in
+    check: each user check gets its verdict and none of them reaches the check after it."""
+    spec = "checks:\n" + "".join(
+        f'  - norm: {{id: layer_norm, module: "hostile_t:{name}", kwargs: {{units: "{{units}}"}}}}\n'
+        "    transform: dataset_rescale\n  - norm: layer_norm\n    transform: dataset_rescale\n"
+        for name in WANTED
+    )
+    (folder / "reports.yaml").write_text(spec)
+    # -o /dev/stdout: the process's own descriptor 1, written through (not replaced by a file)
     done = invcheck(
         folder,
         "run",
-        f"{name}.yaml",
+        "reports.yaml",
         "--allow-import",
-        "-f",
+        "--format",
         "json",
+        "--timeout",
+        "2",
         "-o",
-        f"{name}.json",
-        "--junit-xml",
-        f"{name}.xml",
+        "/dev/stdout",
     )
-    assert done.returncode == 0, done.stderr
-    assert [r["verdict"] for r in json.loads((folder / f"{name}.json").read_text())["results"]] == [
-        "invariant",
-        "invariant",
-    ]
-    assert (folder / f"{name}.xml").read_text().startswith("<?xml")
-    assert not list(folder.glob("STOLEN_*"))
+    report = json.loads(done.stdout)  # one JSON document: no thread's chatter, no forked child's report
+    wanted = [v for verdict in WANTED.values() for v in (verdict, "invariant")]
+    assert [r["verdict"] for r in report["results"]] == wanted, done.stderr
+    assert done.returncode == 2, done.stderr  # some are errors
+    assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr
+    assert "internal error" not in done.stderr and "Usage:" not in done.stderr
+    for name, verdict in WANTED.items():  # each error is its own check's line, none lost
+        assert (f"module 'hostile_t:{name}'" in done.stderr) == (verdict == "error"), name
+
+
+@pytest.mark.slow
+def test_output_paths_are_fixed_before_user_code_runs_and_open_rebound_cannot_divert_them(
+    folder: Path,
+) -> None:
+    """One run: a layer raising an exception whose text has bidi characters (Bidi: escaped in the
+    JUnit file), `builtins.open`/`io.open` rebound in forward (StealOpen) or by a thread after its
+    check (LateOpen), then a layer that changes the working folder (Chdir), each followed by a
+    built-in check: the report and the JUnit file land where the command line named them, whole,
+    and the report's writer does not go through the rebound open."""
+    names = ["StealOpen", "LateOpen", "Chdir"]
+    (folder / "bidi_t.py").write_text(
+        "class Bidi:\n    def __call__(self, a):\n        raise ValueError('evil \\u202e gnp.exe')\n"
+    )
+    bidi = "  - norm: {id: layer_norm, module: 'bidi_t:Bidi'}\n    transform: dataset_rescale\n"
+    spec = (
+        "checks:\n"
+        + bidi
+        + "".join(
+            f'  - norm: {{id: layer_norm, module: "hostile_t:{name}", kwargs: {{units: "{{units}}"}}}}\n'
+            "    transform: dataset_rescale\n  - norm: layer_norm\n    transform: dataset_rescale\n"
+            for name in names
+        )
+    )
+    (folder / "paths.yaml").write_text(spec)
+    done = invcheck(
+        folder, "run", "paths.yaml", "--allow-import", "-f", "json", "-o", "r.json", "--junit-xml", "j.xml"
+    )
+    assert done.returncode == 2, done.stderr  # Bidi's error
+    verdicts = [r["verdict"] for r in json.loads((folder / "r.json").read_text())["results"]]
+    assert verdicts == ["error"] + ["invariant"] * (2 * len(names)), done.stderr
+    xml = (folder / "j.xml").read_text(encoding="utf-8")
+    assert xml.startswith("<?xml")
+    assert (
+        "\u202e" not in xml and "evil \\u202e gnp.exe" in xml
+    )  # a user exception's bidi characters, escaped
+    assert not (folder / "elsewhere" / "r.json").exists() and not (folder / "elsewhere" / "j.xml").exists()
+    assert not list(folder.rglob("STOLEN_*"))
 
 
 FAILING = """checks:
@@ -340,9 +367,14 @@ FAILING = """checks:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("module", ["hostile_t:ExitStub", "exit_at_import_t:Base"])
-def test_user_code_rebinding_sys_exit_cannot_turn_a_failing_run_green(folder: Path, module: str) -> None:
-    (folder / "failing.yaml").write_text(FAILING.format(module=module))
+def test_user_code_rebinding_sys_exit_cannot_turn_a_failing_run_green(folder: Path) -> None:
+    """sys.exit rebound in forward (ExitStub) and at a module's import (exit_at_import_t), both in
+    one run whose last check fails: the run still exits 1 (either rebinding left in place would
+    leave a no-op sys.exit at the end and exit 0)."""
+    failing = FAILING.format(module="exit_at_import_t:Base")
+    stub = 'checks:\n  - norm: {id: layer_norm, module: "hostile_t:ExitStub", kwargs: {units: "{units}"}}\n'
+    stub += "    transform: dataset_rescale\n"
+    (folder / "failing.yaml").write_text(stub + failing.removeprefix("checks:\n"))
     done = invcheck(folder, "run", "failing.yaml", "--allow-import")
     assert done.returncode == 1, done.stderr
     assert "0 passed, 1 failed" in done.stdout
@@ -407,11 +439,7 @@ def test_a_trailing_slash_names_a_folder(spec_folder: Path, invoke: Invoke) -> N
     assert not (spec_folder / "out.json").exists()
 
 
-@pytest.mark.slow  # the process's own file descriptor 1
-def test_dev_stdout_is_written_through(spec_folder: Path) -> None:
-    done = invcheck(spec_folder, "run", "ok.yaml", "-f", "json", "-o", "/dev/stdout")
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["results"][0]["verdict"] == "invariant"
+# `-o /dev/stdout` written through: test_user_code_cannot_move_corrupt_or_duplicate_a_report's run
 
 
 def test_one_spec_spelled_two_ways_runs_once(spec_folder: Path, invoke: Invoke) -> None:
@@ -516,17 +544,3 @@ def test_a_thread_rebinding_open_cannot_divert_pytest_s_junit_xml(pytester: pyte
     result.assert_outcomes(passed=3)
     assert (pytester.path / "j.xml").read_text().startswith("<?xml")
     assert not list(pytester.path.glob("STOLEN_*"))
-
-
-@pytest.mark.slow
-def test_junit_escapes_a_user_exceptions_bidi_characters(folder: Path) -> None:
-    (folder / "bidi_t.py").write_text(
-        "class Bidi:\n    def __call__(self, a):\n        raise ValueError('evil \\u202e gnp.exe')\n"
-    )
-    (folder / "bidi.yaml").write_text(
-        "norm: {id: layer_norm, module: 'bidi_t:Bidi'}\ntransform: dataset_rescale\n"
-    )
-    done = invcheck(folder, "run", "bidi.yaml", "--allow-import", "--junit-xml", "jb.xml")
-    assert done.returncode == 2
-    xml = (folder / "jb.xml").read_text(encoding="utf-8")
-    assert "\u202e" not in xml and "evil \\u202e gnp.exe" in xml

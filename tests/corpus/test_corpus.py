@@ -219,16 +219,24 @@ def test_user_code_printing_never_corrupts_json(tmp_path: Path) -> None:
     assert "hello from import" in proc.stderr and "raw bytes on fd 1" in proc.stderr
 
 
-@pytest.mark.slow
+@pytest.mark.slow  # a second of deadline
 def test_pytest_user_code_that_hangs_fails_after_the_timeout(pytester: pytest.Pytester) -> None:
+    """In this process (pytester's inline session): the deadline's alarm stops the loop as it would
+    in a pytest process of its own; code that defeats it ends the process (the test below)."""
     (pytester.path / "slow.invcheck.yaml").write_text(
         'norm: {module: "slow:N"}\ntransform: dataset_rescale\n'
     )
     (pytester.path / "slow.py").write_text("while True:\n    pass\n")
     (pytester.path / "test_ok.py").write_text("def test_one():\n    assert True\n")
-    result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--invcheck-allow-import", "--invcheck-timeout", "1", timeout=TIMEOUT
-    )
+    from invcheck import timeouts
+
+    saved = dict(timeouts.DEADLINE)  # --invcheck-timeout sets it for the process: for this session only
+    try:
+        result = pytester.runpytest(
+            "-p", "no:cacheprovider", "--invcheck-allow-import", "--invcheck-timeout", "1"
+        )
+    finally:
+        timeouts.DEADLINE.update(saved)
     result.assert_outcomes(passed=1, errors=1)  # it could not finish: an error, as in `invcheck run`
     result.stdout.fnmatch_lines(
         [

@@ -36,7 +36,7 @@ from __future__ import annotations
 import functools
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import Path
@@ -49,7 +49,7 @@ from invcheck.layer_kinds import LAYER_KINDS
 from invcheck.scan import scan  # noqa: F401 (re-exported: api.scan)
 from invcheck.scan.param_groups import param_groups  # noqa: F401 (re-exported: api.param_groups)
 from invcheck.settings import OPTIONS, CheckConfig, LayerConfig, NormConfig, TransformConfig, check_config
-from invcheck.spec_values import did_you_mean
+from invcheck.spec_values import did_you_mean, schema_of
 from invcheck.user_objects import UserObject, features, norm_object, transform_object
 
 if TYPE_CHECKING:
@@ -160,6 +160,8 @@ def check(
         if label is not DEFAULT_NORM and not (isinstance(label, str) and ":" not in label):
             raise TypeError("give user code once: as `norm` or as `module`, not both")
         options["_label"] = label
+    if isinstance(transform, Mapping):  # as a spec writes it: {"id": "dataset_rescale", "negative": True}
+        transform, options["_transform"] = _unfolded(transform, options)
     changes = dict(
         norm=norm,
         transform=transform,
@@ -179,6 +181,7 @@ def check(
 def _apply(base: CheckConfig, changes: dict[str, Any]) -> CheckConfig:
     """`base` with `changes`, built by settings.check_config; unknown names: TypeError."""
     label = changes.pop("_label", DEFAULT_NORM)
+    unfolded = changes.pop("_transform", None)  # what a transform mapping set on its config (_unfolded)
     options = {name: _named(name, value) for name, value in changes.items()}
     unknown = [name for name in options if name not in _OPTIONS and name not in _SECTIONS]
     if unknown:
@@ -190,6 +193,7 @@ def _apply(base: CheckConfig, changes: dict[str, Any]) -> CheckConfig:
             raise TypeError(f"{key} is None: {_WANTED[key]}")
     norm = _norm(base.norm, given["norm"], options, label) if "norm" in given else base.norm
     transform = _transform(base.transform, given["transform"]) if "transform" in given else base.transform
+    transform = replace(transform, **unfolded) if unfolded else transform
     layer = _layer(base.layer, given.get("layer", base.layer.kind))
     if "norm" in given and isinstance(norm.obj, UserObject) and norm.obj.how == "instance":
         _as_instance(norm.obj.value, options, layer)
@@ -252,6 +256,36 @@ def _transform(base: TransformConfig, value: Any) -> TransformConfig:
     return replace(base, id=label, module=module, obj=obj)
 
 
+def _unfolded(value: Mapping[Any, Any], options: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A transform given as a mapping, as a spec writes it: its id (or module, labelled by its id),
+    its options added to the call's `options` (so that check_config routes them and the rules see
+    them named), and what goes on its config itself (a module transform's kwargs and label). The
+    keys a spec's transform takes, and no others."""
+    rest = dict(value)
+    name, module = rest.pop("id", None), rest.pop("module", None)
+    if name is None and module is None:
+        raise TypeError(
+            f"transform {value!r:.80} names neither an id nor a module: add 'id' (say 'dataset_rescale')"
+        )
+    extra: dict[str, Any] = {}
+    if "kwargs" in rest:
+        if module is None:
+            raise TypeError("transform kwargs apply only to a 'module' transform")
+        extra["kwargs"] = rest.pop("kwargs")
+    if module is not None and name is not None:
+        extra["id"] = name
+    for key, item in rest.items():
+        if OPTIONS.get(key) != "transform" or key in ("module", "kwargs"):
+            keys = [k for k, section in OPTIONS.items() if section == "transform"]
+            raise TypeError(
+                f"transform {key!r} is not a transform key ({did_you_mean(str(key), ['id', 'module', 'kwargs', *keys])})"
+            )
+        if key in options:
+            raise TypeError(f"transform {key!r} given twice: in the transform mapping and as {key}=")
+        options[key] = item
+    return (module if module is not None else name), extra
+
+
 def _as_instance(instance: Any, options: dict[str, Any], layer: LayerConfig) -> None:
     """A module instance used as it is: its own train/eval mode, and the layer's normalized units
     its own size (nn.LayerNorm(64): a layer of 64 units), unless the call says otherwise."""
@@ -302,11 +336,74 @@ def _validated(c: CheckConfig, given: dict[str, set[str]] | None = None) -> Chec
         raise TypeError(f"kwargs must be a dict of argument names to values, got {c.norm.kwargs!r}")
     if c.norm.kwargs and c.norm.module is None:
         raise TypeError("kwargs apply only to user code: give norm='pkg.mod:Name' or module=...")
-    found = rules.field_problems(c) or rules.problems(c, given)
+    fields = rules.field_problems(c)
+    for p in fields:  # a value no spelling of the field could be (dtype=3): the caller's type error
+        wanted = _wanted_type(c, p)
+        if wanted is not None:
+            raise TypeError(f"{p.key} must be {wanted}, got {type(p.value).__name__} {p.value!r:.60}")
+    found = fields or rules.problems(c, given)
     if found:
         p = found[0]
         raise SpecError(p.message, _where(), None, p.value, p.hint)
     return _whole_numbers(c)
+
+
+# What each JSON-Schema type of a field admits in Python (an integral float is an integer, as in a spec)
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "integer": (int, float),
+    "number": (int, float),
+    "string": (str,),
+    "boolean": (bool,),
+    "null": (type(None),),
+    "object": (dict,),
+    "array": (list, tuple),
+}
+_TYPE_WORDS = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "text",
+    "boolean": "True or False",
+    "object": "a dict",
+    "array": "a [low, high] pair",
+}
+_TORCH_TYPES = {"dtype": " or a torch.dtype", "device": " or a torch.device"}
+
+
+def _wanted_type(c: CheckConfig, p: rules.Problem) -> str | None:
+    """What field `p.key` takes, where `p.value` is of a type its schema admits nowhere; else None
+    (a value of the right type the rules refuse is the spec's SpecError: unknown name, out of range)."""
+    if p.section == "layer":
+        parser = rules.layer_fields(c.layer.kind).get(p.key)
+    else:
+        module = {"norm": c.norm.module, "transform": c.transform.module}.get(p.section or "")
+        parser = {
+            "norm": rules.MODULE_NORM_FIELDS if module is not None else rules.NORM_FIELDS,
+            "transform": rules.MODULE_TRANSFORM_FIELDS if module is not None else rules.TRANSFORM_FIELDS,
+        }.get(p.section or "", rules.CHECK_FIELDS).get(p.key)
+    if parser is None:
+        return None
+    kinds: list[str] = []
+    words: list[str] = []
+
+    def read(schema: dict[str, Any]) -> None:
+        for alternative in schema.get("anyOf", ()):
+            read(alternative)
+        if "enum" in schema:
+            kinds.append("string")
+            words.append("one of " + ", ".join(map(str, schema["enum"])))
+        elif schema.get("type") in _PYTHON_TYPES:
+            kinds.append(schema["type"])
+            words.append(_TYPE_WORDS.get(schema["type"], schema["type"]))
+
+    read(schema_of(parser))
+    admitted = tuple(t for kind in kinds for t in _PYTHON_TYPES[kind])
+    if not kinds or (
+        isinstance(p.value, admitted) and not (isinstance(p.value, bool) and "boolean" not in kinds)
+    ):
+        return None
+    named = [w for w in dict.fromkeys(words) if w != "null"]
+    shown = [w for w in named if w != "text" or len(named) == 1]  # a number's text is YAML's spelling
+    return " or ".join(shown) + _TORCH_TYPES.get(p.key, "") + (" (or None)" if "null" in kinds else "")
 
 
 def _whole_numbers(c: CheckConfig) -> CheckConfig:
@@ -333,6 +430,8 @@ def _config(args: tuple[Any, ...], changes: dict[str, Any], where: str) -> Check
     if args and isinstance(args[0], CheckConfig):
         if len(args) > 1:
             raise TypeError("after a CheckConfig, give changes by keyword (transform='...', dtype='...')")
+        if isinstance(changes.get("transform"), Mapping):
+            changes["transform"], changes["_transform"] = _unfolded(changes["transform"], changes)
         return _validated(_apply(args[0], changes) if changes else args[0], _given(changes))
     for i, name in enumerate(("norm", "transform")):
         given = len(args) > i or name in changes or (name == "norm" and changes.get("module") is not None)

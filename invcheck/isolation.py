@@ -86,6 +86,7 @@ def kept() -> Iterator[None]:
         names = [(space, *_snapshot(space), drop) for space, drop in _spaces(every=not _OPEN)]
         state = process_state.taken()
         threads = set(threading.enumerate())
+        imports = _imports_taken(whole=not _OPEN)
         if not _OPEN:
             process_state.hold_exit_handlers()
             os._exit = _refuse_exit
@@ -103,6 +104,7 @@ def kept() -> Iterator[None]:
             _USER_THREADS.update(started)
             _LEFT.update(t for t in started if not t.daemon)
             _rebind(names)
+            _imports_back(imports)
             process_state.restore(state)
             if cwd is not None:
                 with contextlib.suppress(OSError):
@@ -279,6 +281,43 @@ def _rebind(names: list[tuple[object, dict[str, object], int | None, bool]]) -> 
             for name in [n for n in now if n not in before]:
                 with contextlib.suppress(AttributeError, TypeError):
                     delattr(space, name)
+
+
+_Imports = tuple[dict[str, object] | None, list[Any], list[Any], list[Any], list[Any]]
+
+
+def _imports_taken(whole: bool) -> _Imports:
+    """What imports go through: sys.meta_path and sys.path_hooks (each list, and what it holds) and,
+    around a whole check (a copy of sys.modules costs ~0.1 ms), sys.modules."""
+    meta, hooks = sys.meta_path, sys.path_hooks
+    return (dict(sys.modules) if whole else None, meta, list(meta), hooks, list(hooks))
+
+
+def _imports_back(taken: _Imports) -> None:
+    """Imports as `_imports_taken` found them: `sys.modules['json'] = None`, or a finder put first on
+    sys.meta_path that refuses `invcheck.*`, in a layer made invcheck's own later imports fail (exit
+    3, no report). Modules user code imported stay; a None it added (an import blocked) goes."""
+    modules, meta, metas, hooks, hooked = taken
+    for name, held, items in (("meta_path", meta, metas), ("path_hooks", hooks, hooked)):
+        if getattr(sys, name, None) is not held:
+            setattr(sys, name, held)
+        if len(held) != len(items) or any(map(operator.is_not, held, items)):
+            held[:] = items
+            if name == "path_hooks":
+                sys.path_importer_cache.clear()  # the finders the changed hooks made
+    if modules is None:
+        return
+    now = sys.modules
+    try:
+        same = modules.items() <= now.items()  # compared in C: no entry removed or replaced
+    except Exception:  # a value user code put there whose == raises
+        same = False
+    if not same:
+        for name, module in modules.items():
+            if now.get(name, _ABSENT) is not module:
+                now[name] = module  # type: ignore[assignment]
+    for name in [n for n, m in now.items() if m is None and n not in modules]:
+        del now[name]
 
 
 def _default_device(torch: object) -> object:

@@ -16,7 +16,7 @@ reproducible across devices and dtypes. The judge (`verdict.py`) turns the numbe
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from time import perf_counter  # bound here: user code may rebind time.perf_counter
 
@@ -178,18 +178,58 @@ def _measure(m: Measurement, d: Draw, device: torch.device) -> None:
             )
     # A degenerate trial's 0/0 is no overflow: the range is judged on the trials that count.
     m.range_problem = stored or _not_finite(check.dtype, checked, m.degenerate)
-    _precision_notes(m, checked, wide)
+    _precision_notes(m, checked, wide, lambda: _call_to_call(check, d, device))
 
 
-def _precision_notes(m: Measurement, checked: RunNumbers, wide: RunNumbers) -> None:
+def _call_to_call(check: CheckConfig, d: Draw, device: torch.device) -> float:
+    """How far two float64 calls of the layer on the same inputs differ, relative to its output: 0
+    for a function of its inputs; dropout in train mode, say, differs."""
+    fwd = build_forward(check, d, torch.float64, device)
+    x, w = d.x.to(device, torch.float64), d.w.to(device, torch.float64)
+    first, second = fwd(x, w).double(), fwd(x, w).double()
+    scale = float(torch.maximum(first.abs(), second.abs()).nan_to_num(0.0, 0.0, 0.0).max())
+    differ = float((first - second).abs().nan_to_num(0.0, 0.0, 0.0).max())
+    return differ / scale if scale > 0 else 0.0
+
+
+# Noise, relative to the output, that no precision's rounding makes: 64 units of bfloat16's, the
+# coarsest probed (torch.sign measures 1, dropout ~0.9; a layer in bfloat16 inside ~0.01)
+_BEYOND_ROUNDING = 0.25
+
+
+def _precision_notes(
+    m: Measurement, checked: RunNumbers, wide: RunNumbers, call_to_call: Callable[[], float]
+) -> None:
     """What the probe learned of the precision the layer computes in, from the trials that count: a
     trial that is 0/0 (groups of one entry) has a rounding remainder over a spread of 0 for its noise,
-    no sign of a lower precision (GroupNorm(16, 16): "rounding noise 1.8 ... float32 inside")."""
+    no sign of a lower precision (GroupNorm(16, 16): "rounding noise 1.8 ... float32 inside"). Noise
+    no precision's rounding makes is said for what it is: user code whose output differs from call
+    to call on the same inputs (dropout), or that moves only in jumps (torch.sign)."""
     live = [t for t, reason in enumerate(m.degenerate) if reason is None]
     if not live:
         return
     coarse = max((r.step, r.dtype) for r in (checked, wide))
     noise = [wide.noise[t] for t in live if t < len(wide.noise)]
+    beyond_rounding = bool(noise) and max(noise) > _BEYOND_ROUNDING
+    if m.check.norm.module is not None and beyond_rounding:
+        differ = call_to_call()
+        if differ > 0:  # the eps-off run differs by that randomness too: no measure of eps's effect
+            m.eps_effect, m.eps_effect_whole = [], []
+            m.notes.append(
+                "its output is not a deterministic function of its input: two calls on the same input "
+                f"differ by {differ:.2g} of the output (randomness, as dropout in train mode), not rounding"
+            )
+        elif tol.precision_of(coarse[0]) and coarse[0] > tol.dither(coarse[1]):
+            m.notes.append(
+                f"its output moves with its inputs only in jumps ({max(noise):.2g} of the output at a probe step "
+                f"of {coarse[0]:.2g}): a step function of its inputs (as torch.sign), no rounding of a precision"
+            )
+        else:
+            m.notes.append(
+                f"its float64 run moves {max(noise):.2g} of the output where its inputs move by rounding: "
+                "beyond any precision's rounding, its output jumps with its inputs"
+            )
+        return
     if tol.precision_of(coarse[0]) and coarse[0] > tol.dither(coarse[1]):
         m.notes.append(
             f"its output moves with its inputs only at steps of {coarse[0]:.2g} ({tol.precision_of(coarse[0])}'s): "
@@ -733,8 +773,12 @@ def _degenerate(
         zero = "its output is not finite (NaN or inf) in float64: a statistic's spread is 0, or the layer returns NaN"
     reasons: list[str | None] = []
     for t in range(len(exact.scale)):
-        if left_out and entries and left_out[t] >= entries:
-            reasons.append("zero variance: every entry's set has zero spread (0/0 with eps off)")
+        if left_out and entries and left_out[t] >= entries:  # user code with no eps: NaN, 0/0 or its own
+            reasons.append(
+                zero
+                if user and wide is exact
+                else "zero variance: every entry's set has zero spread (0/0 with eps off)"
+            )
         elif not exact.finite[t]:
             itself = wide is not exact and not wide.finite[t]  # with eps on, a zero spread stays finite
             reasons.append(

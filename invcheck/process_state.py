@@ -3,7 +3,8 @@ user code and put back after it (isolation.kept): the umask (the mode of the rep
 SIGTERM and SIGINT handlers (a CI runner's cancel must still end the run), torch's
 deterministic-algorithms flag, the recursion limit and the warnings filters. `os.umask`, `signal`,
 `warnings` are bound here at import: user code that rebinds them does not change what is restored.
-While it runs, user code cannot change the SIGTERM and SIGINT handlers at all (`hold_exit_handlers`).
+While it runs, user code cannot change the SIGTERM, SIGINT and SIGALRM (the deadline's) handlers at
+all (`hold_exit_handlers`).
 And exit handlers: one that user code registers (`atexit.register(lambda: os._exit(0))` in a layer)
 would run after the report, and could change the run's exit status or print past a JSON report; it
 is never registered (`hold_exit_handlers`). Packages' own registrations pass.
@@ -21,6 +22,8 @@ from os import umask as _umask
 from typing import Any
 
 _SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGINT") if hasattr(signal, name))
+# and SIGALRM, the deadline's: a layer that ignores it would make the watchdog end the whole run
+_HELD = _SIGNALS + ((signal.SIGALRM,) if hasattr(signal, "SIGALRM") else ())
 _getsignal, _setsignal = signal.getsignal, signal.signal
 _getlimit, _setlimit = sys.getrecursionlimit, sys.setrecursionlimit
 
@@ -87,11 +90,11 @@ def release_exit_handlers() -> None:
 
 
 def _stop_signals_kept(signalnum: Any, handler: Any) -> Any:
-    """signal.signal while user code runs: from user code, SIGTERM and SIGINT keep their handler
-    (the current one is returned, as if set); every other call is the real one's."""
+    """signal.signal while user code runs: from user code, SIGTERM, SIGINT and SIGALRM keep their
+    handler (the current one is returned, as if set); every other call is the real one's."""
     from invcheck.timeouts import is_user_code
 
-    if signalnum in _SIGNALS and is_user_code(sys._getframe(1).f_code.co_filename):
+    if signalnum in _HELD and is_user_code(sys._getframe(1).f_code.co_filename):
         return _getsignal(signalnum)
     return _setsignal(signalnum, handler)
 

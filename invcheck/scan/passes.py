@@ -194,8 +194,8 @@ def call_user(fn: Any, *args: Any, **kwargs: Any) -> Any:
 
 
 def select_output(out: Any, name: str | None) -> Tensor:
-    """The tensor a scan compares: `name`'s field; else the tensor itself; for a dict or a
-    transformers ModelOutput `logits`, else `last_hidden_state`, else the first tensor."""
+    """The tensor a scan compares: `name`'s field; else the tensor itself; for a tuple, list, dict
+    or transformers ModelOutput its first tensor, depth first (`_output_tensor`)."""
     if name is not None:
         if isinstance(out, Mapping) and name in out:
             found = out[name]
@@ -212,8 +212,28 @@ def select_output(out: Any, name: str | None) -> Tensor:
                 f"the model's output field {name!r} is a {type(found).__name__}, not a tensor"
             )
         return found
+    if not isinstance(out, (Tensor, Mapping, tuple, list)):
+        raise InvcheckError(
+            f"the model returned a {type(out).__name__}, not a tensor (pick a field with --output)"
+        )
+    found = _output_tensor(out, set())
+    if found is None:
+        raise InvcheckError("the model's output holds no tensor")
+    return found
+
+
+_DEEPEST = 32  # nesting searched for the output's tensor; deeper (or a container holding itself) is skipped
+
+
+def _output_tensor(out: Any, seen: set[int], depth: int = 0) -> Tensor | None:
+    """The first tensor depth first: a tuple's, list's or dict's items in order, nested ones searched
+    where they stand (`((tensor,),)`), and in each dict or ModelOutput its `logits`, else its
+    `last_hidden_state`, first."""
     if isinstance(out, Tensor):
         return out
+    if depth > _DEEPEST or id(out) in seen:
+        return None
+    seen.add(id(out))
     if isinstance(out, Mapping):
         for key in ("logits", "last_hidden_state"):
             if isinstance(out.get(key), Tensor):
@@ -222,13 +242,12 @@ def select_output(out: Any, name: str | None) -> Tensor:
     elif isinstance(out, (tuple, list)):
         values = list(out)
     else:
-        raise InvcheckError(
-            f"the model returned a {type(out).__name__}, not a tensor (pick a field with --output)"
-        )
+        return None
     for value in values:
-        if isinstance(value, Tensor):
-            return value
-    raise InvcheckError("the model's output holds no tensor")
+        found = _output_tensor(value, seen, depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 def output_fields(out: Any) -> list[str]:

@@ -312,7 +312,7 @@ CASES = [
         },
         ("run", "spec.yaml", "--allow-import", "--timeout", "1"),
     ),
-    # code that defeats the alarm: the watchdog ends the process at twice the timeout
+    # code that ignores the alarm: signal.signal from user code keeps SIGALRM invcheck's (its check's error)
     Case(
         "user-ignores-alarm",
         {
@@ -322,6 +322,7 @@ CASES = [
         },
         ("run", "spec.yaml", "--allow-import", "--timeout", "1"),
     ),
+    # code that defeats the alarm: the watchdog ends the process at twice the timeout
     Case(
         "user-swallows-the-stop",
         {

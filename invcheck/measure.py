@@ -211,15 +211,18 @@ def _precision_notes(
     coarse = max((r.step, r.dtype) for r in (checked, wide))
     noise = [wide.noise[t] for t in live if t < len(wide.noise)]
     beyond_rounding = bool(noise) and max(noise) > _BEYOND_ROUNDING
-    if m.check.norm.module is not None and beyond_rounding:
-        differ = call_to_call()
-        if differ > 0:  # the eps-off run differs by that randomness too: no measure of eps's effect
-            m.eps_effect, m.eps_effect_whole = [], []
-            m.notes.append(
-                "its output is not a deterministic function of its input: two calls on the same input "
-                f"differ by {differ:.2g} of the output (randomness, as dropout in train mode), not rounding"
-            )
-        elif tol.precision_of(coarse[0]) and coarse[0] > tol.dither(coarse[1]):
+    user = m.check.norm.module is not None
+    # user code whose float64 run is noisier than float64's rounding: randomness (noise added in
+    # forward, dropout), a step function, or a lower precision inside, told apart by two calls
+    if user and noise and max(noise) > tol.FLOAT64_NOISE_LIMIT and (differ := call_to_call()) > 0:
+        m.eps_effect, m.eps_effect_whole = [], []  # the eps-off run differs by that randomness too
+        m.notes.append(
+            "its output is not a deterministic function of its input: two calls on the same input "
+            f"differ by {differ:.2g} of the output (randomness, as dropout in train mode), not rounding"
+        )
+        return
+    if user and beyond_rounding:
+        if tol.precision_of(coarse[0]) and coarse[0] > tol.dither(coarse[1]):
             m.notes.append(
                 f"its output moves with its inputs only in jumps ({max(noise):.2g} of the output at a probe step "
                 f"of {coarse[0]:.2g}): a step function of its inputs (as torch.sign), no rounding of a precision"

@@ -32,3 +32,31 @@ def test_a_random_output_is_said_to_be_random_not_rounding_nor_eps(with_eps: boo
     assert result.verdict == "inconclusive"
     assert "not a deterministic function of its input: two calls on the same input differ by" in result.why
     assert "lower precision" not in result.why and "eps's effect" not in result.why
+
+
+class _LayerNormPlusNoise(nn.Module):
+    """A LayerNorm and a little randomness (1e-3 of the output): within the tolerance its own
+    spread sets, so invariant, but no lower precision inside (outside tester G)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(16)
+
+    def forward(self, a):
+        return self.norm(a) + 1e-3 * torch.randn_like(a)
+
+
+def test_a_little_randomness_is_said_to_be_random_not_a_lower_precision() -> None:
+    result = invariance_error(_LayerNormPlusNoise, "dataset_rescale", trials=2)
+    assert "not a deterministic function of its input" in result.why
+    assert "lower precision" not in result.why
+
+
+def test_a_lower_precision_inside_is_still_said_so() -> None:
+    def in_float32(a):
+        return nn.functional.layer_norm(a.float(), a.shape[-1:], eps=0.0).to(a.dtype)
+
+    result = invariance_error(in_float32, "dataset_rescale", trials=2)
+    assert result.verdict == "invariant"
+    assert "lower precision (float32?) internally" in result.why
+    assert "not a deterministic function" not in result.why

@@ -3,7 +3,9 @@ the noise probes look at large layers.
 
 A per-case norm (layer, rms, group, instance norms, weight_norm) computes each case from that case
 alone, so a check on its first k cases gives exactly those cases' outputs; batch_norm mixes the
-cases but not the units, so a check on its first k units (rows of W) gives exactly those units'.
+cases but not the units, so a check on its first k units (rows of W) gives exactly those units'
+(with the norm on the layer's input too: it normalizes X, which stays whole). A kind whose units
+also size X (a depthwise conv) has no such smaller check, and is run whole.
 The largest deviation of a sample is no bound on the whole output's, so the checked dtype's own
 deviation is always taken over everything; only the float64 run (which decides violations far
 below the checked dtype's rounding) and the noise estimate come from the sample, the latter
@@ -78,12 +80,19 @@ def _cases(check: CheckConfig, d: Draw) -> tuple[CheckConfig, Draw]:
     return small, replace(d, x=d.x[:, :k], x2=d.x2[:, :k], cache={})
 
 
-def _units(check: CheckConfig, d: Draw) -> tuple[CheckConfig, Draw]:
-    c = check.layer.channels
+def _units(check: CheckConfig, d: Draw) -> tuple[CheckConfig, Draw] | None:
+    """The first k output units: rows of W (unit i's summed input is f(X, w_i)), X whole.
+
+    The norm's gain and bias are cut to what the smaller layer's norm normalizes: the first k units
+    where it sits on the summed inputs, all of X's features (untouched) where it sits on the input."""
+    kind, layer = check.layer.kind_spec, check.layer
+    c = kind.channels(layer)  # output units, wherever the norm sits (layer.channels: the norm's own)
     k = max(1, min(c, c * SAMPLE_ENTRIES // entries(check)))
-    key = check.layer.kind_spec.channels_key
-    small = replace(check, layer=check.layer.with_sizes(**{key: k}))
-    return small, replace(d, w=d.w[:, :k], w2=d.w2[:, :k], g=d.g[:, :k], b=d.b[:, :k], cache={})
+    small = replace(check, layer=layer.with_sizes(**{kind.channels_key: k}))
+    if kind.input_shape(small.layer) != kind.input_shape(layer):
+        return None  # the units also size X (a depthwise conv): no smaller layer keeps X whole
+    g = small.layer.channels
+    return small, replace(d, w=d.w[:, :k], w2=d.w2[:, :k], g=d.g[:, :g], b=d.b[:, :g], cache={})
 
 
 def stretch(check: CheckConfig, small: CheckConfig) -> float:
@@ -93,10 +102,11 @@ def stretch(check: CheckConfig, small: CheckConfig) -> float:
 
 def describe(check: CheckConfig, small: CheckConfig) -> str:
     what = "cases" if small.layer.cases != check.layer.cases else "units"
+    kind = check.layer.kind_spec
     part, whole = (
         (small.layer.cases, check.layer.cases)
         if what == "cases"
-        else (small.layer.channels, check.layer.channels)
+        else (kind.channels(small.layer), kind.channels(check.layer))
     )
     if check.norm.module is not None:  # user code: the sample stands for its noise alone
         return (

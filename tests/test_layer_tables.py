@@ -64,7 +64,10 @@ def test_table_matches_the_derivation(layer: str, seed: int, dtype: str) -> None
     assert not wrong
     unknown = [n for n in report.norms(layer) if n not in EXPECTED[layer]]
     if unknown:
-        pytest.skip(f"no derivation here of {', '.join(unknown)} in a {layer} layer: add its row")
+        pytest.skip(
+            f"no derivation here of {', '.join(unknown)} in a {layer} layer: add its row to EXPECTED "
+            "in tests/test_layer_tables.py"
+        )
 
 
 def test_the_rnn_claim_stands_beside_the_recurrent_table() -> None:

@@ -11,9 +11,12 @@ from invcheck import measure as measure_mod
 from invcheck import sample
 from invcheck.draws import draw
 from invcheck.impls import build_forward
+from invcheck.layer_kinds import LAYER_KINDS, Size
+from invcheck.layer_kinds.dense import Dense
 from invcheck.measure import measure
 from invcheck.runner import run_check
 from invcheck.settings import CheckConfig, LayerConfig, NormConfig, TransformConfig
+from invcheck.verdict import judge
 
 
 def check(
@@ -106,6 +109,50 @@ def test_batch_norm_samples_its_first_units_exactly() -> None:
     k = small.layer.units
     assert 0 < k < 256 and small.layer.cases == 300
     assert torch.allclose(forward(small, part), forward(c, d)[:, :, :k], rtol=0, atol=1e-14)
+
+
+def test_batch_norm_on_the_input_samples_output_units_and_keeps_its_gain_whole() -> None:
+    """At `placement: input` the norm's gain and bias size X's features, which the sample keeps whole:
+    more input features than sampled units once crashed ("shape '[2, 1, 64, 1, 1]' is invalid")."""
+    c = replace(
+        check(norm="batch_norm", trials=2),
+        layer=LayerConfig("dense", placement="input", cases=300, units=256, inputs=256),
+    )
+    d = draw(c)
+    small, part = sample.smaller(c, d)
+    k = small.layer.units
+    assert 0 < k < 256 and small.layer.inputs == 256 and part.g.shape == d.g.shape == (2, 256)
+    assert torch.allclose(forward(small, part), forward(c, d)[:, :, :k], rtol=0, atol=1e-14)
+    assert f"saw {k} of the 256 units" in sample.describe(c, small)
+    r = run_check(replace(c, dtype="float32", transform=TransformConfig(id="dataset_recenter")))
+    assert r.verdict == "invariant", r.why
+
+
+class _Diagonal(Dense):
+    """A kind whose units also size X (as a depthwise conv's): a_nh = x_nh w_h."""
+
+    id = "diagonal_for_test"
+    sizes = {"cases": Size(16), "units": Size(16)}
+    exact_sizes = {"cases": 3, "units": 4}
+
+    def fan_in(self, layer: LayerConfig) -> int:
+        return 1
+
+    def input_shape(self, layer: LayerConfig) -> tuple[int, ...]:
+        return (layer.cases, layer.units)
+
+    def weight_shape(self, layer: LayerConfig) -> tuple[int, ...]:
+        return (layer.units, 1)
+
+    def summed(self, layer: LayerConfig, x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+        return x * w[..., 0].unsqueeze(1)
+
+
+def test_a_kind_whose_units_size_x_is_run_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(LAYER_KINDS, _Diagonal.id, _Diagonal())
+    c = replace(check(norm="batch_norm", trials=2), layer=LayerConfig(_Diagonal.id, cases=300, units=256))
+    assert sample.entries(c) > sample.SAMPLE_ENTRIES and sample.smaller(c, draw(c)) is None
+    assert judge(measure(c)).verdict == "invariant"  # measured whole (the spec rules know no such kind)
 
 
 # One call per probe point (large inputs) gives the numbers of one stacked call ------------------------

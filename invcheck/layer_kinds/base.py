@@ -33,6 +33,15 @@ if TYPE_CHECKING:
 NormFn = Callable[["Tensor"], "Tensor"]
 
 
+# What a LayerConfig answers itself (its fields, properties, methods): `layer.channels` is the
+# norm's channel count where it sits, not a size, so a size key by one of these names would be
+# shadowed (its kind's own `channels` then calls itself). tests/norms/test_contract.py holds this
+# to LayerConfig's names (settings.py sits above this module: it cannot be imported here).
+LAYER_CONFIG_NAMES = frozenset(
+    {"kind", "sizes", "layout", "placement", "kind_spec", "all_sizes", "with_sizes", "channels", "fan_in"}
+)
+
+
 @dataclass(frozen=True)
 class Size:
     """One size key of a layer kind: its default, and the bounds a spec may give it."""
@@ -48,7 +57,7 @@ class LayerKind(ABC):
 
     Required (abstract; a kind missing one fails when the registry is built): `id`, `doc`,
     `sizes`, `exact_sizes`, and the methods `channels`, `fan_in`, `input_shape`, `weight_shape`,
-    `summed`."""
+    `summed`. A size key may not be one of LAYER_CONFIG_NAMES (fails when built too)."""
 
     id: ClassVar[str]
     doc: ClassVar[str]
@@ -85,6 +94,13 @@ class LayerKind(ABC):
         missing = [n for n in ("id", "doc", "sizes", "exact_sizes") if not hasattr(self, n)]
         if missing:
             raise TypeError(f"layer kind {type(self).__name__} does not define {', '.join(missing)}")
+        shadowed = sorted(set(self.sizes) & LAYER_CONFIG_NAMES)
+        if shadowed:
+            raise TypeError(
+                f"layer kind {self.id}: size key {shadowed[0]!r} is a name LayerConfig answers itself "
+                f"(layer.{shadowed[0]}), so the size could not be read back: rename it "
+                f"(e.g. 'in_{shadowed[0]}'); taken: {', '.join(sorted(LAYER_CONFIG_NAMES))}"
+            )
         if self.exact_sizes is not None and set(self.exact_sizes) != set(self.sizes):
             raise TypeError(
                 f"layer kind {self.id}: exact_sizes must give every size ({', '.join(self.sizes)})"

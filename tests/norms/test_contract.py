@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from invcheck.layer_kinds import LAYER_KINDS
-from invcheck.layer_kinds.base import LayerKind, Size
+from invcheck.layer_kinds.base import LAYER_CONFIG_NAMES, LayerKind, Size
 from invcheck.norms import NORMS
 from invcheck.norms.base import Norm
 
@@ -69,6 +69,27 @@ def test_a_layer_kind_without_exact_sizes_cannot_be_built():
 
     with pytest.raises(TypeError, match="every size"):
         PartialExactSizes()
+
+
+def test_a_size_key_that_layer_config_answers_itself_cannot_be_built():
+    """`channels` as a size key: layer.channels is LayerConfig's property, so the kind's channels()
+    returning it called itself (RecursionError at the first check)."""
+
+    class Depthwise(_Shapes):
+        id, doc, exact_sizes = "depthwise", "x", None
+        sizes = {"cases": Size(2), "channels": Size(4)}
+
+    with pytest.raises(TypeError, match="size key 'channels' is a name LayerConfig answers itself"):
+        Depthwise()
+
+
+def test_the_reserved_names_are_layer_configs_own():
+    from dataclasses import fields
+
+    from invcheck.settings import LayerConfig
+
+    own = {n for n in dir(LayerConfig) if not n.startswith("_")} | {f.name for f in fields(LayerConfig)}
+    assert own == LAYER_CONFIG_NAMES
 
 
 def test_every_registered_entry_declares_what_the_why_machinery_reads():

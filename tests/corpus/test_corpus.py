@@ -89,6 +89,15 @@ def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+# A second right answer: the alarm's stop can land between the loop's `except` and its jump back,
+# outside its `try` (more often on a loaded machine); it then ends the check as its own error, before
+# the watchdog's line. Either is one located line and exit 2.
+ALSO_RIGHT = {
+    "user-swallows-the-stop": "error: spec.yaml:1: module 'mynorms:N': did not finish within 1 s "
+    "(allow more with --timeout SECONDS)",
+}
+
+
 @pytest.mark.skipif(os.name != "posix", reason="FIFOs, links and devices as POSIX has them")
 @pytest.mark.parametrize(
     "case",
@@ -111,7 +120,7 @@ def test_bad_input_is_one_located_line(case: Case, tmp_path: Path, invoke: Invok
         assert proc.stderr.splitlines() == [expected()[case.name]]  # and the error's line on stderr
     else:
         assert proc.stdout == ""
-        assert proc.stderr.splitlines() == [expected()[case.name]]
+        assert proc.stderr.splitlines() in ([expected()[case.name]], [ALSO_RIGHT.get(case.name)])
     assert {name: _digest(tmp_path / name) for name in case.intact} == before
     assert not list(tmp_path.glob("**/.*.tmp")) and not (tmp_path / "MARKER").exists()
 

@@ -85,7 +85,14 @@ def deadline(check: CheckConfig) -> Iterator[None]:
     left = seconds if started is None else max(seconds - (monotonic() - started), 1e-3)
     watchdog = threading.Timer(left + seconds, _hard_stop, (check, 2 * seconds))
     watchdog.daemon = True
-    watchdog.start()
+    try:
+        watchdog.start()
+    except RuntimeError as exc:  # no thread can start: a hard limit user code lowered, or its threads
+        raise user_error(
+            check,
+            f"could not be checked: the deadline's watchdog thread cannot start ({first_line(exc)}): "
+            "a resource limit lowered by user code (RLIMIT_AS, RLIMIT_NPROC), or threads it left running",
+        ) from None
     try:
         if not hasattr(signal, "setitimer") or threading.current_thread() is not threading.main_thread():
             yield

@@ -32,6 +32,7 @@ from invcheck.project_config import find_pyproject
 from invcheck.settings import CheckConfig, LayerConfig
 from invcheck.spec_values import braced, did_you_mean
 from invcheck.timeouts import DEADLINE, alarm, in_our_code, set_timeout, shielded  # noqa: F401 (set_timeout: where it was)
+from invcheck.unclosable import unclosable
 
 # What user code may raise that must not escape as a traceback or end the run: anything (sys.exit()
 # and argparse at import raise SystemExit, which would end `invcheck run` with exit 0 and no
@@ -193,25 +194,27 @@ def _refuse_exit(status: int = 0) -> NoReturn:
 @contextlib.contextmanager
 def guarded() -> Iterator[None]:
     """While user code runs: its prints, and its writes to file descriptor 1, go to stderr, so that
-    stdout holds only invcheck's report (`--format json` stays JSON); os._exit raises."""
+    stdout holds only invcheck's report (`--format json` stays JSON); sys.stdout and sys.stderr
+    cannot be closed (unclosable.py); os._exit raises."""
     sys.stdout.flush()
     try:
         saved_fd = dup_high(1)  # out of reach of user code that closes its descriptors
         os.dup2(2, 1)
     except OSError:  # no fd 1 or 2: nothing to protect
         saved_fd = None
-    saved_out, saved_exit = sys.stdout, os._exit
-    sys.stdout, os._exit = sys.stderr, _refuse_exit
+    saved_out, saved_err, saved_exit = sys.stdout, sys.stderr, os._exit
+    # stderr for both, neither closable by user code: its close() closed pytest's capture of stderr
+    sys.stdout, sys.stderr, os._exit = unclosable(sys.stderr), unclosable(sys.stderr), _refuse_exit
     try:
         with kept():  # its chdir, torch defaults and forked children end with the call (isolation.py)
             yield
     finally:
         with shielded():  # no deadline's stop leaves stdout on stderr
-            try:
-                sys.stderr.flush()
-            except (OSError, ValueError):
-                pass
+            with contextlib.suppress(Exception):  # what user code printed (sys.stderr may be None now)
+                saved_err.flush()
             sys.stdout, os._exit = saved_out, saved_exit
+            if sys.stderr is not saved_err:
+                sys.stderr = saved_err
             if saved_fd is not None:
                 with contextlib.suppress(OSError):
                     os.dup2(saved_fd, 1)

@@ -11,6 +11,20 @@ def one_line(text: str) -> str:
     )
 
 
+# The most characters of a message told (a result's `why`, its notes, an error): user code's own text
+# in it is unbounded (`raise ValueError("x" * 10_000_000)` became a 10 MB "one-line" why, 10 MB on
+# stderr and a 30 MB JUnit file).
+MAX_CHARS = 2000
+
+
+def capped(text: str, limit: int = MAX_CHARS) -> str:
+    """`text`, or its first `limit` characters and how many more there were (a text capped once,
+    its count included, is kept whole: a result's why made of a capped error's message)."""
+    if len(text) <= limit + 40:
+        return text
+    return f"{text[:limit]}… ({len(text) - limit} more characters)"
+
+
 class InvcheckError(Exception):
     """Bad input or an environment problem: the CLI prints one line and exits 2."""
 
@@ -55,8 +69,8 @@ class UserCodeError(InvcheckError):
     `reason` is the message without the spec's location and the module's name."""
 
     def __init__(self, message: str, reason: str | None = None) -> None:
-        super().__init__(message)
-        self.reason = reason if reason is not None else message
+        super().__init__(capped(message))
+        self.reason = capped(reason if reason is not None else message)
 
 
 class InvarianceError(AssertionError):

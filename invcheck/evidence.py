@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from invcheck.errors import capped
 from invcheck.settings import CheckConfig
 
 
@@ -111,6 +112,11 @@ class Result:
     degenerate: int = 0  # trials left out
     left_out: int = 0  # entries left out of the trials that count (their set's spread is 0: 0/0)
     notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # user code's text in them is unbounded: every report (console, JSON, JUnit) reads them here
+        self.why = capped(self.why)
+        self.notes = [capped(note) for note in self.notes]
 
     @property
     def ratio(self) -> float | None:

@@ -63,9 +63,13 @@ def split(arg: str | Path) -> tuple[Path, str | None]:
 
 
 def named(checks: Sequence[CheckConfig], name: str, file: str) -> list[CheckConfig]:
-    """The check of one spec file whose test name is `name` (as pytest and JUnit name it)."""
+    """The check of one spec file whose test name is `name` (as pytest and JUnit name it). A title
+    repeated in the file is the check's name from here on (`same@3`): run alone, its re-run line
+    named it `same`, which picks the file's first `same`, another check."""
     names = test_names(list(checks))
-    picked = [c for c, n in zip(checks, names) if n == name]
+    picked = [
+        c if n == c.title else dataclasses.replace(c, name=n) for c, n in zip(checks, names) if n == name
+    ]
     if not picked:
         raise InvcheckError(f"{file}: no check named {name!r} ({did_you_mean(name, names)})")
     return picked

@@ -31,6 +31,10 @@ _LAZY: dict[str, str] = {
     "LayerConfig": "invcheck.settings",
 }
 
+# submodules a user reaches as attributes of the package (`invcheck.api.layer_row(...)`, as the docs
+# write it), imported on first use
+_SUBMODULES = ("api",)
+
 __all__ = [  # written out: type checkers and linters read the list itself
     "CheckConfig",
     "InvarianceError",
@@ -67,6 +71,10 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_LAZY[name]), name)
         globals()[name] = value  # once: later lookups skip this function
         return value
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"invcheck.{name}")  # which sets it here too
     raise AttributeError(f"module 'invcheck' has no attribute {name!r}")
 
 

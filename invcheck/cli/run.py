@@ -22,6 +22,7 @@ from invcheck.cli.app import (
 )
 from invcheck.cli.common import (
     STDOUT,
+    OutputError,
     check_outputs,
     config_allows_import,
     load_torch,
@@ -122,13 +123,19 @@ def run(
     scans_run = run_all(scans, to_stdout=stream, quiet=quiet)
     if scans:  # --format json: a "scans" key beside the checks' results
         report.meta["scans"] = scans_run.to_json()
+    unwritten: OutputError | None = None
     if not (stream and scans and not report.results):  # scans alone: their own summary line is the run's
-        _write(report, format, color, width, quiet, output, stream)
+        try:
+            _write(report, format, color, width, quiet, output, stream)
+        except OutputError as err:  # -o cannot be written (user code made a folder there): JUnit still is
+            unwritten = err
     if junit_xml is not None:
         from invcheck.render import junit
         from invcheck.scan.junit import with_scans
 
         write_output(with_scans(junit.render(report.results), scans_run), junit_xml)
+    if unwritten is not None:
+        raise unwritten
     for result in report.results:  # each check that could not run: its one line on stderr too, as any error
         if result.verdict == "error":
             typer.echo(one_line(f"error: {result.why}"), err=True)

@@ -426,9 +426,10 @@ def _warm_up(
 EPS_NAMES = ("eps", "variance_epsilon", "epsilon")
 
 
-def eps_attributes(check: CheckConfig, obj: Any) -> list[tuple[Any, str, str]]:
+def eps_attributes(check: CheckConfig, obj: Any, numbers_only: bool = True) -> list[tuple[Any, str, str]]:
     """(owner, attribute, dotted path) of every eps the object or its submodules keep: the spec's
-    `eps_attr` (a name, or a dotted path from the object), else the usual names."""
+    `eps_attr` (a name, or a dotted path from the object), else the usual names (with
+    `numbers_only` False, also those that hold no number)."""
     wanted = check.norm.eps_attr
     owners = list(obj.named_modules()) if isinstance(obj, nn.Module) else [("", _owner(obj))]
     if wanted and "." in wanted:
@@ -438,9 +439,27 @@ def eps_attributes(check: CheckConfig, obj: Any) -> list[tuple[Any, str, str]]:
     found = []
     for path, owner in owners:
         for name in names:
-            if _is_eps(getattr(owner, name, _ABSENT)):
+            value = getattr(owner, name, _ABSENT)
+            if value is not _ABSENT and (_is_eps(value) or not numbers_only):
                 found.append((owner, name, f"{path}.{name}" if path else name))
     return found
+
+
+def _no_number(check: CheckConfig, obj: Any) -> str | None:
+    """'`eps` is a str ('1e-5')': the first eps attribute the layer has that holds no number (an eps
+    kept as a string, or as a tensor of several entries, was told 'no eps attribute found')."""
+    for owner, name, path in eps_attributes(check, obj, numbers_only=False):
+        value = getattr(owner, name, None)
+        if _is_eps(value):
+            continue
+        if isinstance(value, Tensor):
+            what = f"a {str(value.dtype).removeprefix('torch.')} tensor of shape {list(value.shape)}"
+        elif isinstance(value, str):
+            what = f"a str ({value[:40]!r})"
+        else:
+            what = f"a {type(value).__name__}"
+        return f"`{path}` is {what}, not a number (a float, or a floating tensor of one entry)"
+    return None
 
 
 _ABSENT = object()
@@ -507,7 +526,10 @@ def eps_info(check: CheckConfig, obj: Any, dtype: torch.dtype) -> EpsInfo:
             )
         value, path = max(values)
         return EpsInfo(value, f"read from {_kept_in(found, path)}", switchable=True)
+    odd = _no_number(check, obj)
     if check.norm.eps_attr:
+        if odd:
+            raise user_error(check, f"eps attribute {odd} (fix eps_attr:, or state the eps with eps:)")
         raise user_error(
             check,
             f"has no eps attribute {check.norm.eps_attr!r} (fix eps_attr:, or state the eps "
@@ -519,6 +541,8 @@ def eps_info(check: CheckConfig, obj: Any, dtype: torch.dtype) -> EpsInfo:
             "stated in the spec; not found on the layer, so not switched off",
             switchable=False,
         )
+    if odd:
+        return EpsInfo(0.0, f"eps attribute {odd}: eps taken as 0; state it with eps:")
     hint = f"`{check.norm.eps_attr}`" if check.norm.eps_attr else ", ".join(f"`{n}`" for n in EPS_NAMES)
     return EpsInfo(0.0, f"no eps attribute found ({hint}); name it with eps_attr: or state it with eps:")
 

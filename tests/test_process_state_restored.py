@@ -48,10 +48,14 @@ def _meddles(a):
     torch.backends.cudnn.allow_tf32 = not torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = not torch.backends.cuda.matmul.allow_tf32
     torch.set_float32_matmul_precision("medium")
-    for limit in (resource.RLIMIT_AS, resource.RLIMIT_CPU, resource.RLIMIT_STACK):
+    # lowered, never below what this process uses: 2**44 bytes of address space (16 TiB), 10**7 s of CPU
+    for limit, far in (
+        (resource.RLIMIT_AS, 2**44),
+        (resource.RLIMIT_CPU, 10**7),
+        (resource.RLIMIT_STACK, 2**40),
+    ):
         soft, hard = resource.getrlimit(limit)
-        lower = 2**46 if soft == resource.RLIM_INFINITY else soft - 1
-        resource.setrlimit(limit, (lower, hard))
+        resource.setrlimit(limit, (far if soft == resource.RLIM_INFINITY else soft - 1, hard))
     return a / a.norm(dim=-1, keepdim=True)
 
 

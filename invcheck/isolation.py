@@ -84,7 +84,7 @@ def kept() -> Iterator[None]:
             _guard_exits()
         exit_before = os._exit
         names = [(space, *_snapshot(space), drop) for space, drop in _spaces(every=not _OPEN)]
-        state = process_state.taken()
+        state = process_state.taken(whole=not _OPEN)
         threads = set(threading.enumerate())
         imports = _imports_taken(whole=not _OPEN)
         if not _OPEN:

@@ -68,6 +68,21 @@ class Unclosable:
         return repr(self._stream)
 
 
+# Each stream's Unclosable, kept alive (the last few streams'): `print` holds sys.stdout without a
+# reference of its own (CPython 3.11), so a thread user code started, printing while sys.stdout is
+# put back, would use an Unclosable freed under it (a segfault).
+_KEPT: dict[int, tuple[Any, Unclosable]] = {}
+_MOST = 16
+
+
 def unclosable(stream: Any) -> Any:
-    """`stream` behind an Unclosable (None and an Unclosable as they are)."""
-    return stream if stream is None or isinstance(stream, Unclosable) else Unclosable(stream)
+    """`stream` behind an Unclosable, the same one for the same stream (None and an Unclosable as
+    they are)."""
+    if stream is None or isinstance(stream, Unclosable):
+        return stream
+    kept = _KEPT.get(id(stream))
+    if kept is None or kept[0] is not stream:
+        if len(_KEPT) >= _MOST:  # pytest's capture: a stream per test
+            del _KEPT[next(iter(_KEPT))]
+        kept = _KEPT[id(stream)] = (stream, Unclosable(stream))
+    return kept[1]

@@ -77,3 +77,44 @@ def test_a_layer_closing_sys_stdout_under_the_plugin_leaves_the_session(pytester
     result = pytester.runpytest_subprocess("--invcheck-allow-import", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
     assert "lost sys.stderr" not in result.stdout.str() + result.stderr.str()
+
+
+def test_a_thread_printing_while_the_streams_are_put_back_is_safe() -> None:
+    """`print` holds sys.stdout without a reference of its own: a new Unclosable per call, freed as
+    sys.stdout was put back, was used after it was freed by a thread printing then (a segfault, or a
+    RecursionError in the thread). In its own process: a crash is the point."""
+    import subprocess
+
+    code = textwrap.dedent(
+        """\
+        import sys, threading, time
+        from invcheck.impls.user_load import guarded
+
+
+        class Slow:  # a write that lets the main thread run meanwhile
+            def write(self, text):
+                time.sleep(0.0005)
+                return len(text)
+
+            def flush(self):
+                pass
+
+
+        sys.stderr = Slow()
+        threading.excepthook = lambda args: sys.__stderr__.write(f"Traceback: {args.exc_type.__name__}\\n")
+
+        def talk():
+            while True:
+                print("chatter")
+
+        with guarded():
+            threading.Thread(target=talk, daemon=True).start()
+        for _ in range(2000):
+            with guarded():
+                time.sleep(0.0002)
+        sys.__stdout__.write("done\\n")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "done" in done.stdout and "Traceback" not in done.stderr

@@ -339,7 +339,7 @@ def test_a_deleted_working_folder_is_one_line(tmp_path: Path) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert proc.stdout.splitlines() == [
-        "0 invcheck 0.1.0",
+        "0 invcheck 0.3.0",
         "2 error: the working folder no longer exists (it was deleted?): cd to another one",
     ]
 

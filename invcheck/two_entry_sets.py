@@ -1,4 +1,5 @@
-"""Norms whose statistic sets have two entries: a centered norm's output is then ±1 per set.
+"""Norms whose statistic sets have two entries: a centered norm's output is then ±1 per set (and
+sets of one entry of a norm that only scales, as rms_norm: its output is the entry's sign).
 
 With two entries a1, a2 a centered norm outputs ±(a1 - a2)/|a1 - a2| = ±1 (times g, plus b): the
 output is piecewise constant in its inputs, and a transform shows a violation only where it swaps
@@ -58,7 +59,9 @@ def _two_entry_sets(check: CheckConfig) -> int | None:
         return None
     mean, var = (torch.as_tensor(s) for s in stats)
     sets = torch.unique(var).numel()  # a norm may give its statistics expanded (group_norm per channel)
-    if a.numel() != 2 * sets or not bool((mean != 0).any()):
+    centered = bool((mean != 0).any())
+    # ±1 per set: a centered norm over two entries, or one that only scales (rms_norm) over one
+    if a.numel() != (2 if centered else 1) * sets:
         return None
     return sets
 

@@ -72,6 +72,8 @@ def test_only_centered_norms_of_two_entry_sets_count() -> None:
         two_entry_sets.sets_per_trial(check("group_norm", "dataset_rescale", units=4, groups=2, cases=3)) == 6
     )
     assert two_entry_sets.sets_per_trial(check("rms_norm", "dataset_rescale", units=2)) is None  # a / rms
+    # a norm that only scales, over one entry: its output is the entry's sign, ±1 too
+    assert two_entry_sets.sets_per_trial(check("rms_norm", "dataset_rescale", units=1, cases=3)) == 3
     assert two_entry_sets.sets_per_trial(check("layer_norm", "dataset_rescale")) is None  # default sizes
 
 
@@ -87,3 +89,43 @@ def test_on_the_input_the_sets_are_those_of_x() -> None:
     )
     dense = check("layer_norm", "dataset_rescale", "dense", placement="input", inputs=2, units=16, cases=3)
     assert two_entry_sets.sets_per_trial(dense) == 3
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_sign_flip_of_a_one_unit_rms_norm_at_a_later_step_is_seen(seed: int) -> None:
+    """rms_norm_2d after a recurrent layer of one unit outputs sign(a_t): data rescaled, a later
+    step's a_t = d W_xh x_t + W_hh h_t-1 can change sign (outside tester I: invariant at 6 of 6 seeds)."""
+    r = invariance_error(
+        "rms_norm_2d",
+        "dataset_rescale",
+        "recurrent",
+        eps=0.0,
+        trials=4,
+        cases=1,
+        steps=2,
+        inputs=5,
+        units=1,
+        seed=seed,
+    )
+    assert r.verdict == "not_invariant", r.why
+
+
+def test_a_one_channel_rms_norm_keeps_its_exact_invariance() -> None:
+    """The sign of a positive multiple is the sign: invariant, not a rounding remainder read as a
+    violation (outside tester I: not_invariant at seed 1, 7.3e-14 against 3.9e-15)."""
+    r = invariance_error(
+        "rms_norm_2d",
+        "weight_matrix_rescale",
+        "conv1d",
+        dtype="float32",
+        eps=0.001,
+        trials=8,
+        cases=1,
+        in_channels=1,
+        out_channels=1,
+        kernel=3,
+        padding=1,
+        size=5,
+        seed=1,
+    )
+    assert r.verdict == "invariant", r.why

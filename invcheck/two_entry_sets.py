@@ -1,5 +1,6 @@
 """Norms whose statistic sets have two entries: a centered norm's output is then ±1 per set (and
-sets of one entry of a norm that only scales, as rms_norm: its output is the entry's sign).
+sets of one entry of a norm that only scales, as rms_norm: its output is the entry's sign; a weight
+norm's sets are each unit's incoming weights).
 
 With two entries a1, a2 a centered norm outputs ±(a1 - a2)/|a1 - a2| = ±1 (times g, plus b): the
 output is piecewise constant in its inputs, and a transform shows a violation only where it swaps
@@ -33,7 +34,12 @@ def sets_per_trial(check: CheckConfig) -> int | None:
     """How many statistic sets one trial's norm call has, where each has two entries and the norm
     centers (its output is ±1 per set); None elsewhere."""
     norm = NORMS.get(check.norm.id)
-    if check.norm.module is not None or norm is None or norm.acts_on != "data" or check.norm.mode != "train":
+    if (
+        check.norm.module is not None
+        or norm is None
+        or norm.acts_on not in ("data", "weights")
+        or check.norm.mode != "train"
+    ):
         return None
     key = (repr(check.norm), repr(check.layer))
     if key not in _SEEN:
@@ -46,14 +52,12 @@ def sets_per_trial(check: CheckConfig) -> int | None:
 def _two_entry_sets(check: CheckConfig) -> int | None:
     norm = NORMS[check.norm.id]
     kind, layer = check.layer.kind_spec, check.layer
-    a = torch.randn(
-        1,
-        layer.cases,
-        layer.channels,
-        *kind.norm_positions(layer),
-        dtype=torch.float64,
-        generator=torch.Generator().manual_seed(0),
-    )
+    # what the norm sees: a trial's summed inputs, or its weights (a unit's set: its fan-in)
+    if norm.acts_on == "weights":
+        shape: tuple[int, ...] = tuple(kind.weight_shape(layer))
+    else:
+        shape = (layer.cases, layer.channels, *kind.norm_positions(layer))
+    a = torch.randn(1, *shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     stats = norm.statistics(a, TORCH, check.norm, kind.per_token_statistics)
     if stats is None:
         return None

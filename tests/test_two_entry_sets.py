@@ -129,3 +129,26 @@ def test_a_one_channel_rms_norm_keeps_its_exact_invariance() -> None:
         seed=1,
     )
     assert r.verdict == "invariant", r.why
+
+
+def test_a_weight_norm_over_two_weights_per_unit_is_held_to_the_rule() -> None:
+    """weight_standardization over a fan-in of 2: each unit's standardized weights are ±1; W
+    recentered swaps them where a unit's pair changes order (outside tester I: invariant at 3 of 6
+    seeds). The sets are the units' weights."""
+    assert (
+        two_entry_sets.sets_per_trial(check("weight_standardization", "dataset_rescale", inputs=2, units=3))
+        == 3
+    )
+    for seed in (0, 3):
+        r = invariance_error(
+            "weight_standardization",
+            "weight_matrix_recenter",
+            "dense",
+            eps=0.0,
+            trials=2,
+            cases=2,
+            inputs=2,
+            units=1,
+            seed=seed,
+        )
+        assert r.verdict == "not_invariant", r.why

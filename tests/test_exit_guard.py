@@ -64,6 +64,7 @@ def test_a_thread_user_code_started_cannot_end_the_process_after_its_check(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
     def body() -> None:
+        isolation._WARNED.clear()  # said once per process: this worker may have said it before
         assert api.invariance_error(_ExitsLater, "dataset_rescale", trials=2).verdict == "invariant"
         _ExitsLater.go.set()  # the check is over: the thread calls os._exit(0) now
         _ExitsLater.threads[0].join(10)
